@@ -1,0 +1,17 @@
+import type { ClientInfo } from './hooks/hook-types.js'
+import type { Message, Subscription } from './types.js'
+
+/** The broker's events, as a typed map: `broker.on('clientConnected', (client) => ...)`. */
+export interface BrokerEvents {
+  clientConnected: [client: ClientInfo]
+  /** `reason` says why: 'disconnect', 'socket-closed', 'keepalive-timeout', 'taken-over', 'protocol-error', ... */
+  clientDisconnected: [client: ClientInfo, reason: string]
+  subscribed: [client: ClientInfo, subscriptions: Subscription[]]
+  unsubscribed: [client: ClientInfo, filters: string[]]
+  /** After routing; `client` is null for messages the host or the broker itself published. */
+  published: [message: Message, client: ClientInfo | null]
+  /** A client misbehaved or its stream failed: that client is dropped, nothing else is affected. */
+  clientError: [client: ClientInfo | null, error: Error]
+  /** Something went wrong in the broker itself (e.g. persistence), with what was affected in the error. */
+  error: [error: Error]
+}

@@ -1,0 +1,68 @@
+import type { ConnectionMeta, Message, ProtocolVersion, QoS, Subscription } from '../types.js'
+
+/** A hook may answer at once or with a promise: a synchronous check costs no promise. */
+export type HookResult<T> = T | Promise<T>
+
+/** What hooks (and events) see of a connected client. */
+export interface ClientInfo {
+  readonly id: string
+  readonly protocolVersion: ProtocolVersion
+  readonly username: string | undefined
+  readonly meta: ConnectionMeta
+  /** Free for the host: e.g. a tenant id or roles attached by `authenticate`. */
+  data: Record<string, unknown>
+}
+
+/** A refusal. `reasonCode` is an MQTT 5 reason code; v3 clients get the nearest 3.1.1 code. */
+export interface Denial {
+  ok: false
+  reasonCode?: number
+  reason?: string
+}
+
+export interface ConnectRequest {
+  clientId: string
+  username: string | undefined
+  password: Buffer | undefined
+  keepalive: number
+  clean: boolean
+  protocolVersion: ProtocolVersion
+  will: Message | undefined
+}
+
+export interface Credentials {
+  clientId: string
+  username: string | undefined
+  password: Buffer | undefined
+  certificate: ConnectionMeta['certificate']
+}
+
+/** Allow with `true` / `undefined`, deny with `false` or a Denial. */
+export type Verdict = boolean | undefined | Denial
+
+export type AuthenticateResult = Verdict | { ok: true; data?: Record<string, unknown>; username?: string }
+
+/** For `authorizePublish`: a verdict, or a rewritten message to route instead. */
+export type PublishVerdict = Verdict | { ok: true; message: Message }
+
+/** For `authorizeSubscribe`: a verdict, or the subscription to grant instead (e.g. with a lower QoS). */
+export type SubscribeVerdict = Verdict | { ok: true; subscription: Subscription }
+
+/** For `authorizeForward`: `false`/`null` drops the delivery, a Message replaces what this subscriber sees. */
+export type ForwardVerdict = boolean | undefined | null | Message
+
+export interface Hooks {
+  preConnect(client: ClientInfo, request: ConnectRequest): HookResult<Verdict>
+  authenticate(client: ClientInfo, credentials: Credentials): HookResult<AuthenticateResult>
+  authorizePublish(client: ClientInfo, message: Message): HookResult<PublishVerdict>
+  authorizeSubscribe(client: ClientInfo, subscription: Subscription): HookResult<SubscribeVerdict>
+  /** Synchronous on purpose: it runs once per delivery on the hot path. */
+  authorizeForward(client: ClientInfo, message: Message): ForwardVerdict
+  published(message: Message, client: ClientInfo | null): HookResult<void>
+}
+
+export type HookName = keyof Hooks
+
+export type HookOptions = { [K in HookName]?: Hooks[K] | Array<Hooks[K]> }
+
+export type { QoS }

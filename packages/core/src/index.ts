@@ -1,0 +1,18 @@
+export { createBroker, Broker } from './broker.js'
+export type { BrokerOptions, Logger, QueueFullPolicy } from './options.js'
+export type { BrokerEvents } from './events.js'
+export type * from './types.js'
+export type * from './hooks/hook-types.js'
+export type * from './persistence/persistence.js'
+export { MemoryPersistence, createMemoryPersistence } from './persistence/memory.js'
+export { TopicTree } from './router/topic-tree.js'
+export {
+  topicMatches,
+  topicNameProblem,
+  topicFilterProblem,
+  parseSharedFilter,
+  isSharedFilter,
+  type TopicProblem,
+  type TopicLimits,
+} from './topic/topic-rules.js'
+export { ReasonCode } from './errors.js'

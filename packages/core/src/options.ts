@@ -1,0 +1,81 @@
+import type { HookOptions } from './hooks/hook-types.js'
+import type { Persistence } from './persistence/persistence.js'
+import type { QoS } from './types.js'
+
+/** A pino-compatible logger subset: pass `pino()` or anything with these methods. */
+export interface Logger {
+  debug(obj: object, msg?: string): void
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+}
+
+/** What happens when a client's offline/outbound queue is full. */
+export type QueueFullPolicy = 'drop-new' | 'drop-old'
+
+export interface BrokerOptions {
+  /** Unique per broker process; generated when absent. */
+  id?: string
+  /** Where sessions, retained messages, queues and wills are kept. Default: in memory. */
+  persistence?: Persistence
+  hooks?: HookOptions
+  logger?: Logger
+  /** Milliseconds a new stream may take to send CONNECT before it is closed. Default 10000. */
+  connectTimeout?: number
+  /** Largest packet accepted from a client, in bytes. Default 268435455 (the protocol's maximum). */
+  maxPacketSize?: number
+  /** QoS 1/2 messages in flight to one client before the rest are queued. Default 100. */
+  maxInflight?: number
+  /** Messages queued for one client (online or offline) before `queueFullPolicy` applies. Default 1000. */
+  maxQueued?: number
+  queueFullPolicy?: QueueFullPolicy
+  /** Bytes buffered on one client's socket before it is treated as slow and paused. Default 4 MiB. */
+  maxSocketBuffer?: number
+  /** Milliseconds a slow client may stay above `maxSocketBuffer` before it is disconnected. Default 30000. */
+  drainTimeout?: number
+  maxTopicLength?: number
+  maxTopicLevels?: number
+  maxClientIdLength?: number
+  maxSubscriptionsPerClient?: number
+  maxConnections?: number
+  /** Highest QoS the broker grants/accepts. Default 2. */
+  maxQos?: QoS
+  retainAvailable?: boolean
+  /** MQTT 5: cap on the client's keepalive; a client asking for more is told this value. 0 = no cap. */
+  maxKeepalive?: number
+  /** MQTT 5: Receive Maximum announced to clients. Default 65535. */
+  receiveMaximum?: number
+  /** MQTT 5: Topic Alias Maximum announced to clients. Default 65535 (0 disables). */
+  topicAliasMaximum?: number
+  /** MQTT 5: cap on session expiry intervals, in seconds. */
+  maxSessionExpiryInterval?: number
+  /** Seconds between `$SYS/broker/...` updates; 0 turns them off. Default 10. */
+  sysInterval?: number
+  /** Entries in the topic-match cache. Default 10000. */
+  matchCacheSize?: number
+}
+
+export type ResolvedOptions = Required<Omit<BrokerOptions, 'persistence' | 'hooks' | 'logger' | 'id'>>
+
+export const DEFAULT_OPTIONS: ResolvedOptions = {
+  connectTimeout: 10_000,
+  maxPacketSize: 268_435_455,
+  maxInflight: 100,
+  maxQueued: 1000,
+  queueFullPolicy: 'drop-new',
+  maxSocketBuffer: 4 * 1024 * 1024,
+  drainTimeout: 30_000,
+  maxTopicLength: 65535,
+  maxTopicLevels: 128,
+  maxClientIdLength: 65535,
+  maxSubscriptionsPerClient: 10_000,
+  maxConnections: 1_000_000,
+  maxQos: 2,
+  retainAvailable: true,
+  maxKeepalive: 0,
+  receiveMaximum: 65535,
+  topicAliasMaximum: 65535,
+  maxSessionExpiryInterval: 0xffffffff,
+  sysInterval: 10,
+  matchCacheSize: 10_000,
+}
