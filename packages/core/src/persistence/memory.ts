@@ -1,0 +1,259 @@
+import { TopicTree } from '../router/topic-tree.js'
+import { parseSharedFilter } from '../topic/topic-rules.js'
+import type { Message, Subscription } from '../types.js'
+import type {
+  ClientSubscriptions,
+  OutboundEntry,
+  OutboundTarget,
+  Persistence,
+  SessionRecord,
+  WillRecord,
+} from './persistence.js'
+import { RetainedTree } from './retained-tree.js'
+
+/** One client's queue: a Map keeps insertion order and finds an entry by message id in O(1). */
+class OutboundQueue {
+  readonly byMessageId = new Map<string, OutboundEntry>()
+  readonly byPacketId = new Map<number, string>()
+
+  delete(messageId: string): void {
+    const entry = this.byMessageId.get(messageId)
+    if (!entry) return
+    this.byMessageId.delete(messageId)
+    if (entry.packetId !== undefined && this.byPacketId.get(entry.packetId) === messageId) this.byPacketId.delete(entry.packetId)
+  }
+}
+
+interface IndexedSubscription {
+  clientId: string
+  subscription: Subscription
+}
+
+/** The key under which a subscription hangs in the topic tree: one per client and filter as sent. */
+function subscriptionKey(clientId: string, filter: string): string {
+  return `${clientId}\u0000${filter}`
+}
+
+/** The filter that topics are matched against: the part after `$share/<group>/` for shared subscriptions. */
+function matchingFilter(filter: string): string {
+  return parseSharedFilter(filter)?.filter ?? filter
+}
+
+function messageIdOf(message: Message): string {
+  if (message.id === undefined) throw new TypeError('outboundEnqueue: message.id is required (the broker assigns it)')
+  return message.id
+}
+
+/**
+ * The embedded default: everything in Maps and trees, gone when the process ends.
+ * Messages are held by reference, once, whatever the number of queues they sit in; callers treat them as immutable.
+ */
+export class MemoryPersistence implements Persistence {
+  private readonly retained = new RetainedTree<Message>()
+  private readonly sessions = new Map<string, SessionRecord>()
+  private readonly subscriptions = new Map<string, Map<string, Subscription>>()
+  private readonly subscriptionTree = new TopicTree<IndexedSubscription>()
+  private readonly outbound = new Map<string, OutboundQueue>()
+  private readonly incoming = new Map<string, Set<number>>()
+  private readonly wills = new Map<string, WillRecord>()
+
+  async retainedStore(message: Message): Promise<void> {
+    if (message.payload.length === 0) this.retained.delete(message.topic)
+    else this.retained.set(message.topic, message)
+  }
+
+  async retainedMatch(filter: string): Promise<Message[]> {
+    const now = Date.now()
+    const found: Message[] = []
+    const expired: string[] = []
+    this.retained.match(filter, (message, topic) => {
+      if (message.expiresAt !== undefined && message.expiresAt < now) expired.push(topic)
+      else found.push(message)
+    })
+    for (const topic of expired) this.retained.delete(topic)
+    return found
+  }
+
+  async retainedCount(): Promise<number> {
+    return this.retained.size
+  }
+
+  async sessionSave(record: SessionRecord): Promise<void> {
+    this.sessions.set(record.clientId, { ...record })
+  }
+
+  async sessionGet(clientId: string): Promise<SessionRecord | undefined> {
+    const record = this.sessions.get(clientId)
+    return record && { ...record }
+  }
+
+  async sessionDelete(clientId: string): Promise<void> {
+    this.sessions.delete(clientId)
+    const subscriptions = this.subscriptions.get(clientId)
+    if (subscriptions) {
+      for (const filter of subscriptions.keys()) this.subscriptionTree.remove(matchingFilter(filter), subscriptionKey(clientId, filter))
+      this.subscriptions.delete(clientId)
+    }
+    this.outbound.delete(clientId)
+    this.incoming.delete(clientId)
+    this.wills.delete(clientId)
+  }
+
+  async sessionList(): Promise<SessionRecord[]> {
+    return Array.from(this.sessions.values(), (record) => ({ ...record }))
+  }
+
+  async subscriptionsAdd(clientId: string, subscriptions: Subscription[]): Promise<void> {
+    let stored = this.subscriptions.get(clientId)
+    if (!stored) {
+      stored = new Map()
+      this.subscriptions.set(clientId, stored)
+    }
+    for (const subscription of subscriptions) {
+      const copy = { ...subscription }
+      stored.set(subscription.filter, copy)
+      this.subscriptionTree.add(matchingFilter(subscription.filter), subscriptionKey(clientId, subscription.filter), {
+        clientId,
+        subscription: copy,
+      })
+    }
+  }
+
+  async subscriptionsRemove(clientId: string, filters: string[]): Promise<void> {
+    const stored = this.subscriptions.get(clientId)
+    if (!stored) return
+    for (const filter of filters) {
+      if (stored.delete(filter)) this.subscriptionTree.remove(matchingFilter(filter), subscriptionKey(clientId, filter))
+    }
+    if (stored.size === 0) this.subscriptions.delete(clientId)
+  }
+
+  async subscriptionsGet(clientId: string): Promise<Subscription[]> {
+    const stored = this.subscriptions.get(clientId)
+    return stored ? Array.from(stored.values(), (subscription) => ({ ...subscription })) : []
+  }
+
+  async subscriptionsAll(): Promise<ClientSubscriptions[]> {
+    return Array.from(this.subscriptions, ([clientId, stored]) => ({
+      clientId,
+      subscriptions: Array.from(stored.values(), (subscription) => ({ ...subscription })),
+    }))
+  }
+
+  async subscriptionsByTopic(topic: string): Promise<Array<{ clientId: string; subscription: Subscription }>> {
+    const found: Array<{ clientId: string; subscription: Subscription }> = []
+    this.subscriptionTree.match(topic, ({ clientId, subscription }) => {
+      found.push({ clientId, subscription: { ...subscription } })
+    })
+    return found
+  }
+
+  async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number): Promise<string[]> {
+    const messageId = messageIdOf(message)
+    const full: string[] = []
+    for (const target of targets) {
+      let queue = this.outbound.get(target.clientId)
+      if (queue?.byMessageId.has(messageId)) continue
+      if (limit !== undefined && (queue?.byMessageId.size ?? 0) >= limit) {
+        full.push(target.clientId)
+        continue
+      }
+      if (!queue) {
+        queue = new OutboundQueue()
+        this.outbound.set(target.clientId, queue)
+      }
+      const entry: OutboundEntry = { message, qos: target.qos, state: 'queued' }
+      if (target.subscriptionIdentifiers !== undefined) entry.subscriptionIdentifiers = [...target.subscriptionIdentifiers]
+      if (target.retain !== undefined) entry.retain = target.retain
+      queue.byMessageId.set(messageId, entry)
+    }
+    return full
+  }
+
+  async outboundSent(clientId: string, messageId: string, packetId: number): Promise<void> {
+    const queue = this.outbound.get(clientId)
+    const entry = queue?.byMessageId.get(messageId)
+    if (!queue || !entry) return
+    if (entry.packetId !== undefined && queue.byPacketId.get(entry.packetId) === messageId) queue.byPacketId.delete(entry.packetId)
+    entry.packetId = packetId
+    entry.state = 'sent'
+    queue.byPacketId.set(packetId, messageId)
+  }
+
+  async outboundReleased(clientId: string, packetId: number): Promise<void> {
+    const queue = this.outbound.get(clientId)
+    const messageId = queue?.byPacketId.get(packetId)
+    if (messageId === undefined) return
+    const entry = queue?.byMessageId.get(messageId)
+    if (entry) entry.state = 'released'
+  }
+
+  async outboundAck(clientId: string, packetId: number): Promise<void> {
+    const queue = this.outbound.get(clientId)
+    const messageId = queue?.byPacketId.get(packetId)
+    if (messageId !== undefined) this.dequeue(clientId, messageId)
+  }
+
+  async outboundRemove(clientId: string, messageId: string): Promise<void> {
+    this.dequeue(clientId, messageId)
+  }
+
+  private dequeue(clientId: string, messageId: string): void {
+    const queue = this.outbound.get(clientId)
+    if (!queue) return
+    queue.delete(messageId)
+    if (queue.byMessageId.size === 0) this.outbound.delete(clientId)
+  }
+
+  async outboundList(clientId: string): Promise<OutboundEntry[]> {
+    const queue = this.outbound.get(clientId)
+    return queue ? Array.from(queue.byMessageId.values(), (entry) => ({ ...entry })) : []
+  }
+
+  async outboundCount(clientId: string): Promise<number> {
+    return this.outbound.get(clientId)?.byMessageId.size ?? 0
+  }
+
+  async incomingAdd(clientId: string, packetId: number): Promise<void> {
+    let ids = this.incoming.get(clientId)
+    if (!ids) {
+      ids = new Set()
+      this.incoming.set(clientId, ids)
+    }
+    ids.add(packetId)
+  }
+
+  async incomingHas(clientId: string, packetId: number): Promise<boolean> {
+    return this.incoming.get(clientId)?.has(packetId) ?? false
+  }
+
+  async incomingRemove(clientId: string, packetId: number): Promise<void> {
+    const ids = this.incoming.get(clientId)
+    if (!ids) return
+    ids.delete(packetId)
+    if (ids.size === 0) this.incoming.delete(clientId)
+  }
+
+  async willPut(record: WillRecord): Promise<void> {
+    this.wills.set(record.clientId, { ...record })
+  }
+
+  async willGet(clientId: string): Promise<WillRecord | undefined> {
+    const record = this.wills.get(clientId)
+    return record && { ...record }
+  }
+
+  async willDelete(clientId: string): Promise<void> {
+    this.wills.delete(clientId)
+  }
+
+  async willList(): Promise<WillRecord[]> {
+    return Array.from(this.wills.values(), (record) => ({ ...record }))
+  }
+
+  async close(): Promise<void> {}
+}
+
+export function createMemoryPersistence(): MemoryPersistence {
+  return new MemoryPersistence()
+}

@@ -1,0 +1,4 @@
+import { persistenceSuite } from '@wren/persistence-test-suite'
+import { createMemoryPersistence } from '../src/persistence/memory.js'
+
+persistenceSuite('memory', async () => createMemoryPersistence())
