@@ -1,0 +1,165 @@
+#!/usr/bin/env node
+import { createRequire } from 'node:module'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { ConfigError, mergeConfig, readConfigFile, validatePartialConfig, type ServerConfig } from './config.js'
+import { createLogger } from './logger.js'
+import { startServer } from './server.js'
+
+const USAGE = `Usage: wren [options]
+
+Runs a Wren MQTT 3.1.1 / 5.0 broker with TCP and WebSocket listeners.
+Flags win over the keys of the config file; see docs/server.md.
+
+Options:
+  -c, --config <file>          JSON config file (keys: host, port, wsPort, wsPath, persistence, ...)
+      --host <addr>            address to bind every listener to (default 0.0.0.0)
+  -p, --port <n>               MQTT over TCP port (default 1883; 0 = any free port; -1 = off)
+      --ws-port <n>            MQTT over WebSocket port (default 8083; 0 = any free port; -1 = off)
+      --no-ws                  no WebSocket listener (same as --ws-port -1)
+      --ws-path <path>         HTTP path of the WebSocket listener (default /mqtt)
+      --persistence <spec>     memory (default) | sqlite:<file> | redis://host:port[/db]
+      --sys-interval <s>       seconds between $SYS updates; 0 = off (default 10)
+      --max-connections <n>    clients connected at once
+      --max-packet-size <n>    largest packet accepted from a client, in bytes
+      --log-level <level>      fatal | error | warn | info | debug | trace | silent (default info)
+      --shutdown-timeout <ms>  how long a shutdown may take before exiting with an error (default 10000)
+  -h, --help                   show this help
+  -v, --version                show the version
+`
+
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  host: { type: 'string' },
+  port: { type: 'string', short: 'p' },
+  'ws-port': { type: 'string' },
+  'no-ws': { type: 'boolean' },
+  'ws-path': { type: 'string' },
+  persistence: { type: 'string' },
+  'sys-interval': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'max-packet-size': { type: 'string' },
+  'log-level': { type: 'string' },
+  'shutdown-timeout': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+} satisfies ParseArgsConfig['options']
+
+/** Flags that carry a config key's value, by config key. */
+const VALUE_FLAGS: Partial<Record<keyof ServerConfig, keyof typeof OPTIONS>> = {
+  host: 'host',
+  port: 'port',
+  wsPort: 'ws-port',
+  wsPath: 'ws-path',
+  persistence: 'persistence',
+  sysInterval: 'sys-interval',
+  maxConnections: 'max-connections',
+  maxPacketSize: 'max-packet-size',
+  logLevel: 'log-level',
+  shutdownTimeout: 'shutdown-timeout',
+}
+
+const NUMERIC_KEYS = new Set<keyof ServerConfig>([
+  'port',
+  'wsPort',
+  'sysInterval',
+  'maxConnections',
+  'maxPacketSize',
+  'shutdownTimeout',
+])
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values']
+
+/** Flag values as config values: whole numbers become numbers, anything else is left for validation to reject. */
+function configFromFlags(values: Values): Partial<ServerConfig> {
+  const raw: Record<string, unknown> = {}
+  const flagFor: Record<string, string> = {}
+  for (const [key, flag] of Object.entries(VALUE_FLAGS)) {
+    const value = values[flag]
+    if (typeof value !== 'string') continue
+    flagFor[key] = `--${flag}`
+    raw[key] = NUMERIC_KEYS.has(key as keyof ServerConfig) && /^-?\d+$/.test(value) ? Number(value) : value
+  }
+  if (values['no-ws']) {
+    flagFor.wsPort = '--no-ws'
+    raw.wsPort = -1
+  }
+  return validatePartialConfig(raw, (key) => flagFor[key] ?? key, process.cwd())
+}
+
+function version(): string {
+  const pkg = createRequire(import.meta.url)('../package.json') as { version: string }
+  return pkg.version
+}
+
+async function loadConfig(values: Values): Promise<ServerConfig> {
+  const fromFile = values.config === undefined ? {} : await readConfigFile(values.config)
+  return mergeConfig(fromFile, configFromFlags(values))
+}
+
+function fail(message: string, exitCode: number): never {
+  process.stderr.write(`wren: ${message}\n`)
+  process.exit(exitCode)
+}
+
+async function main(argv: string[]): Promise<void> {
+  let values: Values
+  try {
+    values = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values
+  } catch (error) {
+    fail(`${(error as Error).message}\nRun "wren --help" for the options.`, 2)
+  }
+  if (values.help) {
+    process.stdout.write(USAGE)
+    return
+  }
+  if (values.version) {
+    process.stdout.write(`${version()}\n`)
+    return
+  }
+
+  let config: ServerConfig
+  try {
+    config = await loadConfig(values)
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message, 2)
+    throw error
+  }
+
+  const logger = createLogger(config.logLevel)
+  let server: Awaited<ReturnType<typeof startServer>>
+  try {
+    server = await startServer(config, { logger })
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message, 2)
+    logger.fatal({ err: error }, 'could not start')
+    process.exit(1)
+  }
+
+  let stopping = false
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting without waiting')
+      process.exit(1)
+    }
+    stopping = true
+    logger.info({ signal }, 'shutting down')
+    setTimeout(() => {
+      logger.error({ timeoutMs: config.shutdownTimeout }, 'shutdown timed out')
+      process.exit(1)
+    }, config.shutdownTimeout).unref()
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`wren: ${(error as Error).stack ?? String(error)}\n`)
+  process.exit(1)
+})

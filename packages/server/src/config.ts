@@ -1,0 +1,189 @@
+import { readFile } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+export type PersistenceSpec =
+  | { kind: 'memory' }
+  | { kind: 'sqlite'; path: string }
+  | { kind: 'redis'; url: string }
+
+export interface ServerConfig {
+  /** Address every listener binds to. */
+  host: string
+  /** MQTT over TCP; 0 picks a free port, -1 turns the listener off. */
+  port: number
+  /** MQTT over WebSocket; 0 picks a free port, -1 turns the listener off. */
+  wsPort: number
+  /** HTTP path the WebSocket listener upgrades on. */
+  wsPath: string
+  persistence: PersistenceSpec
+  /** Seconds between `$SYS` updates; 0 turns them off. */
+  sysInterval: number
+  /** Undefined keeps the broker's own default. */
+  maxConnections: number | undefined
+  /** Undefined keeps the broker's own default. */
+  maxPacketSize: number | undefined
+  logLevel: LogLevel
+  /** Milliseconds a shutdown may take before the process gives up and exits with an error. */
+  shutdownTimeout: number
+}
+
+export const DEFAULT_CONFIG: ServerConfig = {
+  host: '0.0.0.0',
+  port: 1883,
+  wsPort: 8083,
+  wsPath: '/mqtt',
+  persistence: { kind: 'memory' },
+  sysInterval: 10,
+  maxConnections: undefined,
+  maxPacketSize: undefined,
+  logLevel: 'info',
+  shutdownTimeout: 10_000,
+}
+
+/** A configuration problem the user must fix: the CLI prints the message alone, without a stack. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+const MAX_PACKET_SIZE = 268_435_455
+
+type Check<T> = (value: unknown, label: string, baseDir: string) => T
+
+const describe = (value: unknown): string => (typeof value === 'string' ? `"${value}"` : JSON.stringify(value))
+
+function integer(min: number, max: number): Check<number> {
+  return (value, label) => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw new ConfigError(`${label} must be an integer from ${min} to ${max}, got ${describe(value)}`)
+    }
+    return value
+  }
+}
+
+const port = integer(-1, 65535)
+
+function nonEmptyString(value: unknown, label: string): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new ConfigError(`${label} must be a non-empty string, got ${describe(value)}`)
+  }
+  return value
+}
+
+function wsPath(value: unknown, label: string): string {
+  const path = nonEmptyString(value, label)
+  if (!path.startsWith('/')) throw new ConfigError(`${label} must start with "/", got ${describe(value)}`)
+  return path
+}
+
+function logLevel(value: unknown, label: string): LogLevel {
+  if (!LOG_LEVELS.includes(value as LogLevel)) {
+    throw new ConfigError(`${label} must be one of ${LOG_LEVELS.join(', ')}, got ${describe(value)}`)
+  }
+  return value as LogLevel
+}
+
+/** An already parsed spec, as in a `ServerConfig` handed back to `startServer`. */
+function isPersistenceSpec(value: unknown): value is PersistenceSpec {
+  if (value === null || typeof value !== 'object') return false
+  const spec = value as Record<string, unknown>
+  return (
+    spec.kind === 'memory' ||
+    (spec.kind === 'sqlite' && typeof spec.path === 'string') ||
+    (spec.kind === 'redis' && typeof spec.url === 'string')
+  )
+}
+
+/** `memory`, `sqlite:<file>` or `redis://host:port[/db]`; a relative SQLite path is taken from `baseDir`. */
+export function parsePersistence(value: unknown, label: string, baseDir: string): PersistenceSpec {
+  if (isPersistenceSpec(value)) return value
+  const spec = nonEmptyString(value, label)
+  if (spec === 'memory') return { kind: 'memory' }
+  if (spec.startsWith('sqlite:')) {
+    const file = spec.slice('sqlite:'.length)
+    if (file.length === 0) throw new ConfigError(`${label}: "sqlite:" needs a file, e.g. sqlite:./wren.db`)
+    return { kind: 'sqlite', path: resolve(baseDir, file) }
+  }
+  if (spec.startsWith('redis://') || spec.startsWith('rediss://')) {
+    try {
+      new URL(spec)
+    } catch {
+      throw new ConfigError(`${label}: ${describe(spec)} is not a valid redis URL`)
+    }
+    return { kind: 'redis', url: spec }
+  }
+  throw new ConfigError(
+    `${label} must be "memory", "sqlite:<file>" or "redis://host:port[/db]", got ${describe(spec)}`,
+  )
+}
+
+const CHECKS: { [K in keyof ServerConfig]: Check<ServerConfig[K]> } = {
+  host: nonEmptyString,
+  port,
+  wsPort: port,
+  wsPath,
+  persistence: parsePersistence,
+  sysInterval: integer(0, 86_400),
+  maxConnections: integer(1, Number.MAX_SAFE_INTEGER),
+  maxPacketSize: integer(2, MAX_PACKET_SIZE),
+  logLevel,
+  shutdownTimeout: integer(0, 3_600_000),
+}
+
+export const CONFIG_KEYS = Object.keys(CHECKS) as Array<keyof ServerConfig>
+
+/**
+ * Checks a partial configuration, naming each problem after where it came from:
+ * `labelFor('port')` is e.g. `--port` for a flag or `"port" in wren.json` for a file.
+ */
+export function validatePartialConfig(
+  raw: Record<string, unknown>,
+  labelFor: (key: string) => string,
+  baseDir: string,
+): Partial<ServerConfig> {
+  const result: Partial<Record<keyof ServerConfig, unknown>> = {}
+  for (const [key, value] of Object.entries(raw)) {
+    if (value === undefined) continue
+    if (!(key in CHECKS)) {
+      throw new ConfigError(`${labelFor(key)} is not a known setting (known: ${CONFIG_KEYS.join(', ')})`)
+    }
+    const check = CHECKS[key as keyof ServerConfig] as Check<unknown>
+    result[key as keyof ServerConfig] = check(value, labelFor(key), baseDir)
+  }
+  return result as Partial<ServerConfig>
+}
+
+/** Reads a JSON configuration file: an object whose keys are those of `ServerConfig`. */
+export async function readConfigFile(file: string): Promise<Partial<ServerConfig>> {
+  const path = resolve(file)
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message
+    throw new ConfigError(`cannot read config file ${path}: ${reason}`)
+  }
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch (error) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(error as Error).message}`)
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(`config file ${path} must hold a JSON object, got ${describe(raw)}`)
+  }
+  return validatePartialConfig(raw as Record<string, unknown>, (key) => `"${key}" in ${path}`, dirname(path))
+}
+
+/** Defaults, then the file, then the flags: the later source wins key by key. */
+export function mergeConfig(...sources: Array<Partial<ServerConfig>>): ServerConfig {
+  const merged: ServerConfig = { ...DEFAULT_CONFIG }
+  for (const source of sources) {
+    for (const key of CONFIG_KEYS) {
+      if (source[key] !== undefined) Object.assign(merged, { [key]: source[key] })
+    }
+  }
+  return merged
+}

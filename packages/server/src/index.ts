@@ -1,0 +1,16 @@
+export { startServer, type RunningServer, type StartOptions } from './server.js'
+export {
+  ConfigError,
+  DEFAULT_CONFIG,
+  mergeConfig,
+  readConfigFile,
+  validatePartialConfig,
+  type LogLevel,
+  type PersistenceSpec,
+  type ServerConfig,
+} from './config.js'
+export { openPersistence } from './persistence.js'
+export { createLogger } from './logger.js'
+export type { Listener, ListenerAddress } from './listeners/listener.js'
+export { listenTcp, type TcpListenerOptions } from './listeners/tcp.js'
+export { attachWebSocket, listenWebSocket, type WebSocketListenerOptions } from './listeners/websocket.js'

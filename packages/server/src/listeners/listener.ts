@@ -1,0 +1,22 @@
+/** Where a listener accepts clients, as printed in the log and returned by `startServer`. */
+export interface ListenerAddress {
+  /** 'tcp' or 'ws'; 'tls' and 'wss' listeners will report their own. */
+  transport: string
+  host: string
+  port: number
+  /** What a client connects to, e.g. `mqtt://127.0.0.1:1883` or `ws://127.0.0.1:8083/mqtt`. */
+  url: string
+}
+
+export interface Listener {
+  readonly address: ListenerAddress
+  /** Stops accepting clients; resolves once every connection it accepted has ended. */
+  close(): Promise<void>
+  /** Destroys the connections still open: for a shutdown whose clients did not go in time. */
+  terminate(): void
+}
+
+/** The host as it goes into a URL: IPv6 addresses in brackets. */
+export function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host
+}

@@ -1,0 +1,108 @@
+import { setTimeout as delay } from 'node:timers/promises'
+import { createBroker, type Broker, type BrokerOptions, type HookOptions } from '@wren/core'
+import type { Logger } from 'pino'
+import { mergeConfig, validatePartialConfig, type ServerConfig } from './config.js'
+import { createLogger } from './logger.js'
+import { openPersistence } from './persistence.js'
+import type { Listener, ListenerAddress } from './listeners/listener.js'
+import { listenTcp } from './listeners/tcp.js'
+import { listenWebSocket } from './listeners/websocket.js'
+
+export interface StartOptions {
+  /** Defaults to a pino logger at `config.logLevel` writing to stdout. */
+  logger?: Logger
+  /** Authentication and authorization hooks, e.g. from a password or ACL file. */
+  hooks?: HookOptions
+}
+
+export interface RunningServer {
+  broker: Broker
+  config: ServerConfig
+  /** One entry per listener, in the order they were opened; port 0 in the config shows here as the port chosen. */
+  addresses: ListenerAddress[]
+  /** Stops accepting, closes the broker (which ends every client and its persistence), then the listeners. */
+  close(): Promise<void>
+}
+
+/** How long clients get to read the broker's goodbye before their connections are cut. */
+const CLIENT_GRACE_MS = 1000
+
+type ListenerFactory = (broker: Broker, config: ServerConfig) => Promise<Listener> | undefined
+
+/** Every listener the server may open; TLS and WSS listeners join this list. */
+const LISTENERS: ListenerFactory[] = [
+  (broker, config) => (config.port < 0 ? undefined : listenTcp(broker, { host: config.host, port: config.port })),
+  (broker, config) =>
+    config.wsPort < 0
+      ? undefined
+      : listenWebSocket(broker, { host: config.host, port: config.wsPort, path: config.wsPath }),
+]
+
+function brokerOptions(config: ServerConfig, logger: Logger): BrokerOptions {
+  const options: BrokerOptions = { logger: logger.child({ component: 'broker' }), sysInterval: config.sysInterval }
+  if (config.maxConnections !== undefined) options.maxConnections = config.maxConnections
+  if (config.maxPacketSize !== undefined) options.maxPacketSize = config.maxPacketSize
+  return options
+}
+
+async function closeAll(broker: Broker, listeners: Listener[]): Promise<void> {
+  const listenersClosed = Promise.all(listeners.map((listener) => listener.close()))
+  await broker.close()
+  const stragglers = await Promise.race([listenersClosed.then(() => false), delay(CLIENT_GRACE_MS, true)])
+  if (stragglers) for (const listener of listeners) listener.terminate()
+  await listenersClosed
+}
+
+/**
+ * Starts a broker with its listeners: what the `wren` command runs, and what tests and hosts
+ * that want the standalone server in-process call. `input` is checked like a config file.
+ */
+export async function startServer(
+  input: Partial<ServerConfig> = {},
+  options: StartOptions = {},
+): Promise<RunningServer> {
+  const config = mergeConfig(validatePartialConfig(input, (key) => `config.${key}`, process.cwd()))
+  const logger = options.logger ?? createLogger(config.logLevel)
+
+  const persistence = await openPersistence(config.persistence)
+  const broker = createBroker({
+    ...brokerOptions(config, logger),
+    ...(persistence ? { persistence } : {}),
+    ...(options.hooks ? { hooks: options.hooks } : {}),
+  })
+  broker.on('error', (error) => logger.error({ err: error }, 'broker error'))
+  broker.on('clientError', (client, error) => logger.warn({ clientId: client?.id, err: error }, 'client error'))
+  broker.on('clientConnected', (client) =>
+    logger.debug({ clientId: client.id, transport: client.meta.transport }, 'client connected'),
+  )
+  broker.on('clientDisconnected', (client, reason) =>
+    logger.debug({ clientId: client.id, reason }, 'client disconnected'),
+  )
+
+  const listeners: Listener[] = []
+  try {
+    await broker.ready()
+    for (const open of LISTENERS) {
+      const opening = open(broker, config)
+      if (opening) listeners.push(await opening)
+    }
+  } catch (error) {
+    await closeAll(broker, listeners)
+    throw error
+  }
+
+  const addresses = listeners.map((listener) => listener.address)
+  for (const address of addresses) logger.info(address, `listening on ${address.url}`)
+  logger.info({ brokerId: broker.id, persistence: config.persistence.kind }, 'broker started')
+
+  let closing: Promise<void> | undefined
+  return {
+    broker,
+    config,
+    addresses,
+    close() {
+      closing ??= closeAll(broker, listeners).then(() => logger.info('broker stopped'))
+      return closing
+    },
+  }
+}

@@ -1,0 +1,202 @@
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { runWren, startWren, type WrenProcess } from './helpers/wren-process.js'
+
+let dir: string
+const running: WrenProcess[] = []
+const clients: MqttClient[] = []
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'wren-cli-'))
+})
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.endAsync(true)))
+  await Promise.all(running.splice(0).map((wren) => wren.stop()))
+})
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+async function wren(args: string[] = []): Promise<WrenProcess> {
+  const started = await startWren(args)
+  running.push(started)
+  return started
+}
+
+async function client(url: string, options: IClientOptions = {}): Promise<MqttClient> {
+  const connected = await connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options })
+  clients.push(connected)
+  return connected
+}
+
+function nextMessage(subscriber: MqttClient): Promise<{ topic: string; payload: string }> {
+  return new Promise((resolve) =>
+    subscriber.once('message', (topic, payload) => resolve({ topic, payload: payload.toString() })),
+  )
+}
+
+async function configFile(name: string, content: string): Promise<string> {
+  const file = join(dir, name)
+  await writeFile(file, content)
+  return file
+}
+
+describe('wren command line', () => {
+  it('prints its options with --help and exits 0', async () => {
+    const { code, stdout } = await runWren(['--help'])
+    expect(code).toBe(0)
+    expect(stdout).toMatch(/^Usage: wren \[options\]/)
+    for (const flag of ['--port', '--ws-port', '--host', '--config', '--persistence', '--sys-interval', '--max-connections', '--max-packet-size', '--log-level']) {
+      expect(stdout).toContain(flag)
+    }
+  })
+
+  it('refuses an unknown flag with exit code 2', async () => {
+    const { code, stderr } = await runWren(['--prot', '1883'])
+    expect(code).toBe(2)
+    expect(stderr).toContain("Unknown option '--prot'")
+    expect(stderr).toContain('wren --help')
+  })
+
+  it('names the flag whose value is wrong', async () => {
+    const { code, stderr } = await runWren(['--port', 'abc'])
+    expect(code).toBe(2)
+    expect(stderr).toBe('wren: --port must be an integer from -1 to 65535, got "abc"\n')
+  })
+
+  it('names the file and key of a bad config value', async () => {
+    const file = await configFile('bad-port.json', JSON.stringify({ port: 70000 }))
+    const { code, stderr } = await runWren(['--config', file])
+    expect(code).toBe(2)
+    expect(stderr).toBe(`wren: "port" in ${file} must be an integer from -1 to 65535, got 70000\n`)
+  })
+
+  it('rejects unknown keys, broken JSON, a missing file and a bad persistence spec', async () => {
+    const unknown = await configFile('unknown.json', JSON.stringify({ prot: 1 }))
+    expect((await runWren(['--config', unknown])).stderr).toContain(`"prot" in ${unknown} is not a known setting`)
+    const broken = await configFile('broken.json', '{ "port": ')
+    expect((await runWren(['--config', broken])).stderr).toContain(`config file ${broken} is not valid JSON`)
+    const missing = join(dir, 'missing.json')
+    expect((await runWren(['--config', missing])).stderr).toBe(`wren: cannot read config file ${missing}: no such file\n`)
+    const persistence = await runWren(['--persistence', 'mongo://x'])
+    expect(persistence.code).toBe(2)
+    expect(persistence.stderr).toContain('--persistence must be "memory", "sqlite:<file>" or "redis://host:port[/db]"')
+  })
+
+  it('logs its listening addresses and routes between TCP and WebSocket clients', async () => {
+    const server = await wren(['--sys-interval', '0'])
+    expect(server.urls.tcp).toBe(`mqtt://127.0.0.1:${server.ports.tcp}`)
+    expect(server.urls.ws).toBe(`ws://127.0.0.1:${server.ports.ws}/mqtt`)
+
+    const tcp = await client(server.urls.tcp!)
+    const ws = await client(server.urls.ws!, { protocolVersion: 5 })
+    await tcp.subscribeAsync('chat/#', { qos: 1 })
+    await ws.subscribeAsync('chat/#', { qos: 2 })
+
+    const atTcp = nextMessage(tcp)
+    const atWs = nextMessage(ws)
+    await ws.publishAsync('chat/ws', 'from ws', { qos: 1 })
+    expect(await atTcp).toEqual({ topic: 'chat/ws', payload: 'from ws' })
+    expect(await atWs).toEqual({ topic: 'chat/ws', payload: 'from ws' })
+
+    const again = nextMessage(ws)
+    await tcp.publishAsync('chat/tcp', 'from tcp', { qos: 2 })
+    expect(await again).toEqual({ topic: 'chat/tcp', payload: 'from tcp' })
+  })
+
+  it('answers plain HTTP on the WebSocket port without upgrading', async () => {
+    const server = await wren()
+    const mqttPath = await fetch(`http://127.0.0.1:${server.ports.ws}/mqtt`)
+    expect(mqttPath.status).toBe(426)
+    const elsewhere = await fetch(`http://127.0.0.1:${server.ports.ws}/`)
+    expect(elsewhere.status).toBe(404)
+  })
+
+  it('lets flags win over the config file', async () => {
+    const file = await configFile('ok.json', JSON.stringify({ wsPort: 0, wsPath: '/broker', logLevel: 'debug' }))
+    const server = await wren(['--config', file, '--no-ws', '--log-level', 'info'])
+    expect(Object.keys(server.urls)).toEqual(['tcp'])
+    await client(server.urls.tcp!)
+    expect(server.logs.some((line) => line.msg === 'client connected')).toBe(false)
+
+    const wsOnly = await wren(['--config', file, '--port', '-1'])
+    expect(Object.keys(wsOnly.urls)).toEqual(['ws'])
+    expect(wsOnly.urls.ws).toBe(`ws://127.0.0.1:${wsOnly.ports.ws}/broker`)
+    await client(wsOnly.urls.ws!)
+    await wsOnly.waitForLog((line) => line.msg === 'client connected' && line.transport === 'ws')
+  })
+
+  it('exits 0 on SIGTERM after ending its clients', async () => {
+    const server = await wren()
+    const connected = await client(server.urls.tcp!)
+    const closed = new Promise<void>((resolve) => connected.once('close', () => resolve()))
+    const started = Date.now()
+    server.child.kill('SIGTERM')
+    expect(await server.exited).toEqual({ code: 0, signal: null })
+    expect(Date.now() - started).toBeLessThan(5000)
+    await closed
+    const messages = server.logs.map((line) => line.msg)
+    expect(messages).toContain('shutting down')
+    expect(messages).toContain('broker stopped')
+  })
+
+  it('exits 0 on SIGINT too', async () => {
+    const server = await wren()
+    server.child.kill('SIGINT')
+    expect(await server.exited).toEqual({ code: 0, signal: null })
+  })
+
+  it('exits 1 with a log line when its port is taken', async () => {
+    const first = await wren(['--no-ws'])
+    const { code, stdout } = await runWren(['--host', '127.0.0.1', '--port', String(first.ports.tcp), '--no-ws'])
+    expect(code).toBe(1)
+    const fatal = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { msg: string; err?: { code?: string } })
+    expect(fatal.at(-1)).toMatchObject({ msg: 'could not start', err: { code: 'EADDRINUSE' } })
+  })
+})
+
+/** Runs a mosquitto client to completion (bounded in time) and returns what it printed. */
+function mosquitto(command: string, args: string[], onStdout?: (text: string) => void): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`${command} timed out: ${output}`))
+    }, 10_000)
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk
+      onStdout?.(output)
+    })
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
+    child.once('error', reject)
+    child.once('close', (code) => {
+      clearTimeout(timer)
+      if (code === 0) resolve(output)
+      else reject(new Error(`${command} exited ${code}: ${output}`))
+    })
+  })
+}
+
+describe.each(['mqttv311', 'mqttv5'])('mosquitto clients (%s)', (version) => {
+  it('mosquitto_sub receives at QoS 2 what mosquitto_pub sends at QoS 2', async () => {
+    const server = await wren(['--no-ws'])
+    const port = String(server.ports.tcp)
+    let subscribed!: () => void
+    const ready = new Promise<void>((resolve) => (subscribed = resolve))
+    const received = mosquitto(
+      'mosquitto_sub',
+      ['-h', '127.0.0.1', '-p', port, '-V', version, '-t', 'a/#', '-q', '2', '-C', '1', '-v', '-d'],
+      (output) => output.includes('received SUBACK') && subscribed(),
+    )
+    await ready
+    await mosquitto('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-V', version, '-t', 'a/b', '-m', 'hi', '-q', '2'])
+    const output = await received
+    expect(output).toMatch(/received PUBLISH \(d0, q2, r0, m\d+, 'a\/b', \.\.\. \(2 bytes\)\)/)
+    expect(output.split('\n')).toContain('a/b hi')
+  })
+})

@@ -1,0 +1,119 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
+
+export function assertBuilt(): void {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "pnpm build" before these tests`)
+}
+
+export interface LogLine {
+  msg: string
+  level: number
+  [key: string]: unknown
+}
+
+export interface WrenProcess {
+  child: ChildProcess
+  logs: LogLine[]
+  stderr: () => string
+  /** Listening URL by transport, once the broker has started. */
+  urls: Record<string, string>
+  ports: Record<string, number>
+  waitForLog(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  stop(): Promise<void>
+}
+
+/** Runs `wren` on loopback with any free ports and waits until it logs that the broker started. */
+export async function startWren(args: string[] = []): Promise<WrenProcess> {
+  assertBuilt()
+  const child = spawn(process.execPath, [CLI, '--host', '127.0.0.1', '--port', '0', '--ws-port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const logs: LogLine[] = []
+  const waiters = new Set<() => void>()
+  let stderr = ''
+  let buffered = ''
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk
+    const lines = buffered.split('\n')
+    buffered = lines.pop()!
+    for (const line of lines) if (line.trim()) logs.push(JSON.parse(line) as LogLine)
+    for (const wake of waiters) wake()
+  })
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => {
+      resolve({ code, signal })
+      for (const wake of waiters) wake()
+    }),
+  )
+
+  const waitForLog = (predicate: (line: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        const found = logs.find(predicate)
+        if (found) return done(() => resolve(found))
+        if (child.exitCode !== null || child.signalCode !== null) {
+          done(() => reject(new Error(`wren exited (${child.exitCode ?? child.signalCode}): ${stderr}`)))
+        }
+      }
+      const timer = setTimeout(() => done(() => reject(new Error(`no such log line within ${timeoutMs} ms`))), timeoutMs)
+      const done = (settle: () => void): void => {
+        clearTimeout(timer)
+        waiters.delete(check)
+        settle()
+      }
+      waiters.add(check)
+      check()
+    })
+
+  const wren: WrenProcess = {
+    child,
+    logs,
+    stderr: () => stderr,
+    urls: {},
+    ports: {},
+    waitForLog,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+      await exited
+    },
+  }
+  try {
+    await waitForLog((line) => line.msg === 'broker started')
+  } catch (error) {
+    await wren.stop()
+    throw error
+  }
+  for (const line of logs) {
+    if (typeof line.url === 'string' && typeof line.transport === 'string') {
+      wren.urls[line.transport] = line.url
+      wren.ports[line.transport] = line.port as number
+    }
+  }
+  return wren
+}
+
+/** Runs `wren` to completion, for the cases where it must not start. */
+export function runWren(args: string[], timeoutMs = 10_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  assertBuilt()
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`wren ${args.join(' ')} did not exit within ${timeoutMs} ms`))
+    }, timeoutMs)
+    child.once('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
