@@ -1,0 +1,173 @@
+import type { Duplex } from 'node:stream'
+import { Connection } from './connection/connection.js'
+import { type BrokerContext, TypedEmitter, generateId, silentLogger } from './context.js'
+import type { BrokerEvents } from './events.js'
+import { createMessage, messageProperties, toBuffer } from './handlers/message-from-packet.js'
+import { packetHandlers } from './handlers/index.js'
+import { addHook, createHookChains, type HookChains } from './hooks/hook-runner.js'
+import type { ClientInfo, HookName, Hooks } from './hooks/hook-types.js'
+import { DEFAULT_OPTIONS, type BrokerOptions, type Logger, type ResolvedOptions } from './options.js'
+import { MemoryPersistence } from './persistence/memory.js'
+import type { Persistence } from './persistence/persistence.js'
+import { SharedGroups, distribute } from './router/distribute.js'
+import { Router } from './router/router.js'
+import { SessionManager } from './session/session-manager.js'
+import { BrokerStats } from './stats.js'
+import { SysTopics } from './sys/sys-topics.js'
+import { topicFilterProblem, topicNameProblem, type TopicLimits } from './topic/topic-rules.js'
+import type { ConnectionMeta, Message, PublishInput } from './types.js'
+import { ReasonCode } from './errors.js'
+
+function resolveOptions(options: BrokerOptions): ResolvedOptions {
+  const resolved = { ...DEFAULT_OPTIONS }
+  for (const key of Object.keys(DEFAULT_OPTIONS) as Array<keyof ResolvedOptions>) {
+    const value = options[key]
+    if (value !== undefined) (resolved as Record<string, unknown>)[key] = value
+  }
+  return resolved
+}
+
+/**
+ * An MQTT broker with no I/O of its own: hand it streams with `handle()`.
+ *
+ * ```ts
+ * const broker = createBroker()
+ * net.createServer((socket) => broker.handle(socket)).listen(1883)
+ * ```
+ */
+export class Broker extends TypedEmitter<BrokerEvents> {
+  readonly id: string
+  private readonly ctx: BrokerContext
+  private readonly connections = new Set<Connection>()
+  private readonly sys: SysTopics
+  private readonly readyPromise: Promise<void>
+  private closePromise: Promise<void> | null = null
+
+  constructor(options: BrokerOptions = {}) {
+    super()
+    this.id = options.id ?? generateId('wren-broker-')
+    const resolved = resolveOptions(options)
+    const topicLimits: TopicLimits = { maxLength: resolved.maxTopicLength, maxLevels: resolved.maxTopicLevels }
+    const shared = new SharedGroups()
+    const ctx: BrokerContext = {
+      id: this.id,
+      options: resolved,
+      topicLimits,
+      logger: options.logger ?? silentLogger,
+      persistence: options.persistence ?? new MemoryPersistence(),
+      router: new Router(resolved.matchCacheSize),
+      hooks: createHookChains(options.hooks),
+      stats: new BrokerStats(),
+      events: this,
+      closing: false,
+      sessions: undefined as unknown as SessionManager,
+      nextMessageId: createMessageIds(this.id),
+      route: (message, publisher, done) => distribute(ctx, ctx.sessions, shared, message, publisher, done),
+    }
+    ;(ctx as { sessions: SessionManager }).sessions = new SessionManager(ctx)
+    this.ctx = ctx
+    this.sys = new SysTopics(ctx)
+    // An 'error' event with no listener would throw: the broker reports, it never crashes its host.
+    this.on('error', () => {})
+    this.readyPromise = ctx.sessions.restore().then(
+      () => this.sys.start(),
+      (error: unknown) => {
+        const err = error instanceof Error ? error : new Error(String(error))
+        ctx.logger.error({ err }, 'could not restore persisted state')
+        throw err
+      },
+    )
+    this.readyPromise.catch(() => {})
+  }
+
+  /** Resolves once persisted state (subscriptions, sessions, orphaned wills) is loaded. */
+  ready(): Promise<void> {
+    return this.readyPromise
+  }
+
+  get persistence(): Persistence {
+    return this.ctx.persistence
+  }
+
+  get logger(): Logger {
+    return this.ctx.logger
+  }
+
+  get connectedClients(): number {
+    return this.ctx.sessions.connectedCount
+  }
+
+  get stats(): Readonly<BrokerStats> {
+    return this.ctx.stats
+  }
+
+  /** Takes one client stream (TCP, TLS, WebSocket stream, in-memory duplex): the broker owns it from here. */
+  handle(stream: Duplex, meta: ConnectionMeta = {}): void {
+    if (this.ctx.closing) {
+      stream.destroy()
+      return
+    }
+    const connection = new Connection(this.ctx, stream, meta, packetHandlers, this.onConnectionClosed)
+    this.connections.add(connection)
+    this.readyPromise.catch(() => connection.close('broker-not-ready'))
+  }
+
+  private readonly onConnectionClosed = (connection: Connection): void => {
+    this.connections.delete(connection)
+    this.ctx.sessions.closed(connection)
+  }
+
+  /** Publishes from the host application; resolves once the message is routed and stored as needed. */
+  publish(input: PublishInput): Promise<void> {
+    const problem = topicNameProblem(input.topic, this.ctx.topicLimits)
+    if (problem) return Promise.reject(new TypeError(`WREN_TOPIC_NAME_INVALID: '${input.topic}': ${problem}`))
+    const message = createMessage(input.topic, toBuffer(input.payload), input.qos ?? 0, input.retain === true, messageProperties(input.properties), undefined)
+    return new Promise((resolve, reject) => this.ctx.route(message, null, (error) => (error ? reject(error) : resolve())))
+  }
+
+  /** Listens in-process to messages matching `filter`; returns the function that stops listening. */
+  subscribe(filter: string, listener: (message: Message) => void): () => void {
+    const problem = topicFilterProblem(filter, this.ctx.topicLimits)
+    if (problem) throw new TypeError(`WREN_TOPIC_FILTER_INVALID: '${filter}': ${problem}`)
+    return this.ctx.router.listen(filter, listener)
+  }
+
+  /** Adds a hook to its chain at run time (after those given in options). */
+  addHook<K extends HookName>(name: K, hook: Hooks[K]): void {
+    addHook(this.ctx.hooks as HookChains, name, hook)
+  }
+
+  /** Connected clients, as hooks see them. */
+  clients(): ClientInfo[] {
+    return [...this.ctx.sessions.online.values()].map((connection) => connection.client)
+  }
+
+  /**
+   * Ends every client (v5: DISCONNECT 0x8B, server shutting down), lets persistent sessions' state reach
+   * the store, then closes the persistence adapter. Safe to call more than once.
+   */
+  close(): Promise<void> {
+    this.closePromise ??= this.shutdown()
+    return this.closePromise
+  }
+
+  private async shutdown(): Promise<void> {
+    this.ctx.closing = true
+    this.sys.stop()
+    await this.readyPromise.catch(() => {})
+    for (const connection of [...this.connections]) connection.close('broker-closing', ReasonCode.ServerShuttingDown)
+    this.ctx.sessions.stop()
+    await this.ctx.sessions.flushAll()
+    await this.ctx.persistence.close()
+  }
+}
+
+function createMessageIds(brokerId: string): () => string {
+  let seq = 0
+  const prefix = `${brokerId}:${Date.now().toString(36)}:`
+  return () => prefix + (++seq).toString(36)
+}
+
+export function createBroker(options?: BrokerOptions): Broker {
+  return new Broker(options)
+}

@@ -1,0 +1,330 @@
+import { parser as createParser, type Packet } from 'mqtt-packet'
+import type { Duplex } from 'node:stream'
+import type { BrokerContext } from '../context.js'
+import { ProtocolViolation, ReasonCode, malformed } from '../errors.js'
+import type { ClientInfo } from '../hooks/hook-types.js'
+import type { OutboundEntry } from '../persistence/persistence.js'
+import type { Session, SessionLink } from '../session/session.js'
+import { Deque } from '../session/deque.js'
+import type { ConnectionMeta, Message, ProtocolVersion } from '../types.js'
+import { encodeAck, encodePacket, encodePublishV4, type OutgoingPacket } from './packet-encoder.js'
+import { encodePublishV5, type OutboundAliases } from './publish-v5.js'
+
+export type PacketHandler = (connection: Connection, packet: Packet, done: () => void) => void
+
+type State = 'new' | 'connecting' | 'connected' | 'closed'
+
+/** The slice of a connect the rest of the connection needs once CONNECT is accepted. */
+export interface ConnectedInfo {
+  clientId: string
+  username: string | undefined
+  protocolVersion: ProtocolVersion
+  keepalive: number
+}
+
+/** The ClientInfo a host sees: one object per connection, stable for its whole life. */
+class Client implements ClientInfo {
+  id = ''
+  protocolVersion: ProtocolVersion = 4
+  username: string | undefined = undefined
+  data: Record<string, unknown> = {}
+  constructor(readonly meta: ConnectionMeta) {}
+}
+
+/** How many packets may wait behind one that is being handled asynchronously before reading pauses. */
+const BACKLOG_PAUSE = 256
+
+/**
+ * One client's stream: the parse loop, packets handled strictly in order, batched writes, keepalive,
+ * backpressure, and an orderly close. What each packet means lives in `handlers/`.
+ */
+export class Connection implements SessionLink {
+  readonly client: Client
+  state: State = 'new'
+  session: Session | null = null
+  protocolVersion: ProtocolVersion = 4
+  will: Message | undefined = undefined
+  willDelayInterval = 0
+  /** Set by DISCONNECT (reason 0x00): the will must not be published [MQTT-3.14.4-3]. */
+  graceful = false
+  /** MQTT 5 limits the client announced in CONNECT. */
+  clientReceiveMaximum = 65535
+  clientMaximumPacketSize = Number.POSITIVE_INFINITY
+  readonly inboundAliases = new Map<number, string>()
+  outboundAliases: OutboundAliases | null = null
+  /** MQTT 5 QoS 1/2 publishes received and not yet acknowledged (Receive Maximum, [MQTT-3.3.4-9]). */
+  inboundQuota = 0
+  congested = false
+  /** Reached CONNACK success: counted as connected, so its end is reported. */
+  wasConnected = false
+  private congestedTimer: NodeJS.Timeout | null = null
+  private readonly parser = createParser()
+  private readonly backlog = new Deque<Packet>()
+  private busy = false
+  private paused = false
+  private corked = false
+  private keepaliveTimer: NodeJS.Timeout | null = null
+  private connectTimer: NodeJS.Timeout | null
+  private closeReason = ''
+
+  constructor(
+    readonly ctx: BrokerContext,
+    readonly stream: Duplex,
+    meta: ConnectionMeta,
+    private readonly handlers: Readonly<Record<string, PacketHandler>>,
+    private readonly onClose: (connection: Connection, reason: string) => void,
+  ) {
+    this.client = new Client(meta)
+    this.parser.on('packet', this.onPacket)
+    this.parser.on('error', this.onParseError)
+    stream.on('data', this.onData)
+    stream.on('error', this.onStreamError)
+    stream.on('close', this.onStreamClose)
+    stream.on('end', this.onStreamEnd)
+    stream.on('drain', this.onDrain)
+    this.connectTimer = setTimeout(this.onConnectTimeout, ctx.options.connectTimeout)
+    this.connectTimer.unref()
+  }
+
+  get sendQuota(): number {
+    return Math.min(this.ctx.options.maxInflight, this.clientReceiveMaximum)
+  }
+
+  get isOpen(): boolean {
+    return this.state !== 'closed'
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.ctx.stats.bytesReceived += chunk.length
+    this.keepaliveTimer?.refresh()
+    this.parser.parse(chunk)
+    // The length prefix is known before the body arrives: refuse an oversized packet without buffering it.
+    const pending = (this.parser as unknown as { packet: { length: number } }).packet.length
+    if (pending > this.ctx.options.maxPacketSize && this.state !== 'closed') {
+      this.fail(new ProtocolViolation('WREN_PACKET_TOO_LARGE', ReasonCode.PacketTooLarge, `packet of ${pending} bytes exceeds the maximum packet size`))
+    }
+  }
+
+  private readonly onPacket = (packet: Packet): void => {
+    if (this.state === 'closed') return
+    this.ctx.stats.messagesReceived++
+    if ((packet.length ?? 0) > this.ctx.options.maxPacketSize) {
+      this.fail(new ProtocolViolation('WREN_PACKET_TOO_LARGE', ReasonCode.PacketTooLarge, 'packet exceeds the maximum packet size'))
+      return
+    }
+    if (this.busy) {
+      this.backlog.push(packet)
+      if (!this.paused && this.backlog.length >= BACKLOG_PAUSE) {
+        this.paused = true
+        this.stream.pause()
+      }
+      return
+    }
+    this.dispatch(packet)
+  }
+
+  private dispatch(packet: Packet): void {
+    const handler = this.handlers[packet.cmd]
+    if (!handler) {
+      this.fail(malformed(`unexpected ${packet.cmd} packet from a client`))
+      return
+    }
+    if (this.state === 'new' && packet.cmd !== 'connect') {
+      this.fail(malformed(`first packet must be CONNECT, got ${packet.cmd}`)) // [MQTT-3.1.0-1]
+      return
+    }
+    this.busy = true
+    handler(this, packet, this.onHandled)
+  }
+
+  /** Called when a handler is done: the next packet waits until then, which keeps per-client order. */
+  private readonly onHandled = (): void => {
+    this.busy = false
+    while (!this.busy && this.backlog.length > 0 && this.state !== 'closed') {
+      this.dispatch(this.backlog.shift() as Packet)
+    }
+    if (this.paused && this.backlog.length === 0 && this.state !== 'closed') {
+      this.paused = false
+      this.stream.resume()
+    }
+  }
+
+  private readonly onParseError = (error: Error): void => {
+    if (this.state === 'new' && error.message === 'Invalid protocol version') {
+      // [MQTT-3.1.2-2] an unsupported protocol level gets CONNACK 0x01, then the connection closes
+      this.writePacket({ cmd: 'connack', returnCode: 1, sessionPresent: false })
+      this.close('unsupported-protocol-version')
+      return
+    }
+    this.fail(malformed(error.message))
+  }
+
+  private readonly onConnectTimeout = (): void => {
+    this.connectTimer = null
+    if (this.state === 'new' || this.state === 'connecting') this.close('connect-timeout')
+  }
+
+  private readonly onKeepaliveTimeout = (): void => {
+    this.close('keepalive-timeout', ReasonCode.KeepAliveTimeout) // [MQTT-3.1.2-24]
+  }
+
+  private readonly onStreamError = (error: Error): void => {
+    this.ctx.logger.debug({ clientId: this.client.id, err: error }, 'client stream error')
+    this.close('socket-error')
+  }
+
+  private readonly onStreamEnd = (): void => {
+    this.close('socket-closed')
+  }
+
+  private readonly onStreamClose = (): void => {
+    this.close('socket-closed')
+  }
+
+  private readonly onDrain = (): void => {
+    if (!this.congested) return
+    this.congested = false
+    if (this.congestedTimer) {
+      clearTimeout(this.congestedTimer)
+      this.congestedTimer = null
+    }
+    this.session?.drain()
+  }
+
+  /** Called once CONNECT is accepted. */
+  connected(info: ConnectedInfo): void {
+    if (this.connectTimer) {
+      clearTimeout(this.connectTimer)
+      this.connectTimer = null
+    }
+    this.state = 'connected'
+    this.wasConnected = true
+    this.client.id = info.clientId
+    this.client.username = info.username
+    this.client.protocolVersion = info.protocolVersion
+    if (info.keepalive > 0) {
+      // [MQTT-3.1.2-24] one and a half times the keepalive without a packet closes the connection
+      this.keepaliveTimer = setTimeout(this.onKeepaliveTimeout, info.keepalive * 1500)
+      this.keepaliveTimer.unref()
+    }
+  }
+
+  /** Writes one buffer; writes made in the same tick reach the socket as one batch. */
+  writeBuffer(buffer: Buffer): void {
+    if (this.state === 'closed') return
+    if (!this.corked) {
+      this.corked = true
+      this.stream.cork()
+      process.nextTick(this.uncork)
+    }
+    this.ctx.stats.bytesSent += buffer.length
+    this.ctx.stats.messagesSent++
+    if (!this.stream.write(buffer) && this.stream.writableLength > this.ctx.options.maxSocketBuffer) this.becomeCongested()
+  }
+
+  private readonly uncork = (): void => {
+    this.corked = false
+    this.stream.uncork()
+  }
+
+  private becomeCongested(): void {
+    if (this.congested) return
+    this.congested = true
+    // A client that never reads must not hold memory (or other clients) hostage: give it a deadline.
+    this.congestedTimer = setTimeout(() => this.close('slow-consumer', ReasonCode.QuotaExceeded), this.ctx.options.drainTimeout)
+    this.congestedTimer.unref()
+  }
+
+  writePacket(packet: OutgoingPacket): void {
+    this.writeBuffer(encodePacket(packet, this.protocolVersion))
+  }
+
+  writeAck(kind: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', packetId: number, reasonCode = 0): void {
+    if (reasonCode === 0 || this.protocolVersion < 5) this.writeBuffer(encodeAck(kind, packetId))
+    else this.writePacket({ cmd: kind, messageId: packetId, reasonCode })
+  }
+
+  sendPubrel(packetId: number): void {
+    this.writeAck('pubrel', packetId)
+  }
+
+  /** SessionLink: the last checks before a message reaches this client, then the bytes. */
+  sendPublish(entry: OutboundEntry, dup: boolean): boolean {
+    if (this.state !== 'connected') return false
+    let message = entry.message
+    let remainingExpiry: number | undefined
+    if (message.expiresAt !== undefined) {
+      const left = message.expiresAt - Date.now()
+      if (left <= 0) return false
+      remainingExpiry = Math.ceil(left / 1000)
+    }
+    const forward = this.ctx.hooks.authorizeForward
+    if (forward.length > 0) {
+      for (const hook of forward) {
+        let verdict
+        try {
+          verdict = hook(this.client, message)
+        } catch (error) {
+          this.ctx.logger.warn({ clientId: this.client.id, err: error }, 'authorizeForward threw: delivery denied')
+          return false
+        }
+        if (verdict === false || verdict === null) return false
+        if (typeof verdict === 'object') message = verdict
+      }
+    }
+    const packetId = entry.packetId ?? 0
+    const retain = entry.retain === true
+    let buffer: Buffer | null
+    if (this.protocolVersion === 5) {
+      buffer = encodePublishV5(message, entry, dup, retain, remainingExpiry, this)
+    } else {
+      buffer = encodePublishV4(message.topic, message.payload, entry.qos, retain, dup, packetId)
+    }
+    // [MQTT-3.1.2-25] never send a packet larger than the client's Maximum Packet Size: drop it for this client
+    if (buffer === null || buffer.length > this.clientMaximumPacketSize) {
+      this.ctx.stats.messagesDropped++
+      return false
+    }
+    this.ctx.stats.publishSent++
+    this.writeBuffer(buffer)
+    return true
+  }
+
+  /** Ends the connection for a protocol violation: logged, and reported as a client error. */
+  fail(error: ProtocolViolation): void {
+    if (this.state === 'closed') return
+    this.ctx.logger.info({ clientId: this.client.id || undefined, code: error.code, reason: error.message }, 'client disconnected for a protocol violation')
+    this.ctx.events.emit('clientError', this.state === 'connected' ? this.client : null, error)
+    this.close('protocol-error', error.reasonCode)
+  }
+
+  /**
+   * Closes once. A v5 client that got as far as CONNACK first receives DISCONNECT with `reasonCode`
+   * [MQTT-4.13.2-1]; everything after (will, session) is the broker's onClose.
+   */
+  close(reason: string, reasonCode?: number): void {
+    if (this.state === 'closed') return
+    const wasConnected = this.state === 'connected'
+    if (wasConnected && reasonCode !== undefined && this.protocolVersion === 5) {
+      this.writePacket({ cmd: 'disconnect', reasonCode })
+    }
+    this.state = 'closed'
+    this.closeReason = reason
+    if (this.keepaliveTimer) clearTimeout(this.keepaliveTimer)
+    if (this.connectTimer) clearTimeout(this.connectTimer)
+    if (this.congestedTimer) clearTimeout(this.congestedTimer)
+    this.backlog.clear()
+    if (this.corked) {
+      this.corked = false
+      this.stream.uncork()
+    }
+    this.stream.end()
+    // A peer that never reads would keep end() pending forever: destroy after a grace period.
+    setTimeout(() => this.stream.destroy(), 1000).unref()
+    this.onClose(this, reason)
+  }
+
+  get reason(): string {
+    return this.closeReason
+  }
+}

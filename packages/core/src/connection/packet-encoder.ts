@@ -1,0 +1,66 @@
+import { generate, type Packet } from 'mqtt-packet'
+import type { ProtocolVersion } from '../types.js'
+
+export type OutgoingPacket = Packet
+
+/** Encodes any packet through mqtt-packet. */
+export function encodePacket(packet: OutgoingPacket, protocolVersion: ProtocolVersion): Buffer {
+  return generate(packet, { protocolVersion })
+}
+
+function lengthBytes(length: number): number {
+  return length < 128 ? 1 : length < 16384 ? 2 : length < 2097152 ? 3 : 4
+}
+
+/**
+ * The hot path's encoder: a 3.1/3.1.1 PUBLISH written straight into one buffer, with no intermediate
+ * chunks. (v5 PUBLISH carries properties and goes through mqtt-packet.)
+ */
+export function encodePublishV4(
+  topic: string,
+  payload: Buffer,
+  qos: number,
+  retain: boolean,
+  dup: boolean,
+  packetId: number,
+): Buffer {
+  const topicLength = Buffer.byteLength(topic)
+  const remaining = 2 + topicLength + (qos > 0 ? 2 : 0) + payload.length
+  const buffer = Buffer.allocUnsafe(1 + lengthBytes(remaining) + remaining)
+  let pos = 0
+  buffer[pos++] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0)
+  let length = remaining
+  do {
+    let byte = length % 128
+    length = Math.floor(length / 128)
+    if (length > 0) byte |= 0x80
+    buffer[pos++] = byte
+  } while (length > 0)
+  buffer.writeUInt16BE(topicLength, pos)
+  pos += 2
+  pos += buffer.write(topic, pos, 'utf8')
+  if (qos > 0) {
+    buffer.writeUInt16BE(packetId, pos)
+    pos += 2
+  }
+  payload.copy(buffer, pos)
+  return buffer
+}
+
+const PUBACK_LIKE: Record<'puback' | 'pubrec' | 'pubrel' | 'pubcomp', number> = {
+  puback: 0x40,
+  pubrec: 0x50,
+  pubrel: 0x62,
+  pubcomp: 0x70,
+}
+
+/** PUBACK / PUBREC / PUBREL / PUBCOMP with success: four bytes in every protocol version. */
+export function encodeAck(kind: keyof typeof PUBACK_LIKE, packetId: number): Buffer {
+  const buffer = Buffer.allocUnsafe(4)
+  buffer[0] = PUBACK_LIKE[kind]
+  buffer[1] = 2
+  buffer.writeUInt16BE(packetId, 2)
+  return buffer
+}
+
+export const PINGRESP = Buffer.from([0xd0, 0x00])

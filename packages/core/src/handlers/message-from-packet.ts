@@ -1,0 +1,63 @@
+import type { IPublishPacket } from 'mqtt-packet'
+import type { Message, MessageProperties, QoS } from '../types.js'
+
+type PublishLikeProperties = IPublishPacket['properties']
+
+/** Keeps only the properties that travel with a message end to end (MQTT 5 §3.3.2.3). */
+export function messageProperties(source: PublishLikeProperties): MessageProperties | undefined {
+  if (!source) return undefined
+  const out: MessageProperties = {}
+  let any = false
+  if (source.payloadFormatIndicator !== undefined) {
+    out.payloadFormatIndicator = source.payloadFormatIndicator
+    any = true
+  }
+  if (source.messageExpiryInterval !== undefined) {
+    out.messageExpiryInterval = source.messageExpiryInterval
+    any = true
+  }
+  if (source.contentType !== undefined) {
+    out.contentType = source.contentType
+    any = true
+  }
+  if (source.responseTopic !== undefined) {
+    out.responseTopic = source.responseTopic
+    any = true
+  }
+  if (source.correlationData !== undefined) {
+    out.correlationData = source.correlationData
+    any = true
+  }
+  if (source.userProperties !== undefined) {
+    out.userProperties = source.userProperties
+    any = true
+  }
+  return any ? out : undefined
+}
+
+export function toBuffer(payload: string | Buffer | Uint8Array | undefined): Buffer {
+  if (payload === undefined) return Buffer.alloc(0)
+  if (Buffer.isBuffer(payload)) return payload
+  if (typeof payload === 'string') return Buffer.from(payload)
+  return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
+}
+
+/** Builds the routed message; the expiry deadline starts now, when the broker accepts it. */
+export function createMessage(
+  topic: string,
+  payload: Buffer,
+  qos: QoS,
+  retain: boolean,
+  properties: MessageProperties | undefined,
+  origin: string | undefined,
+): Message {
+  const message: Message = { topic, payload, qos, retain }
+  if (properties) {
+    message.properties = properties
+    if (properties.messageExpiryInterval !== undefined) {
+      message.expiresAt = Date.now() + properties.messageExpiryInterval * 1000
+    }
+  }
+  if (origin !== undefined) message.origin = origin
+  return message
+}

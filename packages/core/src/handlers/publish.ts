@@ -1,0 +1,170 @@
+import type { IPublishPacket } from 'mqtt-packet'
+import { isUtf8 } from 'node:buffer'
+import type { Connection, PacketHandler } from '../connection/connection.js'
+import { ProtocolViolation, ReasonCode, protocolError } from '../errors.js'
+import { denialOf, runChain } from '../hooks/hook-runner.js'
+import type { PublishVerdict } from '../hooks/hook-types.js'
+import { hasWildcard, topicNameProblem } from '../topic/topic-rules.js'
+import type { Message, QoS } from '../types.js'
+import { createMessage, messageProperties, toBuffer } from './message-from-packet.js'
+
+/** Resolves an MQTT 5 topic alias (§3.3.2.3.4); undefined after failing the connection. */
+function resolveTopic(connection: Connection, packet: IPublishPacket): string | undefined {
+  const alias = packet.properties?.topicAlias
+  if (alias === undefined || connection.protocolVersion !== 5) return packet.topic
+  if (alias === 0 || alias > connection.ctx.options.topicAliasMaximum) {
+    connection.fail(new ProtocolViolation('WREN_TOPIC_ALIAS_INVALID', ReasonCode.TopicAliasInvalid, `topic alias ${alias} out of range`)) // [MQTT-3.3.2-8] [MQTT-3.3.2-9]
+    return undefined
+  }
+  if (packet.topic.length > 0) {
+    connection.inboundAliases.set(alias, packet.topic)
+    return packet.topic
+  }
+  const topic = connection.inboundAliases.get(alias)
+  if (topic === undefined) connection.fail(protocolError(`unknown topic alias ${alias}`))
+  return topic
+}
+
+/** Acknowledges an inbound QoS 1/2 publish, with a v5 reason code when it was not accepted. */
+function acknowledge(connection: Connection, qos: QoS, packetId: number, reasonCode: number): void {
+  if (qos === 1) {
+    connection.inboundQuota--
+    connection.writeAck('puback', packetId, reasonCode)
+  } else if (qos === 2) {
+    connection.writeAck('pubrec', packetId, reasonCode)
+  }
+}
+
+/**
+ * PUBLISH from a client: topic and property checks, exactly-once bookkeeping for QoS 2, authorizePublish,
+ * routing, then the ack once routing has stored what must be durable.
+ */
+export const handlePublish: PacketHandler = (connection, packet, done) => {
+  const ctx = connection.ctx
+  const publish = packet as IPublishPacket
+  const qos = publish.qos
+  const packetId = publish.messageId ?? 0
+  const v5 = connection.protocolVersion === 5
+  ctx.stats.publishReceived++
+
+  const topic = resolveTopic(connection, publish)
+  if (topic === undefined) return done()
+  const problem = topicNameProblem(topic, ctx.topicLimits)
+  if (problem) {
+    // [MQTT-3.3.2-2] a topic name with wildcards (or otherwise invalid) ends the connection
+    connection.fail(new ProtocolViolation('WREN_TOPIC_NAME_INVALID', ReasonCode.TopicNameInvalid, `invalid topic name: ${problem}`))
+    return done()
+  }
+  if (qos > ctx.options.maxQos) {
+    connection.fail(new ProtocolViolation('WREN_QOS_NOT_SUPPORTED', ReasonCode.QoSNotSupported, `QoS ${qos} above the maximum`)) // [MQTT-3.3.1-4]
+    return done()
+  }
+  if (publish.retain && !ctx.options.retainAvailable) {
+    connection.fail(new ProtocolViolation('WREN_RETAIN_NOT_SUPPORTED', ReasonCode.RetainNotSupported, 'retain is not available')) // [MQTT-3.3.1-14]
+    return done()
+  }
+  const payload = toBuffer(publish.payload)
+  const properties = v5 ? messageProperties(publish.properties) : undefined
+  if (properties) {
+    if (properties.responseTopic !== undefined && (properties.responseTopic === '' || hasWildcard(properties.responseTopic))) {
+      connection.fail(protocolError('response topic must be a topic name')) // [MQTT-3.3.2-14]
+      return done()
+    }
+    if (publish.properties?.subscriptionIdentifier !== undefined) {
+      connection.fail(protocolError('a client must not send a subscription identifier in PUBLISH')) // [MQTT-3.3.4-6]
+      return done()
+    }
+  }
+  if (qos > 0 && v5 && ++connection.inboundQuota > ctx.options.receiveMaximum) {
+    connection.fail(new ProtocolViolation('WREN_RECEIVE_MAXIMUM_EXCEEDED', ReasonCode.ReceiveMaximumExceeded, 'more unacknowledged QoS 1/2 publishes than Receive Maximum')) // [MQTT-3.3.4-9]
+    return done()
+  }
+  if (properties?.payloadFormatIndicator === true && !isUtf8(payload)) {
+    // [MQTT-3.3.2-4] the payload claims UTF-8 and is not
+    if (qos === 0) connection.fail(new ProtocolViolation('WREN_PAYLOAD_FORMAT_INVALID', ReasonCode.PayloadFormatInvalid, 'payload is not UTF-8'))
+    else acknowledge(connection, qos, packetId, ReasonCode.PayloadFormatInvalid)
+    return done()
+  }
+  const session = connection.session
+  if (qos === 2 && session) {
+    if (session.incoming.has(packetId)) {
+      // [MQTT-4.3.3-2] a duplicate of a message already routed: acknowledge again, do not forward twice
+      acknowledge(connection, 2, packetId, 0)
+      return done()
+    }
+    if (session.restoredFromStore) {
+      ctx.persistence.incomingHas(connection.client.id, packetId).then(
+        (seen) => {
+          if (seen) {
+            session.incoming.add(packetId)
+            acknowledge(connection, 2, packetId, 0)
+            done()
+          } else accept(connection, createMessage(topic, payload, qos, publish.retain, properties, connection.client.id), packetId, done)
+        },
+        () => accept(connection, createMessage(topic, payload, qos, publish.retain, properties, connection.client.id), packetId, done),
+      )
+      return
+    }
+  }
+  accept(connection, createMessage(topic, payload, qos, publish.retain, properties, connection.client.id), packetId, done)
+}
+
+function accept(connection: Connection, message: Message, packetId: number, done: () => void): void {
+  const hooks = connection.ctx.hooks.authorizePublish
+  if (hooks.length === 0) {
+    route(connection, message, packetId, done)
+    return
+  }
+  runChain(hooks, (hook) => hook(connection.client, message), (error, verdict: PublishVerdict | undefined) => {
+    if (error) connection.ctx.logger.warn({ clientId: connection.client.id, err: error }, 'authorizePublish failed: message denied')
+    const denied = error ? ReasonCode.NotAuthorized : denialOf(verdict, ReasonCode.NotAuthorized)
+    if (denied !== undefined) {
+      // 3.1.1 has no negative ack: the message is dropped and acknowledged, as Mosquitto does
+      acknowledge(connection, message.qos, packetId, connection.protocolVersion === 5 ? denied : 0)
+      done()
+      return
+    }
+    const rewritten = typeof verdict === 'object' && verdict !== null && verdict.ok && 'message' in verdict ? verdict.message : message
+    route(connection, rewritten, packetId, done)
+  })
+}
+
+function route(connection: Connection, message: Message, packetId: number, done: () => void): void {
+  const ctx = connection.ctx
+  const qos = message.qos
+  ctx.route(message, connection.client, (error) => {
+    if (error) {
+      ctx.logger.error({ clientId: connection.client.id, err: error, topic: message.topic }, 'message could not be stored')
+      // Not acknowledged: the client still owns the message and will resend it.
+      if (connection.protocolVersion === 5 && qos > 0) acknowledge(connection, qos, packetId, ReasonCode.UnspecifiedError)
+      else if (qos > 0) connection.close('store-failed')
+      done()
+      return
+    }
+    if (qos !== 2) {
+      acknowledge(connection, qos, packetId, 0)
+      done()
+      return
+    }
+    const session = connection.session
+    if (!session) return done()
+    session.incoming.add(packetId)
+    if (!session.persistent) {
+      acknowledge(connection, 2, packetId, 0)
+      done()
+      return
+    }
+    // Stored before PUBREC, so a resend after a broker crash is still recognised as a duplicate.
+    ctx.persistence.incomingAdd(connection.client.id, packetId).then(
+      () => {
+        acknowledge(connection, 2, packetId, 0)
+        done()
+      },
+      (storeError: unknown) => {
+        ctx.logger.error({ clientId: connection.client.id, err: storeError }, 'inbound QoS 2 state could not be stored')
+        acknowledge(connection, 2, packetId, 0)
+        done()
+      },
+    )
+  })
+}

@@ -1,0 +1,106 @@
+import type { ISubscribePacket, ISubscription } from 'mqtt-packet'
+import type { Connection, PacketHandler } from '../connection/connection.js'
+import { ReasonCode, protocolError } from '../errors.js'
+import { denialOf, runChainAsync } from '../hooks/hook-runner.js'
+import type { SubscribeVerdict } from '../hooks/hook-types.js'
+import { isSharedFilter, topicFilterProblem } from '../topic/topic-rules.js'
+import type { QoS, RetainHandling, Subscription } from '../types.js'
+
+/** SUBACK failure code: 0x80 in 3.1.1, the specific reason in 5.0. */
+function failureCode(connection: Connection, reasonCode: number): number {
+  return connection.protocolVersion === 5 ? reasonCode : 0x80
+}
+
+async function grant(connection: Connection, wanted: Subscription): Promise<Subscription | number> {
+  const ctx = connection.ctx
+  const problem = topicFilterProblem(wanted.filter, ctx.topicLimits)
+  if (problem) return failureCode(connection, ReasonCode.TopicFilterInvalid) // [MQTT-3.8.3-2] [MQTT-3.9.3-2]
+  let verdict: SubscribeVerdict
+  try {
+    verdict = await runChainAsync(ctx.hooks.authorizeSubscribe, (hook) => hook(connection.client, wanted))
+  } catch (error) {
+    ctx.logger.warn({ clientId: connection.client.id, err: error, filter: wanted.filter }, 'authorizeSubscribe failed: denied')
+    verdict = false
+  }
+  const denied = denialOf(verdict, ReasonCode.NotAuthorized)
+  if (denied !== undefined) return failureCode(connection, denied)
+  const granted = typeof verdict === 'object' && verdict !== null && verdict.ok && 'subscription' in verdict ? verdict.subscription : wanted
+  const session = connection.session
+  if (session && !session.subscriptions.has(granted.filter) && session.subscriptions.size >= ctx.options.maxSubscriptionsPerClient) {
+    return failureCode(connection, ReasonCode.QuotaExceeded)
+  }
+  return granted
+}
+
+function subscriptionFrom(connection: Connection, requested: ISubscription, identifier: number | undefined): Subscription {
+  const subscription: Subscription = {
+    filter: requested.topic,
+    // [MQTT-3.9.3-2] granted QoS never above what the broker supports
+    qos: Math.min(requested.qos, connection.ctx.options.maxQos) as QoS,
+  }
+  if (connection.protocolVersion === 5) {
+    if (requested.nl) subscription.noLocal = true
+    if (requested.rap) subscription.retainAsPublished = true
+    if (requested.rh) subscription.retainHandling = requested.rh as RetainHandling
+    if (identifier !== undefined) subscription.subscriptionIdentifier = identifier
+  }
+  return subscription
+}
+
+/**
+ * SUBSCRIBE: each filter checked and authorized on its own (one bad filter does not fail the others),
+ * stored, acknowledged with SUBACK, then matching retained messages are sent.
+ */
+export const handleSubscribe: PacketHandler = (connection, packet, done) => {
+  const subscribe = packet as ISubscribePacket
+  const session = connection.session
+  const ctx = connection.ctx
+  if (!session) return done()
+  const identifier = subscribe.properties?.subscriptionIdentifier
+  if (connection.protocolVersion === 5) {
+    for (const requested of subscribe.subscriptions) {
+      if (requested.nl && isSharedFilter(requested.topic)) {
+        connection.fail(protocolError('No Local on a shared subscription')) // [MQTT-3.8.3-4]
+        return done()
+      }
+    }
+  }
+  const run = async (): Promise<void> => {
+    const codes: number[] = []
+    const accepted: Subscription[] = []
+    const retainedFor: Subscription[] = []
+    for (const requested of subscribe.subscriptions) {
+      const outcome = await grant(connection, subscriptionFrom(connection, requested, identifier))
+      if (typeof outcome === 'number') {
+        codes.push(outcome)
+        continue
+      }
+      const existed = session.subscriptions.has(outcome.filter)
+      // [MQTT-3.8.4-3] a subscription with the same filter replaces the old one
+      session.subscriptions.set(outcome.filter, outcome)
+      ctx.router.add(session.clientId, outcome)
+      accepted.push(outcome)
+      codes.push(outcome.qos)
+      const handling = outcome.retainHandling ?? 0
+      // [MQTT-3.3.1-9..11] retained messages on subscribe, per Retain Handling; never for shared subscriptions
+      if (!isSharedFilter(outcome.filter) && (handling === 0 || (handling === 1 && !existed))) retainedFor.push(outcome)
+    }
+    if (session.persistent && accepted.length > 0) await ctx.persistence.subscriptionsAdd(session.clientId, accepted)
+    if (!connection.isOpen) return
+    // [MQTT-3.8.4-1] [MQTT-3.8.4-5] one SUBACK, one code per filter in order
+    connection.writePacket({ cmd: 'suback', messageId: subscribe.messageId ?? 0, granted: codes })
+    if (accepted.length > 0) ctx.events.emit('subscribed', connection.client, accepted)
+    for (const subscription of retainedFor) {
+      const ids = subscription.subscriptionIdentifier === undefined ? undefined : [subscription.subscriptionIdentifier]
+      for (const message of await ctx.persistence.retainedMatch(subscription.filter)) {
+        // [MQTT-3.3.1-8] sent because of a new subscription: retain flag set
+        session.deliver(message, (message.qos < subscription.qos ? message.qos : subscription.qos) as QoS, true, ids)
+      }
+    }
+  }
+  run().then(done, (error: unknown) => {
+    ctx.logger.error({ clientId: session.clientId, err: error }, 'subscribe failed')
+    connection.close('internal-error', ReasonCode.UnspecifiedError)
+    done()
+  })
+}

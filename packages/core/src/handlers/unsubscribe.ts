@@ -1,0 +1,33 @@
+import type { IUnsubscribePacket } from 'mqtt-packet'
+import type { PacketHandler } from '../connection/connection.js'
+import { ReasonCode } from '../errors.js'
+
+/** UNSUBSCRIBE: removes each filter; UNSUBACK (v5: a code per filter, 0x11 when none existed). */
+export const handleUnsubscribe: PacketHandler = (connection, packet, done) => {
+  const unsubscribe = packet as IUnsubscribePacket
+  const session = connection.session
+  const ctx = connection.ctx
+  if (!session) return done()
+  const codes: number[] = []
+  const removed: string[] = []
+  for (const filter of unsubscribe.unsubscriptions) {
+    const existed = session.subscriptions.delete(filter)
+    if (existed) {
+      ctx.router.remove(session.clientId, filter)
+      removed.push(filter)
+    }
+    codes.push(existed ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted)
+  }
+  const reply = (): void => {
+    // [MQTT-3.10.4-4] [MQTT-3.10.4-5] UNSUBACK even when nothing was subscribed
+    if (connection.protocolVersion === 5) connection.writePacket({ cmd: 'unsuback', messageId: unsubscribe.messageId ?? 0, granted: codes })
+    else connection.writePacket({ cmd: 'unsuback', messageId: unsubscribe.messageId ?? 0, granted: [] })
+    if (removed.length > 0) ctx.events.emit('unsubscribed', connection.client, removed)
+    done()
+  }
+  if (!session.persistent || removed.length === 0) return reply()
+  ctx.persistence.subscriptionsRemove(session.clientId, removed).then(reply, (error: unknown) => {
+    ctx.logger.error({ clientId: session.clientId, err: error }, 'unsubscribe could not be stored')
+    reply()
+  })
+}

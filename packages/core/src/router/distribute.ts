@@ -1,0 +1,165 @@
+import type { BrokerContext } from '../context.js'
+import type { ClientInfo } from '../hooks/hook-types.js'
+import { runChain } from '../hooks/hook-runner.js'
+import type { OutboundTarget } from '../persistence/persistence.js'
+import type { Session } from '../session/session.js'
+import type { Message, QoS } from '../types.js'
+import type { RouteEntry } from './router.js'
+
+/** One delivery after overlapping subscriptions of the same client are folded into one [MQTT-3.3.5-1]. */
+interface Delivery {
+  clientId: string
+  qos: QoS
+  retain: boolean
+  subscriptionIdentifiers: number[] | undefined
+}
+
+export interface SessionLookup {
+  /** The in-memory session of a connected client (or one being taken over), if any. */
+  live(clientId: string): Session | undefined
+}
+
+type Done = (error: Error | null) => void
+
+function deliveryFor(entry: RouteEntry, message: Message): Delivery | null {
+  const sub = entry.subscription
+  // [MQTT-3.8.3-3] No Local: not back to the publisher
+  if (sub.noLocal && message.origin === entry.clientId) return null
+  const qos = (message.qos < sub.qos ? message.qos : sub.qos) as QoS
+  const id = sub.subscriptionIdentifier
+  return {
+    clientId: entry.clientId,
+    qos,
+    // [MQTT-3.3.1-9] forwarded messages have retain=0 unless Retain As Published
+    retain: sub.retainAsPublished === true ? message.retain : false,
+    subscriptionIdentifiers: id === undefined ? undefined : [id],
+  }
+}
+
+function merge(into: Delivery, next: Delivery): void {
+  if (next.qos > into.qos) into.qos = next.qos
+  if (next.retain) into.retain = true
+  if (next.subscriptionIdentifiers) {
+    into.subscriptionIdentifiers = into.subscriptionIdentifiers
+      ? into.subscriptionIdentifiers.concat(next.subscriptionIdentifiers)
+      : next.subscriptionIdentifiers
+  }
+}
+
+/**
+ * Picks one member of a shared group per message: round-robin, preferring members that are connected
+ * (an offline persistent member gets it queued only when nobody in the group is online).
+ */
+export class SharedGroups {
+  private readonly cursors = new Map<string, number>()
+
+  pick(members: RouteEntry[], sessions: SessionLookup): RouteEntry {
+    const key = members[0]?.groupKey ?? ''
+    const start = this.cursors.get(key) ?? 0
+    this.cursors.set(key, start + 1)
+    for (let i = 0; i < members.length; i++) {
+      const member = members[(start + i) % members.length] as RouteEntry
+      if (sessions.live(member.clientId)?.link) return member
+    }
+    return members[start % members.length] as RouteEntry
+  }
+}
+
+/**
+ * Routes one accepted message: the retained store, every matching session (live ones get it now,
+ * offline persistent ones through the store), in-process listeners, then the `published` hook.
+ * `done` fires once everything that must be durable before the publisher's ack is stored.
+ */
+export function distribute(
+  ctx: BrokerContext,
+  sessions: SessionLookup,
+  shared: SharedGroups,
+  message: Message,
+  publisher: ClientInfo | null,
+  done: Done,
+): void {
+  const entries = ctx.router.match(message.topic)
+  let persistTargets: OutboundTarget[] | null = null
+
+  const deliver = (delivery: Delivery): void => {
+    const session = sessions.live(delivery.clientId)
+    if (session) {
+      if (session.persistent && delivery.qos > 0) (persistTargets ??= []).push(delivery)
+      session.deliver(message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers)
+    } else if (delivery.qos > 0) {
+      // Offline persistent session: QoS 0 is not queued for offline clients (as Mosquitto's default).
+      ;(persistTargets ??= []).push(delivery)
+    }
+  }
+
+  if (entries.length === 1) {
+    const entry = entries[0] as RouteEntry
+    if (entry.listener) callListener(ctx, entry, message)
+    else {
+      const delivery = deliveryFor(entry, message)
+      if (delivery) deliver(delivery)
+    }
+  } else if (entries.length > 1) {
+    const byClient = new Map<string, Delivery>()
+    let groups: Map<string, RouteEntry[]> | null = null
+    for (const entry of entries) {
+      if (entry.listener) {
+        callListener(ctx, entry, message)
+        continue
+      }
+      if (entry.groupKey !== undefined) {
+        groups ??= new Map()
+        const members = groups.get(entry.groupKey)
+        if (members) members.push(entry)
+        else groups.set(entry.groupKey, [entry])
+        continue
+      }
+      const delivery = deliveryFor(entry, message)
+      if (!delivery) continue
+      const existing = byClient.get(entry.clientId)
+      if (existing) merge(existing, delivery)
+      else byClient.set(entry.clientId, delivery)
+    }
+    for (const delivery of byClient.values()) deliver(delivery)
+    if (groups) {
+      for (const members of groups.values()) {
+        const delivery = deliveryFor(shared.pick(members, sessions), message)
+        if (delivery) deliver(delivery)
+      }
+    }
+  }
+
+  ctx.events.emit('published', message, publisher)
+  const publishedHooks = ctx.hooks.published
+  if (publishedHooks.length > 0) {
+    runChain(publishedHooks, (hook) => hook(message, publisher), (error) => {
+      if (error) ctx.logger.warn({ err: error, topic: message.topic }, 'published hook failed')
+    })
+  }
+
+  // [MQTT-3.3.1-5] store (or with an empty payload, clear [MQTT-3.3.1-10]) the retained message
+  const retained = message.retain && ctx.options.retainAvailable ? ctx.persistence.retainedStore(message) : null
+  let queued: Promise<unknown> | null = null
+  if (persistTargets !== null) {
+    message.id ??= ctx.nextMessageId()
+    queued = ctx.persistence.outboundEnqueue(persistTargets, message, ctx.options.maxQueued).then((full) => {
+      if (full.length > 0) ctx.stats.messagesDropped += full.length
+    })
+  }
+  if (retained === null && queued === null) {
+    done(null)
+    return
+  }
+  Promise.all([retained, queued]).then(
+    () => done(null),
+    (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
+  )
+}
+
+function callListener(ctx: BrokerContext, entry: RouteEntry, message: Message): void {
+  try {
+    ;(entry.listener as (message: Message) => void)(message)
+  } catch (error) {
+    ctx.logger.error({ err: error, filter: entry.subscription.filter }, 'in-process subscriber threw')
+  }
+}

@@ -1,0 +1,276 @@
+import type { Connection } from '../connection/connection.js'
+import type { BrokerContext } from '../context.js'
+import { ReasonCode } from '../errors.js'
+import type { SessionLookup } from '../router/distribute.js'
+import type { Message, ProtocolVersion } from '../types.js'
+import { Session } from './session.js'
+import { SessionStore } from './session-store.js'
+
+export interface OpenRequest {
+  clientId: string
+  /** 3.1.1 clean session / 5.0 clean start: discard any existing session. */
+  clean: boolean
+  /** Seconds; 0 ends the session with the connection, 0xFFFFFFFF never expires. */
+  expiryInterval: number
+  protocolVersion: ProtocolVersion
+}
+
+const NEVER = 0xffffffff
+/** setTimeout's ceiling (~24.8 days): longer expiries are re-armed in steps. */
+const MAX_TIMER = 2_147_483_647
+
+/**
+ * Owns sessions over their lifetime: creating, resuming and taking them over on CONNECT, keeping or
+ * ending them when the connection goes, expiring offline ones, and wills (with MQTT 5's will delay).
+ * Live sessions are in memory; an offline persistent session lives only in the persistence adapter.
+ */
+export class SessionManager implements SessionLookup {
+  readonly online = new Map<string, Connection>()
+  private readonly sessions = new Map<string, Session>()
+  private readonly expiryTimers = new Map<string, NodeJS.Timeout>()
+  private readonly willTimers = new Map<string, { timer: NodeJS.Timeout; will: Message }>()
+  private readonly flushing = new Map<string, Promise<void>>()
+  private readonly locks = new Map<string, Promise<unknown>>()
+
+  constructor(private readonly ctx: BrokerContext) {}
+
+  live(clientId: string): Session | undefined {
+    return this.sessions.get(clientId)
+  }
+
+  get connectedCount(): number {
+    return this.online.size
+  }
+
+  /** Runs `task` after every earlier task for the same client id: two CONNECTs for one id never interleave. */
+  exclusive<T>(clientId: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(clientId) ?? Promise.resolve()
+    const result = previous.then(task, task)
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    )
+    this.locks.set(clientId, tail)
+    void tail.then(() => {
+      if (this.locks.get(clientId) === tail) this.locks.delete(clientId)
+    })
+    return result
+  }
+
+  /** Creates or resumes the session for an accepted CONNECT; returns whether one was present. */
+  async open(connection: Connection, request: OpenRequest): Promise<{ session: Session; present: boolean }> {
+    const { clientId } = request
+    const persistence = this.ctx.persistence
+    const previous = this.online.get(clientId)
+    if (previous && previous !== connection) {
+      // [MQTT-3.1.4-2] the existing connection is closed; it keeps its will semantics (published unless delayed)
+      previous.session = null
+      this.online.delete(clientId)
+      previous.close('taken-over', ReasonCode.SessionTakenOver)
+    }
+    this.cancelExpiry(clientId)
+    // MQTT 5 §3.1.3.2.2: a session resumed within the will delay cancels the will
+    const pendingWill = this.willTimers.get(clientId)
+    if (pendingWill && !request.clean) {
+      clearTimeout(pendingWill.timer)
+      this.willTimers.delete(clientId)
+      void persistence.willDelete(clientId).catch((error: unknown) => this.storeError(error))
+    }
+    await this.flushing.get(clientId)
+
+    let session = this.sessions.get(clientId)
+    let present = false
+    if (request.clean) {
+      if (session) this.dropSubscriptions(session.clientId, [...session.subscriptions.keys()])
+      session = undefined
+      if (await persistence.sessionGet(clientId)) {
+        this.dropSubscriptions(clientId, (await persistence.subscriptionsGet(clientId)).map((s) => s.filter))
+        await persistence.sessionDelete(clientId)
+      }
+    } else if (session) {
+      present = true
+    } else if (await persistence.sessionGet(clientId)) {
+      session = this.newSession(request)
+      for (const subscription of await persistence.subscriptionsGet(clientId)) {
+        session.subscriptions.set(subscription.filter, subscription)
+      }
+      session.restore(await persistence.outboundList(clientId))
+      session.restoredFromStore = true
+      present = true
+    }
+    session ??= this.newSession(request)
+    session.expiryInterval = request.expiryInterval
+    session.protocolVersion = request.protocolVersion
+    if (session.persistent) {
+      session.store ??= new SessionStore(persistence, clientId, (error) => this.storeError(error))
+      await persistence.sessionSave({
+        clientId,
+        protocolVersion: request.protocolVersion,
+        expiryInterval: request.expiryInterval,
+        brokerId: this.ctx.id,
+      })
+    } else if (present && session.store) {
+      // Resumed a stored session with expiry 0: it now ends with this connection, so the copy goes.
+      session.store = null
+      await persistence.sessionDelete(clientId)
+    }
+    this.sessions.set(clientId, session)
+    this.online.set(clientId, connection)
+    connection.session = session
+    return { session, present }
+  }
+
+  private newSession(request: OpenRequest): Session {
+    return new Session(
+      request.clientId,
+      request.protocolVersion,
+      request.expiryInterval,
+      { maxQueued: this.ctx.options.maxQueued, queueFullPolicy: this.ctx.options.queueFullPolicy },
+      this.ctx.stats,
+    )
+  }
+
+  /** Called once per connection when it closes, whatever the reason. */
+  closed(connection: Connection): void {
+    const clientId = connection.client.id
+    const wasOnline = clientId !== '' && this.online.get(clientId) === connection
+    if (wasOnline) this.online.delete(clientId)
+    const session = connection.session
+    connection.session = null
+    let sessionContinues = false
+    if (session) {
+      session.link = null
+      this.sessions.delete(clientId)
+      if (session.persistent) {
+        sessionContinues = true
+        this.keepOffline(session)
+      } else {
+        this.dropSubscriptions(clientId, [...session.subscriptions.keys()])
+      }
+    }
+    const will = connection.will
+    if (will) {
+      if (connection.graceful) {
+        void this.ctx.persistence.willDelete(clientId).catch((error: unknown) => this.storeError(error))
+      } else if (connection.willDelayInterval > 0 && sessionContinues) {
+        const delay = Math.min(connection.willDelayInterval, session?.expiryInterval ?? 0) * 1000
+        const timer = setTimeout(() => {
+          this.willTimers.delete(clientId)
+          this.publishWill(clientId, will)
+        }, Math.min(delay, MAX_TIMER))
+        timer.unref()
+        this.willTimers.set(clientId, { timer, will })
+      } else {
+        this.publishWill(clientId, will)
+      }
+    }
+    if (connection.wasConnected) {
+      this.ctx.stats.clientsConnected--
+      this.ctx.events.emit('clientDisconnected', connection.client, connection.reason)
+    }
+  }
+
+  private keepOffline(session: Session): void {
+    const clientId = session.clientId
+    const record = {
+      clientId,
+      protocolVersion: session.protocolVersion,
+      expiryInterval: session.expiryInterval,
+      disconnectedAt: Date.now(),
+      brokerId: this.ctx.id,
+    }
+    const flushed = (session.store ? session.store.flushed() : Promise.resolve())
+      .then(() => this.ctx.persistence.sessionSave(record))
+      .catch((error: unknown) => this.storeError(error))
+    this.flushing.set(clientId, flushed)
+    void flushed.then(() => {
+      if (this.flushing.get(clientId) === flushed) this.flushing.delete(clientId)
+    })
+    this.scheduleExpiry(clientId, session.expiryInterval * 1000)
+  }
+
+  private scheduleExpiry(clientId: string, inMs: number): void {
+    if (inMs >= NEVER * 1000) return
+    this.cancelExpiry(clientId)
+    const timer = setTimeout(() => {
+      this.expiryTimers.delete(clientId)
+      if (inMs > MAX_TIMER) this.scheduleExpiry(clientId, inMs - MAX_TIMER)
+      else void this.expire(clientId)
+    }, Math.min(inMs, MAX_TIMER))
+    timer.unref()
+    this.expiryTimers.set(clientId, timer)
+  }
+
+  private cancelExpiry(clientId: string): void {
+    const timer = this.expiryTimers.get(clientId)
+    if (timer) {
+      clearTimeout(timer)
+      this.expiryTimers.delete(clientId)
+    }
+  }
+
+  /** The session's time is up: its state goes, and a will still waiting on its delay is published now. */
+  private expire(clientId: string): Promise<void> {
+    return this.exclusive(clientId, async () => {
+      if (this.online.has(clientId)) return
+      const pendingWill = this.willTimers.get(clientId)
+      if (pendingWill) {
+        clearTimeout(pendingWill.timer)
+        this.willTimers.delete(clientId)
+        this.publishWill(clientId, pendingWill.will)
+      }
+      const persistence = this.ctx.persistence
+      this.dropSubscriptions(clientId, (await persistence.subscriptionsGet(clientId)).map((s) => s.filter))
+      await persistence.sessionDelete(clientId)
+    }).catch((error: unknown) => this.storeError(error))
+  }
+
+  private dropSubscriptions(clientId: string, filters: string[]): void {
+    for (const filter of filters) this.ctx.router.remove(clientId, filter)
+  }
+
+  private publishWill(clientId: string, will: Message): void {
+    this.ctx.route(will, null, (error) => {
+      if (error) this.storeError(error)
+      void this.ctx.persistence.willDelete(clientId).catch((e: unknown) => this.storeError(e))
+    })
+  }
+
+  /**
+   * At start: loads stored subscriptions into the router, re-arms expiry of offline sessions, and
+   * publishes the wills of clients that were connected when the previous process died.
+   */
+  async restore(): Promise<void> {
+    const persistence = this.ctx.persistence
+    for (const { clientId, subscriptions } of await persistence.subscriptionsAll()) {
+      for (const subscription of subscriptions) this.ctx.router.add(clientId, subscription)
+    }
+    const now = Date.now()
+    for (const record of await persistence.sessionList()) {
+      const since = record.disconnectedAt ?? now
+      this.scheduleExpiry(record.clientId, Math.max(0, since + record.expiryInterval * 1000 - now))
+    }
+    for (const will of await persistence.willList()) {
+      if (this.online.has(will.clientId)) continue
+      this.publishWill(will.clientId, will.message)
+    }
+  }
+
+  /** Broker shutdown: every timer goes, so the process can exit. */
+  stop(): void {
+    for (const timer of this.expiryTimers.values()) clearTimeout(timer)
+    this.expiryTimers.clear()
+    for (const { timer } of this.willTimers.values()) clearTimeout(timer)
+    this.willTimers.clear()
+  }
+
+  async flushAll(): Promise<void> {
+    await Promise.all(this.flushing.values())
+  }
+
+  private storeError(error: unknown): void {
+    const err = error instanceof Error ? error : new Error(String(error))
+    this.ctx.logger.error({ err }, 'persistence write failed')
+    this.ctx.events.emit('error', err)
+  }
+}

@@ -1,0 +1,185 @@
+import type { OutboundEntry } from '../persistence/persistence.js'
+import type { Message, ProtocolVersion, QoS, Subscription } from '../types.js'
+import { Deque } from './deque.js'
+import type { SessionStore } from './session-store.js'
+
+/** What a session needs from the connection it is attached to. */
+export interface SessionLink {
+  /** Writes a PUBLISH; false when the message could not be written (too large for the client, expired). */
+  sendPublish(entry: OutboundEntry, dup: boolean): boolean
+  sendPubrel(packetId: number): void
+  /** True while the socket's buffer is over its bound: QoS 0 is dropped and QoS 1/2 waits. */
+  readonly congested: boolean
+  /** How many QoS 1/2 messages may be in flight: min(broker maxInflight, client Receive Maximum). */
+  readonly sendQuota: number
+}
+
+export interface SessionLimits {
+  maxQueued: number
+  queueFullPolicy: 'drop-new' | 'drop-old'
+}
+
+export interface SessionCounters {
+  messagesDropped: number
+}
+
+const NEVER = 0xffffffff
+
+/**
+ * One client's session: subscriptions, messages in flight by packet id, the queue behind them, and
+ * inbound QoS 2 ids. It outlives a connection when `expiryInterval` > 0 (clean session 0 in 3.1.1).
+ */
+export class Session {
+  readonly subscriptions = new Map<string, Subscription>()
+  readonly inflight = new Map<number, OutboundEntry>()
+  readonly pending = new Deque<OutboundEntry>()
+  readonly incoming = new Set<number>()
+  link: SessionLink | null = null
+  /** Set for persistent sessions: mirrors delivery state to the persistence adapter. */
+  store: SessionStore | null = null
+  /** Rebuilt from persistence: inbound QoS 2 ids may live only in the store. */
+  restoredFromStore = false
+  private lastPacketId = 0
+
+  constructor(
+    readonly clientId: string,
+    public protocolVersion: ProtocolVersion,
+    public expiryInterval: number,
+    private readonly limits: SessionLimits,
+    private readonly counters: SessionCounters,
+  ) {}
+
+  get persistent(): boolean {
+    return this.expiryInterval > 0
+  }
+
+  get neverExpires(): boolean {
+    return this.expiryInterval >= NEVER
+  }
+
+  /** Next free packet id in 1..65535 [MQTT-2.3.1-1]: ids still in flight are skipped. */
+  private nextPacketId(): number {
+    for (let tries = 0; tries < 65535; tries++) {
+      this.lastPacketId = this.lastPacketId >= 65535 ? 1 : this.lastPacketId + 1
+      if (!this.inflight.has(this.lastPacketId)) return this.lastPacketId
+    }
+    throw new Error('no free packet identifier')
+  }
+
+  /** Delivers, or queues, one message at the QoS already resolved for this session. */
+  deliver(message: Message, qos: QoS, retain: boolean, subscriptionIdentifiers: number[] | undefined): void {
+    const link = this.link
+    if (qos === 0) {
+      if (link && !link.congested) {
+        link.sendPublish({ message, qos, state: 'sent', retain, subscriptionIdentifiers }, false)
+      } else {
+        this.counters.messagesDropped++
+      }
+      return
+    }
+    const entry: OutboundEntry = { message, qos, state: 'queued', retain, subscriptionIdentifiers }
+    if (link && this.pending.length === 0 && !link.congested && this.inflight.size < link.sendQuota) {
+      this.send(entry, link)
+      return
+    }
+    if (this.pending.length >= this.limits.maxQueued) {
+      this.counters.messagesDropped++
+      if (this.limits.queueFullPolicy === 'drop-new') {
+        this.forget(entry)
+        return
+      }
+      const oldest = this.pending.shift()
+      if (oldest) this.forget(oldest)
+    }
+    this.pending.push(entry)
+  }
+
+  private forget(entry: OutboundEntry): void {
+    if (this.store && entry.message.id) this.store.push({ kind: 'remove', messageId: entry.message.id })
+  }
+
+  private send(entry: OutboundEntry, link: SessionLink): void {
+    const packetId = this.nextPacketId()
+    entry.packetId = packetId
+    entry.state = 'sent'
+    if (!link.sendPublish(entry, false)) {
+      this.forget(entry)
+      return
+    }
+    this.inflight.set(packetId, entry)
+    if (this.store && entry.message.id) this.store.push({ kind: 'sent', messageId: entry.message.id, packetId })
+  }
+
+  /** PUBACK: a QoS 1 delivery is complete. Returns false for an unknown packet id. */
+  acknowledge(packetId: number): boolean {
+    const entry = this.inflight.get(packetId)
+    if (!entry || entry.qos !== 1) return false
+    this.complete(packetId)
+    return true
+  }
+
+  /** PUBREC: the client has the QoS 2 message; answer with PUBREL. Returns false for an unknown packet id. */
+  received(packetId: number): boolean {
+    const entry = this.inflight.get(packetId)
+    if (!entry || entry.qos !== 2) return false
+    if (entry.state !== 'released') {
+      entry.state = 'released'
+      this.store?.push({ kind: 'released', packetId })
+    }
+    this.link?.sendPubrel(packetId)
+    return true
+  }
+
+  /** PUBCOMP: a QoS 2 delivery is complete. */
+  completed(packetId: number): boolean {
+    const entry = this.inflight.get(packetId)
+    if (!entry || entry.state !== 'released') return false
+    this.complete(packetId)
+    return true
+  }
+
+  /** A v5 PUBREC with an error code: the receiver will not take the message, the delivery ends. */
+  abandon(packetId: number): void {
+    if (this.inflight.has(packetId)) this.complete(packetId)
+  }
+
+  private complete(packetId: number): void {
+    this.inflight.delete(packetId)
+    this.store?.push({ kind: 'ack', packetId })
+    this.drain()
+  }
+
+  /** Sends queued messages while the link has room. */
+  drain(): void {
+    const link = this.link
+    if (!link) return
+    while (this.pending.length > 0 && !link.congested && this.inflight.size < link.sendQuota) {
+      this.send(this.pending.shift() as OutboundEntry, link)
+    }
+  }
+
+  /** On (re)connect: resend what is in flight, in order, with DUP set [MQTT-4.4.0-1], then drain the queue. */
+  resume(link: SessionLink): void {
+    this.link = link
+    for (const [packetId, entry] of this.inflight) {
+      if (entry.state === 'released') link.sendPubrel(packetId)
+      else link.sendPublish(entry, true)
+    }
+    this.drain()
+  }
+
+  /** Restores delivery state read from persistence (after a restart, or from another cluster node). */
+  restore(entries: OutboundEntry[]): void {
+    for (const entry of entries) {
+      if (entry.state === 'queued' || entry.packetId === undefined) this.pending.push(entry)
+      else {
+        this.inflight.set(entry.packetId, entry)
+        if (entry.packetId > this.lastPacketId) this.lastPacketId = entry.packetId
+      }
+    }
+  }
+
+  get queuedCount(): number {
+    return this.pending.length + this.inflight.size
+  }
+}

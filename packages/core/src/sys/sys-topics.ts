@@ -1,0 +1,54 @@
+import type { BrokerContext } from '../context.js'
+import { VERSION } from '../version.js'
+
+/**
+ * Publishes `$SYS/broker/...` every `sysInterval` seconds, with Mosquitto's topic names where it has one,
+ * so existing dashboards keep working. Values are retained, as Mosquitto does.
+ */
+export class SysTopics {
+  private timer: NodeJS.Timeout | null = null
+
+  constructor(private readonly ctx: BrokerContext) {}
+
+  start(): void {
+    const interval = this.ctx.options.sysInterval
+    if (interval <= 0) return
+    this.publishAll()
+    this.timer = setInterval(() => this.publishAll(), interval * 1000)
+    this.timer.unref()
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = null
+  }
+
+  private publishAll(): void {
+    const { stats, router } = this.ctx
+    void this.ctx.persistence.retainedCount().then(
+      (retained) => {
+        const values: Array<[string, string | number]> = [
+          ['version', `wren ${VERSION}`],
+          ['uptime', `${Math.floor((Date.now() - stats.startedAt) / 1000)} seconds`],
+          ['clients/connected', stats.clientsConnected],
+          ['clients/total', stats.clientsTotal],
+          ['clients/maximum', stats.clientsMaximum],
+          ['messages/received', stats.messagesReceived],
+          ['messages/sent', stats.messagesSent],
+          ['messages/dropped', stats.messagesDropped],
+          ['publish/messages/received', stats.publishReceived],
+          ['publish/messages/sent', stats.publishSent],
+          ['bytes/received', stats.bytesReceived],
+          ['bytes/sent', stats.bytesSent],
+          ['subscriptions/count', router.size],
+          ['retained messages/count', retained],
+          ['heap/used', process.memoryUsage().heapUsed],
+        ]
+        for (const [name, value] of values) {
+          this.ctx.route({ topic: `$SYS/broker/${name}`, payload: Buffer.from(String(value)), qos: 0, retain: true }, null, () => {})
+        }
+      },
+      (error: unknown) => this.ctx.logger.warn({ err: error }, '$SYS update skipped: retained count unavailable'),
+    )
+  }
+}
