@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest'
+import { connectClient, uniqueId } from './helpers/clients.js'
+import { startBroker, type StartedBroker } from './helpers/start-broker.js'
+
+async function subscribeAndLeave(b: StartedBroker, clientId: string, filters: Record<string, { qos: 0 | 1 | 2 }>): Promise<void> {
+  const client = await connectClient(b.url, { clientId, clean: false })
+  await client.client.subscribeAsync(filters)
+  await client.client.endAsync()
+}
+
+describe('persistent sessions (clean session 0)', () => {
+  it('keeps subscriptions and delivers QoS 1 and 2 messages queued while offline, with sessionPresent [MQTT-3.1.2-4] [MQTT-3.2.2-2]', async () => {
+    const b = await startBroker()
+    const clientId = uniqueId('persist')
+    await subscribeAndLeave(b, clientId, { 'ps/one': { qos: 1 }, 'ps/two': { qos: 2 } })
+    const pub = await connectClient(b.url)
+    await pub.client.publishAsync('ps/one', 'q1-offline', { qos: 1 })
+    await pub.client.publishAsync('ps/two', 'q2-offline', { qos: 2 })
+
+    const back = await connectClient(b.url, { clientId, clean: false })
+    expect(back.connack.sessionPresent).toBe(true)
+    const queued = await back.inbox.take(2)
+    // two topics: the spec orders messages per topic only
+    expect(queued.map((m) => [m.topic, m.payload.toString(), m.qos]).sort()).toEqual([
+      ['ps/one', 'q1-offline', 1],
+      ['ps/two', 'q2-offline', 2],
+    ])
+    // the subscriptions are live again without subscribing
+    await pub.client.publishAsync('ps/one', 'live', { qos: 1 })
+    expect((await back.inbox.next()).payload.toString()).toBe('live')
+  })
+
+  it('answers sessionPresent=false to the first connection of a persistent session', async () => {
+    const b = await startBroker()
+    const first = await connectClient(b.url, { clientId: uniqueId('new'), clean: false })
+    expect(first.connack.sessionPresent).toBe(false)
+  })
+
+  it('starts a clean session with sessionPresent=false and without the old subscriptions [MQTT-3.1.2-6] [MQTT-3.2.2-1]', async () => {
+    const b = await startBroker()
+    const clientId = uniqueId('cleaned')
+    await subscribeAndLeave(b, clientId, { 'cs/t': { qos: 1 } })
+    const pub = await connectClient(b.url)
+    await pub.client.publishAsync('cs/t', 'while-offline', { qos: 1 })
+
+    const clean = await connectClient(b.url, { clientId, clean: true })
+    expect(clean.connack.sessionPresent).toBe(false)
+    await pub.client.publishAsync('cs/t', 'after-clean', { qos: 1 })
+    await clean.inbox.expectNone(400)
+    await clean.client.endAsync()
+
+    // the clean session discarded the old one for good
+    const persistentAgain = await connectClient(b.url, { clientId, clean: false })
+    expect(persistentAgain.connack.sessionPresent).toBe(false)
+    await persistentAgain.inbox.expectNone(300)
+  })
+
+  it('discards a clean session when it disconnects', async () => {
+    const b = await startBroker()
+    const clientId = uniqueId('clean-only')
+    const clean = await connectClient(b.url, { clientId, clean: true })
+    await clean.client.subscribeAsync('co/t', { qos: 1 })
+    await clean.client.endAsync()
+    const pub = await connectClient(b.url)
+    await pub.client.publishAsync('co/t', 'x', { qos: 1 })
+    const back = await connectClient(b.url, { clientId, clean: false })
+    expect(back.connack.sessionPresent).toBe(false)
+    await back.inbox.expectNone(300)
+  })
+
+  it('bounds the offline queue at maxQueued and, with drop-new, keeps the first messages', async () => {
+    const b = await startBroker({ maxQueued: 10, queueFullPolicy: 'drop-new' })
+    const clientId = uniqueId('bounded')
+    await subscribeAndLeave(b, clientId, { 'bq/t': { qos: 1 } })
+    const pub = await connectClient(b.url)
+    for (let i = 0; i < 20; i++) await pub.client.publishAsync('bq/t', `${i}`, { qos: 1 })
+    const back = await connectClient(b.url, { clientId, clean: false })
+    const delivered = await back.inbox.take(10)
+    await back.inbox.expectNone(400)
+    expect(delivered.map((m) => m.payload.toString())).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'])
+  })
+
+  it('drops new messages by default when the offline queue is full', async () => {
+    const b = await startBroker({ maxQueued: 10 })
+    const clientId = uniqueId('bounded-default')
+    await subscribeAndLeave(b, clientId, { 'bq/t': { qos: 1 } })
+    const pub = await connectClient(b.url)
+    for (let i = 0; i < 20; i++) await pub.client.publishAsync('bq/t', `${i}`, { qos: 1 })
+    const back = await connectClient(b.url, { clientId, clean: false })
+    const delivered = await back.inbox.take(10)
+    await back.inbox.expectNone(400)
+    expect(delivered.map((m) => m.payload.toString())).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'])
+  })
+
+  it('with drop-old, keeps the latest maxQueued messages', async () => {
+    const b = await startBroker({ maxQueued: 10, queueFullPolicy: 'drop-old' })
+    const clientId = uniqueId('bounded-old')
+    await subscribeAndLeave(b, clientId, { 'bq/t': { qos: 1 } })
+    const pub = await connectClient(b.url)
+    for (let i = 0; i < 20; i++) await pub.client.publishAsync('bq/t', `${i}`, { qos: 1 })
+    const back = await connectClient(b.url, { clientId, clean: false })
+    const delivered = await back.inbox.take(10)
+    await back.inbox.expectNone(400)
+    expect(delivered.map((m) => m.payload.toString())).toEqual(['10', '11', '12', '13', '14', '15', '16', '17', '18', '19'])
+  })
+})
