@@ -1,0 +1,439 @@
+import Database from 'better-sqlite3'
+import { TopicTree, parseSharedFilter, topicMatches } from '@wren/core'
+import type {
+  ClientSubscriptions,
+  Message,
+  OutboundEntry,
+  OutboundTarget,
+  Persistence,
+  ProtocolVersion,
+  QoS,
+  RetainHandling,
+  SessionRecord,
+  Subscription,
+  WillRecord,
+} from '@wren/core'
+import { MESSAGE_FIELDS, MESSAGE_PARAMS, type MessageRow, messageToRow, rowToMessage } from './message-row.js'
+import { migrate } from './schema.js'
+
+export interface SqlitePersistenceOptions {
+  /** The database file, created when missing; ':memory:' for a throwaway store. */
+  path: string
+  /**
+   * 'normal' (default) survives a crash of the process; 'full' also survives a power cut, at the cost of an
+   * fsync per write.
+   */
+  synchronous?: 'normal' | 'full'
+}
+
+interface SessionRow {
+  client_id: string
+  protocol_version: number
+  expiry_interval: number
+  disconnected_at: number | null
+  broker_id: string | null
+}
+
+interface SubscriptionRow {
+  client_id: string
+  filter: string
+  qos: number
+  no_local: number | null
+  retain_as_published: number | null
+  retain_handling: number | null
+  subscription_identifier: number | null
+}
+
+interface OutboundRow extends MessageRow {
+  delivery_qos: number
+  state: OutboundEntry['state']
+  packet_id: number | null
+  subscription_identifiers: string | null
+  delivery_retain: number | null
+}
+
+interface WillRow extends MessageRow {
+  client_id: string
+  broker_id: string | null
+  delay_interval: number
+}
+
+interface IndexedSubscription {
+  clientId: string
+  subscription: Subscription
+}
+
+function flag(value: boolean | undefined): number | null {
+  return value === undefined ? null : value ? 1 : 0
+}
+
+function rowToSession(row: SessionRow): SessionRecord {
+  const record: SessionRecord = {
+    clientId: row.client_id,
+    protocolVersion: row.protocol_version as ProtocolVersion,
+    expiryInterval: row.expiry_interval,
+  }
+  if (row.disconnected_at !== null) record.disconnectedAt = row.disconnected_at
+  if (row.broker_id !== null) record.brokerId = row.broker_id
+  return record
+}
+
+function rowToSubscription(row: SubscriptionRow): Subscription {
+  const subscription: Subscription = { filter: row.filter, qos: row.qos as QoS }
+  if (row.no_local !== null) subscription.noLocal = row.no_local === 1
+  if (row.retain_as_published !== null) subscription.retainAsPublished = row.retain_as_published === 1
+  if (row.retain_handling !== null) subscription.retainHandling = row.retain_handling as RetainHandling
+  if (row.subscription_identifier !== null) subscription.subscriptionIdentifier = row.subscription_identifier
+  return subscription
+}
+
+function rowToEntry(row: OutboundRow): OutboundEntry {
+  const entry: OutboundEntry = { message: rowToMessage(row), qos: row.delivery_qos as QoS, state: row.state }
+  if (row.packet_id !== null) entry.packetId = row.packet_id
+  if (row.subscription_identifiers !== null) entry.subscriptionIdentifiers = JSON.parse(row.subscription_identifiers) as number[]
+  if (row.delivery_retain !== null) entry.retain = row.delivery_retain === 1
+  return entry
+}
+
+function rowToWill(row: WillRow): WillRecord {
+  const record: WillRecord = { clientId: row.client_id, delayInterval: row.delay_interval, message: rowToMessage(row) }
+  if (row.broker_id !== null) record.brokerId = row.broker_id
+  return record
+}
+
+function matchingFilter(filter: string): string {
+  return parseSharedFilter(filter)?.filter ?? filter
+}
+
+function subscriptionKey(clientId: string, filter: string): string {
+  return `${clientId}\u0000${filter}`
+}
+
+function prepareStatements(db: Database.Database) {
+  const outboundSelect = `SELECT o.qos AS delivery_qos, o.state, o.packet_id, o.subscription_identifiers, o.retain AS delivery_retain,
+    m.message_id, m.topic, m.payload, m.qos, m.retain, m.origin, m.expires_at, m.properties, m.correlation_data
+    FROM outbound o JOIN messages m ON m.message_id = o.message_id`
+  return {
+    retainedUpsert: db.prepare<[MessageRow]>(
+      `INSERT INTO retained (${MESSAGE_FIELDS}) VALUES (${MESSAGE_PARAMS})
+       ON CONFLICT (topic) DO UPDATE SET ${MESSAGE_FIELDS.split(', ')
+         .map((column) => `${column} = excluded.${column}`)
+         .join(', ')}`,
+    ),
+    retainedDelete: db.prepare<[string]>('DELETE FROM retained WHERE topic = ?'),
+    retainedDeleteExpired: db.prepare<[string, number]>('DELETE FROM retained WHERE topic = ? AND expires_at < ?'),
+    retainedByTopic: db.prepare<[string], MessageRow>(`SELECT ${MESSAGE_FIELDS} FROM retained WHERE topic = ?`),
+    retainedByRange: db.prepare<[string, string], MessageRow>(
+      `SELECT ${MESSAGE_FIELDS} FROM retained WHERE topic >= ? AND topic < ?`,
+    ),
+    retainedAll: db.prepare<[], MessageRow>(`SELECT ${MESSAGE_FIELDS} FROM retained`),
+    retainedCount: db.prepare<[], number>('SELECT count(*) FROM retained').pluck(),
+
+    sessionUpsert: db.prepare<[SessionRow]>(
+      `INSERT OR REPLACE INTO sessions (client_id, protocol_version, expiry_interval, disconnected_at, broker_id)
+       VALUES (@client_id, @protocol_version, @expiry_interval, @disconnected_at, @broker_id)`,
+    ),
+    sessionGet: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE client_id = ?'),
+    sessionDelete: db.prepare<[string]>('DELETE FROM sessions WHERE client_id = ?'),
+    sessionAll: db.prepare<[], SessionRow>('SELECT * FROM sessions'),
+
+    subscriptionUpsert: db.prepare<[SubscriptionRow]>(
+      `INSERT OR REPLACE INTO subscriptions
+       (client_id, filter, qos, no_local, retain_as_published, retain_handling, subscription_identifier)
+       VALUES (@client_id, @filter, @qos, @no_local, @retain_as_published, @retain_handling, @subscription_identifier)`,
+    ),
+    subscriptionDelete: db.prepare<[string, string]>('DELETE FROM subscriptions WHERE client_id = ? AND filter = ?'),
+    subscriptionsDeleteClient: db.prepare<[string], string>('DELETE FROM subscriptions WHERE client_id = ? RETURNING filter').pluck(),
+    subscriptionsOfClient: db.prepare<[string], SubscriptionRow>('SELECT * FROM subscriptions WHERE client_id = ?'),
+    subscriptionsAll: db.prepare<[], SubscriptionRow>('SELECT * FROM subscriptions ORDER BY client_id'),
+
+    messageInsert: db.prepare<[MessageRow]>(`INSERT OR IGNORE INTO messages (${MESSAGE_FIELDS}) VALUES (${MESSAGE_PARAMS})`),
+    messageDeleteUnreferenced: db.prepare<[string, string]>(
+      'DELETE FROM messages WHERE message_id = ? AND NOT EXISTS (SELECT 1 FROM outbound WHERE message_id = ?)',
+    ),
+    outboundHas: db.prepare<[string, string], number>('SELECT 1 FROM outbound WHERE client_id = ? AND message_id = ?').pluck(),
+    outboundCount: db.prepare<[string], number>('SELECT count(*) FROM outbound WHERE client_id = ?').pluck(),
+    outboundInsert: db.prepare<[string, string, number, string | null, number | null]>(
+      `INSERT INTO outbound (client_id, message_id, qos, state, subscription_identifiers, retain) VALUES (?, ?, ?, 'queued', ?, ?)`,
+    ),
+    outboundSent: db.prepare<[number, string, string]>(
+      `UPDATE outbound SET state = 'sent', packet_id = ? WHERE client_id = ? AND message_id = ?`,
+    ),
+    outboundReleased: db.prepare<[string, number]>(`UPDATE outbound SET state = 'released' WHERE client_id = ? AND packet_id = ?`),
+    outboundAck: db.prepare<[string, number], string>('DELETE FROM outbound WHERE client_id = ? AND packet_id = ? RETURNING message_id').pluck(),
+    outboundRemove: db.prepare<[string, string], string>(
+      'DELETE FROM outbound WHERE client_id = ? AND message_id = ? RETURNING message_id',
+    ).pluck(),
+    outboundDeleteClient: db.prepare<[string], string>('DELETE FROM outbound WHERE client_id = ? RETURNING message_id').pluck(),
+    outboundList: db.prepare<[string], OutboundRow>(`${outboundSelect} WHERE o.client_id = ? ORDER BY o.seq`),
+
+    incomingAdd: db.prepare<[string, number]>('INSERT OR IGNORE INTO incoming (client_id, packet_id) VALUES (?, ?)'),
+    incomingHas: db.prepare<[string, number], number>('SELECT 1 FROM incoming WHERE client_id = ? AND packet_id = ?').pluck(),
+    incomingRemove: db.prepare<[string, number]>('DELETE FROM incoming WHERE client_id = ? AND packet_id = ?'),
+    incomingDeleteClient: db.prepare<[string]>('DELETE FROM incoming WHERE client_id = ?'),
+
+    willUpsert: db.prepare<[WillRow]>(
+      `INSERT OR REPLACE INTO wills (client_id, broker_id, delay_interval, ${MESSAGE_FIELDS})
+       VALUES (@client_id, @broker_id, @delay_interval, ${MESSAGE_PARAMS})`,
+    ),
+    willGet: db.prepare<[string], WillRow>('SELECT * FROM wills WHERE client_id = ?'),
+    willDelete: db.prepare<[string]>('DELETE FROM wills WHERE client_id = ?'),
+    willAll: db.prepare<[], WillRow>('SELECT * FROM wills'),
+  }
+}
+
+type Statements = ReturnType<typeof prepareStatements>
+
+function prepareTransactions(db: Database.Database, s: Statements) {
+  return {
+    subscriptionsAdd: db.transaction((clientId: string, subscriptions: Subscription[]) => {
+      for (const subscription of subscriptions) {
+        s.subscriptionUpsert.run({
+          client_id: clientId,
+          filter: subscription.filter,
+          qos: subscription.qos,
+          no_local: flag(subscription.noLocal),
+          retain_as_published: flag(subscription.retainAsPublished),
+          retain_handling: subscription.retainHandling ?? null,
+          subscription_identifier: subscription.subscriptionIdentifier ?? null,
+        })
+      }
+    }),
+    subscriptionsRemove: db.transaction((clientId: string, filters: string[]) => {
+      for (const filter of filters) s.subscriptionDelete.run(clientId, filter)
+    }),
+    enqueue: db.transaction((targets: OutboundTarget[], message: Message, limit: number | undefined): string[] => {
+      const messageId = message.id as string
+      const full: string[] = []
+      s.messageInsert.run(messageToRow(message))
+      for (const target of targets) {
+        if (s.outboundHas.get(target.clientId, messageId) !== undefined) continue
+        if (limit !== undefined && (s.outboundCount.get(target.clientId) ?? 0) >= limit) {
+          full.push(target.clientId)
+          continue
+        }
+        const identifiers = target.subscriptionIdentifiers === undefined ? null : JSON.stringify(target.subscriptionIdentifiers)
+        s.outboundInsert.run(target.clientId, messageId, target.qos, identifiers, flag(target.retain))
+      }
+      s.messageDeleteUnreferenced.run(messageId, messageId)
+      return full
+    }),
+    ack: db.transaction((clientId: string, packetId: number) => {
+      for (const messageId of s.outboundAck.all(clientId, packetId)) s.messageDeleteUnreferenced.run(messageId, messageId)
+    }),
+    remove: db.transaction((clientId: string, messageId: string) => {
+      if (s.outboundRemove.get(clientId, messageId) !== undefined) s.messageDeleteUnreferenced.run(messageId, messageId)
+    }),
+    sessionDelete: db.transaction((clientId: string): string[] => {
+      s.sessionDelete.run(clientId)
+      const filters = s.subscriptionsDeleteClient.all(clientId)
+      for (const messageId of new Set(s.outboundDeleteClient.all(clientId))) s.messageDeleteUnreferenced.run(messageId, messageId)
+      s.incomingDeleteClient.run(clientId)
+      s.willDelete.run(clientId)
+      return filters
+    }),
+  }
+}
+
+/**
+ * One SQLite file in WAL mode, written through prepared statements; each call is one transaction.
+ * Subscriptions are mirrored into an in-process topic tree at open, so `subscriptionsByTopic` reads no rows:
+ * the file belongs to one process, so the mirror cannot go stale.
+ */
+export class SqlitePersistence implements Persistence {
+  private readonly db: Database.Database
+  private readonly subscriptionTree = new TopicTree<IndexedSubscription>()
+  private readonly statements: Statements
+  private readonly transactions: ReturnType<typeof prepareTransactions>
+
+  constructor(options: SqlitePersistenceOptions) {
+    this.db = new Database(options.path)
+    this.db.pragma('journal_mode = WAL')
+    this.db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
+    this.db.pragma('foreign_keys = ON')
+    migrate(this.db)
+    this.statements = prepareStatements(this.db)
+    this.transactions = prepareTransactions(this.db, this.statements)
+    for (const row of this.statements.subscriptionsAll.iterate()) this.index(row.client_id, rowToSubscription(row))
+  }
+
+  private index(clientId: string, subscription: Subscription): void {
+    this.subscriptionTree.add(matchingFilter(subscription.filter), subscriptionKey(clientId, subscription.filter), {
+      clientId,
+      subscription,
+    })
+  }
+
+  private unindex(clientId: string, filter: string): void {
+    this.subscriptionTree.remove(matchingFilter(filter), subscriptionKey(clientId, filter))
+  }
+
+  async retainedStore(message: Message): Promise<void> {
+    if (message.payload.length === 0) this.statements.retainedDelete.run(message.topic)
+    else this.statements.retainedUpsert.run(messageToRow(message))
+  }
+
+  async retainedMatch(filter: string): Promise<Message[]> {
+    const s = this.statements
+    const wildcard = filter.search(/[+#]/)
+    if (wildcard === -1) {
+      const row = s.retainedByTopic.get(filter)
+      return row ? this.unexpired([row], filter) : []
+    }
+    // Only topics that start with the literal levels before the first wildcard can match: read that key range.
+    const prefix = filter.slice(0, wildcard)
+    if (prefix === '') return this.unexpired(s.retainedAll.all(), filter)
+    // Every topic in ['a/b/', 'a/b0') starts with 'a/b/' because '0' follows '/' in byte order.
+    const rows = s.retainedByRange.all(prefix, `${prefix.slice(0, -1)}0`)
+    // 'a/b/#' also matches 'a/b' itself [MQTT-4.7.1-2]
+    if (filter.length === wildcard + 1 && filter.endsWith('#')) {
+      const parent = s.retainedByTopic.get(prefix.slice(0, -1))
+      if (parent) rows.push(parent)
+    }
+    return this.unexpired(rows, filter)
+  }
+
+  private unexpired(rows: MessageRow[], filter: string): Message[] {
+    const now = Date.now()
+    const found: Message[] = []
+    for (const row of rows) {
+      if (!topicMatches(filter, row.topic)) continue
+      if (row.expires_at !== null && row.expires_at < now) this.statements.retainedDeleteExpired.run(row.topic, now)
+      else found.push(rowToMessage(row))
+    }
+    return found
+  }
+
+  async retainedCount(): Promise<number> {
+    return this.statements.retainedCount.get() ?? 0
+  }
+
+  async sessionSave(record: SessionRecord): Promise<void> {
+    this.statements.sessionUpsert.run({
+      client_id: record.clientId,
+      protocol_version: record.protocolVersion,
+      expiry_interval: record.expiryInterval,
+      disconnected_at: record.disconnectedAt ?? null,
+      broker_id: record.brokerId ?? null,
+    })
+  }
+
+  async sessionGet(clientId: string): Promise<SessionRecord | undefined> {
+    const row = this.statements.sessionGet.get(clientId)
+    return row && rowToSession(row)
+  }
+
+  async sessionDelete(clientId: string): Promise<void> {
+    for (const filter of this.transactions.sessionDelete(clientId)) this.unindex(clientId, filter)
+  }
+
+  async sessionList(): Promise<SessionRecord[]> {
+    return this.statements.sessionAll.all().map(rowToSession)
+  }
+
+  async subscriptionsAdd(clientId: string, subscriptions: Subscription[]): Promise<void> {
+    this.transactions.subscriptionsAdd(clientId, subscriptions)
+    for (const subscription of subscriptions) this.index(clientId, { ...subscription })
+  }
+
+  async subscriptionsRemove(clientId: string, filters: string[]): Promise<void> {
+    this.transactions.subscriptionsRemove(clientId, filters)
+    for (const filter of filters) this.unindex(clientId, filter)
+  }
+
+  async subscriptionsGet(clientId: string): Promise<Subscription[]> {
+    return this.statements.subscriptionsOfClient.all(clientId).map(rowToSubscription)
+  }
+
+  async subscriptionsAll(): Promise<ClientSubscriptions[]> {
+    const grouped = new Map<string, Subscription[]>()
+    for (const row of this.statements.subscriptionsAll.iterate()) {
+      let list = grouped.get(row.client_id)
+      if (!list) {
+        list = []
+        grouped.set(row.client_id, list)
+      }
+      list.push(rowToSubscription(row))
+    }
+    return Array.from(grouped, ([clientId, subscriptions]) => ({ clientId, subscriptions }))
+  }
+
+  async subscriptionsByTopic(topic: string): Promise<Array<{ clientId: string; subscription: Subscription }>> {
+    const found: Array<{ clientId: string; subscription: Subscription }> = []
+    this.subscriptionTree.match(topic, ({ clientId, subscription }) => {
+      found.push({ clientId, subscription: { ...subscription } })
+    })
+    return found
+  }
+
+  async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number): Promise<string[]> {
+    if (message.id === undefined) throw new TypeError('outboundEnqueue: message.id is required (the broker assigns it)')
+    return this.transactions.enqueue(targets, message, limit)
+  }
+
+  async outboundSent(clientId: string, messageId: string, packetId: number): Promise<void> {
+    this.statements.outboundSent.run(packetId, clientId, messageId)
+  }
+
+  async outboundReleased(clientId: string, packetId: number): Promise<void> {
+    this.statements.outboundReleased.run(clientId, packetId)
+  }
+
+  async outboundAck(clientId: string, packetId: number): Promise<void> {
+    this.transactions.ack(clientId, packetId)
+  }
+
+  async outboundRemove(clientId: string, messageId: string): Promise<void> {
+    this.transactions.remove(clientId, messageId)
+  }
+
+  async outboundList(clientId: string): Promise<OutboundEntry[]> {
+    return this.statements.outboundList.all(clientId).map(rowToEntry)
+  }
+
+  async outboundCount(clientId: string): Promise<number> {
+    return this.statements.outboundCount.get(clientId) ?? 0
+  }
+
+  async incomingAdd(clientId: string, packetId: number): Promise<void> {
+    this.statements.incomingAdd.run(clientId, packetId)
+  }
+
+  async incomingHas(clientId: string, packetId: number): Promise<boolean> {
+    return this.statements.incomingHas.get(clientId, packetId) !== undefined
+  }
+
+  async incomingRemove(clientId: string, packetId: number): Promise<void> {
+    this.statements.incomingRemove.run(clientId, packetId)
+  }
+
+  async willPut(record: WillRecord): Promise<void> {
+    this.statements.willUpsert.run({
+      ...messageToRow(record.message),
+      client_id: record.clientId,
+      broker_id: record.brokerId ?? null,
+      delay_interval: record.delayInterval,
+    })
+  }
+
+  async willGet(clientId: string): Promise<WillRecord | undefined> {
+    const row = this.statements.willGet.get(clientId)
+    return row && rowToWill(row)
+  }
+
+  async willDelete(clientId: string): Promise<void> {
+    this.statements.willDelete.run(clientId)
+  }
+
+  async willList(): Promise<WillRecord[]> {
+    return this.statements.willAll.all().map(rowToWill)
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close()
+  }
+}
+
+export function createSqlitePersistence(options: SqlitePersistenceOptions): SqlitePersistence {
+  return new SqlitePersistence(options)
+}
