@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { topicMatches } from '@wren/core'
-import { filterCovers } from '@wren/auth-file'
+import { filterCovers } from '../src/index.js'
 
 describe('filterCovers', () => {
   it.each([

@@ -10,7 +10,7 @@ import {
   parsePasswordFile,
   readPasswordFile,
   setPassword,
-} from '@wren/auth-file'
+} from '../src/index.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'wren-passwd-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { AuthFileError, hashPassword, parsePasswordHash, SCRYPT_DEFAULTS, verifyPassword } from '@wren/auth-file'
+import { AuthFileError, hashPassword, parsePasswordHash, SCRYPT_DEFAULTS, verifyPassword } from '../src/index.js'
 
 describe('hashPassword / verifyPassword', () => {
   it('round-trips, with a fresh salt each time', async () => {
