@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { connectClient, uniqueId } from './helpers/clients.js'
+import { connectClient, RawClient, uniqueId } from './helpers/clients.js'
 import { startBroker, type StartedBroker } from './helpers/start-broker.js'
 
 async function subscribeAndLeave(b: StartedBroker, clientId: string, filters: Record<string, { qos: 0 | 1 | 2 }>): Promise<void> {
@@ -28,6 +28,25 @@ describe('persistent sessions (clean session 0)', () => {
     // the subscriptions are live again without subscribing
     await pub.client.publishAsync('ps/one', 'live', { qos: 1 })
     expect((await back.inbox.next()).payload.toString()).toBe('live')
+  })
+
+  it('does not re-send a message acknowledged right before DISCONNECT', async () => {
+    const b = await startBroker()
+    const clientId = uniqueId('acked')
+    const first = await RawClient.connect(b.port, { clientId, clean: false })
+    first.raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'ack/t', qos: 1 }] })
+    await first.raw.next('suback')
+    const pub = await connectClient(b.url)
+    await pub.client.publishAsync('ack/t', 'acked', { qos: 1 })
+    const message = await first.raw.next('publish')
+    // both packets in one write, as a client that stops after its last message sends them
+    first.raw.send({ cmd: 'puback', messageId: message.messageId as number })
+    first.raw.send({ cmd: 'disconnect' })
+    await first.raw.closed
+
+    const second = await RawClient.connect(b.port, { clientId, clean: false })
+    expect(second.connack.sessionPresent).toBe(true)
+    await second.raw.packets.expectNone(400, (p) => p.cmd === 'publish')
   })
 
   it('answers sessionPresent=false to the first connection of a persistent session', async () => {

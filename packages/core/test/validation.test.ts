@@ -9,11 +9,12 @@ async function bystander(url: string): Promise<TestClient> {
   return client
 }
 
+/** The bystander can still publish and receive, and received nothing but its own messages. */
 async function expectStillWorking(client: TestClient): Promise<void> {
   await client.client.publishAsync('still/working', 'yes', { qos: 1 })
   const message = await client.inbox.next((m) => m.topic === 'still/working')
   expect(message.payload.toString()).toBe('yes')
-  expect(client.inbox.received.map((m) => m.topic)).toEqual(['still/working'])
+  expect(client.inbox.unread).toEqual([])
 }
 
 describe('input validation', () => {
@@ -60,7 +61,6 @@ describe('input validation', () => {
     raw.send({ cmd: 'publish', topic: 'too/big', payload: Buffer.alloc(2000, 2), qos: 0, dup: false, retain: false })
     expect(await raw.closesWithin(2000)).toBe(true)
     await expectStillWorking(other)
-    expect(other.inbox.received.map((m) => m.topic)).toEqual(['fits', 'still/working'])
   })
 
   it('disconnects as soon as a fixed header announces more than maxPacketSize, without waiting for the body', async () => {
