@@ -1,0 +1,1 @@
+export { RedisPersistence, createRedisPersistence, type RedisPersistenceOptions } from './redis-persistence.js'

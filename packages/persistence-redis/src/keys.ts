@@ -1,0 +1,53 @@
+/**
+ * Every key the adapter touches, all under one prefix so tenants can share a Redis. Each family has its own
+ * name before any client-chosen part, so no client id or topic can make two families collide.
+ * docs/persistence.md lists the layout with each key's type.
+ */
+export class KeyLayout {
+  readonly sessions: string
+  readonly subscribers: string
+  readonly retained: string
+  readonly retainedTopics: string
+  readonly wills: string
+  readonly sequence: string
+  /** Message keys are built inside Lua scripts from this prefix and the message id. */
+  readonly messagePrefix: string
+
+  constructor(private readonly prefix: string) {
+    this.sessions = `${prefix}sessions`
+    this.subscribers = `${prefix}subscribers`
+    this.retained = `${prefix}retained`
+    this.retainedTopics = `${prefix}retained-topics`
+    this.wills = `${prefix}wills`
+    this.sequence = `${prefix}sequence`
+    this.messagePrefix = `${prefix}message:`
+  }
+
+  message(messageId: string): string {
+    return `${this.messagePrefix}${messageId}`
+  }
+
+  subscriptions(clientId: string): string {
+    return `${this.prefix}subscriptions:${clientId}`
+  }
+
+  subscriptionIndex(bucket: string): string {
+    return `${this.prefix}subscription-index:${bucket}`
+  }
+
+  queue(clientId: string): string {
+    return `${this.prefix}queue:${clientId}`
+  }
+
+  delivery(clientId: string): string {
+    return `${this.prefix}delivery:${clientId}`
+  }
+
+  inflight(clientId: string): string {
+    return `${this.prefix}inflight:${clientId}`
+  }
+
+  incoming(clientId: string): string {
+    return `${this.prefix}incoming:${clientId}`
+  }
+}

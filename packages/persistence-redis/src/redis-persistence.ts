@@ -1,0 +1,340 @@
+import { type ChainableCommander, Redis, type RedisOptions } from 'ioredis'
+import { parseSharedFilter, topicMatches } from '@wren/core'
+import type {
+  ClientSubscriptions,
+  Message,
+  OutboundEntry,
+  OutboundTarget,
+  Persistence,
+  QoS,
+  SessionRecord,
+  Subscription,
+  WillRecord,
+} from '@wren/core'
+import { decodeMessage, decodeWill, encodeMessage, encodeWill } from './envelope.js'
+import { KeyLayout } from './keys.js'
+import {
+  ACK,
+  CLEAR_QUEUE,
+  DELETE_RETAINED_IF_SAME,
+  ENQUEUE,
+  FORGET_IF_UNSUBSCRIBED,
+  LIST,
+  RELEASED,
+  REMOVE,
+  SENT,
+} from './scripts.js'
+
+export interface RedisPersistenceOptions {
+  /** e.g. 'redis://127.0.0.1:6379/0'. */
+  url?: string
+  /** A client you own: the adapter uses it and leaves it open on `close()`. */
+  redis?: Redis
+  /** Options for a client the adapter creates (and quits on `close()`), when neither `url` nor `redis` is given. */
+  redisOptions?: RedisOptions
+  /** Put before every key, so that several brokers or tenants can share one Redis. Default 'wren:'. */
+  prefix?: string
+}
+
+/** How many topics one ZRANGEBYLEX or HMGET handles while matching retained messages. */
+const RETAINED_BATCH = 1000
+
+/** Per-client delivery options of a queued message; the message itself is stored once. */
+interface Delivery {
+  qos: QoS
+  subscriptionIdentifiers?: number[]
+  retain?: boolean
+}
+
+function matchingFilter(filter: string): string {
+  return parseSharedFilter(filter)?.filter ?? filter
+}
+
+/**
+ * Subscriptions are indexed by the literal levels before their first wildcard ('a/b/' for 'a/b/+/c', 'a/b/' for
+ * the exact 'a/b', '' for '#'). A topic with n levels can only be matched from n + 1 such buckets, so
+ * `subscriptionsByTopic` reads those few hashes instead of every subscription.
+ */
+function filterBucket(filter: string): string {
+  const inner = matchingFilter(filter)
+  const wildcard = inner.search(/[+#]/)
+  return wildcard === -1 ? `${inner}/` : inner.slice(0, wildcard)
+}
+
+function topicBuckets(topic: string): string[] {
+  const buckets = ['']
+  for (let slash = topic.indexOf('/'); slash !== -1; slash = topic.indexOf('/', slash + 1)) buckets.push(topic.slice(0, slash + 1))
+  buckets.push(`${topic}/`)
+  return buckets
+}
+
+function indexField(clientId: string, filter: string): string {
+  return `${clientId}\u0000${filter}`
+}
+
+/** Runs a MULTI or pipeline and throws the first command error, which ioredis reports per reply. */
+async function execAll(batch: ChainableCommander): Promise<unknown[]> {
+  const replies = (await batch.exec()) ?? []
+  return replies.map(([error, reply]) => {
+    if (error) throw error
+    return reply
+  })
+}
+
+function entryFrom(delivery: Delivery, inflight: string, message: Message): OutboundEntry {
+  const entry: OutboundEntry = { message, qos: delivery.qos, state: 'queued' }
+  if (inflight !== '') {
+    entry.state = inflight.startsWith('r:') ? 'released' : 'sent'
+    entry.packetId = Number(inflight.slice(2))
+  }
+  if (delivery.subscriptionIdentifiers !== undefined) entry.subscriptionIdentifiers = delivery.subscriptionIdentifiers
+  if (delivery.retain !== undefined) entry.retain = delivery.retain
+  return entry
+}
+
+/**
+ * State in Redis under one key prefix, laid out so that no hot path scans: index sets and hashes name what
+ * exists, Lua scripts make each read-then-write atomic, and a publish to many offline clients is one EVALSHA.
+ * Scripts build message keys from ids, so this runs on a single Redis (with replicas or Sentinel), not Redis Cluster.
+ */
+export class RedisPersistence implements Persistence {
+  private readonly redis: Redis
+  private readonly ownsClient: boolean
+  private readonly keys: KeyLayout
+
+  constructor(options: RedisPersistenceOptions = {}) {
+    if (options.redis) {
+      this.redis = options.redis
+      this.ownsClient = false
+    } else {
+      this.redis = options.url ? new Redis(options.url, options.redisOptions ?? {}) : new Redis(options.redisOptions ?? {})
+      this.ownsClient = true
+    }
+    this.keys = new KeyLayout(options.prefix ?? 'wren:')
+  }
+
+  async retainedStore(message: Message): Promise<void> {
+    const multi = this.redis.multi()
+    if (message.payload.length === 0) {
+      multi.hdel(this.keys.retained, message.topic).zrem(this.keys.retainedTopics, message.topic)
+    } else {
+      multi.hset(this.keys.retained, message.topic, encodeMessage(message)).zadd(this.keys.retainedTopics, 0, message.topic)
+    }
+    await execAll(multi)
+  }
+
+  async retainedMatch(filter: string): Promise<Message[]> {
+    const wildcard = filter.search(/[+#]/)
+    const topics = wildcard === -1 ? [filter] : await this.retainedCandidates(filter, wildcard)
+    if (topics.length === 0) return []
+    const pipeline = this.redis.pipeline()
+    for (let i = 0; i < topics.length; i += RETAINED_BATCH) pipeline.hmgetBuffer(this.keys.retained, ...topics.slice(i, i + RETAINED_BATCH))
+    const values = ((await execAll(pipeline)) as Array<Array<Buffer | null>>).flat()
+    const now = Date.now()
+    const found: Message[] = []
+    const expired: Array<Promise<unknown>> = []
+    values.forEach((value, i) => {
+      if (!value) return
+      const message = decodeMessage(value)
+      if (message.expiresAt !== undefined && message.expiresAt < now) {
+        expired.push(DELETE_RETAINED_IF_SAME.run(this.redis, [this.keys.retained, this.keys.retainedTopics], [topics[i] as string, value]))
+      } else {
+        found.push(message)
+      }
+    })
+    await Promise.all(expired)
+    return found
+  }
+
+  /** Topics that match a wildcard filter, read from the lexicographic index by the filter's literal prefix. */
+  private async retainedCandidates(filter: string, wildcard: number): Promise<string[]> {
+    const prefix = filter.slice(0, wildcard)
+    // Every topic in ['a/b/', 'a/b0') starts with 'a/b/' because '0' follows '/' in byte order.
+    const max = prefix === '' ? '+' : `(${prefix.slice(0, -1)}0`
+    let min = prefix === '' ? '-' : `[${prefix}`
+    const matching: string[] = []
+    // 'a/b/#' also matches 'a/b' itself [MQTT-4.7.1-2]
+    if (prefix !== '' && filter.length === wildcard + 1 && filter.endsWith('#')) matching.push(prefix.slice(0, -1))
+    for (;;) {
+      const batch = await this.redis.zrangebylex(this.keys.retainedTopics, min, max, 'LIMIT', 0, RETAINED_BATCH)
+      for (const topic of batch) if (topicMatches(filter, topic)) matching.push(topic)
+      if (batch.length < RETAINED_BATCH) return matching
+      min = `(${batch[batch.length - 1] as string}`
+    }
+  }
+
+  async retainedCount(): Promise<number> {
+    return this.redis.hlen(this.keys.retained)
+  }
+
+  async sessionSave(record: SessionRecord): Promise<void> {
+    await this.redis.hset(this.keys.sessions, record.clientId, JSON.stringify(record))
+  }
+
+  async sessionGet(clientId: string): Promise<SessionRecord | undefined> {
+    const value = await this.redis.hget(this.keys.sessions, clientId)
+    return value === null ? undefined : (JSON.parse(value) as SessionRecord)
+  }
+
+  async sessionDelete(clientId: string): Promise<void> {
+    const k = this.keys
+    const filters = await this.redis.hkeys(k.subscriptions(clientId))
+    const multi = this.redis.multi().hdel(k.sessions, clientId).del(k.subscriptions(clientId), k.incoming(clientId)).srem(k.subscribers, clientId)
+    for (const filter of filters) multi.hdel(k.subscriptionIndex(filterBucket(filter)), indexField(clientId, filter))
+    multi.hdel(k.wills, clientId)
+    await Promise.all([
+      execAll(multi),
+      CLEAR_QUEUE.run(this.redis, [k.queue(clientId), k.delivery(clientId), k.inflight(clientId)], [k.messagePrefix]),
+    ])
+  }
+
+  async sessionList(): Promise<SessionRecord[]> {
+    const values = await this.redis.hvals(this.keys.sessions)
+    return values.map((value) => JSON.parse(value) as SessionRecord)
+  }
+
+  async subscriptionsAdd(clientId: string, subscriptions: Subscription[]): Promise<void> {
+    if (subscriptions.length === 0) return
+    const k = this.keys
+    const multi = this.redis.multi().sadd(k.subscribers, clientId)
+    for (const subscription of subscriptions) {
+      const json = JSON.stringify(subscription)
+      multi.hset(k.subscriptions(clientId), subscription.filter, json)
+      multi.hset(k.subscriptionIndex(filterBucket(subscription.filter)), indexField(clientId, subscription.filter), json)
+    }
+    await execAll(multi)
+  }
+
+  async subscriptionsRemove(clientId: string, filters: string[]): Promise<void> {
+    if (filters.length === 0) return
+    const k = this.keys
+    const multi = this.redis.multi().hdel(k.subscriptions(clientId), ...filters)
+    for (const filter of filters) multi.hdel(k.subscriptionIndex(filterBucket(filter)), indexField(clientId, filter))
+    await execAll(multi)
+    await FORGET_IF_UNSUBSCRIBED.run(this.redis, [k.subscriptions(clientId), k.subscribers], [clientId])
+  }
+
+  async subscriptionsGet(clientId: string): Promise<Subscription[]> {
+    const values = await this.redis.hvals(this.keys.subscriptions(clientId))
+    return values.map((value) => JSON.parse(value) as Subscription)
+  }
+
+  async subscriptionsAll(): Promise<ClientSubscriptions[]> {
+    const clientIds = await this.redis.smembers(this.keys.subscribers)
+    const pipeline = this.redis.pipeline()
+    for (const clientId of clientIds) pipeline.hvals(this.keys.subscriptions(clientId))
+    const replies = (await execAll(pipeline)) as string[][]
+    const all: ClientSubscriptions[] = []
+    replies.forEach((values, i) => {
+      const subscriptions = values.map((value) => JSON.parse(value) as Subscription)
+      if (subscriptions.length > 0) all.push({ clientId: clientIds[i] as string, subscriptions })
+    })
+    return all
+  }
+
+  async subscriptionsByTopic(topic: string): Promise<Array<{ clientId: string; subscription: Subscription }>> {
+    const pipeline = this.redis.pipeline()
+    for (const bucket of topicBuckets(topic)) pipeline.hgetall(this.keys.subscriptionIndex(bucket))
+    const replies = (await execAll(pipeline)) as Array<Record<string, string>>
+    const found: Array<{ clientId: string; subscription: Subscription }> = []
+    for (const fields of replies) {
+      for (const [field, json] of Object.entries(fields)) {
+        const separator = field.indexOf('\u0000')
+        if (!topicMatches(matchingFilter(field.slice(separator + 1)), topic)) continue
+        found.push({ clientId: field.slice(0, separator), subscription: JSON.parse(json) as Subscription })
+      }
+    }
+    return found
+  }
+
+  async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number): Promise<string[]> {
+    if (message.id === undefined) throw new TypeError('outboundEnqueue: message.id is required (the broker assigns it)')
+    if (targets.length === 0) return []
+    const k = this.keys
+    const keys = [k.message(message.id), k.sequence]
+    const args: Array<string | Buffer | number> = [message.id, encodeMessage(message), limit ?? -1]
+    for (const target of targets) {
+      const delivery: Delivery = { qos: target.qos }
+      if (target.subscriptionIdentifiers !== undefined) delivery.subscriptionIdentifiers = target.subscriptionIdentifiers
+      if (target.retain !== undefined) delivery.retain = target.retain
+      keys.push(k.queue(target.clientId), k.delivery(target.clientId))
+      args.push(target.clientId, JSON.stringify(delivery))
+    }
+    return (await ENQUEUE.run(this.redis, keys, args)) as string[]
+  }
+
+  async outboundSent(clientId: string, messageId: string, packetId: number): Promise<void> {
+    await SENT.run(this.redis, [this.keys.delivery(clientId), this.keys.inflight(clientId)], [messageId, packetId])
+  }
+
+  async outboundReleased(clientId: string, packetId: number): Promise<void> {
+    await RELEASED.run(this.redis, [this.keys.inflight(clientId)], [packetId])
+  }
+
+  async outboundAck(clientId: string, packetId: number): Promise<void> {
+    await ACK.run(this.redis, this.queueKeys(clientId), [packetId, this.keys.messagePrefix])
+  }
+
+  async outboundRemove(clientId: string, messageId: string): Promise<void> {
+    await REMOVE.run(this.redis, this.queueKeys(clientId), [messageId, this.keys.messagePrefix])
+  }
+
+  async outboundList(clientId: string): Promise<OutboundEntry[]> {
+    const flat = (await LIST.runBuffer(this.redis, this.queueKeys(clientId), [this.keys.messagePrefix])) as Buffer[]
+    const entries: OutboundEntry[] = []
+    for (let i = 0; i < flat.length; i += 4) {
+      const body = flat[i + 3] as Buffer
+      // A message key lost outside the adapter (eviction, manual delete) leaves nothing to resend.
+      if (body.length === 0) continue
+      const delivery = JSON.parse((flat[i + 1] as Buffer).toString()) as Delivery
+      entries.push(entryFrom(delivery, (flat[i + 2] as Buffer).toString(), decodeMessage(body)))
+    }
+    return entries
+  }
+
+  async outboundCount(clientId: string): Promise<number> {
+    return this.redis.zcard(this.keys.queue(clientId))
+  }
+
+  private queueKeys(clientId: string): string[] {
+    return [this.keys.queue(clientId), this.keys.delivery(clientId), this.keys.inflight(clientId)]
+  }
+
+  async incomingAdd(clientId: string, packetId: number): Promise<void> {
+    await this.redis.sadd(this.keys.incoming(clientId), packetId)
+  }
+
+  async incomingHas(clientId: string, packetId: number): Promise<boolean> {
+    return (await this.redis.sismember(this.keys.incoming(clientId), packetId)) === 1
+  }
+
+  async incomingRemove(clientId: string, packetId: number): Promise<void> {
+    await this.redis.srem(this.keys.incoming(clientId), packetId)
+  }
+
+  async willPut(record: WillRecord): Promise<void> {
+    await this.redis.hset(this.keys.wills, record.clientId, encodeWill(record))
+  }
+
+  async willGet(clientId: string): Promise<WillRecord | undefined> {
+    const value = await this.redis.hgetBuffer(this.keys.wills, clientId)
+    return value ? decodeWill(value) : undefined
+  }
+
+  async willDelete(clientId: string): Promise<void> {
+    await this.redis.hdel(this.keys.wills, clientId)
+  }
+
+  async willList(): Promise<WillRecord[]> {
+    const values = await this.redis.hvalsBuffer(this.keys.wills)
+    return values.map(decodeWill)
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsClient && this.redis.status !== 'end') await this.redis.quit()
+  }
+}
+
+export function createRedisPersistence(options: RedisPersistenceOptions = {}): RedisPersistence {
+  return new RedisPersistence(options)
+}

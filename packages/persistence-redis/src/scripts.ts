@@ -1,0 +1,161 @@
+import { createHash } from 'node:crypto'
+import type { Redis } from 'ioredis'
+
+/**
+ * A Lua script run by EVALSHA, loaded with EVAL the first time a server does not know it (a fresh or
+ * restarted Redis). Scripts are where a read decides a write: the limit check, packet id lookups, refcounts.
+ */
+export class LuaScript {
+  private readonly sha: string
+
+  constructor(private readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex')
+  }
+
+  /** Runs the script; replies come back as strings. */
+  run(redis: Redis, keys: string[], args: Array<string | Buffer | number>): Promise<unknown> {
+    return this.call(redis, keys, args, false)
+  }
+
+  /** Runs the script; replies come back as Buffers, for scripts that return stored binary values. */
+  runBuffer(redis: Redis, keys: string[], args: Array<string | Buffer | number>): Promise<unknown> {
+    return this.call(redis, keys, args, true)
+  }
+
+  private async call(redis: Redis, keys: string[], args: Array<string | Buffer | number>, buffers: boolean): Promise<unknown> {
+    const send = (command: 'EVALSHA' | 'EVAL', script: string) => {
+      const params = [script, keys.length, ...keys, ...args]
+      return buffers ? redis.callBuffer(command, ...params) : redis.call(command, ...params)
+    }
+    try {
+      return await send('EVALSHA', this.sha)
+    } catch (error) {
+      if (error instanceof Error && error.message.startsWith('NOSCRIPT')) return send('EVAL', this.source)
+      throw error
+    }
+  }
+}
+
+/** Drops one entry of a client's queue and its message reference. KEYS: queue, delivery, inflight. */
+const DROP_ENTRY = `
+local function drop(id, messagePrefix)
+  if redis.call('ZREM', KEYS[1], id) == 0 then return 0 end
+  redis.call('HDEL', KEYS[2], id)
+  local flight = redis.call('HGET', KEYS[3], 'm:' .. id)
+  if flight then
+    local packetField = 'p:' .. string.sub(flight, 3)
+    if redis.call('HGET', KEYS[3], packetField) == id then redis.call('HDEL', KEYS[3], packetField) end
+    redis.call('HDEL', KEYS[3], 'm:' .. id)
+  end
+  local messageKey = messagePrefix .. id
+  if redis.call('HINCRBY', messageKey, 'refs', -1) <= 0 then redis.call('DEL', messageKey) end
+  return 1
+end
+`
+
+/**
+ * Appends a message to many queues in one call, refusing queues at the limit.
+ * KEYS: message, sequence, then (queue, delivery) per target.
+ * ARGV: message id, encoded message, limit (-1 for none), then (client id, delivery JSON) per target.
+ * Returns the ids of the clients whose queue was full.
+ */
+export const ENQUEUE = new LuaScript(`
+local id = ARGV[1]
+local limit = tonumber(ARGV[3])
+local sequence = redis.call('INCR', KEYS[2])
+local added = 0
+local full = {}
+for i = 1, (#KEYS - 2) / 2 do
+  local queue = KEYS[1 + 2 * i]
+  local delivery = KEYS[2 + 2 * i]
+  if redis.call('HEXISTS', delivery, id) == 0 then
+    if limit >= 0 and redis.call('ZCARD', queue) >= limit then
+      full[#full + 1] = ARGV[2 + 2 * i]
+    else
+      redis.call('ZADD', queue, sequence, id)
+      redis.call('HSET', delivery, id, ARGV[3 + 2 * i])
+      added = added + 1
+    end
+  end
+end
+if added > 0 then
+  redis.call('HSETNX', KEYS[1], 'body', ARGV[2])
+  redis.call('HINCRBY', KEYS[1], 'refs', added)
+end
+return full
+`)
+
+/** KEYS: delivery, inflight. ARGV: message id, packet id. */
+export const SENT = new LuaScript(`
+local id = ARGV[1]
+if redis.call('HEXISTS', KEYS[1], id) == 0 then return 0 end
+local previous = redis.call('HGET', KEYS[2], 'm:' .. id)
+if previous then
+  local packetField = 'p:' .. string.sub(previous, 3)
+  if redis.call('HGET', KEYS[2], packetField) == id then redis.call('HDEL', KEYS[2], packetField) end
+end
+redis.call('HSET', KEYS[2], 'm:' .. id, 's:' .. ARGV[2], 'p:' .. ARGV[2], id)
+return 1
+`)
+
+/** KEYS: inflight. ARGV: packet id. */
+export const RELEASED = new LuaScript(`
+local id = redis.call('HGET', KEYS[1], 'p:' .. ARGV[1])
+if not id then return 0 end
+redis.call('HSET', KEYS[1], 'm:' .. id, 'r:' .. ARGV[1])
+return 1
+`)
+
+/** KEYS: queue, delivery, inflight. ARGV: packet id, message key prefix. */
+export const ACK = new LuaScript(`${DROP_ENTRY}
+local id = redis.call('HGET', KEYS[3], 'p:' .. ARGV[1])
+if not id then return 0 end
+return drop(id, ARGV[2])
+`)
+
+/** KEYS: queue, delivery, inflight. ARGV: message id, message key prefix. */
+export const REMOVE = new LuaScript(`${DROP_ENTRY}
+return drop(ARGV[1], ARGV[2])
+`)
+
+/**
+ * The queue in order, as flat groups of four: message id, delivery JSON, inflight state ('' when queued), message.
+ * KEYS: queue, delivery, inflight. ARGV: message key prefix.
+ */
+export const LIST = new LuaScript(`
+local out = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  out[#out + 1] = id
+  out[#out + 1] = redis.call('HGET', KEYS[2], id) or ''
+  out[#out + 1] = redis.call('HGET', KEYS[3], 'm:' .. id) or ''
+  out[#out + 1] = redis.call('HGET', ARGV[1] .. id, 'body') or ''
+end
+return out
+`)
+
+/** Empties a client's queue, releasing every message reference. KEYS: queue, delivery, inflight. ARGV: message key prefix. */
+export const CLEAR_QUEUE = new LuaScript(`
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local messageKey = ARGV[1] .. id
+  if redis.call('HINCRBY', messageKey, 'refs', -1) <= 0 then redis.call('DEL', messageKey) end
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+return 1
+`)
+
+/** Removes a client from the subscriber index once it has no subscription left. KEYS: subscriptions, subscribers. ARGV: client id. */
+export const FORGET_IF_UNSUBSCRIBED = new LuaScript(`
+if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) end
+return 1
+`)
+
+/**
+ * Deletes a retained message only if it is still the one that was read, so an expired message never takes a
+ * newer one published meanwhile (by this broker or another) with it. KEYS: retained, retained-topics. ARGV: topic, value.
+ */
+export const DELETE_RETAINED_IF_SAME = new LuaScript(`
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+`)
