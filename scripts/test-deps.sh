@@ -4,6 +4,8 @@ set -euo pipefail
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
+# mosquitto_passwd (the auth-file tests read what it writes) comes with the broker package.
+command -v mosquitto_passwd >/dev/null 2>&1 || need+=(mosquitto)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
