@@ -1,0 +1,122 @@
+// One raw MQTT connection of the load generator. Deliveries are counted by a callback, QoS 1 deliveries are
+// acknowledged in one write per read, and PUBACKs for our own publishes are handed to the sender's window.
+import net from 'node:net'
+import { encodeConnect, encodePubacks, encodeSubscribe, PacketFramer, PacketType } from './wire.js'
+
+const NO_HANDLER = () => {}
+
+export class Client {
+  constructor(socket, clientId) {
+    this.socket = socket
+    this.clientId = clientId
+    /** (buffer, payloadStart, payloadEnd, qos) for each PUBLISH the broker delivers. */
+    this.onPublish = NO_HANDLER
+    /** (messageId) for each PUBACK the broker returns. */
+    this.onPuback = NO_HANDLER
+    this.waiting = new Map()
+    this.ackIds = new Uint16Array(256)
+    this.ackCount = 0
+    this.framer = new PacketFramer((type, flags, buffer, start, end) => this.dispatch(type, flags, buffer, start, end))
+    socket.on('data', (chunk) => {
+      this.framer.push(chunk)
+      this.flushAcks()
+    })
+    socket.on('error', (error) => this.failAll(error))
+    socket.on('close', () => this.failAll(new Error(`connection ${clientId} closed by the broker`)))
+  }
+
+  dispatch(type, flags, buffer, start, end) {
+    if (type === PacketType.PUBLISH) {
+      const qos = (flags >> 1) & 3
+      const topicEnd = start + 2 + buffer.readUInt16BE(start)
+      if (qos > 0) {
+        this.queueAck(buffer.readUInt16BE(topicEnd))
+        this.onPublish(buffer, topicEnd + 2, end, qos)
+      } else {
+        this.onPublish(buffer, topicEnd, end, qos)
+      }
+    } else if (type === PacketType.PUBACK) {
+      this.onPuback(buffer.readUInt16BE(start))
+    } else if (type === PacketType.CONNACK) {
+      this.settle('connack', buffer[start + 1] === 0 ? null : new Error(`CONNACK return code ${buffer[start + 1]}`))
+    } else if (type === PacketType.SUBACK) {
+      const granted = buffer[start + 2]
+      this.settle(`suback:${buffer.readUInt16BE(start)}`, granted === 0x80 ? new Error('subscription refused') : null)
+    }
+  }
+
+  queueAck(messageId) {
+    if (this.ackCount === this.ackIds.length) {
+      const bigger = new Uint16Array(this.ackIds.length * 2)
+      bigger.set(this.ackIds)
+      this.ackIds = bigger
+    }
+    this.ackIds[this.ackCount++] = messageId
+  }
+
+  flushAcks() {
+    if (this.ackCount === 0) return
+    this.socket.write(encodePubacks(this.ackIds, this.ackCount))
+    this.ackCount = 0
+  }
+
+  expect(key) {
+    return new Promise((resolve, reject) => this.waiting.set(key, { resolve, reject }))
+  }
+
+  settle(key, error) {
+    const waiter = this.waiting.get(key)
+    if (!waiter) return
+    this.waiting.delete(key)
+    if (error) waiter.reject(error)
+    else waiter.resolve()
+  }
+
+  failAll(error) {
+    for (const waiter of this.waiting.values()) waiter.reject(error)
+    this.waiting.clear()
+  }
+
+  /** Subscribes and resolves once the broker's SUBACK grants it. */
+  subscribe(filter, qos, messageId = 1) {
+    const granted = this.expect(`suback:${messageId}`)
+    this.socket.write(encodeSubscribe(messageId, filter, qos))
+    return granted
+  }
+
+  close() {
+    this.socket.removeAllListeners('close')
+    this.socket.destroy()
+  }
+}
+
+/** Opens a TCP connection, sends CONNECT (clean session) and resolves once the broker accepts it. */
+export function connectClient({ port, host = '127.0.0.1', clientId, keepalive = 0 }) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host, noDelay: true })
+    const client = new Client(socket, clientId)
+    const accepted = client.expect('connack')
+    socket.once('connect', () => socket.write(encodeConnect(clientId, keepalive)))
+    accepted.then(
+      () => resolve(client),
+      (error) => {
+        socket.destroy()
+        reject(error)
+      },
+    )
+  })
+}
+
+/** Runs `open(i)` for i in 0..count-1 with at most `concurrency` pending at once; resolves in index order. */
+export async function inBatches(count, concurrency, open) {
+  const results = new Array(count)
+  let next = 0
+  async function lane() {
+    while (next < count) {
+      const index = next++
+      results[index] = await open(index)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane))
+  return results
+}

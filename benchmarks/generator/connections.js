@@ -1,0 +1,38 @@
+// Many idle clients: how fast a broker accepts connections and what each one costs it in memory. The RSS
+// growth is measured after the last CONNACK and a short settle, so it counts what the broker keeps per
+// client, not the transient garbage of the handshakes.
+import { connectClient, inBatches } from './client.js'
+import { closeWindow, nowMs, openWindow } from './measure.js'
+import { openFileLimit, rssKiB } from '../lib/proc-stats.js'
+
+// Sockets each process keeps for itself (stdio, IPC, the listener, libuv) besides the clients' ones.
+const SPARE_FILES = 100
+
+export async function runConnections(job) {
+  const { port, brokerPid } = job
+  const fileLimit = Math.min(openFileLimit(), openFileLimit(brokerPid))
+  const clientCount = Math.max(1, Math.min(job.clients, fileLimit - SPARE_FILES))
+  const rssBeforeKiB = rssKiB(brokerPid)
+  const window = openWindow(brokerPid)
+  const clients = []
+  let lastConnackMs = window.startMs
+  try {
+    await inBatches(clientCount, job.concurrency, async (i) => {
+      clients.push(await connectClient({ port, clientId: `bench-idle-${i}`, keepalive: 0 }))
+      lastConnackMs = nowMs()
+    })
+    const measured = closeWindow(window, lastConnackMs)
+    await new Promise((resolve) => setTimeout(resolve, job.settleMs))
+    const rssAfterKiB = rssKiB(brokerPid)
+    return {
+      ...measured,
+      requestedClients: job.clients,
+      clients: clientCount,
+      connectsPerSec: clientCount / (measured.durationMs / 1000),
+      brokerCpuUsPerConnect: measured.brokerCpuUs / clientCount,
+      rssPerConnectionKiB: (rssAfterKiB - rssBeforeKiB) / clientCount,
+    }
+  } finally {
+    for (const client of clients) client.close()
+  }
+}

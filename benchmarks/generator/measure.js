@@ -1,0 +1,34 @@
+// The measured window of a scenario: wall time, this generator's CPU and the broker's CPU, all sampled at the
+// same two instants so "broker CPU per message" and "generator busy %" describe the same stretch of work.
+import { cpuMicros } from '../lib/proc-stats.js'
+
+export const nowMs = () => Number(process.hrtime.bigint()) / 1e6
+
+export function openWindow(brokerPid) {
+  return { startMs: nowMs(), generatorCpu: process.cpuUsage(), brokerCpuUs: cpuMicros(brokerPid), brokerPid }
+}
+
+/** Closes the window now; `workEndMs` (default now) is when the measured work itself finished. */
+export function closeWindow(window, workEndMs = nowMs()) {
+  const endMs = nowMs()
+  const generator = process.cpuUsage(window.generatorCpu)
+  const wallMs = Math.max(endMs - window.startMs, 0.001)
+  return {
+    durationMs: Math.max(workEndMs - window.startMs, 0.001),
+    generatorCpuPct: ((generator.user + generator.system) / 1000 / wallMs) * 100,
+    brokerCpuUs: cpuMicros(window.brokerPid) - window.brokerCpuUs,
+    brokerCpuPct: ((cpuMicros(window.brokerPid) - window.brokerCpuUs) / 1000 / wallMs) * 100,
+  }
+}
+
+/** Resolves when `isDone()` holds, checking every `everyMs`, or rejects nothing: it resolves 'timeout' at `deadlineMs`. */
+export function waitUntil(isDone, deadlineMs, everyMs = 20) {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (isDone()) return resolve('done')
+      if (nowMs() >= deadlineMs) return resolve('timeout')
+      setTimeout(check, everyMs)
+    }
+    check()
+  })
+}

@@ -1,0 +1,39 @@
+// Command-line options of `pnpm bench` / `node benchmarks/run.js`.
+import { parseArgs } from 'node:util'
+
+export const USAGE = `Usage: pnpm bench [--quick] [--runs N] [--brokers wren,aedes,mosquitto] [--scenarios fan-in,latency,...]
+                  [--out NAME] [--cpu-prof]
+
+  --quick       about a minute: one run of a subset of scenarios, smaller counts (writes results/quick.*)
+  --runs N      runs per scenario and broker (default: 3 full, 1 quick); figures are medians
+  --brokers     which brokers to compare (default: all installed)
+  --scenarios   variant id prefixes to run, e.g. fan-in,latency,payload-1KiB
+  --out NAME    write results/NAME.md and NAME.json (default: latest, or quick with --quick)
+  --cpu-prof    run Node brokers under --cpu-prof; profiles go to results/profiles/`
+
+export function parseOptions(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      runs: { type: 'string' },
+      brokers: { type: 'string' },
+      scenarios: { type: 'string' },
+      out: { type: 'string' },
+      'cpu-prof': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  const list = (text) => (text ? text.split(',').map((s) => s.trim()).filter(Boolean) : null)
+  const runs = values.runs === undefined ? null : Number(values.runs)
+  if (runs !== null && !(Number.isInteger(runs) && runs > 0)) throw new Error(`--runs must be a positive integer`)
+  return {
+    help: values.help,
+    profile: values.quick ? 'quick' : 'full',
+    runs,
+    brokers: list(values.brokers),
+    scenarios: list(values.scenarios),
+    out: values.out ?? (values.quick ? 'quick' : 'latest'),
+    cpuProf: values['cpu-prof'],
+  }
+}

@@ -1,0 +1,39 @@
+// One measurement is one scenario variant against one freshly started broker: a new broker process per
+// measurement gives each its own peak RSS and no state left over from the previous scenario.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { peakRssKiB } from './proc-stats.js'
+import { freePort, runGenerator, startBroker } from './processes.js'
+
+// Time a generator may take beyond its job's own bound: connecting clients, setup and teardown.
+const GENERATOR_SLACK_MS = 30_000
+
+function jobBoundMs(job) {
+  return job.timeoutMs ?? job.durationMs + job.drainMs
+}
+
+/**
+ * Runs `variant` against `broker` and returns its figures. `nodeFlags` go to Node-based brokers (e.g.
+ * `--cpu-prof`). Never throws for a broker's failure: the error is the measurement's result.
+ */
+export async function measure({ broker, variant, run, nodeFlags = [] }) {
+  const workDir = mkdtempSync(join(tmpdir(), 'wren-bench-'))
+  const record = { broker: broker.name, variant: variant.id, scenario: variant.scenario, run }
+  let running
+  try {
+    const port = await freePort()
+    running = await startBroker(broker.argv({ port, workDir, nodeFlags }), port)
+    const result = await runGenerator(
+      { ...variant.job, port, brokerPid: running.pid, clientPrefix: `${broker.name}-${variant.id}-${run}` },
+      jobBoundMs(variant.job) + GENERATOR_SLACK_MS,
+    )
+    return { ...record, ...result, brokerPeakRssMiB: peakRssKiB(running.pid) / 1024 }
+  } catch (error) {
+    const stderr = running?.stderr().trim()
+    return { ...record, error: `${error instanceof Error ? error.message : String(error)}${stderr ? ` (broker stderr: ${stderr})` : ''}` }
+  } finally {
+    await running?.stop()
+    rmSync(workDir, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,175 @@
+// Turns raw measurements into medians per (scenario variant, broker) and renders them as markdown tables
+// with Wren's ratio to each peer, plus the SVG charts the markdown links to.
+import { FIGURES } from './scenarios.js'
+import { median } from './stats.js'
+import { barChart, formatNumber } from './svg-chart.js'
+
+const HEADLINE = { latency: 'p99Us' }
+
+/** `{ [variantId]: { [broker]: { runs, errors, figures: { [key]: median } } } }` */
+export function summarize(measurements, variants, brokerNames) {
+  const summary = {}
+  for (const variant of variants) {
+    summary[variant.id] = {}
+    for (const broker of brokerNames) {
+      const mine = measurements.filter((m) => m.variant === variant.id && m.broker === broker)
+      const ok = mine.filter((m) => !m.error)
+      const figures = {}
+      for (const key of variant.figures) figures[key] = median(ok.map((m) => m[key]))
+      summary[variant.id][broker] = { runs: ok.length, errors: mine.filter((m) => m.error).map((m) => m.error), figures }
+    }
+  }
+  return summary
+}
+
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${formatNumber(a / b, 2)}×` : '–')
+
+const betterMark = (figure) => (figure.better === 'higher' ? ' ↑' : figure.better === 'lower' ? ' ↓' : '')
+
+function table(headers, rows) {
+  const line = (cells) => `| ${cells.join(' | ')} |`
+  return [line(headers), line(headers.map((_, i) => (i === 0 ? '---' : '---:'))), ...rows.map(line)].join('\n')
+}
+
+function comparisonColumns(brokers) {
+  const wren = brokers.find((b) => b.name === 'wren')
+  return wren ? brokers.filter((b) => b !== wren).map((peer) => ({ wren, peer })) : []
+}
+
+export function chartFile(variantOrScenario) {
+  return `${variantOrScenario}.svg`
+}
+
+/** Charts: one per scenario (its variants as groups) plus the latency percentiles. */
+export function renderCharts(summary, variants, brokers) {
+  const series = brokers.map((b) => ({ name: b.name, label: b.label }))
+  const charts = []
+  const scenarios = [...new Set(variants.filter((v) => v.chart).map((v) => v.scenario))]
+  for (const scenario of scenarios) {
+    const mine = variants.filter((v) => v.scenario === scenario && v.chart)
+    const figure = FIGURES[mine[0].chart]
+    charts.push({
+      scenario,
+      file: chartFile(`throughput-${scenario}`),
+      svg: barChart({
+        title: `${scenario}: ${figure.label} (median)`,
+        unit: figure.label,
+        series,
+        groups: mine.map((v) => ({
+          label: v.id,
+          values: Object.fromEntries(brokers.map((b) => [b.name, summary[v.id][b.name].figures[v.chart]])),
+        })),
+      }),
+    })
+  }
+  const latency = variants.find((v) => v.scenario === 'latency')
+  if (latency) {
+    charts.push({
+      scenario: 'latency',
+      file: chartFile('latency'),
+      svg: barChart({
+        title: 'latency, QoS 1 one-to-one at a fixed rate (median of runs)',
+        unit: 'µs, publish to delivery',
+        series,
+        log: true,
+        groups: ['p50Us', 'p99Us', 'p999Us', 'maxUs'].map((key) => ({
+          label: FIGURES[key].label.replace('latency ', ''),
+          values: Object.fromEntries(brokers.map((b) => [b.name, summary[latency.id][b.name].figures[key]])),
+        })),
+      }),
+    })
+  }
+  return charts
+}
+
+function scenarioSection(variant, summary, brokers) {
+  const pairs = comparisonColumns(brokers)
+  const headers = ['figure', ...brokers.map((b) => b.label), ...pairs.map(({ peer }) => `Wren/${peer.label}`)]
+  const rows = variant.figures.map((key) => {
+    const figure = FIGURES[key]
+    const values = brokers.map((b) => summary[variant.id][b.name].figures[key])
+    return [
+      `${figure.label}${betterMark(figure)}`,
+      ...values.map((v) => formatNumber(v, figure.digits)),
+      ...pairs.map(({ wren, peer }) =>
+        figure.better
+          ? ratio(summary[variant.id][wren.name].figures[key], summary[variant.id][peer.name].figures[key])
+          : '',
+      ),
+    ]
+  })
+  const notes = brokers.flatMap((b) =>
+    summary[variant.id][b.name].errors.map((e) => `- ${b.label} failed a run: ${e.replace(/\s+/g, ' ').slice(0, 300)}`),
+  )
+  return [`### ${variant.title}`, '', table(headers, rows), ...(notes.length ? ['', ...notes] : [])].join('\n')
+}
+
+function headlineTable(summary, variants, brokers) {
+  const pairs = comparisonColumns(brokers)
+  const rows = variants.map((variant) => {
+    const key = HEADLINE[variant.scenario] ?? variant.figures[0]
+    const figure = FIGURES[key]
+    const cell = (b) => summary[variant.id][b.name].figures[key]
+    return [
+      variant.id,
+      `${figure.label}${betterMark(figure)}`,
+      ...brokers.map((b) => formatNumber(cell(b), figure.digits)),
+      ...pairs.map(({ wren, peer }) => ratio(cell(wren), cell(peer))),
+      ...brokers.map((b) => {
+        const figures = summary[variant.id][b.name].figures
+        return formatNumber(figures.brokerCpuUsPerMsg ?? figures.brokerCpuUsPerConnect, 2)
+      }),
+    ]
+  })
+  return table(
+    [
+      'variant',
+      'headline figure',
+      ...brokers.map((b) => b.label),
+      ...pairs.map(({ peer }) => `Wren/${peer.label}`),
+      ...brokers.map((b) => `${b.label} CPU µs/msg*`),
+    ],
+    rows,
+  )
+}
+
+export function renderMarkdown({ meta, summary, variants, brokers, skipped, charts }) {
+  const chartFor = (scenario) => charts.filter((c) => c.scenario === scenario)
+  const lines = [
+    '# Wren benchmark results',
+    '',
+    `Generated by \`pnpm bench${meta.profile === 'quick' ? ' --quick' : ''}\` on ${meta.date}. Profile **${meta.profile}**, ` +
+      `${meta.runs} run(s) per scenario and broker, brokers interleaved within each run; every figure is the median ` +
+      'of the runs. Method and caveats: [docs/performance.md](../../docs/performance.md).',
+    '',
+    `- Machine: ${meta.machine.cpu}, ${meta.machine.cores} cores, ${meta.machine.memoryGiB} GiB, ${meta.machine.os}; ` +
+      `load average at start ${meta.loadAverage.start}, at end ${meta.loadAverage.end}`,
+    `- Node ${meta.node}; ${brokers.map((b) => `${b.label} ${meta.versions[b.name]}`).join(', ')}`,
+    ...skipped.map((s) => `- ${s.label} skipped: ${s.reason}. Install with \`${s.install}\``),
+    '',
+    '## Headline figures',
+    '',
+    'Throughput is delivered messages per second (from the first publish to the last delivery); latency is p99.',
+    'Ratios are Wren divided by the peer: above 1 is better for ↑ figures, below 1 is better for ↓ figures.',
+    '',
+    headlineTable(summary, variants, brokers),
+    '',
+    '\\* broker CPU time per delivered message (per accepted connection for the connections scenario).',
+    '',
+    '## Per scenario',
+    '',
+    '"broker CPU µs/msg" is the broker process\'s user+system CPU time over the measured window divided by the',
+    'messages delivered; "generator CPU %" is the load generator\'s own CPU use over the same window (near 100 %',
+    'means the generator, not the broker, was the limit).',
+  ]
+  let lastScenario = ''
+  for (const variant of variants) {
+    if (variant.scenario !== lastScenario && lastScenario) {
+      for (const chart of chartFor(lastScenario)) lines.push('', `![${chart.scenario}](${chart.file})`)
+    }
+    lastScenario = variant.scenario
+    lines.push('', scenarioSection(variant, summary, brokers))
+  }
+  for (const chart of chartFor(lastScenario)) lines.push('', `![${chart.scenario}](${chart.file})`)
+  return `${lines.join('\n')}\n`
+}

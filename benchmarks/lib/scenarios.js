@@ -1,0 +1,219 @@
+// What each scenario measures and how big it is in the quick and the full profile. Every job is bounded by a
+// message (or client) count and by `timeoutMs`; whichever comes first ends it.
+//
+// Scenario 7, persistent QoS 1 per persistence adapter, plugs in here once the adapters exist: add broker
+// entries per adapter in brokers.js (Wren with @wren/persistence-redis / -sqlite, Aedes with
+// aedes-persistence-redis) and a variant whose subscribers use clean: false sessions and reconnect, so the
+// queued messages go through the adapter.
+
+const QOS_LEVELS = [0, 1]
+
+/** What a measurement reports, how to print it, and which direction is better (null: context, not a score). */
+export const FIGURES = {
+  msgsPerSec: { label: 'delivered msgs/s', better: 'higher', digits: 0 },
+  mibPerSec: { label: 'delivered MiB/s', better: 'higher', digits: 1 },
+  lossPct: { label: 'loss %', better: 'lower', digits: 2 },
+  brokerCpuUsPerMsg: { label: 'broker CPU µs/msg', better: 'lower', digits: 2 },
+  brokerCpuPct: { label: 'broker CPU %', better: null, digits: 0 },
+  generatorCpuPct: { label: 'generator CPU %', better: null, digits: 0 },
+  brokerPeakRssMiB: { label: 'broker peak RSS MiB', better: 'lower', digits: 1 },
+  p50Us: { label: 'latency p50 µs', better: 'lower', digits: 0 },
+  p99Us: { label: 'latency p99 µs', better: 'lower', digits: 0 },
+  p999Us: { label: 'latency p99.9 µs', better: 'lower', digits: 0 },
+  maxUs: { label: 'latency max µs', better: 'lower', digits: 0 },
+  clients: { label: 'clients connected', better: null, digits: 0 },
+  connectsPerSec: { label: 'connects/s', better: 'higher', digits: 0 },
+  brokerCpuUsPerConnect: { label: 'broker CPU µs/connect', better: 'lower', digits: 1 },
+  rssPerConnectionKiB: { label: 'RSS per connection KiB', better: 'lower', digits: 2 },
+  receiveAllMs: { label: 'time to receive all ms', better: 'lower', digits: 0 },
+  storePerSec: { label: 'retained stored/s', better: 'higher', digits: 0 },
+}
+
+const THROUGHPUT = ['msgsPerSec', 'lossPct', 'brokerCpuUsPerMsg', 'brokerCpuPct', 'generatorCpuPct', 'brokerPeakRssMiB']
+
+const PROFILES = {
+  quick: {
+    runs: 1,
+    fanInMessages: 2_500,
+    fanOutMessages: 500,
+    manyToManyMessages: 500,
+    latency: { ratePerSec: 2_000, durationMs: 1_500 },
+    connections: 2_000,
+    retained: 10_000,
+    payloadBytesBudget: 16 * 1024 * 1024,
+    payloadMaxMessages: 20_000,
+    only: ['fan-in', 'fan-out-qos0', 'many-to-many-qos0', 'latency', 'connections', 'retained-qos0', 'payload-1KiB-qos0'],
+  },
+  full: {
+    runs: 3,
+    fanInMessages: 10_000,
+    fanOutMessages: 2_000,
+    manyToManyMessages: 2_000,
+    latency: { ratePerSec: 2_000, durationMs: 5_000 },
+    connections: 10_000,
+    retained: 100_000,
+    payloadBytesBudget: 256 * 1024 * 1024,
+    payloadMaxMessages: 100_000,
+    only: null,
+  },
+}
+
+export const profileNames = Object.keys(PROFILES)
+
+export const profile = (name) => PROFILES[name]
+
+function flowClients(count, spec) {
+  return Array.from({ length: count }, (_, i) => spec(i))
+}
+
+const payloadSizes = [
+  { label: '16B', bytes: 16 },
+  { label: '1KiB', bytes: 1024 },
+  { label: '64KiB', bytes: 64 * 1024 },
+]
+
+/** Every scenario variant, sized for `profileName`, in the order they run. */
+export function allVariants(profileName) {
+  const p = PROFILES[profileName]
+  const variants = []
+  for (const qos of QOS_LEVELS) {
+    variants.push({
+      id: `fan-in-qos${qos}`,
+      scenario: 'fan-in',
+      title: `1 fan-in: 20 publishers -> 1 wildcard subscriber, QoS ${qos}`,
+      figures: THROUGHPUT,
+      chart: 'msgsPerSec',
+      job: {
+        kind: 'flow',
+        qos,
+        payloadSize: 64,
+        messagesPerPublisher: p.fanInMessages,
+        deliveriesPerMessage: 1,
+        clients: [{ subscribe: 'bench/in/+' }, ...flowClients(20, (i) => ({ publish: `bench/in/${i}` }))],
+        window: 100,
+        aheadPerPublisher: 1_000,
+        idleMs: 2_000,
+        timeoutMs: 30_000,
+      },
+    })
+  }
+  for (const qos of QOS_LEVELS) {
+    variants.push({
+      id: `fan-out-qos${qos}`,
+      scenario: 'fan-out',
+      title: `2 fan-out: 1 publisher -> 100 subscribers, QoS ${qos}`,
+      figures: THROUGHPUT,
+      chart: 'msgsPerSec',
+      job: {
+        kind: 'flow',
+        qos,
+        payloadSize: 64,
+        messagesPerPublisher: p.fanOutMessages,
+        deliveriesPerMessage: 100,
+        clients: [{ publish: 'bench/out' }, ...flowClients(100, () => ({ subscribe: 'bench/out' }))],
+        window: 100,
+        aheadPerPublisher: 1_000,
+        idleMs: 2_000,
+        timeoutMs: 30_000,
+      },
+    })
+  }
+  for (const qos of QOS_LEVELS) {
+    variants.push({
+      id: `many-to-many-qos${qos}`,
+      scenario: 'many-to-many',
+      title: `3 many-to-many: 100 clients, each publishes to its own topic and subscribes to a neighbour's, QoS ${qos}`,
+      figures: THROUGHPUT,
+      chart: 'msgsPerSec',
+      job: {
+        kind: 'flow',
+        qos,
+        payloadSize: 64,
+        messagesPerPublisher: p.manyToManyMessages,
+        deliveriesPerMessage: 1,
+        clients: flowClients(100, (i) => ({ publish: `bench/m2m/${i}`, subscribe: `bench/m2m/${(i + 1) % 100}` })),
+        window: 100,
+        aheadPerPublisher: 1_000,
+        idleMs: 2_000,
+        timeoutMs: 30_000,
+      },
+    })
+  }
+  variants.push({
+    id: 'latency',
+    scenario: 'latency',
+    title: `4 latency: QoS 1 one-to-one at ${p.latency.ratePerSec} msgs/s for ${p.latency.durationMs / 1000} s`,
+    figures: ['p50Us', 'p99Us', 'p999Us', 'maxUs', 'lossPct', 'brokerCpuUsPerMsg', 'brokerCpuPct', 'generatorCpuPct'],
+    chart: null,
+    job: { kind: 'latency', qos: 1, payloadSize: 64, ...p.latency, drainMs: 5_000 },
+  })
+  variants.push({
+    id: 'connections',
+    scenario: 'connections',
+    title: `5 connections: ${p.connections.toLocaleString('en')} idle clients`,
+    figures: ['connectsPerSec', 'rssPerConnectionKiB', 'brokerCpuUsPerConnect', 'clients', 'generatorCpuPct', 'brokerPeakRssMiB'],
+    chart: 'connectsPerSec',
+    job: { kind: 'connections', clients: p.connections, concurrency: 100, settleMs: 1_000, timeoutMs: 60_000 },
+  })
+  for (const qos of QOS_LEVELS) {
+    variants.push({
+      id: `retained-qos${qos}`,
+      scenario: 'retained',
+      title: `6 retained: ${p.retained.toLocaleString('en')} retained topics, then one '#' subscription at QoS ${qos}`,
+      figures: ['receiveAllMs', 'msgsPerSec', 'lossPct', 'storePerSec', 'brokerCpuUsPerMsg', 'generatorCpuPct', 'brokerPeakRssMiB'],
+      chart: 'msgsPerSec',
+      job: { kind: 'retained', qos, count: p.retained, payloadSize: 64, window: 100, timeoutMs: 60_000 },
+    })
+  }
+  for (const size of payloadSizes) {
+    for (const qos of QOS_LEVELS) {
+      const total = Math.min(p.payloadMaxMessages, Math.floor(p.payloadBytesBudget / size.bytes))
+      variants.push({
+        id: `payload-${size.label}-qos${qos}`,
+        scenario: 'payload',
+        title: `8 payload ${size.label}: 4 publishers -> 1 subscriber, QoS ${qos}`,
+        figures: ['msgsPerSec', 'mibPerSec', ...THROUGHPUT.slice(1)],
+        chart: 'msgsPerSec',
+        job: {
+          kind: 'flow',
+          qos,
+          payloadSize: size.bytes,
+          messagesPerPublisher: Math.ceil(total / 4),
+          deliveriesPerMessage: 1,
+          clients: [{ subscribe: 'bench/payload/+' }, ...flowClients(4, (i) => ({ publish: `bench/payload/${i}` }))],
+          window: size.bytes > 4096 ? 16 : 100,
+          aheadPerPublisher: Math.min(1_000, Math.floor((4 * 1024 * 1024) / size.bytes)),
+          idleMs: 2_000,
+          timeoutMs: 30_000,
+        },
+      })
+    }
+  }
+  return variants
+}
+
+/** The variants a profile runs unless told which: the quick profile runs a subset. */
+export function defaultVariants(profileName) {
+  const only = PROFILES[profileName].only
+  const variants = allVariants(profileName)
+  return only ? variants.filter((v) => only.some((prefix) => v.id.startsWith(prefix))) : variants
+}
+
+/** A first guess of one measurement's wall time (broker start, setup, work, teardown), for the progress line. */
+export function estimateMs(job) {
+  const overheadMs = 800
+  switch (job.kind) {
+    case 'flow': {
+      const publishers = job.clients.filter((c) => c.publish).length
+      return overheadMs + (publishers * job.messagesPerPublisher * job.deliveriesPerMessage) / 80
+    }
+    case 'latency':
+      return overheadMs + job.durationMs
+    case 'connections':
+      return overheadMs + job.settleMs + job.clients / 4
+    case 'retained':
+      return overheadMs + job.count / 25
+    default:
+      return overheadMs
+  }
+}

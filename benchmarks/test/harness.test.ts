@@ -1,0 +1,86 @@
+// Proves the harness end to end on a tiny bounded load: a real Wren broker process (from @wren/core's built
+// dist), a real generator process, /proc figures and the report. No timing assertions: this machine's speed
+// is not the subject.
+import { describe, expect, it } from 'vitest'
+import { BROKERS } from '../lib/brokers.js'
+import { measure } from '../lib/harness.js'
+import { renderCharts, renderMarkdown, summarize } from '../lib/report.js'
+import { allVariants } from '../lib/scenarios.js'
+
+const wren = BROKERS.find((b) => b.name === 'wren')!
+
+function tinyFanIn(qos: 0 | 1) {
+  const variant = allVariants('quick').find((v) => v.id === `fan-in-qos${qos}`)!
+  // 20 publishers x 15 messages = 300 deliveries, bounded at 10 s.
+  return { ...variant, job: { ...variant.job, messagesPerPublisher: 15, idleMs: 1_000, timeoutMs: 10_000 } }
+}
+
+describe('benchmark harness against Wren', () => {
+  it('finds the built broker', () => {
+    expect(wren.isInstalled(), 'build it first: pnpm --filter @wren/core build').toBe(true)
+  })
+
+  it('runs a tiny fan-in at QoS 0 and QoS 1 and reports every figure', async () => {
+    const variants = [tinyFanIn(0), tinyFanIn(1)]
+    const measurements = []
+    for (const variant of variants) {
+      const record = await measure({ broker: wren, variant, run: 1 })
+      expect(record.error).toBeUndefined()
+      expect(record).toMatchObject({ broker: 'wren', expected: 300, delivered: 300, lossPct: 0, timedOut: false })
+      expect(record.msgsPerSec).toBeGreaterThan(0)
+      expect(record.brokerCpuUs).toBeGreaterThanOrEqual(0)
+      expect(record.generatorCpuPct).toBeGreaterThan(0)
+      expect(record.brokerPeakRssMiB).toBeGreaterThan(1)
+      measurements.push(record)
+    }
+
+    const summary = summarize(measurements, variants, ['wren'])
+    expect(summary['fan-in-qos1'].wren.figures.msgsPerSec).toBe(measurements[1].msgsPerSec)
+    const charts = renderCharts(summary, variants, [wren])
+    expect(charts.map((c) => c.file)).toEqual(['throughput-fan-in.svg'])
+    expect(charts[0].svg).toMatch(/^<svg[\s\S]*<\/svg>\n$/)
+    const markdown = renderMarkdown({
+      meta: {
+        date: 'now',
+        profile: 'quick',
+        runs: 1,
+        machine: { cpu: 'test', cores: 1, memoryGiB: 1, os: 'test' },
+        node: process.version,
+        versions: { wren: 'test' },
+        loadAverage: { start: '0', end: '0' },
+      },
+      summary,
+      variants,
+      brokers: [wren],
+      skipped: [],
+      charts,
+    })
+    expect(markdown).toContain('| delivered msgs/s ↑ |')
+    expect(markdown).toContain('![fan-in](throughput-fan-in.svg)')
+  })
+})
+
+describe('the generator framer', () => {
+  it('frames packets however the stream splits them', async () => {
+    const { PacketFramer, encodePublish } = await import('../generator/wire.js')
+    const packets = [
+      encodePublish({ topic: 'a/b', payload: Buffer.alloc(3, 1), qos: 0 }).bytes,
+      encodePublish({ topic: 'big', payload: Buffer.alloc(70_000, 2), qos: 1, messageId: 7 }).bytes,
+      Buffer.from([0x40, 0x02, 0x00, 0x07]),
+    ]
+    const stream = Buffer.concat(packets)
+    for (const cut of [1, 2, 3, 5, 1000, stream.length]) {
+      const seen: Array<[number, number]> = []
+      const framer = new PacketFramer((type: number, _flags: number, _buffer: Buffer, start: number, end: number) =>
+        seen.push([type, end - start]),
+      )
+      for (let at = 0; at < stream.length; at += cut) framer.push(stream.subarray(at, at + cut))
+      // [packet type, body length]: topic length prefix + topic (+ packet id) + payload.
+      expect(seen).toEqual([
+        [3, 2 + 3 + 3],
+        [3, 2 + 3 + 2 + 70_000],
+        [4, 2],
+      ])
+    }
+  })
+})
