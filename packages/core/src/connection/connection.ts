@@ -31,6 +31,8 @@ class Client implements ClientInfo {
   constructor(readonly meta: ConnectionMeta) {}
 }
 
+const PACKET_ID_REQUIRED = new Set(['subscribe', 'unsubscribe', 'puback', 'pubrec', 'pubrel', 'pubcomp'])
+
 /** How many packets may wait behind one that is being handled asynchronously before reading pauses. */
 const BACKLOG_PAUSE = 256
 
@@ -133,8 +135,17 @@ export class Connection implements SessionLink {
       this.fail(malformed(`first packet must be CONNECT, got ${packet.cmd}`)) // [MQTT-3.1.0-1]
       return
     }
+    if (packet.messageId === 0 && PACKET_ID_REQUIRED.has(packet.cmd)) {
+      this.fail(malformed(`${packet.cmd} with packet identifier 0`)) // [MQTT-2.3.1-1]
+      return
+    }
     this.busy = true
-    handler(this, packet, this.onHandled)
+    try {
+      handler(this, packet, this.onHandled)
+    } catch (error) {
+      this.ctx.logger.error({ clientId: this.client.id, err: error, cmd: packet.cmd }, 'packet handler threw')
+      this.close('internal-error', ReasonCode.ImplementationSpecificError)
+    }
   }
 
   /** Called when a handler is done: the next packet waits until then, which keeps per-client order. */

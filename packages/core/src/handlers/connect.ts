@@ -53,6 +53,11 @@ export const handleConnect: PacketHandler = (connection, packet, done) => {
     done()
     return
   }
+  if (version !== 5 && connect.password !== undefined && connect.username === undefined) {
+    connection.fail(malformed('password without user name')) // [MQTT-3.1.2-22]
+    done()
+    return
+  }
   if (connect.will && (connect.will.qos as number) === 3) {
     connection.fail(malformed('will QoS 3')) // [MQTT-3.1.2-14]
     done()

@@ -1,7 +1,7 @@
 import type { IPublishPacket } from 'mqtt-packet'
 import { isUtf8 } from 'node:buffer'
 import type { Connection, PacketHandler } from '../connection/connection.js'
-import { ProtocolViolation, ReasonCode, protocolError } from '../errors.js'
+import { ProtocolViolation, ReasonCode, malformed, protocolError } from '../errors.js'
 import { denialOf, runChain } from '../hooks/hook-runner.js'
 import type { PublishVerdict } from '../hooks/hook-types.js'
 import { hasWildcard, topicNameProblem } from '../topic/topic-rules.js'
@@ -46,6 +46,10 @@ export const handlePublish: PacketHandler = (connection, packet, done) => {
   const packetId = publish.messageId ?? 0
   const v5 = connection.protocolVersion === 5
   ctx.stats.publishReceived++
+  if (qos > 0 && packetId === 0) {
+    connection.fail(malformed('QoS 1/2 PUBLISH with packet identifier 0')) // [MQTT-2.3.1-1]
+    return done()
+  }
 
   const topic = resolveTopic(connection, publish)
   if (topic === undefined) return done()

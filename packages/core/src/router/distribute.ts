@@ -81,11 +81,18 @@ export function distribute(
   const entries = ctx.router.match(message.topic)
   let persistTargets: OutboundTarget[] | null = null
 
+  // Live persistent sessions are handed the message only after the store has been asked to enqueue it,
+  // so that their 'sent' write can never reach the store before the entry it updates.
+  let deferred: Array<[Session, Delivery]> | null = null
   const deliver = (delivery: Delivery): void => {
     const session = sessions.live(delivery.clientId)
     if (session) {
-      if (session.persistent && delivery.qos > 0) (persistTargets ??= []).push(delivery)
-      session.deliver(message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers)
+      if (session.persistent && delivery.qos > 0) {
+        ;(persistTargets ??= []).push(delivery)
+        ;(deferred ??= []).push([session, delivery])
+      } else {
+        session.deliver(message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers)
+      }
     } else if (delivery.qos > 0) {
       // Offline persistent session: QoS 0 is not queued for offline clients (as Mosquitto's default).
       ;(persistTargets ??= []).push(delivery)
@@ -145,6 +152,8 @@ export function distribute(
     queued = ctx.persistence.outboundEnqueue(persistTargets, message, ctx.options.maxQueued).then((full) => {
       if (full.length > 0) ctx.stats.messagesDropped += full.length
     })
+    const waiting = deferred as Array<[Session, Delivery]> | null
+    if (waiting) for (const [session, d] of waiting) session.deliver(message, d.qos, d.retain, d.subscriptionIdentifiers)
   }
   if (retained === null && queued === null) {
     done(null)
