@@ -83,7 +83,8 @@ describe('SUBSCRIBE and UNSUBSCRIBE', () => {
     await everything.client.subscribeAsync({ '#': { qos: 0 }, '+/broker/#': { qos: 0 }, '+/+/+': { qos: 0 } })
     const sys = await connectClient(b.url)
     await sys.client.subscribeAsync('$SYS/#', { qos: 0 })
-    await sys.inbox.next((m) => m.topic.startsWith('$SYS/broker/'), 3000)
+    // a live update (not a retained copy sent on subscribe) proves $SYS was routed after both subscribed
+    await sys.inbox.next((m) => m.topic.startsWith('$SYS/broker/') && !m.retain, 3000, 'a live $SYS update')
     const pub = await connectClient(b.url)
     await pub.client.publishAsync('normal/topic', 'x', { qos: 1 })
     await everything.inbox.next((m) => m.topic === 'normal/topic')
