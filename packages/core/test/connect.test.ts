@@ -32,6 +32,7 @@ describe('CONNECT', () => {
     ['will retain without the will flag [MQTT-3.1.2-15]', 0x02 | 0x20, Buffer.alloc(0)],
     ['will QoS 1 without the will flag [MQTT-3.1.2-13]', 0x02 | 0x08, Buffer.alloc(0)],
     ['a password without a user name [MQTT-3.1.2-22]', 0x02 | 0x40, encodeString('secret')],
+    ['a will topic with a wildcard [MQTT-3.1.2-9]', 0x02 | 0x04, Buffer.concat([encodeString('will/+'), encodeString('bye')])],
   ])('closes the connection for a CONNECT with %s', async (_what, flags, extra) => {
     const b = await startBroker()
     const raw = await RawClient.open(b.port)
