@@ -13,9 +13,10 @@ Flags win over the keys of the config file; see docs/server.md.
 Options:
   -c, --config <file>          JSON config file (keys: host, port, wsPort, wsPath, persistence, ...)
       --host <addr>            address to bind every listener to (default 0.0.0.0)
-  -p, --port <n>               MQTT over TCP port (default 1883; 0 = any free port; -1 = off)
-      --ws-port <n>            MQTT over WebSocket port (default 8083; 0 = any free port; -1 = off)
-      --no-ws                  no WebSocket listener (same as --ws-port -1)
+  -p, --port <n>               MQTT over TCP port (default 1883; 0 = any free port)
+      --no-tcp                 no TCP listener (same as --port=-1)
+      --ws-port <n>            MQTT over WebSocket port (default 8083; 0 = any free port)
+      --no-ws                  no WebSocket listener (same as --ws-port=-1)
       --ws-path <path>         HTTP path of the WebSocket listener (default /mqtt)
       --persistence <spec>     memory (default) | sqlite:<file> | redis://host:port[/db]
       --sys-interval <s>       seconds between $SYS updates; 0 = off (default 10)
@@ -31,6 +32,7 @@ const OPTIONS = {
   config: { type: 'string', short: 'c' },
   host: { type: 'string' },
   port: { type: 'string', short: 'p' },
+  'no-tcp': { type: 'boolean' },
   'ws-port': { type: 'string' },
   'no-ws': { type: 'boolean' },
   'ws-path': { type: 'string' },
@@ -79,9 +81,10 @@ function configFromFlags(values: Values): Partial<ServerConfig> {
     flagFor[key] = `--${flag}`
     raw[key] = NUMERIC_KEYS.has(key as keyof ServerConfig) && /^-?\d+$/.test(value) ? Number(value) : value
   }
-  if (values['no-ws']) {
-    flagFor.wsPort = '--no-ws'
-    raw.wsPort = -1
+  for (const [flag, key] of [['no-tcp', 'port'], ['no-ws', 'wsPort']] as const) {
+    if (!values[flag]) continue
+    flagFor[key] = `--${flag}`
+    raw[key] = -1
   }
   return validatePartialConfig(raw, (key) => flagFor[key] ?? key, process.cwd())
 }
@@ -126,15 +129,9 @@ async function main(argv: string[]): Promise<void> {
   }
 
   const logger = createLogger(config.logLevel)
-  let server: Awaited<ReturnType<typeof startServer>>
-  try {
-    server = await startServer(config, { logger })
-  } catch (error) {
-    if (error instanceof ConfigError) fail(error.message, 2)
-    logger.fatal({ err: error }, 'could not start')
-    process.exit(1)
-  }
+  const starting = startServer(config, { logger })
 
+  // Listening for signals before the server is up: a signal during startup stops it once it is.
   let stopping = false
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -147,16 +144,26 @@ async function main(argv: string[]): Promise<void> {
       logger.error({ timeoutMs: config.shutdownTimeout }, 'shutdown timed out')
       process.exit(1)
     }, config.shutdownTimeout).unref()
-    server.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed')
-        process.exit(1)
-      },
-    )
+    starting
+      .then((server) => server.close())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed')
+          process.exit(1)
+        },
+      )
   }
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
+
+  try {
+    await starting
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message, 2)
+    logger.fatal({ err: error }, 'could not start')
+    process.exit(1)
+  }
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

@@ -185,5 +185,8 @@ export function mergeConfig(...sources: Array<Partial<ServerConfig>>): ServerCon
       if (source[key] !== undefined) Object.assign(merged, { [key]: source[key] })
     }
   }
+  if (merged.port < 0 && merged.wsPort < 0) {
+    throw new ConfigError('every listener is off (port and wsPort are both -1): nothing would accept clients')
+  }
   return merged
 }

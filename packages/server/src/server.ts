@@ -78,6 +78,9 @@ export async function startServer(
   broker.on('clientDisconnected', (client, reason) =>
     logger.debug({ clientId: client.id, reason }, 'client disconnected'),
   )
+  broker.on('subscribed', (client, subscriptions) =>
+    logger.debug({ clientId: client.id, filters: subscriptions.map((s) => s.filter) }, 'client subscribed'),
+  )
 
   const listeners: Listener[] = []
   try {

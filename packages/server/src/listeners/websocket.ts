@@ -18,6 +18,8 @@ function chooseSubprotocol(offered: Set<string>): string | false {
  */
 export function attachWebSocket(server: Server, broker: Broker, path = '/mqtt'): WebSocketServer {
   const wss = new WebSocketServer({ server, path, handleProtocols: chooseSubprotocol })
+  // ws re-emits the HTTP server's own errors (e.g. EADDRINUSE), which reach whoever owns that server.
+  wss.on('error', () => undefined)
   wss.on('connection', (ws, request: IncomingMessage) => {
     const stream = createWebSocketStream(ws)
     broker.handle(stream, {

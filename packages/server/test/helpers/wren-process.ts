@@ -60,7 +60,10 @@ export async function startWren(args: string[] = []): Promise<WrenProcess> {
           done(() => reject(new Error(`wren exited (${child.exitCode ?? child.signalCode}): ${stderr}`)))
         }
       }
-      const timer = setTimeout(() => done(() => reject(new Error(`no such log line within ${timeoutMs} ms`))), timeoutMs)
+      const timer = setTimeout(
+        () => done(() => reject(new Error(`no such log line within ${timeoutMs} ms`))),
+        timeoutMs,
+      )
       const done = (settle: () => void): void => {
         clearTimeout(timer)
         waiters.delete(check)
@@ -99,7 +102,10 @@ export async function startWren(args: string[] = []): Promise<WrenProcess> {
 }
 
 /** Runs `wren` to completion, for the cases where it must not start. */
-export function runWren(args: string[], timeoutMs = 10_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runWren(
+  args: string[],
+  timeoutMs = 10_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   assertBuilt()
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
