@@ -48,7 +48,7 @@ export class Broker extends TypedEmitter<BrokerEvents> {
     this.id = options.id ?? generateId('wren-broker-')
     const resolved = resolveOptions(options)
     const topicLimits: TopicLimits = { maxLength: resolved.maxTopicLength, maxLevels: resolved.maxTopicLevels }
-    const shared = new SharedGroups()
+    const shared = new SharedGroups(options.sharedSubscriptionStrategy)
     const ctx: BrokerContext = {
       id: this.id,
       options: resolved,

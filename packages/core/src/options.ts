@@ -1,6 +1,6 @@
 import type { HookOptions } from './hooks/hook-types.js'
 import type { Persistence } from './persistence/persistence.js'
-import type { QoS } from './types.js'
+import type { Message, QoS } from './types.js'
 
 /** A pino-compatible logger subset: pass `pino()` or anything with these methods. */
 export interface Logger {
@@ -19,6 +19,8 @@ export interface BrokerOptions {
   /** Where sessions, retained messages, queues and wills are kept. Default: in memory. */
   persistence?: Persistence
   hooks?: HookOptions
+  /** How a shared subscription group picks its member for a message. Default: round-robin, connected members first. */
+  sharedSubscriptionStrategy?: SharedSubscriptionStrategy
   logger?: Logger
   /** Milliseconds a new stream may take to send CONNECT before it is closed. Default 10000. */
   connectTimeout?: number
@@ -53,9 +55,24 @@ export interface BrokerOptions {
   sysInterval?: number
   /** Entries in the topic-match cache. Default 10000. */
   matchCacheSize?: number
+  /** Per-client PUBLISH packets per second; over it the broker stops reading that client for a while. 0 = no limit. */
+  maxPublishRate?: number
+  /** MQTT 5: Response Information sent in CONNACK to clients that request it. '' = none. */
+  responseInformation?: string
+  /** MQTT 5: Server Reference sent with CONNACK/DISCONNECT 0x9C/0x9D when the broker redirects. '' = none. */
+  serverReference?: string
 }
 
-export type ResolvedOptions = Required<Omit<BrokerOptions, 'persistence' | 'hooks' | 'logger' | 'id'>>
+/** Picks which member of a shared subscription group gets a message: an index into `members`. */
+export type SharedSubscriptionStrategy = (group: string, members: readonly SharedMember[], message: Message) => number
+
+export interface SharedMember {
+  clientId: string
+  /** Whether the member's client is connected right now. */
+  online: boolean
+}
+
+export type ResolvedOptions = Required<Omit<BrokerOptions, 'persistence' | 'hooks' | 'logger' | 'id' | 'sharedSubscriptionStrategy'>>
 
 export const DEFAULT_OPTIONS: ResolvedOptions = {
   connectTimeout: 10_000,
@@ -78,4 +95,7 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   maxSessionExpiryInterval: 0xffffffff,
   sysInterval: 10,
   matchCacheSize: 10_000,
+  maxPublishRate: 0,
+  responseInformation: '',
+  serverReference: '',
 }

@@ -1,7 +1,8 @@
 import { parser as createParser, type Packet } from 'mqtt-packet'
 import type { Duplex } from 'node:stream'
 import type { BrokerContext } from '../context.js'
-import { ProtocolViolation, ReasonCode, malformed } from '../errors.js'
+import { ProtocolViolation, ReasonCode, malformed, protocolError } from '../errors.js'
+import type { PendingConnect } from '../handlers/connect.js'
 import type { ClientInfo } from '../hooks/hook-types.js'
 import type { OutboundEntry } from '../persistence/persistence.js'
 import type { Session, SessionLink } from '../session/session.js'
@@ -12,7 +13,7 @@ import { encodePublishV5, type OutboundAliases } from './publish-v5.js'
 
 export type PacketHandler = (connection: Connection, packet: Packet, done: () => void) => void
 
-type State = 'new' | 'connecting' | 'connected' | 'closed'
+type State = 'new' | 'connecting' | 'authenticating' | 'connected' | 'closed'
 
 /** The slice of a connect the rest of the connection needs once CONNECT is accepted. */
 export interface ConnectedInfo {
@@ -57,6 +58,10 @@ export class Connection implements SessionLink {
   /** MQTT 5 QoS 1/2 publishes received and not yet acknowledged (Receive Maximum, [MQTT-3.3.4-9]). */
   inboundQuota = 0
   congested = false
+  /** MQTT 5 enhanced authentication: the method named in CONNECT, the exchange's step, and the CONNECT it holds. */
+  authMethod: string | undefined = undefined
+  authStep = 0
+  pendingConnect: PendingConnect | null = null
   /** Reached CONNACK success: counted as connected, so its end is reported. */
   wasConnected = false
   private congestedTimer: NodeJS.Timeout | null = null
@@ -64,6 +69,9 @@ export class Connection implements SessionLink {
   private readonly backlog = new Deque<Packet>()
   private busy = false
   private paused = false
+  private throttled = false
+  private rateWindowStart = 0
+  private rateCount = 0
   private corked = false
   private keepaliveTimer: NodeJS.Timeout | null = null
   private connectTimer: NodeJS.Timeout | null
@@ -114,6 +122,7 @@ export class Connection implements SessionLink {
       this.fail(new ProtocolViolation('WREN_PACKET_TOO_LARGE', ReasonCode.PacketTooLarge, 'packet exceeds the maximum packet size'))
       return
     }
+    if (packet.cmd === 'publish' && this.ctx.options.maxPublishRate > 0) this.countPublish()
     if (this.busy) {
       this.backlog.push(packet)
       if (!this.paused && this.backlog.length >= BACKLOG_PAUSE) {
@@ -125,6 +134,22 @@ export class Connection implements SessionLink {
     this.dispatch(packet)
   }
 
+  /** Per-client publish rate: over the limit, stop reading until the current one-second window ends. */
+  private countPublish(): void {
+    const now = Date.now()
+    if (now - this.rateWindowStart >= 1000) {
+      this.rateWindowStart = now
+      this.rateCount = 0
+    }
+    if (++this.rateCount < this.ctx.options.maxPublishRate || this.throttled) return
+    this.throttled = true
+    this.stream.pause()
+    setTimeout(() => {
+      this.throttled = false
+      if (!this.paused && this.state !== 'closed') this.stream.resume()
+    }, 1000 - (now - this.rateWindowStart)).unref()
+  }
+
   private dispatch(packet: Packet): void {
     const handler = this.handlers[packet.cmd]
     if (!handler) {
@@ -133,6 +158,10 @@ export class Connection implements SessionLink {
     }
     if (this.state === 'new' && packet.cmd !== 'connect') {
       this.fail(malformed(`first packet must be CONNECT, got ${packet.cmd}`)) // [MQTT-3.1.0-1]
+      return
+    }
+    if (this.state === 'authenticating' && packet.cmd !== 'auth' && packet.cmd !== 'disconnect') {
+      this.fail(protocolError(`${packet.cmd} before authentication completed`)) // [MQTT-4.12.0-4]
       return
     }
     if (packet.messageId === 0 && PACKET_ID_REQUIRED.has(packet.cmd)) {
@@ -156,7 +185,7 @@ export class Connection implements SessionLink {
     }
     if (this.paused && this.backlog.length === 0 && this.state !== 'closed') {
       this.paused = false
-      this.stream.resume()
+      if (!this.throttled) this.stream.resume()
     }
   }
 
@@ -172,7 +201,7 @@ export class Connection implements SessionLink {
 
   private readonly onConnectTimeout = (): void => {
     this.connectTimer = null
-    if (this.state === 'new' || this.state === 'connecting') this.close('connect-timeout')
+    if (this.state !== 'connected' && this.state !== 'closed') this.close('connect-timeout')
   }
 
   private readonly onKeepaliveTimeout = (): void => {

@@ -3,7 +3,7 @@ import type { Connection, PacketHandler } from '../connection/connection.js'
 import { OutboundAliases } from '../connection/publish-v5.js'
 import { generateId } from '../context.js'
 import { ReasonCode, connackCodeForV3, malformed, protocolError } from '../errors.js'
-import type { AuthenticateResult, Verdict } from '../hooks/hook-types.js'
+import type { AuthExchangeResult, AuthenticateResult, ConnectRequest, Verdict } from '../hooks/hook-types.js'
 import { denialOf, runChainAsync } from '../hooks/hook-runner.js'
 import { topicNameProblem } from '../topic/topic-rules.js'
 import type { Message, ProtocolVersion, QoS } from '../types.js'
@@ -12,11 +12,12 @@ import { createMessage, messageProperties, toBuffer } from './message-from-packe
 const NEVER = 0xffffffff
 
 /** CONNACK with a refusal, then close [MQTT-3.2.2-5]. */
-function refuse(connection: Connection, reasonCode: number, reason: string): void {
+function refuse(connection: Connection, reasonCode: number, reason: string, serverReference?: string): void {
   const packet: IConnackPacket =
     connection.protocolVersion === 5
       ? { cmd: 'connack', reasonCode, sessionPresent: false }
       : { cmd: 'connack', returnCode: connackCodeForV3(reasonCode), sessionPresent: false }
+  if (serverReference !== undefined) packet.properties = { serverReference }
   connection.writePacket(packet)
   connection.ctx.logger.info({ clientId: connection.client.id || undefined, reasonCode, reason }, 'connection refused')
   connection.close('connect-refused')
@@ -119,81 +120,167 @@ export const handleConnect: PacketHandler = (connection, packet, done) => {
   const keepaliveCapped = version === 5 && maxKeepalive > 0 && (keepalive === 0 || keepalive > maxKeepalive)
   if (keepaliveCapped) keepalive = maxKeepalive
 
-  const request = {
-    clientId,
-    username: connect.username,
-    password: connect.password,
-    keepalive,
-    clean: connect.clean !== false,
-    protocolVersion: version,
-    will,
+  const pending: PendingConnect = {
+    request: {
+      clientId,
+      username: connect.username,
+      password: connect.password,
+      keepalive,
+      clean: connect.clean !== false,
+      protocolVersion: version,
+      will,
+    },
+    willDelayInterval: connect.will?.properties?.willDelayInterval ?? 0,
+    extras: { assigned, expiryCapped, expiryInterval, keepaliveCapped, keepalive, authMethod: undefined, authData: undefined },
+    requestResponseInformation: props?.requestResponseInformation === true,
+  }
+  const method = version === 5 ? props?.authenticationMethod : undefined
+  if (method !== undefined) {
+    connection.authMethod = method
+    pending.extras.authMethod = method
+  }
+  admit(connection, pending, props?.authenticationData).then(done, (error: unknown) => {
+    ctx.logger.error({ clientId, err: error }, 'connect failed')
+    if (connection.isOpen && connection.state !== 'connected') refuse(connection, ReasonCode.ServerUnavailable, 'internal error')
+    else connection.close('internal-error', ReasonCode.UnspecifiedError)
+    done()
+  })
+}
+
+/** Everything CONNECT decided that admission still needs, kept while an AUTH exchange runs. */
+export interface PendingConnect {
+  request: ConnectRequest
+  willDelayInterval: number
+  extras: ConnackExtras
+  requestResponseInformation: boolean
+}
+
+/** preConnect, then authentication (plain, or the first step of an AUTH exchange), then the session. */
+async function admit(connection: Connection, pending: PendingConnect, authData: Buffer | undefined): Promise<void> {
+  const ctx = connection.ctx
+  const { clientId } = pending.request
+  if (ctx.closing) return refuse(connection, ReasonCode.ServerUnavailable, 'broker is closing')
+  if (ctx.options.serverReference !== '' && connection.protocolVersion === 5) {
+    return refuse(connection, ReasonCode.UseAnotherServer, 'redirected', ctx.options.serverReference)
+  }
+  if (ctx.sessions.connectedCount >= ctx.options.maxConnections && !ctx.sessions.online.has(clientId)) {
+    return refuse(connection, ReasonCode.ServerBusy, 'maximum connections reached')
+  }
+  let verdict: Verdict
+  try {
+    verdict = await runChainAsync(ctx.hooks.preConnect, (hook) => hook(connection.client, pending.request))
+  } catch (error) {
+    ctx.logger.warn({ clientId, err: error }, 'preConnect hook failed: connection refused')
+    verdict = false
+  }
+  const preDenied = denialOf(verdict, ReasonCode.NotAuthorized)
+  if (preDenied !== undefined) return refuse(connection, preDenied, 'refused by preConnect')
+
+  if (connection.authMethod !== undefined) {
+    if (ctx.hooks.authenticateExchange.length === 0) {
+      return refuse(connection, ReasonCode.BadAuthenticationMethod, `no hook for authentication method ${connection.authMethod}`)
+    }
+    connection.state = 'authenticating'
+    connection.pendingConnect = pending
+    return exchangeStep(connection, authData, false)
   }
 
-  ctx.sessions
-    .exclusive(clientId, async () => {
-      if (ctx.closing) return refuse(connection, ReasonCode.ServerUnavailable, 'broker is closing')
-      if (ctx.sessions.connectedCount >= ctx.options.maxConnections && !ctx.sessions.online.has(clientId)) {
-        return refuse(connection, ReasonCode.ServerBusy, 'maximum connections reached')
-      }
-      let verdict: Verdict
-      try {
-        verdict = await runChainAsync(ctx.hooks.preConnect, (hook) => hook(connection.client, request))
-      } catch (error) {
-        ctx.logger.warn({ clientId, err: error }, 'preConnect hook failed: connection refused')
-        verdict = false
-      }
-      const preDenied = denialOf(verdict, ReasonCode.NotAuthorized)
-      if (preDenied !== undefined) return refuse(connection, preDenied, 'refused by preConnect')
-
-      let auth: AuthenticateResult
-      try {
-        auth = await runChainAsync(ctx.hooks.authenticate, (hook) =>
-          hook(connection.client, {
-            clientId,
-            username: connect.username,
-            password: connect.password,
-            certificate: connection.client.meta.certificate,
-          }),
-        )
-      } catch (error) {
-        ctx.logger.warn({ clientId, err: error }, 'authenticate hook failed: connection refused')
-        auth = false
-      }
-      const authDenied = denialOf(auth, ReasonCode.BadUserNameOrPassword)
-      if (authDenied !== undefined) return refuse(connection, authDenied, 'refused by authenticate')
-      if (typeof auth === 'object' && auth !== null && auth.ok) {
-        if ('data' in auth && auth.data) Object.assign(connection.client.data, auth.data)
-      }
-      if (!connection.isOpen) return
-
-      const { session, present } = await ctx.sessions.open(connection, {
+  let auth: AuthenticateResult
+  try {
+    auth = await runChainAsync(ctx.hooks.authenticate, (hook) =>
+      hook(connection.client, {
         clientId,
-        clean: request.clean,
-        expiryInterval,
-        protocolVersion: version,
-      })
-      if (!connection.isOpen) {
-        ctx.sessions.closed(connection)
-        return
-      }
-      if (will) {
-        connection.will = will
-        connection.willDelayInterval = connect.will?.properties?.willDelayInterval ?? 0
-        await ctx.persistence.willPut({ clientId, brokerId: ctx.id, message: will, delayInterval: connection.willDelayInterval })
-      }
-      connection.connected({ clientId, username: connect.username, protocolVersion: version, keepalive })
-      connection.writePacket(connackFor(connection, present, { assigned, expiryCapped, expiryInterval, keepaliveCapped, keepalive }))
-      ctx.stats.clientConnected()
-      ctx.stats.clientsTotal++
-      ctx.events.emit('clientConnected', connection.client)
-      session.resume(connection)
+        username: pending.request.username,
+        password: pending.request.password,
+        certificate: connection.client.meta.certificate,
+      }),
+    )
+  } catch (error) {
+    ctx.logger.warn({ clientId, err: error }, 'authenticate hook failed: connection refused')
+    auth = false
+  }
+  const authDenied = denialOf(auth, ReasonCode.BadUserNameOrPassword)
+  if (authDenied !== undefined) return refuse(connection, authDenied, 'refused by authenticate')
+  if (typeof auth === 'object' && auth !== null && auth.ok) {
+    if (auth.data) Object.assign(connection.client.data, auth.data)
+    // e.g. the CN of a client certificate standing in for a user name
+    if (auth.username !== undefined) pending.request.username = auth.username
+  }
+  return openSession(connection, pending)
+}
+
+/**
+ * One step of an MQTT 5 AUTH exchange (§4.12), on CONNECT or later for re-authentication: the hook answers
+ * continue (AUTH 0x18), success (CONNACK, or AUTH 0x00 when re-authenticating) or a denial.
+ */
+export async function exchangeStep(connection: Connection, data: Buffer | undefined, reauthenticate: boolean): Promise<void> {
+  const ctx = connection.ctx
+  const method = connection.authMethod as string
+  const step = connection.authStep++
+  let answer: AuthExchangeResult
+  try {
+    answer = await runChainAsync(ctx.hooks.authenticateExchange, (hook) => hook(connection.client, { method, data, step, reauthenticate }))
+  } catch (error) {
+    ctx.logger.warn({ clientId: connection.client.id, err: error }, 'authenticateExchange hook failed: denied')
+    answer = { ok: false, reasonCode: ReasonCode.NotAuthorized }
+  }
+  if (!connection.isOpen) return
+  if (answer === undefined) answer = { ok: false, reasonCode: ReasonCode.BadAuthenticationMethod }
+  if (answer.ok === 'continue') {
+    connection.writePacket({ cmd: 'auth', reasonCode: ReasonCode.ContinueAuthentication, properties: authProperties(method, answer.data) })
+    return
+  }
+  if (answer.ok === false) {
+    const code = answer.reasonCode ?? ReasonCode.NotAuthorized
+    if (reauthenticate) connection.close('reauthentication-failed', code) // [MQTT-4.12.1-2]
+    else refuse(connection, code, 'refused by authenticateExchange')
+    return
+  }
+  if (answer.clientData) Object.assign(connection.client.data, answer.clientData)
+  connection.authStep = 0
+  if (reauthenticate) {
+    connection.writePacket({ cmd: 'auth', reasonCode: ReasonCode.Success, properties: authProperties(method, answer.data) })
+    return
+  }
+  const pending = connection.pendingConnect as PendingConnect
+  connection.pendingConnect = null
+  pending.extras.authData = answer.data
+  await openSession(connection, pending)
+}
+
+function authProperties(method: string, data: Buffer | undefined): { authenticationMethod: string; authenticationData?: Buffer } {
+  return data === undefined ? { authenticationMethod: method } : { authenticationMethod: method, authenticationData: data }
+}
+
+/** The session part of admission, serialised per client id so two CONNECTs for one id never interleave. */
+function openSession(connection: Connection, pending: PendingConnect): Promise<void> {
+  const ctx = connection.ctx
+  const { request, extras } = pending
+  const { clientId, will } = request
+  return ctx.sessions.exclusive(clientId, async () => {
+    if (!connection.isOpen) return
+    const { session, present } = await ctx.sessions.open(connection, {
+      clientId,
+      clean: request.clean,
+      expiryInterval: extras.expiryInterval,
+      protocolVersion: request.protocolVersion,
     })
-    .then(done, (error: unknown) => {
-      ctx.logger.error({ clientId, err: error }, 'connect failed')
-      if (connection.isOpen && connection.state !== 'connected') refuse(connection, ReasonCode.ServerUnavailable, 'internal error')
-      else connection.close('internal-error', ReasonCode.UnspecifiedError)
-      done()
-    })
+    if (!connection.isOpen) {
+      ctx.sessions.closed(connection)
+      return
+    }
+    if (will) {
+      connection.will = will
+      connection.willDelayInterval = pending.willDelayInterval
+      await ctx.persistence.willPut({ clientId, brokerId: ctx.id, message: will, delayInterval: pending.willDelayInterval })
+    }
+    connection.connected({ clientId, username: request.username, protocolVersion: request.protocolVersion, keepalive: request.keepalive })
+    connection.writePacket(connackFor(connection, present, pending))
+    ctx.stats.clientConnected()
+    ctx.stats.clientsTotal++
+    ctx.events.emit('clientConnected', connection.client)
+    session.resume(connection)
+  })
 }
 
 interface ConnackExtras {
@@ -202,9 +289,12 @@ interface ConnackExtras {
   expiryInterval: number
   keepaliveCapped: boolean
   keepalive: number
+  authMethod: string | undefined
+  authData: Buffer | undefined
 }
 
-function connackFor(connection: Connection, present: boolean, extras: ConnackExtras): IConnackPacket {
+function connackFor(connection: Connection, present: boolean, pending: PendingConnect): IConnackPacket {
+  const extras = pending.extras
   // [MQTT-3.2.2-1] [MQTT-3.2.2-2] session present reflects whether state was resumed
   if (connection.protocolVersion !== 5) return { cmd: 'connack', returnCode: 0, sessionPresent: present }
   const options = connection.ctx.options
@@ -221,5 +311,11 @@ function connackFor(connection: Connection, present: boolean, extras: ConnackExt
   if (extras.assigned) properties.assignedClientIdentifier = extras.assigned
   if (extras.expiryCapped) properties.sessionExpiryInterval = extras.expiryInterval
   if (extras.keepaliveCapped) properties.serverKeepAlive = extras.keepalive
+  // [MQTT-3.1.2-28] Response Information only when the client asked for it
+  if (pending.requestResponseInformation && options.responseInformation !== '') properties.responseInformation = options.responseInformation
+  if (extras.authMethod !== undefined) {
+    properties.authenticationMethod = extras.authMethod
+    if (extras.authData !== undefined) properties.authenticationData = extras.authData
+  }
   return { cmd: 'connack', reasonCode: 0, sessionPresent: present, properties }
 }

@@ -2,6 +2,7 @@ import type { IAuthPacket, IDisconnectPacket } from 'mqtt-packet'
 import type { PacketHandler } from '../connection/connection.js'
 import { PINGRESP } from '../connection/packet-encoder.js'
 import { ReasonCode, protocolError } from '../errors.js'
+import { exchangeStep } from './connect.js'
 
 /** PINGREQ: PINGRESP [MQTT-3.12.4-1]; any packet already refreshed the keepalive timer. */
 export const handlePingreq: PacketHandler = (connection, _packet, done) => {
@@ -26,9 +27,29 @@ export const handleDisconnect: PacketHandler = (connection, packet, done) => {
   done()
 }
 
-/** AUTH outside an enhanced-authentication exchange is a protocol error. */
+/**
+ * AUTH: the next step of an enhanced-authentication exchange, or a re-authentication request (0x19)
+ * on an established connection with the method it connected with [MQTT-4.12.1-1].
+ */
 export const handleAuth: PacketHandler = (connection, packet, done) => {
   const auth = packet as IAuthPacket
-  connection.fail(protocolError(`unexpected AUTH (reason ${auth.reasonCode})`))
-  done()
+  const method = auth.properties?.authenticationMethod
+  const reasonCode = auth.reasonCode
+  const expected = connection.state === 'authenticating' ? ReasonCode.ContinueAuthentication : undefined
+  const valid =
+    connection.authMethod !== undefined &&
+    method === connection.authMethod &&
+    (expected !== undefined
+      ? reasonCode === expected
+      : connection.state === 'connected' && (reasonCode === ReasonCode.ReAuthenticate || (reasonCode === ReasonCode.ContinueAuthentication && connection.authStep > 0)))
+  if (!valid) {
+    connection.fail(protocolError(`unexpected AUTH (reason ${reasonCode})`))
+    return done()
+  }
+  if (reasonCode === ReasonCode.ReAuthenticate) connection.authStep = 0
+  exchangeStep(connection, auth.properties?.authenticationData, connection.state === 'connected').then(done, (error: unknown) => {
+    connection.ctx.logger.error({ clientId: connection.client.id, err: error }, 'authentication exchange failed')
+    connection.close('internal-error', ReasonCode.UnspecifiedError)
+    done()
+  })
 }

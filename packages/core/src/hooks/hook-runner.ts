@@ -7,6 +7,7 @@ const HOOK_NAMES: readonly HookName[] = [
   'authorizeSubscribe',
   'authorizeForward',
   'published',
+  'authenticateExchange',
 ]
 
 export type HookChains = { [K in HookName]: Array<Hooks[K]> }

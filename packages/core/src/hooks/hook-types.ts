@@ -51,6 +51,28 @@ export type SubscribeVerdict = Verdict | { ok: true; subscription: Subscription 
 /** For `authorizeForward`: `false`/`null` drops the delivery, a Message replaces what this subscriber sees. */
 export type ForwardVerdict = boolean | undefined | null | Message
 
+/** One step of MQTT 5 enhanced authentication (AUTH packets, §4.12). */
+export interface AuthExchange {
+  /** The Authentication Method the client named in CONNECT. */
+  method: string
+  /** Authentication Data from the client's CONNECT or AUTH packet. */
+  data: Buffer | undefined
+  /** 0 on CONNECT, then 1, 2, ... for each AUTH from the client. */
+  step: number
+  /** True for re-authentication on an established connection (AUTH 0x19). */
+  reauthenticate: boolean
+}
+
+/**
+ * `{ ok: 'continue', data }` sends AUTH 0x18 with `data` and waits for the client's next AUTH;
+ * `{ ok: true, data? }` completes (CONNACK, or AUTH 0x00 on re-authentication); a Denial ends it.
+ */
+export type AuthExchangeResult =
+  | undefined
+  | Denial
+  | { ok: 'continue'; data?: Buffer }
+  | { ok: true; data?: Buffer; clientData?: Record<string, unknown> }
+
 export interface Hooks {
   preConnect(client: ClientInfo, request: ConnectRequest): HookResult<Verdict>
   authenticate(client: ClientInfo, credentials: Credentials): HookResult<AuthenticateResult>
@@ -59,6 +81,8 @@ export interface Hooks {
   /** Synchronous on purpose: it runs once per delivery on the hot path. */
   authorizeForward(client: ClientInfo, message: Message): ForwardVerdict
   published(message: Message, client: ClientInfo | null): HookResult<void>
+  /** MQTT 5 enhanced authentication; a client naming a method no hook answers gets 0x8C. */
+  authenticateExchange(client: ClientInfo, exchange: AuthExchange): HookResult<AuthExchangeResult>
 }
 
 export type HookName = keyof Hooks

@@ -3,6 +3,7 @@ import type { ClientInfo } from '../hooks/hook-types.js'
 import { runChain } from '../hooks/hook-runner.js'
 import type { OutboundTarget } from '../persistence/persistence.js'
 import type { Session } from '../session/session.js'
+import type { SharedSubscriptionStrategy } from '../options.js'
 import type { Message, QoS } from '../types.js'
 import type { RouteEntry } from './router.js'
 
@@ -47,13 +48,20 @@ function merge(into: Delivery, next: Delivery): void {
 }
 
 /**
- * Picks one member of a shared group per message: round-robin, preferring members that are connected
- * (an offline persistent member gets it queued only when nobody in the group is online).
+ * Picks one member of a shared group per message. Default: round-robin, preferring members that are
+ * connected (an offline persistent member gets it queued only when nobody in the group is online).
  */
 export class SharedGroups {
   private readonly cursors = new Map<string, number>()
 
-  pick(members: RouteEntry[], sessions: SessionLookup): RouteEntry {
+  constructor(private readonly strategy: SharedSubscriptionStrategy | undefined) {}
+
+  pick(members: RouteEntry[], sessions: SessionLookup, message: Message): RouteEntry {
+    if (this.strategy) {
+      const view = members.map((m) => ({ clientId: m.clientId, online: sessions.live(m.clientId)?.link != null }))
+      const index = this.strategy(members[0]?.group ?? '', view, message)
+      return members[Number.isInteger(index) && index >= 0 && index < members.length ? index : 0] as RouteEntry
+    }
     const key = members[0]?.groupKey ?? ''
     const start = this.cursors.get(key) ?? 0
     this.cursors.set(key, start + 1)
@@ -130,7 +138,7 @@ export function distribute(
     for (const delivery of byClient.values()) deliver(delivery)
     if (groups) {
       for (const members of groups.values()) {
-        const delivery = deliveryFor(shared.pick(members, sessions), message)
+        const delivery = deliveryFor(shared.pick(members, sessions, message), message)
         if (delivery) deliver(delivery)
       }
     }
