@@ -331,7 +331,10 @@ export class RedisPersistence implements Persistence {
   }
 
   async close(): Promise<void> {
-    if (this.ownsClient && this.redis.status !== 'end') await this.redis.quit()
+    if (!this.ownsClient || this.redis.status === 'end') return
+    // QUIT waits for replies to what is already sent; a client that is not connected has nothing to wait for.
+    if (this.redis.status === 'ready') await this.redis.quit()
+    else this.redis.disconnect()
   }
 }
 
