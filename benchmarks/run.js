@@ -83,7 +83,11 @@ async function main() {
     machine: machine(),
     node: process.version,
     versions: Object.fromEntries(brokers.map((b) => [b.name, b.version()])),
-    loadAverage: { start: startLoad, end: loadAverage() },
+    loadAverage: {
+      start: startLoad,
+      end: loadAverage(),
+      highest1m: Math.max(...measurements.map((m) => m.loadAverage1m)).toFixed(2),
+    },
     durationSeconds: Math.round((Date.now() - startedAt) / 1000),
   }
   const summary = summarize(measurements, variants, brokers.map((b) => b.name))

@@ -39,7 +39,11 @@ export async function runRetained(job) {
     }
     const window = openWindow(brokerPid)
     subscriber.socket.write(encodeSubscribe(1, '#', qos))
-    const outcome = await waitUntil(() => received >= count, window.startMs + job.timeoutMs)
+    // A broker that drops part of the retained set goes silent: that ends the run, with the rest counted lost.
+    const outcome = await waitUntil(
+      () => received >= count || nowMs() - Math.max(lastMs, window.startMs) > job.idleMs,
+      window.startMs + job.timeoutMs,
+    )
     const measured = closeWindow(window, lastMs || nowMs())
     return {
       ...measured,

@@ -1,7 +1,7 @@
 // One measurement is one scenario variant against one freshly started broker: a new broker process per
 // measurement gives each its own peak RSS and no state left over from the previous scenario.
 import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { peakRssKiB } from './proc-stats.js'
 import { freePort, runGenerator, startBroker } from './processes.js'
@@ -19,7 +19,8 @@ function jobBoundMs(job) {
  */
 export async function measure({ broker, variant, run, nodeFlags = [] }) {
   const workDir = mkdtempSync(join(tmpdir(), 'wren-bench-'))
-  const record = { broker: broker.name, variant: variant.id, scenario: variant.scenario, run }
+  // Other work on the machine skews every figure; the 1-minute load average lets a reader spot it.
+  const record = { broker: broker.name, variant: variant.id, scenario: variant.scenario, run, loadAverage1m: loadavg()[0] }
   let running
   try {
     const port = await freePort()

@@ -16,7 +16,12 @@ export function summarize(measurements, variants, brokerNames) {
       const ok = mine.filter((m) => !m.error)
       const figures = {}
       for (const key of variant.figures) figures[key] = median(ok.map((m) => m[key]))
-      summary[variant.id][broker] = { runs: ok.length, errors: mine.filter((m) => m.error).map((m) => m.error), figures }
+      summary[variant.id][broker] = {
+        runs: ok.length,
+        errors: mine.filter((m) => m.error).map((m) => m.error),
+        timedOutRuns: ok.filter((m) => m.timedOut).map((m) => m.run),
+        figures,
+      }
     }
   }
   return summary
@@ -98,9 +103,13 @@ function scenarioSection(variant, summary, brokers) {
       ),
     ]
   })
-  const notes = brokers.flatMap((b) =>
-    summary[variant.id][b.name].errors.map((e) => `- ${b.label} failed a run: ${e.replace(/\s+/g, ' ').slice(0, 300)}`),
-  )
+  const notes = brokers.flatMap((b) => {
+    const { errors, timedOutRuns } = summary[variant.id][b.name]
+    return [
+      ...errors.map((e) => `- ${b.label} failed a run: ${e.replace(/\s+/g, ' ').slice(0, 300)}`),
+      ...(timedOutRuns.length ? [`- ${b.label} hit the time bound in run(s) ${timedOutRuns.join(', ')}`] : []),
+    ]
+  })
   return [`### ${variant.title}`, '', table(headers, rows), ...(notes.length ? ['', ...notes] : [])].join('\n')
 }
 
@@ -110,10 +119,15 @@ function headlineTable(summary, variants, brokers) {
     const key = HEADLINE[variant.scenario] ?? variant.figures[0]
     const figure = FIGURES[key]
     const cell = (b) => summary[variant.id][b.name].figures[key]
+    // A figure from a run that lost messages is not comparable to a lossless one: say so beside it.
+    const lossNote = (b) => {
+      const loss = summary[variant.id][b.name].figures.lossPct
+      return loss > 0.005 ? ` (${formatNumber(loss, loss < 1 ? 2 : 0)}% lost)` : ''
+    }
     return [
       variant.id,
       `${figure.label}${betterMark(figure)}`,
-      ...brokers.map((b) => formatNumber(cell(b), figure.digits)),
+      ...brokers.map((b) => `${formatNumber(cell(b), figure.digits)}${lossNote(b)}`),
       ...pairs.map(({ wren, peer }) => ratio(cell(wren), cell(peer))),
       ...brokers.map((b) => {
         const figures = summary[variant.id][b.name].figures
@@ -143,7 +157,8 @@ export function renderMarkdown({ meta, summary, variants, brokers, skipped, char
       'of the runs. Method and caveats: [docs/performance.md](../../docs/performance.md).',
     '',
     `- Machine: ${meta.machine.cpu}, ${meta.machine.cores} cores, ${meta.machine.memoryGiB} GiB, ${meta.machine.os}; ` +
-      `load average at start ${meta.loadAverage.start}, at end ${meta.loadAverage.end}`,
+      `load average (1, 5, 15 min) at start ${meta.loadAverage.start}, at end ${meta.loadAverage.end}, highest 1-min ` +
+      `at a measurement's start ${meta.loadAverage.highest1m} (the harness itself keeps about 1 to 2 cores busy)`,
     `- Node ${meta.node}; ${brokers.map((b) => `${b.label} ${meta.versions[b.name]}`).join(', ')}`,
     ...skipped.map((s) => `- ${s.label} skipped: ${s.reason}. Install with \`${s.install}\``),
     '',

@@ -34,14 +34,14 @@ const THROUGHPUT = ['msgsPerSec', 'lossPct', 'brokerCpuUsPerMsg', 'brokerCpuPct'
 const PROFILES = {
   quick: {
     runs: 1,
-    fanInMessages: 2_500,
-    fanOutMessages: 500,
-    manyToManyMessages: 500,
-    latency: { ratePerSec: 2_000, durationMs: 1_500 },
+    fanInMessages: 5_000,
+    fanOutMessages: 1_000,
+    manyToManyMessages: 1_000,
+    latency: { ratePerSec: 2_000, durationMs: 2_000 },
     connections: 2_000,
-    retained: 10_000,
-    payloadBytesBudget: 16 * 1024 * 1024,
-    payloadMaxMessages: 20_000,
+    retained: 20_000,
+    payloadBytesBudget: 32 * 1024 * 1024,
+    payloadMaxMessages: 40_000,
     only: ['fan-in', 'fan-out-qos0', 'many-to-many-qos0', 'latency', 'connections', 'retained-qos0', 'payload-1KiB-qos0'],
   },
   full: {
@@ -162,7 +162,7 @@ export function allVariants(profileName) {
       title: `6 retained: ${p.retained.toLocaleString('en')} retained topics, then one '#' subscription at QoS ${qos}`,
       figures: ['receiveAllMs', 'msgsPerSec', 'lossPct', 'storePerSec', 'brokerCpuUsPerMsg', 'generatorCpuPct', 'brokerPeakRssMiB'],
       chart: 'msgsPerSec',
-      job: { kind: 'retained', qos, count: p.retained, payloadSize: 64, window: 100, timeoutMs: 60_000 },
+      job: { kind: 'retained', qos, count: p.retained, payloadSize: 64, window: 100, idleMs: 2_000, timeoutMs: 60_000 },
     })
   }
   for (const size of payloadSizes) {

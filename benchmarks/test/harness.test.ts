@@ -47,7 +47,7 @@ describe('benchmark harness against Wren', () => {
         machine: { cpu: 'test', cores: 1, memoryGiB: 1, os: 'test' },
         node: process.version,
         versions: { wren: 'test' },
-        loadAverage: { start: '0', end: '0' },
+        loadAverage: { start: '0', end: '0', highest1m: '0' },
       },
       summary,
       variants,
