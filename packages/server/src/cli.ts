@@ -11,13 +11,18 @@ Runs a Wren MQTT 3.1.1 / 5.0 broker with TCP and WebSocket listeners.
 Flags win over the keys of the config file; see docs/server.md.
 
 Options:
-  -c, --config <file>          JSON config file (keys: host, port, wsPort, wsPath, persistence, ...)
+  -c, --config <file>          JSON config file (keys: host, port, wsPort, tlsPort, persistence, ...)
       --host <addr>            address to bind every listener to (default 0.0.0.0)
   -p, --port <n>               MQTT over TCP port (default 1883; 0 = any free port)
       --no-tcp                 no TCP listener (same as --port=-1)
       --ws-port <n>            MQTT over WebSocket port (default 8083; 0 = any free port)
       --no-ws                  no WebSocket listener (same as --ws-port=-1)
-      --ws-path <path>         HTTP path of the WebSocket listener (default /mqtt)
+      --tls-port <n>           MQTT over TLS port (default off; 0 = any free port)
+      --wss-port <n>           MQTT over secure WebSocket port (default off; 0 = any free port)
+      --ws-path <path>         HTTP path of the WebSocket listeners (default /mqtt)
+      --tls-cert <file>        PEM certificate chain for the TLS listeners
+      --tls-key <file>         PEM private key for the TLS listeners
+      --tls-ca <file>          PEM CA bundle: TLS clients must present a certificate it signed
       --persistence <spec>     memory (default) | sqlite:<file> | redis://host:port[/db]
       --sys-interval <s>       seconds between $SYS updates; 0 = off (default 10)
       --max-connections <n>    clients connected at once
@@ -35,7 +40,12 @@ const OPTIONS = {
   'no-tcp': { type: 'boolean' },
   'ws-port': { type: 'string' },
   'no-ws': { type: 'boolean' },
+  'tls-port': { type: 'string' },
+  'wss-port': { type: 'string' },
   'ws-path': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-ca': { type: 'string' },
   persistence: { type: 'string' },
   'sys-interval': { type: 'string' },
   'max-connections': { type: 'string' },
@@ -51,7 +61,12 @@ const VALUE_FLAGS: Partial<Record<keyof ServerConfig, keyof typeof OPTIONS>> = {
   host: 'host',
   port: 'port',
   wsPort: 'ws-port',
+  tlsPort: 'tls-port',
+  wssPort: 'wss-port',
   wsPath: 'ws-path',
+  tlsCert: 'tls-cert',
+  tlsKey: 'tls-key',
+  tlsCa: 'tls-ca',
   persistence: 'persistence',
   sysInterval: 'sys-interval',
   maxConnections: 'max-connections',
@@ -63,6 +78,8 @@ const VALUE_FLAGS: Partial<Record<keyof ServerConfig, keyof typeof OPTIONS>> = {
 const NUMERIC_KEYS = new Set<keyof ServerConfig>([
   'port',
   'wsPort',
+  'tlsPort',
+  'wssPort',
   'sysInterval',
   'maxConnections',
   'maxPacketSize',

@@ -15,8 +15,18 @@ export interface ServerConfig {
   port: number
   /** MQTT over WebSocket; 0 picks a free port, -1 turns the listener off. */
   wsPort: number
-  /** HTTP path the WebSocket listener upgrades on. */
+  /** MQTT over TLS (`mqtts://`); -1 turns the listener off. Needs `tlsCert` and `tlsKey`. */
+  tlsPort: number
+  /** MQTT over secure WebSocket (`wss://`, same path as `wsPath`); -1 turns it off. Needs `tlsCert` and `tlsKey`. */
+  wssPort: number
+  /** HTTP path the WebSocket listeners upgrade on. */
   wsPath: string
+  /** PEM certificate chain of the TLS listeners. */
+  tlsCert: string | undefined
+  /** PEM private key of the TLS listeners. */
+  tlsKey: string | undefined
+  /** PEM CA bundle: when set, TLS clients must present a certificate it signed. */
+  tlsCa: string | undefined
   persistence: PersistenceSpec
   /** Seconds between `$SYS` updates; 0 turns them off. */
   sysInterval: number
@@ -33,7 +43,12 @@ export const DEFAULT_CONFIG: ServerConfig = {
   host: '0.0.0.0',
   port: 1883,
   wsPort: 8083,
+  tlsPort: -1,
+  wssPort: -1,
   wsPath: '/mqtt',
+  tlsCert: undefined,
+  tlsKey: undefined,
+  tlsCa: undefined,
   persistence: { kind: 'memory' },
   sysInterval: 10,
   maxConnections: undefined,
@@ -76,6 +91,11 @@ function wsPath(value: unknown, label: string): string {
   const path = nonEmptyString(value, label)
   if (!path.startsWith('/')) throw new ConfigError(`${label} must start with "/", got ${describe(value)}`)
   return path
+}
+
+/** A file named in the config: a relative path is taken from `baseDir`. */
+function filePath(value: unknown, label: string, baseDir: string): string {
+  return resolve(baseDir, nonEmptyString(value, label))
 }
 
 function logLevel(value: unknown, label: string): LogLevel {
@@ -123,7 +143,12 @@ const CHECKS: { [K in keyof ServerConfig]: Check<ServerConfig[K]> } = {
   host: nonEmptyString,
   port,
   wsPort: port,
+  tlsPort: port,
+  wssPort: port,
   wsPath,
+  tlsCert: filePath,
+  tlsKey: filePath,
+  tlsCa: filePath,
   persistence: parsePersistence,
   sysInterval: integer(0, 86_400),
   maxConnections: integer(1, Number.MAX_SAFE_INTEGER),
@@ -177,6 +202,20 @@ export async function readConfigFile(file: string): Promise<Partial<ServerConfig
   return validatePartialConfig(raw as Record<string, unknown>, (key) => `"${key}" in ${path}`, dirname(path))
 }
 
+/** Rules that span keys, checked once every source is merged. */
+function checkListeners(config: ServerConfig): void {
+  const ports = [config.port, config.wsPort, config.tlsPort, config.wssPort]
+  if (ports.every((port) => port < 0)) {
+    throw new ConfigError(
+      'every listener is off (port, wsPort, tlsPort and wssPort are all -1): nothing would accept clients',
+    )
+  }
+  const secure = config.tlsPort >= 0 || config.wssPort >= 0
+  if (secure && (config.tlsCert === undefined || config.tlsKey === undefined)) {
+    throw new ConfigError('tlsPort and wssPort need tlsCert and tlsKey (PEM files)')
+  }
+}
+
 /** Defaults, then the file, then the flags: the later source wins key by key. */
 export function mergeConfig(...sources: Array<Partial<ServerConfig>>): ServerConfig {
   const merged: ServerConfig = { ...DEFAULT_CONFIG }
@@ -185,8 +224,6 @@ export function mergeConfig(...sources: Array<Partial<ServerConfig>>): ServerCon
       if (source[key] !== undefined) Object.assign(merged, { [key]: source[key] })
     }
   }
-  if (merged.port < 0 && merged.wsPort < 0) {
-    throw new ConfigError('every listener is off (port and wsPort are both -1): nothing would accept clients')
-  }
+  checkListeners(merged)
   return merged
 }

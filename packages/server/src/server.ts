@@ -1,9 +1,11 @@
 import { setTimeout as delay } from 'node:timers/promises'
+import type { TlsOptions } from 'node:tls'
 import { createBroker, type Broker, type BrokerOptions, type HookOptions } from '@wren/core'
 import type { Logger } from 'pino'
 import { mergeConfig, validatePartialConfig, type ServerConfig } from './config.js'
 import { createLogger } from './logger.js'
 import { openPersistence } from './persistence.js'
+import { readTlsFiles } from './tls-files.js'
 import type { Listener, ListenerAddress } from './listeners/listener.js'
 import { listenTcp } from './listeners/tcp.js'
 import { listenWebSocket } from './listeners/websocket.js'
@@ -27,16 +29,25 @@ export interface RunningServer {
 /** How long clients get to read the broker's goodbye before their connections are cut. */
 const CLIENT_GRACE_MS = 1000
 
-type ListenerFactory = (broker: Broker, config: ServerConfig) => Promise<Listener> | undefined
-
-/** Every listener the server may open; TLS and WSS listeners join this list. */
-const LISTENERS: ListenerFactory[] = [
-  (broker, config) => (config.port < 0 ? undefined : listenTcp(broker, { host: config.host, port: config.port })),
-  (broker, config) =>
-    config.wsPort < 0
-      ? undefined
-      : listenWebSocket(broker, { host: config.host, port: config.wsPort, path: config.wsPath }),
-]
+/** The listeners the config asks for, in a fixed order: tcp, ws, tls, wss. Port -1 leaves one out. */
+function plannedListeners(
+  broker: Broker,
+  config: ServerConfig,
+  tls: TlsOptions | undefined,
+): Array<() => Promise<Listener>> {
+  const { host, wsPath: path } = config
+  const wanted: Array<[number, (port: number) => Promise<Listener>]> = [
+    [config.port, (port) => listenTcp(broker, { host, port })],
+    [config.wsPort, (port) => listenWebSocket(broker, { host, port, path })],
+  ]
+  if (tls) {
+    wanted.push(
+      [config.tlsPort, (port) => listenTcp(broker, { host, port, tls })],
+      [config.wssPort, (port) => listenWebSocket(broker, { host, port, path, tls })],
+    )
+  }
+  return wanted.filter(([port]) => port >= 0).map(([port, open]) => () => open(port))
+}
 
 function brokerOptions(config: ServerConfig, logger: Logger): BrokerOptions {
   const options: BrokerOptions = { logger: logger.child({ component: 'broker' }), sysInterval: config.sysInterval }
@@ -63,6 +74,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const config = mergeConfig(validatePartialConfig(input, (key) => `config.${key}`, process.cwd()))
   const logger = options.logger ?? createLogger(config.logLevel)
+  const tls = await readTlsFiles(config)
 
   const persistence = await openPersistence(config.persistence)
   const broker = createBroker({
@@ -85,10 +97,7 @@ export async function startServer(
   const listeners: Listener[] = []
   try {
     await broker.ready()
-    for (const open of LISTENERS) {
-      const opening = open(broker, config)
-      if (opening) listeners.push(await opening)
-    }
+    for (const open of plannedListeners(broker, config, tls)) listeners.push(await open())
   } catch (error) {
     await closeAll(broker, listeners)
     throw error

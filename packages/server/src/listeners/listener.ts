@@ -1,6 +1,10 @@
+import type { Socket } from 'node:net'
+import { TLSSocket } from 'node:tls'
+import type { ConnectionMeta } from '@wren/core'
+
 /** Where a listener accepts clients, as printed in the log and returned by `startServer`. */
 export interface ListenerAddress {
-  /** 'tcp' or 'ws'; 'tls' and 'wss' listeners will report their own. */
+  /** 'tcp', 'tls', 'ws' or 'wss'. */
   transport: string
   host: string
   port: number
@@ -19,4 +23,11 @@ export interface Listener {
 /** The host as it goes into a URL: IPv6 addresses in brackets. */
 export function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host
+}
+
+/** What the broker (and its hooks) learn of a client's connection, its verified certificate included. */
+export function connectionMeta(socket: Socket, transport: string): ConnectionMeta {
+  const meta: ConnectionMeta = { transport, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort }
+  if (socket instanceof TLSSocket && socket.authorized) meta.certificate = socket.getPeerCertificate()
+  return meta
 }

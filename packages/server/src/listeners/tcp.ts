@@ -1,27 +1,34 @@
 import { createServer, type AddressInfo, type Socket } from 'node:net'
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls'
 import { once } from 'node:events'
 import type { Broker } from '@wren/core'
-import { urlHost, type Listener } from './listener.js'
+import { connectionMeta, urlHost, type Listener } from './listener.js'
 
 export interface TcpListenerOptions {
   host: string
   port: number
+  /** Makes it an MQTT over TLS listener (`mqtts://`). */
+  tls?: TlsOptions
 }
 
-/** MQTT over plain TCP: each accepted socket is handed to the broker as it is. */
+/** MQTT over TCP or TLS: each accepted socket is handed to the broker as it is. */
 export async function listenTcp(broker: Broker, options: TcpListenerOptions): Promise<Listener> {
+  const transport = options.tls ? 'tls' : 'tcp'
+  const accept = (socket: Socket): void => broker.handle(socket, connectionMeta(socket, transport))
+  const server = options.tls ? createTlsServer(options.tls, accept) : createServer(accept)
+  // Raw sockets, so that a TLS handshake that never ends can be cut too.
   const sockets = new Set<Socket>()
-  const server = createServer((socket) => {
+  server.on('connection', (socket: Socket) => {
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
-    broker.handle(socket, { transport: 'tcp', remoteAddress: socket.remoteAddress, remotePort: socket.remotePort })
   })
   server.listen(options.port, options.host)
   await once(server, 'listening')
   const { port } = server.address() as AddressInfo
   const closed = new Promise<void>((resolve) => server.once('close', resolve))
+  const scheme = options.tls ? 'mqtts' : 'mqtt'
   return {
-    address: { transport: 'tcp', host: options.host, port, url: `mqtt://${urlHost(options.host)}:${port}` },
+    address: { transport, host: options.host, port, url: `${scheme}://${urlHost(options.host)}:${port}` },
     close() {
       if (server.listening) server.close()
       return closed
