@@ -247,17 +247,17 @@ export class RedisPersistence implements Persistence {
     return found
   }
 
-  async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number): Promise<string[]> {
+  async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest = false): Promise<string[]> {
     if (message.id === undefined) throw new TypeError('outboundEnqueue: message.id is required (the broker assigns it)')
     if (targets.length === 0) return []
     const k = this.keys
     const keys = [k.message(message.id), k.sequence]
-    const args: Array<string | Buffer | number> = [message.id, encodeMessage(message), limit ?? -1]
+    const args: Array<string | Buffer | number> = [message.id, encodeMessage(message), limit ?? -1, dropOldest ? 1 : 0, k.messagePrefix]
     for (const target of targets) {
       const delivery: Delivery = { qos: target.qos }
       if (target.subscriptionIdentifiers !== undefined) delivery.subscriptionIdentifiers = target.subscriptionIdentifiers
       if (target.retain !== undefined) delivery.retain = target.retain
-      keys.push(k.queue(target.clientId), k.delivery(target.clientId))
+      keys.push(...this.queueKeys(target.clientId))
       args.push(target.clientId, JSON.stringify(delivery))
     }
     return (await ENQUEUE.run(this.redis, keys, args)) as string[]

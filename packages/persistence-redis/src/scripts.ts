@@ -36,16 +36,16 @@ export class LuaScript {
   }
 }
 
-/** Drops one entry of a client's queue and its message reference. KEYS: queue, delivery, inflight. */
+/** Drops one entry of a client's queue and its message reference. */
 const DROP_ENTRY = `
-local function drop(id, messagePrefix)
-  if redis.call('ZREM', KEYS[1], id) == 0 then return 0 end
-  redis.call('HDEL', KEYS[2], id)
-  local flight = redis.call('HGET', KEYS[3], 'm:' .. id)
+local function drop(queue, delivery, inflight, id, messagePrefix)
+  if redis.call('ZREM', queue, id) == 0 then return 0 end
+  redis.call('HDEL', delivery, id)
+  local flight = redis.call('HGET', inflight, 'm:' .. id)
   if flight then
     local packetField = 'p:' .. string.sub(flight, 3)
-    if redis.call('HGET', KEYS[3], packetField) == id then redis.call('HDEL', KEYS[3], packetField) end
-    redis.call('HDEL', KEYS[3], 'm:' .. id)
+    if redis.call('HGET', inflight, packetField) == id then redis.call('HDEL', inflight, packetField) end
+    redis.call('HDEL', inflight, 'm:' .. id)
   end
   local messageKey = messagePrefix .. id
   if redis.call('HINCRBY', messageKey, 'refs', -1) <= 0 then redis.call('DEL', messageKey) end
@@ -53,27 +53,50 @@ local function drop(id, messagePrefix)
 end
 `
 
+/** The oldest entry of a queue that is not in flight, read a page at a time; nil when every entry is in flight. */
+const OLDEST_QUEUED = `
+local function oldestQueued(queue, inflight)
+  local start = 0
+  while true do
+    local ids = redis.call('ZRANGE', queue, start, start + 99)
+    if #ids == 0 then return nil end
+    for _, id in ipairs(ids) do
+      if redis.call('HEXISTS', inflight, 'm:' .. id) == 0 then return id end
+    end
+    start = start + 100
+  end
+end
+`
+
 /**
- * Appends a message to many queues in one call, refusing queues at the limit.
- * KEYS: message, sequence, then (queue, delivery) per target.
- * ARGV: message id, encoded message, limit (-1 for none), then (client id, delivery JSON) per target.
- * Returns the ids of the clients whose queue was full.
+ * Appends a message to many queues in one call. A queue at the limit refuses it, or with drop-oldest gives
+ * up its oldest entry not in flight to take it.
+ * KEYS: message, sequence, then (queue, delivery, inflight) per target.
+ * ARGV: message id, encoded message, limit (-1 for none), drop-oldest (1 or 0), message key prefix,
+ * then (client id, delivery JSON) per target.
+ * Returns the ids of the clients that lost a message.
  */
-export const ENQUEUE = new LuaScript(`
+export const ENQUEUE = new LuaScript(`${DROP_ENTRY}${OLDEST_QUEUED}
 local id = ARGV[1]
 local limit = tonumber(ARGV[3])
+local dropOldest = ARGV[4] == '1'
 local sequence = redis.call('INCR', KEYS[2])
 local added = 0
 local full = {}
-for i = 1, (#KEYS - 2) / 2 do
-  local queue = KEYS[1 + 2 * i]
-  local delivery = KEYS[2 + 2 * i]
+for i = 0, (#KEYS - 2) / 3 - 1 do
+  local queue = KEYS[3 + 3 * i]
+  local delivery = KEYS[4 + 3 * i]
+  local inflight = KEYS[5 + 3 * i]
   if redis.call('HEXISTS', delivery, id) == 0 then
+    local room = true
     if limit >= 0 and redis.call('ZCARD', queue) >= limit then
-      full[#full + 1] = ARGV[2 + 2 * i]
-    else
+      full[#full + 1] = ARGV[6 + 2 * i]
+      local oldest = dropOldest and oldestQueued(queue, inflight)
+      room = oldest and drop(queue, delivery, inflight, oldest, ARGV[5]) == 1
+    end
+    if room then
       redis.call('ZADD', queue, sequence, id)
-      redis.call('HSET', delivery, id, ARGV[3 + 2 * i])
+      redis.call('HSET', delivery, id, ARGV[7 + 2 * i])
       added = added + 1
     end
   end
@@ -110,12 +133,12 @@ return 1
 export const ACK = new LuaScript(`${DROP_ENTRY}
 local id = redis.call('HGET', KEYS[3], 'p:' .. ARGV[1])
 if not id then return 0 end
-return drop(id, ARGV[2])
+return drop(KEYS[1], KEYS[2], KEYS[3], id, ARGV[2])
 `)
 
 /** KEYS: queue, delivery, inflight. ARGV: message id, message key prefix. */
 export const REMOVE = new LuaScript(`${DROP_ENTRY}
-return drop(ARGV[1], ARGV[2])
+return drop(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2])
 `)
 
 /**

@@ -153,6 +153,10 @@ function prepareStatements(db: Database.Database) {
     ),
     outboundHas: db.prepare<[string, string], number>('SELECT 1 FROM outbound WHERE client_id = ? AND message_id = ?').pluck(),
     outboundCount: db.prepare<[string], number>('SELECT count(*) FROM outbound WHERE client_id = ?').pluck(),
+    outboundDropOldestQueued: db.prepare<[string], string>(
+      `DELETE FROM outbound WHERE seq = (SELECT seq FROM outbound WHERE client_id = ? AND state = 'queued' ORDER BY seq LIMIT 1)
+       RETURNING message_id`,
+    ).pluck(),
     outboundInsert: db.prepare<[string, string, number, string | null, number | null]>(
       `INSERT INTO outbound (client_id, message_id, qos, state, subscription_identifiers, retain) VALUES (?, ?, ?, 'queued', ?, ?)`,
     ),
@@ -202,7 +206,7 @@ function prepareTransactions(db: Database.Database, s: Statements) {
     subscriptionsRemove: db.transaction((clientId: string, filters: string[]) => {
       for (const filter of filters) s.subscriptionDelete.run(clientId, filter)
     }),
-    enqueue: db.transaction((targets: OutboundTarget[], message: Message, limit: number | undefined): string[] => {
+    enqueue: db.transaction((targets: OutboundTarget[], message: Message, limit: number | undefined, dropOldest: boolean): string[] => {
       const messageId = message.id as string
       const full: string[] = []
       s.messageInsert.run(messageToRow(message))
@@ -210,7 +214,9 @@ function prepareTransactions(db: Database.Database, s: Statements) {
         if (s.outboundHas.get(target.clientId, messageId) !== undefined) continue
         if (limit !== undefined && (s.outboundCount.get(target.clientId) ?? 0) >= limit) {
           full.push(target.clientId)
-          continue
+          const dropped = dropOldest ? s.outboundDropOldestQueued.get(target.clientId) : undefined
+          if (dropped === undefined) continue
+          s.messageDeleteUnreferenced.run(dropped, dropped)
         }
         const identifiers = target.subscriptionIdentifiers === undefined ? null : JSON.stringify(target.subscriptionIdentifiers)
         s.outboundInsert.run(target.clientId, messageId, target.qos, identifiers, flag(target.retain))
@@ -366,9 +372,9 @@ export class SqlitePersistence implements Persistence {
     return found
   }
 
-  async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number): Promise<string[]> {
+  async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest = false): Promise<string[]> {
     if (message.id === undefined) throw new TypeError('outboundEnqueue: message.id is required (the broker assigns it)')
-    return this.transactions.enqueue(targets, message, limit)
+    return this.transactions.enqueue(targets, message, limit, dropOldest)
   }
 
   async outboundSent(clientId: string, messageId: string, packetId: number): Promise<void> {

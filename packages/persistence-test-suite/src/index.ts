@@ -417,6 +417,63 @@ export function persistenceSuite(name: string, factory: () => Promise<Persistenc
         expect(await p.outboundEnqueue(targets('c1'), testMessage('t'), 2)).toEqual([])
       })
 
+      it('with dropOldest, drops the oldest queued entry of a full queue to take the message and returns its client id', async () => {
+        const old = Array.from({ length: 3 }, (_, i) => testMessage('t', `old-${i}`))
+        for (const message of old) await p.outboundEnqueue(targets('busy'), message)
+        const newest = testMessage('t', 'new')
+        const lost = await p.outboundEnqueue(targets('busy', 'empty'), newest, 3, true)
+        expect(lost).toEqual(['busy'])
+        expect((await p.outboundList('busy')).map((entry) => entry.message.id)).toEqual([old[1]?.id, old[2]?.id, newest.id])
+        expect((await p.outboundList('empty')).map((entry) => entry.message.id)).toEqual([newest.id])
+      })
+
+      it('with dropOldest, never drops an entry in flight', async () => {
+        const messages = Array.from({ length: 4 }, (_, i) => testMessage('t', String(i)))
+        for (const message of messages) await p.outboundEnqueue(targets('c1'), message)
+        await p.outboundSent('c1', messages[0]?.id as string, 1)
+        await p.outboundSent('c1', messages[1]?.id as string, 2)
+        await p.outboundReleased('c1', 2)
+        const newest = testMessage('t', 'new')
+        expect(await p.outboundEnqueue(targets('c1'), newest, 4, true)).toEqual(['c1'])
+        expect((await p.outboundList('c1')).map((entry) => [entry.message.id, entry.state])).toEqual([
+          [messages[0]?.id, 'sent'],
+          [messages[1]?.id, 'released'],
+          [messages[3]?.id, 'queued'],
+          [newest.id, 'queued'],
+        ])
+        // the in-flight entries still complete by packet id
+        await p.outboundAck('c1', 1)
+        await p.outboundAck('c1', 2)
+        expect((await p.outboundList('c1')).map((entry) => entry.message.id)).toEqual([messages[3]?.id, newest.id])
+      })
+
+      it('with dropOldest, refuses the message when every entry is in flight', async () => {
+        const messages = [testMessage('t', '0'), testMessage('t', '1')]
+        for (const message of messages) await p.outboundEnqueue(targets('c1'), message)
+        await p.outboundSent('c1', messages[0]?.id as string, 1)
+        await p.outboundSent('c1', messages[1]?.id as string, 2)
+        expect(await p.outboundEnqueue(targets('c1'), testMessage('t', 'new'), 2, true)).toEqual(['c1'])
+        expect((await p.outboundList('c1')).map((entry) => entry.message.id)).toEqual(messages.map((message) => message.id))
+      })
+
+      it('with dropOldest, keeps the latest `limit` messages of every queue', async () => {
+        const messages = Array.from({ length: 25 }, (_, i) => testMessage('t', String(i)))
+        for (const message of messages) await p.outboundEnqueue(targets('c1', 'c2'), message, 10, true)
+        for (const clientId of ['c1', 'c2']) {
+          expect((await p.outboundList(clientId)).map((entry) => entry.message.payload.toString())).toEqual(
+            messages.slice(15).map((message) => message.payload.toString()),
+          )
+        }
+      })
+
+      it('with dropOldest, keeps a message dropped from one queue whole in the others', async () => {
+        const shared = testMessage('t', 'shared', { properties: { userProperties: { k: 'v' } } })
+        await p.outboundEnqueue(targets('c1', 'c2'), shared)
+        await p.outboundEnqueue(targets('c1'), testMessage('t', 'newer'), 1, true)
+        expect((await p.outboundList('c1')).map((entry) => entry.message.payload.toString())).toEqual(['newer'])
+        expect(await p.outboundList('c2')).toEqual([{ message: shared, qos: 1, state: 'queued' }])
+      })
+
       it('takes any number of messages when no limit is given', async () => {
         for (let i = 0; i < 120; i++) expect(await p.outboundEnqueue(targets('c1'), testMessage('t'))).toEqual([])
         expect(await p.outboundCount('c1')).toBe(120)

@@ -22,6 +22,16 @@ class OutboundQueue {
     this.byMessageId.delete(messageId)
     if (entry.packetId !== undefined && this.byPacketId.get(entry.packetId) === messageId) this.byPacketId.delete(entry.packetId)
   }
+
+  /** Removes the oldest entry not yet sent; false when every entry is in flight. */
+  dropOldestQueued(): boolean {
+    for (const [messageId, entry] of this.byMessageId) {
+      if (entry.state !== 'queued') continue
+      this.byMessageId.delete(messageId)
+      return true
+    }
+    return false
+  }
 }
 
 interface IndexedSubscription {
@@ -148,7 +158,7 @@ export class MemoryPersistence implements Persistence {
     return found
   }
 
-  async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number): Promise<string[]> {
+  async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest = false): Promise<string[]> {
     const messageId = messageIdOf(message)
     const full: string[] = []
     for (const target of targets) {
@@ -156,7 +166,7 @@ export class MemoryPersistence implements Persistence {
       if (queue?.byMessageId.has(messageId)) continue
       if (limit !== undefined && (queue?.byMessageId.size ?? 0) >= limit) {
         full.push(target.clientId)
-        continue
+        if (!dropOldest || !queue?.dropOldestQueued()) continue
       }
       if (!queue) {
         queue = new OutboundQueue()

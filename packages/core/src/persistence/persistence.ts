@@ -76,9 +76,12 @@ export interface Persistence {
 
   /**
    * Appends one message to the queues of many clients at once (one round trip where the backend allows).
-   * A queue already holding `limit` entries does not take the message; returns the client ids that were full.
+   * A queue already holding `limit` entries is full: without `dropOldest` it does not take the message;
+   * with `dropOldest` its oldest 'queued' entry (never one in flight) is removed to make room, and a queue
+   * with nothing left to drop refuses the message as before.
+   * Returns the ids of the clients that lost a message either way.
    */
-  outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number): Promise<string[]>
+  outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest?: boolean): Promise<string[]>
   /** Marks the entry for `messageId` as sent with `packetId`. */
   outboundSent(clientId: string, messageId: string, packetId: number): Promise<void>
   /** PUBREC received: the entry with `packetId` becomes 'released' (its message body may be dropped). */

@@ -157,7 +157,7 @@ export function distribute(
   let queued: Promise<unknown> | null = null
   if (persistTargets !== null) {
     message.id ??= ctx.nextMessageId()
-    queued = ctx.persistence.outboundEnqueue(persistTargets, message, ctx.options.maxQueued).then((full) => {
+    queued = ctx.persistence.outboundEnqueue(persistTargets, message, ctx.options.maxQueued, ctx.options.queueFullPolicy === 'drop-old').then((full) => {
       if (full.length > 0) ctx.stats.messagesDropped += full.length
     })
     const waiting = deferred as Array<[Session, Delivery]> | null
