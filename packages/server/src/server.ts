@@ -59,7 +59,8 @@ function brokerOptions(config: ServerConfig, logger: Logger): BrokerOptions {
 async function closeAll(broker: Broker, listeners: Listener[]): Promise<void> {
   const listenersClosed = Promise.all(listeners.map((listener) => listener.close()))
   await broker.close()
-  const stragglers = await Promise.race([listenersClosed.then(() => false), delay(CLIENT_GRACE_MS, true)])
+  const grace = delay(CLIENT_GRACE_MS, true, { ref: false })
+  const stragglers = await Promise.race([listenersClosed.then(() => false), grace])
   if (stragglers) for (const listener of listeners) listener.terminate()
   await listenersClosed
 }

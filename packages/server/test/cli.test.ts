@@ -134,6 +134,31 @@ describe('wren command line', () => {
     await wsOnly.waitForLog((line) => line.msg === 'client connected' && line.transport === 'ws')
   })
 
+  it('passes --max-connections and --max-packet-size to the broker', async () => {
+    const server = await wren(['--no-ws', '--max-connections', '1', '--max-packet-size', '1024'])
+    const first = await client(server.urls.tcp!)
+    await expect(client(server.urls.tcp!)).rejects.toThrow()
+
+    const dropped = new Promise<void>((resolve) => first.once('close', () => resolve()))
+    first.publish('big', Buffer.alloc(2048))
+    await dropped
+  })
+
+  it('publishes $SYS topics every --sys-interval seconds', async () => {
+    const server = await wren(['--no-ws', '--sys-interval', '1'])
+    const watcher = await client(server.urls.tcp!)
+    const topics = new Set<string>()
+    const live = new Promise<void>((resolve) =>
+      watcher.on('message', (topic, _payload, packet) => {
+        // The first round may come as retained messages: a second, live one shows the interval is running.
+        if (!packet.retain) topics.add(topic)
+        if (topics.has('$SYS/broker/clients/connected')) resolve()
+      }),
+    )
+    await watcher.subscribeAsync('$SYS/#')
+    await live
+  })
+
   it('exits 0 on SIGTERM after ending its clients', async () => {
     const server = await wren()
     const connected = await client(server.urls.tcp!)
