@@ -155,7 +155,9 @@ export class Broker extends TypedEmitter<BrokerEvents> {
     this.ctx.closing = true
     this.sys.stop()
     await this.readyPromise.catch(() => {})
-    for (const connection of [...this.connections]) connection.close('broker-closing', ReasonCode.ServerShuttingDown)
+    // With a serverReference configured, v5 clients are told where to reconnect (0x9C) rather than just "shutting down".
+    const code = this.ctx.options.serverReference !== '' ? ReasonCode.UseAnotherServer : ReasonCode.ServerShuttingDown
+    for (const connection of [...this.connections]) connection.close('broker-closing', code)
     this.ctx.sessions.stop()
     await this.ctx.sessions.flushAll()
     await this.ctx.persistence.close()

@@ -1,14 +1,15 @@
-import { parser as createParser, type Packet } from 'mqtt-packet'
+import type { Packet } from 'mqtt-packet'
 import type { Duplex } from 'node:stream'
 import type { BrokerContext } from '../context.js'
 import { ProtocolViolation, ReasonCode, malformed, protocolError } from '../errors.js'
-import type { PendingConnect } from '../handlers/connect.js'
+import { redirectReference, type PendingConnect } from '../handlers/connect.js'
 import type { ClientInfo } from '../hooks/hook-types.js'
 import type { OutboundEntry } from '../persistence/persistence.js'
 import type { Session, SessionLink } from '../session/session.js'
 import { Deque } from '../session/deque.js'
 import type { ConnectionMeta, Message, ProtocolVersion } from '../types.js'
 import { encodeAck, encodePacket, encodePublishV4, type OutgoingPacket } from './packet-encoder.js'
+import { PacketReader } from './packet-reader.js'
 import { encodePublishV5, type OutboundAliases } from './publish-v5.js'
 
 export type PacketHandler = (connection: Connection, packet: Packet, done: () => void) => void
@@ -65,7 +66,7 @@ export class Connection implements SessionLink {
   /** Reached CONNACK success: counted as connected, so its end is reported. */
   wasConnected = false
   private congestedTimer: NodeJS.Timeout | null = null
-  private readonly parser = createParser()
+  private readonly reader: PacketReader
   private readonly backlog = new Deque<Packet>()
   private busy = false
   private paused = false
@@ -85,8 +86,7 @@ export class Connection implements SessionLink {
     private readonly onClose: (connection: Connection, reason: string) => void,
   ) {
     this.client = new Client(meta)
-    this.parser.on('packet', this.onPacket)
-    this.parser.on('error', this.onParseError)
+    this.reader = new PacketReader(ctx.options.maxPacketSize, this.onPacket, this.onParseError)
     stream.on('data', this.onData)
     stream.on('error', this.onStreamError)
     stream.on('close', this.onStreamClose)
@@ -107,21 +107,19 @@ export class Connection implements SessionLink {
   private readonly onData = (chunk: Buffer): void => {
     this.ctx.stats.bytesReceived += chunk.length
     this.keepaliveTimer?.refresh()
-    this.parser.parse(chunk)
-    // The length prefix is known before the body arrives: refuse an oversized packet without buffering it.
-    const pending = (this.parser as unknown as { packet: { length: number } }).packet.length
-    if (pending > this.ctx.options.maxPacketSize && this.state !== 'closed') {
-      this.fail(new ProtocolViolation('WREN_PACKET_TOO_LARGE', ReasonCode.PacketTooLarge, `packet of ${pending} bytes exceeds the maximum packet size`))
-    }
+    this.reader.push(chunk)
+  }
+
+  /** The protocol level from CONNECT decides how the rest of the stream is read and written. */
+  useProtocol(version: ProtocolVersion): void {
+    this.protocolVersion = version
+    this.client.protocolVersion = version
+    this.reader.fastPublish = version !== 5
   }
 
   private readonly onPacket = (packet: Packet): void => {
     if (this.state === 'closed') return
     this.ctx.stats.messagesReceived++
-    if ((packet.length ?? 0) > this.ctx.options.maxPacketSize) {
-      this.fail(new ProtocolViolation('WREN_PACKET_TOO_LARGE', ReasonCode.PacketTooLarge, 'packet exceeds the maximum packet size'))
-      return
-    }
     if (packet.cmd === 'publish' && this.ctx.options.maxPublishRate > 0) this.countPublish()
     if (this.busy) {
       this.backlog.push(packet)
@@ -190,6 +188,10 @@ export class Connection implements SessionLink {
   }
 
   private readonly onParseError = (error: Error): void => {
+    if (error instanceof ProtocolViolation) {
+      this.fail(error)
+      return
+    }
     if (this.state === 'new' && error.message === 'Invalid protocol version') {
       // [MQTT-3.1.2-2] an unsupported protocol level gets CONNACK 0x01, then the connection closes
       this.writePacket({ cmd: 'connack', returnCode: 1, sessionPresent: false })
@@ -346,7 +348,8 @@ export class Connection implements SessionLink {
     if (this.state === 'closed') return
     const wasConnected = this.state === 'connected'
     if (wasConnected && reasonCode !== undefined && this.protocolVersion === 5) {
-      this.writePacket({ cmd: 'disconnect', reasonCode })
+      const serverReference = redirectReference(this, reasonCode)
+      this.writePacket(serverReference === undefined ? { cmd: 'disconnect', reasonCode } : { cmd: 'disconnect', reasonCode, properties: { serverReference } })
     }
     this.state = 'closed'
     this.closeReason = reason

@@ -3,7 +3,7 @@ import type { Connection, PacketHandler } from '../connection/connection.js'
 import { OutboundAliases } from '../connection/publish-v5.js'
 import { generateId } from '../context.js'
 import { ReasonCode, connackCodeForV3, malformed, protocolError } from '../errors.js'
-import type { AuthExchangeResult, AuthenticateResult, ConnectRequest, Verdict } from '../hooks/hook-types.js'
+import type { AuthExchangeResult, AuthenticateResult, ConnectRequest, Denial, Verdict } from '../hooks/hook-types.js'
 import { denialOf, runChainAsync } from '../hooks/hook-runner.js'
 import { topicNameProblem } from '../topic/topic-rules.js'
 import type { Message, ProtocolVersion, QoS } from '../types.js'
@@ -12,12 +12,20 @@ import { createMessage, messageProperties, toBuffer } from './message-from-packe
 const NEVER = 0xffffffff
 
 /** CONNACK with a refusal, then close [MQTT-3.2.2-5]. */
+/** [MQTT-4.11] a redirect (0x9C use another server, 0x9D server moved) names where to go. */
+export function redirectReference(connection: Connection, reasonCode: number): string | undefined {
+  const reference = connection.ctx.options.serverReference
+  const redirect = reasonCode === ReasonCode.UseAnotherServer || reasonCode === ReasonCode.ServerMoved
+  return redirect && reference !== '' ? reference : undefined
+}
+
 function refuse(connection: Connection, reasonCode: number, reason: string, serverReference?: string): void {
   const packet: IConnackPacket =
     connection.protocolVersion === 5
       ? { cmd: 'connack', reasonCode, sessionPresent: false }
       : { cmd: 'connack', returnCode: connackCodeForV3(reasonCode), sessionPresent: false }
-  if (serverReference !== undefined) packet.properties = { serverReference }
+  const reference = serverReference ?? redirectReference(connection, reasonCode)
+  if (reference !== undefined && connection.protocolVersion === 5) packet.properties = { serverReference: reference }
   connection.writePacket(packet)
   connection.ctx.logger.info({ clientId: connection.client.id || undefined, reasonCode, reason }, 'connection refused')
   connection.close('connect-refused')
@@ -45,7 +53,7 @@ export const handleConnect: PacketHandler = (connection, packet, done) => {
   const ctx = connection.ctx
   const connect = packet as IConnectPacket
   const version = (connect.protocolVersion ?? 4) as ProtocolVersion
-  connection.protocolVersion = version
+  connection.useProtocol(version)
   connection.state = 'connecting'
 
   // MQIsdp goes with level 3 only, MQTT with 4 and 5 [MQTT-3.1.2-1] [MQTT-3.1.2-2]
@@ -147,6 +155,10 @@ export const handleConnect: PacketHandler = (connection, packet, done) => {
   })
 }
 
+function referenceOf(verdict: unknown): string | undefined {
+  return typeof verdict === 'object' && verdict !== null ? (verdict as Denial).serverReference : undefined
+}
+
 /** Everything CONNECT decided that admission still needs, kept while an AUTH exchange runs. */
 export interface PendingConnect {
   request: ConnectRequest
@@ -160,9 +172,6 @@ async function admit(connection: Connection, pending: PendingConnect, authData: 
   const ctx = connection.ctx
   const { clientId } = pending.request
   if (ctx.closing) return refuse(connection, ReasonCode.ServerUnavailable, 'broker is closing')
-  if (ctx.options.serverReference !== '' && connection.protocolVersion === 5) {
-    return refuse(connection, ReasonCode.UseAnotherServer, 'redirected', ctx.options.serverReference)
-  }
   if (ctx.sessions.connectedCount >= ctx.options.maxConnections && !ctx.sessions.online.has(clientId)) {
     return refuse(connection, ReasonCode.ServerBusy, 'maximum connections reached')
   }
@@ -174,7 +183,7 @@ async function admit(connection: Connection, pending: PendingConnect, authData: 
     verdict = false
   }
   const preDenied = denialOf(verdict, ReasonCode.NotAuthorized)
-  if (preDenied !== undefined) return refuse(connection, preDenied, 'refused by preConnect')
+  if (preDenied !== undefined) return refuse(connection, preDenied, 'refused by preConnect', referenceOf(verdict))
 
   if (connection.authMethod !== undefined) {
     if (ctx.hooks.authenticateExchange.length === 0) {
@@ -200,7 +209,7 @@ async function admit(connection: Connection, pending: PendingConnect, authData: 
     auth = false
   }
   const authDenied = denialOf(auth, ReasonCode.BadUserNameOrPassword)
-  if (authDenied !== undefined) return refuse(connection, authDenied, 'refused by authenticate')
+  if (authDenied !== undefined) return refuse(connection, authDenied, 'refused by authenticate', referenceOf(auth))
   if (typeof auth === 'object' && auth !== null && auth.ok) {
     if (auth.data) Object.assign(connection.client.data, auth.data)
     // e.g. the CN of a client certificate standing in for a user name

@@ -18,6 +18,8 @@ export interface Denial {
   ok: false
   reasonCode?: number
   reason?: string
+  /** With reason code 0x9C/0x9D on CONNECT: where the client should go instead (overrides the serverReference option). */
+  serverReference?: string
 }
 
 export interface ConnectRequest {

@@ -146,6 +146,8 @@ export class SessionManager implements SessionLookup {
         this.keepOffline(session)
       } else {
         this.dropSubscriptions(clientId, [...session.subscriptions.keys()])
+        // Persistent until now (v5 DISCONNECT set expiry 0): the stored copy ends with it.
+        if (session.store) void this.ctx.persistence.sessionDelete(clientId).catch((error: unknown) => this.storeError(error))
       }
     }
     const will = connection.will
@@ -229,7 +231,10 @@ export class SessionManager implements SessionLookup {
     for (const filter of filters) this.ctx.router.remove(clientId, filter)
   }
 
-  private publishWill(clientId: string, will: Message): void {
+  private publishWill(clientId: string, stored: Message): void {
+    const interval = stored.properties?.messageExpiryInterval
+    // [MQTT-3.1.3-9] a will's expiry runs from its publication
+    const will = interval === undefined ? stored : { ...stored, expiresAt: Date.now() + interval * 1000 }
     this.ctx.route(will, null, (error) => {
       if (error) this.storeError(error)
       void this.ctx.persistence.willDelete(clientId).catch((e: unknown) => this.storeError(e))

@@ -1,0 +1,134 @@
+import { parser as createParser, type IPublishPacket, type Packet } from 'mqtt-packet'
+import { ProtocolViolation, ReasonCode, malformed } from '../errors.js'
+
+const MAX_REMAINING_LENGTH_BYTES = 4
+
+/**
+ * Splits the byte stream into packets and parses them. A 3.1/3.1.1 PUBLISH, the packet on the hot path,
+ * is parsed here directly from the chunk it arrived in; every other packet (and every v5 PUBLISH, which
+ * carries properties) is handed whole to mqtt-packet's parser. Framing here also lets an oversized packet
+ * be refused from its fixed header, before its body is buffered.
+ */
+export class PacketReader {
+  private readonly fallback = createParser()
+  private pending: Buffer[] = []
+  private pendingBytes = 0
+  /** Bytes needed before the buffered prefix can be framed again (0: unknown, retry on any chunk). */
+  private needed = 0
+  /** MQTT 5 PUBLISH packets carry properties: they go through mqtt-packet. */
+  fastPublish = true
+  private failed = false
+
+  constructor(
+    private readonly maxPacketSize: number,
+    private readonly onPacket: (packet: Packet) => void,
+    private readonly onError: (error: Error | ProtocolViolation) => void,
+  ) {
+    this.fallback.on('packet', onPacket)
+    this.fallback.on('error', (error: Error) => this.fail(error))
+  }
+
+  private fail(error: Error | ProtocolViolation): void {
+    if (this.failed) return
+    this.failed = true
+    this.onError(error)
+  }
+
+  push(chunk: Buffer): void {
+    if (this.failed) return
+    let buffer = chunk
+    if (this.pendingBytes > 0) {
+      this.pending.push(chunk)
+      this.pendingBytes += chunk.length
+      if (this.pendingBytes < this.needed) return
+      buffer = Buffer.concat(this.pending, this.pendingBytes)
+      this.pending = []
+      this.pendingBytes = 0
+    }
+    const length = buffer.length
+    let pos = 0
+    while (pos < length && !this.failed) {
+      // Fixed header: type/flags byte, then the remaining length in 1..4 bytes [MQTT-2.2.3]
+      let remaining = 0
+      let multiplier = 1
+      let index = pos + 1
+      let complete = false
+      for (let n = 0; n < MAX_REMAINING_LENGTH_BYTES && index < length; n++) {
+        const byte = buffer[index++] as number
+        remaining += (byte & 0x7f) * multiplier
+        multiplier *= 128
+        if ((byte & 0x80) === 0) {
+          complete = true
+          break
+        }
+        if (n === MAX_REMAINING_LENGTH_BYTES - 1) {
+          this.fail(malformed('remaining length longer than four bytes'))
+          return
+        }
+      }
+      if (!complete) {
+        this.keep(buffer, pos, 0)
+        return
+      }
+      const end = index + remaining
+      if (end - pos > this.maxPacketSize) {
+        this.fail(new ProtocolViolation('WREN_PACKET_TOO_LARGE', ReasonCode.PacketTooLarge, `packet of ${end - pos} bytes exceeds the maximum packet size`))
+        return
+      }
+      if (end > length) {
+        this.keep(buffer, pos, end - pos)
+        return
+      }
+      const header = buffer[pos] as number
+      if (header >> 4 === 3 && this.fastPublish) this.publish(buffer, header, index, end)
+      else this.fallback.parse(buffer.subarray(pos, end))
+      pos = end
+    }
+  }
+
+  private keep(buffer: Buffer, from: number, needed: number): void {
+    const rest = buffer.subarray(from)
+    // Copied: the rest of a large chunk must not be pinned by a few leftover bytes.
+    this.pending = [Buffer.from(rest)]
+    this.pendingBytes = rest.length
+    this.needed = needed
+  }
+
+  /** PUBLISH of MQTT 3.1/3.1.1 [MQTT-3.3]. */
+  private publish(buffer: Buffer, header: number, start: number, end: number): void {
+    const qos = (header >> 1) & 3
+    if (qos === 3) {
+      this.fail(malformed('Packet must not have both QoS bits set to 1')) // [MQTT-3.3.1-4]
+      return
+    }
+    if (end - start < 2) {
+      this.fail(malformed('Cannot parse topic'))
+      return
+    }
+    const topicLength = buffer.readUInt16BE(start)
+    let pos = start + 2 + topicLength
+    if (pos + (qos > 0 ? 2 : 0) > end) {
+      this.fail(malformed('Cannot parse topic'))
+      return
+    }
+    const topic = buffer.toString('utf8', start + 2, pos)
+    let messageId: number | undefined
+    if (qos > 0) {
+      messageId = buffer.readUInt16BE(pos)
+      pos += 2
+    }
+    // A copy: a view would pin the whole read chunk for as long as the message is retained or queued.
+    const payload = Buffer.from(buffer.subarray(pos, end))
+    const packet: IPublishPacket = {
+      cmd: 'publish',
+      retain: (header & 1) === 1,
+      qos: qos as 0 | 1 | 2,
+      dup: (header & 8) === 8,
+      length: end - start,
+      topic,
+      payload,
+    }
+    if (messageId !== undefined) packet.messageId = messageId
+    this.onPacket(packet)
+  }
+}
