@@ -16,3 +16,4 @@ export {
   type TopicLimits,
 } from './topic/topic-rules.js'
 export { ReasonCode } from './errors.js'
+export type * from './cluster/cluster-bus.js'
