@@ -1,17 +1,18 @@
 #!/usr/bin/env node
 // `pnpm bench`: runs every scenario against every installed broker, brokers interleaved within each run,
 // and writes the medians to results/<out>.md, results/<out>.json and SVG charts beside them.
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseOptions, USAGE } from './lib/args.js'
 import { BROKERS } from './lib/brokers.js'
 import { measure } from './lib/harness.js'
 import { Progress } from './lib/progress.js'
-import { renderCharts, renderMarkdown, summarize } from './lib/report.js'
+import { renderCharts, renderMarkdown, summarize, withLatestResults } from './lib/report.js'
 import { allVariants, defaultVariants, estimateMs, profile } from './lib/scenarios.js'
 
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url))
+const performanceDoc = fileURLToPath(new URL('../docs/performance.md', import.meta.url))
 
 function machine() {
   const cpus = os.cpus()
@@ -53,9 +54,7 @@ function plan(variants, brokers, runs) {
   return steps
 }
 
-async function main() {
-  const options = parseOptions(process.argv.slice(2))
-  if (options.help) return void console.log(USAGE)
+async function runBenchmarks(options) {
   const { brokers, skipped } = selectBrokers(options.brokers)
   for (const s of skipped) process.stderr.write(`${s.label}: skipped (${s.reason}); install with: ${s.install}\n`)
   if (brokers.length === 0) throw new Error('no broker to benchmark')
@@ -90,20 +89,34 @@ async function main() {
     },
     durationSeconds: Math.round((Date.now() - startedAt) / 1000),
   }
+  return { meta, skipped, variants, measurements }
+}
+
+/** Writes results/<out>.{md,json} and the charts; a full run's headline table also goes into the docs. */
+function writeReport({ meta, skipped, variants, measurements }, out) {
+  const brokers = BROKERS.filter((b) => b.name in meta.versions)
   const summary = summarize(measurements, variants, brokers.map((b) => b.name))
   const charts = renderCharts(summary, variants, brokers)
   mkdirSync(resultsDir, { recursive: true })
-  const prefix = options.out === 'latest' ? '' : `${options.out}-`
+  const prefix = out === 'latest' ? '' : `${out}-`
   for (const chart of charts) {
     chart.file = `${prefix}${chart.file}`
     writeFileSync(`${resultsDir}${chart.file}`, chart.svg)
   }
-  writeFileSync(
-    `${resultsDir}${options.out}.json`,
-    `${JSON.stringify({ meta, skipped, variants, summary, measurements }, null, 2)}\n`,
-  )
-  writeFileSync(`${resultsDir}${options.out}.md`, renderMarkdown({ meta, summary, variants, brokers, skipped, charts }))
-  process.stderr.write(`wrote ${resultsDir}${options.out}.md\n`)
+  writeFileSync(`${resultsDir}${out}.json`, `${JSON.stringify({ meta, skipped, variants, summary, measurements }, null, 2)}\n`)
+  writeFileSync(`${resultsDir}${out}.md`, renderMarkdown({ meta, summary, variants, brokers, skipped, charts }))
+  process.stderr.write(`wrote ${resultsDir}${out}.md\n`)
+  if (out === 'latest' && existsSync(performanceDoc)) {
+    const doc = readFileSync(performanceDoc, 'utf8')
+    writeFileSync(performanceDoc, withLatestResults(doc, { meta, summary, variants, brokers }))
+  }
+}
+
+async function main() {
+  const options = parseOptions(process.argv.slice(2))
+  if (options.help) return void console.log(USAGE)
+  const results = options.from ? JSON.parse(readFileSync(options.from, 'utf8')) : await runBenchmarks(options)
+  writeReport(results, options.out)
 }
 
 main().catch((error) => {

@@ -21,7 +21,7 @@ export function closeWindow(window, workEndMs = nowMs()) {
   }
 }
 
-/** Resolves when `isDone()` holds, checking every `everyMs`, or rejects nothing: it resolves 'timeout' at `deadlineMs`. */
+/** Resolves 'done' once `isDone()` holds (checked every `everyMs`), or 'timeout' at `deadlineMs`. */
 export function waitUntil(isDone, deadlineMs, everyMs = 20) {
   return new Promise((resolve) => {
     const check = () => {

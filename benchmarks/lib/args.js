@@ -2,14 +2,16 @@
 import { parseArgs } from 'node:util'
 
 export const USAGE = `Usage: pnpm bench [--quick] [--runs N] [--brokers wren,aedes,mosquitto] [--scenarios fan-in,latency,...]
-                  [--out NAME] [--cpu-prof]
+                  [--out NAME] [--cpu-prof] [--from results/NAME.json]
 
   --quick       about a minute: one run of a subset of scenarios, smaller counts (writes results/quick.*)
   --runs N      runs per scenario and broker (default: 3 full, 1 quick); figures are medians
   --brokers     which brokers to compare (default: all installed)
   --scenarios   variant id prefixes to run, e.g. fan-in,latency,payload-1KiB
   --out NAME    write results/NAME.md and NAME.json (default: latest, or quick with --quick)
-  --cpu-prof    run Node brokers under --cpu-prof; profiles go to results/profiles/`
+  --cpu-prof    run Node brokers under --cpu-prof; profiles go to results/profiles/
+                (summarise them with: node benchmarks/profile-summary.js results/profiles/*.cpuprofile)
+  --from FILE   do not measure: rewrite the report from a saved results JSON`
 
 export function parseOptions(argv) {
   const { values } = parseArgs({
@@ -21,6 +23,7 @@ export function parseOptions(argv) {
       scenarios: { type: 'string' },
       out: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
+      from: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -35,5 +38,6 @@ export function parseOptions(argv) {
     scenarios: list(values.scenarios),
     out: values.out ?? (values.quick ? 'quick' : 'latest'),
     cpuProf: values['cpu-prof'],
+    from: values.from ?? null,
   }
 }

@@ -147,6 +147,29 @@ function headlineTable(summary, variants, brokers) {
   )
 }
 
+const CPU_FOOTNOTE = '\\* broker CPU time per delivered message (per accepted connection for the connections scenario).'
+const RESULTS_START = '<!-- latest-results:start -->'
+const RESULTS_END = '<!-- latest-results:end -->'
+
+/** `doc` with the text between its latest-results markers replaced by this run's headline table. */
+export function withLatestResults(doc, { meta, summary, variants, brokers }) {
+  const start = doc.indexOf(RESULTS_START)
+  const end = doc.indexOf(RESULTS_END)
+  if (start < 0 || end < start) return doc
+  const excerpt = [
+    '',
+    `Run of ${meta.date.slice(0, 10)} (${meta.runs} runs, medians; ${meta.machine.cores} cores, Node ${meta.node}, ` +
+      `${brokers.map((b) => `${b.label} ${meta.versions[b.name]}`).join(', ')}; 1-min load average up to ` +
+      `${meta.loadAverage.highest1m}). Full tables and charts: [benchmarks/results/latest.md](../benchmarks/results/latest.md).`,
+    '',
+    headlineTable(summary, variants, brokers),
+    '',
+    CPU_FOOTNOTE,
+    '',
+  ].join('\n')
+  return `${doc.slice(0, start + RESULTS_START.length)}${excerpt}${doc.slice(end)}`
+}
+
 export function renderMarkdown({ meta, summary, variants, brokers, skipped, charts }) {
   const chartFor = (scenario) => charts.filter((c) => c.scenario === scenario)
   const lines = [
@@ -169,7 +192,7 @@ export function renderMarkdown({ meta, summary, variants, brokers, skipped, char
     '',
     headlineTable(summary, variants, brokers),
     '',
-    '\\* broker CPU time per delivered message (per accepted connection for the connections scenario).',
+    CPU_FOOTNOTE,
     '',
     '## Per scenario',
     '',
