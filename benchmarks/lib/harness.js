@@ -21,6 +21,7 @@ export async function measure({ broker, variant, run, nodeFlags = [] }) {
   const workDir = mkdtempSync(join(tmpdir(), 'wren-bench-'))
   // Other work on the machine skews every figure; the 1-minute load average lets a reader spot it.
   const record = { broker: broker.name, variant: variant.id, scenario: variant.scenario, run, loadAverage1m: loadavg()[0] }
+  const startedAt = Date.now()
   let running
   try {
     const port = await freePort()
@@ -29,7 +30,7 @@ export async function measure({ broker, variant, run, nodeFlags = [] }) {
       { ...variant.job, port, brokerPid: running.pid, clientPrefix: `${broker.name}-${variant.id}-${run}` },
       jobBoundMs(variant.job) + GENERATOR_SLACK_MS,
     )
-    return { ...record, ...result, brokerPeakRssMiB: peakRssKiB(running.pid) / 1024 }
+    return { ...record, ...result, brokerPeakRssMiB: peakRssKiB(running.pid) / 1024, wallMs: Date.now() - startedAt }
   } catch (error) {
     const stderr = running?.stderr().trim()
     return { ...record, error: `${error instanceof Error ? error.message : String(error)}${stderr ? ` (broker stderr: ${stderr})` : ''}` }
