@@ -93,7 +93,7 @@ export function allVariants(profileName) {
         window: 100,
         aheadPerPublisher: 1_000,
         idleMs: 2_000,
-        timeoutMs: 30_000,
+        timeoutMs: 45_000,
       },
     })
   }
@@ -114,7 +114,7 @@ export function allVariants(profileName) {
         window: 100,
         aheadPerPublisher: 1_000,
         idleMs: 2_000,
-        timeoutMs: 30_000,
+        timeoutMs: 45_000,
       },
     })
   }
@@ -135,7 +135,7 @@ export function allVariants(profileName) {
         window: 100,
         aheadPerPublisher: 1_000,
         idleMs: 2_000,
-        timeoutMs: 30_000,
+        timeoutMs: 45_000,
       },
     })
   }
@@ -184,7 +184,7 @@ export function allVariants(profileName) {
           window: size.bytes > 4096 ? 16 : 100,
           aheadPerPublisher: Math.min(1_000, Math.floor((4 * 1024 * 1024) / size.bytes)),
           idleMs: 2_000,
-          timeoutMs: 30_000,
+          timeoutMs: 45_000,
         },
       })
     }
