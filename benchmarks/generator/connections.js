@@ -2,7 +2,7 @@
 // growth is measured after the last CONNACK and a short settle, so it counts what the broker keeps per
 // client, not the transient garbage of the handshakes.
 import { connectClient, inBatches } from './client.js'
-import { closeWindow, nowMs, openWindow } from './measure.js'
+import { closeWindow, nowMs, openWindow, withTimeout } from './measure.js'
 import { openFileLimit, rssKiB } from '../lib/proc-stats.js'
 
 // Sockets each process keeps for itself (stdio, IPC, the listener, libuv) besides the clients' ones.
@@ -17,10 +17,14 @@ export async function runConnections(job) {
   const clients = []
   let lastConnackMs = window.startMs
   try {
-    await inBatches(clientCount, job.concurrency, async (i) => {
-      clients.push(await connectClient({ port, clientId: `bench-idle-${i}`, keepalive: 0 }))
-      lastConnackMs = nowMs()
-    })
+    await withTimeout(
+      inBatches(clientCount, job.concurrency, async (i) => {
+        clients.push(await connectClient({ port, clientId: `bench-idle-${i}`, keepalive: 0 }))
+        lastConnackMs = nowMs()
+      }),
+      job.timeoutMs,
+      `connecting ${clientCount} clients`,
+    )
     const measured = closeWindow(window, lastConnackMs)
     await new Promise((resolve) => setTimeout(resolve, job.settleMs))
     const rssAfterKiB = rssKiB(brokerPid)

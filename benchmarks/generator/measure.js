@@ -32,3 +32,12 @@ export function waitUntil(isDone, deadlineMs, everyMs = 20) {
     check()
   })
 }
+
+/** `promise`, or a rejection naming `what` if it has not settled within `ms`. */
+export function withTimeout(promise, ms, what) {
+  let timer
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}

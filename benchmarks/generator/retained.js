@@ -1,7 +1,7 @@
 // Retained messages at scale: store `count` retained topics (QoS 1, so each is acknowledged as stored), then
 // one client subscribes to `#` and the clock runs from its SUBSCRIBE to the last retained message received.
 import { connectClient } from './client.js'
-import { closeWindow, nowMs, openWindow, waitUntil } from './measure.js'
+import { closeWindow, nowMs, openWindow, waitUntil, withTimeout } from './measure.js'
 import { publishEncodedQos1 } from './publisher.js'
 import { encodePublish, encodeSubscribe } from './wire.js'
 
@@ -23,12 +23,8 @@ export async function runRetained(job) {
   let subscriber
   try {
     const storeStartMs = nowMs()
-    const stored = await Promise.race([
-      publishEncodedQos1(publisher, packets, job.window).then(() => true),
-      new Promise((resolve) => setTimeout(resolve, job.timeoutMs, false)),
-    ])
+    await withTimeout(publishEncodedQos1(publisher, packets, job.window), job.timeoutMs, `storing ${count} retained messages`)
     const storeMs = nowMs() - storeStartMs
-    if (!stored) throw new Error(`storing ${count} retained messages took longer than ${job.timeoutMs} ms`)
 
     subscriber = await connectClient({ port, clientId: 'bench-retained-sub' })
     let received = 0
