@@ -21,7 +21,7 @@ export interface V5Client extends TestClient {
   disconnects: Inbox<IDisconnectPacket>
 }
 
-const describeV5 = (m: V5Message): string => `${m.topic}${m.wireTopic === m.topic ? '' : `(wire '${m.wireTopic}')`}=${JSON.stringify(m.payload.toString())}(q${m.qos}${m.retain ? ',r' : ''})`
+const describeV5 = (m: V5Message): string => `${m.topic}${m.wireTopic === m.topic ? '' : `(wire '${m.wireTopic}')`}=${JSON.stringify(m.payload.subarray(0, 40).toString())}${m.payload.length > 40 ? `...(${m.payload.length} bytes)` : ''}(q${m.qos}${m.retain ? ',r' : ''})`
 
 /** Connects an MQTT.js client with protocol version 5 (no automatic reconnect) and waits for CONNACK. */
 export async function connectV5(url: string, options: IClientOptions = {}): Promise<V5Client> {

@@ -1,0 +1,32 @@
+import type { Packet } from 'mqtt-packet'
+import { describe, expect, it } from 'vitest'
+import { sleep } from '../helpers/clients.js'
+import { connectV5, rawConnectV5, rawSubscribe } from '../helpers/v5.js'
+import { startBroker } from '../helpers/start-broker.js'
+
+describe('MQTT 5 slow consumer', () => {
+  it('disconnects a client that stops reading (0x97 Quota exceeded when the DISCONNECT gets through) without stalling others', async () => {
+    const b = await startBroker({ maxSocketBuffer: 64 * 1024, drainTimeout: 500 })
+    const { raw } = await rawConnectV5(b.port)
+    await rawSubscribe(raw, 'slow/#', 1)
+    const fast = await connectV5(b.url)
+    await fast.client.subscribeAsync('slow/#', { qos: 1 })
+    raw.stream.pause()
+    // large enough that the window of in-flight messages (maxInflight 100) overflows the kernel socket buffers
+    const payload = Buffer.alloc(256 * 1024, 0x61)
+    const count = 120
+    for (let i = 0; i < count; i++) {
+      await b.broker.publish({ topic: 'slow/t', payload: i === count - 1 ? 'last' : payload, qos: 1 })
+      if (i % 10 === 0) await new Promise((resolve) => setImmediate(resolve))
+    }
+    await fast.messages.next((m) => m.payload.toString() === 'last', 5000)
+    expect(fast.messages.received).toHaveLength(count)
+    await sleep(1500)
+    raw.stream.resume()
+    expect(await raw.closesWithin(5000)).toBe(true)
+    const publishes = raw.packets.received.filter((p: Packet) => p.cmd === 'publish')
+    expect(publishes.length).toBeLessThan(count)
+    const disconnect = raw.packets.received.find((p: Packet) => p.cmd === 'disconnect')
+    if (disconnect !== undefined) expect(disconnect.reasonCode).toBe(0x97)
+  })
+})
