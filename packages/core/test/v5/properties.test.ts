@@ -99,6 +99,18 @@ describe('MQTT 5 publish properties end to end', () => {
     expect(subscriptionIds((await sub.messages.next((m) => m.topic === 'other/x')).properties)).toEqual([])
   })
 
+  it('replaces the Subscription Identifier when the same filter is subscribed again, and drops it when the new SUBSCRIBE has none (§3.8.2.1.2)', async () => {
+    const b = await startBroker()
+    const sub = await connectV5(b.url)
+    await sub.client.subscribeAsync('sid/re', { qos: 1, properties: { subscriptionIdentifier: 1 } })
+    await sub.client.subscribeAsync('sid/re', { qos: 1, properties: { subscriptionIdentifier: 2 } })
+    await b.broker.publish({ topic: 'sid/re', payload: 'a', qos: 1 })
+    expect(subscriptionIds((await sub.messages.next()).properties)).toEqual([2])
+    await sub.client.subscribeAsync('sid/re', { qos: 1 })
+    await b.broker.publish({ topic: 'sid/re', payload: 'b', qos: 1 })
+    expect(subscriptionIds((await sub.messages.next()).properties)).toEqual([])
+  })
+
   it('sends one copy at the highest QoS carrying every matching Subscription Identifier for overlapping subscriptions [MQTT-3.3.4-2] [MQTT-3.3.4-4]', async () => {
     const b = await startBroker()
     const sub = await connectV5(b.url)
