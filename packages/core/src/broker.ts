@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream'
+import { clusterHandlers } from './cluster/cluster-node.js'
 import { Connection } from './connection/connection.js'
 import { type BrokerContext, TypedEmitter, generateId, silentLogger } from './context.js'
 import type { BrokerEvents } from './events.js'
@@ -45,7 +46,7 @@ export class Broker extends TypedEmitter<BrokerEvents> {
 
   constructor(options: BrokerOptions = {}) {
     super()
-    this.id = options.id ?? generateId('wren-broker-')
+    this.id = options.cluster?.nodeId ?? options.id ?? generateId('wren-broker-')
     const resolved = resolveOptions(options)
     const topicLimits: TopicLimits = { maxLength: resolved.maxTopicLength, maxLevels: resolved.maxTopicLevels }
     const shared = new SharedGroups(options.sharedSubscriptionStrategy)
@@ -61,6 +62,7 @@ export class Broker extends TypedEmitter<BrokerEvents> {
       events: this,
       closing: false,
       sessions: undefined as unknown as SessionManager,
+      cluster: options.cluster,
       nextMessageId: createMessageIds(this.id),
       route: (message, publisher, done) => distribute(ctx, ctx.sessions, shared, message, publisher, done),
     }
@@ -69,7 +71,9 @@ export class Broker extends TypedEmitter<BrokerEvents> {
     this.sys = new SysTopics(ctx)
     // An 'error' event with no listener would throw: the broker reports, it never crashes its host.
     this.on('error', () => {})
-    this.readyPromise = ctx.sessions.restore().then(
+    const cluster = options.cluster
+    const joined = cluster ? cluster.start(clusterHandlers(ctx)) : Promise.resolve()
+    this.readyPromise = joined.then(() => ctx.sessions.restore()).then(
       () => this.sys.start(),
       (error: unknown) => {
         const err = error instanceof Error ? error : new Error(String(error))
@@ -160,6 +164,7 @@ export class Broker extends TypedEmitter<BrokerEvents> {
     for (const connection of [...this.connections]) connection.close('broker-closing', code)
     this.ctx.sessions.stop()
     await this.ctx.sessions.flushAll()
+    await this.ctx.cluster?.stop()
     await this.ctx.persistence.close()
   }
 }

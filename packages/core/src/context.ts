@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
+import type { ClusterBus } from './cluster/cluster-bus.js'
 import type { BrokerEvents } from './events.js'
 import type { HookChains } from './hooks/hook-runner.js'
 import type { Logger, ResolvedOptions } from './options.js'
@@ -39,6 +40,8 @@ export interface BrokerContext {
   readonly stats: BrokerStats
   readonly events: TypedEmitter<BrokerEvents>
   readonly sessions: SessionManager
+  /** Set when the broker is one node of a cluster. */
+  readonly cluster: ClusterBus | undefined
   closing: boolean
   nextMessageId(): string
   /** Routes an accepted message; `done` fires once what must be durable before an ack is stored. */

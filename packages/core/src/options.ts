@@ -1,3 +1,4 @@
+import type { ClusterBus } from './cluster/cluster-bus.js'
 import type { HookOptions } from './hooks/hook-types.js'
 import type { Persistence } from './persistence/persistence.js'
 import type { Message, QoS } from './types.js'
@@ -19,6 +20,8 @@ export interface BrokerOptions {
   /** Where sessions, retained messages, queues and wills are kept. Default: in memory. */
   persistence?: Persistence
   hooks?: HookOptions
+  /** Joins a cluster of brokers sharing one store (e.g. `@wren/cluster-redis`); the broker id becomes the bus's node id. */
+  cluster?: ClusterBus
   /** How a shared subscription group picks its member for a message. Default: round-robin, connected members first. */
   sharedSubscriptionStrategy?: SharedSubscriptionStrategy
   logger?: Logger
@@ -72,7 +75,7 @@ export interface SharedMember {
   online: boolean
 }
 
-export type ResolvedOptions = Required<Omit<BrokerOptions, 'persistence' | 'hooks' | 'logger' | 'id' | 'sharedSubscriptionStrategy'>>
+export type ResolvedOptions = Required<Omit<BrokerOptions, 'persistence' | 'hooks' | 'logger' | 'id' | 'sharedSubscriptionStrategy' | 'cluster'>>
 
 export const DEFAULT_OPTIONS: ResolvedOptions = {
   connectTimeout: 10_000,

@@ -57,6 +57,8 @@ export class Connection implements SessionLink {
   readonly inboundAliases = new Map<number, string>()
   outboundAliases: OutboundAliases | null = null
   /** MQTT 5 QoS 1/2 publishes received and not yet acknowledged (Receive Maximum, [MQTT-3.3.4-9]). */
+  /** MQTT 5 Request Problem Information (default on): whether acks may carry a Reason String. */
+  requestProblemInformation = true
   inboundQuota = 0
   congested = false
   /** MQTT 5 enhanced authentication: the method named in CONNECT, the exchange's step, and the CONNECT it holds. */
@@ -120,7 +122,14 @@ export class Connection implements SessionLink {
   private readonly onPacket = (packet: Packet): void => {
     if (this.state === 'closed') return
     this.ctx.stats.messagesReceived++
-    if (packet.cmd === 'publish' && this.ctx.options.maxPublishRate > 0) this.countPublish()
+    if (packet.cmd === 'publish') {
+      if (this.ctx.options.maxPublishRate > 0) this.countPublish()
+      // Counted on arrival: a client may not have more QoS 1/2 publishes unacknowledged than our Receive Maximum.
+      if (packet.qos > 0 && this.protocolVersion === 5 && ++this.inboundQuota > this.ctx.options.receiveMaximum) {
+        this.fail(new ProtocolViolation('WREN_RECEIVE_MAXIMUM_EXCEEDED', ReasonCode.ReceiveMaximumExceeded, 'more unacknowledged QoS 1/2 publishes than Receive Maximum')) // [MQTT-3.3.4-9]
+        return
+      }
+    }
     if (this.busy) {
       this.backlog.push(packet)
       if (!this.paused && this.backlog.length >= BACKLOG_PAUSE) {
@@ -281,9 +290,14 @@ export class Connection implements SessionLink {
     this.writeBuffer(encodePacket(packet, this.protocolVersion))
   }
 
-  writeAck(kind: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', packetId: number, reasonCode = 0): void {
+  writeAck(kind: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', packetId: number, reasonCode = 0, reason?: string): void {
     if (reasonCode === 0 || this.protocolVersion < 5) this.writeBuffer(encodeAck(kind, packetId))
-    else this.writePacket({ cmd: kind, messageId: packetId, reasonCode })
+    else this.writePacket({ cmd: kind, messageId: packetId, reasonCode, ...this.reasonProperties(reason) })
+  }
+
+  /** A Reason String for an ack, unless the client asked for no problem information [MQTT-3.1.2-29]. */
+  reasonProperties(reason: string | undefined): { properties?: { reasonString: string } } {
+    return reason !== undefined && this.requestProblemInformation ? { properties: { reasonString: reason } } : {}
   }
 
   sendPubrel(packetId: number): void {

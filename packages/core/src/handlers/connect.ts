@@ -99,6 +99,7 @@ export const handleConnect: PacketHandler = (connection, packet, done) => {
     if (props.receiveMaximum !== undefined) connection.clientReceiveMaximum = props.receiveMaximum
     if (props.maximumPacketSize !== undefined) connection.clientMaximumPacketSize = props.maximumPacketSize
     if (props.topicAliasMaximum) connection.outboundAliases = new OutboundAliases(props.topicAliasMaximum)
+    if (props.requestProblemInformation === false) connection.requestProblemInformation = false
   }
   const will = willFrom(connect, clientId)
   if (will) {

@@ -25,13 +25,15 @@ function resolveTopic(connection: Connection, packet: IPublishPacket): string | 
   return topic
 }
 
-/** Acknowledges an inbound QoS 1/2 publish, with a v5 reason code when it was not accepted. */
-function acknowledge(connection: Connection, qos: QoS, packetId: number, reasonCode: number): void {
+/** Acknowledges an inbound QoS 1/2 publish, with a v5 reason code (and reason) when it was not accepted. */
+function acknowledge(connection: Connection, qos: QoS, packetId: number, reasonCode: number, reason?: string): void {
   if (qos === 1) {
-    connection.inboundQuota--
-    connection.writeAck('puback', packetId, reasonCode)
+    if (connection.inboundQuota > 0) connection.inboundQuota--
+    connection.writeAck('puback', packetId, reasonCode, reason)
   } else if (qos === 2) {
-    connection.writeAck('pubrec', packetId, reasonCode)
+    // A failed PUBREC ends the exchange [MQTT-4.3.3-4]: no PUBREL follows to release the quota.
+    if (reasonCode >= 0x80 && connection.inboundQuota > 0) connection.inboundQuota--
+    connection.writeAck('pubrec', packetId, reasonCode, reason)
   }
 }
 
@@ -79,10 +81,6 @@ export const handlePublish: PacketHandler = (connection, packet, done) => {
       return done()
     }
   }
-  if (qos > 0 && v5 && ++connection.inboundQuota > ctx.options.receiveMaximum) {
-    connection.fail(new ProtocolViolation('WREN_RECEIVE_MAXIMUM_EXCEEDED', ReasonCode.ReceiveMaximumExceeded, 'more unacknowledged QoS 1/2 publishes than Receive Maximum')) // [MQTT-3.3.4-9]
-    return done()
-  }
   if (properties?.payloadFormatIndicator === true && !isUtf8(payload)) {
     // [MQTT-3.3.2-4] the payload claims UTF-8 and is not
     if (qos === 0) connection.fail(new ProtocolViolation('WREN_PAYLOAD_FORMAT_INVALID', ReasonCode.PayloadFormatInvalid, 'payload is not UTF-8'))
@@ -92,7 +90,9 @@ export const handlePublish: PacketHandler = (connection, packet, done) => {
   const session = connection.session
   if (qos === 2 && session) {
     if (session.incoming.has(packetId)) {
-      // [MQTT-4.3.3-2] a duplicate of a message already routed: acknowledge again, do not forward twice
+      // [MQTT-4.3.3-2] a duplicate of a message already routed: acknowledge again, do not forward twice;
+      // it is the same exchange, so it does not take another slot of Receive Maximum.
+      if (connection.inboundQuota > 0) connection.inboundQuota--
       acknowledge(connection, 2, packetId, 0)
       return done()
     }
@@ -101,6 +101,7 @@ export const handlePublish: PacketHandler = (connection, packet, done) => {
         (seen) => {
           if (seen) {
             session.incoming.add(packetId)
+            if (connection.inboundQuota > 0) connection.inboundQuota--
             acknowledge(connection, 2, packetId, 0)
             done()
           } else accept(connection, createMessage(topic, payload, qos, publish.retain, properties, connection.client.id), packetId, done)
@@ -124,7 +125,8 @@ function accept(connection: Connection, message: Message, packetId: number, done
     const denied = error ? ReasonCode.NotAuthorized : denialOf(verdict, ReasonCode.NotAuthorized)
     if (denied !== undefined) {
       // 3.1.1 has no negative ack: the message is dropped and acknowledged, as Mosquitto does
-      acknowledge(connection, message.qos, packetId, connection.protocolVersion === 5 ? denied : 0)
+      const reason = typeof verdict === 'object' && verdict !== null && verdict.ok === false ? verdict.reason : undefined
+      acknowledge(connection, message.qos, packetId, connection.protocolVersion === 5 ? denied : 0, reason)
       done()
       return
     }

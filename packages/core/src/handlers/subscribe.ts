@@ -11,10 +11,15 @@ function failureCode(connection: Connection, reasonCode: number): number {
   return connection.protocolVersion === 5 ? reasonCode : 0x80
 }
 
-async function grant(connection: Connection, wanted: Subscription): Promise<Subscription | number> {
+interface Refusal {
+  code: number
+  reason?: string
+}
+
+async function grant(connection: Connection, wanted: Subscription): Promise<Subscription | Refusal> {
   const ctx = connection.ctx
   const problem = topicFilterProblem(wanted.filter, ctx.topicLimits)
-  if (problem) return failureCode(connection, ReasonCode.TopicFilterInvalid) // [MQTT-3.8.3-2] [MQTT-3.9.3-2]
+  if (problem) return { code: failureCode(connection, ReasonCode.TopicFilterInvalid), reason: `invalid topic filter: ${problem}` } // [MQTT-3.8.3-2] [MQTT-3.9.3-2]
   let verdict: SubscribeVerdict
   try {
     verdict = await runChainAsync(ctx.hooks.authorizeSubscribe, (hook) => hook(connection.client, wanted))
@@ -23,11 +28,14 @@ async function grant(connection: Connection, wanted: Subscription): Promise<Subs
     verdict = false
   }
   const denied = denialOf(verdict, ReasonCode.NotAuthorized)
-  if (denied !== undefined) return failureCode(connection, denied)
+  if (denied !== undefined) {
+    const reason = typeof verdict === 'object' && verdict !== null && verdict.ok === false ? verdict.reason : undefined
+    return { code: failureCode(connection, denied), reason }
+  }
   const granted = typeof verdict === 'object' && verdict !== null && verdict.ok && 'subscription' in verdict ? verdict.subscription : wanted
   const session = connection.session
   if (session && !session.subscriptions.has(granted.filter) && session.subscriptions.size >= ctx.options.maxSubscriptionsPerClient) {
-    return failureCode(connection, ReasonCode.QuotaExceeded)
+    return { code: failureCode(connection, ReasonCode.QuotaExceeded), reason: 'too many subscriptions' }
   }
   return granted
 }
@@ -69,26 +77,31 @@ export const handleSubscribe: PacketHandler = (connection, packet, done) => {
     const codes: number[] = []
     const accepted: Subscription[] = []
     const retainedFor: Subscription[] = []
+    const reasons: string[] = []
     for (const requested of subscribe.subscriptions) {
       const outcome = await grant(connection, subscriptionFrom(connection, requested, identifier))
-      if (typeof outcome === 'number') {
-        codes.push(outcome)
+      if (!('filter' in outcome)) {
+        codes.push(outcome.code)
+        if (outcome.reason !== undefined) reasons.push(outcome.reason)
         continue
       }
       const existed = session.subscriptions.has(outcome.filter)
       // [MQTT-3.8.4-3] a subscription with the same filter replaces the old one
       session.subscriptions.set(outcome.filter, outcome)
       ctx.router.add(session.clientId, outcome)
+      ctx.cluster?.announceSubscription(session.clientId, outcome)
       accepted.push(outcome)
       codes.push(outcome.qos)
       const handling = outcome.retainHandling ?? 0
       // [MQTT-3.3.1-9..11] retained messages on subscribe, per Retain Handling; never for shared subscriptions
       if (!isSharedFilter(outcome.filter) && (handling === 0 || (handling === 1 && !existed))) retainedFor.push(outcome)
     }
-    if (session.persistent && accepted.length > 0) await ctx.persistence.subscriptionsAdd(session.clientId, accepted)
+    // Stored for persistent sessions, and for every session in a cluster (nodes started later load them).
+    if ((session.persistent || ctx.cluster) && accepted.length > 0) await ctx.persistence.subscriptionsAdd(session.clientId, accepted)
     if (!connection.isOpen) return
     // [MQTT-3.8.4-1] [MQTT-3.8.4-5] one SUBACK, one code per filter in order
-    connection.writePacket({ cmd: 'suback', messageId: subscribe.messageId ?? 0, granted: codes })
+    const reason = connection.protocolVersion === 5 && reasons.length > 0 ? reasons.join('; ') : undefined
+    connection.writePacket({ cmd: 'suback', messageId: subscribe.messageId ?? 0, granted: codes, ...connection.reasonProperties(reason) })
     if (accepted.length > 0) ctx.events.emit('subscribed', connection.client, accepted)
     for (const subscription of retainedFor) {
       const ids = subscription.subscriptionIdentifier === undefined ? undefined : [subscription.subscriptionIdentifier]

@@ -14,6 +14,7 @@ export const handleUnsubscribe: PacketHandler = (connection, packet, done) => {
     const existed = session.subscriptions.delete(filter)
     if (existed) {
       ctx.router.remove(session.clientId, filter)
+      ctx.cluster?.announceUnsubscription(session.clientId, filter)
       removed.push(filter)
     }
     codes.push(existed ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted)
@@ -25,7 +26,7 @@ export const handleUnsubscribe: PacketHandler = (connection, packet, done) => {
     if (removed.length > 0) ctx.events.emit('unsubscribed', connection.client, removed)
     done()
   }
-  if (!session.persistent || removed.length === 0) return reply()
+  if ((!session.persistent && !ctx.cluster) || removed.length === 0) return reply()
   ctx.persistence.subscriptionsRemove(session.clientId, removed).then(reply, (error: unknown) => {
     ctx.logger.error({ clientId: session.clientId, err: error }, 'unsubscribe could not be stored')
     reply()

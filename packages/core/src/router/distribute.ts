@@ -18,6 +18,8 @@ interface Delivery {
 export interface SessionLookup {
   /** The in-memory session of a connected client (or one being taken over), if any. */
   live(clientId: string): Session | undefined
+  /** Connected here or, in a cluster, to another node. */
+  isOnline(clientId: string): boolean
 }
 
 type Done = (error: Error | null) => void
@@ -58,7 +60,7 @@ export class SharedGroups {
 
   pick(members: RouteEntry[], sessions: SessionLookup, message: Message): RouteEntry {
     if (this.strategy) {
-      const view = members.map((m) => ({ clientId: m.clientId, online: sessions.live(m.clientId)?.link != null }))
+      const view = members.map((m) => ({ clientId: m.clientId, online: sessions.isOnline(m.clientId) }))
       const index = this.strategy(members[0]?.group ?? '', view, message)
       return members[Number.isInteger(index) && index >= 0 && index < members.length ? index : 0] as RouteEntry
     }
@@ -67,7 +69,7 @@ export class SharedGroups {
     this.cursors.set(key, start + 1)
     for (let i = 0; i < members.length; i++) {
       const member = members[(start + i) % members.length] as RouteEntry
-      if (sessions.live(member.clientId)?.link) return member
+      if (sessions.isOnline(member.clientId)) return member
     }
     return members[start % members.length] as RouteEntry
   }
@@ -92,6 +94,8 @@ export function distribute(
   // Live persistent sessions are handed the message only after the store has been asked to enqueue it,
   // so that their 'sent' write can never reach the store before the entry it updates.
   let deferred: Array<[Session, Delivery]> | null = null
+  // Deliveries for sessions connected to other cluster nodes, per node: sent on after local routing.
+  let remote: Map<string, Delivery[]> | null = null
   const deliver = (delivery: Delivery): void => {
     const session = sessions.live(delivery.clientId)
     if (session) {
@@ -101,6 +105,14 @@ export function distribute(
       } else {
         session.deliver(message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers)
       }
+      return
+    }
+    const owner = ctx.cluster?.ownerOf(delivery.clientId)
+    if (owner !== undefined && owner !== ctx.id) {
+      remote ??= new Map()
+      const forNode = remote.get(owner)
+      if (forNode) forNode.push(delivery)
+      else remote.set(owner, [delivery])
     } else if (delivery.qos > 0) {
       // Offline persistent session: QoS 0 is not queued for offline clients (as Mosquitto's default).
       ;(persistTargets ??= []).push(delivery)
@@ -143,6 +155,9 @@ export function distribute(
       }
     }
   }
+
+  const forwards = remote as Map<string, Delivery[]> | null
+  if (forwards && ctx.cluster) for (const [node, list] of forwards) ctx.cluster.forward(node, message, list)
 
   ctx.events.emit('published', message, publisher)
   const publishedHooks = ctx.hooks.published

@@ -2,6 +2,8 @@ import type { Connection } from '../connection/connection.js'
 import type { BrokerContext } from '../context.js'
 import { ReasonCode } from '../errors.js'
 import type { SessionLookup } from '../router/distribute.js'
+import type { RemoteDelivery } from '../cluster/cluster-bus.js'
+import type { OutboundTarget } from '../persistence/persistence.js'
 import type { Message, ProtocolVersion } from '../types.js'
 import { Session } from './session.js'
 import { SessionStore } from './session-store.js'
@@ -38,6 +40,12 @@ export class SessionManager implements SessionLookup {
     return this.sessions.get(clientId)
   }
 
+  isOnline(clientId: string): boolean {
+    if (this.sessions.get(clientId)?.link) return true
+    const owner = this.ctx.cluster?.ownerOf(clientId)
+    return owner !== undefined && owner !== this.ctx.id
+  }
+
   get connectedCount(): number {
     return this.online.size
   }
@@ -68,6 +76,8 @@ export class SessionManager implements SessionLookup {
       this.online.delete(clientId)
       previous.close('taken-over', ReasonCode.SessionTakenOver)
     }
+    // Across nodes: the node holding the client lets go (and flushes its state) before we read the store.
+    if (this.ctx.cluster) await this.ctx.cluster.claim(clientId)
     this.cancelExpiry(clientId)
     // MQTT 5 §3.1.3.2.2: a session resumed within the will delay cancels the will
     const pendingWill = this.willTimers.get(clientId)
@@ -109,6 +119,10 @@ export class SessionManager implements SessionLookup {
         expiryInterval: request.expiryInterval,
         brokerId: this.ctx.id,
       })
+    } else if (this.ctx.cluster) {
+      // In a cluster every session is recorded, so that other nodes (and nodes started later) know its subscriptions.
+      session.store = null
+      await persistence.sessionSave({ clientId, protocolVersion: request.protocolVersion, expiryInterval: 0, brokerId: this.ctx.id })
     } else if (present && session.store) {
       // Resumed a stored session with expiry 0: it now ends with this connection, so the copy goes.
       session.store = null
@@ -134,7 +148,10 @@ export class SessionManager implements SessionLookup {
   closed(connection: Connection): void {
     const clientId = connection.client.id
     const wasOnline = clientId !== '' && this.online.get(clientId) === connection
-    if (wasOnline) this.online.delete(clientId)
+    if (wasOnline) {
+      this.online.delete(clientId)
+      this.ctx.cluster?.disown(clientId)
+    }
     const session = connection.session
     connection.session = null
     let sessionContinues = false
@@ -146,8 +163,9 @@ export class SessionManager implements SessionLookup {
         this.keepOffline(session)
       } else {
         this.dropSubscriptions(clientId, [...session.subscriptions.keys()])
-        // Persistent until now (v5 DISCONNECT set expiry 0): the stored copy ends with it.
-        if (session.store) void this.ctx.persistence.sessionDelete(clientId).catch((error: unknown) => this.storeError(error))
+        // Persistent until now (v5 DISCONNECT set expiry 0), or recorded for the cluster: the stored copy ends with it,
+        // before another node taking the client over reads the store.
+        if (session.store || this.ctx.cluster) this.track(clientId, this.ctx.persistence.sessionDelete(clientId))
       }
     }
     const will = connection.will
@@ -181,14 +199,21 @@ export class SessionManager implements SessionLookup {
       disconnectedAt: Date.now(),
       brokerId: this.ctx.id,
     }
-    const flushed = (session.store ? session.store.flushed() : Promise.resolve())
-      .then(() => this.ctx.persistence.sessionSave(record))
-      .catch((error: unknown) => this.storeError(error))
-    this.flushing.set(clientId, flushed)
-    void flushed.then(() => {
-      if (this.flushing.get(clientId) === flushed) this.flushing.delete(clientId)
-    })
+    const flushed = (session.store ? session.store.flushed() : Promise.resolve()).then(() => this.ctx.persistence.sessionSave(record))
+    this.track(clientId, flushed)
     this.scheduleExpiry(clientId, session.expiryInterval * 1000)
+  }
+
+  /** Remembers a store write that a resumption of `clientId` (here or on another node) must wait for. */
+  private track(clientId: string, write: Promise<unknown>): void {
+    const done = write.then(
+      () => undefined,
+      (error: unknown) => this.storeError(error),
+    )
+    this.flushing.set(clientId, done)
+    void done.then(() => {
+      if (this.flushing.get(clientId) === done) this.flushing.delete(clientId)
+    })
   }
 
   private scheduleExpiry(clientId: string, inMs: number): void {
@@ -214,7 +239,7 @@ export class SessionManager implements SessionLookup {
   /** The session's time is up: its state goes, and a will still waiting on its delay is published now. */
   private expire(clientId: string): Promise<void> {
     return this.exclusive(clientId, async () => {
-      if (this.online.has(clientId)) return
+      if (this.isOnline(clientId)) return
       const pendingWill = this.willTimers.get(clientId)
       if (pendingWill) {
         clearTimeout(pendingWill.timer)
@@ -227,8 +252,12 @@ export class SessionManager implements SessionLookup {
     }).catch((error: unknown) => this.storeError(error))
   }
 
+  /** Removes a session's subscriptions from the router (and from every other cluster node's). */
   private dropSubscriptions(clientId: string, filters: string[]): void {
-    for (const filter of filters) this.ctx.router.remove(clientId, filter)
+    for (const filter of filters) {
+      this.ctx.router.remove(clientId, filter)
+      this.ctx.cluster?.announceUnsubscription(clientId, filter)
+    }
   }
 
   private publishWill(clientId: string, stored: Message): void {
@@ -251,13 +280,85 @@ export class SessionManager implements SessionLookup {
       for (const subscription of subscriptions) this.ctx.router.add(clientId, subscription)
     }
     const now = Date.now()
+    // In a cluster, state recorded by a live node belongs to it; anything else is orphaned.
+    const live = new Set(this.ctx.cluster?.nodes() ?? [])
     for (const record of await persistence.sessionList()) {
+      if (record.disconnectedAt === undefined && record.brokerId !== undefined && live.has(record.brokerId)) continue
+      if (record.expiryInterval === 0) {
+        this.dropSubscriptions(record.clientId, (await persistence.subscriptionsGet(record.clientId)).map((s) => s.filter))
+        await persistence.sessionDelete(record.clientId)
+        continue
+      }
       const since = record.disconnectedAt ?? now
       this.scheduleExpiry(record.clientId, Math.max(0, since + record.expiryInterval * 1000 - now))
     }
     for (const will of await persistence.willList()) {
-      if (this.online.has(will.clientId)) continue
+      if (this.online.has(will.clientId) || (will.brokerId !== undefined && live.has(will.brokerId))) continue
       this.publishWill(will.clientId, will.message)
+    }
+  }
+
+  /** Cluster: another node took `clientId` over; the local connection goes and its state reaches the store. */
+  async release(clientId: string): Promise<void> {
+    this.online.get(clientId)?.close('taken-over', ReasonCode.SessionTakenOver)
+    await this.flushing.get(clientId)
+  }
+
+  /** Cluster: this node won the claim on a dead node's clients: their wills go out, their sessions go offline. */
+  async adoptOrphans(nodeId: string, clients: string[]): Promise<void> {
+    const persistence = this.ctx.persistence
+    const now = Date.now()
+    for (const clientId of clients) {
+      await this.exclusive(clientId, async () => {
+        if (this.isOnline(clientId)) return
+        const will = await persistence.willGet(clientId)
+        if (will && will.brokerId === nodeId) this.publishWill(clientId, will.message)
+        const record = await persistence.sessionGet(clientId)
+        if (!record || record.brokerId !== nodeId) return
+        if (record.expiryInterval === 0) {
+          this.dropSubscriptions(clientId, (await persistence.subscriptionsGet(clientId)).map((s) => s.filter))
+          await persistence.sessionDelete(clientId)
+          return
+        }
+        await persistence.sessionSave({ ...record, disconnectedAt: now })
+        this.scheduleExpiry(clientId, record.expiryInterval * 1000)
+      }).catch((error: unknown) => this.storeError(error))
+    }
+  }
+
+  /** Cluster: deliveries another node routed to sessions connected here. */
+  deliverRemote(message: Message, deliveries: RemoteDelivery[]): void {
+    const persistence = this.ctx.persistence
+    const { maxQueued, queueFullPolicy } = this.ctx.options
+    let durable: Array<[Session, RemoteDelivery]> | null = null
+    let absent: RemoteDelivery[] | null = null
+    for (const delivery of deliveries) {
+      const session = this.sessions.get(delivery.clientId)
+      if (!session) {
+        if (delivery.qos > 0) (absent ??= []).push(delivery)
+      } else if (session.persistent && delivery.qos > 0) {
+        ;(durable ??= []).push([session, delivery])
+      } else {
+        session.deliver(message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers)
+      }
+    }
+    const live = durable as Array<[Session, RemoteDelivery]> | null
+    if (live) {
+      message.id ??= this.ctx.nextMessageId()
+      // As for local deliveries: the enqueue is issued before the sessions' own writes.
+      persistence.outboundEnqueue(live.map(([, d]) => d), message, maxQueued, queueFullPolicy === 'drop-old').catch((error: unknown) => this.storeError(error))
+      for (const [session, d] of live) session.deliver(message, d.qos, d.retain, d.subscriptionIdentifiers)
+    }
+    const gone = absent as RemoteDelivery[] | null
+    if (gone) {
+      // The client left this node while the message was on its way: queue it if its session outlives it.
+      message.id ??= this.ctx.nextMessageId()
+      void Promise.all(gone.map(async (d) => ((await persistence.sessionGet(d.clientId))?.expiryInterval ?? 0) > 0))
+        .then((keep) => {
+          const targets: OutboundTarget[] = gone.filter((_, i) => keep[i])
+          return targets.length > 0 ? persistence.outboundEnqueue(targets, message, maxQueued, queueFullPolicy === 'drop-old') : null
+        })
+        .catch((error: unknown) => this.storeError(error))
     }
   }
 

@@ -44,6 +44,13 @@ export class SysTopics {
           ['retained messages/count', retained],
           ['heap/used', process.memoryUsage().heapUsed],
         ]
+        const cluster = this.ctx.cluster
+        if (cluster) {
+          cluster.reportClients(stats.clientsConnected)
+          let total = 0
+          for (const count of cluster.clientCounts().values()) total += count
+          values.push(['cluster/nodes', cluster.nodes().length], ['cluster/clients/connected', total])
+        }
         for (const [name, value] of values) {
           this.ctx.route({ topic: `$SYS/broker/${name}`, payload: Buffer.from(String(value)), qos: 0, retain: true }, null, () => {})
         }
