@@ -8,7 +8,7 @@ import type { OutboundEntry } from '../persistence/persistence.js'
 import type { Session, SessionLink } from '../session/session.js'
 import { Deque } from '../session/deque.js'
 import type { ConnectionMeta, Message, ProtocolVersion } from '../types.js'
-import { encodeAck, encodePacket, encodePublishV4, type OutgoingPacket } from './packet-encoder.js'
+import { encodeAck, encodePacket, encodePublishV4For, type OutgoingPacket } from './packet-encoder.js'
 import { PacketReader } from './packet-reader.js'
 import { encodePublishV5, type OutboundAliases } from './publish-v5.js'
 
@@ -334,7 +334,7 @@ export class Connection implements SessionLink {
     if (this.protocolVersion === 5) {
       buffer = encodePublishV5(message, entry, dup, retain, remainingExpiry, this)
     } else {
-      buffer = encodePublishV4(message.topic, message.payload, entry.qos, retain, dup, packetId)
+      buffer = encodePublishV4For(message, entry.qos, retain, dup, packetId)
     }
     // [MQTT-3.1.2-25] never send a packet larger than the client's Maximum Packet Size: drop it for this client
     if (buffer === null || buffer.length > this.clientMaximumPacketSize) {

@@ -47,6 +47,33 @@ export function encodePublishV4(
   return buffer
 }
 
+/**
+ * Fan-out sends one message to many clients in a row: the last encoding is kept and reused (QoS 0, the
+ * same bytes for every v3/v4 subscriber) or copied with its packet id patched in (QoS 1/2).
+ */
+let lastMessage: object | null = null
+let lastQos = -1
+let lastRetain = false
+let lastBuffer: Buffer | null = null
+/** Offset of the packet id in `lastBuffer` (QoS 1/2 only). */
+let lastIdOffset = 0
+
+export function encodePublishV4For(message: { topic: string; payload: Buffer }, qos: number, retain: boolean, dup: boolean, packetId: number): Buffer {
+  if (message !== lastMessage || qos !== lastQos || retain !== lastRetain || lastBuffer === null) {
+    lastBuffer = encodePublishV4(message.topic, message.payload, qos, retain, false, packetId)
+    lastMessage = message
+    lastQos = qos
+    lastRetain = retain
+    lastIdOffset = qos > 0 ? lastBuffer.length - message.payload.length - 2 : 0
+    if (!dup) return lastBuffer
+  }
+  if (qos === 0 && !dup) return lastBuffer
+  const copy = Buffer.from(lastBuffer)
+  if (dup) copy[0] = (copy[0] as number) | 0x08
+  if (qos > 0) copy.writeUInt16BE(packetId, lastIdOffset)
+  return copy
+}
+
 const PUBACK_LIKE: Record<'puback' | 'pubrec' | 'pubrel' | 'pubcomp', number> = {
   puback: 0x40,
   pubrec: 0x50,

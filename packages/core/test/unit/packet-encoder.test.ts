@@ -1,0 +1,81 @@
+import { generate, parser as createParser, type IPublishPacket, type Packet } from 'mqtt-packet'
+import { describe, expect, it } from 'vitest'
+import { encodePublishV4, encodePublishV4For } from '../../src/connection/packet-encoder.js'
+import { PacketReader } from '../../src/connection/packet-reader.js'
+
+const reference = (topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean, dup: boolean, messageId: number) =>
+  generate({ cmd: 'publish', topic, payload, qos, retain, dup, ...(qos > 0 ? { messageId } : {}) }, { protocolVersion: 4 })
+
+describe('the v3/v4 PUBLISH encoder', () => {
+  const cases: Array<[string, number]> = [
+    ['a', 0],
+    ['sensors/temp/1', 64],
+    ['ünïcødé/τοπικ', 200],
+    ['long/'.repeat(40), 20_000],
+  ]
+  for (const [topic, size] of cases) {
+    for (const qos of [0, 1, 2] as const) {
+      for (const retain of [false, true]) {
+        it(`matches mqtt-packet for '${topic.slice(0, 12)}' ${size} B QoS ${qos} retain ${retain}`, () => {
+          const payload = Buffer.alloc(size, 7)
+          expect(encodePublishV4(topic, payload, qos, retain, false, 42)).toEqual(reference(topic, payload, qos, retain, false, 42))
+          expect(encodePublishV4(topic, payload, qos, retain, true, 42)).toEqual(reference(topic, payload, qos, retain, true, 42))
+        })
+      }
+    }
+  }
+
+  it('reuses one encoding across subscribers, patching packet id and DUP into copies', () => {
+    const message = { topic: 'fan/out', payload: Buffer.from('x') }
+    const first = encodePublishV4For(message, 0, false, false, 0)
+    expect(encodePublishV4For(message, 0, false, false, 0)).toBe(first)
+    for (const id of [1, 2, 65535]) {
+      expect(encodePublishV4For(message, 1, false, false, id)).toEqual(reference('fan/out', message.payload, 1, false, false, id))
+    }
+    expect(encodePublishV4For(message, 1, false, true, 9)).toEqual(reference('fan/out', message.payload, 1, false, true, 9))
+    expect(encodePublishV4For(message, 1, false, false, 10)).toEqual(reference('fan/out', message.payload, 1, false, false, 10))
+  })
+})
+
+describe('the packet reader', () => {
+  const read = (chunks: Buffer[], fastPublish = true) => {
+    const packets: Packet[] = []
+    const errors: Error[] = []
+    const reader = new PacketReader(1 << 20, (p) => packets.push(p), (e) => errors.push(e))
+    reader.fastPublish = fastPublish
+    for (const chunk of chunks) reader.push(chunk)
+    return { packets, errors }
+  }
+  const bytes = Buffer.concat([
+    reference('a/b', Buffer.from('one'), 1, false, false, 5),
+    generate({ cmd: 'pingreq' }),
+    reference('c', Buffer.alloc(300, 1), 0, true, false, 0),
+  ])
+
+  it('gives the same packets as mqtt-packet, whole or split at every byte', () => {
+    const expected: Packet[] = []
+    const p = createParser()
+    p.on('packet', (packet: Packet) => expected.push(packet))
+    p.parse(bytes)
+    const strip = (list: Packet[]) => list.map((x) => (x.cmd === 'publish' ? { ...(x as IPublishPacket), payload: Buffer.from((x as IPublishPacket).payload) } : { cmd: x.cmd }))
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const { packets, errors } = read([bytes.subarray(0, cut), bytes.subarray(cut)])
+      expect(errors).toEqual([])
+      expect(strip(packets)).toEqual(strip(expected))
+    }
+    const oneByteAtATime = read([...bytes].map((b) => Buffer.from([b])))
+    expect(strip(oneByteAtATime.packets)).toEqual(strip(expected))
+  })
+
+  it('refuses a packet larger than the maximum from its fixed header alone', () => {
+    const errors: Error[] = []
+    const reader = new PacketReader(100, () => {}, (e) => errors.push(e))
+    reader.push(Buffer.from([0x30, 0xff, 0x7f]))
+    expect(errors[0]?.message).toMatch(/exceeds the maximum packet size/)
+  })
+
+  it('refuses a remaining length of five bytes', () => {
+    const { errors } = read([Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01])])
+    expect(errors[0]?.message).toMatch(/remaining length/)
+  })
+})
