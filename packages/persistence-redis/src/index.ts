@@ -1,1 +1,6 @@
-export { RedisPersistence, createRedisPersistence, type RedisPersistenceOptions } from './redis-persistence.js'
+export {
+  REDIS_CLIENT_DEFAULTS,
+  RedisPersistence,
+  createRedisPersistence,
+  type RedisPersistenceOptions,
+} from './redis-persistence.js'

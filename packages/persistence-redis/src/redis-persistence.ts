@@ -28,13 +28,26 @@ import {
 export interface RedisPersistenceOptions {
   /** e.g. 'redis://127.0.0.1:6379/0'. */
   url?: string
-  /** A client you own: the adapter uses it and leaves it open on `close()`. */
+  /** A client you own: the adapter uses it and leaves it open on `close()`. Consider `REDIS_CLIENT_DEFAULTS` for it. */
   redis?: Redis
-  /** Options for a client the adapter creates (and quits on `close()`), when neither `url` nor `redis` is given. */
+  /** Options for a client the adapter creates (and quits on `close()`), on top of `REDIS_CLIENT_DEFAULTS`; with `url` too. */
   redisOptions?: RedisOptions
   /** Put before every key, so that several brokers or tenants can share one Redis. Default 'wren:'. */
   prefix?: string
 }
+
+/**
+ * ioredis options for a client the adapter creates, so that an outage surfaces as errors instead of waits:
+ * the broker then tells publishers (a v5 PUBACK/PUBREC with a failure code, a v3 connection closed without
+ * an ack) rather than holding their messages for as long as Redis is away. ioredis' own defaults never time
+ * out a command sent to a Redis that stopped answering, and keep commands queued through 20 reconnect attempts.
+ */
+export const REDIS_CLIENT_DEFAULTS = {
+  /** A command without a reply after 5 s fails, whether it was sent or is waiting for a reconnect. */
+  commandTimeout: 5000,
+  /** Commands queued while disconnected fail after the first failed reconnect attempt, not the 20th. */
+  maxRetriesPerRequest: 1,
+} as const satisfies RedisOptions
 
 /** How many topics one ZRANGEBYLEX or HMGET handles while matching retained messages. */
 const RETAINED_BATCH = 1000
@@ -107,7 +120,8 @@ export class RedisPersistence implements Persistence {
       this.redis = options.redis
       this.ownsClient = false
     } else {
-      this.redis = options.url ? new Redis(options.url, options.redisOptions ?? {}) : new Redis(options.redisOptions ?? {})
+      const redisOptions = { ...REDIS_CLIENT_DEFAULTS, ...options.redisOptions }
+      this.redis = options.url ? new Redis(options.url, redisOptions) : new Redis(redisOptions)
       this.ownsClient = true
     }
     this.keys = new KeyLayout(options.prefix ?? 'wren:')

@@ -1,5 +1,6 @@
 /**
- * A real, throwaway redis-server for tests: loopback only, a free port, its own temp dir, no snapshots or AOF.
+ * A real, throwaway redis-server for tests: loopback only, a free port, its own temp dir, no snapshots, and no AOF
+ * unless asked for.
  * Other packages' tests import it by relative path (e.g. the broker crash test).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -12,6 +13,14 @@ export interface RedisServer {
   readonly port: number
   readonly url: string
   readonly dir: string
+  /** SIGSTOP: connections stay open but nothing is answered, as with a hung or partitioned server. */
+  pause(): void
+  /** SIGCONT after `pause()`. */
+  resume(): void
+  /** SIGKILL, keeping the directory: the port refuses connections until `restart()`. */
+  kill(): Promise<void>
+  /** Starts a server again on the same port and directory after `kill()`: empty unless `appendOnly` was set. */
+  restart(): Promise<void>
   /** Stops the server (SIGTERM, then SIGKILL after 5 s) and removes its directory. */
   stop(): Promise<void>
 }
@@ -70,31 +79,63 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer)
 }
 
-export async function startRedisServer(): Promise<RedisServer> {
+export interface RedisServerOptions {
+  /** Append-only file with an fsync per write, so a killed and restarted server has every acknowledged write. */
+  appendOnly?: boolean
+}
+
+function spawnRedis(port: number, dir: string, options: RedisServerOptions): ChildProcess {
+  const durability = options.appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']
+  return spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...durability, '--loglevel', 'notice'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+}
+
+/** Waits until the server is ready, then lets its output flow so a full pipe never blocks it. */
+async function ready(child: ChildProcess): Promise<void> {
+  await whenReady(child)
+  child.stdout?.resume()
+  child.stderr?.resume()
+}
+
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'wren-redis-'))
   let lastError: unknown
   // A port found free can be taken before redis binds it: try another.
   for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
     const port = await freePort()
-    const child = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--loglevel', 'notice'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    )
+    let child = spawnRedis(port, dir, options)
     try {
-      await whenReady(child)
+      await ready(child)
     } catch (error) {
       lastError = error
       await stopChild(child)
       continue
     }
-    child.stdout?.resume()
-    child.stderr?.resume()
     return {
       port,
       url: `redis://127.0.0.1:${port}`,
       dir,
+      pause() {
+        child.kill('SIGSTOP')
+      },
+      resume() {
+        child.kill('SIGCONT')
+      },
+      async kill() {
+        const done = exited(child)
+        child.kill('SIGKILL')
+        await done
+      },
+      async restart() {
+        child = spawnRedis(port, dir, options)
+        await ready(child)
+      },
       async stop() {
+        // a paused server would not act on SIGTERM
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGCONT')
         await stopChild(child)
         rmSync(dir, { recursive: true, force: true })
       },
