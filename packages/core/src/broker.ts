@@ -15,7 +15,7 @@ import { Router } from './router/router.js'
 import { SessionManager } from './session/session-manager.js'
 import { BrokerStats } from './stats.js'
 import { SysTopics } from './sys/sys-topics.js'
-import { topicFilterProblem, topicNameProblem, type TopicLimits } from './topic/topic-rules.js'
+import { isSharedFilter, topicFilterProblem, topicNameProblem, type TopicLimits } from './topic/topic-rules.js'
 import type { ConnectionMeta, Message, PublishInput } from './types.js'
 import { ReasonCode } from './errors.js'
 
@@ -63,6 +63,7 @@ export class Broker extends TypedEmitter<BrokerEvents> {
       closing: false,
       sessions: undefined as unknown as SessionManager,
       cluster: options.cluster,
+      ready: undefined as unknown as Promise<void>,
       nextMessageId: createMessageIds(this.id),
       route: (message, publisher, done) => distribute(ctx, ctx.sessions, shared, message, publisher, done),
     }
@@ -82,6 +83,7 @@ export class Broker extends TypedEmitter<BrokerEvents> {
       },
     )
     this.readyPromise.catch(() => {})
+    ;(ctx as { ready: Promise<void> }).ready = this.readyPromise
   }
 
   /** Resolves once persisted state (subscriptions, sessions, orphaned wills) is loaded. */
@@ -133,6 +135,7 @@ export class Broker extends TypedEmitter<BrokerEvents> {
   subscribe(filter: string, listener: (message: Message) => void): () => void {
     const problem = topicFilterProblem(filter, this.ctx.topicLimits)
     if (problem) throw new TypeError(`WREN_TOPIC_FILTER_INVALID: '${filter}': ${problem}`)
+    if (isSharedFilter(filter)) throw new TypeError(`WREN_TOPIC_FILTER_INVALID: '${filter}': in-process listeners cannot join shared subscription groups`)
     return this.ctx.router.listen(filter, listener)
   }
 

@@ -43,6 +43,8 @@ export interface BrokerContext {
   /** Set when the broker is one node of a cluster. */
   readonly cluster: ClusterBus | undefined
   closing: boolean
+  /** Resolves once persisted state is loaded (and the cluster joined). */
+  readonly ready: Promise<void>
   nextMessageId(): string
   /** Routes an accepted message; `done` fires once what must be durable before an ack is stored. */
   route(message: Message, publisher: ClientInfo | null, done: (error: Error | null) => void): void

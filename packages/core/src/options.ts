@@ -31,7 +31,7 @@ export interface BrokerOptions {
   maxPacketSize?: number
   /** QoS 1/2 messages in flight to one client before the rest are queued. Default 100. */
   maxInflight?: number
-  /** Messages queued for one client (online or offline) before `queueFullPolicy` applies. Default 1000. */
+  /** QoS 1/2 messages held for one client, queued and in flight together (online or offline), before `queueFullPolicy` applies. Default 1000. */
   maxQueued?: number
   queueFullPolicy?: QueueFullPolicy
   /** Bytes buffered on one client's socket before it is treated as slow and paused. Default 4 MiB. */

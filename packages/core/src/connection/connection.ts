@@ -56,6 +56,8 @@ export class Connection implements SessionLink {
   clientMaximumPacketSize = Number.POSITIVE_INFINITY
   readonly inboundAliases = new Map<number, string>()
   outboundAliases: OutboundAliases | null = null
+  /** The alias the last v5 PUBLISH encoding introduced (0: none), undone if that packet is dropped. */
+  lastNewAlias = 0
   /** MQTT 5 QoS 1/2 publishes received and not yet acknowledged (Receive Maximum, [MQTT-3.3.4-9]). */
   /** MQTT 5 Request Problem Information (default on): whether acks may carry a Reason String. */
   requestProblemInformation = true
@@ -221,6 +223,7 @@ export class Connection implements SessionLink {
 
   private readonly onStreamError = (error: Error): void => {
     this.ctx.logger.debug({ clientId: this.client.id, err: error }, 'client stream error')
+    if (this.state !== 'closed') this.ctx.events.emit('clientError', this.wasConnected ? this.client : null, error)
     this.close('socket-error')
   }
 
@@ -325,7 +328,13 @@ export class Connection implements SessionLink {
           return false
         }
         if (verdict === false || verdict === null) return false
-        if (typeof verdict === 'object') message = verdict
+        if (typeof verdict === 'object') {
+          if (typeof (verdict as { then?: unknown }).then === 'function') {
+            this.ctx.logger.error({ clientId: this.client.id }, 'authorizeForward must answer synchronously: delivery denied')
+            return false
+          }
+          message = verdict
+        }
       }
     }
     const packetId = entry.packetId ?? 0
@@ -338,6 +347,7 @@ export class Connection implements SessionLink {
     }
     // [MQTT-3.1.2-25] never send a packet larger than the client's Maximum Packet Size: drop it for this client
     if (buffer === null || buffer.length > this.clientMaximumPacketSize) {
+      if (this.outboundAliases && this.lastNewAlias !== 0) this.outboundAliases.forget(message.topic, this.lastNewAlias)
       this.ctx.stats.messagesDropped++
       return false
     }

@@ -11,6 +11,11 @@ export class OutboundAliases {
   private readonly byTopic = new Map<string, number>()
   constructor(private readonly maximum: number) {}
 
+  /** Undoes a new alias whose packet was never sent (e.g. too large for the client). */
+  forget(topic: string, alias: number): void {
+    if (this.byTopic.get(topic) === alias && alias === this.byTopic.size) this.byTopic.delete(topic)
+  }
+
   /** [alias, isNew]; alias 0 when no alias is available. */
   aliasFor(topic: string): [number, boolean] {
     const existing = this.byTopic.get(topic)
@@ -29,7 +34,7 @@ export function encodePublishV5(
   dup: boolean,
   retain: boolean,
   remainingExpiry: number | undefined,
-  link: { outboundAliases: OutboundAliases | null },
+  link: { outboundAliases: OutboundAliases | null; lastNewAlias: number },
 ): Buffer {
   const source = message.properties
   const properties: NonNullable<IPublishPacket['properties']> = {}
@@ -45,12 +50,14 @@ export function encodePublishV5(
   const ids = entry.subscriptionIdentifiers
   if (ids && ids.length > 0) properties.subscriptionIdentifier = ids.length === 1 ? (ids[0] as number) : ids
   let topic = message.topic
+  link.lastNewAlias = 0
   // A resend (dup) keeps the full topic: the alias mapping may not have survived a reconnect.
   if (link.outboundAliases && !dup) {
     const [alias, isNew] = link.outboundAliases.aliasFor(topic)
     if (alias !== 0) {
       properties.topicAlias = alias
-      if (!isNew) topic = ''
+      if (isNew) link.lastNewAlias = alias
+      else topic = ''
     }
   }
   const packet: IPublishPacket = {

@@ -3,7 +3,7 @@ import type { Connection, PacketHandler } from '../connection/connection.js'
 import { OutboundAliases } from '../connection/publish-v5.js'
 import { generateId } from '../context.js'
 import { ReasonCode, connackCodeForV3, malformed, protocolError } from '../errors.js'
-import type { AuthExchangeResult, AuthenticateResult, ConnectRequest, Denial, Verdict } from '../hooks/hook-types.js'
+import type { AuthExchangeResult, AuthenticateResult, ConnectRequest, Denial, PublishVerdict, Verdict } from '../hooks/hook-types.js'
 import { denialOf, runChainAsync } from '../hooks/hook-runner.js'
 import { topicNameProblem } from '../topic/topic-rules.js'
 import type { Message, ProtocolVersion, QoS } from '../types.js'
@@ -89,6 +89,7 @@ export const handleConnect: PacketHandler = (connection, packet, done) => {
     return
   }
   connection.client.id = clientId
+  connection.client.username = connect.username
   const props = connect.properties
   if (version === 5 && props) {
     if (props.receiveMaximum === 0 || props.maximumPacketSize === 0) {
@@ -172,6 +173,8 @@ export interface PendingConnect {
 async function admit(connection: Connection, pending: PendingConnect, authData: Buffer | undefined): Promise<void> {
   const ctx = connection.ctx
   const { clientId } = pending.request
+  // Streams may be handed over before persisted state is loaded: admission waits for it.
+  await ctx.ready
   if (ctx.closing) return refuse(connection, ReasonCode.ServerUnavailable, 'broker is closing')
   if (ctx.sessions.connectedCount >= ctx.options.maxConnections && !ctx.sessions.online.has(clientId)) {
     return refuse(connection, ReasonCode.ServerBusy, 'maximum connections reached')
@@ -262,8 +265,29 @@ function authProperties(method: string, data: Buffer | undefined): { authenticat
   return data === undefined ? { authenticationMethod: method } : { authenticationMethod: method, authenticationData: data }
 }
 
-/** The session part of admission, serialised per client id so two CONNECTs for one id never interleave. */
-function openSession(connection: Connection, pending: PendingConnect): Promise<void> {
+/**
+ * The session part of admission, serialised per client id so two CONNECTs for one id never interleave.
+ * A will goes through authorizePublish first: a client may not leave a will where it may not publish.
+ */
+async function openSession(connection: Connection, pending: PendingConnect): Promise<void> {
+  const ctx = connection.ctx
+  const will = pending.request.will
+  if (will && ctx.hooks.authorizePublish.length > 0) {
+    let verdict: PublishVerdict
+    try {
+      verdict = await runChainAsync(ctx.hooks.authorizePublish, (hook) => hook(connection.client, will))
+    } catch (error) {
+      ctx.logger.warn({ clientId: connection.client.id, err: error }, 'authorizePublish failed for the will: connection refused')
+      verdict = false
+    }
+    const denied = denialOf(verdict, ReasonCode.NotAuthorized)
+    if (denied !== undefined) return refuse(connection, denied, 'will not authorized')
+    if (typeof verdict === 'object' && verdict !== null && verdict.ok && 'message' in verdict) pending.request.will = verdict.message
+  }
+  return openSessionExclusive(connection, pending)
+}
+
+function openSessionExclusive(connection: Connection, pending: PendingConnect): Promise<void> {
   const ctx = connection.ctx
   const { request, extras } = pending
   const { clientId, will } = request

@@ -69,6 +69,15 @@ export const handlePublish: PacketHandler = (connection, packet, done) => {
     connection.fail(new ProtocolViolation('WREN_RETAIN_NOT_SUPPORTED', ReasonCode.RetainNotSupported, 'retain is not available')) // [MQTT-3.3.1-14]
     return done()
   }
+  if (topic.startsWith('$SYS/') || topic === '$SYS') {
+    // The broker's own namespace: acknowledged (the client did nothing wrong on the wire) and dropped, so
+    // nobody can forge broker statistics, retained or live.
+    ctx.logger.debug({ clientId: connection.client.id, topic }, 'client publish to $SYS dropped')
+    if (qos === 1) connection.writeAck('puback', packetId, v5 ? ReasonCode.NotAuthorized : 0)
+    else if (qos === 2) connection.writeAck('pubrec', packetId, v5 ? ReasonCode.NotAuthorized : 0)
+    if (qos > 0 && connection.inboundQuota > 0) connection.inboundQuota--
+    return done()
+  }
   const payload = toBuffer(publish.payload)
   const properties = v5 ? messageProperties(publish.properties) : undefined
   if (properties) {

@@ -22,7 +22,8 @@ export const handleDisconnect: PacketHandler = (connection, packet, done) => {
     }
     session.expiryInterval = Math.min(expiry, connection.ctx.options.maxSessionExpiryInterval)
   }
-  connection.graceful = disconnect.reasonCode !== ReasonCode.DisconnectWithWill
+  // [MQTT-3.1.2-10] only a normal disconnection (0x00) discards the will
+  connection.graceful = (disconnect.reasonCode ?? ReasonCode.Success) === ReasonCode.Success
   connection.close('disconnect')
   done()
 }

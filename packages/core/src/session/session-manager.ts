@@ -79,12 +79,14 @@ export class SessionManager implements SessionLookup {
     // Across nodes: the node holding the client lets go (and flushes its state) before we read the store.
     if (this.ctx.cluster) await this.ctx.cluster.claim(clientId)
     this.cancelExpiry(clientId)
-    // MQTT 5 §3.1.3.2.2: a session resumed within the will delay cancels the will
+    // MQTT 5 §3.1.3.2.2: a session resumed within the will delay cancels the will; a clean start ends the
+    // old session, and a session's end publishes the will at once [MQTT-3.1.3-9]
     const pendingWill = this.willTimers.get(clientId)
-    if (pendingWill && !request.clean) {
+    if (pendingWill) {
       clearTimeout(pendingWill.timer)
       this.willTimers.delete(clientId)
-      void persistence.willDelete(clientId).catch((error: unknown) => this.storeError(error))
+      if (request.clean) this.publishWill(clientId, pendingWill.will)
+      else void persistence.willDelete(clientId).catch((error: unknown) => this.storeError(error))
     }
     await this.flushing.get(clientId)
 
@@ -173,13 +175,7 @@ export class SessionManager implements SessionLookup {
       if (connection.graceful) {
         void this.ctx.persistence.willDelete(clientId).catch((error: unknown) => this.storeError(error))
       } else if (connection.willDelayInterval > 0 && sessionContinues) {
-        const delay = Math.min(connection.willDelayInterval, session?.expiryInterval ?? 0) * 1000
-        const timer = setTimeout(() => {
-          this.willTimers.delete(clientId)
-          this.publishWill(clientId, will)
-        }, Math.min(delay, MAX_TIMER))
-        timer.unref()
-        this.willTimers.set(clientId, { timer, will })
+        this.delayWill(clientId, will, Math.min(connection.willDelayInterval, session?.expiryInterval ?? 0))
       } else {
         this.publishWill(clientId, will)
       }
@@ -202,6 +198,16 @@ export class SessionManager implements SessionLookup {
     const flushed = (session.store ? session.store.flushed() : Promise.resolve()).then(() => this.ctx.persistence.sessionSave(record))
     this.track(clientId, flushed)
     this.scheduleExpiry(clientId, session.expiryInterval * 1000)
+  }
+
+  /** Publishes `will` after `seconds`, unless the session resumes first. */
+  private delayWill(clientId: string, will: Message, seconds: number): void {
+    const timer = setTimeout(() => {
+      this.willTimers.delete(clientId)
+      this.publishWill(clientId, will)
+    }, Math.min(seconds * 1000, MAX_TIMER))
+    timer.unref()
+    this.willTimers.set(clientId, { timer, will })
   }
 
   /** Remembers a store write that a resumption of `clientId` (here or on another node) must wait for. */
@@ -282,7 +288,8 @@ export class SessionManager implements SessionLookup {
     const now = Date.now()
     // In a cluster, state recorded by a live node belongs to it; anything else is orphaned.
     const live = new Set(this.ctx.cluster?.nodes() ?? [])
-    for (const record of await persistence.sessionList()) {
+    const records = await persistence.sessionList()
+    for (const record of records) {
       if (record.disconnectedAt === undefined && record.brokerId !== undefined && live.has(record.brokerId)) continue
       if (record.expiryInterval === 0) {
         this.dropSubscriptions(record.clientId, (await persistence.subscriptionsGet(record.clientId)).map((s) => s.filter))
@@ -292,9 +299,13 @@ export class SessionManager implements SessionLookup {
       const since = record.disconnectedAt ?? now
       this.scheduleExpiry(record.clientId, Math.max(0, since + record.expiryInterval * 1000 - now))
     }
+    const sessionExpiry = new Map(records.map((r) => [r.clientId, r.expiryInterval]))
     for (const will of await persistence.willList()) {
       if (this.online.has(will.clientId) || (will.brokerId !== undefined && live.has(will.brokerId))) continue
-      this.publishWill(will.clientId, will.message)
+      // The previous process died with the client connected: its will delay starts now.
+      const delay = Math.min(will.delayInterval, sessionExpiry.get(will.clientId) ?? 0)
+      if (delay > 0) this.delayWill(will.clientId, will.message, delay)
+      else this.publishWill(will.clientId, will.message)
     }
   }
 

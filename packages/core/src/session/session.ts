@@ -82,7 +82,8 @@ export class Session {
       this.send(entry, link)
       return
     }
-    if (this.pending.length >= this.limits.maxQueued) {
+    // Counted as the store counts a client's queue: queued and in flight together.
+    if (this.pending.length + this.inflight.size >= this.limits.maxQueued) {
       this.counters.messagesDropped++
       if (this.limits.queueFullPolicy === 'drop-new') {
         this.forget(entry)
@@ -163,7 +164,11 @@ export class Session {
     this.link = link
     for (const [packetId, entry] of this.inflight) {
       if (entry.state === 'released') link.sendPubrel(packetId)
-      else link.sendPublish(entry, true)
+      else if (!link.sendPublish(entry, true)) {
+        // Expired, denied by authorizeForward or too large for this client now: it must not hold a slot.
+        this.inflight.delete(packetId)
+        this.store?.push({ kind: 'ack', packetId })
+      }
     }
     this.drain()
   }
