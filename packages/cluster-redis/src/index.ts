@@ -1,0 +1,1 @@
+export { RedisClusterBus, createRedisCluster, type RedisClusterOptions } from './redis-cluster-bus.js'

@@ -1,0 +1,322 @@
+/**
+ * The bus on its own: two or three instances in one process against one real redis-server, with handlers that
+ * record what they are told.
+ */
+import { randomBytes } from 'node:crypto'
+import { Redis, type RedisOptions } from 'ioredis'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { ClusterHandlers, Message, RemoteDelivery, Subscription } from '@wren/core'
+import { startRedisServer, type RedisServer } from '../../persistence-redis/test/redis-server.js'
+import { type RedisClusterBus, type RedisClusterOptions, createRedisCluster } from '../src/index.js'
+
+class Recorder implements ClusterHandlers {
+  readonly delivered: Array<{ message: Message; deliveries: RemoteDelivery[] }> = []
+  readonly added: Array<[string, Subscription]> = []
+  readonly removed: Array<[string, string]> = []
+  readonly released: string[] = []
+  readonly down: Array<{ nodeId: string; clients: string[]; at: number }> = []
+  releaseDelayMs = 0
+
+  deliver(message: Message, deliveries: RemoteDelivery[]): void {
+    this.delivered.push({ message, deliveries })
+  }
+  subscriptionAdded(clientId: string, subscription: Subscription): void {
+    this.added.push([clientId, subscription])
+  }
+  subscriptionRemoved(clientId: string, filter: string): void {
+    this.removed.push([clientId, filter])
+  }
+  async release(clientId: string): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, this.releaseDelayMs))
+    this.released.push(clientId)
+  }
+  nodeDown(nodeId: string, clients: string[]): void {
+    this.down.push({ nodeId, clients, at: Date.now() })
+  }
+}
+
+interface Node {
+  bus: RedisClusterBus
+  seen: Recorder
+}
+
+/** Polls `ready` every 10 ms; fails with `what` after the timeout. */
+async function until(ready: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+let redis: RedisServer
+let admin: Redis
+let started: Node[] = []
+let prefixSeq = 0
+let prefix = ''
+
+beforeAll(async () => {
+  redis = await startRedisServer()
+  admin = new Redis(redis.url)
+})
+
+afterAll(async () => {
+  admin.disconnect()
+  await redis.stop()
+})
+
+afterEach(async () => {
+  await Promise.all(started.map((node) => node.bus.stop()))
+  started = []
+  prefix = ''
+})
+
+async function startNode(nodeId: string, options: Partial<RedisClusterOptions> = {}): Promise<Node> {
+  prefix ||= `test${++prefixSeq}:`
+  const bus = createRedisCluster({ url: redis.url, prefix, nodeId, leaseMs: 600, heartbeatMs: 150, ...options })
+  const seen = new Recorder()
+  await bus.start(seen)
+  const node = { bus, seen }
+  started.push(node)
+  return node
+}
+
+/** Kills a node's Redis connections the way a crash or a partition would; it never reconnects. */
+async function cutOff(connectionName: string): Promise<void> {
+  const list = (await admin.client('LIST')) as string
+  const ids = list
+    .split('\n')
+    .filter((line) => line.includes(` name=${connectionName} `))
+    .map((line) => /id=(\d+)/.exec(line)?.[1])
+  expect(ids.length).toBe(2)
+  for (const id of ids) await admin.client('KILL', 'ID', id as string)
+}
+
+const unreconnectable = (name: string): RedisOptions => ({ connectionName: name, retryStrategy: () => null, maxRetriesPerRequest: 0 })
+
+describe('forward', () => {
+  it('delivers 1000 messages to the target node in order, payloads and properties byte for byte', async () => {
+    const a = await startNode('a')
+    const b = await startNode('b')
+    const sent: Message[] = []
+    for (let i = 0; i < 1000; i++) {
+      const message: Message = {
+        id: `a-${i}`,
+        topic: `t/${i % 7}`,
+        payload: randomBytes(i % 50),
+        qos: (i % 3) as 0 | 1 | 2,
+        retain: i % 2 === 0,
+        origin: 'publisher',
+      }
+      if (i % 10 === 0) {
+        message.properties = {
+          correlationData: randomBytes(16),
+          contentType: 'application/octet-stream',
+          userProperties: { k: ['v1', 'v2'] },
+          payloadFormatIndicator: false,
+          responseTopic: 'reply/here',
+          messageExpiryInterval: 60,
+        }
+        message.expiresAt = Date.now() + 60_000
+      }
+      sent.push(message)
+      a.bus.forward('b', message, [{ clientId: `c${i % 3}`, qos: 1, retain: false, subscriptionIdentifiers: [i] }])
+    }
+    await until(() => b.seen.delivered.length === 1000, '1000 forwards')
+    expect(b.seen.delivered.map((d) => d.message)).toEqual(sent)
+    expect(b.seen.delivered.map((d) => d.deliveries[0]?.subscriptionIdentifiers?.[0])).toEqual(sent.map((_, i) => i))
+    expect(a.seen.delivered).toHaveLength(0)
+  })
+})
+
+describe('announcements', () => {
+  it('reach every other node in order, not the announcing one', async () => {
+    const a = await startNode('a')
+    const b = await startNode('b')
+    const c = await startNode('c')
+    const subscription: Subscription = { filter: '$share/g/x/+', qos: 2, noLocal: true, retainHandling: 1, subscriptionIdentifier: 9 }
+    a.bus.announceSubscription('x1', subscription)
+    a.bus.announceSubscription('x1', { filter: 'y/#', qos: 0 })
+    a.bus.announceUnsubscription('x1', 'y/#')
+    for (const node of [b, c]) {
+      await until(() => node.seen.removed.length === 1, `unsubscription on ${node.bus.nodeId}`)
+      expect(node.seen.added).toEqual([
+        ['x1', subscription],
+        ['x1', { filter: 'y/#', qos: 0 }],
+      ])
+      expect(node.seen.removed).toEqual([['x1', 'y/#']])
+    }
+    expect(a.seen.added).toHaveLength(0)
+    expect(a.seen.removed).toHaveLength(0)
+  })
+})
+
+describe('ownership', () => {
+  it('claim records the owner everywhere; disown clears it only for the owner', async () => {
+    const a = await startNode('a')
+    const b = await startNode('b')
+    expect(await a.bus.claim('x')).toBeUndefined()
+    await until(() => b.bus.ownerOf('x') === 'a', 'b to see a own x')
+    expect(a.bus.ownerOf('x')).toBe('a')
+    expect(await admin.smembers(`${prefix}node-clients:a`)).toEqual(['x'])
+    b.bus.disown('x')
+    a.bus.disown('x')
+    await until(() => b.bus.ownerOf('x') === undefined, 'b to see x gone')
+    expect(await admin.hgetall(`${prefix}owners`)).toEqual({})
+  })
+
+  it('takeover: the old node is asked to release and the claim waits for its answer', async () => {
+    const a = await startNode('a')
+    const b = await startNode('b')
+    const c = await startNode('c')
+    await a.bus.claim('x')
+    a.seen.releaseDelayMs = 200
+    const started = Date.now()
+    expect(await b.bus.claim('x')).toBe('a')
+    const took = Date.now() - started
+    expect(a.seen.released).toEqual(['x'])
+    expect(took).toBeGreaterThanOrEqual(190)
+    expect(took).toBeLessThan(600)
+    // The old node's late disown must not clear the new owner.
+    a.bus.disown('x')
+    for (const node of [a, b, c]) await until(() => node.bus.ownerOf('x') === 'b', `${node.bus.nodeId} to see b own x`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(await admin.hgetall(`${prefix}owners`)).toEqual({ x: 'b' })
+    expect(await admin.smembers(`${prefix}node-clients:a`)).toEqual([])
+    expect(c.bus.ownerOf('x')).toBe('b')
+  })
+
+  it('a claim from a node that is gone does not wait for an answer', async () => {
+    const a = await startNode('a', { redis: unreconnectable('gone-a'), leaseMs: 5000, heartbeatMs: 1000 })
+    const b = await startNode('b', { leaseMs: 5000, heartbeatMs: 1000 })
+    await a.bus.claim('x')
+    await cutOff('gone-a')
+    const started = Date.now()
+    expect(await b.bus.claim('x')).toBe('a')
+    expect(Date.now() - started).toBeLessThan(500)
+    expect(a.seen.released).toEqual([])
+  })
+})
+
+describe('leases', () => {
+  it('a node that stops renewing is declared dead by exactly one survivor, with its client list', async () => {
+    const a = await startNode('a')
+    const b = await startNode('b')
+    const c = await startNode('c', { redis: unreconnectable('victim') })
+    await a.bus.claim('a1')
+    await c.bus.claim('c1')
+    await c.bus.claim('c2')
+    await b.bus.claim('moved')
+    await c.bus.claim('moved')
+    c.bus.reportClients(3)
+    await until(() => a.bus.nodes().length === 3 && b.bus.ownerOf('c2') === 'c', 'three nodes')
+    await until(() => a.bus.clientCounts().get('c') === 3, 'c to report its clients')
+    const killedAt = Date.now()
+    await cutOff('victim')
+    await until(() => a.seen.down.length + b.seen.down.length > 0, 'nodeDown', 3000)
+    // Let every survivor run a few more checks: none may report the same node again.
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    const reports = [...a.seen.down, ...b.seen.down]
+    expect(reports).toHaveLength(1)
+    const report = reports[0]!
+    expect(report.nodeId).toBe('c')
+    expect(report.clients.sort()).toEqual(['c1', 'c2', 'moved'])
+    // Worst case: the lease outlives the last renewal by leaseMs, and a survivor checks every heartbeatMs.
+    expect(report.at - killedAt).toBeLessThanOrEqual(600 + 150 + 200)
+    for (const node of [a, b]) {
+      expect(node.bus.nodes().sort()).toEqual(['a', 'b'])
+      expect(node.bus.ownerOf('c1')).toBeUndefined()
+      expect(node.bus.ownerOf('a1')).toBe('a')
+      expect(node.bus.clientCounts().has('c')).toBe(false)
+    }
+    expect(await admin.hgetall(`${prefix}owners`)).toEqual({ a1: 'a' })
+    expect(await admin.exists(`${prefix}node-clients:c`)).toBe(0)
+  })
+
+  it('a node declared dead while it was only paused lets its clients go when it comes back', async () => {
+    const a = await startNode('a')
+    const b = await startNode('b', { redis: { connectionName: 'paused' } })
+    await b.bus.claim('x')
+    await until(() => a.bus.ownerOf('x') === 'b', 'a to see b own x')
+    // Its lease is removed as if it had not been renewed for leaseMs; b itself keeps running.
+    await admin.del(`${prefix}lease:b`)
+    await until(() => a.seen.down.length === 1, 'a to declare b dead')
+    expect(a.seen.down[0]).toMatchObject({ nodeId: 'b', clients: ['x'] })
+    await until(() => b.seen.released.length === 1, 'b to release x')
+    expect(b.seen.released).toEqual(['x'])
+    await until(() => a.bus.nodes().includes('b'), 'b to rejoin')
+    expect(await b.bus.claim('x')).toBeUndefined()
+  })
+})
+
+describe('client counts', () => {
+  it('each node reports its count with its heartbeat', async () => {
+    const a = await startNode('a')
+    const b = await startNode('b')
+    a.bus.reportClients(5)
+    b.bus.reportClients(7)
+    await until(() => a.bus.clientCounts().get('b') === 7 && b.bus.clientCounts().get('a') === 5, 'counts')
+    expect(Object.fromEntries(a.bus.clientCounts())).toEqual({ a: 5, b: 7 })
+  })
+})
+
+describe('lost subscription', () => {
+  it('a node whose subscriber connection dropped replays the broadcasts it missed, once each', async () => {
+    const a = await startNode('a')
+    const b = await startNode('b', { redis: { connectionName: 'flaky' } })
+    const list = (await admin.client('LIST')) as string
+    const subscriberId = list
+      .split('\n')
+      .find((line) => line.includes(' name=flaky ') && / sub=[1-9]/.test(line))
+      ?.match(/id=(\d+)/)?.[1]
+    expect(subscriberId).toBeDefined()
+    await admin.client('KILL', 'ID', subscriberId as string)
+    for (let i = 0; i < 50; i++) a.bus.announceSubscription(`c${i}`, { filter: `f/${i}`, qos: 1 })
+    await a.bus.claim('owned-meanwhile')
+    await until(() => b.seen.added.length === 50 && b.bus.ownerOf('owned-meanwhile') === 'a', 'b to catch up')
+    expect(b.seen.added.map(([clientId]) => clientId)).toEqual(Array.from({ length: 50 }, (_, i) => `c${i}`))
+    a.bus.announceSubscription('after', { filter: 'g', qos: 0 })
+    await until(() => b.seen.added.length === 51, 'the next announcement')
+    expect(b.seen.added[50]?.[0]).toBe('after')
+  })
+})
+
+describe('stop', () => {
+  it('removes the node\'s lease, membership, clients and count; the others see it leave', async () => {
+    const a = await startNode('a')
+    const b = await startNode('b')
+    await b.bus.claim('x')
+    await until(() => a.bus.ownerOf('x') === 'b' && a.bus.nodes().includes('b'), 'a to see b')
+    await b.bus.stop()
+    started = started.filter((node) => node !== b)
+    await until(() => !a.bus.nodes().includes('b') && a.bus.ownerOf('x') === undefined, 'a to see b leave')
+    expect(await admin.exists(`${prefix}lease:b`, `${prefix}node-clients:b`)).toBe(0)
+    expect(await admin.smembers(`${prefix}nodes`)).toEqual(['a'])
+    expect(await admin.hkeys(`${prefix}counts`)).toEqual(['a'])
+    expect(await admin.hgetall(`${prefix}owners`)).toEqual({})
+    expect(a.seen.down).toEqual([])
+    await a.bus.stop()
+    started = []
+    expect((await admin.keys(`${prefix}*`)).sort()).toEqual([`${prefix}events`])
+  })
+})
+
+describe('prefix isolation', () => {
+  it('two clusters on one Redis never see each other', async () => {
+    const one = await startNode('n1', { prefix: 'one:' })
+    const other = await startNode('n1', { prefix: 'other:' })
+    const otherPeer = await startNode('n2', { prefix: 'other:' })
+    await one.bus.claim('x')
+    one.bus.announceSubscription('x', { filter: 'a', qos: 0 })
+    one.bus.forward('n1', { topic: 't', payload: Buffer.from('p'), qos: 0, retain: false }, [{ clientId: 'x', qos: 0, retain: false }])
+    otherPeer.bus.announceSubscription('y', { filter: 'b', qos: 0 })
+    await until(() => one.seen.delivered.length === 1 && other.seen.added.length === 1, 'own-cluster traffic')
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(other.bus.ownerOf('x')).toBeUndefined()
+    expect(other.seen.delivered).toEqual([])
+    expect(other.seen.added).toEqual([['y', { filter: 'b', qos: 0 }]])
+    expect(one.seen.added).toEqual([])
+    expect(one.bus.nodes()).toEqual(['n1'])
+    expect(other.bus.nodes().sort()).toEqual(['n1', 'n2'])
+  })
+})
