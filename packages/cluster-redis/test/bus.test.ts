@@ -176,7 +176,7 @@ describe('ownership', () => {
     const took = Date.now() - started
     expect(a.seen.released).toEqual(['x'])
     expect(took).toBeGreaterThanOrEqual(190)
-    expect(took).toBeLessThan(600)
+    expect(took).toBeLessThan(1000)
     // The old node's late disown must not clear the new owner.
     a.bus.disown('x')
     for (const node of [a, b, c]) await until(() => node.bus.ownerOf('x') === 'b', `${node.bus.nodeId} to see b own x`)
@@ -222,7 +222,7 @@ describe('leases', () => {
     expect(report.nodeId).toBe('c')
     expect(report.clients.sort()).toEqual(['c1', 'c2', 'moved'])
     // Worst case: the lease outlives the last renewal by leaseMs, and a survivor checks every heartbeatMs.
-    expect(report.at - killedAt).toBeLessThanOrEqual(600 + 150 + 200)
+    expect(report.at - killedAt).toBeLessThanOrEqual(600 + 150 + 400)
     for (const node of [a, b]) {
       expect(node.bus.nodes().sort()).toEqual(['a', 'b'])
       expect(node.bus.ownerOf('c1')).toBeUndefined()

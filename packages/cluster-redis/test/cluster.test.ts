@@ -223,7 +223,8 @@ describe('a cluster of three nodes', () => {
     await until(() => box.length === 2, 'both wills', LEASE_MS + HEARTBEAT_MS + 5000)
     const tookMs = Date.now() - killedAt
     expect(payloads(box).sort()).toEqual(['d1 is gone', 'd2 is gone'])
-    expect(tookMs).toBeLessThanOrEqual(LEASE_MS + HEARTBEAT_MS + 500)
+    // The bound is leaseMs + heartbeatMs; the rest is room for a busy test machine's timers.
+    expect(tookMs).toBeLessThanOrEqual(LEASE_MS + HEARTBEAT_MS + 750)
     await new Promise((resolve) => setTimeout(resolve, 2 * HEARTBEAT_MS))
     expect(box).toHaveLength(2)
   })
