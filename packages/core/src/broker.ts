@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream'
 import { clusterHandlers } from './cluster/cluster-node.js'
 import { Connection } from './connection/connection.js'
+import { KeepaliveSweep } from './connection/keepalive.js'
 import { type BrokerContext, TypedEmitter, generateId, silentLogger } from './context.js'
 import type { BrokerEvents } from './events.js'
 import { createMessage, messageProperties, toBuffer } from './handlers/message-from-packet.js'
@@ -59,6 +60,7 @@ export class Broker extends TypedEmitter<BrokerEvents> {
       router: new Router(resolved.matchCacheSize),
       hooks: createHookChains(options.hooks),
       stats: new BrokerStats(),
+      keepalive: new KeepaliveSweep(),
       events: this,
       closing: false,
       sessions: undefined as unknown as SessionManager,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { ClusterBus } from './cluster/cluster-bus.js'
+import type { KeepaliveSweep } from './connection/keepalive.js'
 import type { BrokerEvents } from './events.js'
 import type { HookChains } from './hooks/hook-runner.js'
 import type { Logger, ResolvedOptions } from './options.js'
@@ -38,6 +39,7 @@ export interface BrokerContext {
   readonly router: Router
   readonly hooks: HookChains
   readonly stats: BrokerStats
+  readonly keepalive: KeepaliveSweep
   readonly events: TypedEmitter<BrokerEvents>
   readonly sessions: SessionManager
   /** Set when the broker is one node of a cluster. */

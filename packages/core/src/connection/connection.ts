@@ -9,7 +9,8 @@ import type { Session, SessionLink } from '../session/session.js'
 import { Deque } from '../session/deque.js'
 import type { ConnectionMeta, Message, ProtocolVersion } from '../types.js'
 import { encodeAck, encodePacket, encodePublishV4For, type OutgoingPacket } from './packet-encoder.js'
-import { PacketReader } from './packet-reader.js'
+import type { KeepaliveWatched } from './keepalive.js'
+import { PacketReader, type PacketSink } from './packet-reader.js'
 import { encodePublishV5, type OutboundAliases } from './publish-v5.js'
 
 export type PacketHandler = (connection: Connection, packet: Packet, done: () => void) => void
@@ -35,6 +36,29 @@ class Client implements ClientInfo {
 
 const PACKET_ID_REQUIRED = new Set(['subscribe', 'unsubscribe', 'puback', 'pubrec', 'pubrel', 'pubcomp'])
 
+const kConnection = Symbol('wren.connection')
+type OwnedStream = Duplex & { [kConnection]: Connection }
+
+// Listeners shared by every stream (the emitter is `this`): an idle connection carries no closures for them.
+function streamData(this: OwnedStream, chunk: Buffer): void {
+  this[kConnection].onData(chunk)
+}
+function streamError(this: OwnedStream, error: Error): void {
+  this[kConnection].onStreamError(error)
+}
+function streamClosed(this: OwnedStream): void {
+  this[kConnection].onStreamClosed()
+}
+function streamDrained(this: OwnedStream): void {
+  this[kConnection].onDrain()
+}
+function connectTimedOut(connection: Connection): void {
+  connection.onConnectTimeout()
+}
+function uncorkConnection(connection: Connection): void {
+  connection.uncork()
+}
+
 /** How many packets may wait behind one that is being handled asynchronously before reading pauses. */
 const BACKLOG_PAUSE = 256
 
@@ -42,7 +66,7 @@ const BACKLOG_PAUSE = 256
  * One client's stream: the parse loop, packets handled strictly in order, batched writes, keepalive,
  * backpressure, and an orderly close. What each packet means lives in `handlers/`.
  */
-export class Connection implements SessionLink {
+export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
   readonly client: Client
   state: State = 'new'
   session: Session | null = null
@@ -54,7 +78,8 @@ export class Connection implements SessionLink {
   /** MQTT 5 limits the client announced in CONNECT. */
   clientReceiveMaximum = 65535
   clientMaximumPacketSize = Number.POSITIVE_INFINITY
-  readonly inboundAliases = new Map<number, string>()
+  /** MQTT 5 client-to-server topic aliases, created on first use. */
+  inboundAliases: Map<number, string> | null = null
   outboundAliases: OutboundAliases | null = null
   /** The alias the last v5 PUBLISH encoding introduced (0: none), undone if that packet is dropped. */
   lastNewAlias = 0
@@ -71,14 +96,16 @@ export class Connection implements SessionLink {
   wasConnected = false
   private congestedTimer: NodeJS.Timeout | null = null
   private readonly reader: PacketReader
-  private readonly backlog = new Deque<Packet>()
+  /** Packets that arrived while an earlier one was still being handled; created on first need. */
+  private backlog: Deque<Packet> | null = null
   private busy = false
   private paused = false
   private throttled = false
   private rateWindowStart = 0
   private rateCount = 0
   private corked = false
-  private keepaliveTimer: NodeJS.Timeout | null = null
+  lastActivity = 0
+  keepaliveTicks = 0
   private connectTimer: NodeJS.Timeout | null
   private closeReason = ''
 
@@ -90,13 +117,14 @@ export class Connection implements SessionLink {
     private readonly onClose: (connection: Connection, reason: string) => void,
   ) {
     this.client = new Client(meta)
-    this.reader = new PacketReader(ctx.options.maxPacketSize, this.onPacket, this.onParseError)
-    stream.on('data', this.onData)
-    stream.on('error', this.onStreamError)
-    stream.on('close', this.onStreamClose)
-    stream.on('end', this.onStreamEnd)
-    stream.on('drain', this.onDrain)
-    this.connectTimer = setTimeout(this.onConnectTimeout, ctx.options.connectTimeout)
+    this.reader = new PacketReader(ctx.options.maxPacketSize, this)
+    ;(stream as OwnedStream)[kConnection] = this
+    stream.on('data', streamData)
+    stream.on('error', streamError)
+    stream.on('close', streamClosed)
+    stream.on('end', streamClosed)
+    stream.on('drain', streamDrained)
+    this.connectTimer = setTimeout(connectTimedOut, ctx.options.connectTimeout, this)
     this.connectTimer.unref()
   }
 
@@ -108,9 +136,9 @@ export class Connection implements SessionLink {
     return this.state !== 'closed'
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  onData(chunk: Buffer): void {
     this.ctx.stats.bytesReceived += chunk.length
-    this.keepaliveTimer?.refresh()
+    this.lastActivity = this.ctx.keepalive.tick
     this.reader.push(chunk)
   }
 
@@ -119,9 +147,10 @@ export class Connection implements SessionLink {
     this.protocolVersion = version
     this.client.protocolVersion = version
     this.reader.fastPublish = version !== 5
+    this.reader.protocolVersion = version
   }
 
-  private readonly onPacket = (packet: Packet): void => {
+  onPacket(packet: Packet): void {
     if (this.state === 'closed') return
     this.ctx.stats.messagesReceived++
     if (packet.cmd === 'publish') {
@@ -133,8 +162,9 @@ export class Connection implements SessionLink {
       }
     }
     if (this.busy) {
-      this.backlog.push(packet)
-      if (!this.paused && this.backlog.length >= BACKLOG_PAUSE) {
+      const backlog = (this.backlog ??= new Deque())
+      backlog.push(packet)
+      if (!this.paused && backlog.length >= BACKLOG_PAUSE) {
         this.paused = true
         this.stream.pause()
       }
@@ -189,16 +219,17 @@ export class Connection implements SessionLink {
   /** Called when a handler is done: the next packet waits until then, which keeps per-client order. */
   private readonly onHandled = (): void => {
     this.busy = false
-    while (!this.busy && this.backlog.length > 0 && this.state !== 'closed') {
-      this.dispatch(this.backlog.shift() as Packet)
+    const backlog = this.backlog
+    if (backlog) {
+      while (!this.busy && backlog.length > 0 && this.state !== 'closed') this.dispatch(backlog.shift() as Packet)
     }
-    if (this.paused && this.backlog.length === 0 && this.state !== 'closed') {
+    if (this.paused && (backlog?.length ?? 0) === 0 && this.state !== 'closed') {
       this.paused = false
       if (!this.throttled) this.stream.resume()
     }
   }
 
-  private readonly onParseError = (error: Error): void => {
+  onParseError(error: Error): void {
     if (error instanceof ProtocolViolation) {
       this.fail(error)
       return
@@ -212,30 +243,26 @@ export class Connection implements SessionLink {
     this.fail(malformed(error.message))
   }
 
-  private readonly onConnectTimeout = (): void => {
+  onConnectTimeout(): void {
     this.connectTimer = null
     if (this.state !== 'connected' && this.state !== 'closed') this.close('connect-timeout')
   }
 
-  private readonly onKeepaliveTimeout = (): void => {
+  onKeepaliveTimeout(): void {
     this.close('keepalive-timeout', ReasonCode.KeepAliveTimeout) // [MQTT-3.1.2-24]
   }
 
-  private readonly onStreamError = (error: Error): void => {
+  onStreamError(error: Error): void {
     this.ctx.logger.debug({ clientId: this.client.id, err: error }, 'client stream error')
     if (this.state !== 'closed') this.ctx.events.emit('clientError', this.wasConnected ? this.client : null, error)
     this.close('socket-error')
   }
 
-  private readonly onStreamEnd = (): void => {
+  onStreamClosed(): void {
     this.close('socket-closed')
   }
 
-  private readonly onStreamClose = (): void => {
-    this.close('socket-closed')
-  }
-
-  private readonly onDrain = (): void => {
+  onDrain(): void {
     if (!this.congested) return
     this.congested = false
     if (this.congestedTimer) {
@@ -258,8 +285,9 @@ export class Connection implements SessionLink {
     this.client.protocolVersion = info.protocolVersion
     if (info.keepalive > 0) {
       // [MQTT-3.1.2-24] one and a half times the keepalive without a packet closes the connection
-      this.keepaliveTimer = setTimeout(this.onKeepaliveTimeout, info.keepalive * 1500)
-      this.keepaliveTimer.unref()
+      this.keepaliveTicks = this.ctx.keepalive.ticksFor(info.keepalive)
+      this.lastActivity = this.ctx.keepalive.tick
+      this.ctx.keepalive.watch(this)
     }
   }
 
@@ -269,14 +297,15 @@ export class Connection implements SessionLink {
     if (!this.corked) {
       this.corked = true
       this.stream.cork()
-      process.nextTick(this.uncork)
+      process.nextTick(uncorkConnection, this)
     }
     this.ctx.stats.bytesSent += buffer.length
     this.ctx.stats.messagesSent++
     if (!this.stream.write(buffer) && this.stream.writableLength > this.ctx.options.maxSocketBuffer) this.becomeCongested()
   }
 
-  private readonly uncork = (): void => {
+  uncork(): void {
+    if (!this.corked) return
     this.corked = false
     this.stream.uncork()
   }
@@ -377,14 +406,11 @@ export class Connection implements SessionLink {
     }
     this.state = 'closed'
     this.closeReason = reason
-    if (this.keepaliveTimer) clearTimeout(this.keepaliveTimer)
+    if (this.keepaliveTicks > 0) this.ctx.keepalive.unwatch(this)
     if (this.connectTimer) clearTimeout(this.connectTimer)
     if (this.congestedTimer) clearTimeout(this.congestedTimer)
-    this.backlog.clear()
-    if (this.corked) {
-      this.corked = false
-      this.stream.uncork()
-    }
+    this.backlog = null
+    this.uncork()
     this.stream.end()
     // A peer that never reads would keep end() pending forever: destroy after a grace period.
     setTimeout(() => this.stream.destroy(), 1000).unref()

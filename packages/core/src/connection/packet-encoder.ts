@@ -3,8 +3,31 @@ import type { ProtocolVersion } from '../types.js'
 
 export type OutgoingPacket = Packet
 
-/** Encodes any packet through mqtt-packet. */
+/**
+ * Encodes any packet. The few fixed-shape 3.1/3.1.1 packets a broker sends are written here: mqtt-packet
+ * builds a 65,536-entry number cache (about 6 MB) on first use, which a v3-only broker need never pay.
+ */
 export function encodePacket(packet: OutgoingPacket, protocolVersion: ProtocolVersion): Buffer {
+  if (protocolVersion < 5) {
+    switch (packet.cmd) {
+      case 'connack':
+        return Buffer.from([0x20, 2, packet.sessionPresent ? 1 : 0, packet.returnCode ?? 0])
+      case 'suback': {
+        const granted = packet.granted as number[]
+        if (granted.length + 2 < 128) {
+          const buffer = Buffer.allocUnsafe(4 + granted.length)
+          buffer[0] = 0x90
+          buffer[1] = 2 + granted.length
+          buffer.writeUInt16BE(packet.messageId ?? 0, 2)
+          for (let i = 0; i < granted.length; i++) buffer[4 + i] = granted[i] as number
+          return buffer
+        }
+        break
+      }
+      case 'unsuback':
+        return Buffer.from([0xb0, 2, ((packet.messageId ?? 0) >> 8) & 0xff, (packet.messageId ?? 0) & 0xff])
+    }
+  }
   return generate(packet, { protocolVersion })
 }
 

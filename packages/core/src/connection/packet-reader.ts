@@ -3,6 +3,41 @@ import { ProtocolViolation, ReasonCode, malformed } from '../errors.js'
 
 const MAX_REMAINING_LENGTH_BYTES = 4
 
+/** Where parsed packets and parse errors go (the connection). */
+export interface PacketSink {
+  onPacket(packet: Packet): void
+  onParseError(error: Error): void
+}
+
+interface SharedParser {
+  parse(buffer: Buffer): number
+  settings: { protocolVersion?: number }
+  on(event: 'packet', listener: (packet: Packet) => void): unknown
+  on(event: 'error', listener: (error: Error) => void): unknown
+}
+
+/**
+ * One mqtt-packet parser for every connection: it is only ever given whole packets, so it holds no
+ * state between calls, and an idle connection does not carry a parser (with the CONNECT packet it
+ * remembers as its settings) of its own.
+ */
+let shared: SharedParser | null = null
+let parsed: Packet | null = null
+let parseError: Error | null = null
+
+function sharedParser(): SharedParser {
+  if (!shared) {
+    shared = createParser() as unknown as SharedParser
+    shared.on('packet', (packet) => {
+      parsed = packet
+    })
+    shared.on('error', (error) => {
+      parseError = error
+    })
+  }
+  return shared
+}
+
 /**
  * Splits the byte stream into packets and parses them. A 3.1/3.1.1 PUBLISH, the packet on the hot path,
  * is parsed here directly from the chunk it arrived in; every other packet (and every v5 PUBLISH, which
@@ -10,7 +45,8 @@ const MAX_REMAINING_LENGTH_BYTES = 4
  * be refused from its fixed header, before its body is buffered.
  */
 export class PacketReader {
-  private readonly fallback = createParser()
+  /** The protocol level the shared parser must assume for this stream's packets. */
+  protocolVersion = 4
   private pending: Buffer[] = []
   private pendingBytes = 0
   /** Bytes needed before the buffered prefix can be framed again (0: unknown, retry on any chunk). */
@@ -21,17 +57,13 @@ export class PacketReader {
 
   constructor(
     private readonly maxPacketSize: number,
-    private readonly onPacket: (packet: Packet) => void,
-    private readonly onError: (error: Error | ProtocolViolation) => void,
-  ) {
-    this.fallback.on('packet', onPacket)
-    this.fallback.on('error', (error: Error) => this.fail(error))
-  }
+    private readonly sink: PacketSink,
+  ) {}
 
   private fail(error: Error | ProtocolViolation): void {
     if (this.failed) return
     this.failed = true
-    this.onError(error)
+    this.sink.onParseError(error)
   }
 
   push(chunk: Buffer): void {
@@ -81,9 +113,29 @@ export class PacketReader {
       }
       const header = buffer[pos] as number
       if (header >> 4 === 3 && this.fastPublish) this.publish(buffer, header, index, end)
-      else this.fallback.parse(buffer.subarray(pos, end))
+      else this.parseWhole(buffer.subarray(pos, end))
       pos = end
     }
+  }
+
+  private parseWhole(frame: Buffer): void {
+    const parser = sharedParser()
+    parser.settings = { protocolVersion: this.protocolVersion }
+    parsed = null
+    parseError = null
+    const left = parser.parse(frame)
+    const packet = parsed as Packet | null
+    const error = parseError as Error | null
+    parsed = null
+    parseError = null
+    if (error || !packet || left !== 0) {
+      // mqtt-packet does not fully reset after an error (its read position survives): start a fresh one.
+      shared = null
+      // A whole frame either parses or fails: bytes left over mean the frame lied about its contents.
+      return this.fail(error ?? malformed('packet shorter than its declared contents'))
+    }
+    if (packet.cmd === 'connect') this.protocolVersion = (packet as { protocolVersion?: number }).protocolVersion ?? 4
+    this.sink.onPacket(packet)
   }
 
   private keep(buffer: Buffer, from: number, needed: number): void {
@@ -129,6 +181,6 @@ export class PacketReader {
       payload,
     }
     if (messageId !== undefined) packet.messageId = messageId
-    this.onPacket(packet)
+    this.sink.onPacket(packet)
   }
 }

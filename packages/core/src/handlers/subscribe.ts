@@ -1,6 +1,6 @@
 import type { ISubscribePacket, ISubscription } from 'mqtt-packet'
 import type { Connection, PacketHandler } from '../connection/connection.js'
-import { ReasonCode, protocolError } from '../errors.js'
+import { ReasonCode, malformed, protocolError } from '../errors.js'
 import { denialOf, runChainAsync } from '../hooks/hook-runner.js'
 import type { SubscribeVerdict } from '../hooks/hook-types.js'
 import { isSharedFilter, topicFilterProblem } from '../topic/topic-rules.js'
@@ -64,6 +64,10 @@ export const handleSubscribe: PacketHandler = (connection, packet, done) => {
   const session = connection.session
   const ctx = connection.ctx
   if (!session) return done()
+  if (subscribe.subscriptions.length === 0) {
+    connection.fail(malformed('SUBSCRIBE without topic filters')) // [MQTT-3.8.3-3]
+    return done()
+  }
   const identifier = subscribe.properties?.subscriptionIdentifier
   if (connection.protocolVersion === 5) {
     for (const requested of subscribe.subscriptions) {

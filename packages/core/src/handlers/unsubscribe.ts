@@ -1,6 +1,6 @@
 import type { IUnsubscribePacket } from 'mqtt-packet'
 import type { PacketHandler } from '../connection/connection.js'
-import { ReasonCode } from '../errors.js'
+import { ReasonCode, malformed } from '../errors.js'
 
 /** UNSUBSCRIBE: removes each filter; UNSUBACK (v5: a code per filter, 0x11 when none existed). */
 export const handleUnsubscribe: PacketHandler = (connection, packet, done) => {
@@ -8,6 +8,10 @@ export const handleUnsubscribe: PacketHandler = (connection, packet, done) => {
   const session = connection.session
   const ctx = connection.ctx
   if (!session) return done()
+  if (unsubscribe.unsubscriptions.length === 0) {
+    connection.fail(malformed('UNSUBSCRIBE without topic filters')) // [MQTT-3.10.3-2]
+    return done()
+  }
   const codes: number[] = []
   const removed: string[] = []
   for (const filter of unsubscribe.unsubscriptions) {

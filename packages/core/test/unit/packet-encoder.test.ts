@@ -41,7 +41,7 @@ describe('the packet reader', () => {
   const read = (chunks: Buffer[], fastPublish = true) => {
     const packets: Packet[] = []
     const errors: Error[] = []
-    const reader = new PacketReader(1 << 20, (p) => packets.push(p), (e) => errors.push(e))
+    const reader = new PacketReader(1 << 20, { onPacket: (p) => packets.push(p), onParseError: (e) => errors.push(e) })
     reader.fastPublish = fastPublish
     for (const chunk of chunks) reader.push(chunk)
     return { packets, errors }
@@ -69,7 +69,7 @@ describe('the packet reader', () => {
 
   it('refuses a packet larger than the maximum from its fixed header alone', () => {
     const errors: Error[] = []
-    const reader = new PacketReader(100, () => {}, (e) => errors.push(e))
+    const reader = new PacketReader(100, { onPacket: () => {}, onParseError: (e) => errors.push(e) })
     reader.push(Buffer.from([0x30, 0xff, 0x7f]))
     expect(errors[0]?.message).toMatch(/exceeds the maximum packet size/)
   })
@@ -77,5 +77,29 @@ describe('the packet reader', () => {
   it('refuses a remaining length of five bytes', () => {
     const { errors } = read([Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01])])
     expect(errors[0]?.message).toMatch(/remaining length/)
+  })
+
+  it('keeps parsing other streams after one stream sent a packet the parser rejects', () => {
+    const connect = generate({ cmd: 'connect', clientId: 'x', protocolVersion: 4, clean: true, keepalive: 0 })
+    const unsupported = Buffer.from(connect)
+    unsupported[8] = 2 // protocol level 2
+    expect(read([unsupported]).errors[0]?.message).toBe('Invalid protocol version')
+    const { packets, errors } = read([connect, generate({ cmd: 'pingreq' })])
+    expect(errors).toEqual([])
+    expect(packets.map((p) => p.cmd)).toEqual(['connect', 'pingreq'])
+  })
+})
+
+describe('the fixed-shape 3.1.1 packets', () => {
+  it('CONNACK, SUBACK and UNSUBACK match mqtt-packet', async () => {
+    const { encodePacket } = await import('../../src/connection/packet-encoder.js')
+    const packets: Packet[] = [
+      { cmd: 'connack', returnCode: 0, sessionPresent: true },
+      { cmd: 'connack', returnCode: 5, sessionPresent: false },
+      { cmd: 'suback', messageId: 258, granted: [0, 1, 2, 128] },
+      { cmd: 'suback', messageId: 7, granted: Array.from({ length: 200 }, (_, i) => i % 3) },
+      { cmd: 'unsuback', messageId: 65535, granted: [] },
+    ]
+    for (const packet of packets) expect(encodePacket(packet, 4)).toEqual(generate(packet, { protocolVersion: 4 }))
   })
 })
