@@ -141,7 +141,14 @@ export class RedisClusterBus implements ClusterBus {
   }
 
   forward(nodeId: string, message: Message, deliveries: RemoteDelivery[]): void {
-    this.command.publish(this.keys.channel(nodeId), forwardFrame(message, deliveries)).catch((error: unknown) => this.failed(error, 'forward'))
+    this.command
+      .publish(this.keys.channel(nodeId), forwardFrame(message, deliveries))
+      .then((receivers) => {
+        // Nobody heard it (the node died, or its subscription is down): handed to this node's broker, which
+        // finds none of these sessions here and queues the message in the store for those that persist.
+        if (receivers === 0 && this.exactReceivers) this.handlers?.deliver(message, deliveries)
+      })
+      .catch((error: unknown) => this.failed(error, 'forward'))
   }
 
   announceSubscription(clientId: string, subscription: Subscription): void {
@@ -330,9 +337,13 @@ export class RedisClusterBus implements ClusterBus {
    * clients, whose wills have been published. Their connections here are stale: they go, and reconnect.
    */
   private declaredDead(): void {
+    this.releaseAll('cluster declared this node dead: releasing its clients')
+  }
+
+  private releaseAll(why: string): void {
     const clients = [...this.mine]
     if (clients.length === 0) return
-    this.logger.error({ nodeId: this.nodeId, clients: clients.length }, 'cluster declared this node dead: releasing its clients')
+    this.logger.error({ nodeId: this.nodeId, clients: clients.length }, why)
     this.mine.clear()
     for (const clientId of clients) this.handlers?.release(clientId).catch((error: unknown) => this.failed(error, 'release'))
   }
@@ -371,13 +382,15 @@ export class RedisClusterBus implements ClusterBus {
 
   /**
    * The subscriber connection came back: whatever was broadcast meanwhile is replayed from the event stream.
-   * Forwards sent to this node meanwhile are lost (pub/sub keeps nothing); docs/cluster.md says what that costs.
+   * Forwards sent here meanwhile reached nobody, so their senders queued them in the store: this node's
+   * clients are let go, to resume from the store (on any node) with those messages in order.
    */
   private async catchUp(): Promise<void> {
     if (this.stopping || this.held) return
     this.held = []
     try {
       await this.subscriber.subscribe(this.keys.broadcast, this.keys.channel(this.nodeId))
+      this.releaseAll('cluster subscription was lost: releasing this node\'s clients to resume from the store')
       const entries = (await this.command.xrange(this.keys.events, this.lastEventId, '+')) as Array<[string, string[]]>
       if (entries[0]?.[0] !== this.lastEventId) {
         this.logger.error({ nodeId: this.nodeId }, 'cluster events were trimmed before this node caught up: ownership reloaded, subscriptions made meanwhile on other nodes are missing here')

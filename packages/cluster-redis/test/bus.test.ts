@@ -127,6 +127,15 @@ describe('forward', () => {
     expect(b.seen.delivered.map((d) => d.deliveries[0]?.subscriptionIdentifiers?.[0])).toEqual(sent.map((_, i) => i))
     expect(a.seen.delivered).toHaveLength(0)
   })
+
+  it('hands a forward nobody hears back to the sending node, whose broker queues it in the store', async () => {
+    const a = await startNode('a')
+    const message: Message = { topic: 't', payload: Buffer.from('lost?'), qos: 1, retain: false }
+    const deliveries: RemoteDelivery[] = [{ clientId: 'was-on-gone', qos: 1, retain: false }]
+    a.bus.forward('gone', message, deliveries)
+    await until(() => a.seen.delivered.length === 1, 'the forward to come back')
+    expect(a.seen.delivered[0]).toEqual({ message, deliveries })
+  })
 })
 
 describe('announcements', () => {
@@ -233,16 +242,21 @@ describe('leases', () => {
     expect(await admin.exists(`${prefix}node-clients:c`)).toBe(0)
   })
 
-  it('a node declared dead while it was only paused lets its clients go when it comes back', async () => {
+  it('a node declared dead while it was only cut off lets its clients go when it comes back', async () => {
     const a = await startNode('a')
-    const b = await startNode('b', { redis: { connectionName: 'paused' } })
+    // Its command connection comes back only after a second, well past its 600 ms lease.
+    const b = await startNode('b', { redis: { connectionName: 'paused', retryStrategy: () => 1000 } })
     await b.bus.claim('x')
     await until(() => a.bus.ownerOf('x') === 'b', 'a to see b own x')
-    // Its lease is removed as if it had not been renewed for leaseMs; b itself keeps running.
-    await admin.del(`${prefix}lease:b`)
+    const list = (await admin.client('LIST')) as string
+    const commandId = list
+      .split('\n')
+      .find((line) => line.includes(' name=paused ') && / sub=0 /.test(line))
+      ?.match(/id=(\d+)/)?.[1]
+    await admin.client('KILL', 'ID', commandId as string)
     await until(() => a.seen.down.length === 1, 'a to declare b dead')
     expect(a.seen.down[0]).toMatchObject({ nodeId: 'b', clients: ['x'] })
-    await until(() => b.seen.released.length === 1, 'b to release x')
+    await until(() => b.seen.released.length === 1, 'b to release x once back')
     expect(b.seen.released).toEqual(['x'])
     await until(() => a.bus.nodes().includes('b'), 'b to rejoin')
     expect(await b.bus.claim('x')).toBeUndefined()
@@ -261,7 +275,7 @@ describe('client counts', () => {
 })
 
 describe('lost subscription', () => {
-  it('a node whose subscriber connection dropped replays the broadcasts it missed, once each', async () => {
+  it('a node whose subscriber connection dropped replays the broadcasts it missed, once each, and lets its clients go', async () => {
     const a = await startNode('a')
     const b = await startNode('b', { redis: { connectionName: 'flaky' } })
     const list = (await admin.client('LIST')) as string
@@ -270,6 +284,7 @@ describe('lost subscription', () => {
       .find((line) => line.includes(' name=flaky ') && / sub=[1-9]/.test(line))
       ?.match(/id=(\d+)/)?.[1]
     expect(subscriberId).toBeDefined()
+    await b.bus.claim('live-on-b')
     await admin.client('KILL', 'ID', subscriberId as string)
     for (let i = 0; i < 50; i++) a.bus.announceSubscription(`c${i}`, { filter: `f/${i}`, qos: 1 })
     await a.bus.claim('owned-meanwhile')
@@ -278,6 +293,8 @@ describe('lost subscription', () => {
     a.bus.announceSubscription('after', { filter: 'g', qos: 0 })
     await until(() => b.seen.added.length === 51, 'the next announcement')
     expect(b.seen.added[50]?.[0]).toBe('after')
+    // Forwards meant for b during the gap went to the store: its client resumes from there.
+    expect(b.seen.released).toEqual(['live-on-b'])
   })
 })
 
