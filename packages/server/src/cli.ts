@@ -1,36 +1,50 @@
 #!/usr/bin/env node
 import { createRequire } from 'node:module'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { runPasswdCli } from '@wren/auth-file'
 import { ConfigError, mergeConfig, readConfigFile, validatePartialConfig, type ServerConfig } from './config.js'
 import { createLogger } from './logger.js'
 import { startServer } from './server.js'
 
 const USAGE = `Usage: wren [options]
+       wren passwd <password-file> <username> [<password>]
+       wren passwd -D <password-file> <username>
 
 Runs a Wren MQTT 3.1.1 / 5.0 broker with TCP and WebSocket listeners.
 Flags win over the keys of the config file; see docs/server.md.
+"wren passwd" adds, changes or deletes (-D) a user of a password file.
 
 Options:
-  -c, --config <file>          JSON config file (keys: host, port, wsPort, tlsPort, persistence, ...)
-      --host <addr>            address to bind every listener to (default 0.0.0.0)
-  -p, --port <n>               MQTT over TCP port (default 1883; 0 = any free port)
-      --no-tcp                 no TCP listener (same as --port=-1)
-      --ws-port <n>            MQTT over WebSocket port (default 8083; 0 = any free port)
-      --no-ws                  no WebSocket listener (same as --ws-port=-1)
-      --tls-port <n>           MQTT over TLS port (default off; 0 = any free port)
-      --wss-port <n>           MQTT over secure WebSocket port (default off; 0 = any free port)
-      --ws-path <path>         HTTP path of the WebSocket listeners (default /mqtt)
-      --tls-cert <file>        PEM certificate chain for the TLS listeners
-      --tls-key <file>         PEM private key for the TLS listeners
-      --tls-ca <file>          PEM CA bundle: TLS clients must present a certificate it signed
-      --persistence <spec>     memory (default) | sqlite:<file> | redis://host:port[/db]
-      --sys-interval <s>       seconds between $SYS updates; 0 = off (default 10)
-      --max-connections <n>    clients connected at once
-      --max-packet-size <n>    largest packet accepted from a client, in bytes
-      --log-level <level>      fatal | error | warn | info | debug | trace | silent (default info)
-      --shutdown-timeout <ms>  how long a shutdown may take before exiting with an error (default 10000)
-  -h, --help                   show this help
-  -v, --version                show the version
+  -c, --config <file>           JSON config file (keys: host, port, wsPort, tlsPort, persistence, ...)
+      --host <addr>             address to bind every listener to (default 0.0.0.0)
+  -p, --port <n>                MQTT over TCP port (default 1883; 0 = any free port)
+      --no-tcp                  no TCP listener (same as --port=-1)
+      --ws-port <n>             MQTT over WebSocket port (default 8083; 0 = any free port)
+      --no-ws                   no WebSocket listener (same as --ws-port=-1)
+      --ws-path <path>          HTTP path of the WebSocket listeners (default /mqtt)
+      --tls-port <n>            MQTT over TLS port (default off; 0 = any free port)
+      --wss-port <n>            MQTT over secure WebSocket port (default off; 0 = any free port)
+      --cert <file>             PEM certificate chain for the TLS listeners
+      --key <file>              PEM private key for the TLS listeners
+      --ca <file>               PEM CA bundle that client certificates are verified against
+      --require-client-cert     refuse TLS clients without a certificate signed by --ca
+      --cert-cn-as-username     log TLS clients with a verified certificate in as its CN, without a password
+      --password-file <file>    clients must log in as a user of this file (see "wren passwd")
+      --acl-file <file>         Mosquitto ACL file: what each client may publish, subscribe to and receive
+                                (SIGHUP reads both files again)
+      --persistence <spec>      memory (default) | sqlite:<file> | redis://host:port[/db]
+      --sys-interval <s>        seconds between $SYS updates; 0 = off (default 10)
+      --max-connections <n>     clients connected at once
+      --max-packet-size <n>     largest packet accepted from a client, in bytes
+      --max-queued <n>          QoS 1/2 messages held for one client, queued and in flight (default 1000)
+      --max-inflight <n>        QoS 1/2 messages in flight to one client (default 100)
+      --max-publish-rate <n>    PUBLISH packets per second and client; 0 = no limit (default 0)
+      --max-subscriptions <n>   subscriptions one client may hold (default 10000)
+      --connect-timeout <ms>    time a new connection has to send CONNECT (default 10000)
+      --log-level <level>       fatal | error | warn | info | debug | trace | silent (default info)
+      --shutdown-timeout <ms>   how long a shutdown may take before exiting with an error (default 10000)
+  -h, --help                    show this help
+  -v, --version                 show the version
 `
 
 const OPTIONS = {
@@ -43,13 +57,22 @@ const OPTIONS = {
   'tls-port': { type: 'string' },
   'wss-port': { type: 'string' },
   'ws-path': { type: 'string' },
-  'tls-cert': { type: 'string' },
-  'tls-key': { type: 'string' },
-  'tls-ca': { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  ca: { type: 'string' },
+  'require-client-cert': { type: 'boolean' },
+  'cert-cn-as-username': { type: 'boolean' },
+  'password-file': { type: 'string' },
+  'acl-file': { type: 'string' },
   persistence: { type: 'string' },
   'sys-interval': { type: 'string' },
   'max-connections': { type: 'string' },
   'max-packet-size': { type: 'string' },
+  'max-queued': { type: 'string' },
+  'max-inflight': { type: 'string' },
+  'max-publish-rate': { type: 'string' },
+  'max-subscriptions': { type: 'string' },
+  'connect-timeout': { type: 'string' },
   'log-level': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -64,13 +87,20 @@ const VALUE_FLAGS: Partial<Record<keyof ServerConfig, keyof typeof OPTIONS>> = {
   tlsPort: 'tls-port',
   wssPort: 'wss-port',
   wsPath: 'ws-path',
-  tlsCert: 'tls-cert',
-  tlsKey: 'tls-key',
-  tlsCa: 'tls-ca',
+  cert: 'cert',
+  key: 'key',
+  ca: 'ca',
+  passwordFile: 'password-file',
+  aclFile: 'acl-file',
   persistence: 'persistence',
   sysInterval: 'sys-interval',
   maxConnections: 'max-connections',
   maxPacketSize: 'max-packet-size',
+  maxQueued: 'max-queued',
+  maxInflight: 'max-inflight',
+  maxPublishRate: 'max-publish-rate',
+  maxSubscriptions: 'max-subscriptions',
+  connectTimeout: 'connect-timeout',
   logLevel: 'log-level',
   shutdownTimeout: 'shutdown-timeout',
 }
@@ -83,8 +113,19 @@ const NUMERIC_KEYS = new Set<keyof ServerConfig>([
   'sysInterval',
   'maxConnections',
   'maxPacketSize',
+  'maxQueued',
+  'maxInflight',
+  'maxPublishRate',
+  'maxSubscriptions',
+  'connectTimeout',
   'shutdownTimeout',
 ])
+
+/** Flags that switch a config key on. */
+const SWITCH_FLAGS: Partial<Record<keyof ServerConfig, keyof typeof OPTIONS>> = {
+  requireClientCert: 'require-client-cert',
+  certCnAsUsername: 'cert-cn-as-username',
+}
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values']
 
@@ -97,6 +138,11 @@ function configFromFlags(values: Values): Partial<ServerConfig> {
     if (typeof value !== 'string') continue
     flagFor[key] = `--${flag}`
     raw[key] = NUMERIC_KEYS.has(key as keyof ServerConfig) && /^-?\d+$/.test(value) ? Number(value) : value
+  }
+  for (const [key, flag] of Object.entries(SWITCH_FLAGS)) {
+    if (!values[flag]) continue
+    flagFor[key] = `--${flag}`
+    raw[key] = true
   }
   for (const [flag, key] of [['no-tcp', 'port'], ['no-ws', 'wsPort']] as const) {
     if (!values[flag]) continue
@@ -122,6 +168,10 @@ function fail(message: string, exitCode: number): never {
 }
 
 async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'passwd') {
+    process.exitCode = await runPasswdCli(argv.slice(1))
+    return
+  }
   let values: Values
   try {
     values = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values
@@ -173,6 +223,11 @@ async function main(argv: string[]): Promise<void> {
   }
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
+  // The outcome is logged by reload(); a broken file leaves the previous ones in force and the server up.
+  process.on('SIGHUP', () => {
+    logger.info({ signal: 'SIGHUP' }, 'reloading the password and ACL files')
+    starting.then((server) => server.reload()).catch(() => undefined)
+  })
 
   try {
     await starting

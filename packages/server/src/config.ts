@@ -15,18 +15,26 @@ export interface ServerConfig {
   port: number
   /** MQTT over WebSocket; 0 picks a free port, -1 turns the listener off. */
   wsPort: number
-  /** MQTT over TLS (`mqtts://`); -1 turns the listener off. Needs `tlsCert` and `tlsKey`. */
+  /** MQTT over TLS (`mqtts://`); -1 turns the listener off. Needs `cert` and `key`. */
   tlsPort: number
-  /** MQTT over secure WebSocket (`wss://`, same path as `wsPath`); -1 turns it off. Needs `tlsCert` and `tlsKey`. */
+  /** MQTT over secure WebSocket (`wss://`, same path as `wsPath`); -1 turns it off. Needs `cert` and `key`. */
   wssPort: number
   /** HTTP path the WebSocket listeners upgrade on. */
   wsPath: string
   /** PEM certificate chain of the TLS listeners. */
-  tlsCert: string | undefined
+  cert: string | undefined
   /** PEM private key of the TLS listeners. */
-  tlsKey: string | undefined
-  /** PEM CA bundle: when set, TLS clients must present a certificate it signed. */
-  tlsCa: string | undefined
+  key: string | undefined
+  /** PEM CA bundle that TLS client certificates are verified against; a client may present one. */
+  ca: string | undefined
+  /** TLS clients without a certificate signed by `ca` are refused during the handshake. Needs `ca`. */
+  requireClientCert: boolean
+  /** A TLS client with a verified certificate is logged in as its subject CN, without a password. Needs `ca`. */
+  certCnAsUsername: boolean
+  /** Password file (`wren passwd`'s format): clients must log in as a user listed there. */
+  passwordFile: string | undefined
+  /** Mosquitto ACL file: clients may only publish, subscribe and receive what it grants. */
+  aclFile: string | undefined
   persistence: PersistenceSpec
   /** Seconds between `$SYS` updates; 0 turns them off. */
   sysInterval: number
@@ -34,6 +42,16 @@ export interface ServerConfig {
   maxConnections: number | undefined
   /** Undefined keeps the broker's own default. */
   maxPacketSize: number | undefined
+  /** QoS 1/2 messages held for one client, queued and in flight; undefined keeps the broker's default. */
+  maxQueued: number | undefined
+  /** QoS 1/2 messages in flight to one client; undefined keeps the broker's default. */
+  maxInflight: number | undefined
+  /** PUBLISH packets per second and client; 0 = no limit; undefined keeps the broker's default. */
+  maxPublishRate: number | undefined
+  /** Milliseconds a new connection may take to send CONNECT; undefined keeps the broker's default. */
+  connectTimeout: number | undefined
+  /** Subscriptions one client may hold (the broker's `maxSubscriptionsPerClient`). */
+  maxSubscriptions: number | undefined
   logLevel: LogLevel
   /** Milliseconds a shutdown may take before the process gives up and exits with an error. */
   shutdownTimeout: number
@@ -46,13 +64,22 @@ export const DEFAULT_CONFIG: ServerConfig = {
   tlsPort: -1,
   wssPort: -1,
   wsPath: '/mqtt',
-  tlsCert: undefined,
-  tlsKey: undefined,
-  tlsCa: undefined,
+  cert: undefined,
+  key: undefined,
+  ca: undefined,
+  requireClientCert: false,
+  certCnAsUsername: false,
+  passwordFile: undefined,
+  aclFile: undefined,
   persistence: { kind: 'memory' },
   sysInterval: 10,
   maxConnections: undefined,
   maxPacketSize: undefined,
+  maxQueued: undefined,
+  maxInflight: undefined,
+  maxPublishRate: undefined,
+  connectTimeout: undefined,
+  maxSubscriptions: undefined,
   logLevel: 'info',
   shutdownTimeout: 10_000,
 }
@@ -96,6 +123,11 @@ function wsPath(value: unknown, label: string): string {
 /** A file named in the config: a relative path is taken from `baseDir`. */
 function filePath(value: unknown, label: string, baseDir: string): string {
   return resolve(baseDir, nonEmptyString(value, label))
+}
+
+function boolean(value: unknown, label: string): boolean {
+  if (typeof value !== 'boolean') throw new ConfigError(`${label} must be true or false, got ${describe(value)}`)
+  return value
 }
 
 function logLevel(value: unknown, label: string): LogLevel {
@@ -146,13 +178,22 @@ const CHECKS: { [K in keyof ServerConfig]: Check<ServerConfig[K]> } = {
   tlsPort: port,
   wssPort: port,
   wsPath,
-  tlsCert: filePath,
-  tlsKey: filePath,
-  tlsCa: filePath,
+  cert: filePath,
+  key: filePath,
+  ca: filePath,
+  requireClientCert: boolean,
+  certCnAsUsername: boolean,
+  passwordFile: filePath,
+  aclFile: filePath,
   persistence: parsePersistence,
   sysInterval: integer(0, 86_400),
   maxConnections: integer(1, Number.MAX_SAFE_INTEGER),
   maxPacketSize: integer(2, MAX_PACKET_SIZE),
+  maxQueued: integer(1, Number.MAX_SAFE_INTEGER),
+  maxInflight: integer(1, 65_535),
+  maxPublishRate: integer(0, Number.MAX_SAFE_INTEGER),
+  connectTimeout: integer(1, 3_600_000),
+  maxSubscriptions: integer(1, Number.MAX_SAFE_INTEGER),
   logLevel,
   shutdownTimeout: integer(0, 3_600_000),
 }
@@ -211,8 +252,13 @@ function checkListeners(config: ServerConfig): void {
     )
   }
   const secure = config.tlsPort >= 0 || config.wssPort >= 0
-  if (secure && (config.tlsCert === undefined || config.tlsKey === undefined)) {
-    throw new ConfigError('tlsPort and wssPort need tlsCert and tlsKey (PEM files)')
+  if (secure && (config.cert === undefined || config.key === undefined)) {
+    throw new ConfigError('tlsPort and wssPort need cert and key (PEM files)')
+  }
+  for (const key of ['requireClientCert', 'certCnAsUsername'] as const) {
+    if (config[key] && config.ca === undefined) {
+      throw new ConfigError(`${key} needs ca: the CA bundle that client certificates are verified against`)
+    }
   }
 }
 

@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import type { TlsOptions } from 'node:tls'
 import { createBroker, type Broker, type BrokerOptions, type HookOptions } from '@wren/core'
 import type { Logger } from 'pino'
+import { chainHooks, createServerAuth } from './auth.js'
 import { mergeConfig, validatePartialConfig, type ServerConfig } from './config.js'
 import { createLogger } from './logger.js'
 import { openPersistence } from './persistence.js'
@@ -13,7 +14,7 @@ import { listenWebSocket } from './listeners/websocket.js'
 export interface StartOptions {
   /** Defaults to a pino logger at `config.logLevel` writing to stdout. */
   logger?: Logger
-  /** Authentication and authorization hooks, e.g. from a password or ACL file. */
+  /** Authentication and authorization hooks, run after those of `passwordFile`, `aclFile` and `certCnAsUsername`. */
   hooks?: HookOptions
 }
 
@@ -22,6 +23,11 @@ export interface RunningServer {
   config: ServerConfig
   /** One entry per listener, in the order they were opened; port 0 in the config shows here as the port chosen. */
   addresses: ListenerAddress[]
+  /**
+   * Reads the password and ACL files again (what SIGHUP does), and logs the outcome. On an error it rejects
+   * and the files loaded before stay in force. Without such files it does nothing.
+   */
+  reload(): Promise<void>
   /** Stops accepting, closes the broker (which ends every client and its persistence), then the listeners. */
   close(): Promise<void>
 }
@@ -49,10 +55,21 @@ function plannedListeners(
   return wanted.filter(([port]) => port >= 0).map(([port, open]) => () => open(port))
 }
 
-function brokerOptions(config: ServerConfig, logger: Logger): BrokerOptions {
-  const options: BrokerOptions = { logger: logger.child({ component: 'broker' }), sysInterval: config.sysInterval }
+type Limits = Pick<
+  BrokerOptions,
+  'maxConnections' | 'maxPacketSize' | 'maxQueued' | 'maxInflight' | 'maxPublishRate' | 'connectTimeout' | 'maxSubscriptionsPerClient'
+>
+
+/** The limits the config sets; the others keep the broker's defaults. */
+function limits(config: ServerConfig): Limits {
+  const options: Limits = {}
   if (config.maxConnections !== undefined) options.maxConnections = config.maxConnections
   if (config.maxPacketSize !== undefined) options.maxPacketSize = config.maxPacketSize
+  if (config.maxQueued !== undefined) options.maxQueued = config.maxQueued
+  if (config.maxInflight !== undefined) options.maxInflight = config.maxInflight
+  if (config.maxPublishRate !== undefined) options.maxPublishRate = config.maxPublishRate
+  if (config.connectTimeout !== undefined) options.connectTimeout = config.connectTimeout
+  if (config.maxSubscriptions !== undefined) options.maxSubscriptionsPerClient = config.maxSubscriptions
   return options
 }
 
@@ -76,12 +93,15 @@ export async function startServer(
   const config = mergeConfig(validatePartialConfig(input, (key) => `config.${key}`, process.cwd()))
   const logger = options.logger ?? createLogger(config.logLevel)
   const tls = await readTlsFiles(config)
+  const auth = createServerAuth(config)
 
   const persistence = await openPersistence(config.persistence)
   const broker = createBroker({
-    ...brokerOptions(config, logger),
+    logger: logger.child({ component: 'broker' }),
+    sysInterval: config.sysInterval,
+    ...limits(config),
     ...(persistence ? { persistence } : {}),
-    ...(options.hooks ? { hooks: options.hooks } : {}),
+    hooks: chainHooks(auth.hooks, options.hooks ?? {}),
   })
   broker.on('error', (error) => logger.error({ err: error }, 'broker error'))
   broker.on('clientError', (client, error) => logger.warn({ clientId: client?.id, err: error }, 'client error'))
@@ -106,13 +126,33 @@ export async function startServer(
 
   const addresses = listeners.map((listener) => listener.address)
   for (const address of addresses) logger.info(address, `listening on ${address.url}`)
-  logger.info({ brokerId: broker.id, persistence: config.persistence.kind }, 'broker started')
+  const security = {
+    passwordFile: config.passwordFile ?? null,
+    aclFile: config.aclFile ?? null,
+    requireClientCert: config.requireClientCert,
+    certCnAsUsername: config.certCnAsUsername,
+  }
+  const started = { brokerId: broker.id, persistence: config.persistence.kind, limits: limits(config), ...security }
+  logger.info(started, 'broker started')
 
   let closing: Promise<void> | undefined
   return {
     broker,
     config,
     addresses,
+    async reload() {
+      if (!auth.hasFiles) {
+        logger.info('reload: no password or ACL file to read')
+        return
+      }
+      try {
+        await auth.reload()
+      } catch (error) {
+        logger.error({ err: error }, 'reload failed: the password and ACL files loaded before stay in force')
+        throw error
+      }
+      logger.info({ passwordFile: security.passwordFile, aclFile: security.aclFile }, 'reloaded the password and ACL files')
+    },
     close() {
       closing ??= closeAll(broker, listeners).then(() => logger.info('broker stopped'))
       return closing

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createConnection } from 'node:net'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -52,6 +54,9 @@ describe('wren command line', () => {
     expect(stdout).toMatch(/^Usage: wren \[options\]/)
     const flags = ['--port', '--no-tcp', '--ws-port', '--no-ws', '--ws-path', '--host', '--config', '--persistence']
     flags.push('--sys-interval', '--max-connections', '--max-packet-size', '--log-level', '--shutdown-timeout')
+    flags.push('--tls-port', '--wss-port', '--cert', '--key', '--ca', '--require-client-cert', '--cert-cn-as-username')
+    flags.push('--password-file', '--acl-file', '--max-queued', '--max-inflight', '--max-publish-rate')
+    flags.push('--max-subscriptions', '--connect-timeout', 'wren passwd')
     for (const flag of flags) expect(stdout).toContain(flag)
   })
 
@@ -142,6 +147,37 @@ describe('wren command line', () => {
     const dropped = new Promise<void>((resolve) => first.once('close', () => resolve()))
     first.publish('big', Buffer.alloc(2048))
     await dropped
+  })
+
+  it('passes the queue, in-flight, rate, subscription and connect limits to the broker, from flags or the file', async () => {
+    const file = await configFile('limits.json', JSON.stringify({ maxQueued: 50, maxInflight: 5, maxSubscriptions: 1 }))
+    const args = ['--config', file, '--no-ws', '--max-publish-rate', '10', '--connect-timeout', '300', '--max-queued', '7']
+    const server = await wren(args)
+    const started = server.logs.find((line) => line.msg === 'broker started')!
+    expect(started.limits).toEqual({
+      maxQueued: 7,
+      maxInflight: 5,
+      maxPublishRate: 10,
+      connectTimeout: 300,
+      maxSubscriptionsPerClient: 1,
+    })
+
+    const subscriber = await client(server.urls.tcp!)
+    expect(await subscriber.subscribeAsync('one/#')).toEqual([{ topic: 'one/#', qos: 0 }])
+    await expect(subscriber.subscribeAsync('two/#')).rejects.toThrow('Subscribe error')
+
+    const silent = createConnection({ host: '127.0.0.1', port: server.ports.tcp! })
+    silent.on('error', () => undefined)
+    const opened = Date.now()
+    await once(silent, 'close')
+    expect(Date.now() - opened).toBeLessThan(3000)
+
+    // 20 publishes at 10 a second, one after the other: the second ten wait for the next one-second window.
+    const publisher = await client(server.urls.tcp!)
+    const sending = Date.now()
+    for (let i = 0; i < 20; i++) await publisher.publishAsync('one/rate', String(i), { qos: 1 })
+    expect(Date.now() - sending).toBeGreaterThanOrEqual(900)
+    expect(publisher.connected).toBe(true)
   })
 
   it('publishes $SYS topics every --sys-interval seconds', async () => {

@@ -53,8 +53,8 @@ describe('TLS listeners', () => {
       ...quiet,
       tlsPort: 0,
       wssPort: 0,
-      tlsCert: certs.serverCert,
-      tlsKey: certs.serverKey,
+      cert: certs.serverCert,
+      key: certs.serverKey,
     })
     try {
       expect(server.addresses.map((address) => address.transport)).toEqual(['tls', 'wss'])
@@ -73,10 +73,10 @@ describe('TLS listeners', () => {
     }
   })
 
-  it('with a CA, admits only clients whose certificate it signed, and shows it to the hooks', async () => {
+  it('requiring client certificates, admits only clients whose certificate the CA signed, and shows it to the hooks', async () => {
     const seen: Array<{ transport: unknown; subject: unknown }> = []
     const server = await startServer(
-      { ...quiet, tlsPort: 0, wssPort: 0, tlsCert: certs.serverCert, tlsKey: certs.serverKey, tlsCa: certs.ca },
+      { ...quiet, tlsPort: 0, wssPort: 0, cert: certs.serverCert, key: certs.serverKey, ca: certs.ca, requireClientCert: true },
       {
         hooks: {
           authenticate(client: ClientInfo, credentials: Credentials) {
@@ -107,21 +107,48 @@ describe('TLS listeners', () => {
     }
   })
 
+  it('with a CA but not requiring certificates, admits everyone and shows the hooks only verified certificates', async () => {
+    const seen: unknown[] = []
+    const server = await startServer(
+      { ...quiet, tlsPort: 0, cert: certs.serverCert, key: certs.serverKey, ca: certs.ca },
+      {
+        hooks: {
+          authenticate(_client: ClientInfo, credentials: Credentials) {
+            seen.push(credentials.certificate?.subject.CN ?? null)
+            return true
+          },
+        },
+      },
+    )
+    try {
+      const url = urlOf(server, 'tls')
+      const withCert = { cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) }
+      const stranger = { cert: readFileSync(certs.strangerCert), key: readFileSync(certs.strangerKey) }
+      for (const options of [withCert, {}, stranger]) expect(await attempt(url, trusting(options))).toBe('connected')
+      expect(seen).toEqual(['sensor-1', null, null])
+    } finally {
+      await server.close()
+    }
+  })
+
   it('refuses to start without usable certificate files', async () => {
-    await expect(startServer({ ...quiet, tlsPort: 0 })).rejects.toThrow('tlsPort and wssPort need tlsCert and tlsKey')
+    await expect(startServer({ ...quiet, tlsPort: 0 })).rejects.toThrow('tlsPort and wssPort need cert and key')
     await expect(
-      startServer({ ...quiet, tlsPort: 0, tlsCert: certs.serverCert, tlsKey: join(dir, 'nope.key') }),
-    ).rejects.toThrow(`cannot read tlsKey file ${join(dir, 'nope.key')}: no such file`)
+      startServer({ ...quiet, tlsPort: 0, cert: certs.serverCert, key: join(dir, 'nope.key') }),
+    ).rejects.toThrow(`cannot read key file ${join(dir, 'nope.key')}: no such file`)
     await expect(
-      startServer({ ...quiet, tlsPort: 0, tlsCert: certs.serverCert, tlsKey: certs.clientKey }),
-    ).rejects.toThrow('tlsCert, tlsKey or tlsCa is not usable')
+      startServer({ ...quiet, tlsPort: 0, cert: certs.serverCert, key: certs.clientKey }),
+    ).rejects.toThrow('cert, key or ca is not usable')
+    const tls = { ...quiet, tlsPort: 0, cert: certs.serverCert, key: certs.serverKey }
+    await expect(startServer({ ...tls, requireClientCert: true })).rejects.toThrow('requireClientCert needs ca')
+    await expect(startServer({ ...tls, certCnAsUsername: true })).rejects.toThrow('certCnAsUsername needs ca')
   })
 })
 
 describe('wren --tls-port', () => {
   it('carries mosquitto clients over TLS', async () => {
     const server = await startWren(['--no-tcp', '--no-ws', '--log-level', 'debug', '--tls-port', '0'].concat(
-      ['--tls-cert', certs.serverCert, '--tls-key', certs.serverKey],
+      ['--cert', certs.serverCert, '--key', certs.serverKey],
     ))
     try {
       expect(server.urls.tls).toBe(`mqtts://127.0.0.1:${server.ports.tls}`)

@@ -1,0 +1,62 @@
+import { AuthFileError, createFileAuth, type FileAuth } from '@wren/auth-file'
+import type { HookName, HookOptions, Hooks } from '@wren/core'
+import { ConfigError, type ServerConfig } from './config.js'
+
+export interface ServerAuth {
+  hooks: HookOptions
+  /** Reads the password and ACL files again; on an error it rejects and the files loaded before stay in force. */
+  reload(): Promise<void>
+  /** Whether there is anything to reload. */
+  readonly hasFiles: boolean
+}
+
+/**
+ * Mosquitto's `use_identity_as_username`: a client whose certificate the CA verified is logged in as the
+ * certificate's subject CN, whatever user name and password it sent, and the hooks after this one (the
+ * password file) do not run for it. A client without a verified certificate is left to them.
+ */
+export const certificateUsername: Hooks['authenticate'] = (_client, { certificate }) => {
+  const cn = certificate?.subject?.CN
+  return typeof cn === 'string' && cn.length > 0 ? { ok: true, username: cn } : undefined
+}
+
+function openFileAuth(config: ServerConfig): FileAuth | undefined {
+  const { passwordFile, aclFile } = config
+  if (passwordFile === undefined && aclFile === undefined) return undefined
+  try {
+    return createFileAuth({
+      ...(passwordFile === undefined ? {} : { passwordFile }),
+      ...(aclFile === undefined ? {} : { aclFile }),
+    })
+  } catch (error) {
+    if (error instanceof AuthFileError) throw new ConfigError(error.message)
+    const failure = error as NodeJS.ErrnoException
+    if (failure.code !== 'ENOENT' && failure.code !== 'EACCES') throw error
+    const key = failure.path === aclFile ? 'aclFile' : 'passwordFile'
+    const reason = failure.code === 'ENOENT' ? 'no such file' : 'permission denied'
+    throw new ConfigError(`cannot read ${key} ${failure.path ?? ''}: ${reason}`)
+  }
+}
+
+/** Chains hook sets name by name, earlier sets first. */
+export function chainHooks(...sets: HookOptions[]): HookOptions {
+  const chained: Partial<Record<HookName, unknown[]>> = {}
+  for (const set of sets) {
+    for (const [name, hooks] of Object.entries(set) as Array<[HookName, unknown]>) {
+      if (hooks === undefined) continue
+      ;(chained[name] ??= []).push(...(Array.isArray(hooks) ? hooks : [hooks]))
+    }
+  }
+  return chained as HookOptions
+}
+
+/** The hooks the config asks for: the certificate CN as user name first, then the password and ACL files. */
+export function createServerAuth(config: ServerConfig): ServerAuth {
+  const files = openFileAuth(config)
+  const own: HookOptions = config.certCnAsUsername ? { authenticate: certificateUsername } : {}
+  return {
+    hooks: chainHooks(own, files?.hooks ?? {}),
+    hasFiles: files !== undefined,
+    reload: () => files?.reload() ?? Promise.resolve(),
+  }
+}
