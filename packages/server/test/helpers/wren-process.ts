@@ -101,18 +101,19 @@ export async function startWren(args: string[] = []): Promise<WrenProcess> {
   return wren
 }
 
-/** Runs `wren` to completion, for the cases where it must not start. */
+/** Runs `wren` to completion, for the cases where it must not start and for `wren passwd`; `input` is piped to stdin. */
 export function runWren(
   args: string[],
-  timeoutMs = 10_000,
+  { timeoutMs = 10_000, input }: { timeoutMs?: number; input?: string } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   assertBuilt()
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] })
+    if (input !== undefined) child.stdin!.end(input)
     let stdout = ''
     let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
       reject(new Error(`wren ${args.join(' ')} did not exit within ${timeoutMs} ms`))
