@@ -8,7 +8,7 @@ import type { OutboundEntry } from '../persistence/persistence.js'
 import type { Session, SessionLink } from '../session/session.js'
 import { Deque } from '../session/deque.js'
 import type { ConnectionMeta, Message, ProtocolVersion } from '../types.js'
-import { encodeAck, encodePacket, encodePublishV4For, type OutgoingPacket } from './packet-encoder.js'
+import { encodeAck, encodePacket, encodePublishV4For, encodePublishV4Header, type OutgoingPacket } from './packet-encoder.js'
 import type { KeepaliveWatched } from './keepalive.js'
 import { PacketReader, type PacketSink } from './packet-reader.js'
 import { encodePublishV5, type OutboundAliases } from './publish-v5.js'
@@ -35,6 +35,9 @@ class Client implements ClientInfo {
 }
 
 const PACKET_ID_REQUIRED = new Set(['subscribe', 'unsubscribe', 'puback', 'pubrec', 'pubrel', 'pubcomp'])
+
+/** From this payload size on, a PUBLISH is written as header + payload rather than copied into one buffer. */
+const LARGE_PAYLOAD = 16 * 1024
 
 const kConnection = Symbol('wren.connection')
 type OwnedStream = Duplex & { [kConnection]: Connection }
@@ -95,6 +98,7 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
   /** Reached CONNACK success: counted as connected, so its end is reported. */
   wasConnected = false
   private congestedTimer: NodeJS.Timeout | null = null
+  private drainWaiters: Array<() => void> | null = null
   private readonly reader: PacketReader
   /** Packets that arrived while an earlier one was still being handled; created on first need. */
   private backlog: Deque<Packet> | null = null
@@ -262,7 +266,20 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
     this.close('socket-closed')
   }
 
+  /** Resolves when the socket has drained (or the connection closed). */
+  drained(): Promise<void> {
+    if (!this.congested || this.state === 'closed') return Promise.resolve()
+    return new Promise((resolve) => (this.drainWaiters ??= []).push(resolve))
+  }
+
+  private releaseDrainWaiters(): void {
+    const waiters = this.drainWaiters
+    this.drainWaiters = null
+    if (waiters) for (const resolve of waiters) resolve()
+  }
+
   onDrain(): void {
+    this.releaseDrainWaiters()
     if (!this.congested) return
     this.congested = false
     if (this.congestedTimer) {
@@ -293,6 +310,12 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
 
   /** Writes one buffer; writes made in the same tick reach the socket as one batch. */
   writeBuffer(buffer: Buffer): void {
+    this.ctx.stats.messagesSent++
+    this.writeBytes(buffer)
+  }
+
+  /** Writes bytes that are part of a packet already counted (a large payload written after its header). */
+  private writeBytes(buffer: Buffer): void {
     if (this.state === 'closed') return
     if (!this.corked) {
       this.corked = true
@@ -300,7 +323,6 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
       process.nextTick(uncorkConnection, this)
     }
     this.ctx.stats.bytesSent += buffer.length
-    this.ctx.stats.messagesSent++
     if (!this.stream.write(buffer) && this.stream.writableLength > this.ctx.options.maxSocketBuffer) this.becomeCongested()
   }
 
@@ -372,6 +394,18 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
     if (this.protocolVersion === 5) {
       buffer = encodePublishV5(message, entry, dup, retain, remainingExpiry, this)
     } else {
+      if (message.payload.length >= LARGE_PAYLOAD) {
+        // Header and payload go to the socket as two chunks of one writev: the payload is not copied again.
+        const header = encodePublishV4Header(message.topic, message.payload.length, entry.qos, retain, dup, packetId)
+        if (header.length + message.payload.length > this.clientMaximumPacketSize) {
+          this.ctx.stats.messagesDropped++
+          return false
+        }
+        this.ctx.stats.publishSent++
+        this.writeBuffer(header)
+        this.writeBytes(message.payload)
+        return true
+      }
       buffer = encodePublishV4For(message, entry.qos, retain, dup, packetId)
     }
     // [MQTT-3.1.2-25] never send a packet larger than the client's Maximum Packet Size: drop it for this client
@@ -410,6 +444,7 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
     if (this.connectTimer) clearTimeout(this.connectTimer)
     if (this.congestedTimer) clearTimeout(this.congestedTimer)
     this.backlog = null
+    this.releaseDrainWaiters()
     this.uncork()
     this.stream.end()
     // A peer that never reads would keep end() pending forever: destroy after a grace period.

@@ -47,9 +47,22 @@ export function encodePublishV4(
   dup: boolean,
   packetId: number,
 ): Buffer {
+  const buffer = writePublishHeader(topic, payload.length, qos, retain, dup, packetId, payload.length)
+  payload.copy(buffer, buffer.length - payload.length)
+  return buffer
+}
+
+/** Everything of a v3/v4 PUBLISH but its payload, for payloads written to the socket on their own. */
+export function encodePublishV4Header(topic: string, payloadLength: number, qos: number, retain: boolean, dup: boolean, packetId: number): Buffer {
+  return writePublishHeader(topic, payloadLength, qos, retain, dup, packetId, 0)
+}
+
+/** Fixed header, topic and packet id, in a buffer with `room` spare bytes at the end. */
+function writePublishHeader(topic: string, payloadLength: number, qos: number, retain: boolean, dup: boolean, packetId: number, room: number): Buffer {
   const topicLength = Buffer.byteLength(topic)
-  const remaining = 2 + topicLength + (qos > 0 ? 2 : 0) + payload.length
-  const buffer = Buffer.allocUnsafe(1 + lengthBytes(remaining) + remaining)
+  const remaining = 2 + topicLength + (qos > 0 ? 2 : 0) + payloadLength
+  const headerLength = 1 + lengthBytes(remaining) + remaining - payloadLength
+  const buffer = Buffer.allocUnsafe(headerLength + room)
   let pos = 0
   buffer[pos++] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0)
   let length = remaining
@@ -62,11 +75,7 @@ export function encodePublishV4(
   buffer.writeUInt16BE(topicLength, pos)
   pos += 2
   pos += buffer.write(topic, pos, 'utf8')
-  if (qos > 0) {
-    buffer.writeUInt16BE(packetId, pos)
-    pos += 2
-  }
-  payload.copy(buffer, pos)
+  if (qos > 0) buffer.writeUInt16BE(packetId, pos)
   return buffer
 }
 

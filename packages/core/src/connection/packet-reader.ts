@@ -169,8 +169,10 @@ export class PacketReader {
       messageId = buffer.readUInt16BE(pos)
       pos += 2
     }
-    // A copy: a view would pin the whole read chunk for as long as the message is retained or queued.
-    const payload = Buffer.from(buffer.subarray(pos, end))
+    // A copy, unless this packet is most of the buffer: a view would pin the whole read chunk for as long
+    // as the message is retained or queued.
+    const view = buffer.subarray(pos, end)
+    const payload = end - start > buffer.length >> 1 ? view : Buffer.from(view)
     const packet: IPublishPacket = {
       cmd: 'publish',
       retain: (header & 1) === 1,

@@ -110,6 +110,9 @@ export const handleSubscribe: PacketHandler = (connection, packet, done) => {
     for (const subscription of retainedFor) {
       const ids = subscription.subscriptionIdentifier === undefined ? undefined : [subscription.subscriptionIdentifier]
       for (const message of await ctx.persistence.retainedMatch(subscription.filter)) {
+        // A large retained set must not overrun the socket (where QoS 0 would be dropped): keep pace with it.
+        if (connection.congested) await connection.drained()
+        if (!connection.isOpen) return
         // [MQTT-3.3.1-8] sent because of a new subscription: retain flag set
         session.deliver(message, (message.qos < subscription.qos ? message.qos : subscription.qos) as QoS, true, ids)
       }

@@ -103,3 +103,14 @@ describe('the fixed-shape 3.1.1 packets', () => {
     for (const packet of packets) expect(encodePacket(packet, 4)).toEqual(generate(packet, { protocolVersion: 4 }))
   })
 })
+
+describe('the PUBLISH header for large payloads', () => {
+  it('is the packet without its payload', async () => {
+    const { encodePublishV4Header } = await import('../../src/connection/packet-encoder.js')
+    for (const size of [16 * 1024, 70_000, 3_000_000]) {
+      const payload = Buffer.alloc(size, 3)
+      const header = encodePublishV4Header('big/one', size, 1, false, true, 77)
+      expect(Buffer.concat([header, payload])).toEqual(reference('big/one', payload, 1, false, true, 77))
+    }
+  })
+})
