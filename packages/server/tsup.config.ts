@@ -1,15 +1,9 @@
 import { defineConfig } from 'tsup'
+import { libraryBuild } from '../../tsup.base'
 
 export default defineConfig([
-  {
-    entry: ['src/index.ts'],
-    format: ['esm', 'cjs'],
-    dts: true,
-    sourcemap: true,
-    // Both builds run at once: leave the command's output to the second one.
-    clean: ['!cli.js*'],
-    target: 'node20',
-  },
+  // Both builds run at once: leave the command's output to the second one.
+  { ...libraryBuild, clean: ['!cli.js*'] },
   {
     // The command is ESM only; tsup keeps the shebang and marks the file executable.
     entry: ['src/cli.ts'],
