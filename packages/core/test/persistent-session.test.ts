@@ -87,21 +87,12 @@ describe('persistent sessions (clean session 0)', () => {
     await back.inbox.expectNone(300)
   })
 
-  it('bounds the offline queue at maxQueued and, with drop-new, keeps the first messages', async () => {
-    const b = await startBroker({ maxQueued: 10, queueFullPolicy: 'drop-new' })
+  it.each([
+    ['with drop-new', { maxQueued: 10, queueFullPolicy: 'drop-new' as const }],
+    ['by default (drop-new)', { maxQueued: 10 }],
+  ])('bounds the offline queue at maxQueued and, %s, keeps the first messages', async (_policy, options) => {
+    const b = await startBroker(options)
     const clientId = uniqueId('bounded')
-    await subscribeAndLeave(b, clientId, { 'bq/t': { qos: 1 } })
-    const pub = await connectClient(b.url)
-    for (let i = 0; i < 20; i++) await pub.client.publishAsync('bq/t', `${i}`, { qos: 1 })
-    const back = await connectClient(b.url, { clientId, clean: false })
-    const delivered = await back.inbox.take(10)
-    await back.inbox.expectNone(400)
-    expect(delivered.map((m) => m.payload.toString())).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'])
-  })
-
-  it('drops new messages by default when the offline queue is full', async () => {
-    const b = await startBroker({ maxQueued: 10 })
-    const clientId = uniqueId('bounded-default')
     await subscribeAndLeave(b, clientId, { 'bq/t': { qos: 1 } })
     const pub = await connectClient(b.url)
     for (let i = 0; i < 20; i++) await pub.client.publishAsync('bq/t', `${i}`, { qos: 1 })
