@@ -108,7 +108,7 @@ export class RedisClusterBus implements ClusterBus {
     await this.heartbeat()
     await this.announce({ t: 'join', n: this.nodeId })
     await this.snapshot()
-    this.release()
+    this.releaseHeld()
     this.subscriber.on('ready', () => void this.catchUp())
     this.timer = setInterval(() => void this.tick(), this.heartbeatMs)
     // The broker's listeners keep the process alive, not the cluster's heartbeat.
@@ -122,10 +122,16 @@ export class RedisClusterBus implements ClusterBus {
   async claim(clientId: string): Promise<string | undefined> {
     this.mine.add(clientId)
     const event = encodeEvent({ t: 'own', n: this.nodeId, c: clientId })
-    const previous = (await this.script('wrenClaim')(
-      this.keys.owners, this.keys.events, this.keys.nodeClients(this.nodeId),
-      this.keys.broadcast, this.eventLogLength, this.keys.prefix, this.nodeId, clientId, event,
-    )) as string | null
+    let previous: string | null
+    try {
+      previous = (await this.script('wrenClaim')(
+        this.keys.owners, this.keys.events, this.keys.nodeClients(this.nodeId),
+        this.keys.broadcast, this.eventLogLength, this.keys.prefix, this.nodeId, clientId, event,
+      )) as string | null
+    } catch (error) {
+      this.mine.delete(clientId)
+      throw error
+    }
     if (previous === null) return undefined
     if (previous !== this.nodeId) await this.requestRelease(previous, clientId)
     return previous
@@ -224,7 +230,7 @@ export class RedisClusterBus implements ClusterBus {
   }
 
   /** Lets held pub/sub messages through, in the order they arrived. */
-  private release(): void {
+  private releaseHeld(): void {
     const held = this.held ?? []
     this.held = null
     for (const [channel, message] of held) this.dispatch(channel, message)
@@ -401,7 +407,7 @@ export class RedisClusterBus implements ClusterBus {
     } catch (error) {
       this.failed(error, 'catch up')
     } finally {
-      this.release()
+      this.releaseHeld()
     }
   }
 
