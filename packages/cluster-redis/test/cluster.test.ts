@@ -129,6 +129,23 @@ describe('a cluster of three nodes', () => {
     for (const box of boxes) expect(payloads(box)).toEqual(sent)
   })
 
+  it('keeps QoS 2 exactly once across nodes, for MQTT 3.1.1 and 5 subscribers', async () => {
+    const subscribers = await Promise.all([
+      client(b, 'q2-v5', { protocolVersion: 5 }),
+      client(c, 'q2-v311', { protocolVersion: 4 }),
+    ])
+    await Promise.all(subscribers.map((s) => s.subscribeAsync('exact/+', { qos: 2 })))
+    const publisher = await client(a, 'pub-q2', { protocolVersion: 4 })
+    const sent = Array.from({ length: 200 }, (_, i) => `e${i}`)
+    for (let i = 0; i < sent.length; i += 20) await Promise.all(sent.slice(i, i + 20).map((payload) => publisher.publishAsync('exact/1', payload, { qos: 2 })))
+    for (const s of subscribers) await until(() => inbox(s).length >= sent.length, 'every QoS 2 message')
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    for (const s of subscribers) {
+      expect(payloads(inbox(s))).toEqual(sent)
+      expect(inbox(s).every((packet) => packet.qos === 2)).toBe(true)
+    }
+  })
+
   it('a client leaving node A resumes its session and queued messages on node B', async () => {
     const options: IClientOptions = { clean: false, properties: { sessionExpiryInterval: 300 } }
     const first = await client(a, 'roamer', options)
