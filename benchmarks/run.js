@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseOptions, USAGE } from './lib/args.js'
-import { BROKERS } from './lib/brokers.js'
+import { BROKERS, runsVariant } from './lib/brokers.js'
 import { measure } from './lib/harness.js'
 import { Progress } from './lib/progress.js'
 import { renderCharts, renderMarkdown, summarize, withLatestResults } from './lib/report.js'
@@ -43,12 +43,13 @@ function selectVariants(profileName, prefixes) {
   return variants
 }
 
-/** Each run visits every variant, and within a variant every broker; the broker order rotates per run. */
+/** Each run visits every variant, and within a variant every broker it has; the broker order rotates per run. */
 function plan(variants, brokers, runs) {
   const steps = []
   for (let run = 1; run <= runs; run++) {
     for (const variant of variants) {
-      for (let i = 0; i < brokers.length; i++) steps.push({ run, variant, broker: brokers[(i + run - 1) % brokers.length] })
+      const mine = brokers.filter((b) => runsVariant(b, variant))
+      for (let i = 0; i < mine.length; i++) steps.push({ run, variant, broker: mine[(i + run - 1) % mine.length] })
     }
   }
   return steps

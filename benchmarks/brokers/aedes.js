@@ -1,9 +1,29 @@
-// Aedes 1.x with its default in-memory persistence, served on 127.0.0.1:<port> (argv[2]).
+// Aedes 1.x served on 127.0.0.1:<port> (argv[2]), with its default in-memory persistence, or with
+// aedes-persistence-redis when argv[3] is a `redis://` URL. Routing stays on Aedes' in-process mqemitter either
+// way: mqemitter-redis is for several brokers sharing one Redis, and this is one broker.
 import net from 'node:net'
+import { createRequire } from 'node:module'
 import { Aedes } from 'aedes'
 
 const port = Number(process.argv[2])
-const aedes = await Aedes.createBroker()
+const store = process.argv[3] ?? 'memory'
+
+function persistenceFor(spec) {
+  if (spec === 'memory') return undefined
+  if (spec.startsWith('redis://')) {
+    const aedesPersistenceRedis = createRequire(import.meta.url)('aedes-persistence-redis')
+    // Its default replays at most 1,000 queued messages per reconnect; raised like every other queue limit.
+    return aedesPersistenceRedis({ ...redisOptions(spec), maxSessionDelivery: 1_000_000 })
+  }
+  throw new Error(`unknown persistence ${spec}`)
+}
+
+function redisOptions(url) {
+  const { hostname, port: redisPort } = new URL(url)
+  return { host: hostname, port: Number(redisPort) }
+}
+
+const aedes = await Aedes.createBroker({ persistence: persistenceFor(store) })
 const server = net.createServer(aedes.handle)
 server.listen(port, '127.0.0.1')
 // A clean exit lets `node --cpu-prof` write its profile.

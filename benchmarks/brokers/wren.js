@@ -1,10 +1,26 @@
-// Wren from @wren/core's built dist, served on 127.0.0.1:<port> (argv[2]). The queue limit is raised as it
-// is for Mosquitto, so a scenario measures delivery speed rather than the drop policy.
+// Wren from @wren/core's built dist, served on 127.0.0.1:<port> (argv[2]), with the persistence named by
+// argv[3]: `memory` (the default), `sqlite:<file>` or a `redis://` URL. The queue limit is raised as it is for
+// Mosquitto, so a scenario measures delivery speed rather than the drop policy.
 import net from 'node:net'
-import { createBroker } from '@wren/core'
+import { createBroker, createMemoryPersistence } from '@wren/core'
 
 const port = Number(process.argv[2])
-const broker = createBroker({ sysInterval: 0, maxQueued: 1_000_000 })
+const store = process.argv[3] ?? 'memory'
+
+async function persistenceFor(spec) {
+  if (spec === 'memory') return createMemoryPersistence()
+  if (spec.startsWith('sqlite:')) {
+    const { createSqlitePersistence } = await import('@wren/persistence-sqlite')
+    return createSqlitePersistence({ path: spec.slice('sqlite:'.length) })
+  }
+  if (spec.startsWith('redis://')) {
+    const { createRedisPersistence } = await import('@wren/persistence-redis')
+    return createRedisPersistence({ url: spec })
+  }
+  throw new Error(`unknown persistence ${spec}`)
+}
+
+const broker = createBroker({ sysInterval: 0, maxQueued: 1_000_000, persistence: await persistenceFor(store) })
 await broker.ready()
 const server = net.createServer((socket) => broker.handle(socket))
 server.listen(port, '127.0.0.1')

@@ -1,7 +1,7 @@
 // One raw MQTT connection of the load generator. Deliveries are counted by a callback, QoS 1 deliveries are
 // acknowledged in one write per read, and PUBACKs for our own publishes are handed to the sender's window.
 import net from 'node:net'
-import { encodeConnect, encodePubacks, encodeSubscribe, PacketFramer, PacketType } from './wire.js'
+import { DISCONNECT, encodeConnect, encodePubacks, encodeSubscribe, PacketFramer, PacketType } from './wire.js'
 
 const NO_HANDLER = () => {}
 
@@ -14,6 +14,8 @@ export class Client {
     /** (messageId) for each PUBACK the broker returns. */
     this.onPuback = NO_HANDLER
     this.waiting = new Map()
+    /** The CONNACK's session-present flag. */
+    this.sessionPresent = false
     this.ackIds = new Uint16Array(256)
     this.ackCount = 0
     this.framer = new PacketFramer((type, flags, buffer, start, end) => this.dispatch(type, flags, buffer, start, end))
@@ -38,6 +40,7 @@ export class Client {
     } else if (type === PacketType.PUBACK) {
       this.onPuback(buffer.readUInt16BE(start))
     } else if (type === PacketType.CONNACK) {
+      this.sessionPresent = (buffer[start] & 1) === 1
       this.settle('connack', buffer[start + 1] === 0 ? null : new Error(`CONNACK return code ${buffer[start + 1]}`))
     } else if (type === PacketType.SUBACK) {
       const granted = buffer[start + 2]
@@ -88,15 +91,27 @@ export class Client {
     this.socket.removeAllListeners('close')
     this.socket.destroy()
   }
+
+  /** Sends DISCONNECT and resolves once the broker has closed the connection. */
+  disconnect() {
+    this.socket.removeAllListeners('close')
+    const closed = new Promise((resolve) => this.socket.once('close', resolve))
+    this.socket.end(DISCONNECT)
+    return closed
+  }
 }
 
-/** Opens a TCP connection, sends CONNECT (clean session) and resolves once the broker accepts it. */
-export function connectClient({ port, host = '127.0.0.1', clientId, keepalive = 0 }) {
+/**
+ * Opens a TCP connection, sends CONNECT (a clean session unless `clean` is false) and resolves once the broker
+ * accepts it. `onPublish` is set before CONNECT: a resumed session's messages may arrive with the CONNACK.
+ */
+export function connectClient({ port, host = '127.0.0.1', clientId, keepalive = 0, clean = true, onPublish }) {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ port, host, noDelay: true })
     const client = new Client(socket, clientId)
+    if (onPublish) client.onPublish = onPublish
     const accepted = client.expect('connack')
-    socket.once('connect', () => socket.write(encodeConnect(clientId, keepalive)))
+    socket.once('connect', () => socket.write(encodeConnect(clientId, keepalive, clean)))
     accepted.then(
       () => resolve(client),
       (error) => {

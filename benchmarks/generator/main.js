@@ -3,9 +3,10 @@
 import { runConnections } from './connections.js'
 import { runFlow } from './flow.js'
 import { runLatency } from './latency.js'
+import { runPersistent } from './persistent.js'
 import { runRetained } from './retained.js'
 
-const runners = { flow: runFlow, latency: runLatency, connections: runConnections, retained: runRetained }
+const runners = { flow: runFlow, latency: runLatency, connections: runConnections, retained: runRetained, persistent: runPersistent }
 
 process.once('message', async (job) => {
   let reply

@@ -9,9 +9,9 @@ export const PacketType = { CONNACK: 2, PUBLISH: 3, PUBACK: 4, SUBACK: 9, PINGRE
 
 export const DISCONNECT = Buffer.from([0xe0, 0x00])
 
-export function encodeConnect(clientId, keepalive = 0) {
+export function encodeConnect(clientId, keepalive = 0, clean = true) {
   return mqttPacket.generate(
-    { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId, keepalive },
+    { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean, clientId, keepalive },
     PROTOCOL,
   )
 }

@@ -1,11 +1,15 @@
-// The brokers the harness can compare, how to start each on a loopback port, and how to install a missing one.
+// The brokers the harness can compare, how to start each on a loopback port (with the store it needs), and how
+// to install a missing one.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { freePort, startBroker } from './processes.js'
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url))
 const MOSQUITTO = '/usr/sbin/mosquitto'
+const REDIS_SERVER = '/usr/bin/redis-server'
+const PERSISTENT_ONLY = ['persistent']
 
 function resolvable(specifier) {
   try {
@@ -18,6 +22,19 @@ function resolvable(specifier) {
 // Read from node_modules directly: @wren/core's exports do not expose its package.json.
 const packageVersion = (name) => JSON.parse(readFileSync(here(`../node_modules/${name}/package.json`), 'utf8')).version
 
+function mosquittoArgv({ persistence }) {
+  return ({ port, workDir }) => {
+    const config = join(workDir, `mosquitto-${port}.conf`)
+    writeFileSync(config, mosquittoConfig(port, { persistence, workDir }))
+    return [MOSQUITTO, '-c', config]
+  }
+}
+
+function redisVersion() {
+  const { stdout } = spawnSync(REDIS_SERVER, ['--version'], { encoding: 'utf8' })
+  return `Redis ${/v=(\S+)/.exec(stdout)?.[1] ?? 'unknown'}`
+}
+
 function mosquittoVersion() {
   // `mosquitto -h` prints its version and exits non-zero.
   const { stdout } = spawnSync(MOSQUITTO, ['-h'], { encoding: 'utf8' })
@@ -25,11 +42,12 @@ function mosquittoVersion() {
 }
 
 // Comparable limits: Wren's defaults are 100 in flight per client, and queues must not drop in a benchmark.
-export function mosquittoConfig(port) {
+// With `persistence`, Mosquitto snapshots its state to `workDir` (at its autosave interval and on exit).
+export function mosquittoConfig(port, { persistence = false, workDir } = {}) {
   return [
     `listener ${port} 127.0.0.1`,
     'allow_anonymous true',
-    'persistence false',
+    ...(persistence ? ['persistence true', `persistence_location ${workDir}/`] : ['persistence false']),
     'max_inflight_messages 100',
     'max_queued_messages 1000000',
     'max_queued_bytes 0',
@@ -42,36 +60,109 @@ export function mosquittoConfig(port) {
   ].join('\n')
 }
 
+const wrenVersion = () => {
+  const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here('.'), encoding: 'utf8' }).trim()
+  return `${packageVersion('@wren/core')} (${sha})`
+}
+
+const nodeBroker = (script) => ({ port, nodeFlags, storeSpec }) => [
+  process.execPath,
+  ...nodeFlags,
+  here(`../brokers/${script}`),
+  String(port),
+  ...(storeSpec ? [storeSpec] : []),
+]
+
+/** A redis-server of the measurement's own, in its temp dir, with nothing written to disk. */
+async function redisStore({ workDir }) {
+  const port = await freePort()
+  const server = await startBroker(
+    [REDIS_SERVER, '--port', String(port), '--bind', '127.0.0.1', '--dir', workDir, '--save', '', '--appendonly', 'no'],
+    port,
+  )
+  return { storeSpec: `redis://127.0.0.1:${port}`, stop: () => server.stop() }
+}
+
+const redisInstalled = () => existsSync(REDIS_SERVER)
+
+/**
+ * Every broker the harness can start. `store` is where it keeps sessions and queued messages. `scenarios`, when present, limits a broker to those scenarios: the
+ * persistence variants are only worth running where a persistent session makes the store do work.
+ * `services({ workDir })`, when present, starts what the broker needs and returns
+ * `{ storeSpec, stop }`; `storeSpec` goes to the broker script (brokers/*.js) as its store argument.
+ */
 export const BROKERS = [
   {
     name: 'wren',
     label: 'Wren',
+    store: 'memory',
     install: 'pnpm --filter @wren/core build',
     isInstalled: () => resolvable('@wren/core'),
-    version: () => {
-      const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here('.'), encoding: 'utf8' }).trim()
-      return `${packageVersion('@wren/core')} (${sha})`
-    },
-    argv: ({ port, nodeFlags }) => [process.execPath, ...nodeFlags, here('../brokers/wren.js'), String(port)],
+    version: wrenVersion,
+    argv: nodeBroker('wren.js'),
   },
   {
     name: 'aedes',
     label: 'Aedes',
+    store: 'memory',
     install: 'pnpm install (aedes is a devDependency of wren-benchmarks)',
     isInstalled: () => resolvable('aedes'),
     version: () => packageVersion('aedes'),
-    argv: ({ port, nodeFlags }) => [process.execPath, ...nodeFlags, here('../brokers/aedes.js'), String(port)],
+    argv: nodeBroker('aedes.js'),
   },
   {
     name: 'mosquitto',
     label: 'Mosquitto',
+    store: 'memory',
     install: 'apt-get install mosquitto',
     isInstalled: () => existsSync(MOSQUITTO),
     version: mosquittoVersion,
-    argv: ({ port, workDir }) => {
-      const config = join(workDir, `mosquitto-${port}.conf`)
-      writeFileSync(config, mosquittoConfig(port))
-      return [MOSQUITTO, '-c', config]
-    },
+    argv: mosquittoArgv({ persistence: false }),
+  },
+  {
+    name: 'wren-sqlite',
+    label: 'Wren SQLite',
+    store: 'SQLite file',
+    scenarios: PERSISTENT_ONLY,
+    install: 'pnpm --filter @wren/persistence-sqlite... build',
+    isInstalled: () => resolvable('@wren/core') && resolvable('@wren/persistence-sqlite'),
+    version: () => `${wrenVersion()}, persistence-sqlite ${packageVersion('@wren/persistence-sqlite')}`,
+    services: async ({ workDir }) => ({ storeSpec: `sqlite:${join(workDir, 'wren.db')}`, stop: async () => {} }),
+    argv: nodeBroker('wren.js'),
+  },
+  {
+    name: 'wren-redis',
+    label: 'Wren Redis',
+    store: 'Redis',
+    scenarios: PERSISTENT_ONLY,
+    install: 'pnpm --filter @wren/persistence-redis... build; apt-get install redis-server',
+    isInstalled: () => resolvable('@wren/core') && resolvable('@wren/persistence-redis') && redisInstalled(),
+    version: () => `${wrenVersion()}, persistence-redis ${packageVersion('@wren/persistence-redis')}, ${redisVersion()}`,
+    services: redisStore,
+    argv: nodeBroker('wren.js'),
+  },
+  {
+    name: 'aedes-redis',
+    label: 'Aedes Redis',
+    store: 'Redis',
+    scenarios: PERSISTENT_ONLY,
+    install: 'pnpm install (aedes-persistence-redis is a devDependency of wren-benchmarks); apt-get install redis-server',
+    isInstalled: () => resolvable('aedes') && resolvable('aedes-persistence-redis') && redisInstalled(),
+    version: () => `${packageVersion('aedes')}, aedes-persistence-redis ${packageVersion('aedes-persistence-redis')}, ${redisVersion()}`,
+    services: redisStore,
+    argv: nodeBroker('aedes.js'),
+  },
+  {
+    name: 'mosquitto-persist',
+    label: 'Mosquitto persist',
+    store: 'memory, snapshot file',
+    scenarios: PERSISTENT_ONLY,
+    install: 'apt-get install mosquitto',
+    isInstalled: () => existsSync(MOSQUITTO),
+    version: mosquittoVersion,
+    argv: mosquittoArgv({ persistence: true }),
   },
 ]
+
+/** Whether `broker` takes part in `variant` (see `scenarios` above). */
+export const runsVariant = (broker, variant) => !broker.scenarios || broker.scenarios.includes(variant.scenario)

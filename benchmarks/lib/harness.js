@@ -23,9 +23,11 @@ export async function measure({ broker, variant, run, nodeFlags = [] }) {
   const record = { broker: broker.name, variant: variant.id, scenario: variant.scenario, run, loadAverage1m: loadavg()[0] }
   const startedAt = Date.now()
   let running
+  let services
   try {
+    services = await broker.services?.({ workDir })
     const port = await freePort()
-    running = await startBroker(broker.argv({ port, workDir, nodeFlags }), port)
+    running = await startBroker(broker.argv({ port, workDir, nodeFlags, storeSpec: services?.storeSpec }), port)
     const result = await runGenerator(
       { ...variant.job, port, brokerPid: running.pid, clientPrefix: `${broker.name}-${variant.id}-${run}` },
       jobBoundMs(variant.job) + GENERATOR_SLACK_MS,
@@ -36,6 +38,7 @@ export async function measure({ broker, variant, run, nodeFlags = [] }) {
     return { ...record, error: `${error instanceof Error ? error.message : String(error)}${stderr ? ` (broker stderr: ${stderr})` : ''}` }
   } finally {
     await running?.stop()
+    await services?.stop()
     rmSync(workDir, { recursive: true, force: true })
   }
 }

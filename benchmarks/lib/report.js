@@ -1,10 +1,21 @@
 // Turns raw measurements into medians per (scenario variant, broker) and renders them as markdown tables
 // with Wren's ratio to each peer, plus the SVG charts the markdown links to.
+import { runsVariant } from './brokers.js'
 import { FIGURES } from './scenarios.js'
 import { median } from './stats.js'
 import { barChart, formatNumber } from './svg-chart.js'
 
 const HEADLINE = { latency: 'p99Us' }
+
+// The brokers every scenario runs: the headline table's columns. The others (a store per broker) only take
+// part in some scenarios and get a table of their own there.
+const baseBrokers = (brokers) => brokers.filter((b) => !b.scenarios)
+const brokersOf = (variant, brokers) => brokers.filter((b) => runsVariant(b, variant))
+const hasStoreVariants = (variant, brokers) => brokersOf(variant, brokers).some((b) => b.scenarios)
+
+// The references scenario 7's ratios are taken against, when they ran.
+const STORE_REFERENCES = ['wren', 'aedes', 'aedes-redis']
+const STORE_RATIO_FIGURES = { msgsPerSec: 'msgs/s', brokerCpuUsPerMsg: 'CPU µs/msg', backlogDrainPerSec: 'drained msgs/s' }
 
 /** `{ [variantId]: { [broker]: { runs, errors, figures: { [key]: median } } } }` */
 export function summarize(measurements, variants, brokerNames) {
@@ -47,22 +58,29 @@ export function chartFile(variantOrScenario) {
 
 /** Charts: one per scenario (its variants as groups) plus the latency percentiles. */
 export function renderCharts(summary, variants, brokers) {
-  const series = brokers.map((b) => ({ name: b.name, label: b.label }))
+  const seriesOf = (list) => list.map((b) => ({ name: b.name, label: b.label }))
+  const series = seriesOf(baseBrokers(brokers))
   const charts = []
   const scenarios = [...new Set(variants.filter((v) => v.chart).map((v) => v.scenario))]
   for (const scenario of scenarios) {
     const mine = variants.filter((v) => v.scenario === scenario && v.chart)
-    const figure = FIGURES[mine[0].chart]
+    const taking = brokersOf(mine[0], brokers)
+    // A scenario with one variant and several rates (scenario 7) charts each rate as a group.
+    const groups = mine[0].chartFigures
+      ? mine[0].chartFigures.map((key) => ({ label: FIGURES[key].label, variant: mine[0], key }))
+      : mine.map((v) => ({ label: v.id, variant: v, key: v.chart }))
+    const unit = mine[0].chartFigures ? 'msgs/s' : FIGURES[mine[0].chart].label
     charts.push({
       scenario,
       file: chartFile(`throughput-${scenario}`),
       svg: barChart({
-        title: `${scenario}: ${figure.label} (median)`,
-        unit: figure.label,
-        series,
-        groups: mine.map((v) => ({
-          label: v.id,
-          values: Object.fromEntries(brokers.map((b) => [b.name, summary[v.id][b.name].figures[v.chart]])),
+        title: `${scenario}: ${unit} (median)`,
+        unit,
+        series: seriesOf(taking),
+        log: mine[0].chartLog ?? false,
+        groups: groups.map(({ label, variant, key }) => ({
+          label,
+          values: Object.fromEntries(taking.map((b) => [b.name, summary[variant.id][b.name].figures[key]])),
         })),
       }),
     })
@@ -79,7 +97,7 @@ export function renderCharts(summary, variants, brokers) {
         log: true,
         groups: ['p50Us', 'p99Us', 'p999Us', 'maxUs'].map((key) => ({
           label: FIGURES[key].label.replace('latency ', ''),
-          values: Object.fromEntries(brokers.map((b) => [b.name, summary[latency.id][b.name].figures[key]])),
+          values: Object.fromEntries(series.map((b) => [b.name, summary[latency.id][b.name].figures[key]])),
         })),
       }),
     })
@@ -87,7 +105,9 @@ export function renderCharts(summary, variants, brokers) {
   return charts
 }
 
-function scenarioSection(variant, summary, brokers) {
+function scenarioSection(variant, summary, allBrokers) {
+  if (hasStoreVariants(variant, allBrokers)) return storeSection(variant, summary, allBrokers)
+  const brokers = brokersOf(variant, allBrokers)
   const pairs = comparisonColumns(brokers)
   const headers = ['figure', ...brokers.map((b) => b.label), ...pairs.map(({ peer }) => `Wren/${peer.label}`)]
   const rows = variant.figures.map((key) => {
@@ -103,6 +123,10 @@ function scenarioSection(variant, summary, brokers) {
       ),
     ]
   })
+  return [`### ${variant.title}`, '', table(headers, rows), ...failureNotes(variant, summary, brokers)].join('\n')
+}
+
+function failureNotes(variant, summary, brokers) {
   const notes = brokers.flatMap((b) => {
     const { errors, timedOutRuns } = summary[variant.id][b.name]
     return [
@@ -110,10 +134,47 @@ function scenarioSection(variant, summary, brokers) {
       ...(timedOutRuns.length ? [`- ${b.label} hit the time bound in run(s) ${timedOutRuns.join(', ')}`] : []),
     ]
   })
-  return [`### ${variant.title}`, '', table(headers, rows), ...(notes.length ? ['', ...notes] : [])].join('\n')
+  return notes.length ? ['', ...notes] : []
 }
 
-function headlineTable(summary, variants, brokers) {
+/** Ratios of each broker's figures to the references' (Wren and Aedes in memory, Aedes on Redis). */
+function storeRatioTable(variant, summary, brokers) {
+  const references = STORE_REFERENCES.map((name) => brokers.find((b) => b.name === name)).filter(Boolean)
+  const columns = Object.keys(STORE_RATIO_FIGURES).flatMap((key) => references.map((ref) => ({ key, ref })))
+  // A base broker's label does not name its store; a store variant's does.
+  const name = (ref) => (ref.scenarios ? ref.label : `${ref.label} ${ref.store}`)
+  const headers = ['broker', 'store', ...columns.map(({ key, ref }) => `${STORE_RATIO_FIGURES[key]} ÷ ${name(ref)}`)]
+  const rows = brokers.map((b) => [
+    b.label,
+    b.store,
+    ...columns.map(({ key, ref }) => ratio(summary[variant.id][b.name].figures[key], summary[variant.id][ref.name].figures[key])),
+  ])
+  return table(headers, rows)
+}
+
+/** A scenario run by one broker per store: brokers as rows, figures as columns, then the ratios. */
+function storeSection(variant, summary, allBrokers) {
+  const brokers = brokersOf(variant, allBrokers)
+  const headers = ['broker', 'store', ...variant.figures.map((key) => `${FIGURES[key].label}${betterMark(FIGURES[key])}`)]
+  const rows = brokers.map((b) => [
+    b.label,
+    b.store,
+    ...variant.figures.map((key) => formatNumber(summary[variant.id][b.name].figures[key], FIGURES[key].digits)),
+  ])
+  return [
+    `### ${variant.title}`,
+    '',
+    table(headers, rows),
+    '',
+    'Ratios (above 1 is better for msgs/s, below 1 for CPU µs/msg):',
+    '',
+    storeRatioTable(variant, summary, brokers),
+    ...failureNotes(variant, summary, brokers),
+  ].join('\n')
+}
+
+function headlineTable(summary, variants, allBrokers) {
+  const brokers = baseBrokers(allBrokers)
   const pairs = comparisonColumns(brokers)
   const rows = variants.map((variant) => {
     const key = HEADLINE[variant.scenario] ?? variant.figures[0]
@@ -151,6 +212,25 @@ const CPU_FOOTNOTE = '\\* broker CPU time per delivered message (per accepted co
 const RESULTS_START = '<!-- latest-results:start -->'
 const RESULTS_END = '<!-- latest-results:end -->'
 
+/** Scenario 7's figures per store for the docs: the headline figures and their ratios. */
+function storeExcerpt(summary, variants, brokers) {
+  return variants
+    .filter((variant) => hasStoreVariants(variant, brokers))
+    .flatMap((variant) => {
+      const mine = brokersOf(variant, brokers)
+      const keys = ['msgsPerSec', 'brokerCpuUsPerMsg', 'backlogDrainPerSec']
+      const figures = table(
+        ['broker', 'store', ...keys.map((key) => `${FIGURES[key].label}${betterMark(FIGURES[key])}`)],
+        mine.map((b) => [
+          b.label,
+          b.store,
+          ...keys.map((key) => formatNumber(summary[variant.id][b.name].figures[key], FIGURES[key].digits)),
+        ]),
+      )
+      return ['', `**${variant.title}**, per store:`, '', figures, '', storeRatioTable(variant, summary, mine)]
+    })
+}
+
 /** `doc` with the text between its latest-results markers replaced by this run's headline table. */
 export function withLatestResults(doc, { meta, summary, variants, brokers }) {
   const start = doc.indexOf(RESULTS_START)
@@ -165,6 +245,7 @@ export function withLatestResults(doc, { meta, summary, variants, brokers }) {
     headlineTable(summary, variants, brokers),
     '',
     CPU_FOOTNOTE,
+    ...storeExcerpt(summary, variants, brokers),
     '',
   ].join('\n')
   return `${doc.slice(0, start + RESULTS_START.length)}${excerpt}${doc.slice(end)}`

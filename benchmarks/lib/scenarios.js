@@ -1,10 +1,8 @@
 // What each scenario measures and how big it is in the quick and the full profile. Every job is bounded by a
 // message (or client) count and by `timeoutMs`; whichever comes first ends it.
 //
-// Scenario 7, persistent QoS 1 per persistence adapter, plugs in here once the adapters exist: add broker
-// entries per adapter in brokers.js (Wren with @wren/persistence-redis / -sqlite, Aedes with
-// aedes-persistence-redis) and a variant whose subscribers use clean: false sessions and reconnect, so the
-// queued messages go through the adapter.
+// Scenario 7 (persistent QoS 1) runs against every broker, and it alone against the persistence variants of
+// brokers.js (Wren with SQLite and Redis, Aedes with Redis, Mosquitto with persistence on).
 
 const QOS_LEVELS = [0, 1]
 
@@ -27,6 +25,11 @@ export const FIGURES = {
   rssPerConnectionKiB: { label: 'RSS per connection KiB', better: 'lower', digits: 2 },
   receiveAllMs: { label: 'time to receive all ms', better: 'lower', digits: 0 },
   storePerSec: { label: 'retained stored/s', better: 'higher', digits: 0 },
+  backlogStorePerSec: { label: 'backlog stored msgs/s', better: 'higher', digits: 0 },
+  backlogStoreCpuUsPerMsg: { label: 'backlog store CPU µs/msg', better: 'lower', digits: 2 },
+  backlogDrainPerSec: { label: 'backlog drained msgs/s', better: 'higher', digits: 0 },
+  backlogDrainCpuUsPerMsg: { label: 'backlog drain CPU µs/msg', better: 'lower', digits: 2 },
+  backlogLossPct: { label: 'backlog loss %', better: 'lower', digits: 2 },
 }
 
 const THROUGHPUT = ['msgsPerSec', 'lossPct', 'brokerCpuUsPerMsg', 'brokerCpuPct', 'generatorCpuPct', 'brokerPeakRssMiB']
@@ -40,9 +43,10 @@ const PROFILES = {
     latency: { ratePerSec: 2_000, durationMs: 2_000 },
     connections: 2_000,
     retained: 20_000,
+    persistent: { messagesPerPublisher: 500, backlogPerPublisher: 250 },
     payloadBytesBudget: 32 * 1024 * 1024,
     payloadMaxMessages: 40_000,
-    only: ['fan-in', 'fan-out-qos0', 'many-to-many-qos0', 'latency', 'connections', 'retained-qos0', 'payload-1KiB-qos0'],
+    only: ['fan-in', 'fan-out-qos0', 'many-to-many-qos0', 'latency', 'connections', 'retained-qos0', 'persistent', 'payload-1KiB-qos0'],
   },
   full: {
     runs: 3,
@@ -52,6 +56,7 @@ const PROFILES = {
     latency: { ratePerSec: 2_000, durationMs: 5_000 },
     connections: 10_000,
     retained: 100_000,
+    persistent: { messagesPerPublisher: 2_000, backlogPerPublisher: 1_000 },
     payloadBytesBudget: 256 * 1024 * 1024,
     payloadMaxMessages: 100_000,
     only: null,
@@ -165,6 +170,44 @@ export function allVariants(profileName) {
       job: { kind: 'retained', qos, count: p.retained, payloadSize: 64, window: 100, idleMs: 2_000, timeoutMs: 60_000 },
     })
   }
+  const persistent = p.persistent
+  variants.push({
+    id: 'persistent-qos1',
+    scenario: 'persistent',
+    title:
+      `7 persistent QoS 1: 20 publishers -> 1 wildcard subscriber with a persistent session, connected ` +
+      `(${(20 * persistent.messagesPerPublisher).toLocaleString('en')} msgs), then a backlog of ` +
+      `${(20 * persistent.backlogPerPublisher).toLocaleString('en')} queued while it is offline`,
+    figures: [
+      'msgsPerSec',
+      'lossPct',
+      'brokerCpuUsPerMsg',
+      'brokerCpuPct',
+      'generatorCpuPct',
+      'backlogStorePerSec',
+      'backlogStoreCpuUsPerMsg',
+      'backlogDrainPerSec',
+      'backlogDrainCpuUsPerMsg',
+      'backlogLossPct',
+      'brokerPeakRssMiB',
+    ],
+    chart: 'msgsPerSec',
+    chartFigures: ['msgsPerSec', 'backlogStorePerSec', 'backlogDrainPerSec'],
+    chartLog: true,
+    job: {
+      kind: 'persistent',
+      payloadSize: 64,
+      publishers: 20,
+      topicPrefix: 'bench/persist/',
+      filter: 'bench/persist/+',
+      ...persistent,
+      window: 100,
+      aheadPerPublisher: 1_000,
+      idleMs: 2_000,
+      phaseTimeoutMs: 30_000,
+      timeoutMs: 4 * 30_000,
+    },
+  })
   for (const size of payloadSizes) {
     for (const qos of QOS_LEVELS) {
       const total = Math.min(p.payloadMaxMessages, Math.floor(p.payloadBytesBudget / size.bytes))
@@ -213,6 +256,8 @@ export function estimateMs(job) {
       return overheadMs + job.settleMs + job.clients / 4
     case 'retained':
       return overheadMs + job.count / 25
+    case 'persistent':
+      return overheadMs + (job.publishers * (job.messagesPerPublisher + 2 * job.backlogPerPublisher)) / 20
     default:
       return overheadMs
   }
