@@ -115,6 +115,9 @@ export class Broker extends TypedEmitter<BrokerEvents> {
       stream.destroy()
       return
     }
+    // Writes are already batched per tick (cork/uncork): Nagle's algorithm would only add delay on top.
+    const socket = stream as Duplex & { setNoDelay?: (noDelay: boolean) => unknown }
+    if (typeof socket.setNoDelay === 'function') socket.setNoDelay(true)
     const connection = new Connection(this.ctx, stream, meta, packetHandlers, this.onConnectionClosed)
     this.connections.add(connection)
     this.readyPromise.catch(() => connection.close('broker-not-ready'))
