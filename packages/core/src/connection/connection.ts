@@ -58,6 +58,9 @@ function streamDrained(this: OwnedStream): void {
 function connectTimedOut(connection: Connection): void {
   connection.onConnectTimeout()
 }
+function endThrottle(connection: Connection): void {
+  connection.endThrottle()
+}
 function uncorkConnection(connection: Connection): void {
   connection.uncork()
 }
@@ -158,14 +161,13 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
     if (this.state === 'closed') return
     this.ctx.stats.messagesReceived++
     if (packet.cmd === 'publish') {
-      if (this.ctx.options.maxPublishRate > 0) this.countPublish()
       // Counted on arrival: a client may not have more QoS 1/2 publishes unacknowledged than our Receive Maximum.
       if (packet.qos > 0 && this.protocolVersion === 5 && ++this.inboundQuota > this.ctx.options.receiveMaximum) {
         this.fail(new ProtocolViolation('WREN_RECEIVE_MAXIMUM_EXCEEDED', ReasonCode.ReceiveMaximumExceeded, 'more unacknowledged QoS 1/2 publishes than Receive Maximum')) // [MQTT-3.3.4-9]
         return
       }
     }
-    if (this.busy) {
+    if (this.busy || this.throttled) {
       const backlog = (this.backlog ??= new Deque())
       backlog.push(packet)
       if (!this.paused && backlog.length >= BACKLOG_PAUSE) {
@@ -178,19 +180,26 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
   }
 
   /** Per-client publish rate: over the limit, stop reading until the current one-second window ends. */
+  /**
+   * Per-client publish rate: the PUBLISH that uses up the current one-second window's budget is the last
+   * one handled in it; what follows (already read or not) waits for the next window.
+   */
   private countPublish(): void {
     const now = Date.now()
     if (now - this.rateWindowStart >= 1000) {
       this.rateWindowStart = now
       this.rateCount = 0
     }
-    if (++this.rateCount < this.ctx.options.maxPublishRate || this.throttled) return
+    if (++this.rateCount < this.ctx.options.maxPublishRate) return
     this.throttled = true
     this.stream.pause()
-    setTimeout(() => {
-      this.throttled = false
-      if (!this.paused && this.state !== 'closed') this.stream.resume()
-    }, 1000 - (now - this.rateWindowStart)).unref()
+    setTimeout(endThrottle, 1000 - (now - this.rateWindowStart), this).unref()
+  }
+
+  endThrottle(): void {
+    this.throttled = false
+    if (this.state === 'closed') return
+    this.drainBacklog()
   }
 
   private dispatch(packet: Packet): void {
@@ -207,6 +216,7 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
       this.fail(protocolError(`${packet.cmd} before authentication completed`)) // [MQTT-4.12.0-4]
       return
     }
+    if (packet.cmd === 'publish' && this.ctx.options.maxPublishRate > 0) this.countPublish()
     if (packet.messageId === 0 && PACKET_ID_REQUIRED.has(packet.cmd)) {
       this.fail(malformed(`${packet.cmd} with packet identifier 0`)) // [MQTT-2.3.1-1]
       return
@@ -223,13 +233,18 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
   /** Called when a handler is done: the next packet waits until then, which keeps per-client order. */
   private readonly onHandled = (): void => {
     this.busy = false
+    this.drainBacklog()
+  }
+
+  private drainBacklog(): void {
     const backlog = this.backlog
     if (backlog) {
-      while (!this.busy && backlog.length > 0 && this.state !== 'closed') this.dispatch(backlog.shift() as Packet)
+      while (!this.busy && !this.throttled && backlog.length > 0 && this.state !== 'closed') this.dispatch(backlog.shift() as Packet)
     }
-    if (this.paused && (backlog?.length ?? 0) === 0 && this.state !== 'closed') {
+    if (this.state === 'closed' || this.throttled || this.busy) return
+    if (this.paused || this.stream.isPaused()) {
       this.paused = false
-      if (!this.throttled) this.stream.resume()
+      this.stream.resume()
     }
   }
 
