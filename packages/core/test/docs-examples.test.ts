@@ -23,7 +23,7 @@ function connectionRateLimit(perMinute: number): Hooks['preConnect'] {
   }
 }
 
-/** Wills do not go through authorizePublish: a client may only leave a will under `clients/<its id>/`. */
+/** A client may only leave a will under `clients/<its id>/`: refused before its password is even checked. */
 const willUnderOwnTopic: Hooks['preConnect'] = (_client, request) => {
   if (request.will && !request.will.topic.startsWith(`clients/${request.clientId}/`)) return false
   return undefined
