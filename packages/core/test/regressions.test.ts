@@ -213,4 +213,36 @@ describe('regressions (MQTT 3.1.1)', () => {
     await watcher.client.subscribeAsync('$SYS/broker/messages/dropped', { qos: 0 })
     expect((await watcher.inbox.next()).payload.toString()).toBe('12')
   })
+
+  it('with drop-old and every held message in flight, refuses the new message rather than holding more than maxQueued', async () => {
+    const b = await startBroker({ maxInflight: 5, maxQueued: 5, queueFullPolicy: 'drop-old', sysInterval: 1 })
+    const { raw } = await RawClient.connect(b.port)
+    raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'full/t', qos: 1 }] })
+    await raw.next('suback')
+    for (let i = 0; i < 8; i++) await b.broker.publish({ topic: 'full/t', payload: `m${i}`, qos: 1 })
+    const inflight = await raw.packets.take(5, (p) => p.cmd === 'publish')
+    for (const p of inflight) raw.send({ cmd: 'puback', messageId: p.messageId as number })
+    await raw.packets.expectNone(400, (p) => p.cmd === 'publish')
+    await sleep(1200)
+    const watcher = await connectClient(b.url)
+    await watcher.client.subscribeAsync('$SYS/broker/messages/dropped', { qos: 0 })
+    expect((await watcher.inbox.next()).payload.toString()).toBe('3')
+  })
+
+  it('checks the will against the user name authenticate gave the client (e.g. a certificate CN)', async () => {
+    const seen: Array<string | undefined> = []
+    const b = await startBroker({
+      hooks: {
+        authenticate: () => ({ ok: true as const, username: 'cn-user' }),
+        authorizePublish: (client) => {
+          seen.push(client.username)
+          return client.username === 'cn-user'
+        },
+      },
+    })
+    const raw = await RawClient.open(b.port)
+    const connack = await raw.handshake({ will: { topic: 'will/cn', payload: Buffer.from('x'), qos: 0, retain: false } })
+    expect(connack.returnCode).toBe(0)
+    expect(seen).toEqual(['cn-user'])
+  })
 })

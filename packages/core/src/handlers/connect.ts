@@ -217,7 +217,7 @@ async function admit(connection: Connection, pending: PendingConnect, authData: 
   if (typeof auth === 'object' && auth !== null && auth.ok) {
     if (auth.data) Object.assign(connection.client.data, auth.data)
     // e.g. the CN of a client certificate standing in for a user name
-    if (auth.username !== undefined) pending.request.username = auth.username
+    if (auth.username !== undefined) pending.request.username = connection.client.username = auth.username
   }
   return openSession(connection, pending)
 }

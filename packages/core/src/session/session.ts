@@ -85,7 +85,8 @@ export class Session {
     // Counted as the store counts a client's queue: queued and in flight together.
     if (this.pending.length + this.inflight.size >= this.limits.maxQueued) {
       this.counters.messagesDropped++
-      if (this.limits.queueFullPolicy === 'drop-new') {
+      // With everything held already in flight there is nothing old to drop: the new message goes, as in the store.
+      if (this.limits.queueFullPolicy === 'drop-new' || this.pending.length === 0) {
         this.forget(entry)
         return
       }
