@@ -17,3 +17,4 @@ export {
 } from './topic/topic-rules.js'
 export { ReasonCode } from './errors.js'
 export type * from './cluster/cluster-bus.js'
+export { encodeEnvelope, decodeEnvelope, messageHeader, messageFromHeader, type MessageHeader } from './persistence/message-envelope.js'
