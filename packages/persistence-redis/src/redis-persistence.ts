@@ -111,6 +111,11 @@ function entryFrom(delivery: Delivery, inflight: string, message: Message): Outb
  * Scripts build message keys from ids, so this runs on a single Redis (with replicas or Sentinel), not Redis Cluster.
  */
 export class RedisPersistence implements Persistence {
+  /**
+   * Not claimed: one connection keeps commands in order, but a script Redis does not know yet (NOSCRIPT after a
+   * restart) is sent again after the commands behind it, so the broker waits for each of a session's writes.
+   */
+  readonly appliesInCallOrder = false
   private readonly redis: Redis
   private readonly ownsClient: boolean
   private readonly keys: KeyLayout

@@ -14,6 +14,7 @@ import type {
   WillRecord,
 } from '@wren/core'
 import { MESSAGE_FIELDS, MESSAGE_PARAMS, type MessageRow, messageToRow, rowToMessage } from './message-row.js'
+import { QueueLengths } from './queue-lengths.js'
 import { migrate } from './schema.js'
 
 export interface SqlitePersistenceOptions {
@@ -188,7 +189,7 @@ function prepareStatements(db: Database.Database) {
 
 type Statements = ReturnType<typeof prepareStatements>
 
-function prepareTransactions(db: Database.Database, s: Statements) {
+function prepareTransactions(db: Database.Database, s: Statements, lengths: QueueLengths) {
   return {
     subscriptionsAdd: db.transaction((clientId: string, subscriptions: Subscription[]) => {
       for (const subscription of subscriptions) {
@@ -212,25 +213,32 @@ function prepareTransactions(db: Database.Database, s: Statements) {
       s.messageInsert.run(messageToRow(message))
       for (const target of targets) {
         if (s.outboundHas.get(target.clientId, messageId) !== undefined) continue
-        if (limit !== undefined && (s.outboundCount.get(target.clientId) ?? 0) >= limit) {
+        if (limit !== undefined && lengths.get(target.clientId) >= limit) {
           full.push(target.clientId)
           const dropped = dropOldest ? s.outboundDropOldestQueued.get(target.clientId) : undefined
           if (dropped === undefined) continue
           s.messageDeleteUnreferenced.run(dropped, dropped)
+          lengths.add(target.clientId, -1)
         }
         const identifiers = target.subscriptionIdentifiers === undefined ? null : JSON.stringify(target.subscriptionIdentifiers)
         s.outboundInsert.run(target.clientId, messageId, target.qos, identifiers, flag(target.retain))
+        lengths.add(target.clientId, 1)
       }
       s.messageDeleteUnreferenced.run(messageId, messageId)
       return full
     }),
     ack: db.transaction((clientId: string, packetId: number) => {
-      for (const messageId of s.outboundAck.all(clientId, packetId)) s.messageDeleteUnreferenced.run(messageId, messageId)
+      const removed = s.outboundAck.all(clientId, packetId)
+      for (const messageId of removed) s.messageDeleteUnreferenced.run(messageId, messageId)
+      lengths.add(clientId, -removed.length)
     }),
     remove: db.transaction((clientId: string, messageId: string) => {
-      if (s.outboundRemove.get(clientId, messageId) !== undefined) s.messageDeleteUnreferenced.run(messageId, messageId)
+      if (s.outboundRemove.get(clientId, messageId) === undefined) return
+      s.messageDeleteUnreferenced.run(messageId, messageId)
+      lengths.add(clientId, -1)
     }),
     sessionDelete: db.transaction((clientId: string): string[] => {
+      lengths.forget(clientId)
       s.sessionDelete.run(clientId)
       const filters = s.subscriptionsDeleteClient.all(clientId)
       for (const messageId of new Set(s.outboundDeleteClient.all(clientId))) s.messageDeleteUnreferenced.run(messageId, messageId)
@@ -247,7 +255,10 @@ function prepareTransactions(db: Database.Database, s: Statements) {
  * the file belongs to one process, so the mirror cannot go stale.
  */
 export class SqlitePersistence implements Persistence {
+  /** better-sqlite3 is synchronous: every call takes effect before it returns. */
+  readonly appliesInCallOrder = true
   private readonly db: Database.Database
+  private readonly lengths: QueueLengths
   private readonly subscriptionTree = new TopicTree<IndexedSubscription>()
   private readonly statements: Statements
   private readonly transactions: ReturnType<typeof prepareTransactions>
@@ -259,7 +270,8 @@ export class SqlitePersistence implements Persistence {
     this.db.pragma('foreign_keys = ON')
     migrate(this.db)
     this.statements = prepareStatements(this.db)
-    this.transactions = prepareTransactions(this.db, this.statements)
+    this.lengths = new QueueLengths((clientId) => this.statements.outboundCount.get(clientId) ?? 0)
+    this.transactions = prepareTransactions(this.db, this.statements, this.lengths)
     for (const row of this.statements.subscriptionsAll.iterate()) this.index(row.client_id, rowToSubscription(row))
   }
 
@@ -374,7 +386,7 @@ export class SqlitePersistence implements Persistence {
 
   async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest = false): Promise<string[]> {
     if (message.id === undefined) throw new TypeError('outboundEnqueue: message.id is required (the broker assigns it)')
-    return this.transactions.enqueue(targets, message, limit, dropOldest)
+    return this.counted(() => this.transactions.enqueue(targets, message, limit, dropOldest))
   }
 
   async outboundSent(clientId: string, messageId: string, packetId: number): Promise<void> {
@@ -386,11 +398,21 @@ export class SqlitePersistence implements Persistence {
   }
 
   async outboundAck(clientId: string, packetId: number): Promise<void> {
-    this.transactions.ack(clientId, packetId)
+    this.counted(() => this.transactions.ack(clientId, packetId))
   }
 
   async outboundRemove(clientId: string, messageId: string): Promise<void> {
-    this.transactions.remove(clientId, messageId)
+    this.counted(() => this.transactions.remove(clientId, messageId))
+  }
+
+  /** Runs a transaction that keeps queue lengths in step; one that failed leaves them to be counted again. */
+  private counted<T>(transaction: () => T): T {
+    try {
+      return transaction()
+    } catch (error) {
+      this.lengths.clear()
+      throw error
+    }
   }
 
   async outboundList(clientId: string): Promise<OutboundEntry[]> {

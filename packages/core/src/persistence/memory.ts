@@ -59,6 +59,8 @@ function messageIdOf(message: Message): string {
  * Messages are held by reference, once, whatever the number of queues they sit in; callers treat them as immutable.
  */
 export class MemoryPersistence implements Persistence {
+  /** Every call takes effect before it returns. */
+  readonly appliesInCallOrder = true
   private readonly retained = new RetainedTree<Message>()
   private readonly sessions = new Map<string, SessionRecord>()
   private readonly subscriptions = new Map<string, Map<string, Subscription>>()

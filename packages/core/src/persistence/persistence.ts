@@ -53,6 +53,13 @@ export interface ClientSubscriptions {
  * The shared suite in `@wren/persistence-test-suite` pins down the semantics every adapter must have.
  */
 export interface Persistence {
+  /**
+   * True when calls take effect in the order they are made even if the caller does not wait for each (a
+   * synchronous store, or one connection that pipelines): the broker then issues a session's writes
+   * without waiting for the previous one. Leave it unset for a store that may reorder (e.g. a pool).
+   */
+  readonly appliesInCallOrder?: boolean
+
   /** Stores a retained message, replacing the one on its topic; an empty payload clears the topic. */
   retainedStore(message: Message): Promise<void>
   /** Retained messages whose topic matches the filter (wildcards allowed), expired ones left out. */
