@@ -439,19 +439,21 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
     if (this.state === 'closed') return
     this.ctx.logger.info({ clientId: this.client.id || undefined, code: error.code, reason: error.message }, 'client disconnected for a protocol violation')
     this.ctx.events.emit('clientError', this.state === 'connected' ? this.client : null, error)
-    this.close('protocol-error', error.reasonCode)
+    this.close('protocol-error', error.reasonCode, error.message)
   }
 
   /**
    * Closes once. A v5 client that got as far as CONNACK first receives DISCONNECT with `reasonCode`
    * [MQTT-4.13.2-1]; everything after (will, session) is the broker's onClose.
    */
-  close(reason: string, reasonCode?: number): void {
+  close(reason: string, reasonCode?: number, reasonString?: string): void {
     if (this.state === 'closed') return
     const wasConnected = this.state === 'connected'
     if (wasConnected && reasonCode !== undefined && this.protocolVersion === 5) {
       const serverReference = redirectReference(this, reasonCode)
-      this.writePacket(serverReference === undefined ? { cmd: 'disconnect', reasonCode } : { cmd: 'disconnect', reasonCode, properties: { serverReference } })
+      // DISCONNECT may carry a Reason String whatever Request Problem Information says [MQTT-3.1.2-29]
+      const properties = { reasonString: reasonString ?? reason, ...(serverReference === undefined ? {} : { serverReference }) }
+      this.writePacket({ cmd: 'disconnect', reasonCode, properties })
     }
     this.state = 'closed'
     this.closeReason = reason

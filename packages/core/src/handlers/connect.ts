@@ -24,8 +24,11 @@ function refuse(connection: Connection, reasonCode: number, reason: string, serv
     connection.protocolVersion === 5
       ? { cmd: 'connack', reasonCode, sessionPresent: false }
       : { cmd: 'connack', returnCode: connackCodeForV3(reasonCode), sessionPresent: false }
-  const reference = serverReference ?? redirectReference(connection, reasonCode)
-  if (reference !== undefined && connection.protocolVersion === 5) packet.properties = { serverReference: reference }
+  if (connection.protocolVersion === 5) {
+    // A Reason String is allowed on CONNACK whatever Request Problem Information says [MQTT-3.1.2-29]
+    const reference = serverReference ?? redirectReference(connection, reasonCode)
+    packet.properties = reference === undefined ? { reasonString: reason } : { reasonString: reason, serverReference: reference }
+  }
   connection.writePacket(packet)
   connection.ctx.logger.info({ clientId: connection.client.id || undefined, reasonCode, reason }, 'connection refused')
   connection.close('connect-refused')
