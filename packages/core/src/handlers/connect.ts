@@ -142,6 +142,7 @@ export const handleConnect: PacketHandler = (connection, packet, done) => {
       clean: connect.clean !== false,
       protocolVersion: version,
       will,
+      userProperties: props?.userProperties,
     },
     willDelayInterval: connect.will?.properties?.willDelayInterval ?? 0,
     extras: { assigned, expiryCapped, expiryInterval, keepaliveCapped, keepalive, authMethod: undefined, authData: undefined },

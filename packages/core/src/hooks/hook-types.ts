@@ -1,4 +1,4 @@
-import type { ConnectionMeta, Message, ProtocolVersion, QoS, Subscription } from '../types.js'
+import type { ConnectionMeta, Message, ProtocolVersion, QoS, Subscription, UserProperties } from '../types.js'
 
 /** A hook may answer at once or with a promise: a synchronous check costs no promise. */
 export type HookResult<T> = T | Promise<T>
@@ -30,6 +30,8 @@ export interface ConnectRequest {
   clean: boolean
   protocolVersion: ProtocolVersion
   will: Message | undefined
+  /** MQTT 5 User Properties of the CONNECT packet (e.g. a device model or tenant the client declares). */
+  userProperties: UserProperties | undefined
 }
 
 export interface Credentials {

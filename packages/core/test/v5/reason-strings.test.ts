@@ -19,3 +19,13 @@ describe('Reason Strings on CONNACK and DISCONNECT (§3.2.2.3.9, §3.14.2.2.3)',
     expect(disconnect.properties?.reasonString).toMatch(/invalid topic name: wildcard-in-name/)
   })
 })
+
+describe('User Properties of CONNECT', () => {
+  it('reach preConnect, so a host can admit by what the client declares', async () => {
+    const b = await startBroker({ hooks: { preConnect: (_client, request) => request.userProperties?.model === 'sensor-v2' } })
+    const ok = await rawHandshakeV5(b.port, { clientId: 'declared', properties: { userProperties: { model: 'sensor-v2' } } })
+    expect(ok.connack.reasonCode).toBe(0)
+    const refused = await rawHandshakeV5(b.port, { clientId: 'undeclared' })
+    expect(refused.connack.reasonCode).toBe(0x87)
+  })
+})
