@@ -104,6 +104,9 @@ export class RedisClusterBus implements ClusterBus {
     this.started = true
     this.handlers = handlers
     this.subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => this.received(channel.toString(), message))
+    // A SUBSCRIBE that reaches Redis during ioredis' ready check (INFO) fails the check and forces a reconnect,
+    // whose 'ready' would then be taken for a lost subscription and release every client.
+    if (this.subscriber.status !== 'ready') await new Promise((resolve) => this.subscriber.once('ready', resolve))
     await this.subscriber.subscribe(this.keys.broadcast, this.keys.channel(this.nodeId))
     await this.heartbeat()
     await this.announce({ t: 'join', n: this.nodeId })
