@@ -1,10 +1,12 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster'
 import { createRequire } from 'node:module'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { runPasswdCli } from '@wren/auth-file'
 import { ConfigError, mergeConfig, readConfigFile, validatePartialConfig, type ServerConfig } from './config.js'
 import { createLogger } from './logger.js'
 import { startServer } from './server.js'
+import { WORKER_STARTED, WORKER_STOP, runPrimary, workerConfig } from './workers.js'
 
 const USAGE = `Usage: wren [options]
        wren passwd <password-file> <username> [<password>]
@@ -33,6 +35,10 @@ Options:
       --acl-file <file>         Mosquitto ACL file: what each client may publish, subscribe to and receive
                                 (SIGHUP reads both files again)
       --persistence <spec>      memory (default) | sqlite:<file> | redis://host:port[/db]
+      --cluster <url>           join the cluster on this Redis (redis://host:port[/db]; needs @wren/cluster-redis);
+                                persistence defaults to the same Redis
+      --node-id <id>            this node's id in the cluster (default generated)
+      --workers <n|auto>        fork n worker processes sharing the ports (auto = one per CPU); needs --cluster
       --sys-interval <s>        seconds between $SYS updates; 0 = off (default 10)
       --max-connections <n>     clients connected at once
       --max-packet-size <n>     largest packet accepted from a client, in bytes
@@ -65,6 +71,9 @@ const OPTIONS = {
   'password-file': { type: 'string' },
   'acl-file': { type: 'string' },
   persistence: { type: 'string' },
+  cluster: { type: 'string' },
+  'node-id': { type: 'string' },
+  workers: { type: 'string' },
   'sys-interval': { type: 'string' },
   'max-connections': { type: 'string' },
   'max-packet-size': { type: 'string' },
@@ -93,6 +102,9 @@ const VALUE_FLAGS: Partial<Record<keyof ServerConfig, keyof typeof OPTIONS>> = {
   passwordFile: 'password-file',
   aclFile: 'acl-file',
   persistence: 'persistence',
+  cluster: 'cluster',
+  nodeId: 'node-id',
+  workers: 'workers',
   sysInterval: 'sys-interval',
   maxConnections: 'max-connections',
   maxPacketSize: 'max-packet-size',
@@ -119,6 +131,7 @@ const NUMERIC_KEYS = new Set<keyof ServerConfig>([
   'maxSubscriptions',
   'connectTimeout',
   'shutdownTimeout',
+  'workers',
 ])
 
 /** Flags that switch a config key on. */
@@ -196,12 +209,21 @@ async function main(argv: string[]): Promise<void> {
   }
 
   const logger = createLogger(config.logLevel)
-  const starting = startServer(config, { logger })
+  if (config.workers !== undefined && cluster.isPrimary) {
+    runPrimary(config, logger)
+    return
+  }
+  const worker = cluster.worker
+  const starting = startServer(worker ? workerConfig(config, worker) : config, {
+    logger: worker ? logger.child({ worker: worker.id }) : logger,
+  })
 
   // Listening for signals before the server is up: a signal during startup stops it once it is.
   let stopping = false
-  const stop = (signal: NodeJS.Signals): void => {
+  const stop = (signal: NodeJS.Signals | typeof WORKER_STOP): void => {
     if (stopping) {
+      // A worker gets both its primary's request and, from a terminal, the signal itself: forcing is the primary's job.
+      if (worker) return
       logger.warn({ signal }, 'second signal: exiting without waiting')
       process.exit(1)
     }
@@ -221,6 +243,7 @@ async function main(argv: string[]): Promise<void> {
         },
       )
   }
+  if (worker) process.on('message', (message) => message === WORKER_STOP && stop(WORKER_STOP))
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
   // The outcome is logged by reload(); a broken file leaves the previous ones in force and the server up.
@@ -231,6 +254,7 @@ async function main(argv: string[]): Promise<void> {
 
   try {
     await starting
+    if (worker) process.send?.(WORKER_STARTED)
   } catch (error) {
     if (error instanceof ConfigError) fail(error.message, 2)
     logger.fatal({ err: error }, 'could not start')

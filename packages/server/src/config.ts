@@ -36,6 +36,15 @@ export interface ServerConfig {
   /** Mosquitto ACL file: clients may only publish, subscribe and receive what it grants. */
   aclFile: string | undefined
   persistence: PersistenceSpec
+  /**
+   * Redis URL of a cluster to join (`@wren/cluster-redis`). Needs Redis persistence: without a `persistence`
+   * setting it defaults to this URL, and any other store is refused.
+   */
+  cluster: string | undefined
+  /** This node's id in the cluster (the broker id); in workers mode each worker adds `-<n>`. Default: generated. */
+  nodeId: string | undefined
+  /** Forks this many worker processes sharing the listeners (node:cluster); `auto` = one per CPU. Needs `cluster`. */
+  workers: number | 'auto' | undefined
   /** Seconds between `$SYS` updates; 0 turns them off. */
   sysInterval: number
   /** Undefined keeps the broker's own default. */
@@ -72,6 +81,9 @@ export const DEFAULT_CONFIG: ServerConfig = {
   passwordFile: undefined,
   aclFile: undefined,
   persistence: { kind: 'memory' },
+  cluster: undefined,
+  nodeId: undefined,
+  workers: undefined,
   sysInterval: 10,
   maxConnections: undefined,
   maxPacketSize: undefined,
@@ -148,6 +160,29 @@ function isPersistenceSpec(value: unknown): value is PersistenceSpec {
   )
 }
 
+function redisUrl(value: unknown, label: string): string {
+  const url = nonEmptyString(value, label)
+  if (!url.startsWith('redis://') && !url.startsWith('rediss://')) {
+    throw new ConfigError(`${label} must be a redis URL (redis://host:port[/db]), got ${describe(url)}`)
+  }
+  try {
+    new URL(url)
+  } catch {
+    throw new ConfigError(`${label}: ${describe(url)} is not a valid redis URL`)
+  }
+  return url
+}
+
+const MAX_WORKERS = 1024
+
+function workers(value: unknown, label: string): number | 'auto' {
+  if (value === 'auto') return value
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_WORKERS) {
+    throw new ConfigError(`${label} must be "auto" or an integer from 1 to ${MAX_WORKERS}, got ${describe(value)}`)
+  }
+  return value
+}
+
 /** `memory`, `sqlite:<file>` or `redis://host:port[/db]`; a relative SQLite path is taken from `baseDir`. */
 export function parsePersistence(value: unknown, label: string, baseDir: string): PersistenceSpec {
   if (isPersistenceSpec(value)) return value
@@ -158,14 +193,7 @@ export function parsePersistence(value: unknown, label: string, baseDir: string)
     if (file.length === 0) throw new ConfigError(`${label}: "sqlite:" needs a file, e.g. sqlite:./wren.db`)
     return { kind: 'sqlite', path: resolve(baseDir, file) }
   }
-  if (spec.startsWith('redis://') || spec.startsWith('rediss://')) {
-    try {
-      new URL(spec)
-    } catch {
-      throw new ConfigError(`${label}: ${describe(spec)} is not a valid redis URL`)
-    }
-    return { kind: 'redis', url: spec }
-  }
+  if (spec.startsWith('redis://') || spec.startsWith('rediss://')) return { kind: 'redis', url: redisUrl(spec, label) }
   throw new ConfigError(
     `${label} must be "memory", "sqlite:<file>" or "redis://host:port[/db]", got ${describe(spec)}`,
   )
@@ -186,6 +214,9 @@ const CHECKS: { [K in keyof ServerConfig]: Check<ServerConfig[K]> } = {
   passwordFile: filePath,
   aclFile: filePath,
   persistence: parsePersistence,
+  cluster: redisUrl,
+  nodeId: nonEmptyString,
+  workers,
   sysInterval: integer(0, 86_400),
   maxConnections: integer(1, Number.MAX_SAFE_INTEGER),
   maxPacketSize: integer(2, MAX_PACKET_SIZE),
@@ -262,6 +293,30 @@ function checkListeners(config: ServerConfig): void {
   }
 }
 
+/**
+ * Nodes of a cluster must see one another's sessions, queues and retained messages, so a cluster stores them
+ * in Redis: the cluster's own URL unless `persistence` names another Redis. Workers are only useful as cluster
+ * nodes: without one, clients that the kernel hands to different workers would not see each other's messages.
+ */
+function checkCluster(config: ServerConfig, persistenceGiven: boolean): ServerConfig {
+  if (config.workers !== undefined && config.cluster === undefined) {
+    throw new ConfigError(
+      'workers need cluster (e.g. --cluster redis://127.0.0.1:6379): without it, clients on different workers would not see each other',
+    )
+  }
+  if (config.nodeId !== undefined && config.cluster === undefined) {
+    throw new ConfigError('nodeId is a cluster setting: it needs cluster')
+  }
+  if (config.cluster === undefined) return config
+  if (!persistenceGiven) return { ...config, persistence: { kind: 'redis', url: config.cluster } }
+  if (config.persistence.kind !== 'redis') {
+    throw new ConfigError(
+      `cluster needs Redis persistence shared by every node (redis://...), got ${config.persistence.kind}: leave persistence out to use the cluster's Redis`,
+    )
+  }
+  return config
+}
+
 /** Defaults, then the file, then the flags: the later source wins key by key. */
 export function mergeConfig(...sources: Array<Partial<ServerConfig>>): ServerConfig {
   const merged: ServerConfig = { ...DEFAULT_CONFIG }
@@ -271,5 +326,5 @@ export function mergeConfig(...sources: Array<Partial<ServerConfig>>): ServerCon
     }
   }
   checkListeners(merged)
-  return merged
+  return checkCluster(merged, sources.some((source) => source.persistence !== undefined))
 }

@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import { chainHooks, createServerAuth } from './auth.js'
 import { mergeConfig, validatePartialConfig, type ServerConfig } from './config.js'
 import { createLogger } from './logger.js'
+import { openCluster } from './cluster.js'
 import { openPersistence } from './persistence.js'
 import { readTlsFiles } from './tls-files.js'
 import type { Listener, ListenerAddress } from './listeners/listener.js'
@@ -95,12 +96,16 @@ export async function startServer(
   const tls = await readTlsFiles(config)
   const auth = createServerAuth(config)
 
+  const cluster = config.cluster === undefined
+    ? undefined
+    : await openCluster(config.cluster, config.nodeId, logger.child({ component: 'cluster' }))
   const persistence = await openPersistence(config.persistence)
   const broker = createBroker({
     logger: logger.child({ component: 'broker' }),
     sysInterval: config.sysInterval,
     ...limits(config),
     ...(persistence ? { persistence } : {}),
+    ...(cluster ? { cluster } : {}),
     hooks: chainHooks(auth.hooks, options.hooks ?? {}),
   })
   broker.on('error', (error) => logger.error({ err: error }, 'broker error'))
@@ -132,7 +137,7 @@ export async function startServer(
     requireClientCert: config.requireClientCert,
     certCnAsUsername: config.certCnAsUsername,
   }
-  const started = { brokerId: broker.id, persistence: config.persistence.kind, limits: limits(config), ...security }
+  const started = { brokerId: broker.id, persistence: config.persistence.kind, cluster: cluster !== undefined, limits: limits(config), ...security }
   logger.info(started, 'broker started')
 
   let closing: Promise<void> | undefined
