@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 
+/** ioredis has Buffer-reply variants of every command at run time; its types leave these two out. */
+interface BufferScripts {
+  evalshaBuffer(sha: string, numKeys: number, ...keysAndArgs: Array<string | Buffer | number>): Promise<unknown>
+  evalBuffer(script: string, numKeys: number, ...keysAndArgs: Array<string | Buffer | number>): Promise<unknown>
+}
+
 /**
  * A Lua script run by EVALSHA, loaded with EVAL the first time a server does not know it (a fresh or
  * restarted Redis). Scripts are where a read decides a write: the limit check, packet id lookups, refcounts.
@@ -23,15 +29,15 @@ export class LuaScript {
   }
 
   private async call(redis: Redis, keys: string[], args: Array<string | Buffer | number>, buffers: boolean): Promise<unknown> {
-    const send = (command: 'EVALSHA' | 'EVAL', script: string) => {
-      const params = [script, keys.length, ...keys, ...args]
-      return buffers ? redis.callBuffer(command, ...params) : redis.call(command, ...params)
-    }
+    // The named methods, not redis.call('EVALSHA', ...): ioredis' auto-pipelining mistakes call()'s first
+    // argument for the command name.
+    const sha = this.sha
+    const client = redis as Redis & BufferScripts
     try {
-      return await send('EVALSHA', this.sha)
+      return await (buffers ? client.evalshaBuffer(sha, keys.length, ...keys, ...args) : client.evalsha(sha, keys.length, ...keys, ...args))
     } catch (error) {
-      if (error instanceof Error && error.message.startsWith('NOSCRIPT')) return send('EVAL', this.source)
-      throw error
+      if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error
+      return buffers ? client.evalBuffer(this.source, keys.length, ...keys, ...args) : client.eval(this.source, keys.length, ...keys, ...args)
     }
   }
 }
