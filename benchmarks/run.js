@@ -29,7 +29,7 @@ const loadAverage = () => os.loadavg().map((l) => l.toFixed(2)).join(' ')
 function selectBrokers(names) {
   const unknown = (names ?? []).filter((n) => !BROKERS.some((b) => b.name === n))
   if (unknown.length) throw new Error(`unknown broker(s): ${unknown.join(', ')}`)
-  const wanted = BROKERS.filter((b) => !names || names.includes(b.name))
+  const wanted = BROKERS.filter((b) => (names ? names.includes(b.name) : !b.onRequest))
   const skipped = wanted
     .filter((b) => !b.isInstalled())
     .map((b) => ({ name: b.name, label: b.label, reason: 'not installed', install: b.install }))

@@ -14,6 +14,8 @@ export async function runFlow(job) {
     await Promise.all(
       job.clients.map((spec, i) => (spec.subscribe ? clients[i].subscribe(spec.subscribe, qos) : undefined)),
     )
+    // A cluster node learns of another node's subscriptions a moment after their SUBACK, not before it.
+    if (job.settleMs > 0) await new Promise((resolve) => setTimeout(resolve, job.settleMs))
     const publishers = job.clients.flatMap((spec, i) => (spec.publish ? [[clients[i], spec.publish]] : []))
     const expected = publishers.length * messagesPerPublisher * deliveriesPerMessage
     const credit = new Credit(job.aheadPerPublisher * publishers.length)

@@ -10,6 +10,10 @@ const here = (path) => fileURLToPath(new URL(path, import.meta.url))
 const MOSQUITTO = '/usr/sbin/mosquitto'
 const REDIS_SERVER = '/usr/bin/redis-server'
 const PERSISTENT_ONLY = ['persistent']
+// The standalone server and the cluster bus it loads, from the workspace: neither exports its package.json.
+const SERVER_CLI = here('../../packages/server/dist/cli.js')
+const CLUSTER_REDIS = here('../../packages/cluster-redis/dist/index.js')
+const workspaceVersion = (dir) => JSON.parse(readFileSync(here(`../../packages/${dir}/package.json`), 'utf8')).version
 
 function resolvable(specifier) {
   try {
@@ -86,10 +90,52 @@ async function redisStore({ workDir }) {
 const redisInstalled = () => existsSync(REDIS_SERVER)
 
 /**
+ * The `wren` server in workers mode: `workers` node:cluster workers sharing the port, each a cluster node on
+ * the measurement's Redis (its cluster bus and, by default, its persistence). The kernel spreads the clients
+ * over the workers, so with two a publisher and the subscriber often sit on different nodes.
+ */
+const clusterArgv = (workers) => ({ port, nodeFlags, storeSpec }) => [
+  process.execPath,
+  ...nodeFlags,
+  SERVER_CLI,
+  '--host', '127.0.0.1',
+  '--port', String(port),
+  '--no-ws',
+  '--sys-interval', '0',
+  '--max-queued', '1000000',
+  '--log-level', 'info',
+  '--cluster', storeSpec,
+  '--workers', String(workers),
+]
+
+function clusterBroker(workers) {
+  return {
+    name: `wren-cluster-${workers}`,
+    label: `Wren ${workers} worker${workers === 1 ? '' : 's'}`,
+    store: 'Redis (cluster bus and persistence)',
+    scenarios: ['fan-in', 'fan-out'],
+    onRequest: true,
+    install: 'pnpm --filter @wren/server... build; apt-get install redis-server',
+    isInstalled: () => existsSync(SERVER_CLI) && existsSync(CLUSTER_REDIS) && redisInstalled(),
+    version: () =>
+      `${wrenVersion()}, server ${workspaceVersion('server')}, cluster-redis ${workspaceVersion('cluster-redis')}, ${redisVersion()}`,
+    services: redisStore,
+    // Printed by the workers primary once every worker is listening and joined.
+    readyLine: 'all workers started',
+    // Subscriptions reach the other nodes through Redis pub/sub: publishing at once would race them.
+    settleMs: 500,
+    argv: clusterArgv(workers),
+  }
+}
+
+/**
  * Every broker the harness can start. `store` is where it keeps sessions and queued messages. `scenarios`, when present, limits a broker to those scenarios: the
  * persistence variants are only worth running where a persistent session makes the store do work.
  * `services({ workDir })`, when present, starts what the broker needs and returns
  * `{ storeSpec, stop }`; `storeSpec` goes to the broker script (brokers/*.js) as its store argument.
+ * `readyLine`, when present, is what the broker prints on stdout once it can be measured; `settleMs` is how
+ * long the flow scenarios wait between their subscriptions and the first publish. An `onRequest` broker runs
+ * only when --brokers names it.
  */
 export const BROKERS = [
   {
@@ -162,6 +208,8 @@ export const BROKERS = [
     version: mosquittoVersion,
     argv: mosquittoArgv({ persistence: true }),
   },
+  clusterBroker(1),
+  clusterBroker(2),
 ]
 
 /** Whether `broker` takes part in `variant` (see `scenarios` above). */

@@ -10,7 +10,7 @@ import { freePort, runGenerator, startBroker } from './processes.js'
 const GENERATOR_SLACK_MS = 30_000
 
 function jobBoundMs(job) {
-  return job.timeoutMs ?? job.durationMs + job.drainMs
+  return (job.timeoutMs ?? job.durationMs + job.drainMs) + (job.settleMs ?? 0)
 }
 
 /**
@@ -27,10 +27,13 @@ export async function measure({ broker, variant, run, nodeFlags = [] }) {
   try {
     services = await broker.services?.({ workDir })
     const port = await freePort()
-    running = await startBroker(broker.argv({ port, workDir, nodeFlags, storeSpec: services?.storeSpec }), port)
+    running = await startBroker(broker.argv({ port, workDir, nodeFlags, storeSpec: services?.storeSpec }), port, {
+      readyLine: broker.readyLine,
+    })
+    const job = { ...variant.job, settleMs: broker.settleMs ?? 0 }
     const result = await runGenerator(
-      { ...variant.job, port, brokerPid: running.pid, clientPrefix: `${broker.name}-${variant.id}-${run}` },
-      jobBoundMs(variant.job) + GENERATOR_SLACK_MS,
+      { ...job, port, brokerPid: running.pid, clientPrefix: `${broker.name}-${variant.id}-${run}` },
+      jobBoundMs(job) + GENERATOR_SLACK_MS,
     )
     return { ...record, ...result, brokerPeakRssMiB: peakRssKiB(running.pid) / 1024, wallMs: Date.now() - startedAt }
   } catch (error) {

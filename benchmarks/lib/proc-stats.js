@@ -1,7 +1,8 @@
 // Reads a process's CPU time and memory from /proc, so the harness can charge each broker for what it used
-// without instrumenting it (Mosquitto is a C binary; the Node brokers run unmodified).
+// without instrumenting it (Mosquitto is a C binary; the Node brokers run unmodified). A broker is its process
+// and every descendant: the server's workers mode is a primary with one child per worker.
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 
 let ticksPerSecond
 
@@ -13,26 +14,70 @@ function clockTicksPerSecond() {
   return ticksPerSecond
 }
 
-/** User + system CPU time of `pid` so far, in microseconds (resolution: one clock tick, usually 10 ms). */
+/** The numeric fields of /proc/<pid>/stat from field 3 (state) on, or null once the process is gone. */
+function statFields(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The command name in field 2 may contain spaces; the numeric fields start after its closing parenthesis.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  } catch {
+    return null
+  }
+}
+
+/**
+ * `pid` and all its descendants, found by parent pid in /proc/<n>/stat (unlike /proc/<pid>/task/<tid>/children,
+ * this needs no optional kernel feature). Cheap enough: the harness samples at a window's two ends.
+ */
+export function processTree(pid) {
+  const parentOf = new Map()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    const fields = statFields(entry)
+    if (fields) parentOf.set(Number(entry), Number(fields[1]))
+  }
+  const tree = [Number(pid)]
+  for (let i = 0; i < tree.length; i++) {
+    for (const [child, parent] of parentOf) if (parent === tree[i]) tree.push(child)
+  }
+  return tree
+}
+
+/**
+ * User + system CPU time of `pid` and its live descendants so far, in microseconds (resolution: one clock tick,
+ * usually 10 ms). A descendant that exits inside a window takes its time with it, so workers must outlive it.
+ */
 export function cpuMicros(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  // The command name in field 2 may contain spaces; the numeric fields start after its closing parenthesis.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  const utime = Number(fields[11])
-  const stime = Number(fields[12])
-  return ((utime + stime) * 1e6) / clockTicksPerSecond()
+  let ticks = 0
+  for (const member of processTree(pid)) {
+    const fields = statFields(member)
+    if (fields) ticks += Number(fields[11]) + Number(fields[12])
+  }
+  return (ticks * 1e6) / clockTicksPerSecond()
 }
 
 function statusKiB(pid, field) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)
-  return match ? Number(match[1]) : Number.NaN
+  let total = 0
+  for (const member of processTree(pid)) {
+    let status
+    try {
+      status = readFileSync(`/proc/${member}/status`, 'utf8')
+    } catch {
+      continue
+    }
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)
+    total += match ? Number(match[1]) : Number.NaN
+  }
+  return total
 }
 
-/** Peak resident set size of `pid` over its lifetime, in KiB. */
+/**
+ * Peak resident set size of `pid` over its lifetime, plus each live descendant's, in KiB. For a process tree
+ * this is the sum of each member's own peak, an upper bound of the tree's peak at any one moment.
+ */
 export const peakRssKiB = (pid) => statusKiB(pid, 'VmHWM')
 
-/** Current resident set size of `pid`, in KiB. */
+/** Current resident set size of `pid` and its live descendants, in KiB. */
 export const rssKiB = (pid) => statusKiB(pid, 'VmRSS')
 
 /** Soft limit on open files of `pid` ('self' for this process). */

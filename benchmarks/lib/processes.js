@@ -39,19 +39,29 @@ function exited(child) {
 }
 
 /**
- * Spawns `argv` (a broker listening on `port`) and resolves once the port accepts connections. Rejects with
- * the broker's own stderr when it exits first or is not listening within `timeoutMs`.
+ * Spawns `argv` (a broker listening on `port`) and resolves once the port accepts connections and, given
+ * `readyLine`, once the broker has printed that text on stdout (the server's workers mode listens as soon as
+ * its first worker does, before the others have started). Rejects with the broker's own output when it exits
+ * first or is not ready within `timeoutMs`.
  */
-export async function startBroker(argv, port, timeoutMs = 10_000) {
-  const child = spawn('/bin/sh', withRaisedFileLimit(argv), { stdio: ['ignore', 'ignore', 'pipe'] })
+export async function startBroker(argv, port, { timeoutMs = 10_000, readyLine } = {}) {
+  const child = spawn('/bin/sh', withRaisedFileLimit(argv), { stdio: ['ignore', readyLine ? 'pipe' : 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (chunk) => {
     stderr = (stderr + chunk).slice(-STDERR_TAIL)
   })
+  // Read stdout to the end even once ready: a broker blocks writing its log to a full pipe.
+  let stdout = ''
+  let sawReadyLine = !readyLine
+  child.stdout?.on('data', (chunk) => {
+    if (sawReadyLine) return
+    stdout = (stdout + chunk).slice(-STDERR_TAIL)
+    sawReadyLine = stdout.includes(readyLine)
+  })
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) break
-    if (await canConnect(port)) {
+    if (sawReadyLine && (await canConnect(port))) {
       return {
         pid: child.pid,
         stderr: () => stderr,
@@ -68,7 +78,9 @@ export async function startBroker(argv, port, timeoutMs = 10_000) {
   }
   child.kill('SIGKILL')
   await exited(child)
-  throw new Error(`broker did not start listening on ${port}: ${stderr.trim() || `exit code ${child.exitCode}`}`)
+  const output = `${stdout}${stderr}`.trim()
+  const what = sawReadyLine ? `start listening on ${port}` : `print "${readyLine}"`
+  throw new Error(`broker did not ${what}: ${output || `exit code ${child.exitCode}`}`)
 }
 
 /** Runs one job in a fresh generator process; rejects when it fails or outlives `timeoutMs`. */

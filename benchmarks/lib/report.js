@@ -13,8 +13,8 @@ const baseBrokers = (brokers) => brokers.filter((b) => !b.scenarios)
 const brokersOf = (variant, brokers) => brokers.filter((b) => runsVariant(b, variant))
 const hasStoreVariants = (variant, brokers) => brokersOf(variant, brokers).some((b) => b.scenarios)
 
-// The references scenario 7's ratios are taken against, when they ran.
-const STORE_REFERENCES = ['wren', 'aedes', 'aedes-redis']
+// The references the per-store ratios are taken against, when they ran (Wren 1 worker: for the cluster rows).
+const STORE_REFERENCES = ['wren', 'aedes', 'aedes-redis', 'wren-cluster-1']
 const STORE_RATIO_FIGURES = { msgsPerSec: 'msgs/s', brokerCpuUsPerMsg: 'CPU µs/msg', backlogDrainPerSec: 'drained msgs/s' }
 
 /** `{ [variantId]: { [broker]: { runs, errors, figures: { [key]: median } } } }` */
@@ -140,7 +140,9 @@ function failureNotes(variant, summary, brokers) {
 /** Ratios of each broker's figures to the references' (Wren and Aedes in memory, Aedes on Redis). */
 function storeRatioTable(variant, summary, brokers) {
   const references = STORE_REFERENCES.map((name) => brokers.find((b) => b.name === name)).filter(Boolean)
-  const columns = Object.keys(STORE_RATIO_FIGURES).flatMap((key) => references.map((ref) => ({ key, ref })))
+  const columns = Object.keys(STORE_RATIO_FIGURES)
+    .filter((key) => variant.figures.includes(key))
+    .flatMap((key) => references.map((ref) => ({ key, ref })))
   // A base broker's label does not name its store; a store variant's does.
   const name = (ref) => (ref.scenarios ? ref.label : `${ref.label} ${ref.store}`)
   const headers = ['broker', 'store', ...columns.map(({ key, ref }) => `${STORE_RATIO_FIGURES[key]} ÷ ${name(ref)}`)]
