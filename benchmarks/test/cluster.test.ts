@@ -29,7 +29,8 @@ describe('cluster brokers', () => {
       const record = await measure({ broker: twoWorkers, variant: tinyFanIn(qos), run: 1 })
       expect(record.error).toBeUndefined()
       expect(record).toMatchObject({ broker: 'wren-cluster-2', expected: 300, delivered: 300, lossPct: 0, timedOut: false })
-      expect(record.brokerCpuUs).toBeGreaterThan(0)
+      // 300 messages may take less than one 10 ms clock tick of CPU.
+      expect(record.brokerCpuUs).toBeGreaterThanOrEqual(0)
       // The primary and two workers, each a Node process of a few tens of MiB.
       expect(record.brokerPeakRssMiB).toBeGreaterThan(60)
     }

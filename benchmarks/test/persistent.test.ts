@@ -34,7 +34,13 @@ describe('scenario 7, persistent QoS 1', () => {
       'aedes-redis',
       'mosquitto-persist',
     ])
-    expect(BROKERS.filter((b) => runsVariant(b, fanIn)).map((b) => b.name)).toEqual(['wren', 'aedes', 'mosquitto'])
+    expect(BROKERS.filter((b) => runsVariant(b, fanIn)).map((b) => b.name)).toEqual([
+      'wren',
+      'aedes',
+      'mosquitto',
+      'wren-cluster-1',
+      'wren-cluster-2',
+    ])
   })
 
   it('measures the live phase and the backlog through Wren on SQLite', async () => {
