@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { connect, type MqttClient } from 'mqtt'
 import { describe, expect, it } from 'vitest'
 import { ReasonCode, type ClientInfo, type Hooks, type Logger } from '../src/index.js'
-import { attach, connectClient, RawClient, uniqueId } from './helpers/clients.js'
+import { attach, connectClient, RawClient, refusal, uniqueId } from './helpers/clients.js'
 import { recordEvents } from './helpers/events.js'
 import { startBroker } from './helpers/start-broker.js'
 
@@ -138,15 +138,6 @@ const userStore: UserStore = {
   },
 }
 
-/** The MQTT 3.1.1 CONNACK return code or MQTT 5 reason code a refused MQTT.js client reports. */
-async function refusal(connecting: Promise<unknown>): Promise<number | undefined> {
-  try {
-    await connecting
-  } catch (error) {
-    return (error as { code?: number }).code
-  }
-  throw new Error('the connection was accepted')
-}
 
 function capturingLogger(): Logger & { warnings: string[] } {
   const warnings: string[] = []

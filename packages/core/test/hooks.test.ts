@@ -1,7 +1,8 @@
 import net from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { ReasonCode, type ClientInfo, type Denial, type Logger, type Message } from '../src/index.js'
-import { connectClient, RawClient, sleep, uniqueId, type TestClient } from './helpers/clients.js'
+import { connectClient, RawClient, refusal, sleep, uniqueId, type TestClient } from './helpers/clients.js'
+import { capturingLogger } from './helpers/logger.js'
 import { recordEvents } from './helpers/events.js'
 import { startBroker, type StartedBroker } from './helpers/start-broker.js'
 import { connectV5 } from './helpers/v5.js'
@@ -21,32 +22,8 @@ function refuse(mode: Mode, denial: Denial): false | Denial | Promise<never> {
   return Promise.reject(new Error('hook rejected'))
 }
 
-interface CapturingLogger extends Logger {
-  warnings: string[]
-  errors: string[]
-}
 
-function capturingLogger(): CapturingLogger {
-  const warnings: string[] = []
-  const errors: string[] = []
-  return {
-    warnings,
-    errors,
-    debug: () => {},
-    info: () => {},
-    warn: (_obj, msg) => warnings.push(msg ?? ''),
-    error: (_obj, msg) => errors.push(msg ?? ''),
-  }
-}
 
-async function refusal(connecting: Promise<unknown>): Promise<number | undefined> {
-  try {
-    await connecting
-  } catch (error) {
-    return (error as { code?: number }).code
-  }
-  throw new Error('the connection was accepted')
-}
 
 /** The SUBACK codes of one filter; MQTT.js rejects when one is a failure and carries the packet. */
 async function granted(subscriber: TestClient, filter: string, qos: 0 | 1 | 2 = 1): Promise<number[]> {

@@ -1,21 +1,13 @@
 import net from 'node:net'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { createBroker } from '../src/index.js'
-import { connectClient, RawClient, sleep, uniqueId, type TestClient } from './helpers/clients.js'
+import { connectClient, RawClient, refusal, sleep, uniqueId, type TestClient } from './helpers/clients.js'
 import { listen, startBroker } from './helpers/start-broker.js'
 
 // The limits of docs/security.md, each over TCP: what the client sees when it reaches one, and that nobody
 // else notices. Queue bounds (persistent-session.test.ts) and the MQTT 5 slow consumer (v5/slow-consumer.test.ts)
 // are tested there.
 
-async function refusal(connecting: Promise<unknown>): Promise<number | undefined> {
-  try {
-    await connecting
-  } catch (error) {
-    return (error as { code?: number }).code
-  }
-  throw new Error('the connection was accepted')
-}
 
 /** The SUBACK codes of a SUBSCRIBE; MQTT.js rejects when one is a failure and carries the packet. */
 async function granted(subscriber: TestClient, filters: string[]): Promise<number[]> {

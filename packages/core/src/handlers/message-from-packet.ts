@@ -3,36 +3,17 @@ import type { Message, MessageProperties, QoS } from '../types.js'
 
 type PublishLikeProperties = IPublishPacket['properties']
 
+const CARRIED = ['payloadFormatIndicator', 'messageExpiryInterval', 'contentType', 'responseTopic', 'correlationData', 'userProperties'] as const
+
 /** Keeps only the properties that travel with a message end to end (MQTT 5 §3.3.2.3). */
 export function messageProperties(source: PublishLikeProperties): MessageProperties | undefined {
   if (!source) return undefined
-  const out: MessageProperties = {}
-  let any = false
-  if (source.payloadFormatIndicator !== undefined) {
-    out.payloadFormatIndicator = source.payloadFormatIndicator
-    any = true
+  let out: Record<string, unknown> | undefined
+  for (const key of CARRIED) {
+    const value = source[key]
+    if (value !== undefined) (out ??= {})[key] = value
   }
-  if (source.messageExpiryInterval !== undefined) {
-    out.messageExpiryInterval = source.messageExpiryInterval
-    any = true
-  }
-  if (source.contentType !== undefined) {
-    out.contentType = source.contentType
-    any = true
-  }
-  if (source.responseTopic !== undefined) {
-    out.responseTopic = source.responseTopic
-    any = true
-  }
-  if (source.correlationData !== undefined) {
-    out.correlationData = source.correlationData
-    any = true
-  }
-  if (source.userProperties !== undefined) {
-    out.userProperties = source.userProperties
-    any = true
-  }
-  return any ? out : undefined
+  return out as MessageProperties | undefined
 }
 
 export function toBuffer(payload: string | Buffer | Uint8Array | undefined): Buffer {

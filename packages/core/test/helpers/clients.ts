@@ -243,3 +243,13 @@ export function remainingLength(length: number): Buffer {
   } while (value > 0)
   return Buffer.from(bytes)
 }
+
+/** The MQTT 3.1.1 CONNACK return code or MQTT 5 reason code a refused MQTT.js client reports. */
+export async function refusal(connecting: Promise<unknown>): Promise<number | undefined> {
+  try {
+    await connecting
+  } catch (error) {
+    return (error as { code?: number }).code
+  }
+  throw new Error('the connection was accepted')
+}
