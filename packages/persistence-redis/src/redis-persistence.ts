@@ -47,11 +47,6 @@ export const REDIS_CLIENT_DEFAULTS = {
   commandTimeout: 5000,
   /** Commands queued while disconnected fail after the first failed reconnect attempt, not the 20th. */
   maxRetriesPerRequest: 1,
-  /**
-   * Commands issued in the same tick go out in one socket write, still in order: without it every command is
-   * its own write syscall, which was half the broker's CPU while a persistent session drained its queue.
-   */
-  enableAutoPipelining: true,
 } as const satisfies RedisOptions
 
 /** How many topics one ZRANGEBYLEX or HMGET handles while matching retained messages. */
