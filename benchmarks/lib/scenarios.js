@@ -6,6 +6,9 @@
 
 const QOS_LEVELS = [0, 1]
 
+/** What the throughput scenarios share: 64-byte payloads, publishers at most 1,000 messages ahead of delivery. */
+const FLOW_JOB = { kind: 'flow', payloadSize: 64, window: 100, aheadPerPublisher: 1_000, idleMs: 2_000, timeoutMs: 45_000 }
+
 /** What a measurement reports, how to print it, and which direction is better (null: context, not a score). */
 export const FIGURES = {
   msgsPerSec: { label: 'delivered msgs/s', better: 'higher', digits: 0 },
@@ -89,16 +92,11 @@ export function allVariants(profileName) {
       figures: THROUGHPUT,
       chart: 'msgsPerSec',
       job: {
-        kind: 'flow',
+        ...FLOW_JOB,
         qos,
-        payloadSize: 64,
         messagesPerPublisher: p.fanInMessages,
         deliveriesPerMessage: 1,
         clients: [{ subscribe: 'bench/in/+' }, ...flowClients(20, (i) => ({ publish: `bench/in/${i}` }))],
-        window: 100,
-        aheadPerPublisher: 1_000,
-        idleMs: 2_000,
-        timeoutMs: 45_000,
       },
     })
   }
@@ -110,16 +108,11 @@ export function allVariants(profileName) {
       figures: THROUGHPUT,
       chart: 'msgsPerSec',
       job: {
-        kind: 'flow',
+        ...FLOW_JOB,
         qos,
-        payloadSize: 64,
         messagesPerPublisher: p.fanOutMessages,
         deliveriesPerMessage: 100,
         clients: [{ publish: 'bench/out' }, ...flowClients(100, () => ({ subscribe: 'bench/out' }))],
-        window: 100,
-        aheadPerPublisher: 1_000,
-        idleMs: 2_000,
-        timeoutMs: 45_000,
       },
     })
   }
@@ -131,16 +124,11 @@ export function allVariants(profileName) {
       figures: THROUGHPUT,
       chart: 'msgsPerSec',
       job: {
-        kind: 'flow',
+        ...FLOW_JOB,
         qos,
-        payloadSize: 64,
         messagesPerPublisher: p.manyToManyMessages,
         deliveriesPerMessage: 1,
         clients: flowClients(100, (i) => ({ publish: `bench/m2m/${i}`, subscribe: `bench/m2m/${(i + 1) % 100}` })),
-        window: 100,
-        aheadPerPublisher: 1_000,
-        idleMs: 2_000,
-        timeoutMs: 45_000,
       },
     })
   }
