@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
 import type { ClusterBus, ClusterHandlers, Logger, Message, RemoteDelivery, Subscription } from '@wren/core'
 import { type ClusterEvent, compareStreamIds, encodeEvent, parseEvent, parsePublished } from './events.js'
-import { FrameKind, decodeFrame, forwardFrame, releaseFrame, releasedFrame } from './frames.js'
+import { FrameKind, batchFrame, decodeFrame, forwardFrame, releaseFrame, releasedFrame, type Frame } from './frames.js'
 import { ClusterKeys } from './keys.js'
 import { ANNOUNCE, CLAIM, DISOWN, HEARTBEAT, LEAVE, REAP } from './scripts.js'
 
@@ -46,7 +46,12 @@ function positiveInteger(name: string, value: number): number {
  * publish on the broadcast channel in one atomic step, so every node applies them in Redis' order.
  * docs/cluster.md explains the design and its failure modes.
  */
+function flushForwards(bus: RedisClusterBus): void {
+  bus.flushForwards()
+}
+
 export class RedisClusterBus implements ClusterBus {
+  private readonly pendingForwards = new Map<string, Array<{ message: Message; deliveries: RemoteDelivery[] }>>()
   readonly nodeId: string
   private readonly keys: ClusterKeys
   private readonly leaseMs: number
@@ -151,15 +156,33 @@ export class RedisClusterBus implements ClusterBus {
     ).catch((error: unknown) => this.failed(error, 'disown'))
   }
 
+  /**
+   * Forwards made in one tick to one node go out as one PUBLISH (a batch frame, in order): a Redis round trip
+   * and a pub/sub message per forwarded message was most of what a cross-node message cost.
+   */
   forward(nodeId: string, message: Message, deliveries: RemoteDelivery[]): void {
-    this.command
-      .publish(this.keys.channel(nodeId), forwardFrame(message, deliveries))
-      .then((receivers) => {
-        // Nobody heard it (the node died, or its subscription is down): handed to this node's broker, which
-        // finds none of these sessions here and queues the message in the store for those that persist.
-        if (receivers === 0 && this.exactReceivers) this.handlers?.deliver(message, deliveries)
-      })
-      .catch((error: unknown) => this.failed(error, 'forward'))
+    let pending = this.pendingForwards.get(nodeId)
+    if (!pending) {
+      pending = []
+      this.pendingForwards.set(nodeId, pending)
+      if (this.pendingForwards.size === 1) process.nextTick(flushForwards, this)
+    }
+    pending.push({ message, deliveries })
+  }
+
+  flushForwards(): void {
+    for (const [nodeId, forwards] of this.pendingForwards) {
+      const frames = forwards.map((f) => forwardFrame(f.message, f.deliveries))
+      this.command
+        .publish(this.keys.channel(nodeId), frames.length === 1 ? (frames[0] as Buffer) : batchFrame(frames))
+        .then((receivers) => {
+          // Nobody heard it (the node died, or its subscription is down): handed to this node's broker, which
+          // finds none of these sessions here and queues the messages in the store for those that persist.
+          if (receivers === 0 && this.exactReceivers) for (const f of forwards) this.handlers?.deliver(f.message, f.deliveries)
+        })
+        .catch((error: unknown) => this.failed(error, 'forward'))
+    }
+    this.pendingForwards.clear()
   }
 
   announceSubscription(clientId: string, subscription: Subscription): void {
@@ -187,6 +210,8 @@ export class RedisClusterBus implements ClusterBus {
   async stop(): Promise<void> {
     if (this.stopping) return
     this.stopping = true
+    // Forwards made in this tick still go out before the connections close.
+    this.flushForwards()
     if (this.timer) clearInterval(this.timer)
     for (const finish of [...this.releases.values()]) finish()
     const k = this.keys
@@ -298,8 +323,14 @@ export class RedisClusterBus implements ClusterBus {
   }
 
   private onFrame(message: Buffer): void {
-    const frame = decodeFrame(message)
+    this.handleFrame(decodeFrame(message))
+  }
+
+  private handleFrame(frame: Frame): void {
     switch (frame.kind) {
+      case FrameKind.Batch:
+        for (const inner of frame.frames) this.handleFrame(inner)
+        break
       case FrameKind.Forward:
         this.handlers?.deliver(frame.message, frame.deliveries)
         break
