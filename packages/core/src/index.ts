@@ -18,3 +18,4 @@ export {
 export { ReasonCode } from './errors.js'
 export type * from './cluster/cluster-bus.js'
 export { encodeEnvelope, decodeEnvelope, messageHeader, messageFromHeader, type MessageHeader } from './persistence/message-envelope.js'
+export { SubscriptionIndex } from './persistence/subscription-index.js'

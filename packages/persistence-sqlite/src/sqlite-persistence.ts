@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import { TopicTree, parseSharedFilter, topicMatches } from '@wren/core'
+import { SubscriptionIndex, topicMatches } from '@wren/core'
 import type {
   ClientSubscriptions,
   Message,
@@ -59,11 +59,6 @@ interface WillRow extends MessageRow {
   delay_interval: number
 }
 
-interface IndexedSubscription {
-  clientId: string
-  subscription: Subscription
-}
-
 function flag(value: boolean | undefined): number | null {
   return value === undefined ? null : value ? 1 : 0
 }
@@ -100,14 +95,6 @@ function rowToWill(row: WillRow): WillRecord {
   const record: WillRecord = { clientId: row.client_id, delayInterval: row.delay_interval, message: rowToMessage(row) }
   if (row.broker_id !== null) record.brokerId = row.broker_id
   return record
-}
-
-function matchingFilter(filter: string): string {
-  return parseSharedFilter(filter)?.filter ?? filter
-}
-
-function subscriptionKey(clientId: string, filter: string): string {
-  return `${clientId}\u0000${filter}`
 }
 
 function prepareStatements(db: Database.Database) {
@@ -259,7 +246,7 @@ export class SqlitePersistence implements Persistence {
   readonly appliesInCallOrder = true
   private readonly db: Database.Database
   private readonly lengths: QueueLengths
-  private readonly subscriptionTree = new TopicTree<IndexedSubscription>()
+  private readonly subscriptionIndex = new SubscriptionIndex()
   private readonly statements: Statements
   private readonly transactions: ReturnType<typeof prepareTransactions>
 
@@ -272,18 +259,7 @@ export class SqlitePersistence implements Persistence {
     this.statements = prepareStatements(this.db)
     this.lengths = new QueueLengths((clientId) => this.statements.outboundCount.get(clientId) ?? 0)
     this.transactions = prepareTransactions(this.db, this.statements, this.lengths)
-    for (const row of this.statements.subscriptionsAll.iterate()) this.index(row.client_id, rowToSubscription(row))
-  }
-
-  private index(clientId: string, subscription: Subscription): void {
-    this.subscriptionTree.add(matchingFilter(subscription.filter), subscriptionKey(clientId, subscription.filter), {
-      clientId,
-      subscription,
-    })
-  }
-
-  private unindex(clientId: string, filter: string): void {
-    this.subscriptionTree.remove(matchingFilter(filter), subscriptionKey(clientId, filter))
+    for (const row of this.statements.subscriptionsAll.iterate()) this.subscriptionIndex.add(row.client_id, rowToSubscription(row))
   }
 
   async retainedStore(message: Message): Promise<void> {
@@ -342,7 +318,7 @@ export class SqlitePersistence implements Persistence {
   }
 
   async sessionDelete(clientId: string): Promise<void> {
-    for (const filter of this.transactions.sessionDelete(clientId)) this.unindex(clientId, filter)
+    for (const filter of this.transactions.sessionDelete(clientId)) this.subscriptionIndex.remove(clientId, filter)
   }
 
   async sessionList(): Promise<SessionRecord[]> {
@@ -351,12 +327,12 @@ export class SqlitePersistence implements Persistence {
 
   async subscriptionsAdd(clientId: string, subscriptions: Subscription[]): Promise<void> {
     this.transactions.subscriptionsAdd(clientId, subscriptions)
-    for (const subscription of subscriptions) this.index(clientId, { ...subscription })
+    for (const subscription of subscriptions) this.subscriptionIndex.add(clientId, { ...subscription })
   }
 
   async subscriptionsRemove(clientId: string, filters: string[]): Promise<void> {
     this.transactions.subscriptionsRemove(clientId, filters)
-    for (const filter of filters) this.unindex(clientId, filter)
+    for (const filter of filters) this.subscriptionIndex.remove(clientId, filter)
   }
 
   async subscriptionsGet(clientId: string): Promise<Subscription[]> {
@@ -377,11 +353,7 @@ export class SqlitePersistence implements Persistence {
   }
 
   async subscriptionsByTopic(topic: string): Promise<Array<{ clientId: string; subscription: Subscription }>> {
-    const found: Array<{ clientId: string; subscription: Subscription }> = []
-    this.subscriptionTree.match(topic, ({ clientId, subscription }) => {
-      found.push({ clientId, subscription: { ...subscription } })
-    })
-    return found
+    return this.subscriptionIndex.match(topic)
   }
 
   async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest = false): Promise<string[]> {

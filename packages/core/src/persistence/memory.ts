@@ -1,5 +1,3 @@
-import { TopicTree } from '../router/topic-tree.js'
-import { parseSharedFilter } from '../topic/topic-rules.js'
 import type { Message, Subscription } from '../types.js'
 import type {
   ClientSubscriptions,
@@ -10,6 +8,7 @@ import type {
   WillRecord,
 } from './persistence.js'
 import { RetainedTree } from './retained-tree.js'
+import { SubscriptionIndex } from './subscription-index.js'
 
 /** One client's queue: a Map keeps insertion order and finds an entry by message id in O(1). */
 class OutboundQueue {
@@ -34,21 +33,6 @@ class OutboundQueue {
   }
 }
 
-interface IndexedSubscription {
-  clientId: string
-  subscription: Subscription
-}
-
-/** The key under which a subscription hangs in the topic tree: one per client and filter as sent. */
-function subscriptionKey(clientId: string, filter: string): string {
-  return `${clientId}\u0000${filter}`
-}
-
-/** The filter that topics are matched against: the part after `$share/<group>/` for shared subscriptions. */
-function matchingFilter(filter: string): string {
-  return parseSharedFilter(filter)?.filter ?? filter
-}
-
 function messageIdOf(message: Message): string {
   if (message.id === undefined) throw new TypeError('outboundEnqueue: message.id is required (the broker assigns it)')
   return message.id
@@ -64,7 +48,7 @@ export class MemoryPersistence implements Persistence {
   private readonly retained = new RetainedTree<Message>()
   private readonly sessions = new Map<string, SessionRecord>()
   private readonly subscriptions = new Map<string, Map<string, Subscription>>()
-  private readonly subscriptionTree = new TopicTree<IndexedSubscription>()
+  private readonly subscriptionIndex = new SubscriptionIndex()
   private readonly outbound = new Map<string, OutboundQueue>()
   private readonly incoming = new Map<string, Set<number>>()
   private readonly wills = new Map<string, WillRecord>()
@@ -103,7 +87,7 @@ export class MemoryPersistence implements Persistence {
     this.sessions.delete(clientId)
     const subscriptions = this.subscriptions.get(clientId)
     if (subscriptions) {
-      for (const filter of subscriptions.keys()) this.subscriptionTree.remove(matchingFilter(filter), subscriptionKey(clientId, filter))
+      for (const filter of subscriptions.keys()) this.subscriptionIndex.remove(clientId, filter)
       this.subscriptions.delete(clientId)
     }
     this.outbound.delete(clientId)
@@ -124,10 +108,7 @@ export class MemoryPersistence implements Persistence {
     for (const subscription of subscriptions) {
       const copy = { ...subscription }
       stored.set(subscription.filter, copy)
-      this.subscriptionTree.add(matchingFilter(subscription.filter), subscriptionKey(clientId, subscription.filter), {
-        clientId,
-        subscription: copy,
-      })
+      this.subscriptionIndex.add(clientId, copy)
     }
   }
 
@@ -135,7 +116,7 @@ export class MemoryPersistence implements Persistence {
     const stored = this.subscriptions.get(clientId)
     if (!stored) return
     for (const filter of filters) {
-      if (stored.delete(filter)) this.subscriptionTree.remove(matchingFilter(filter), subscriptionKey(clientId, filter))
+      if (stored.delete(filter)) this.subscriptionIndex.remove(clientId, filter)
     }
     if (stored.size === 0) this.subscriptions.delete(clientId)
   }
@@ -153,11 +134,7 @@ export class MemoryPersistence implements Persistence {
   }
 
   async subscriptionsByTopic(topic: string): Promise<Array<{ clientId: string; subscription: Subscription }>> {
-    const found: Array<{ clientId: string; subscription: Subscription }> = []
-    this.subscriptionTree.match(topic, ({ clientId, subscription }) => {
-      found.push({ clientId, subscription: { ...subscription } })
-    })
-    return found
+    return this.subscriptionIndex.match(topic)
   }
 
   async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest = false): Promise<string[]> {
