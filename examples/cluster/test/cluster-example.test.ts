@@ -4,24 +4,15 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { createConnection, createServer } from 'node:net'
+import { createConnection } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { connectAsync, type MqttClient } from 'mqtt'
 import { afterAll, describe, expect, it } from 'vitest'
+import { freePort } from '../../../packages/persistence-redis/test/redis-server.js'
 
 const START = fileURLToPath(new URL('../start.mjs', import.meta.url))
 const BUILDS = ['core', 'persistence-redis', 'cluster-redis'].map((pkg) => fileURLToPath(new URL(`../../../packages/${pkg}/dist/index.js`, import.meta.url)))
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))))
-    })
-  })
-}
 
 function answers(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -29,7 +29,8 @@ const STARTUP_TIMEOUT_MS = 10_000
 const STOP_TIMEOUT_MS = 5_000
 const START_ATTEMPTS = 5
 
-function freePort(): Promise<number> {
+/** A TCP port nothing listens on at the moment (on loopback). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { connect, connectAsync, type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startRedis, type RedisServer } from './helpers/redis-server.js'
+import { startRedisServer, type RedisServer } from '../../persistence-redis/test/redis-server.js'
 import { CLI, startWren } from './helpers/wren-process.js'
 
 let dir: string
@@ -14,7 +14,7 @@ let redis: RedisServer
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'wren-server-persistence-'))
-  redis = await startRedis(dir)
+  redis = await startRedisServer()
 })
 afterAll(async () => {
   await redis?.stop()
