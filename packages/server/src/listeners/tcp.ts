@@ -9,6 +9,8 @@ export interface TcpListenerOptions {
   port: number
   /** Makes it an MQTT over TLS listener (`mqtts://`). */
   tls?: TlsOptions
+  /** Connections held at once; more are closed as they arrive. */
+  maxConnections?: number
 }
 
 /** MQTT over TCP or TLS: each accepted socket is handed to the broker as it is. */
@@ -22,6 +24,7 @@ export async function listenTcp(broker: Broker, options: TcpListenerOptions): Pr
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
   })
+  if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections
   server.listen(options.port, options.host)
   await once(server, 'listening')
   const { port } = server.address() as AddressInfo

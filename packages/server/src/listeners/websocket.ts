@@ -35,6 +35,8 @@ export interface WebSocketListenerOptions {
   path: string
   /** Makes it a secure WebSocket listener (`wss://`). */
   tls?: TlsOptions
+  /** Connections held at once; more are closed as they arrive. */
+  maxConnections?: number
 }
 
 /** A dedicated HTTP(S) server for MQTT over WebSocket; any other request gets 404 or 426. */
@@ -46,6 +48,7 @@ export async function listenWebSocket(broker: Broker, options: WebSocketListener
   }
   const server = options.tls ? createHttpsServer(options.tls, answerPlainHttp) : createServer(answerPlainHttp)
   const wss = attachWebSocket(server, broker, options.path)
+  if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections
   server.listen(options.port, options.host)
   await once(server, 'listening')
   const { port } = server.address() as AddressInfo
