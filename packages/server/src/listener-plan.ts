@@ -1,0 +1,42 @@
+import type { TlsOptions } from 'node:tls'
+import type { ListenerConfig } from './listener-config.js'
+import type { ListenerSpec } from './listeners/open-listeners.js'
+import type { ServerConfig } from './settings.js'
+import { readTlsFiles } from './tls-files.js'
+
+/** The single-listener shortcuts as listener entries, in the order tcp, ws, tls, wss; port -1 leaves one out. */
+function shortcutListeners(config: ServerConfig): ListenerConfig[] {
+  const shortcuts: ListenerConfig[] = [
+    { protocol: 'mqtt', port: config.port },
+    { protocol: 'ws', port: config.wsPort },
+    { protocol: 'mqtts', port: config.tlsPort },
+    { protocol: 'wss', port: config.wssPort },
+  ]
+  return shortcuts.filter((listener) => listener.port >= 0)
+}
+
+/**
+ * Every listener the config asks for, shortcuts first, then `listeners`, each with its TLS files read and
+ * checked (listeners sharing the same files share one read).
+ */
+export async function planListeners(config: ServerConfig): Promise<ListenerSpec[]> {
+  const tlsByFiles = new Map<string, Promise<TlsOptions>>()
+  const plan = [...shortcutListeners(config), ...config.listeners].map(async (listener): Promise<ListenerSpec> => {
+    const spec: ListenerSpec = { protocol: listener.protocol, host: listener.host ?? config.host, port: listener.port }
+    if (listener.protocol === 'ws' || listener.protocol === 'wss') spec.path = listener.path ?? config.wsPath
+    if (listener.maxConnections !== undefined) spec.maxConnections = listener.maxConnections
+    if (listener.protocol === 'mqtts' || listener.protocol === 'wss') {
+      const files = {
+        cert: listener.cert ?? config.cert ?? '',
+        key: listener.key ?? config.key ?? '',
+        ca: listener.ca ?? config.ca,
+        requireClientCert: listener.requireClientCert ?? config.requireClientCert,
+      }
+      const id = JSON.stringify(files)
+      if (!tlsByFiles.has(id)) tlsByFiles.set(id, readTlsFiles(files))
+      spec.tls = await tlsByFiles.get(id)
+    }
+    return spec
+  })
+  return Promise.all(plan)
+}
