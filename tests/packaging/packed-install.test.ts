@@ -103,6 +103,12 @@ describe('an app outside the monorepo', () => {
     expect(readdirSync(join(app, 'node_modules', '@wren')).sort()).toEqual(['auth-file', 'core', 'server'])
   })
 
+  it('is the app docs/getting-started.md walks a user through', () => {
+    const guide = readFileSync(join(root, 'docs', 'getting-started.md'), 'utf8')
+    for (const file of ['esm.mts', 'tsconfig.json']) expect(guide).toContain(readFileSync(join(app, file), 'utf8'))
+    for (const pkg of EMBEDDING) expect(guide).toContain(`packs/${basename(tarballOf(pkg))}`)
+  })
+
   it('compiles with strict TypeScript (declarations checked too) as ESM and CJS', async () => {
     await run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app], { cwd: app })
     expect(readdirSync(join(app, 'dist')).sort()).toEqual(['cjs.cjs', 'esm.mjs'])
