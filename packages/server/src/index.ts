@@ -5,10 +5,12 @@ export {
   mergeConfig,
   readConfigFile,
   validatePartialConfig,
+  type ListenerConfig,
   type LogLevel,
   type PersistenceSpec,
   type ServerConfig,
 } from './config.js'
+export { StartupError } from './config-error.js'
 export { openPersistence } from './persistence.js'
 export { createLogger } from './logger.js'
 export type { Listener, ListenerAddress } from './listeners/listener.js'
