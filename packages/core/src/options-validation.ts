@@ -5,7 +5,7 @@ export type OptionRule =
   | { type: 'integer'; min: number; max: number }
   | { type: 'boolean' }
   | { type: 'string'; nonEmpty?: boolean }
-  | { type: 'enum'; values: readonly string[] }
+  | { type: 'enum'; values: readonly string[]; orFunction?: boolean }
   | { type: 'object'; methods?: readonly string[] }
   | { type: 'function' }
 
@@ -26,7 +26,9 @@ export const BROKER_OPTION_RULES: { readonly [K in keyof BrokerOptions]-?: Optio
   maxInflight: integer(1, 65_535),
   maxQueued: integer(1, ANY_COUNT),
   queueFullPolicy: { type: 'enum', values: ['drop-new', 'drop-old'] },
+  fullQueueAction: { type: 'enum', values: ['hold-publishers', 'drop'], orFunction: true },
   maxSocketBuffer: integer(1, ANY_COUNT),
+  qos0HoldTime: integer(0, HOUR_MS),
   drainTimeout: integer(1, HOUR_MS),
   maxTopicLength: integer(1, 65_535),
   maxTopicLevels: integer(1, 65_535),
@@ -75,9 +77,9 @@ export function optionRuleProblem(rule: OptionRule, value: unknown): string | un
       if (typeof value !== 'string') return `must be a string, got ${describe(value)}`
       return rule.nonEmpty && value.length === 0 ? 'must not be empty' : undefined
     case 'enum':
-      return rule.values.includes(value as string)
+      return rule.values.includes(value as string) || (rule.orFunction === true && typeof value === 'function')
         ? undefined
-        : `must be one of ${rule.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describe(value)}`
+        : `must be one of ${rule.values.map((v) => JSON.stringify(v)).join(', ')}${rule.orFunction ? ' or a function' : ''}, got ${describe(value)}`
     case 'function':
       return typeof value === 'function' ? undefined : `must be a function, got ${describe(value)}`
     case 'object': {
