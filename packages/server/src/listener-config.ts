@@ -18,6 +18,9 @@ export interface ListenerConfig {
   requireClientCert?: boolean
   /** Connections this listener holds at once; more are closed as they arrive. */
   maxConnections?: number
+  /** Its clients log in against this file and are judged by this ACL instead of the top-level ones. */
+  passwordFile?: string
+  aclFile?: string
 }
 
 const ENTRY_CHECKS: { [K in keyof ListenerConfig]-?: Check<ListenerConfig[K]> } = {
@@ -30,6 +33,8 @@ const ENTRY_CHECKS: { [K in keyof ListenerConfig]-?: Check<ListenerConfig[K]> } 
   ca: filePath,
   requireClientCert: boolean,
   maxConnections: integer(1, Number.MAX_SAFE_INTEGER),
+  passwordFile: filePath,
+  aclFile: filePath,
 }
 
 function listenerEntry(value: unknown, label: string, baseDir: string): ListenerConfig {
@@ -48,6 +53,9 @@ function listenerEntry(value: unknown, label: string, baseDir: string): Listener
   }
   return entry as unknown as ListenerConfig
 }
+
+/** How the entry at `index` is named in messages, and in `client.meta.listener` for the hooks. */
+export const listenerName = (index: number): string => `listeners[${index}]`
 
 /** `listeners`: an array of listener entries. */
 export function listenerConfigs(value: unknown, label: string, baseDir: string): ListenerConfig[] {

@@ -1,5 +1,5 @@
 import type { TlsOptions } from 'node:tls'
-import type { ListenerConfig } from './listener-config.js'
+import { listenerName, type ListenerConfig } from './listener-config.js'
 import type { ListenerSpec } from './listeners/open-listeners.js'
 import type { ServerConfig } from './settings.js'
 import { readTlsFiles } from './tls-files.js'
@@ -21,8 +21,10 @@ function shortcutListeners(config: ServerConfig): ListenerConfig[] {
  */
 export async function planListeners(config: ServerConfig): Promise<ListenerSpec[]> {
   const tlsByFiles = new Map<string, Promise<TlsOptions>>()
-  const plan = [...shortcutListeners(config), ...config.listeners].map(async (listener): Promise<ListenerSpec> => {
+  const named = config.listeners.map((listener, index) => ({ ...listener, name: listenerName(index) }))
+  const plan = [...shortcutListeners(config), ...named].map(async (listener: ListenerConfig & { name?: string }): Promise<ListenerSpec> => {
     const spec: ListenerSpec = { protocol: listener.protocol, host: listener.host ?? config.host, port: listener.port }
+    if (listener.name !== undefined) spec.name = listener.name
     if (listener.protocol === 'ws' || listener.protocol === 'wss') spec.path = listener.path ?? config.wsPath
     if (listener.maxConnections !== undefined) spec.maxConnections = listener.maxConnections
     if (listener.protocol === 'mqtts' || listener.protocol === 'wss') {

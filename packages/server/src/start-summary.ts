@@ -1,3 +1,4 @@
+import { listenerName } from './listener-config.js'
 import type { ListenerAddress } from './listeners/listener.js'
 import type { PersistenceSpec } from './persistence-spec.js'
 import type { ServerConfig } from './settings.js'
@@ -26,6 +27,13 @@ function store(spec: PersistenceSpec): string {
 }
 
 function clients(config: ServerConfig, ownHooks: boolean): string {
+  const own = config.listeners.flatMap((listener, index) =>
+    listener.passwordFile === undefined ? [] : [`on ${listenerName(index)} only users of ${listener.passwordFile}`],
+  )
+  return [everywhere(config, ownHooks), ...own].join('; ')
+}
+
+function everywhere(config: ServerConfig, ownHooks: boolean): string {
   if (config.passwordFile !== undefined) return `only users of ${config.passwordFile} (anonymous clients are refused)`
   if (ownHooks) return 'as your authenticate hooks decide'
   const acl = config.aclFile === undefined ? 'may publish and subscribe to anything' : `get the anonymous rules of ${config.aclFile}`

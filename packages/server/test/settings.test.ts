@@ -121,6 +121,25 @@ describe('listeners in the config file', () => {
     expect(server.logs.filter((line) => line.msg.startsWith('listening on ')).map((line) => line.url)).toEqual([`mqtt://127.0.0.1:${port}`])
   })
 
+  it('lets a listener have its own password file: the others keep the top-level rules', async () => {
+    const [open, guarded] = [await freePort(), await freePort()]
+    const passwd = join(dir, 'listener-passwd')
+    expect((await runWren(['passwd', passwd, 'alice', 'alice-password'])).code).toBe(0)
+    const file = join(dir, 'listener-auth.json')
+    await writeFile(file, JSON.stringify({
+      host: '127.0.0.1',
+      listeners: [{ protocol: 'mqtt', port: open }, { protocol: 'mqtt', port: guarded, passwordFile: passwd }],
+    }))
+    const server = await startWren(['--config', file], { shortcuts: false })
+    running.push(server)
+    expect(await server.waitForStderr(/clients: .*\n/)).toContain(`; on listeners[1] only users of ${passwd}\n`)
+
+    expect((await client(`mqtt://127.0.0.1:${open}`)).connected).toBe(true)
+    await expect(client(`mqtt://127.0.0.1:${guarded}`)).rejects.toMatchObject({ code: 5 })
+    await expect(client(`mqtt://127.0.0.1:${guarded}`, { username: 'alice', password: 'wrong' })).rejects.toMatchObject({ code: 4 })
+    expect((await client(`mqtt://127.0.0.1:${guarded}`, { username: 'alice', password: 'alice-password' })).connected).toBe(true)
+  })
+
   it('names the entry and key of a bad listener', async () => {
     const file = join(dir, 'bad-listener.json')
     await writeFile(file, JSON.stringify({ listeners: [{ protocol: 'mqtt', port: 1 }, { protocol: 'mqttsn', port: 2 }] }))

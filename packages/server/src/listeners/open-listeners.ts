@@ -19,6 +19,8 @@ export interface ListenerSpec {
   tls?: TlsOptions
   /** Connections this listener holds at once; more are closed as they arrive. */
   maxConnections?: number
+  /** Reaches the hooks as `client.meta.listener`. */
+  name?: string
 }
 
 /** A listener could not open: the message names it, e.g. `cannot listen on mqtt://0.0.0.0:1883: port 1883 is in use`. */
@@ -64,6 +66,7 @@ async function openListener(broker: Broker, spec: ListenerSpec): Promise<Listene
     port: spec.port,
     ...(secure ? { tls: spec.tls } : {}),
     ...(spec.maxConnections === undefined ? {} : { maxConnections: spec.maxConnections }),
+    ...(spec.name === undefined ? {} : { name: spec.name }),
   }
   try {
     return spec.protocol === 'mqtt' || spec.protocol === 'mqtts'

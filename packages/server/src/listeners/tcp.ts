@@ -11,12 +11,14 @@ export interface TcpListenerOptions {
   tls?: TlsOptions
   /** Connections held at once; more are closed as they arrive. */
   maxConnections?: number
+  /** Reaches the hooks as `client.meta.listener`. */
+  name?: string
 }
 
 /** MQTT over TCP or TLS: each accepted socket is handed to the broker as it is. */
 export async function listenTcp(broker: Broker, options: TcpListenerOptions): Promise<Listener> {
   const transport = options.tls ? 'tls' : 'tcp'
-  const accept = (socket: Socket): void => broker.handle(socket, connectionMeta(socket, transport))
+  const accept = (socket: Socket): void => broker.handle(socket, connectionMeta(socket, transport, options.name))
   const server = options.tls ? createTlsServer(options.tls, accept) : createServer(accept)
   // Raw sockets, so that a TLS handshake that never ends can be cut too.
   const sockets = new Set<Socket>()

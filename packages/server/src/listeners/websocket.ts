@@ -18,13 +18,13 @@ function chooseSubprotocol(offered: Set<string>): string | false {
  * Serves MQTT over WebSocket on `path` of an existing HTTP or HTTPS server, leaving its other routes alone:
  * what the standalone listeners use, and what an app with its own HTTP server can call.
  */
-export function attachWebSocket(server: Server, broker: Broker, path = '/mqtt'): WebSocketServer {
+export function attachWebSocket(server: Server, broker: Broker, path = '/mqtt', name?: string): WebSocketServer {
   const wss = new WebSocketServer({ server, path, handleProtocols: chooseSubprotocol })
   // ws re-emits the HTTP server's own errors (e.g. EADDRINUSE), which reach whoever owns that server.
   wss.on('error', () => undefined)
   wss.on('connection', (ws, request: IncomingMessage) => {
     const transport = request.socket instanceof TLSSocket ? 'wss' : 'ws'
-    broker.handle(createWebSocketStream(ws), connectionMeta(request.socket, transport))
+    broker.handle(createWebSocketStream(ws), connectionMeta(request.socket, transport, name))
   })
   return wss
 }
@@ -37,6 +37,8 @@ export interface WebSocketListenerOptions {
   tls?: TlsOptions
   /** Connections held at once; more are closed as they arrive. */
   maxConnections?: number
+  /** Reaches the hooks as `client.meta.listener`. */
+  name?: string
 }
 
 /** A dedicated HTTP(S) server for MQTT over WebSocket; any other request gets 404 or 426. */
@@ -47,7 +49,7 @@ export async function listenWebSocket(broker: Broker, options: WebSocketListener
     response.end(upgradeExpected ? 'MQTT over WebSocket: upgrade required\n' : 'not found\n')
   }
   const server = options.tls ? createHttpsServer(options.tls, answerPlainHttp) : createServer(answerPlainHttp)
-  const wss = attachWebSocket(server, broker, options.path)
+  const wss = attachWebSocket(server, broker, options.path, options.name)
   if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections
   server.listen(options.port, options.host)
   await once(server, 'listening')
