@@ -62,6 +62,17 @@ describe('createServer', () => {
     await server.close()
   })
 
+  it('names a listener for the hooks: client.meta.listener', async () => {
+    const seen: unknown[] = []
+    const broker = createBroker({ sysInterval: 0, hooks: { authenticate: (client) => void seen.push(client.meta.listener) } })
+    await broker.ready()
+    const server = await createServer(broker, { tcp: { port: 0, name: 'devices' }, ws: 0 })
+    for (const { url } of server.addresses) await (await connectAsync(url, { reconnectPeriod: 0 })).endAsync()
+    expect(seen).toEqual(['devices', undefined])
+    await broker.close()
+    await server.close()
+  })
+
   it('needs at least one listener', async () => {
     await expect(createServer(createBroker(), {})).rejects.toThrow('createServer needs at least one of tcp, ws, tls, wss')
   })

@@ -9,6 +9,8 @@ interface Endpoint {
   host?: string
   /** Connections this listener holds at once. */
   maxConnections?: number
+  /** Reaches the hooks as `client.meta.listener`. */
+  name?: string
 }
 
 interface WebSocketEndpoint extends Endpoint {
@@ -41,13 +43,14 @@ const DEFAULT_HOST = '127.0.0.1'
 
 function spec(protocol: ListenerProtocol, endpoint: number | (WebSocketEndpoint & TlsOptions), host: string): ListenerSpec {
   if (typeof endpoint === 'number') return { protocol, host, port: endpoint }
-  const { port, host: own, path, maxConnections, ...tls } = endpoint
+  const { port, host: own, path, maxConnections, name, ...tls } = endpoint
   return {
     protocol,
     host: own ?? host,
     port,
     ...(path === undefined ? {} : { path }),
     ...(maxConnections === undefined ? {} : { maxConnections }),
+    ...(name === undefined ? {} : { name }),
     ...(protocol === 'mqtts' || protocol === 'wss' ? { tls } : {}),
   }
 }
