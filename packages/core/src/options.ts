@@ -64,6 +64,10 @@ export interface BrokerOptions {
   responseInformation?: string
   /** MQTT 5: Server Reference sent with CONNACK/DISCONNECT 0x9C/0x9D when the broker redirects. '' = none. */
   serverReference?: string
+  /** Largest packet accepted before CONNECT is accepted (the CONNECT itself included), in bytes. Default 65536. */
+  maxConnectPacketSize?: number
+  /** MQTT 5: User Properties accepted in one packet (or will); more closes the connection with 0x97. Default 1024. */
+  maxUserProperties?: number
 }
 
 /** Picks which member of a shared subscription group gets a message: an index into `members`. */
@@ -101,4 +105,6 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   maxPublishRate: 0,
   responseInformation: '',
   serverReference: '',
+  maxConnectPacketSize: 65_536,
+  maxUserProperties: 1024,
 }

@@ -124,7 +124,7 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
     private readonly onClose: (connection: Connection, reason: string) => void,
   ) {
     this.client = new Client(meta)
-    this.reader = new PacketReader(ctx.options.maxPacketSize, this)
+    this.reader = new PacketReader(ctx.options, this)
     ;(stream as OwnedStream)[kConnection] = this
     stream.on('data', streamData)
     stream.on('error', streamError)
@@ -312,6 +312,7 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
     }
     this.state = 'connected'
     this.wasConnected = true
+    this.reader.admitted()
     this.client.id = info.clientId
     this.client.username = info.username
     this.client.protocolVersion = info.protocolVersion

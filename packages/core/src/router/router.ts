@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache'
+import { pairKey } from '../pair-key.js'
 import { hasWildcard, parseSharedFilter, topicMatches } from '../topic/topic-rules.js'
 import type { Message, Subscription } from '../types.js'
 import { TopicTree } from './topic-tree.js'
@@ -7,7 +8,7 @@ import { TopicTree } from './topic-tree.js'
 export interface RouteEntry {
   readonly clientId: string
   readonly subscription: Subscription
-  /** Shared subscription group name; the key `group + '\0' + inner filter` identifies the group. */
+  /** Shared subscription group name; `groupKey` (group and inner filter) identifies the group. */
   readonly group?: string
   readonly groupKey?: string
   readonly listener?: (message: Message) => void
@@ -35,11 +36,11 @@ export class Router {
   add(clientId: string, subscription: Subscription): void {
     const shared = parseSharedFilter(subscription.filter)
     if (shared) {
-      const groupKey = `${shared.group}\u0000${shared.filter}`
-      this.tree.add(shared.filter, `${shared.group}\u0000${clientId}`, { clientId, subscription, group: shared.group, groupKey })
+      const groupKey = pairKey(shared.group, shared.filter)
+      this.tree.add(shared.filter, pairKey(clientId, shared.group), { clientId, subscription, group: shared.group, groupKey })
       this.invalidate(shared.filter)
     } else {
-      this.tree.add(subscription.filter, clientId, { clientId, subscription })
+      this.tree.add(subscription.filter, pairKey(clientId, ''), { clientId, subscription })
       this.invalidate(subscription.filter)
     }
   }
@@ -47,14 +48,15 @@ export class Router {
   remove(clientId: string, filter: string): boolean {
     const shared = parseSharedFilter(filter)
     const inner = shared ? shared.filter : filter
-    const removed = this.tree.remove(inner, shared ? `${shared.group}\u0000${clientId}` : clientId)
+    const removed = this.tree.remove(inner, pairKey(clientId, shared ? shared.group : ''))
     if (removed) this.invalidate(inner)
     return removed
   }
 
   /** Registers an in-process listener; returns the function that removes it. */
   listen(filter: string, listener: (message: Message) => void): () => void {
-    const key = `\u0001${++this.listenerSeq}`
+    // Not a pairKey (those start with a digit): a listener never shares a key with a client.
+    const key = `:${++this.listenerSeq}`
     this.tree.add(filter, key, { clientId: '', subscription: { filter, qos: 2 }, listener })
     this.invalidate(filter)
     return () => {
