@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache'
 import { pairKey } from '../pair-key.js'
-import { hasWildcard, parseSharedFilter, topicMatches } from '../topic/topic-rules.js'
+import { hasWildcard, parseSharedFilter } from '../topic/topic-rules.js'
 import type { Message, Subscription } from '../types.js'
 import { TopicTree } from './topic-tree.js'
 
@@ -22,7 +22,9 @@ const NO_ENTRIES: readonly RouteEntry[] = Object.freeze([])
  */
 export class Router {
   private readonly tree = new TopicTree<RouteEntry>()
-  private readonly cache: LRUCache<string, readonly RouteEntry[]>
+  private readonly cache: LRUCache<string, CachedMatch>
+  /** Bumped by every change to a wildcard filter: cached results of an older generation are stale. */
+  private generation = 0
   private listenerSeq = 0
 
   constructor(cacheSize: number) {
@@ -67,26 +69,34 @@ export class Router {
   /** Every entry whose filter matches the topic. The array is shared through the cache: do not mutate it. */
   match(topic: string): readonly RouteEntry[] {
     const cached = this.cache.get(topic)
-    if (cached) return cached
+    if (cached && cached.generation === this.generation) return cached.entries
     let found: RouteEntry[] | undefined
     this.tree.match(topic, (entry) => {
       if (found) found.push(entry)
       else found = [entry]
     })
     const result = found ?? NO_ENTRIES
-    this.cache.set(topic, result)
+    // A huge topic is matched again rather than kept: the cache must not pin megabytes of topic names.
+    if (topic.length <= MAX_CACHED_TOPIC) this.cache.set(topic, { generation: this.generation, entries: result })
     return result
   }
 
-  /** Drops cached results that a change to `filter` could alter. */
+  /**
+   * Makes cached results that a change to `filter` could alter unreachable. A wildcard filter may touch any
+   * number of cached topics: rather than scanning them (cache size x filters for a large SUBSCRIBE), the
+   * whole cache goes stale at once.
+   */
   private invalidate(filter: string): void {
     if (this.cache.size === 0) return
-    if (!hasWildcard(filter)) {
-      this.cache.delete(filter)
-      return
-    }
-    const stale: string[] = []
-    for (const topic of this.cache.keys()) if (topicMatches(filter, topic)) stale.push(topic)
-    for (const topic of stale) this.cache.delete(topic)
+    if (hasWildcard(filter)) this.generation++
+    else this.cache.delete(filter)
   }
 }
+
+interface CachedMatch {
+  generation: number
+  entries: readonly RouteEntry[]
+}
+
+/** Topics longer than this (UTF-16 units) are not cached. */
+const MAX_CACHED_TOPIC = 1024
