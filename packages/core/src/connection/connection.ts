@@ -31,6 +31,7 @@ class Client implements ClientInfo {
   protocolVersion: ProtocolVersion = 4
   username: string | undefined = undefined
   data: Record<string, unknown> = {}
+  closed = false
   constructor(readonly meta: ConnectionMeta) {}
 }
 
@@ -457,6 +458,7 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
       this.writePacket({ cmd: 'disconnect', reasonCode, properties })
     }
     this.state = 'closed'
+    this.client.closed = true
     this.closeReason = reason
     if (this.keepaliveTicks > 0) this.ctx.keepalive.unwatch(this)
     if (this.connectTimer) clearTimeout(this.connectTimer)
