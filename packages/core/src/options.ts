@@ -68,6 +68,10 @@ export interface BrokerOptions {
   maxConnectPacketSize?: number
   /** MQTT 5: User Properties accepted in one packet (or will); more closes the connection with 0x97. Default 1024. */
   maxUserProperties?: number
+  /** MQTT 5: whether CONNACK, DISCONNECT and acks carry a Reason String (it can reveal why a client was refused). Default true. */
+  reasonStrings?: boolean
+  /** MQTT 5: bytes of topic names one connection's topic aliases may hold, each direction. A client setting more gets 0x97. Default 1 MiB. */
+  maxTopicAliasBytes?: number
 }
 
 /** Picks which member of a shared subscription group gets a message: an index into `members`. */
@@ -107,4 +111,6 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   serverReference: '',
   maxConnectPacketSize: 65_536,
   maxUserProperties: 1024,
+  reasonStrings: true,
+  maxTopicAliasBytes: 1024 * 1024,
 }

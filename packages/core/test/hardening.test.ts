@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { connectClient, RawClient, remainingLength } from './helpers/clients.js'
 import { startBroker } from './helpers/start-broker.js'
+import { connectV5, rawConnectV5, rawHandshakeV5, rawSubscribe } from './helpers/v5.js'
 
 describe('limits one client runs into', () => {
   it('grants a filter repeated in one SUBSCRIBE once, with one code per copy', async () => {
@@ -36,5 +37,65 @@ describe('limits one client runs into', () => {
     await subscriber.client.subscribeAsync('big', { qos: 1 })
     await subscriber.client.publishAsync('big', Buffer.alloc(200_000, 1), { qos: 1 })
     expect((await subscriber.inbox.next()).payload.length).toBe(200_000)
+  })
+})
+
+describe('MQTT 5 limits and answers', () => {
+  it('answers PUBACK and PUBREC 0x10 when no subscription matched, 0x00 when one did', async () => {
+    const b = await startBroker()
+    const { raw } = await rawConnectV5(b.port)
+    raw.send({ cmd: 'publish', topic: 'nobody/here', payload: Buffer.from('x'), qos: 1, messageId: 1, retain: false, dup: false })
+    expect((await raw.next('puback')).reasonCode).toBe(0x10)
+    raw.send({ cmd: 'publish', topic: 'nobody/here', payload: Buffer.from('x'), qos: 2, messageId: 2, retain: false, dup: false })
+    expect((await raw.next('pubrec')).reasonCode).toBe(0x10)
+    await rawSubscribe(raw, 'somebody/#', 0, 3)
+    raw.send({ cmd: 'publish', topic: 'somebody/here', payload: Buffer.from('x'), qos: 1, messageId: 4, retain: false, dup: false })
+    expect((await raw.next('puback')).reasonCode ?? 0).toBe(0)
+  })
+
+  it('leaves Reason Strings out of CONNACK and DISCONNECT with reasonStrings: false', async () => {
+    const b = await startBroker({ reasonStrings: false, hooks: { preConnect: (client) => client.id !== 'refused' } })
+    const refused = await rawHandshakeV5(b.port, { clientId: 'refused' })
+    expect(refused.connack.reasonCode).toBe(0x87)
+    expect(refused.connack.properties?.reasonString).toBeUndefined()
+    const { raw } = await rawConnectV5(b.port)
+    raw.send({ cmd: 'publish', topic: 'a/+', payload: Buffer.from('x'), qos: 0, retain: false, dup: false })
+    const disconnect = await raw.next('disconnect')
+    expect(disconnect.reasonCode).toBe(0x90)
+    expect(disconnect.properties?.reasonString).toBeUndefined()
+  })
+
+  it('closes with 0x97 a client whose topic aliases would hold more than maxTopicAliasBytes', async () => {
+    const b = await startBroker({ maxTopicAliasBytes: 100 })
+    const { raw } = await rawConnectV5(b.port)
+    raw.send({ cmd: 'publish', topic: `t/${'a'.repeat(60)}`, payload: Buffer.from('x'), qos: 0, retain: false, dup: false, properties: { topicAlias: 1 } })
+    raw.send({ cmd: 'publish', topic: `t/${'b'.repeat(20)}`, payload: Buffer.from('x'), qos: 0, retain: false, dup: false, properties: { topicAlias: 1 } })
+    raw.send({ cmd: 'publish', topic: `t/${'c'.repeat(80)}`, payload: Buffer.from('x'), qos: 0, retain: false, dup: false, properties: { topicAlias: 2 } })
+    expect((await raw.next('disconnect')).reasonCode).toBe(0x97)
+  })
+
+  it('sends topics in full once the aliases it gave a client hold maxTopicAliasBytes', async () => {
+    const b = await startBroker({ maxTopicAliasBytes: 100 })
+    const subscriber = await connectV5(b.url, { properties: { topicAliasMaximum: 100 } })
+    await subscriber.client.subscribeAsync('t/#', { qos: 0 })
+    for (const letter of ['a', 'b', 'b', 'a']) await b.broker.publish({ topic: `t/${letter.repeat(60)}`, payload: 'x' })
+    const wire: number[] = []
+    for (let i = 0; i < 4; i++) wire.push((await subscriber.messages.next()).wireTopic.length)
+    // 'a' got an alias (reused, so sent as ''); 'b' did not fit the budget and always goes in full
+    expect(wire).toEqual([62, 62, 62, 0])
+  })
+})
+
+describe('wills obey the publish rules', () => {
+  it('refuses a will on a $SYS topic: nobody gets it, retained or live', async () => {
+    const b = await startBroker({ sysInterval: 0 })
+    const raw = await RawClient.open(b.port)
+    const connack = await raw.handshake({ will: { topic: '$SYS/broker/clients/connected', payload: Buffer.from('999'), qos: 0, retain: true } })
+    expect(connack.returnCode).toBe(5)
+    expect(await raw.closesWithin(3000)).toBe(true)
+    const watcher = await connectClient(b.url)
+    await watcher.client.subscribeAsync(['$SYS/broker/clients/connected', 'marker'], { qos: 0 })
+    await watcher.client.publishAsync('marker', 'm', { qos: 1 })
+    expect((await watcher.inbox.next()).topic).toBe('marker')
   })
 })

@@ -9,6 +9,7 @@ import type { Session, SessionLink } from '../session/session.js'
 import { Deque } from '../session/deque.js'
 import type { ConnectionMeta, Message, ProtocolVersion } from '../types.js'
 import { encodeAck, encodePacket, encodePublishV4For, encodePublishV4Header, type OutgoingPacket } from './packet-encoder.js'
+import type { InboundAliases } from './inbound-aliases.js'
 import type { KeepaliveWatched } from './keepalive.js'
 import { PacketReader, type PacketSink } from './packet-reader.js'
 import { encodePublishV5, type OutboundAliases } from './publish-v5.js'
@@ -86,7 +87,7 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
   clientReceiveMaximum = 65535
   clientMaximumPacketSize = Number.POSITIVE_INFINITY
   /** MQTT 5 client-to-server topic aliases, created on first use. */
-  inboundAliases: Map<number, string> | null = null
+  inboundAliases: InboundAliases | null = null
   outboundAliases: OutboundAliases | null = null
   /** The alias the last v5 PUBLISH encoding introduced (0: none), undone if that packet is dropped. */
   lastNewAlias = 0
@@ -368,7 +369,7 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
 
   /** A Reason String for an ack, unless the client asked for no problem information [MQTT-3.1.2-29]. */
   reasonProperties(reason: string | undefined): { properties?: { reasonString: string } } {
-    return reason !== undefined && this.requestProblemInformation ? { properties: { reasonString: reason } } : {}
+    return reason !== undefined && this.requestProblemInformation && this.ctx.options.reasonStrings ? { properties: { reasonString: reason } } : {}
   }
 
   sendPubrel(packetId: number): void {
@@ -454,7 +455,10 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
     if (wasConnected && reasonCode !== undefined && this.protocolVersion === 5) {
       const serverReference = redirectReference(this, reasonCode)
       // DISCONNECT may carry a Reason String whatever Request Problem Information says [MQTT-3.1.2-29]
-      const properties = { reasonString: reasonString ?? reason, ...(serverReference === undefined ? {} : { serverReference }) }
+      const properties = {
+        ...(this.ctx.options.reasonStrings ? { reasonString: reasonString ?? reason } : {}),
+        ...(serverReference === undefined ? {} : { serverReference }),
+      }
       this.writePacket({ cmd: 'disconnect', reasonCode, properties })
     }
     this.state = 'closed'

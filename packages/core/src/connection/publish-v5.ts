@@ -7,20 +7,29 @@ import type { Message } from '../types.js'
  */
 export class OutboundAliases {
   private readonly byTopic = new Map<string, number>()
-  constructor(private readonly maximum: number) {}
+  /** Length of the topics held (UTF-16 units): past the budget, topics are sent in full rather than aliased. */
+  private held = 0
+  constructor(
+    private readonly maximum: number,
+    private readonly maxBytes: number,
+  ) {}
 
   /** Undoes a new alias whose packet was never sent (e.g. too large for the client). */
   forget(topic: string, alias: number): void {
-    if (this.byTopic.get(topic) === alias && alias === this.byTopic.size) this.byTopic.delete(topic)
+    if (this.byTopic.get(topic) === alias && alias === this.byTopic.size) {
+      this.byTopic.delete(topic)
+      this.held -= topic.length
+    }
   }
 
   /** [alias, isNew]; alias 0 when no alias is available. */
   aliasFor(topic: string): [number, boolean] {
     const existing = this.byTopic.get(topic)
     if (existing !== undefined) return [existing, false]
-    if (this.byTopic.size >= this.maximum) return [0, false]
+    if (this.byTopic.size >= this.maximum || this.held + topic.length > this.maxBytes) return [0, false]
     const alias = this.byTopic.size + 1
     this.byTopic.set(topic, alias)
+    this.held += topic.length
     return [alias, true]
   }
 }

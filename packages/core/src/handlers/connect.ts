@@ -6,7 +6,7 @@ import { generateId } from '../context.js'
 import { ReasonCode, connackCodeForV3, malformed, protocolError } from '../errors.js'
 import type { AuthExchangeResult, AuthenticateResult, ConnectRequest, Denial, PublishVerdict, Verdict } from '../hooks/hook-types.js'
 import { denialOf, runChainAsync } from '../hooks/hook-runner.js'
-import { topicNameProblem } from '../topic/topic-rules.js'
+import { isSysTopic, topicNameProblem } from '../topic/topic-rules.js'
 import type { Message, ProtocolVersion, QoS } from '../types.js'
 import { createMessage, messageProperties, toBuffer } from './message-from-packet.js'
 
@@ -28,7 +28,8 @@ function refuse(connection: Connection, reasonCode: number, reason: string, serv
   if (connection.protocolVersion === 5) {
     // A Reason String is allowed on CONNACK whatever Request Problem Information says [MQTT-3.1.2-29]
     const reference = serverReference ?? redirectReference(connection, reasonCode)
-    packet.properties = reference === undefined ? { reasonString: reason } : { reasonString: reason, serverReference: reference }
+    const reasonString = connection.ctx.options.reasonStrings ? { reasonString: reason } : {}
+    packet.properties = reference === undefined ? reasonString : { ...reasonString, serverReference: reference }
   }
   writeConnack(connection, packet)
   connection.ctx.logger.info({ clientId: connection.client.id || undefined, reasonCode, reason }, 'connection refused')
@@ -122,7 +123,7 @@ export const handleConnect: PacketHandler = (connection, packet, done) => {
     }
     if (props.receiveMaximum !== undefined) connection.clientReceiveMaximum = props.receiveMaximum
     if (props.maximumPacketSize !== undefined) connection.clientMaximumPacketSize = props.maximumPacketSize
-    if (props.topicAliasMaximum) connection.outboundAliases = new OutboundAliases(props.topicAliasMaximum)
+    if (props.topicAliasMaximum) connection.outboundAliases = new OutboundAliases(props.topicAliasMaximum, ctx.options.maxTopicAliasBytes)
     if (props.requestProblemInformation === false) connection.requestProblemInformation = false
   }
   const will = willFrom(connect, clientId)
@@ -131,6 +132,11 @@ export const handleConnect: PacketHandler = (connection, packet, done) => {
     if (problem) {
       if (version === 5) refuse(connection, ReasonCode.TopicNameInvalid, `will topic: ${problem}`)
       else connection.fail(malformed(`will topic: ${problem}`))
+      done()
+      return
+    }
+    if (isSysTopic(will.topic)) {
+      refuse(connection, ReasonCode.NotAuthorized, 'will topic in $SYS')
       done()
       return
     }

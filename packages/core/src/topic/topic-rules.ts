@@ -85,6 +85,11 @@ export function parseSharedFilter(filter: string): SharedFilter | undefined {
   return { group, filter: rest }
 }
 
+/** The broker's own namespace: clients may not publish there, as messages or as wills. */
+export function isSysTopic(topic: string): boolean {
+  return topic === '$SYS' || topic.startsWith('$SYS/')
+}
+
 export function isSharedFilter(filter: string): boolean {
   return filter.startsWith(SHARE_PREFIX)
 }
