@@ -72,6 +72,8 @@ export interface BrokerOptions {
   reasonStrings?: boolean
   /** MQTT 5: bytes of topic names one connection's topic aliases may hold, each direction. A client setting more gets 0x97. Default 1 MiB. */
   maxTopicAliasBytes?: number
+  /** Retained messages kept in all; past it a retained message for a new topic is delivered but not kept. 0 = no cap. Default 0. */
+  maxRetainedMessages?: number
 }
 
 /** Picks which member of a shared subscription group gets a message: an index into `members`. */
@@ -113,4 +115,5 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   maxUserProperties: 1024,
   reasonStrings: true,
   maxTopicAliasBytes: 1024 * 1024,
+  maxRetainedMessages: 0,
 }

@@ -99,3 +99,33 @@ describe('wills obey the publish rules', () => {
     expect((await watcher.inbox.next()).topic).toBe('marker')
   })
 })
+
+describe('stored data one client can pin', () => {
+  it('keeps at most maxRetainedMessages retained messages; replacing and clearing still work', async () => {
+    const b = await startBroker({ maxRetainedMessages: 2, sysInterval: 0 })
+    const publisher = await connectClient(b.url)
+    for (const topic of ['r/1', 'r/2', 'r/3']) await publisher.client.publishAsync(topic, topic, { qos: 1, retain: true })
+    await publisher.client.publishAsync('r/1', 'r/1 again', { qos: 1, retain: true })
+    expect(await b.broker.persistence.retainedCount()).toBe(2)
+    const reader = await connectClient(b.url)
+    await reader.client.subscribeAsync('r/#', { qos: 1 })
+    const got = [await reader.inbox.next(), await reader.inbox.next()].map((m) => m.payload.toString()).sort()
+    expect(got).toEqual(['r/1 again', 'r/2'])
+    await publisher.client.publishAsync('r/2', '', { qos: 1, retain: true })
+    await publisher.client.publishAsync('r/3', 'r/3', { qos: 1, retain: true })
+    expect((await b.broker.persistence.retainedMatch('r/3')).map((m) => m.payload.toString())).toEqual(['r/3'])
+  })
+
+  it('expires an abandoned 3.1.1 clean-session-0 session after maxSessionExpiryInterval (persistent_client_expiration)', async () => {
+    const b = await startBroker({ maxSessionExpiryInterval: 1 })
+    const { raw } = await RawClient.connect(b.port, { clientId: 'abandoned', clean: false })
+    raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'gone/#', qos: 1 }] })
+    await raw.next('suback')
+    raw.destroy()
+    // bounded wait for the broker's own expiry timer to delete the stored session
+    for (let i = 0; i < 100 && (await b.broker.persistence.sessionGet('abandoned')) !== undefined; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(await b.broker.persistence.sessionGet('abandoned')).toBeUndefined()
+    const back = await RawClient.connect(b.port, { clientId: 'abandoned', clean: false })
+    expect(back.connack.sessionPresent).toBe(false)
+  })
+})
