@@ -1,5 +1,5 @@
 import { type ChainableCommander, Redis, type RedisOptions } from 'ioredis'
-import { parseSharedFilter, topicMatches } from '@wren/core'
+import { pairKey, parseSharedFilter, splitPairKey, topicMatches } from '@wren/core'
 import type {
   ClientSubscriptions,
   Message,
@@ -81,9 +81,6 @@ function topicBuckets(topic: string): string[] {
   return buckets
 }
 
-function indexField(clientId: string, filter: string): string {
-  return `${clientId}\u0000${filter}`
-}
 
 /** Runs a MULTI or pipeline and throws the first command error, which ioredis reports per reply. */
 async function execAll(batch: ChainableCommander): Promise<unknown[]> {
@@ -199,7 +196,7 @@ export class RedisPersistence implements Persistence {
     const k = this.keys
     const filters = await this.redis.hkeys(k.subscriptions(clientId))
     const multi = this.redis.multi().hdel(k.sessions, clientId).del(k.subscriptions(clientId), k.incoming(clientId)).srem(k.subscribers, clientId)
-    for (const filter of filters) multi.hdel(k.subscriptionIndex(filterBucket(filter)), indexField(clientId, filter))
+    for (const filter of filters) multi.hdel(k.subscriptionIndex(filterBucket(filter)), pairKey(clientId, filter))
     multi.hdel(k.wills, clientId)
     await Promise.all([
       execAll(multi),
@@ -219,7 +216,7 @@ export class RedisPersistence implements Persistence {
     for (const subscription of subscriptions) {
       const json = JSON.stringify(subscription)
       multi.hset(k.subscriptions(clientId), subscription.filter, json)
-      multi.hset(k.subscriptionIndex(filterBucket(subscription.filter)), indexField(clientId, subscription.filter), json)
+      multi.hset(k.subscriptionIndex(filterBucket(subscription.filter)), pairKey(clientId, subscription.filter), json)
     }
     await execAll(multi)
   }
@@ -228,7 +225,7 @@ export class RedisPersistence implements Persistence {
     if (filters.length === 0) return
     const k = this.keys
     const multi = this.redis.multi().hdel(k.subscriptions(clientId), ...filters)
-    for (const filter of filters) multi.hdel(k.subscriptionIndex(filterBucket(filter)), indexField(clientId, filter))
+    for (const filter of filters) multi.hdel(k.subscriptionIndex(filterBucket(filter)), pairKey(clientId, filter))
     await execAll(multi)
     await FORGET_IF_UNSUBSCRIBED.run(this.redis, [k.subscriptions(clientId), k.subscribers], [clientId])
   }
@@ -258,9 +255,9 @@ export class RedisPersistence implements Persistence {
     const found: Array<{ clientId: string; subscription: Subscription }> = []
     for (const fields of replies) {
       for (const [field, json] of Object.entries(fields)) {
-        const separator = field.indexOf('\u0000')
-        if (!topicMatches(matchingFilter(field.slice(separator + 1)), topic)) continue
-        found.push({ clientId: field.slice(0, separator), subscription: JSON.parse(json) as Subscription })
+        const [clientId, filter] = splitPairKey(field)
+        if (!topicMatches(matchingFilter(filter), topic)) continue
+        found.push({ clientId, subscription: JSON.parse(json) as Subscription })
       }
     }
     return found
