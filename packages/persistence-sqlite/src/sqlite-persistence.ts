@@ -198,6 +198,7 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
     enqueue: db.transaction((targets: OutboundTarget[], message: Message, limit: number | undefined, dropOldest: boolean): string[] => {
       const messageId = message.id as string
       const full: string[] = []
+      let added = 0
       s.messageInsert.run(messageToRow(message))
       for (const target of targets) {
         if (s.outboundHas.get(target.clientId, messageId) !== undefined) continue
@@ -211,8 +212,10 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
         const identifiers = target.subscriptionIdentifiers === undefined ? null : JSON.stringify(target.subscriptionIdentifiers)
         s.outboundInsert.run(target.clientId, messageId, target.qos, identifiers, flag(target.retain))
         lengths.add(target.clientId, 1)
+        added++
       }
-      s.messageDeleteUnreferenced.run(messageId, messageId)
+      // Taken by no queue (all full or holding it already): the body inserted above must not stay behind.
+      if (added === 0) s.messageDeleteUnreferenced.run(messageId, messageId)
       return full
     }),
     ack: db.transaction((clientId: string, packetId: number) => {
