@@ -15,7 +15,7 @@ import { decodeMessage, decodeWill, encodeMessage, encodeWill } from './envelope
 import { KeyLayout } from './keys.js'
 import { ScriptLoader } from './script-loader.js'
 import { ACK, ALL_SCRIPTS, type LuaScript, DELETE_RETAINED_IF_SAME, DELETE_SESSION, ENQUEUE, FORGET_IF_UNSUBSCRIBED, LIST, RELEASED, REMOVE, SENT } from './scripts.js'
-import { TurnBatcher } from './turn-batcher.js'
+import { TickBatcher } from './tick-batcher.js'
 
 export interface RedisPersistenceOptions {
   /** e.g. 'redis://127.0.0.1:6379/0'. */
@@ -112,7 +112,7 @@ export class RedisPersistence implements Persistence {
   private readonly ownsClient: boolean
   private readonly keys: KeyLayout
   private readonly scripts: ScriptLoader
-  private readonly batcher: TurnBatcher
+  private readonly batcher: TickBatcher
 
   constructor(options: RedisPersistenceOptions = {}) {
     if (options.redis) {
@@ -124,17 +124,17 @@ export class RedisPersistence implements Persistence {
       this.ownsClient = true
     }
     this.keys = new KeyLayout(options.prefix ?? 'wren:')
-    this.batcher = new TurnBatcher(this.redis)
+    this.batcher = new TickBatcher(this.redis)
     this.scripts = new ScriptLoader(this.redis, ALL_SCRIPTS)
   }
 
-  /** The client for the next command, which then joins the turn's batch. */
+  /** The client for the next command, which then joins the tick's batch. */
   private client(): Redis {
     this.batcher.hold()
     return this.redis
   }
 
-  /** Runs a script in the turn's batch, behind the scripts' SCRIPT LOAD if this connection has not had it. */
+  /** Runs a script in the tick's batch, behind the scripts' SCRIPT LOAD if this connection has not had it. */
   private script(script: LuaScript, keys: string[], args: Array<string | Buffer | number>, buffers = false): Promise<unknown> {
     this.batcher.hold()
     return this.scripts.run(script, keys, args, buffers)
