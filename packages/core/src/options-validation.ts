@@ -47,6 +47,11 @@ export const BROKER_OPTION_RULES: { readonly [K in keyof BrokerOptions]-?: Optio
   maxPublishRate: integer(0, ANY_COUNT),
   responseInformation: { type: 'string' },
   serverReference: { type: 'string' },
+  maxConnectPacketSize: integer(2, 268_435_455),
+  maxUserProperties: integer(0, ANY_COUNT),
+  reasonStrings: { type: 'boolean' },
+  maxTopicAliasBytes: integer(0, ANY_COUNT),
+  maxRetainedMessages: integer(0, ANY_COUNT),
 }
 
 export type BrokerOptionName = keyof typeof BROKER_OPTION_RULES

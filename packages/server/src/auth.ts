@@ -21,12 +21,13 @@ export const certificateUsername: Hooks['authenticate'] = (_client, { certificat
   return typeof cn === 'string' && cn.length > 0 ? { ok: true, username: cn } : undefined
 }
 
-function openFileAuth({ passwordFile, aclFile }: Pick<ServerConfig, 'passwordFile' | 'aclFile'>): FileAuth | undefined {
+function openFileAuth({ passwordFile, aclFile, allowAnonymous }: Pick<ServerConfig, 'passwordFile' | 'aclFile' | 'allowAnonymous'>): FileAuth | undefined {
   if (passwordFile === undefined && aclFile === undefined) return undefined
   try {
     return createFileAuth({
       ...(passwordFile === undefined ? {} : { passwordFile }),
       ...(aclFile === undefined ? {} : { aclFile }),
+      ...(allowAnonymous ? { allowAnonymous: true } : {}),
     })
   } catch (error) {
     if (error instanceof AuthFileError) throw new ConfigError(error.message)
@@ -58,7 +59,11 @@ function perListener(config: ServerConfig, shared: FileAuth | undefined): { hook
   const own = new Map<unknown, FileAuth>()
   config.listeners.forEach((listener, index) => {
     if (listener.passwordFile === undefined && listener.aclFile === undefined) return
-    const files = openFileAuth({ passwordFile: listener.passwordFile ?? config.passwordFile, aclFile: listener.aclFile ?? config.aclFile })
+    const files = openFileAuth({
+      passwordFile: listener.passwordFile ?? config.passwordFile,
+      aclFile: listener.aclFile ?? config.aclFile,
+      allowAnonymous: config.allowAnonymous,
+    })
     if (files) own.set(listenerName(index), files)
   })
   if (own.size === 0) return { hooks: shared?.hooks ?? {}, files: shared ? [shared] : [] }

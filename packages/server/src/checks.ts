@@ -61,3 +61,12 @@ export function redisUrl(value: unknown, label: string): string {
   }
   return url
 }
+
+/** A list of origins: a JSON array, or one comma-separated string (as a flag gives it). */
+export const origins: Check<string[]> = (value, label) => {
+  const list = typeof value === 'string' ? value.split(',').map((origin) => origin.trim()) : value
+  if (!Array.isArray(list) || list.length === 0 || !list.every((origin) => typeof origin === 'string' && origin.length > 0)) {
+    throw new ConfigError(`${label} must be a list of origins such as https://app.example, got ${describe(value)}`)
+  }
+  return list as string[]
+}

@@ -17,16 +17,24 @@ function shortcutListeners(config: ServerConfig): ListenerConfig[] {
 
 /**
  * Every listener the config asks for, shortcuts first, then `listeners`, each with its TLS files read and
- * checked (listeners sharing the same files share one read).
+ * checked (listeners sharing the same files share one read). `host` is where those without one bind. Each gets
+ * the broker's connection, packet and handshake bounds at the socket too, so a flood is cut before the broker.
  */
-export async function planListeners(config: ServerConfig): Promise<ListenerSpec[]> {
+export async function planListeners(config: ServerConfig, host: string): Promise<ListenerSpec[]> {
   const tlsByFiles = new Map<string, Promise<TlsOptions>>()
   const named = config.listeners.map((listener, index) => ({ ...listener, name: listenerName(index) }))
   const plan = [...shortcutListeners(config), ...named].map(async (listener: ListenerConfig & { name?: string }): Promise<ListenerSpec> => {
-    const spec: ListenerSpec = { protocol: listener.protocol, host: listener.host ?? config.host, port: listener.port }
+    const spec: ListenerSpec = { protocol: listener.protocol, host: listener.host ?? host, port: listener.port }
     if (listener.name !== undefined) spec.name = listener.name
-    if (listener.protocol === 'ws' || listener.protocol === 'wss') spec.path = listener.path ?? config.wsPath
-    if (listener.maxConnections !== undefined) spec.maxConnections = listener.maxConnections
+    const maxConnections = listener.maxConnections ?? config.maxConnections
+    if (maxConnections !== undefined) spec.maxConnections = maxConnections
+    if (listener.protocol === 'ws' || listener.protocol === 'wss') {
+      spec.path = listener.path ?? config.wsPath
+      if (config.maxPacketSize !== undefined) spec.maxPayload = config.maxPacketSize
+      if (config.wsOrigins !== undefined) spec.origins = config.wsOrigins
+    } else if (config.connectTimeout !== undefined) {
+      spec.handshakeTimeout = config.connectTimeout
+    }
     if (listener.protocol === 'mqtts' || listener.protocol === 'wss') {
       const files = {
         cert: listener.cert ?? config.cert ?? '',

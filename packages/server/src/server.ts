@@ -5,6 +5,7 @@ import { chainHooks, createServerAuth } from './auth.js'
 import { mergeConfig, validatePartialConfig, type ServerConfig } from './config.js'
 import { createLogger } from './logger.js'
 import { openCluster } from './cluster.js'
+import { resolveExposure } from './exposure.js'
 import { planListeners } from './listener-plan.js'
 import { openPersistence } from './persistence.js'
 import { brokerOptions } from './settings.js'
@@ -57,7 +58,8 @@ export async function startServer(
 ): Promise<RunningServer> {
   const config = mergeConfig(validatePartialConfig(input, (key) => `config.${key}`, process.cwd()))
   const logger = options.logger ?? createLogger(config.logLevel)
-  const plan = await planListeners(config)
+  const exposure = resolveExposure(config, options.hooks ?? {})
+  const plan = await planListeners(config, exposure.host)
   const auth = createServerAuth(config)
 
   const cluster = config.cluster === undefined
@@ -93,6 +95,7 @@ export async function startServer(
   }
 
   const addresses = listeners.map((listener) => listener.address)
+  if (exposure.warning !== undefined) logger.warn(exposure.warning)
   for (const address of addresses) logger.info(address, `listening on ${address.url}`)
   const security = {
     passwordFile: config.passwordFile ?? null,

@@ -7,6 +7,7 @@ import {
   integer,
   nonEmptyString,
   oneOf,
+  origins,
   port,
   redisUrl,
   wsPath,
@@ -71,10 +72,11 @@ function workers(value: unknown, label: string): number | 'auto' {
  * messages naming the flag or the key and file, and a line of help; one with `broker` reaches `createBroker`.
  */
 export const SETTINGS = {
-  host: setting({ flag: 'host', kind: 'string', arg: '<addr>', check: nonEmptyString, default: '0.0.0.0', doc: 'address every listener binds to (default 0.0.0.0)' }),
+  host: setting<string>({ flag: 'host', kind: 'string', arg: '<addr>', check: nonEmptyString, default: undefined, doc: 'address every listener binds to (default 0.0.0.0 with authentication, 127.0.0.1 without)' }),
   port: setting({ flag: 'port', short: 'p', kind: 'number', arg: '<n>', check: port, default: 1883, doc: 'MQTT over TCP port (default 1883; 0 = any free port; -1 = off)' }),
   wsPort: setting({ flag: 'ws-port', kind: 'number', arg: '<n>', check: port, default: 8083, doc: 'MQTT over WebSocket port (default 8083; 0 = any free port; -1 = off)' }),
   wsPath: setting({ flag: 'ws-path', kind: 'string', arg: '<path>', check: wsPath, default: '/mqtt', doc: 'HTTP path of the WebSocket listeners (default /mqtt)' }),
+  wsOrigins: setting<string[]>({ flag: 'ws-origins', kind: 'string', arg: '<list>', check: origins, default: undefined, doc: 'comma-separated browser origins allowed on the WebSocket listeners (default any)' }),
   tlsPort: setting({ flag: 'tls-port', kind: 'number', arg: '<n>', check: port, default: -1, doc: 'MQTT over TLS port (default off; 0 = any free port)' }),
   wssPort: setting({ flag: 'wss-port', kind: 'number', arg: '<n>', check: port, default: -1, doc: 'MQTT over secure WebSocket port (default off; 0 = any free port)' }),
   listeners: setting<ListenerConfig[], ListenerConfig[]>({ kind: 'string', check: listenerConfigs, default: [], doc: 'listeners of their own (config file only; see docs/server.md)' }),
@@ -85,6 +87,8 @@ export const SETTINGS = {
   certCnAsUsername: setting({ flag: 'cert-cn-as-username', kind: 'switch', check: boolean, default: false, doc: 'log TLS clients with a verified certificate in as its CN, without a password' }),
   passwordFile: setting<string>({ flag: 'password-file', kind: 'string', arg: '<file>', check: filePath, default: undefined, doc: 'clients must log in as a user of this file (see "wren passwd")' }),
   aclFile: setting<string>({ flag: 'acl-file', kind: 'string', arg: '<file>', check: filePath, default: undefined, doc: 'Mosquitto ACL file (SIGHUP reads it and the password file again)' }),
+  allowAnonymous: setting({ flag: 'allow-anonymous', kind: 'switch', check: boolean, default: false, doc: 'let clients without a user name in (needed to bind a public --host without auth)' }),
+  trustClientUsernames: setting({ flag: 'trust-client-usernames', kind: 'switch', check: boolean, default: false, doc: 'allow --acl-file without --password-file: the user names clients send are believed' }),
   persistence: setting<PersistenceSpec, PersistenceSpec>({ flag: 'persistence', kind: 'string', arg: '<spec>', check: parsePersistence, default: { kind: 'memory' }, doc: 'memory (default) | sqlite:<file> | redis://host:port[/db]' }),
   cluster: setting<string>({ flag: 'cluster', kind: 'string', arg: '<url>', check: redisUrl, default: undefined, doc: 'join the cluster on this Redis (needs @wren/cluster-redis)' }),
   nodeId: setting<string>({ flag: 'node-id', kind: 'string', arg: '<id>', check: nonEmptyString, default: undefined, doc: "this node's id in the cluster (default generated)" }),
@@ -113,6 +117,11 @@ export const SETTINGS = {
   maxSessionExpiryInterval: brokerOption('maxSessionExpiryInterval', 'max-session-expiry', 'MQTT 5: cap on session expiry, in seconds (default 4294967295)'),
   responseInformation: brokerOption('responseInformation', 'response-information', 'MQTT 5: Response Information for clients that ask (default none)'),
   serverReference: brokerOption('serverReference', 'server-reference', 'MQTT 5: another server for clients to use, sent when shutting down (default none)'),
+  maxConnectPacketSize: brokerOption('maxConnectPacketSize', 'max-connect-packet-size', 'largest packet before CONNECT is accepted, in bytes (default 65536)'),
+  maxUserProperties: brokerOption('maxUserProperties', 'max-user-properties', 'MQTT 5: User Properties accepted in one packet (default 1024)'),
+  reasonStrings: brokerOption('reasonStrings', 'reason-strings', 'MQTT 5: whether acks and refusals carry a Reason String (default true)'),
+  maxTopicAliasBytes: brokerOption('maxTopicAliasBytes', 'max-topic-alias-bytes', "MQTT 5: bytes of topic names one connection's aliases may hold (default 1048576)"),
+  maxRetainedMessages: brokerOption('maxRetainedMessages', 'max-retained-messages', 'retained messages kept in all; 0 = no cap (default 0)'),
   logLevel: setting<LogLevel, LogLevel>({ flag: 'log-level', kind: 'string', arg: '<level>', check: oneOf(LOG_LEVELS), default: 'info', doc: 'fatal | error | warn | info | debug | trace | silent (default info)' }),
   shutdownTimeout: setting({ flag: 'shutdown-timeout', kind: 'number', arg: '<ms>', check: integer(0, 3_600_000), default: 10_000, doc: 'how long a shutdown may take before exiting with an error (default 10000)' }),
 }

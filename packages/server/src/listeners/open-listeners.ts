@@ -21,6 +21,12 @@ export interface ListenerSpec {
   maxConnections?: number
   /** Reaches the hooks as `client.meta.listener`. */
   name?: string
+  /** mqtts: milliseconds from accept to a finished TLS handshake. */
+  handshakeTimeout?: number
+  /** ws, wss: largest WebSocket message, in bytes. */
+  maxPayload?: number
+  /** ws, wss: browser origins allowed; undefined = any. */
+  origins?: readonly string[]
 }
 
 /** A listener could not open: the message names it, e.g. `cannot listen on mqtt://0.0.0.0:1883: port 1883 is in use`. */
@@ -66,12 +72,19 @@ async function openListener(broker: Broker, spec: ListenerSpec): Promise<Listene
     port: spec.port,
     ...(secure ? { tls: spec.tls } : {}),
     ...(spec.maxConnections === undefined ? {} : { maxConnections: spec.maxConnections }),
-    ...(spec.name === undefined ? {} : { name: spec.name }),
   }
+  const name = spec.name === undefined ? {} : { name: spec.name }
   try {
-    return spec.protocol === 'mqtt' || spec.protocol === 'mqtts'
-      ? await listenTcp(broker, common)
-      : await listenWebSocket(broker, { ...common, path: spec.path ?? '/mqtt' })
+    if (spec.protocol === 'mqtt' || spec.protocol === 'mqtts') {
+      const handshake = spec.handshakeTimeout === undefined ? {} : { handshakeTimeout: spec.handshakeTimeout }
+      return await listenTcp(broker, { ...common, ...name, ...handshake })
+    }
+    const limits = {
+      ...name,
+      ...(spec.maxPayload === undefined ? {} : { maxPayload: spec.maxPayload }),
+      ...(spec.origins === undefined ? {} : { origins: spec.origins }),
+    }
+    return await listenWebSocket(broker, { ...common, path: spec.path ?? '/mqtt', limits })
   } catch (error) {
     throw new ListenerError(spec, error)
   }
