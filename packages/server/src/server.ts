@@ -58,9 +58,9 @@ export async function startServer(
 ): Promise<RunningServer> {
   const config = mergeConfig(validatePartialConfig(input, (key) => `config.${key}`, process.cwd()))
   const logger = options.logger ?? createLogger(config.logLevel)
+  const auth = createServerAuth(config)
   const exposure = resolveExposure(config, options.hooks ?? {})
   const plan = await planListeners(config, exposure.host)
-  const auth = createServerAuth(config)
 
   const cluster = config.cluster === undefined
     ? undefined
