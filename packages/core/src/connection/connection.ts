@@ -113,6 +113,16 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
   private corked = false
   lastActivity = 0
   keepaliveTicks = 0
+  /** Per-connection traffic for the admin API: plain counters, read when someone asks. */
+  bytesIn = 0
+  bytesOut = 0
+  packetsIn = 0
+  packetsOut = 0
+  publishIn = 0
+  publishOut = 0
+  /** Epoch ms of CONNACK success (0 before). */
+  connectedAt = 0
+  keepalive = 0
   private connectTimer: NodeJS.Timeout | null
   private closeReason = ''
 
@@ -145,6 +155,7 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
 
   onData(chunk: Buffer): void {
     this.ctx.stats.bytesReceived += chunk.length
+    this.bytesIn += chunk.length
     this.lastActivity = this.ctx.keepalive.tick
     this.reader.push(chunk)
   }
@@ -160,7 +171,11 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
   onPacket(packet: Packet): void {
     if (this.state === 'closed') return
     this.ctx.stats.messagesReceived++
+    this.ctx.stats.packetsReceived[packet.cmd]++
+    this.packetsIn++
     if (packet.cmd === 'publish') {
+      this.ctx.stats.publishReceivedByQos[packet.qos]++
+      this.publishIn++
       // Counted on arrival: a client may not have more QoS 1/2 publishes unacknowledged than our Receive Maximum.
       if (packet.qos > 0 && this.protocolVersion === 5 && ++this.inboundQuota > this.ctx.options.receiveMaximum) {
         this.fail(new ProtocolViolation('WREN_RECEIVE_MAXIMUM_EXCEEDED', ReasonCode.ReceiveMaximumExceeded, 'more unacknowledged QoS 1/2 publishes than Receive Maximum')) // [MQTT-3.3.4-9]
@@ -315,6 +330,8 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
     this.client.id = info.clientId
     this.client.username = info.username
     this.client.protocolVersion = info.protocolVersion
+    this.connectedAt = Date.now()
+    this.keepalive = info.keepalive
     if (info.keepalive > 0) {
       // [MQTT-3.1.2-24] one and a half times the keepalive without a packet closes the connection
       this.keepaliveTicks = this.ctx.keepalive.ticksFor(info.keepalive)
@@ -326,6 +343,8 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
   /** Writes one buffer; writes made in the same tick reach the socket as one batch. */
   writeBuffer(buffer: Buffer): void {
     this.ctx.stats.messagesSent++
+    this.ctx.stats.packetSent(buffer[0] as number)
+    this.packetsOut++
     this.writeBytes(buffer)
   }
 
@@ -338,6 +357,7 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
       process.nextTick(uncorkConnection, this)
     }
     this.ctx.stats.bytesSent += buffer.length
+    this.bytesOut += buffer.length
     if (!this.stream.write(buffer) && this.stream.writableLength > this.ctx.options.maxSocketBuffer) this.becomeCongested()
   }
 
@@ -380,7 +400,10 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
     let remainingExpiry: number | undefined
     if (message.expiresAt !== undefined) {
       const left = message.expiresAt - Date.now()
-      if (left <= 0) return false
+      if (left <= 0) {
+        this.ctx.stats.dropped.expired++
+        return false
+      }
       remainingExpiry = Math.ceil(left / 1000)
     }
     const forward = this.ctx.hooks.authorizeForward
@@ -391,12 +414,17 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
           verdict = hook(this.client, message)
         } catch (error) {
           this.ctx.logger.warn({ clientId: this.client.id, err: error }, 'authorizeForward threw: delivery denied')
+          this.deniedForward()
           return false
         }
-        if (verdict === false || verdict === null) return false
+        if (verdict === false || verdict === null) {
+          this.deniedForward()
+          return false
+        }
         if (typeof verdict === 'object') {
           if (typeof (verdict as { then?: unknown }).then === 'function') {
             this.ctx.logger.error({ clientId: this.client.id }, 'authorizeForward must answer synchronously: delivery denied')
+            this.deniedForward()
             return false
           }
           message = verdict
@@ -414,9 +442,12 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
         const header = encodePublishV4Header(message.topic, message.payload.length, entry.qos, retain, dup, packetId)
         if (header.length + message.payload.length > this.clientMaximumPacketSize) {
           this.ctx.stats.messagesDropped++
+          this.ctx.stats.dropped.tooLarge++
           return false
         }
         this.ctx.stats.publishSent++
+        this.ctx.stats.publishSentByQos[entry.qos]++
+        this.publishOut++
         this.writeBuffer(header)
         this.writeBytes(message.payload)
         return true
@@ -427,11 +458,19 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
     if (buffer === null || buffer.length > this.clientMaximumPacketSize) {
       if (this.outboundAliases && this.lastNewAlias !== 0) this.outboundAliases.forget(message.topic, this.lastNewAlias)
       this.ctx.stats.messagesDropped++
+      this.ctx.stats.dropped.tooLarge++
       return false
     }
     this.ctx.stats.publishSent++
+    this.ctx.stats.publishSentByQos[entry.qos]++
+    this.publishOut++
     this.writeBuffer(buffer)
     return true
+  }
+
+  private deniedForward(): void {
+    this.ctx.stats.authorizationDenied.forward++
+    this.ctx.stats.dropped.notAuthorized++
   }
 
   /** Ends the connection for a protocol violation: logged, and reported as a client error. */

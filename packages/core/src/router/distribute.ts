@@ -89,6 +89,8 @@ export function distribute(
   done: Done,
 ): void {
   const entries = ctx.router.match(message.topic)
+  // The broker's own $SYS updates routinely go to nobody: only application messages count as dropped.
+  if (entries.length === 0 && message.topic.charCodeAt(0) !== 36) ctx.stats.dropped.noSubscribers++
   let persistTargets: OutboundTarget[] | null = null
 
   // Live persistent sessions are handed the message only after the store has been asked to enqueue it,
@@ -173,7 +175,10 @@ export function distribute(
   if (persistTargets !== null) {
     message.id ??= ctx.nextMessageId()
     queued = ctx.persistence.outboundEnqueue(persistTargets, message, ctx.options.maxQueued, ctx.options.queueFullPolicy === 'drop-old').then((full) => {
-      if (full.length > 0) ctx.stats.messagesDropped += full.length
+      if (full.length > 0) {
+        ctx.stats.messagesDropped += full.length
+        ctx.stats.dropped.queueFull += full.length
+      }
     })
     const waiting = deferred as Array<[Session, Delivery]> | null
     if (waiting) for (const [session, d] of waiting) session.deliver(message, d.qos, d.retain, d.subscriptionIdentifiers)

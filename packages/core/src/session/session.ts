@@ -2,6 +2,7 @@ import type { OutboundEntry } from '../persistence/persistence.js'
 import type { Message, ProtocolVersion, QoS, Subscription } from '../types.js'
 import { Deque } from './deque.js'
 import type { SessionStore } from './session-store.js'
+import type { DropCounters } from '../stats.js'
 
 /** What a session needs from the connection it is attached to. */
 export interface SessionLink {
@@ -21,6 +22,7 @@ export interface SessionLimits {
 
 export interface SessionCounters {
   messagesDropped: number
+  readonly dropped: Pick<DropCounters, 'queueFull' | 'slowConsumer'>
 }
 
 const NEVER = 0xffffffff
@@ -74,6 +76,7 @@ export class Session {
         link.sendPublish({ message, qos, state: 'sent', retain, subscriptionIdentifiers }, false)
       } else {
         this.counters.messagesDropped++
+        this.counters.dropped.slowConsumer++
       }
       return
     }
@@ -85,6 +88,7 @@ export class Session {
     // Counted as the store counts a client's queue: queued and in flight together.
     if (this.pending.length + this.inflight.size >= this.limits.maxQueued) {
       this.counters.messagesDropped++
+      this.counters.dropped.queueFull++
       // With everything held already in flight there is nothing old to drop: the new message goes, as in the store.
       if (this.limits.queueFullPolicy === 'drop-new' || this.pending.length === 0) {
         this.forget(entry)
