@@ -128,4 +128,22 @@ describe('broker.admin', () => {
     expect(watcher.inbox.unread.filter((m) => m.topic === 'r/a' && m.payload.length === 0)).toEqual([])
     await expect(b.broker.admin.retained('$share/g/x')).rejects.toBeInstanceOf(AdminError)
   })
+
+  it("emits 'denied' for refused connects, publishes and subscriptions", async () => {
+    const b = await startBroker({
+      sysInterval: 0,
+      hooks: {
+        authenticate: (_client, { username }) => username !== 'mallory',
+        authorizePublish: (_client, message) => message.topic !== 'secret',
+        authorizeSubscribe: (_client, subscription) => subscription.filter !== 'forbidden',
+      },
+    })
+    const denied: string[] = []
+    b.broker.on('denied', (client, action, detail) => denied.push(`${client.id} ${action} ${detail}`))
+    await expect(connectClient(b.url, { clientId: 'm', username: 'mallory', password: 'x' })).rejects.toThrow()
+    const c = await connectClient(b.url, { clientId: 'ok' })
+    await expect(c.client.subscribeAsync('forbidden', { qos: 0 })).rejects.toThrow()
+    await c.client.publishAsync('secret', 'x', { qos: 1 })
+    expect(denied).toEqual(['m connect mallory', 'ok subscribe forbidden', 'ok publish secret'])
+  })
 })

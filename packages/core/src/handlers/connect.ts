@@ -219,6 +219,7 @@ async function admit(connection: Connection, pending: PendingConnect, authData: 
   const authDenied = denialOf(auth, ReasonCode.BadUserNameOrPassword)
   if (authDenied !== undefined) {
     ctx.stats.authentication.failure++
+    ctx.events.emit('denied', connection.client, 'connect', pending.request.username ?? '')
     return refuse(connection, authDenied, 'refused by authenticate', referenceOf(auth))
   }
   ctx.stats.authentication.success++
@@ -253,6 +254,7 @@ export async function exchangeStep(connection: Connection, data: Buffer | undefi
   }
   if (answer.ok === false) {
     ctx.stats.authentication.failure++
+    ctx.events.emit('denied', connection.client, 'connect', connection.client.username ?? '')
     const code = answer.reasonCode ?? ReasonCode.NotAuthorized
     if (reauthenticate) connection.close('reauthentication-failed', code) // [MQTT-4.12.1-2]
     else refuse(connection, code, 'refused by authenticateExchange')
@@ -293,6 +295,7 @@ async function openSession(connection: Connection, pending: PendingConnect): Pro
     const denied = denialOf(verdict, ReasonCode.NotAuthorized)
     if (denied !== undefined) {
       ctx.stats.authorizationDenied.publish++
+      ctx.events.emit('denied', connection.client, 'publish', will.topic)
       return refuse(connection, denied, 'will not authorized')
     }
     if (typeof verdict === 'object' && verdict !== null && verdict.ok && 'message' in verdict) pending.request.will = verdict.message
