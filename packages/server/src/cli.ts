@@ -48,6 +48,10 @@ Options:
       --max-subscriptions <n>   subscriptions one client may hold (default 10000)
       --connect-timeout <ms>    time a new connection has to send CONNECT (default 10000)
       --log-level <level>       fatal | error | warn | info | debug | trace | silent (default info)
+      --log-format <format>     json (default) | pretty
+      --admin-port <n>          HTTP port of /metrics (Prometheus), the admin API and the dashboard (default off)
+      --admin-host <addr>       address of the admin port (default 127.0.0.1; others need --admin-token)
+      --admin-token <token>     bearer token the admin port requires
       --shutdown-timeout <ms>   how long a shutdown may take before exiting with an error (default 10000)
   -h, --help                    show this help
   -v, --version                 show the version
@@ -83,6 +87,10 @@ const OPTIONS = {
   'max-subscriptions': { type: 'string' },
   'connect-timeout': { type: 'string' },
   'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+  'admin-port': { type: 'string' },
+  'admin-host': { type: 'string' },
+  'admin-token': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
@@ -114,6 +122,10 @@ const VALUE_FLAGS: Partial<Record<keyof ServerConfig, keyof typeof OPTIONS>> = {
   maxSubscriptions: 'max-subscriptions',
   connectTimeout: 'connect-timeout',
   logLevel: 'log-level',
+  logFormat: 'log-format',
+  adminPort: 'admin-port',
+  adminHost: 'admin-host',
+  adminToken: 'admin-token',
   shutdownTimeout: 'shutdown-timeout',
 }
 
@@ -132,6 +144,7 @@ const NUMERIC_KEYS = new Set<keyof ServerConfig>([
   'connectTimeout',
   'shutdownTimeout',
   'workers',
+  'adminPort',
 ])
 
 /** Flags that switch a config key on. */
@@ -208,7 +221,7 @@ async function main(argv: string[]): Promise<void> {
     throw error
   }
 
-  const logger = createLogger(config.logLevel)
+  const logger = createLogger(config.logLevel, config.logFormat)
   if (config.workers !== undefined && cluster.isPrimary) {
     runPrimary(config, logger)
     return

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+export type LogFormat = 'json' | 'pretty'
 
 export type PersistenceSpec =
   | { kind: 'memory' }
@@ -62,6 +63,14 @@ export interface ServerConfig {
   /** Subscriptions one client may hold (the broker's `maxSubscriptionsPerClient`). */
   maxSubscriptions: number | undefined
   logLevel: LogLevel
+  /** JSON lines (default) or one readable line per entry for a terminal. */
+  logFormat: LogFormat
+  /** Admin HTTP port: Prometheus `/metrics`, the admin API and the dashboard; -1 = off (default), 0 = any free port. */
+  adminPort: number
+  /** Address the admin port binds to; anything but loopback needs `adminToken`. */
+  adminHost: string
+  /** Bearer token the admin port requires. */
+  adminToken: string | undefined
   /** Milliseconds a shutdown may take before the process gives up and exits with an error. */
   shutdownTimeout: number
 }
@@ -93,6 +102,10 @@ export const DEFAULT_CONFIG: ServerConfig = {
   connectTimeout: undefined,
   maxSubscriptions: undefined,
   logLevel: 'info',
+  logFormat: 'json',
+  adminPort: -1,
+  adminHost: '127.0.0.1',
+  adminToken: undefined,
   shutdownTimeout: 10_000,
 }
 
@@ -139,6 +152,11 @@ function filePath(value: unknown, label: string, baseDir: string): string {
 
 function boolean(value: unknown, label: string): boolean {
   if (typeof value !== 'boolean') throw new ConfigError(`${label} must be true or false, got ${describe(value)}`)
+  return value
+}
+
+function logFormat(value: unknown, label: string): LogFormat {
+  if (value !== 'json' && value !== 'pretty') throw new ConfigError(`${label} must be json or pretty, got ${describe(value)}`)
   return value
 }
 
@@ -226,6 +244,10 @@ const CHECKS: { [K in keyof ServerConfig]: Check<ServerConfig[K]> } = {
   connectTimeout: integer(1, 3_600_000),
   maxSubscriptions: integer(1, Number.MAX_SAFE_INTEGER),
   logLevel,
+  logFormat,
+  adminPort: port,
+  adminHost: nonEmptyString,
+  adminToken: nonEmptyString,
   shutdownTimeout: integer(0, 3_600_000),
 }
 

@@ -5,6 +5,7 @@ export {
   mergeConfig,
   readConfigFile,
   validatePartialConfig,
+  type LogFormat,
   type LogLevel,
   type PersistenceSpec,
   type ServerConfig,
