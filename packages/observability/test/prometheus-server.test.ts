@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -96,5 +96,16 @@ describe('a real Prometheus server scraping the metrics', () => {
       `/api/v1/query?query=${encodeURIComponent('wren_messages_dropped_total')}`,
     )
     expect(dropped.result.map((r) => r.metric.reason).sort()).toEqual(['expired', 'no_subscribers', 'not_authorized', 'queue_full', 'slow_consumer', 'too_large'])
+
+    // Every query of the Grafana dashboard in the docs is valid PromQL over these metrics.
+    const dashboard = JSON.parse(await readFile(new URL('../../../docs/grafana/wren-dashboard.json', import.meta.url), 'utf8')) as {
+      panels: Array<{ title: string; targets: Array<{ expr: string }> }>
+    }
+    for (const panel of dashboard.panels) {
+      for (const { expr } of panel.targets) {
+        const query = expr.replaceAll('$__rate_interval', '1m').replaceAll('$job', 'wren')
+        await expect(prometheus.api(`/api/v1/query?query=${encodeURIComponent(query)}`), panel.title).resolves.toBeDefined()
+      }
+    }
   }, 120_000)
 })

@@ -36,15 +36,15 @@ class LogBudget {
 }
 
 /**
- * Connects and disconnects at info level with the peer's address, user name and reason; denied connects,
+ * Connects and disconnects at debug level (a busy broker would flood info) with the peer's address, user name and reason; denied connects,
  * publishes and subscribes as warnings, at most `DENIED_PER_WINDOW` per action in `WINDOW_MS`.
  */
 export function logClientActivity(broker: Broker, logger: Logger): void {
   broker.on('clientConnected', (client) =>
-    logger.info({ clientId: client.id, username: client.username, address: address(client), transport: client.meta.transport, protocolVersion: client.protocolVersion }, 'client connected'),
+    logger.debug({ clientId: client.id, username: client.username, address: address(client), transport: client.meta.transport, protocolVersion: client.protocolVersion }, 'client connected'),
   )
   broker.on('clientDisconnected', (client, reason) =>
-    logger.info({ clientId: client.id, username: client.username, address: address(client), reason }, 'client disconnected'),
+    logger.debug({ clientId: client.id, username: client.username, address: address(client), reason }, 'client disconnected'),
   )
   const budgets = new Map<string, LogBudget>()
   broker.on('denied', (client, action, detail) => {

@@ -18,7 +18,7 @@ async function adminUrl(process: WrenProcess): Promise<string> {
 
 describe('wren --admin-port', () => {
   it('serves metrics, the admin API and the dashboard behind the token, and logs connects and disconnects', async () => {
-    wren = await startWren(['--admin-port', '0', '--admin-token', TOKEN, '--sys-interval', '0'])
+    wren = await startWren(['--admin-port', '0', '--admin-token', TOKEN, '--sys-interval', '0', '--log-level', 'debug'])
     const url = await adminUrl(wren)
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     expect((await fetch(`${url}/metrics`)).status).toBe(401)
@@ -37,7 +37,7 @@ describe('wren --admin-port', () => {
     expect(await page.text()).toContain('<base href="/">')
 
     const connected = await wren.waitForLog((l) => l.msg === 'client connected')
-    expect(connected).toMatchObject({ clientId: 'logged-client', username: 'ann', transport: 'tcp', level: 30 })
+    expect(connected).toMatchObject({ clientId: 'logged-client', username: 'ann', transport: 'tcp', level: 20 })
     expect(connected.address).toMatch(/^127\.0\.0\.1:\d+$/)
     await client.endAsync()
     const gone = await wren.waitForLog((l) => l.msg === 'client disconnected')
