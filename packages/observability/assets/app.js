@@ -183,13 +183,7 @@ function updateOverview() {
   }
 }
 
-// ---- tables ----
-
-function table(columns, rows, onSelect) {
-  return h('table', {},
-    h('thead', {}, h('tr', {}, columns.map(([title]) => h('th', {}, title)))),
-    h('tbody', {}, rows.map((row) => h('tr', { 'data-id': row.key, onclick: onSelect ? () => onSelect(row) : undefined }, columns.map(([, cell, mono]) => h('td', { class: mono ? 'mono' : undefined }, cell(row)))))))
-}
+// ---- list pages ----
 
 function errorLine(error) {
   return h('p', { class: 'error' }, error.message)
@@ -199,177 +193,176 @@ function details(pairs) {
   return h('dl', {}, pairs.flatMap(([label, value]) => [h('dt', {}, label), h('dd', {}, value)]))
 }
 
+/**
+ * The shape every list page shares: a toolbar, a table filled from one API path, a detail area below it.
+ * `path()` names the list to load; rows carry `data-id` = `key(item)`; clicking one calls `onSelect(item)`.
+ */
+function listPage({ toolbar, path, noun, columns, key, onSelect, live }) {
+  const list = h('div')
+  const detail = h('div')
+  const count = h('span', { class: 'count' })
+  main.replaceChildren(h('div', { class: 'toolbar' }, ...toolbar, count), list, detail)
+  const view = {
+    detail,
+    selected: null,
+    async refresh() {
+      try {
+        const page = await api(path())
+        count.textContent = `${page.total} ${noun}`
+        list.replaceChildren(h('table', {},
+          h('thead', {}, h('tr', {}, columns.map(([title]) => h('th', {}, title)))),
+          h('tbody', {}, page.items.map((item) => h('tr', { 'data-id': key(item), class: key(item) === view.selected ? 'selected' : undefined, onclick: onSelect ? () => select(item) : undefined },
+            columns.map(([, cell, mono]) => h('td', { class: mono ? 'mono' : undefined }, cell(item))))))))
+      } catch (error) {
+        list.replaceChildren(errorLine(error))
+      }
+    },
+    /** Runs an operator action, then shows its error (if any) and the list as it is now. */
+    async act(question, action) {
+      if (!confirm(question)) return
+      try {
+        await action()
+      } catch (error) {
+        detail.replaceChildren(errorLine(error))
+      }
+      await view.refresh()
+    },
+  }
+  function select(item) {
+    view.selected = key(item)
+    for (const row of list.querySelectorAll('tr[data-id]')) row.classList.toggle('selected', row.dataset.id === view.selected)
+    onSelect(item)
+  }
+  pageRefresh = live ? () => view.refresh().then(() => live(view)) : null
+  view.refresh()
+  return view
+}
+
+const protocol = (version) => (version === 5 ? '5.0' : version === 4 ? '3.1.1' : '3.1')
+const searchBox = (placeholder, onInput) => h('input', { type: 'search', placeholder, oninput: (e) => onInput(e.target.value) })
+
 // ---- clients ----
 
 function renderClients() {
   let query = ''
-  let selected = null
-  const list = h('div')
-  const detail = h('div')
-  const count = h('span', { class: 'count' })
-  const search = h('input', { type: 'search', placeholder: 'client id or user name', oninput: (e) => { query = e.target.value; refresh() } })
-  main.replaceChildren(h('div', { class: 'toolbar' }, search, count), list, detail)
-
-  async function kick(id) {
-    if (!confirm(`Disconnect client ${id}?`)) return
+  async function showDetail(view) {
+    if (view.selected === null) return view.detail.replaceChildren()
     try {
-      await api(`clients/${encodeURIComponent(id)}`, { method: 'DELETE' })
-      if (selected === id) selected = null
-    } catch (error) {
-      detail.replaceChildren(errorLine(error))
-    }
-    await refresh()
-  }
-
-  async function showDetail() {
-    if (selected === null) return detail.replaceChildren()
-    try {
-      const c = await api(`clients/${encodeURIComponent(selected)}`)
-      detail.replaceChildren(h('div', { class: 'detail', 'data-detail': c.id },
+      const c = await api(`clients/${encodeURIComponent(view.selected)}`)
+      view.detail.replaceChildren(h('div', { class: 'detail', 'data-detail': c.id },
         h('h3', {}, c.id),
         details([
-          ['User name', c.username ?? ''], ['Address', c.address ?? ''], ['Transport', c.transport], ['Protocol', `MQTT ${c.protocolVersion === 5 ? '5.0' : c.protocolVersion === 4 ? '3.1.1' : '3.1'}`],
+          ['User name', c.username ?? ''], ['Address', c.address ?? ''], ['Transport', c.transport], ['Protocol', `MQTT ${protocol(c.protocolVersion)}`],
           ['Connected since', since(c.connectedAt)], ['Keepalive', `${c.keepalive} s`], ['Session expiry', `${c.sessionExpiryInterval} s`],
           ['In flight', number(c.inflight)], ['Queued', number(c.queued)], ['Messages in / out', `${number(c.messagesIn)} / ${number(c.messagesOut)}`],
           ['Bytes in / out', `${bytes(c.bytesIn)} / ${bytes(c.bytesOut)}`],
           ['Subscriptions', c.subscriptions.map((s) => `${s.filter} (QoS ${s.qos})`).join(', ') || 'none'],
         ])))
     } catch {
-      selected = null
-      detail.replaceChildren()
+      view.selected = null
+      view.detail.replaceChildren()
     }
   }
-
-  async function refresh() {
-    try {
-      const page = await api(`clients?limit=1000&q=${encodeURIComponent(query)}`)
-      count.textContent = `${page.total} connected`
-      list.replaceChildren(table([
-        ['Client id', (c) => c.id, true],
-        ['User name', (c) => c.username ?? ''],
-        ['Address', (c) => c.address ?? '', true],
-        ['Transport', (c) => c.transport],
-        ['MQTT', (c) => (c.protocolVersion === 5 ? '5.0' : c.protocolVersion === 4 ? '3.1.1' : '3.1')],
-        ['Connected since', (c) => since(c.connectedAt)],
-        ['In', (c) => number(c.messagesIn)],
-        ['Out', (c) => number(c.messagesOut)],
-        ['Subs', (c) => number(c.subscriptions.length)],
-        ['', (c) => h('button', { class: 'danger', 'data-kick': c.id, onclick: (e) => { e.stopPropagation(); kick(c.id) } }, 'Kick')],
-      ], page.items.map((c) => ({ ...c, key: c.id })), (c) => { selected = c.id; showDetail() }))
-      for (const row of list.querySelectorAll('tr[data-id]')) row.classList.toggle('selected', row.dataset.id === selected)
-      await showDetail()
-    } catch (error) {
-      list.replaceChildren(errorLine(error))
-    }
-  }
-  pageRefresh = refresh
-  refresh()
+  const view = listPage({
+    toolbar: [searchBox('client id or user name', (value) => { query = value; view.refresh() })],
+    path: () => `clients?limit=1000&q=${encodeURIComponent(query)}`,
+    noun: 'connected',
+    key: (c) => c.id,
+    columns: [
+      ['Client id', (c) => c.id, true],
+      ['User name', (c) => c.username ?? ''],
+      ['Address', (c) => c.address ?? '', true],
+      ['Transport', (c) => c.transport],
+      ['MQTT', (c) => protocol(c.protocolVersion)],
+      ['Connected since', (c) => since(c.connectedAt)],
+      ['In', (c) => number(c.messagesIn)],
+      ['Out', (c) => number(c.messagesOut)],
+      ['Subs', (c) => number(c.subscriptions.length)],
+      ['', (c) => h('button', { class: 'danger', 'data-kick': c.id, onclick: (e) => { e.stopPropagation(); kick(c.id) } }, 'Kick')],
+    ],
+    onSelect: () => showDetail(view),
+    live: showDetail,
+  })
+  const kick = (id) => view.act(`Disconnect client ${id}?`, () => api(`clients/${encodeURIComponent(id)}`, { method: 'DELETE' }))
 }
 
 // ---- sessions ----
 
 function renderSessions() {
   let state = ''
-  const list = h('div')
-  const count = h('span', { class: 'count' })
-  const select = h('select', { onchange: (e) => { state = e.target.value; refresh() } }, h('option', { value: '' }, 'all'), h('option', { value: 'online' }, 'online'), h('option', { value: 'offline' }, 'offline'))
-  main.replaceChildren(h('div', { class: 'toolbar' }, 'State ', select, count), list)
-  async function remove(id) {
-    if (!confirm(`Delete the session of ${id}? Its subscriptions and queued messages go.`)) return
-    try { await api(`sessions/${encodeURIComponent(id)}`, { method: 'DELETE' }) } catch (error) { list.prepend(errorLine(error)) }
-    await refresh()
-  }
-  async function refresh() {
-    try {
-      const page = await api(`sessions?limit=1000${state ? `&state=${state}` : ''}`)
-      count.textContent = `${page.total} sessions`
-      list.replaceChildren(table([
-        ['Client id', (s) => s.clientId, true],
-        ['State', (s) => s.state],
-        ['Node', (s) => s.node ?? '', true],
-        ['Expiry', (s) => (s.expiryInterval >= 0xffffffff ? 'never' : `${s.expiryInterval} s`)],
-        ['Offline since', (s) => since(s.disconnectedAt)],
-        ['', (s) => h('button', { class: 'danger', 'data-delete': s.clientId, onclick: () => remove(s.clientId) }, 'Delete')],
-      ], page.items.map((s) => ({ ...s, key: s.clientId }))))
-    } catch (error) {
-      list.replaceChildren(errorLine(error))
-    }
-  }
-  pageRefresh = refresh
-  refresh()
+  const select = h('select', { onchange: (e) => { state = e.target.value; view.refresh() } }, ['', 'online', 'offline'].map((value) => h('option', { value }, value || 'all')))
+  const remove = (id) => view.act(`Delete the session of ${id}? Its subscriptions and queued messages go.`, () => api(`sessions/${encodeURIComponent(id)}`, { method: 'DELETE' }))
+  const view = listPage({
+    toolbar: ['State ', select],
+    path: () => `sessions?limit=1000${state ? `&state=${state}` : ''}`,
+    noun: 'sessions',
+    key: (s) => s.clientId,
+    columns: [
+      ['Client id', (s) => s.clientId, true],
+      ['State', (s) => s.state],
+      ['Node', (s) => s.node ?? '', true],
+      ['Expiry', (s) => (s.expiryInterval >= 0xffffffff ? 'never' : `${s.expiryInterval} s`)],
+      ['Offline since', (s) => since(s.disconnectedAt)],
+      ['', (s) => h('button', { class: 'danger', 'data-delete': s.clientId, onclick: () => remove(s.clientId) }, 'Delete')],
+    ],
+    live: () => {},
+  })
 }
 
 // ---- subscriptions ----
 
 function renderSubscriptions() {
   const params = { clientId: '', topic: '' }
-  const list = h('div')
-  const count = h('span', { class: 'count' })
-  const input = (name, placeholder) => h('input', { type: 'search', placeholder, oninput: (e) => { params[name] = e.target.value; refresh() } })
-  main.replaceChildren(h('div', { class: 'toolbar' }, input('clientId', 'client id'), input('topic', 'matching topic'), count), list)
-  async function refresh() {
-    const query = Object.entries(params).filter(([, v]) => v).map(([k, v]) => `&${k}=${encodeURIComponent(v)}`).join('')
-    try {
-      const page = await api(`subscriptions?limit=1000${query}`)
-      count.textContent = `${page.total} subscriptions`
-      list.replaceChildren(table([
-        ['Client id', (s) => s.clientId, true],
-        ['Filter', (s) => s.filter, true],
-        ['QoS', (s) => s.qos],
-        ['Shared', (s) => (s.shared ? 'yes' : '')],
-        ['Options', (s) => [s.noLocal && 'no local', s.retainAsPublished && 'retain as published', s.subscriptionIdentifier && `id ${s.subscriptionIdentifier}`].filter(Boolean).join(', ')],
-      ], page.items.map((s) => ({ ...s, key: `${s.clientId} ${s.filter}` }))))
-    } catch (error) {
-      list.replaceChildren(errorLine(error))
-    }
-  }
-  pageRefresh = null
-  refresh()
+  const filterBy = (name, placeholder) => searchBox(placeholder, (value) => { params[name] = value; view.refresh() })
+  const view = listPage({
+    toolbar: [filterBy('clientId', 'client id'), filterBy('topic', 'matching topic')],
+    path: () => `subscriptions?limit=1000${Object.entries(params).filter(([, v]) => v).map(([k, v]) => `&${k}=${encodeURIComponent(v)}`).join('')}`,
+    noun: 'subscriptions',
+    key: (s) => `${s.clientId} ${s.filter}`,
+    columns: [
+      ['Client id', (s) => s.clientId, true],
+      ['Filter', (s) => s.filter, true],
+      ['QoS', (s) => s.qos],
+      ['Shared', (s) => (s.shared ? 'yes' : '')],
+      ['Options', (s) => [s.noLocal && 'no local', s.retainAsPublished && 'retain as published', s.subscriptionIdentifier && `id ${s.subscriptionIdentifier}`].filter(Boolean).join(', ')],
+    ],
+  })
 }
 
 // ---- retained ----
 
 function renderRetained() {
   let filter = '#'
-  const list = h('div')
-  const detail = h('div')
-  const count = h('span', { class: 'count' })
-  const input = h('input', { type: 'search', value: filter, placeholder: 'topic filter', onchange: (e) => { filter = e.target.value || '#'; refresh() } })
-  main.replaceChildren(h('div', { class: 'toolbar' }, 'Filter ', input, count), list, detail)
-  async function show(topic) {
+  const input = h('input', { type: 'search', value: filter, placeholder: 'topic filter', onchange: (e) => { filter = e.target.value || '#'; view.refresh() } })
+  async function show(m) {
     try {
-      const m = await api(`retained/${encodeURIComponent(topic)}`)
-      detail.replaceChildren(h('div', { class: 'detail', 'data-detail': m.topic },
-        h('h3', { class: 'mono' }, m.topic),
-        details([['QoS', m.qos], ['Size', bytes(m.size)], ['Encoding', m.encoding]]),
-        h('pre', {}, m.payload),
-        h('button', { class: 'danger', onclick: () => remove(m.topic) }, 'Delete retained message')))
+      const message = await api(`retained/${encodeURIComponent(m.topic)}`)
+      view.detail.replaceChildren(h('div', { class: 'detail', 'data-detail': message.topic },
+        h('h3', { class: 'mono' }, message.topic),
+        details([['QoS', message.qos], ['Size', bytes(message.size)], ['Encoding', message.encoding]]),
+        h('pre', {}, message.payload),
+        h('button', { class: 'danger', onclick: () => remove(message.topic) }, 'Delete retained message')))
     } catch (error) {
-      detail.replaceChildren(errorLine(error))
+      view.detail.replaceChildren(errorLine(error))
     }
   }
-  async function remove(topic) {
-    if (!confirm(`Clear the retained message of ${topic}?`)) return
-    try { await api(`retained/${encodeURIComponent(topic)}`, { method: 'DELETE' }) } catch (error) { detail.replaceChildren(errorLine(error)); return }
-    detail.replaceChildren()
-    await refresh()
-  }
-  async function refresh() {
-    try {
-      const page = await api(`retained?limit=1000&filter=${encodeURIComponent(filter)}`)
-      count.textContent = `${page.total} retained`
-      list.replaceChildren(table([
-        ['Topic', (m) => m.topic, true],
-        ['QoS', (m) => m.qos],
-        ['Size', (m) => bytes(m.size)],
-        ['Payload', (m) => (m.encoding === 'utf8' ? m.payload.slice(0, 80) : '(binary)'), true],
-      ], page.items.map((m) => ({ ...m, key: m.topic })), (m) => show(m.topic)))
-    } catch (error) {
-      list.replaceChildren(errorLine(error))
-    }
-  }
-  pageRefresh = null
-  refresh()
+  const remove = (topic) => view.act(`Clear the retained message of ${topic}?`, async () => {
+    await api(`retained/${encodeURIComponent(topic)}`, { method: 'DELETE' })
+    view.detail.replaceChildren()
+  })
+  const view = listPage({
+    toolbar: ['Filter ', input],
+    path: () => `retained?limit=1000&filter=${encodeURIComponent(filter)}`,
+    noun: 'retained',
+    key: (m) => m.topic,
+    columns: [
+      ['Topic', (m) => m.topic, true],
+      ['QoS', (m) => m.qos],
+      ['Size', (m) => bytes(m.size)],
+      ['Payload', (m) => (m.encoding === 'utf8' ? m.payload.slice(0, 80) : '(binary)'), true],
+    ],
+    onSelect: show,
+  })
 }
 
 // ---- navigation ----
