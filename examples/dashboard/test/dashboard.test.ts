@@ -21,6 +21,7 @@ describe('dashboard example', () => {
     expect(response.status).toBe(200)
     const html = await response.text()
     expect(html).toContain('<base href="/admin/">')
+    for (const page of ['/admin', '/admin/']) expect(await (await fetch(`http://127.0.0.1:${app.httpPort}${page}`)).text()).toContain('<base href="/admin/">')
     const script = await fetch(`http://127.0.0.1:${app.httpPort}/admin/assets/app.js`)
     expect(script.headers.get('content-type')).toMatch(/^text\/javascript/)
   })

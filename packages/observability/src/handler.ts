@@ -48,7 +48,8 @@ function isBrokerMetrics(value: BrokerMetrics | MetricsOptions | undefined): val
 /** The path the host mounted the handler under (Express strips it from `req.url` and keeps it in `originalUrl`). */
 function mountPath(req: IncomingMessage, path: string): string {
   const original = new URL((req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/', 'http://host').pathname
-  const mount = original.endsWith(path) ? original.slice(0, original.length - path.length) : ''
+  // Express hands `/admin` to a handler mounted there as `/`.
+  const mount = original.endsWith(path) ? original.slice(0, original.length - path.length) : path === '/' ? original : ''
   return mount.endsWith('/') ? mount.slice(0, -1) : mount
 }
 

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
 import { createMemoryPersistence } from '@wren/core'
-import { connectClient, uniqueId } from '../../core/test/helpers/clients.js'
+import { connectClient, sleep, uniqueId } from '../../core/test/helpers/clients.js'
 import { recordEvents } from '../../core/test/helpers/events.js'
+import { rawConnectV5, rawSubscribe } from '../../core/test/helpers/v5.js'
 import { startBroker } from '../../core/test/helpers/start-broker.js'
 import { createMetrics, timePersistence } from '../src/index.js'
 import { sample } from './helpers/exposition.js'
@@ -111,6 +112,50 @@ describe('Prometheus metrics read from the broker counters', () => {
     expect(sample(text, 'wren_messages_dropped_total', { reason: 'slow_consumer' })).toBe(0)
     expect(sample(text, 'wren_messages_dropped_total', { reason: 'expired' })).toBe(0)
     expect(sample(text, 'wren_sessions', { state: 'offline' })).toBe(1)
+  })
+
+  it('counts a queued message whose expiry passed while its client was offline as dropped (expired)', async () => {
+    const b = await startBroker({ sysInterval: 0 })
+    const events = recordEvents(b.broker)
+    const metrics = createMetrics(b.broker, { defaultMetrics: false })
+    const clientId = uniqueId('expiring')
+    const session = { clientId, protocolVersion: 5 as const, clean: false, properties: { sessionExpiryInterval: 60 } }
+    const first = await connectClient(b.url, session)
+    await first.client.subscribeAsync('exp/t', { qos: 1 })
+    await first.client.endAsync()
+    await events.disconnected.next((e) => e.client.id === clientId, 3000, 'offline')
+    await b.broker.publish({ topic: 'exp/t', payload: 'short-lived', qos: 1, properties: { messageExpiryInterval: 1 } })
+    // What is tested is time passing: the message's one second of life.
+    await sleep(1100)
+    const back = await connectClient(b.url, session)
+    expect(back.connack.sessionPresent).toBe(true)
+    expect(sample(await metrics.metrics(), 'wren_messages_dropped_total', { reason: 'expired' })).toBe(1)
+  })
+
+  it('counts QoS 0 messages to a client that stops reading as dropped (slow consumer)', async () => {
+    const b = await startBroker({ sysInterval: 0, maxSocketBuffer: 64 * 1024 })
+    const metrics = createMetrics(b.broker, { defaultMetrics: false })
+    const { raw } = await rawConnectV5(b.port)
+    await rawSubscribe(raw, 'slow/#', 0)
+    raw.stream.pause()
+    const payload = Buffer.alloc(256 * 1024, 0x61)
+    // Bounded: the kernel buffers fill within a few MiB, after which every QoS 0 message is dropped.
+    for (let i = 0; i < 400 && b.broker.stats.dropped.slowConsumer === 0; i++) {
+      await b.broker.publish({ topic: 'slow/t', payload, qos: 0 })
+      if (i % 10 === 0) await new Promise((resolve) => setImmediate(resolve))
+    }
+    expect(sample(await metrics.metrics(), 'wren_messages_dropped_total', { reason: 'slow_consumer' })).toBeGreaterThan(0)
+  })
+
+  it('reports QoS 1 messages in flight to a client that does not acknowledge, and those queued behind them', async () => {
+    const b = await startBroker({ sysInterval: 0, maxInflight: 10 })
+    const metrics = createMetrics(b.broker, { defaultMetrics: false })
+    const { raw } = await rawConnectV5(b.port)
+    await rawSubscribe(raw, 'unacked/#', 1)
+    for (let i = 0; i < 15; i++) await b.broker.publish({ topic: 'unacked/t', payload: String(i), qos: 1 })
+    const text = await metrics.metrics()
+    expect(sample(text, 'wren_inflight_messages')).toBe(10)
+    expect(sample(text, 'wren_queued_messages')).toBe(5)
   })
 
   it('reports persistence latency as a histogram when the store is wrapped by timePersistence', async () => {
