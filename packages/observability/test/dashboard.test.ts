@@ -112,6 +112,38 @@ describe('the dashboard in Chromium', () => {
     await page.context().close()
   })
 
+  it('lists subscriptions and sessions, offline ones too, and deletes a session', async () => {
+    const b = await startBroker({ sysInterval: 0 })
+    const events = recordEvents(b.broker)
+    const admin = await startAdminServer({ broker: b.broker, token: TOKEN, liveInterval: 200 })
+    const keeper = await connectClient(b.url, { clientId: 'keeper', clean: false })
+    await keeper.client.subscribeAsync('keep/#', { qos: 1 })
+    await keeper.client.endAsync()
+    await events.disconnected.next((e) => e.client.id === 'keeper', 3000, 'keeper offline')
+    const watcher = await connectClient(b.url, { clientId: 'watcher' })
+    await watcher.client.subscribeAsync('w/#', { qos: 0 })
+
+    const page = await openDashboard(`${admin.url}/subscriptions`)
+    await page.locator('tr[data-id="watcher w/#"]').waitFor()
+    await page.locator('tr[data-id="keeper keep/#"]').waitFor()
+    await page.fill('input[placeholder="client id"]', 'watcher')
+    await page.locator('tr[data-id="keeper keep/#"]').waitFor({ state: 'detached' })
+    expect(await page.locator('tbody tr').count()).toBe(1)
+
+    await page.click('nav a[data-page="sessions"]')
+    // The offline record reaches the store once the session's state is flushed: the live page shows it when it does.
+    await page.locator('tr[data-id="keeper"]', { hasText: 'offline' }).waitFor()
+    expect(await text(page, 'tr[data-id="watcher"]')).toContain('online')
+    await page.selectOption('select', 'offline')
+    await page.locator('tr[data-id="watcher"]').waitFor({ state: 'detached' })
+    page.once('dialog', (dialog) => void dialog.accept())
+    await page.click('[data-delete="keeper"]')
+    await page.locator('tr[data-id="keeper"]').waitFor({ state: 'detached' })
+    expect(await b.broker.admin.session('keeper')).toBeUndefined()
+    expect(b.broker.admin.subscriptions({ clientId: 'keeper' })).toEqual([])
+    await page.context().close()
+  })
+
   it('never turns client ids into markup', async () => {
     const b = await startBroker({ sysInterval: 0 })
     const admin = await startAdminServer({ broker: b.broker, token: TOKEN, liveInterval: 200 })
