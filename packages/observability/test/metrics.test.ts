@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import { createMemoryPersistence } from '@wren/core'
 import { connectClient, sleep, uniqueId } from '../../core/test/helpers/clients.js'
@@ -176,6 +177,15 @@ describe('Prometheus metrics read from the broker counters', () => {
     const text = await createMetrics(b.broker, { node: 'node-a' }).metrics()
     expect(sample(text, 'wren_clients_connected', { node: 'node-a' })).toBe(0)
     expect(sample(text, 'process_cpu_seconds_total', { node: 'node-a' })).toBeGreaterThan(0)
+  })
+
+  it('are the metrics the reference table of docs/observability.md lists', async () => {
+    const b = await startBroker({ sysInterval: 0, persistence: timePersistence(createMemoryPersistence()) })
+    await b.broker.publish({ topic: 'r', payload: 'x', retain: true })
+    const exposed = createMetrics(b.broker).registry.getMetricsAsArray().map((m) => m.name).filter((name) => name.startsWith('wren_')).sort()
+    const doc = await readFile(new URL('../../../docs/observability.md', import.meta.url), 'utf8')
+    const documented = [...doc.matchAll(/^\| `(wren_[a-z_]+)` \|/gm)].map((m) => m[1]).sort()
+    expect(documented).toEqual(exposed)
   })
 
   it('passes promtool check metrics', async () => {
