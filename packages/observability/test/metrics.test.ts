@@ -79,6 +79,7 @@ describe('Prometheus metrics read from the broker counters', () => {
         authenticate: (_client, { username }) => username !== 'mallory',
         authorizePublish: (_client, message) => !message.topic.startsWith('secret/'),
         authorizeSubscribe: (_client, subscription) => subscription.filter !== 'forbidden',
+        authorizeForward: (_client, message) => message.topic !== 'hidden',
       },
     })
     const events = recordEvents(b.broker)
@@ -91,11 +92,12 @@ describe('Prometheus metrics read from the broker counters', () => {
     await offline.client.subscribeAsync('queue/#', { qos: 1 })
     await offline.client.endAsync()
     await events.disconnected.next((e) => e.client.id === offlineId, 3000, 'offline client gone')
-    await small.client.subscribeAsync('big', { qos: 0 })
+    await small.client.subscribeAsync(['big', 'hidden'], { qos: 0 })
     await expect(small.client.subscribeAsync('forbidden', { qos: 0 })).rejects.toThrow('Not authorized')
 
     await expect(publisher.client.publishAsync('secret/plans', 'x', { qos: 1 })).rejects.toThrow('Not authorized')
     await publisher.client.publishAsync('nobody/listens', 'x', { qos: 1 })
+    await publisher.client.publishAsync('hidden', 'x', { qos: 1 })
     await publisher.client.publishAsync('big', Buffer.alloc(200), { qos: 1 })
     await publisher.client.publishAsync('queue/1', 'first', { qos: 1 })
     await publisher.client.publishAsync('queue/2', 'second: the queue holds one', { qos: 1 })
@@ -105,8 +107,8 @@ describe('Prometheus metrics read from the broker counters', () => {
     expect(sample(text, 'wren_authentication_total', { result: 'failure' })).toBe(1)
     expect(sample(text, 'wren_authorization_denied_total', { action: 'publish' })).toBe(1)
     expect(sample(text, 'wren_authorization_denied_total', { action: 'subscribe' })).toBe(1)
-    expect(sample(text, 'wren_authorization_denied_total', { action: 'forward' })).toBe(0)
-    expect(sample(text, 'wren_messages_dropped_total', { reason: 'not_authorized' })).toBe(1)
+    expect(sample(text, 'wren_authorization_denied_total', { action: 'forward' })).toBe(1)
+    expect(sample(text, 'wren_messages_dropped_total', { reason: 'not_authorized' })).toBe(2)
     expect(sample(text, 'wren_messages_dropped_total', { reason: 'no_subscribers' })).toBe(1)
     expect(sample(text, 'wren_messages_dropped_total', { reason: 'too_large' })).toBe(1)
     expect(sample(text, 'wren_messages_dropped_total', { reason: 'queue_full' })).toBe(1)
