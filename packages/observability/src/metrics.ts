@@ -1,6 +1,6 @@
 import { PACKET_TYPE_NAMES, type Broker, type BrokerGauges, type DropCounters } from '@wren/core'
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
-import { LATENCY_BUCKETS, persistenceTimings } from './persistence-timing.js'
+import { LATENCY_BUCKETS, persistenceTimings, type OperationTiming } from './persistence-timing.js'
 
 export interface MetricsOptions {
   /** Where the metrics are registered. Default: a registry of their own (several brokers per process stay apart). */
@@ -142,12 +142,16 @@ export function createMetrics(broker: Broker, options: MetricsOptions = {}): Bro
 }
 
 const HISTOGRAM_NAME = 'wren_persistence_operation_duration_seconds'
+const HISTOGRAM_HELP = 'Latency of persistence operations, by operation.'
 
-/** A histogram whose buckets are counted by `timePersistence`: this only reads them. */
-function persistenceHistogram(timings: ReturnType<typeof persistenceTimings> & object) {
+/**
+ * A histogram whose buckets `timePersistence` counts: this only reads them. prom-client's own Histogram
+ * cannot be handed bucket counts, so this is the registry's metric shape, written out.
+ */
+function persistenceHistogram(timings: ReadonlyMap<string, OperationTiming>) {
   return {
     name: HISTOGRAM_NAME,
-    help: 'Latency of persistence operations, by operation.',
+    help: HISTOGRAM_HELP,
     type: 'histogram',
     aggregator: 'sum',
     reset: () => undefined,
@@ -163,7 +167,7 @@ function persistenceHistogram(timings: ReturnType<typeof persistenceTimings> & o
         values.push({ metricName: `${HISTOGRAM_NAME}_sum`, labels: { operation }, value: timing.sum })
         values.push({ metricName: `${HISTOGRAM_NAME}_count`, labels: { operation }, value: timing.count })
       }
-      return { name: HISTOGRAM_NAME, help: 'Latency of persistence operations, by operation.', type: 'histogram', aggregator: 'sum', values }
+      return { name: HISTOGRAM_NAME, help: HISTOGRAM_HELP, type: 'histogram', aggregator: 'sum', values }
     },
   }
 }

@@ -4,7 +4,7 @@ import type { Persistence } from '@wren/core'
 /** Upper bounds (seconds) of the latency buckets: 50 µs to 2.5 s, a store on the same host to a struggling remote one. */
 export const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
-/** Cumulative-free bucket counts of one operation; the last slot counts what exceeded every bound. */
+/** Per-bucket (not cumulative) counts of one operation; the last slot counts what exceeded every bound. */
 export interface OperationTiming {
   readonly counts: Float64Array
   sum: number
@@ -36,7 +36,7 @@ export function timePersistence<P extends Persistence>(adapter: P): P {
     get(target, property, receiver) {
       if (property === kTimings) return timings
       const value: unknown = Reflect.get(target, property, receiver)
-      if (typeof value !== 'function' || typeof property !== 'string' || property === 'close') return value
+      if (typeof value !== 'function' || typeof property !== 'string') return value
       const cached = wrapped.get(property)
       if (cached) return cached
       const timing: OperationTiming = { counts: new Float64Array(LATENCY_BUCKETS.length + 1), sum: 0, count: 0 }
