@@ -3,6 +3,17 @@ import { AdminError, type Broker, type Message } from '@wren/core'
 import { ApiError, page } from './http-json.js'
 import type { OverviewSource } from './overview.js'
 
+/** A read-only part of the API another package adds (bridges, gateways): `GET /api/v1/<name>`. */
+export interface AdminSection {
+  /** Lowercase letters, digits and dashes; not one of the built-in collections. */
+  name: string
+  /** The JSON answer (sync or async); an array is paged and answered like the built-in lists. */
+  read(): unknown
+}
+
+/** The collections of the API itself: a section may not take one of these names. */
+export const BUILT_IN_COLLECTIONS: readonly string[] = ['stats', 'events', 'clients', 'sessions', 'subscriptions', 'retained']
+
 /** What a route answers: a status and a JSON body. */
 export interface ApiAnswer {
   status: number
@@ -58,16 +69,30 @@ const ok = (body: unknown): ApiAnswer => ({ status: 200, body })
 /**
  * `/api/v1/...` over `broker.admin`. `path` is what follows `/api/v1`; the caller has authenticated already.
  */
-export async function answerApi(broker: Broker, overview: OverviewSource, method: string, path: string, query: URLSearchParams): Promise<ApiAnswer> {
+export async function answerApi(
+  broker: Broker,
+  overview: OverviewSource,
+  sections: ReadonlyMap<string, AdminSection>,
+  method: string,
+  path: string,
+  query: URLSearchParams,
+): Promise<ApiAnswer> {
   try {
-    return await route(broker, overview, method, path, query)
+    return await route(broker, overview, sections, method, path, query)
   } catch (error) {
     if (error instanceof AdminError) throw new ApiError(ADMIN_STATUS[error.code], error.code, error.message)
     throw error
   }
 }
 
-async function route(broker: Broker, overview: OverviewSource, method: string, path: string, query: URLSearchParams): Promise<ApiAnswer> {
+async function route(
+  broker: Broker,
+  overview: OverviewSource,
+  sections: ReadonlyMap<string, AdminSection>,
+  method: string,
+  path: string,
+  query: URLSearchParams,
+): Promise<ApiAnswer> {
   const admin = broker.admin
   const [, collection = '', ...rest] = path.split('/')
   const key = rest.length > 0 ? decodeURIComponent(rest.join('/')) : undefined
@@ -134,6 +159,12 @@ async function route(broker: Broker, overview: OverviewSource, method: string, p
       if (!message) throw new ApiError(404, 'WREN_RETAINED_NOT_FOUND', `no retained message on '${key}'`)
       return ok(retainedJson(message, false))
     }
+  }
+  const section = sections.get(collection)
+  if (section && key === undefined) {
+    allow('GET')
+    const value: unknown = await section.read()
+    return ok(Array.isArray(value) ? page(value, query) : value)
   }
   throw new ApiError(404, 'WREN_NOT_FOUND', `no API route ${path}`)
 }

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Broker } from '@wren/core'
-import { answerApi } from './admin-api.js'
+import { BUILT_IN_COLLECTIONS, answerApi, type AdminSection } from './admin-api.js'
 import { DashboardAssets } from './dashboard-assets.js'
 import { ApiError, sendError, sendJson } from './http-json.js'
 import { LiveFeed } from './live-feed.js'
@@ -23,6 +23,8 @@ export interface AdminHandlerOptions {
   metrics?: BrokerMetrics | MetricsOptions
   /** Milliseconds between live updates of the dashboard. Default 1000. */
   liveInterval?: number
+  /** Parts of the API other packages add, e.g. a bridge's or gateway's status at `/api/v1/bridges`. */
+  sections?: AdminSection[]
 }
 
 type Next = (error?: unknown) => void
@@ -59,6 +61,13 @@ function mountPath(req: IncomingMessage, path: string): string {
  */
 export function createAdminHandler(options: AdminHandlerOptions): AdminHandler {
   const { broker } = options
+  const sections = new Map<string, AdminSection>()
+  for (const section of options.sections ?? []) {
+    if (!/^[a-z0-9-]+$/.test(section.name) || BUILT_IN_COLLECTIONS.includes(section.name) || sections.has(section.name)) {
+      throw new TypeError(`WREN_ADMIN_SECTION_INVALID: '${section.name}' is not a free name for an API section`)
+    }
+    sections.set(section.name, section)
+  }
   const metrics = isBrokerMetrics(options.metrics) ? options.metrics : createMetrics(broker, options.metrics)
   const overview = new OverviewSource(broker)
   const feed = new LiveFeed(overview, options.liveInterval ?? 1000)
@@ -95,7 +104,7 @@ export function createAdminHandler(options: AdminHandlerOptions): AdminHandler {
     }
     const apiPath = path.slice('/api/v1'.length)
     if (apiPath === '/events' && method === 'GET') return feed.subscribe(req, res)
-    const answer = await answerApi(broker, overview, method, apiPath, url.searchParams)
+    const answer = await answerApi(broker, overview, sections, method, apiPath, url.searchParams)
     sendJson(res, answer.status, answer.body)
   }
 
