@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process'
 import { connectAsync } from 'mqtt'
 import { afterEach, describe, expect, it } from 'vitest'
 import { prettyLine } from '../src/pretty-log.js'
-import { runWren, startWren, type LogLine, type WrenProcess } from './helpers/wren-process.js'
+import { CLI, assertBuilt, runWren, startWren, type LogLine, type WrenProcess } from './helpers/wren-process.js'
 
 const TOKEN = 'wren-admin-secret'
 let wren: WrenProcess | undefined
@@ -66,6 +67,21 @@ describe('wren --admin-port', () => {
     const { code, stderr } = await runWren(['--log-format', 'xml'])
     expect(code).toBe(2)
     expect(stderr).toBe('wren: --log-format must be json or pretty, got "xml"\n')
+    assertBuilt()
+    const child = spawn(process.execPath, [CLI, '--host', '127.0.0.1', '--port', '0', '--no-ws', '--log-format', 'pretty'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const exited = new Promise((resolve) => child.once('close', resolve))
+    let stdout = ''
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        stdout += chunk
+        if (stdout.includes('broker started')) resolve()
+      })
+      child.once('close', () => reject(new Error(`wren exited: ${stdout}`)))
+    })
+    child.kill('SIGTERM')
+    await exited
+    expect(stdout).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  listening on mqtt:\/\/127\.0\.0\.1:\d+ transport=tcp host=127\.0\.0\.1 port=\d+ url=mqtt:/m)
+    expect(stdout).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  broker started brokerId=wren-broker-/m)
     const line = prettyLine(JSON.stringify({ level: 30, time: Date.UTC(2026, 0, 2, 3, 4, 5, 6), pid: 1, hostname: 'h', name: 'wren', msg: 'client connected', clientId: 'c 1', port: 1883 }))
     expect(line).toBe('03:04:05.006 INFO  client connected clientId="c 1" port=1883\n')
   })
