@@ -36,7 +36,8 @@ async function openDashboard(url: string): Promise<Page> {
 
 const text = (page: Page, selector: string): Promise<string> => page.locator(selector).innerText()
 
-describe('the dashboard in Chromium', () => {
+// A browser on a busy machine is slow to start pages: each test gets a minute, bounded still.
+describe('the dashboard in Chromium', { timeout: 60_000 }, () => {
   it('asks for the token when it has none, and signs in with it', async () => {
     const b = await startBroker({ sysInterval: 0 })
     const admin = await startAdminServer({ broker: b.broker, token: TOKEN, liveInterval: 200 })
