@@ -66,33 +66,31 @@ function optional(query: URLSearchParams, name: string): string | undefined {
 
 const ok = (body: unknown): ApiAnswer => ({ status: 200, body })
 
-/**
- * `/api/v1/...` over `broker.admin`. `path` is what follows `/api/v1`; the caller has authenticated already.
- */
-export async function answerApi(
-  broker: Broker,
-  overview: OverviewSource,
-  sections: ReadonlyMap<string, AdminSection>,
-  method: string,
-  path: string,
-  query: URLSearchParams,
-): Promise<ApiAnswer> {
+/** What the API serves from: the broker, its overviews, and the sections other packages added. */
+export interface ApiContext {
+  broker: Broker
+  overview: OverviewSource
+  sections: ReadonlyMap<string, AdminSection>
+}
+
+/** One request: `path` is what follows `/api/v1`. */
+export interface ApiRequest {
+  method: string
+  path: string
+  query: URLSearchParams
+}
+
+/** `/api/v1/...` over `broker.admin`; the caller has authenticated already. */
+export async function answerApi(context: ApiContext, request: ApiRequest): Promise<ApiAnswer> {
   try {
-    return await route(broker, overview, sections, method, path, query)
+    return await route(context, request)
   } catch (error) {
     if (error instanceof AdminError) throw new ApiError(ADMIN_STATUS[error.code], error.code, error.message)
     throw error
   }
 }
 
-async function route(
-  broker: Broker,
-  overview: OverviewSource,
-  sections: ReadonlyMap<string, AdminSection>,
-  method: string,
-  path: string,
-  query: URLSearchParams,
-): Promise<ApiAnswer> {
+async function route({ broker, overview, sections }: ApiContext, { method, path, query }: ApiRequest): Promise<ApiAnswer> {
   const admin = broker.admin
   const [, collection = '', ...rest] = path.split('/')
   const key = rest.length > 0 ? decodeURIComponent(rest.join('/')) : undefined

@@ -73,6 +73,7 @@ export function createAdminHandler(options: AdminHandlerOptions): AdminHandler {
   const feed = new LiveFeed(overview, options.liveInterval ?? 1000)
   const assets = new DashboardAssets()
   const expected = options.token === undefined ? undefined : digest(options.token)
+  const api = { broker, overview, sections }
 
   const authorized = async (req: IncomingMessage): Promise<boolean> => {
     if (expected === undefined && options.authorize === undefined) return true
@@ -104,7 +105,7 @@ export function createAdminHandler(options: AdminHandlerOptions): AdminHandler {
     }
     const apiPath = path.slice('/api/v1'.length)
     if (apiPath === '/events' && method === 'GET') return feed.subscribe(req, res)
-    const answer = await answerApi(broker, overview, sections, method, apiPath, url.searchParams)
+    const answer = await answerApi(api, { method, path: apiPath, query: url.searchParams })
     sendJson(res, answer.status, answer.body)
   }
 
