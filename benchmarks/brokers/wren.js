@@ -1,8 +1,8 @@
 // Wren from @wren/core's built dist, served on 127.0.0.1:<port> (argv[2]), with the persistence named by
-// argv[3]: `memory` (the default), `sqlite:<file>` or a `redis://` URL. The queue limit is raised as it is for
-// Mosquitto, so a scenario measures delivery speed rather than the drop policy. With argv[4] `metrics`, the
-// broker runs as with the server's admin port: the store is timed and the Prometheus metrics are read every
-// second (fifteen times Prometheus' default scrape interval).
+// argv[3]: `memory` (the default), `sqlite:<file>` or a `redis://` URL. Every limit is at its default: a
+// connected subscriber's full queue holds publishers back rather than dropping, so nothing needs raising.
+// With argv[4] `metrics`, the broker runs as with the server's admin port: the store is timed and the
+// Prometheus metrics are read every second (fifteen times Prometheus' default scrape interval).
 import net from 'node:net'
 import { createBroker, createMemoryPersistence } from '@wren/core'
 
@@ -25,7 +25,7 @@ async function persistenceFor(spec) {
 const withMetrics = process.argv[4] === 'metrics'
 const observability = withMetrics ? await import('@wren/observability') : null
 const persistence = await persistenceFor(store)
-const broker = createBroker({ sysInterval: 0, maxQueued: 1_000_000, persistence: observability ? observability.timePersistence(persistence) : persistence })
+const broker = createBroker({ sysInterval: 0, persistence: observability ? observability.timePersistence(persistence) : persistence })
 await broker.ready()
 if (observability) {
   const metrics = observability.createMetrics(broker)

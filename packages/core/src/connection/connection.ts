@@ -217,6 +217,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
       if (!this.paused && backlog.length >= BACKLOG_PAUSE) {
         this.paused = true
         this.stream.pause()
+        if (this.holds > 0) this.session?.releasePublishers()
       }
       return
     }
@@ -355,7 +356,11 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
 
   /** Holdable: a subscriber's full queue holds this publisher; PUBLISH packets wait until it is released. */
   hold(): void {
-    this.holds++
+    if (++this.holds === 1 && this.paused) this.session?.releasePublishers()
+  }
+
+  get heldBack(): boolean {
+    return this.holds > 0 && this.paused
   }
 
   release(): void {

@@ -20,6 +20,11 @@ export interface SessionLink {
   readonly takesQos0: boolean
   /** Congested for longer than the QoS 0 hold: held publishers are let go, QoS 0 for this client is dropped. */
   readonly shedding: boolean
+  /**
+   * The client is itself a held publisher whose reading has stopped: its acknowledgements cannot arrive, so its
+   * session must not hold anyone back (two clients publishing to each other would wait for each other for good).
+   */
+  readonly heldBack: boolean
   /** The session started holding publishers back: the link watches that the client keeps making progress. */
   watchProgress(): void
 }
@@ -119,7 +124,7 @@ export class Session {
     if (this.pending.length + this.inflight.size >= this.limits.maxQueued) {
       if (link && this.fullQueueAction === 'hold-publishers') {
         this.pending.push(entry)
-        return false
+        return link.heldBack
       }
       this.counters.messagesDropped++
       this.counters.dropped.queueFull++
@@ -142,7 +147,7 @@ export class Session {
 
   /** Holds `publisher` back until this session has room; a publisher already held by this session is not held twice. */
   holdPublisher(publisher: Holdable): void {
-    if (this.hasRoom) return
+    if (this.hasRoom || this.link?.heldBack === true) return
     const holders = (this.holders ??= new Set())
     if (holders.has(publisher)) return
     holders.add(publisher)
