@@ -32,3 +32,4 @@ export {
   type SubscriptionQuery,
 } from './admin/broker-admin.js'
 export { BrokerStats, PACKET_TYPE_NAMES, type DropCounters, type PacketCounters } from './stats.js'
+export { pairKey, splitPairKey } from './pair-key.js'

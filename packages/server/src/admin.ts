@@ -3,16 +3,13 @@ import type { AddressInfo } from 'node:net'
 import { createMemoryPersistence, type Broker, type Persistence } from '@wren/core'
 import type { Logger } from 'pino'
 import { ConfigError, type ServerConfig } from './config.js'
+import { isLoopback } from './exposure.js'
 import { urlHost } from './listeners/listener.js'
 
 export interface AdminListener {
   /** e.g. `http://127.0.0.1:9100`: `/metrics`, `/api/v1/...` and the dashboard at `/`. */
   readonly url: string
   close(): Promise<void>
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host) || /^::ffff:127\.\d+\.\d+\.\d+$/.test(host)
 }
 
 /** The admin port can kick clients and delete sessions: reachable from other hosts only with a token. */
