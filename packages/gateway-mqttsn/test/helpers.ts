@@ -1,6 +1,6 @@
 import dgram from 'node:dgram'
 import { onTestFinished } from 'vitest'
-import type { BrokerOptions } from '@wren/core'
+import type { Broker, BrokerOptions } from '@wren/core'
 import { startBroker, type StartedBroker } from '../../core/test/helpers/start-broker.js'
 import { attachMqttSn, MqttSnClient, type MqttSnClientOptions, type MqttSnGateway, type MqttSnOptions } from '../src/index.js'
 
@@ -14,7 +14,8 @@ export interface StartedGateway extends StartedBroker {
 export async function startGateway(options: MqttSnOptions = {}, brokerOptions: BrokerOptions = {}): Promise<StartedGateway> {
   const started = await startBroker({ sysInterval: 0, ...brokerOptions })
   const socket = await bindUdp()
-  const gateway = attachMqttSn(started.broker, socket, { sysInterval: 0, ...options })
+  // The core test helpers start a broker from core's source; this package is typed against core's build: same class.
+  const gateway = attachMqttSn(started.broker as unknown as Broker, socket, { sysInterval: 0, ...options })
   onTestFinished(() => {
     gateway.close()
     socket.close()

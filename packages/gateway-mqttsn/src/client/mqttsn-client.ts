@@ -84,7 +84,7 @@ export class MqttSnClient extends EventEmitter<{ message: [SnReceivedMessage]; d
   private readonly retryInterval: number
   private readonly maxRetries: number
 
-  private constructor(
+  constructor(
     readonly socket: dgram.Socket,
     readonly options: MqttSnClientOptions,
   ) {
