@@ -39,6 +39,8 @@ Options:
                                 persistence defaults to the same Redis
       --node-id <id>            this node's id in the cluster (default generated)
       --workers <n|auto>        fork n worker processes sharing the ports (auto = one per CPU); needs --cluster
+      --mqttsn-port <n>         MQTT-SN 1.2 gateway on this UDP port (default off; 0 = any free port);
+                                more settings under "mqttsn" in the config file (docs/mqtt-sn.md)
       --sys-interval <s>        seconds between $SYS updates; 0 = off (default 10)
       --max-connections <n>     clients connected at once
       --max-packet-size <n>     largest packet accepted from a client, in bytes
@@ -75,6 +77,7 @@ const OPTIONS = {
   'node-id': { type: 'string' },
   workers: { type: 'string' },
   'sys-interval': { type: 'string' },
+  'mqttsn-port': { type: 'string' },
   'max-connections': { type: 'string' },
   'max-packet-size': { type: 'string' },
   'max-queued': { type: 'string' },
@@ -161,6 +164,11 @@ function configFromFlags(values: Values): Partial<ServerConfig> {
     if (!values[flag]) continue
     flagFor[key] = `--${flag}`
     raw[key] = -1
+  }
+  const mqttsnPort = values['mqttsn-port']
+  if (mqttsnPort !== undefined) {
+    flagFor.mqttsn = '--mqttsn-port'
+    raw.mqttsn = { port: /^-?\d+$/.test(mqttsnPort) ? Number(mqttsnPort) : mqttsnPort }
   }
   return validatePartialConfig(raw, (key) => flagFor[key] ?? key, process.cwd())
 }

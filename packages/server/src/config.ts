@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
+import { parseMqttSnConfig, type MqttSnConfig } from './mqttsn.js'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 
@@ -64,6 +65,8 @@ export interface ServerConfig {
   logLevel: LogLevel
   /** Milliseconds a shutdown may take before the process gives up and exits with an error. */
   shutdownTimeout: number
+  /** An MQTT-SN 1.2 gateway on UDP (see docs/mqtt-sn.md); off when undefined. */
+  mqttsn: MqttSnConfig | undefined
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -94,6 +97,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   maxSubscriptions: undefined,
   logLevel: 'info',
   shutdownTimeout: 10_000,
+  mqttsn: undefined,
 }
 
 /** A configuration problem the user must fix: the CLI prints the message alone, without a stack. */
@@ -227,6 +231,7 @@ const CHECKS: { [K in keyof ServerConfig]: Check<ServerConfig[K]> } = {
   maxSubscriptions: integer(1, Number.MAX_SAFE_INTEGER),
   logLevel,
   shutdownTimeout: integer(0, 3_600_000),
+  mqttsn: parseMqttSnConfig,
 }
 
 export const CONFIG_KEYS = Object.keys(CHECKS) as Array<keyof ServerConfig>
@@ -322,7 +327,10 @@ export function mergeConfig(...sources: Array<Partial<ServerConfig>>): ServerCon
   const merged: ServerConfig = { ...DEFAULT_CONFIG }
   for (const source of sources) {
     for (const key of CONFIG_KEYS) {
-      if (source[key] !== undefined) Object.assign(merged, { [key]: source[key] })
+      if (source[key] === undefined) continue
+      // A flag such as --mqttsn-port sets one field of the mqttsn object: the file's other fields stay.
+      const value = key === 'mqttsn' && merged.mqttsn ? { ...merged.mqttsn, ...source.mqttsn } : source[key]
+      Object.assign(merged, { [key]: value })
     }
   }
   checkListeners(merged)

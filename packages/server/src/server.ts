@@ -11,6 +11,7 @@ import { readTlsFiles } from './tls-files.js'
 import type { Listener, ListenerAddress } from './listeners/listener.js'
 import { listenTcp } from './listeners/tcp.js'
 import { listenWebSocket } from './listeners/websocket.js'
+import { listenMqttSn } from './mqttsn.js'
 
 export interface StartOptions {
   /** Defaults to a pino logger at `config.logLevel` writing to stdout. */
@@ -36,7 +37,7 @@ export interface RunningServer {
 /** How long clients get to read the broker's goodbye before their connections are cut. */
 const CLIENT_GRACE_MS = 1000
 
-/** The listeners the config asks for, in a fixed order: tcp, ws, tls, wss. Port -1 leaves one out. */
+/** The listeners the config asks for, in a fixed order: tcp, ws, tls, wss, mqtt-sn. Port -1 leaves one out. */
 function plannedListeners(
   broker: Broker,
   config: ServerConfig,
@@ -52,6 +53,10 @@ function plannedListeners(
       [config.tlsPort, (port) => listenTcp(broker, { host, port, tls })],
       [config.wssPort, (port) => listenWebSocket(broker, { host, port, path, tls })],
     )
+  }
+  if (config.mqttsn) {
+    const mqttsn = config.mqttsn
+    wanted.push([mqttsn.port, (port) => listenMqttSn(broker, { ...mqttsn, port }, host)])
   }
   return wanted.filter(([port]) => port >= 0).map(([port, open]) => () => open(port))
 }
