@@ -30,6 +30,17 @@ describe('MQTT-SN gateway: sleeping clients (§6.14)', () => {
     woken.close()
   })
 
+  it('a PINGREQ naming a sleeping client from another host does not wake it', async () => {
+    const gw = await startGateway()
+    const sn = await snClient(gw, { clientId: 'guarded' })
+    await sn.sleep(60)
+    const stranger = await MqttSnClient.open({ port: gw.udpPort, clientId: 'guarded', localAddress: '127.0.0.2', retryInterval: 200, maxRetries: 0 })
+    await expect(stranger.wake()).rejects.toThrow(/no pingresp/)
+    stranger.close()
+    expect(gw.gateway.clients().map((c) => [c.state, c.address])).toEqual([['asleep', '127.0.0.1']])
+    await sn.wake()
+  })
+
   it('drops (and counts) what exceeds maxBufferedPerSleeper', async () => {
     const gw = await startGateway({ maxBufferedPerSleeper: 2 })
     const sn = await snClient(gw)

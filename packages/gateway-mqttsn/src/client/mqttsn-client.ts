@@ -39,6 +39,8 @@ export interface MqttSnClientOptions {
   forwarder?: Forwarder
   /** Local UDP port to bind; default: any. */
   localPort?: number
+  /** Local address to bind. Default 127.0.0.1. */
+  localAddress?: string
 }
 
 /** A PUBLISH the client received, with its topic resolved to a name when the client knows it. */
@@ -96,12 +98,12 @@ export class MqttSnClient extends EventEmitter<{ message: [SnReceivedMessage]; d
     socket.on('message', (bytes: Buffer) => this.onDatagram(bytes))
   }
 
-  /** Opens a UDP socket on 127.0.0.1; sends nothing yet. */
+  /** Opens a UDP socket (on 127.0.0.1 unless `localAddress` says otherwise); sends nothing yet. */
   static async open(options: MqttSnClientOptions): Promise<MqttSnClient> {
     const socket = dgram.createSocket('udp4')
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject)
-      socket.bind(options.localPort ?? 0, '127.0.0.1', () => {
+      socket.bind(options.localPort ?? 0, options.localAddress ?? '127.0.0.1', () => {
         socket.removeListener('error', reject)
         resolve()
       })

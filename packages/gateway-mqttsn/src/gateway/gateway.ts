@@ -143,7 +143,7 @@ export class MqttSnGateway implements SessionHost {
     const key = keyOf(remote, forwarder)
     const session = this.byKey.get(key)
     try {
-      this.dispatch(message, key, { address: remote.address, port: remote.port }, forwarder, session)
+      this.dispatch(message, key, remote, forwarder, session)
     } catch (error) {
       // A fault while handling one client's datagram ends that client only.
       this.broker.logger.error({ err: error, remote: key }, 'mqtt-sn: error handling a datagram')
@@ -168,7 +168,8 @@ export class MqttSnGateway implements SessionHost {
       case 'pingreq':
         if (message.clientId !== undefined && message.clientId !== '') {
           const named = this.byClientId.get(message.clientId)
-          if (named === undefined) {
+          // Another port (or forwarder) of the same host is the same device; another host does not get to wake it.
+          if (named === undefined || named.remote.address !== remote.address) {
             this.stats.datagramsDropped++
             return
           }

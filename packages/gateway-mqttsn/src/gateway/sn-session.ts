@@ -199,6 +199,8 @@ export class SnSession implements BridgeHandler {
       return
     }
     this.state = 'awake'
+    // Delivering what was buffered may take several round trips: the client gets a full sleep period for it.
+    this.sleepDeadline = this.lastSeen + this.sleepDuration * 1000 * this.host.options.keepaliveGrace
     this.resendAwaiting()
     this.pump()
   }
