@@ -2,7 +2,8 @@
 // `node benchmarks/mqtt-sn.js [--clients 100] [--messages 200] [--window 500]`: publishes from `clients` MQTT-SN
 // clients through the gateway, then from as many MQTT clients over TCP, at QoS 0 and 1, to one TCP subscriber.
 // Prints messages/s, the datagrams/s the gateway handled, and the broker process's CPU per message. Bounded:
-// clients × messages per run, and each run gives up after 60 s. Needs the builds (pnpm build).
+// clients × messages per run, and each run gives up after 60 s. Needs the builds (pnpm build). `--profile <dir>`
+// writes the broker's CPU profile there (summarize it with profile-summary.js).
 import { spawn } from 'node:child_process'
 import net from 'node:net'
 import { parseArgs } from 'node:util'
@@ -12,7 +13,13 @@ import { encodePublish } from './generator/wire.js'
 import { cpuMicros } from './lib/proc-stats.js'
 
 const { values } = parseArgs({
-  options: { clients: { type: 'string', default: '100' }, messages: { type: 'string', default: '200' }, window: { type: 'string', default: '500' } },
+  options: {
+    clients: { type: 'string', default: '100' },
+    messages: { type: 'string', default: '200' },
+    window: { type: 'string', default: '500' },
+    /** A directory for the broker's `node --cpu-prof` profile. */
+    profile: { type: 'string' },
+  },
 })
 const CLIENTS = Number(values.clients)
 const MESSAGES = Number(values.messages)
@@ -31,7 +38,8 @@ function freePort() {
 
 async function startBroker() {
   const [tcpPort, udpPort] = [await freePort(), await freePort()]
-  const child = spawn(process.execPath, [new URL('./brokers/wren-mqttsn.js', import.meta.url).pathname, String(tcpPort), String(udpPort)], { stdio: 'inherit' })
+  const profile = values.profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', values.profile]
+  const child = spawn(process.execPath, [...profile, new URL('./brokers/wren-mqttsn.js', import.meta.url).pathname, String(tcpPort), String(udpPort)], { stdio: 'inherit' })
   for (let attempt = 0; ; attempt++) {
     try {
       const probe = await connectClient({ port: tcpPort, clientId: 'probe' })

@@ -41,7 +41,19 @@ export class MqttSnGateway implements SessionHost {
   private readonly timers: NodeJS.Timeout[] = []
   private qosMinus1: SessionBridge | null = null
   private closed = false
-  private readonly onMessage = (datagram: Buffer, remote: DgramRemoteInfo): void => this.receive(datagram, remote)
+  /**
+   * Datagrams of one event-loop turn, handled together in one callback: what they make the broker send (e.g. to
+   * a TCP subscriber) then leaves in one write per connection, as a TCP read of many packets would.
+   */
+  private readonly inbound: Array<Buffer | DgramRemoteInfo> = []
+  private readonly onMessage = (datagram: Buffer, remote: DgramRemoteInfo): void => {
+    if (this.inbound.length === 0) setImmediate(this.drainInbound)
+    this.inbound.push(datagram, remote)
+  }
+  private readonly drainInbound = (): void => {
+    const inbound = this.inbound.splice(0)
+    for (let i = 0; i < inbound.length && !this.closed; i += 2) this.receive(inbound[i] as Buffer, inbound[i + 1] as DgramRemoteInfo)
+  }
 
   constructor(
     readonly broker: Broker,
@@ -135,9 +147,10 @@ export class MqttSnGateway implements SessionHost {
       message = datagram.message
       forwarder = datagram.forwarder
     } catch (error) {
-      if (!(error instanceof MalformedDatagram)) throw error
       this.stats.datagramsMalformed++
-      this.broker.logger.debug({ remote: `${remote.address}:${remote.port}`, reason: error.message }, 'mqtt-sn: malformed datagram dropped')
+      const where = `${remote.address}:${remote.port}`
+      if (error instanceof MalformedDatagram) this.broker.logger.debug({ remote: where, reason: error.message }, 'mqtt-sn: malformed datagram dropped')
+      else this.broker.logger.error({ err: error, remote: where }, 'mqtt-sn: the decoder failed on a datagram (dropped)')
       return
     }
     const key = keyOf(remote, forwarder)
