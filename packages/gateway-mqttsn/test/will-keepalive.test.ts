@@ -70,6 +70,18 @@ describe('MQTT-SN gateway: will, keepalive and DISCONNECT', () => {
     await expect.poll(() => gw.gateway.stats.datagramsDropped).toBe(1)
   })
 
+  it('with an async authorizePublish hook, a QoS 0 PUBLISH right before DISCONNECT, and a lost client\'s will, still arrive', async () => {
+    const gw = await startGateway({ keepaliveGrace: 1, retryInterval: 200 }, { hooks: { authorizePublish: () => new Promise<boolean>((resolve) => setImmediate(() => resolve(true))) } })
+    const sub = await connectClient(gw.url)
+    await sub.client.subscribeAsync('async/#')
+    const quick = await snClient(gw)
+    await quick.publish('async/last', 'before disconnect', { qos: 0 })
+    await quick.disconnect()
+    expect((await sub.inbox.next()).payload.toString()).toBe('before disconnect')
+    await snClient(gw, { duration: 1, will: { topic: 'async/will', payload: 'lost', qos: 0, retain: false } })
+    expect((await sub.inbox.next(() => true, 10_000)).payload.toString()).toBe('lost')
+  })
+
   it('a client that never answers a QoS 1 PUBLISH is retried with DUP, then lost after maxRetries', async () => {
     const gw = await startGateway({ retryInterval: 100, maxRetries: 2 })
     const sub = await connectClient(gw.url)

@@ -28,6 +28,10 @@ export interface BridgeHandler {
 
 const V5 = { protocolVersion: 5 } as const
 
+function destroyBridge(bridge: SessionBridge): void {
+  bridge.destroy()
+}
+
 /**
  * One device of a non-MQTT protocol as an MQTT 5 session of the broker core: an in-memory stream pair handed
  * to `broker.handle()`, so hooks, ACLs, persistence, $SYS and the cluster apply as to any TCP client. The
@@ -101,11 +105,15 @@ export class SessionBridge {
     this.send({ cmd: 'pingreq' })
   }
 
-  /** DISCONNECT with reason 0: the broker discards any will it holds and, for a clean session, the session. */
-  disconnect(): void {
+  /**
+   * DISCONNECT with reason 0: the broker discards any will it holds and, for a clean session, the session. The
+   * broker closes the stream once it has handled everything sent before (ending it here could cut a PUBLISH
+   * still waiting on an async hook); if it has not within `graceMs`, the stream is destroyed.
+   */
+  disconnect(graceMs = 5000): void {
     if (this.closed) return
     this.send({ cmd: 'disconnect', reasonCode: 0 })
-    this.local.end()
+    setTimeout(destroyBridge, graceMs, this).unref()
   }
 
   /** Ends the stream without DISCONNECT, as a lost network connection would. */
