@@ -74,7 +74,7 @@ export function resolveOptions(options: MqttSnOptions): ResolvedMqttSnOptions {
     predefined.set(id, topic)
     predefinedIds.set(topic, id)
   }
-  const maxRegistrations = positiveInteger('maxRegistrationsPerClient', options.maxRegistrationsPerClient ?? 1000, 0xfffd - predefined.size)
+  const maxRegistrations = positiveInteger('maxRegistrationsPerClient', options.maxRegistrationsPerClient ?? 1000, 0xfffe - predefined.size)
   const advertise = options.advertise
   if (advertise) positiveInteger('advertise.interval', advertise.interval, 0xffff)
   return {
