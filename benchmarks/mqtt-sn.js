@@ -4,12 +4,12 @@
 // Prints messages/s, the datagrams/s the gateway handled, and the broker process's CPU per message. Bounded:
 // clients × messages per run, and each run gives up after 60 s. Needs the builds (pnpm build). `--profile <dir>`
 // writes the broker's CPU profile there (summarize it with profile-summary.js).
-import { spawn } from 'node:child_process'
-import net from 'node:net'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { MqttSnClient } from '@wren/gateway-mqttsn'
 import { connectClient, inBatches } from './generator/client.js'
 import { encodePublish } from './generator/wire.js'
+import { freePort, startBroker } from './lib/processes.js'
 import { cpuMicros } from './lib/proc-stats.js'
 
 const { values } = parseArgs({
@@ -27,30 +27,13 @@ const WINDOW = Number(values.window)
 const TIME_LIMIT_MS = 60_000
 const payload = Buffer.from('{"celsius":21.5}')
 
-function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-async function startBroker() {
+async function startWrenWithGateway() {
+  // A free TCP port number is, on loopback, as good a guess as any for a free UDP one.
   const [tcpPort, udpPort] = [await freePort(), await freePort()]
   const profile = values.profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', values.profile]
-  const child = spawn(process.execPath, [...profile, new URL('./brokers/wren-mqttsn.js', import.meta.url).pathname, String(tcpPort), String(udpPort)], { stdio: 'inherit' })
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const probe = await connectClient({ port: tcpPort, clientId: 'probe' })
-      await probe.disconnect()
-      break
-    } catch (error) {
-      if (attempt > 100) throw error
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
-  }
-  return { child, tcpPort, udpPort }
+  const script = fileURLToPath(new URL('./brokers/wren-mqttsn.js', import.meta.url))
+  const broker = await startBroker([process.execPath, ...profile, script, String(tcpPort), String(udpPort)], tcpPort)
+  return { ...broker, tcpPort, udpPort }
 }
 
 /** A TCP subscriber counting deliveries; `until(n)` resolves once n have arrived. */
@@ -113,7 +96,7 @@ async function scenario(broker, transport, qos) {
   const sub = await subscriber(broker.tcpPort, qos)
   const publishers = transport === 'mqtt-sn' ? await snPublishers(broker.udpPort) : await tcpPublishers(broker.tcpPort)
   const total = CLIENTS * MESSAGES
-  const cpuBefore = cpuMicros(broker.child.pid)
+  const cpuBefore = cpuMicros(broker.pid)
   const started = process.hrtime.bigint()
   const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error(`${transport} QoS ${qos}: over ${TIME_LIMIT_MS} ms`)), TIME_LIMIT_MS).unref())
   let work
@@ -149,7 +132,7 @@ async function scenario(broker, transport, qos) {
   }
   await Promise.race([work, timeout])
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
-  const cpu = cpuMicros(broker.child.pid) - cpuBefore
+  const cpu = cpuMicros(broker.pid) - cpuBefore
   for (const p of publishers) p.client.close()
   sub.client.close()
   const perSecond = total / seconds
@@ -158,14 +141,14 @@ async function scenario(broker, transport, qos) {
   return { transport, qos, messages: total, seconds, perSecond, datagrams, cpuMicrosPerMessage: cpu / total }
 }
 
-const broker = await startBroker()
+const broker = await startWrenWithGateway()
 const rows = []
 try {
   for (const qos of [0, 1]) {
     for (const transport of ['mqtt-sn', 'tcp']) rows.push(await scenario(broker, transport, qos))
   }
 } finally {
-  broker.child.kill('SIGTERM')
+  await broker.stop()
 }
 console.log(`${CLIENTS} publishers x ${MESSAGES} messages, one TCP subscriber, QoS 0 window ${WINDOW}`)
 console.log('| transport | QoS | messages/s | gateway datagrams/s | broker CPU per message |')
