@@ -54,6 +54,20 @@ describe('MQTT-SN gateway: sleeping clients (§6.14)', () => {
     expect(sn.inbox).toEqual([])
   })
 
+  it('a full buffer makes room for a QoS 1 message by dropping its oldest QoS 0 one', async () => {
+    const gw = await startGateway({ maxBufferedPerSleeper: 2 })
+    const sn = await snClient(gw)
+    await sn.subscribe('mixed', 1)
+    await sn.sleep(60)
+    const pub = await connectClient(gw.url)
+    await pub.client.publishAsync('mixed', 'q0-a', { qos: 0 })
+    await pub.client.publishAsync('mixed', 'q0-b', { qos: 0 })
+    await pub.client.publishAsync('mixed', 'q1', { qos: 1 })
+    await expect.poll(() => gw.gateway.stats.messagesDropped).toBe(1)
+    await sn.wake()
+    expect([(await sn.nextMessage()).payload.toString(), (await sn.nextMessage()).payload.toString()]).toEqual(['q0-b', 'q1'])
+  })
+
   it('a CONNECT makes a sleeping client active and delivers what was buffered', async () => {
     const gw = await startGateway()
     const sn = await snClient(gw, { cleanSession: false })

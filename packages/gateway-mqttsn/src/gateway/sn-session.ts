@@ -282,13 +282,7 @@ export class SnSession implements BridgeHandler {
   }
 
   onPublish(packet: IPublishPacket): void {
-    const awake = this.state === 'active' || this.state === 'awake'
-    if (!awake && this.queue.length >= this.host.options.maxBufferedPerSleeper) {
-      this.dropDelivery(packet)
-      return
-    }
-    // Awake or not, the queue stays bounded: QoS 1/2 by Receive Maximum, QoS 0 by this cap.
-    if (awake && packet.qos === 0 && this.queue.length >= this.host.options.maxBufferedPerSleeper) {
+    if (this.queue.length >= this.host.options.maxBufferedPerSleeper && !this.makeRoomFor(packet)) {
       this.dropDelivery(packet)
       return
     }
@@ -611,6 +605,23 @@ export class SnSession implements BridgeHandler {
     awaiting.sentAt = Date.now()
     const message = awaiting.message
     this.reply(message.type === 'publish' ? { ...message, dup: true } : message)
+  }
+
+  /**
+   * A full queue takes a QoS 1/2 message by dropping its oldest QoS 0 one (QoS 1/2 ones are bounded by the
+   * session's Receive Maximum already); the head is kept while it waits for its REGACK.
+   */
+  private makeRoomFor(packet: IPublishPacket): boolean {
+    if (packet.qos === 0) return false
+    const from = this.awaiting?.kind === 'regack' ? 1 : 0
+    for (let i = from; i < this.queue.length; i++) {
+      const queued = this.queue[i] as IPublishPacket
+      if (queued.qos !== 0) continue
+      this.queue.splice(i, 1)
+      this.dropDelivery(queued)
+      return true
+    }
+    return false
   }
 
   /** A message the client cannot get (buffer full, too large, no topic id): counted, and completed on the broker's side. */
