@@ -51,7 +51,8 @@ describe('MQTT-SN gateway: discovery, QoS -1, authorization, limits, robustness'
   it('a publish or subscribe the broker denies gets "rejected: not supported"; the ACL sees the client id and mapped username', async () => {
     const seen: Array<[string, string | undefined]> = []
     const gw = await startGateway(
-      { credentials: (clientId) => (clientId === 'acl-dev' ? { username: 'device-user', password: Buffer.from('pw') } : undefined) },
+      // Async, as a lookup in a device registry would be.
+      { credentials: async (clientId) => (clientId === 'acl-dev' ? { username: 'device-user', password: Buffer.from('pw') } : undefined) },
       {
         hooks: {
           authenticate: (client, credentials) => {

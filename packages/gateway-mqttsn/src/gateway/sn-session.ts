@@ -14,7 +14,7 @@ import {
   type SubscribeTopic,
   type WillTopic,
 } from '../codec/messages.js'
-import type { RemoteInfo, ResolvedMqttSnOptions } from './options.js'
+import type { RemoteInfo, ResolvedMqttSnOptions, SnCredentials } from './options.js'
 import type { MqttSnStats } from './stats.js'
 import { TopicRegistry, isReservedTopicId } from './topic-registry.js'
 
@@ -340,6 +340,24 @@ export class SnSession implements BridgeHandler {
 
   private openBrokerSession(): void {
     const credentials = this.host.options.credentials?.(this.clientId, this.remote)
+    if (credentials instanceof Promise) {
+      credentials.then(
+        (resolved) => {
+          if (this.state === 'connecting') this.connectBridge(resolved)
+        },
+        (error: unknown) => {
+          this.host.broker.logger.warn({ err: error, clientId: this.clientId }, 'mqtt-sn: the credentials callback failed')
+          if (this.state !== 'connecting') return
+          this.reply({ type: 'connack', returnCode: ReturnCode.NotSupported })
+          this.close('credentials-failed', false)
+        },
+      )
+      return
+    }
+    this.connectBridge(credentials)
+  }
+
+  private connectBridge(credentials: SnCredentials | undefined): void {
     this.bridge.connect({
       clientId: this.clientId,
       clean: this.cleanSession,
