@@ -1,44 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { MalformedDatagram, decodeDatagram, encodeDatagram, encodeMessage, shortTopicId, shortTopicName, type SnMessage } from '../src/index.js'
+import { every } from './fixtures/messages.js'
 
-const every: SnMessage[] = [
-  { type: 'advertise', gatewayId: 7, duration: 900 },
-  { type: 'searchgw', radius: 1 },
-  { type: 'gwinfo', gatewayId: 7 },
-  { type: 'gwinfo', gatewayId: 7, gatewayAddress: Buffer.from([10, 0, 0, 1]) },
-  { type: 'connect', will: true, cleanSession: true, duration: 60, clientId: 'sensor-1' },
-  { type: 'connack', returnCode: 0 },
-  { type: 'willtopicreq' },
-  { type: 'willtopic', will: { qos: 1, retain: true, topic: 'status/sensor-1' } },
-  { type: 'willtopic', will: undefined },
-  { type: 'willmsgreq' },
-  { type: 'willmsg', payload: Buffer.from('offline') },
-  { type: 'register', topicId: 0, msgId: 3, topicName: 'a/b' },
-  { type: 'regack', topicId: 1, msgId: 3, returnCode: 0 },
-  { type: 'publish', dup: true, qos: 2, retain: true, topicIdType: 0, topicId: 1, msgId: 9, payload: Buffer.from('x') },
-  { type: 'publish', dup: false, qos: -1, retain: false, topicIdType: 2, topicId: 0x6162, msgId: 0, payload: Buffer.alloc(0) },
-  { type: 'puback', topicId: 1, msgId: 9, returnCode: 2 },
-  { type: 'pubcomp', msgId: 9 },
-  { type: 'pubrec', msgId: 9 },
-  { type: 'pubrel', msgId: 9 },
-  { type: 'subscribe', dup: false, qos: 1, msgId: 4, topicIdType: 0, topicName: 'a/+/c' },
-  { type: 'subscribe', dup: false, qos: 2, msgId: 4, topicIdType: 1, topicId: 5 },
-  { type: 'subscribe', dup: true, qos: 0, msgId: 4, topicIdType: 2, topicName: 'ab' },
-  { type: 'suback', qos: 1, topicId: 0, msgId: 4, returnCode: 0 },
-  { type: 'unsubscribe', msgId: 5, topicIdType: 0, topicName: 'a/#' },
-  { type: 'unsubscribe', msgId: 5, topicIdType: 1, topicId: 77 },
-  { type: 'unsuback', msgId: 5 },
-  { type: 'pingreq' },
-  { type: 'pingreq', clientId: 'sensor-1' },
-  { type: 'pingresp' },
-  { type: 'disconnect' },
-  { type: 'disconnect', duration: 300 },
-  { type: 'willtopicupd', will: { qos: 0, retain: false, topic: 'w' } },
-  { type: 'willtopicupd', will: undefined },
-  { type: 'willtopicresp', returnCode: 0 },
-  { type: 'willmsgupd', payload: Buffer.from('bye') },
-  { type: 'willmsgresp', returnCode: 3 },
-]
 
 describe('MQTT-SN codec', () => {
   it.each(every.map((message) => [`${message.type} ${JSON.stringify(message).slice(0, 60)}`, message] as const))('round-trips %s', (_name, message) => {
