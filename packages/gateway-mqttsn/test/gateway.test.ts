@@ -187,6 +187,15 @@ describe('MQTT-SN gateway: discovery, QoS -1, authorization, limits, robustness'
     expect(gw.gateway.clients()).toEqual([])
   })
 
+  it('a host that closes its socket first ends the gateway: clients\' sessions end, nothing is sent into the closed socket', async () => {
+    const gw = await startGateway({ retryInterval: 100, advertise: { address: '127.0.0.1', port: 9, interval: 1 } })
+    const events = recordEvents(gw.broker)
+    const sn = await snClient(gw, { duration: 1 })
+    gw.socket.close()
+    await events.disconnected.next((e) => e.client.id === sn.options.clientId)
+    expect(gw.gateway.clients()).toEqual([])
+  })
+
   it('encodes replies that the codec decodes byte-exactly (spot check of a CONNACK on the wire)', async () => {
     const gw = await startGateway()
     const sn = await snClient(gw, {}, false)

@@ -18,7 +18,11 @@ export async function startGateway(options: MqttSnOptions = {}, brokerOptions: B
   const gateway = attachMqttSn(started.broker as unknown as Broker, socket, { sysInterval: 0, ...options })
   onTestFinished(() => {
     gateway.close()
-    socket.close()
+    try {
+      socket.close()
+    } catch {
+      // The test closed it already.
+    }
   })
   return { ...started, gateway, socket, udpPort: socket.address().port }
 }

@@ -46,6 +46,7 @@ export class MqttSnGateway implements SessionHost {
    * a TCP subscriber) then leaves in one write per connection, as a TCP read of many packets would.
    */
   private readonly inbound: Array<Buffer | DgramRemoteInfo> = []
+  private readonly onSocketClosed = (): void => this.close()
   private readonly onMessage = (datagram: Buffer, remote: DgramRemoteInfo): void => {
     if (this.inbound.length === 0) setImmediate(this.drainInbound)
     this.inbound.push(datagram, remote)
@@ -63,6 +64,8 @@ export class MqttSnGateway implements SessionHost {
     this.options = resolveOptions(options)
     this.predefinedIdSet = new Set(this.options.predefined.keys())
     socket.on('message', this.onMessage)
+    // The host may close its socket first: the gateway then ends its clients' sessions instead of sending into it.
+    socket.once('close', this.onSocketClosed)
     const sweep = setInterval(() => this.sweep(), Math.min(1000, this.options.retryInterval))
     sweep.unref()
     this.timers.push(sweep)
@@ -74,9 +77,7 @@ export class MqttSnGateway implements SessionHost {
     const advertise = this.options.advertise
     if (advertise !== undefined) {
       const send = (): void => {
-        const bytes = encodeDatagram({ type: 'advertise', gatewayId: this.options.gatewayId, duration: advertise.interval })
-        this.stats.datagramsSent++
-        this.socket.send(bytes, advertise.port, advertise.address, ignoreSendError)
+        this.sendTo(advertise, undefined, { type: 'advertise', gatewayId: this.options.gatewayId, duration: advertise.interval })
       }
       send()
       const timer = setInterval(send, advertise.interval * 1000)
@@ -101,6 +102,7 @@ export class MqttSnGateway implements SessionHost {
     if (this.closed) return
     this.closed = true
     this.socket.removeListener('message', this.onMessage)
+    this.socket.removeListener('close', this.onSocketClosed)
     for (const timer of this.timers) clearInterval(timer)
     for (const session of [...this.byKey.values()]) session.close('gateway-closing', false)
     this.qosMinus1?.disconnect()
@@ -128,7 +130,7 @@ export class MqttSnGateway implements SessionHost {
 
   private sendTo(remote: RemoteInfo, forwarder: Forwarder | undefined, message: SnMessage): boolean {
     const bytes = encodeDatagram(message, forwarder)
-    if (bytes.length > this.options.maxDatagramSize) return false
+    if (bytes.length > this.options.maxDatagramSize || this.closed) return false
     this.stats.datagramsSent++
     this.socket.send(bytes, remote.port, remote.address, ignoreSendError)
     return true
