@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { encodeDatagram, encodeMessage, MsgType, type SnMessage } from '../src/index.js'
+import { encodeDatagram, encodeMessage, MSG_TYPE_OF, type SnMessage } from '../src/index.js'
 import { every } from './fixtures/messages.js'
 
 // Wireshark's MQTT-SN dissector (tshark) reads what our encoder writes: an independent decoder of every
@@ -50,42 +50,12 @@ function pcap(datagrams: Buffer[]): Buffer {
   return Buffer.concat([header, ...records])
 }
 
-const TYPE: Record<SnMessage['type'], number> = {
-  advertise: MsgType.ADVERTISE,
-  searchgw: MsgType.SEARCHGW,
-  gwinfo: MsgType.GWINFO,
-  connect: MsgType.CONNECT,
-  connack: MsgType.CONNACK,
-  willtopicreq: MsgType.WILLTOPICREQ,
-  willtopic: MsgType.WILLTOPIC,
-  willmsgreq: MsgType.WILLMSGREQ,
-  willmsg: MsgType.WILLMSG,
-  register: MsgType.REGISTER,
-  regack: MsgType.REGACK,
-  publish: MsgType.PUBLISH,
-  puback: MsgType.PUBACK,
-  pubcomp: MsgType.PUBCOMP,
-  pubrec: MsgType.PUBREC,
-  pubrel: MsgType.PUBREL,
-  subscribe: MsgType.SUBSCRIBE,
-  suback: MsgType.SUBACK,
-  unsubscribe: MsgType.UNSUBSCRIBE,
-  unsuback: MsgType.UNSUBACK,
-  pingreq: MsgType.PINGREQ,
-  pingresp: MsgType.PINGRESP,
-  disconnect: MsgType.DISCONNECT,
-  willtopicupd: MsgType.WILLTOPICUPD,
-  willtopicresp: MsgType.WILLTOPICRESP,
-  willmsgupd: MsgType.WILLMSGUPD,
-  willmsgresp: MsgType.WILLMSGRESP,
-}
-
 /**
  * The dissector's fields we expect for a message: those that carry its content, except where the dissector
  * shows less (it decodes no QoS/retain in WILLTOPIC and SUBACK, and prints a predefined id in SUBSCRIBE as text).
  */
 function expectedFields(message: SnMessage): Record<string, string> {
-  const fields: Record<string, string> = { 'mqttsn.msg.type': hex2(TYPE[message.type]), 'mqttsn.msg.len': String(encodeMessage(message).length) }
+  const fields: Record<string, string> = { 'mqttsn.msg.type': hex2(MSG_TYPE_OF[message.type]), 'mqttsn.msg.len': String(encodeMessage(message).length) }
   const qos = (q: number): string => hex2(q === -1 ? 3 : q)
   switch (message.type) {
     case 'advertise':

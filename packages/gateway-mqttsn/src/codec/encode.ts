@@ -101,7 +101,8 @@ function body(message: SnMessage): Buffer[] {
   }
 }
 
-const TYPE_CODES: Record<SnMessage['type'], number> = {
+/** The MsgType octet of each message type. */
+export const MSG_TYPE_OF: Readonly<Record<SnMessage['type'], number>> = {
   advertise: MsgType.ADVERTISE,
   searchgw: MsgType.SEARCHGW,
   gwinfo: MsgType.GWINFO,
@@ -139,7 +140,7 @@ export function encodeMessage(message: SnMessage): Buffer {
   const short = size + 2 <= 0xff
   const length = size + (short ? 2 : 4)
   if (length > MAX_MESSAGE_SIZE) throw new RangeError(`MQTT-SN message of ${length} octets exceeds ${MAX_MESSAGE_SIZE}`)
-  const header = short ? octets(length, TYPE_CODES[message.type]) : Buffer.concat([octets(0x01), u16(length), octets(TYPE_CODES[message.type])])
+  const header = short ? octets(length, MSG_TYPE_OF[message.type]) : Buffer.concat([octets(0x01), u16(length), octets(MSG_TYPE_OF[message.type])])
   return Buffer.concat([header, ...parts], length)
 }
 
