@@ -181,5 +181,5 @@ function route(connection: Connection, message: Message, packetId: number, done:
         done()
       },
     )
-  })
+  }, connection)
 }
