@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { connectClient } from '../../core/test/helpers/clients.js'
+import { recordEvents } from '../../core/test/helpers/events.js'
 import { MqttSnClient, ReturnCode } from '../src/index.js'
 import { snClient, startGateway } from './helpers.js'
 
@@ -54,6 +55,28 @@ describe('MQTT-SN gateway: sleeping clients (§6.14)', () => {
     await sn.wake()
     expect([(await sn.nextMessage()).payload.toString(), (await sn.nextMessage()).payload.toString()]).toEqual(['1', 'q1'])
     expect(sn.inbox).toEqual([])
+  })
+
+  it('a sleeper never holds publishers back: its QoS 1 messages are taken into the gateway\'s buffer, the excess dropped', async () => {
+    // A broker queue far smaller than what arrives: without custody, the publisher would be held back.
+    const gw = await startGateway({ maxBufferedPerSleeper: 3 }, { maxQueued: 5, drainTimeout: 600_000 })
+    const events = recordEvents(gw.broker)
+    const sn = await snClient(gw)
+    await sn.subscribe('busy', 2)
+    await sn.sleep(60)
+    const pub = await connectClient(gw.url)
+    await Promise.all(Array.from({ length: 30 }, (_, i) => pub.client.publishAsync('busy', String(i), { qos: i % 2 === 0 ? 1 : 2 })))
+    await expect.poll(() => gw.gateway.stats.messagesDropped).toBe(27)
+    await sn.wake()
+    const got = [await sn.nextMessage(), await sn.nextMessage(), await sn.nextMessage()]
+    expect(got.map((m) => [m.payload.toString(), m.qos])).toEqual([
+      ['0', 1],
+      ['1', 2],
+      ['2', 1],
+    ])
+    expect(events.disconnected.received).toEqual([])
+    // The QoS 2 one completed with the client: PUBREL from the gateway, answered with PUBCOMP.
+    expect(sn.received.filter((m) => m.type === 'pubrel')).toHaveLength(1)
   })
 
   it('a CONNECT makes a sleeping client active and delivers what was buffered', async () => {

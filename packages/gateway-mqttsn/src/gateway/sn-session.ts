@@ -41,6 +41,8 @@ interface Awaiting {
   message: SnMessage | null
   retries: number
   sentAt: number
+  /** Acknowledged to the broker already (taken into custody while the client slept): the client's answer ends it here. */
+  custodied: boolean
 }
 
 /** A QoS 1/2 PUBLISH from the client that the broker has not completed. */
@@ -92,6 +94,8 @@ export class SnSession implements BridgeHandler {
   private sleepDuration = 0
   /** Ids the gateway REGISTERed and the client has not acknowledged yet. */
   private readonly unconfirmed = new Set<number>()
+  /** Queued QoS 1/2 messages the gateway acknowledged to the broker when they arrived for the sleeping client. */
+  private readonly custodied = new Set<IPublishPacket>()
 
   constructor(
     private readonly host: SessionHost,
@@ -287,14 +291,25 @@ export class SnSession implements BridgeHandler {
       return
     }
     this.queue.push(packet)
+    if (this.state === 'asleep' && packet.qos > 0) this.takeCustody(packet)
     this.pump()
+  }
+
+  /**
+   * While the client sleeps, its QoS 1/2 messages are acknowledged to the broker as the gateway buffers them:
+   * the broker's queue for it then never fills, so a sleeper never holds publishers back (nor is cut off as a
+   * stuck client), and what exceeds the buffer is dropped here and counted.
+   */
+  private takeCustody(packet: IPublishPacket): void {
+    this.custodied.add(packet)
+    this.bridge.ack(packet.qos === 1 ? 'puback' : 'pubrec', packet.messageId ?? 0)
   }
 
   onAck(cmd: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', messageId: number, reasonCode: number): void {
     if (cmd === 'pubrel') {
       const awaiting = this.awaiting
       if (awaiting !== null && awaiting.kind === 'pubrel' && awaiting.msgId === messageId) {
-        this.expect('pubcomp', messageId, { type: 'pubrel', msgId: messageId })
+        this.expect('pubcomp', messageId, { type: 'pubrel', msgId: messageId }, false)
       } else {
         this.bridge.ack('pubcomp', messageId)
       }
@@ -488,6 +503,7 @@ export class SnSession implements BridgeHandler {
     this.state = 'asleep'
     this.sleepDeadline = Date.now() + duration * 1000 * this.host.options.keepaliveGrace
     this.sleepDuration = duration
+    for (const packet of this.queue) if (packet.qos > 0 && !this.custodied.has(packet)) this.takeCustody(packet)
     this.reply({ type: 'disconnect' })
   }
 
@@ -527,8 +543,9 @@ export class SnSession implements BridgeHandler {
         continue
       }
       this.host.stats.publishesSent++
-      if (packet.qos === 1) this.expect('puback', msgId, publish)
-      else if (packet.qos === 2) this.expect('pubrec', msgId, publish)
+      const custodied = this.custodied.delete(packet)
+      if (packet.qos === 1) this.expect('puback', msgId, publish, custodied)
+      else if (packet.qos === 2) this.expect('pubrec', msgId, publish, custodied)
     }
     if (this.state === 'awake' && this.awaiting === null && this.queue.length === 0) {
       this.state = 'asleep'
@@ -552,7 +569,7 @@ export class SnSession implements BridgeHandler {
     if (topicId === undefined) return undefined
     this.unconfirmed.add(topicId)
     const msgId = this.allocateMsgId()
-    this.expect('regack', msgId, { type: 'register', topicId, msgId, topicName: topic })
+    this.expect('regack', msgId, { type: 'register', topicId, msgId, topicName: topic }, false)
     return 'registering'
   }
 
@@ -575,20 +592,20 @@ export class SnSession implements BridgeHandler {
     const awaiting = this.awaiting
     if (awaiting === null || awaiting.kind !== 'puback' || awaiting.msgId !== msgId) {
       // A QoS 2 PUBLISH refused with PUBACK (§6.12 error case): it is over on the broker's side too.
-      if (awaiting !== null && awaiting.kind === 'pubrec' && awaiting.msgId === msgId) this.finishRefused(msgId)
+      if (awaiting !== null && awaiting.kind === 'pubrec' && awaiting.msgId === msgId) this.finishRefused(awaiting)
       return
     }
     if (returnCode !== ReturnCode.Accepted) this.host.stats.messagesDropped++
     this.awaiting = null
-    this.bridge.ack('puback', msgId)
+    if (!awaiting.custodied) this.bridge.ack('puback', msgId)
     this.pump()
   }
 
   /** The broker's PUBREL that follows is answered at once (no awaited 'pubrel'), so the flow ends there. */
-  private finishRefused(msgId: number): void {
+  private finishRefused(awaiting: Awaiting): void {
     this.host.stats.messagesDropped++
     this.awaiting = null
-    this.bridge.ack('pubrec', msgId)
+    if (!awaiting.custodied) this.bridge.ack('pubrec', awaiting.msgId)
     this.pump()
   }
 
@@ -600,7 +617,12 @@ export class SnSession implements BridgeHandler {
       return
     }
     if (awaiting.kind !== 'pubrec') return
-    this.awaiting = { kind: 'pubrel', msgId, message: null, retries: 0, sentAt: Date.now() }
+    if (awaiting.custodied) {
+      // The broker's side is complete: release to the client straight away.
+      this.expect('pubcomp', msgId, { type: 'pubrel', msgId }, true)
+      return
+    }
+    this.awaiting = { kind: 'pubrel', msgId, message: null, retries: 0, sentAt: Date.now(), custodied: false }
     this.bridge.ack('pubrec', msgId)
   }
 
@@ -608,12 +630,12 @@ export class SnSession implements BridgeHandler {
     const awaiting = this.awaiting
     if (awaiting === null || awaiting.kind !== 'pubcomp' || awaiting.msgId !== msgId) return
     this.awaiting = null
-    this.bridge.ack('pubcomp', msgId)
+    if (!awaiting.custodied) this.bridge.ack('pubcomp', msgId)
     this.pump()
   }
 
-  private expect(kind: Awaiting['kind'], msgId: number, message: SnMessage): void {
-    this.awaiting = { kind, msgId, message, retries: 0, sentAt: Date.now() }
+  private expect(kind: Awaiting['kind'], msgId: number, message: SnMessage, custodied: boolean): void {
+    this.awaiting = { kind, msgId, message, retries: 0, sentAt: Date.now(), custodied }
     if (kind === 'regack' || kind === 'pubcomp') this.reply(message)
   }
 
@@ -645,6 +667,7 @@ export class SnSession implements BridgeHandler {
   /** A message the client cannot get (buffer full, too large, no topic id): counted, and completed on the broker's side. */
   private dropDelivery(packet: IPublishPacket): void {
     this.host.stats.messagesDropped++
+    if (this.custodied.delete(packet)) return
     if (packet.qos === 1) this.bridge.ack('puback', packet.messageId ?? 0)
     else if (packet.qos === 2) this.bridge.ack('pubrec', packet.messageId ?? 0)
   }
