@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { connectClient } from '../../core/test/helpers/clients.js'
 import { recordEvents } from '../../core/test/helpers/events.js'
-import { ReturnCode } from '../src/index.js'
+import { ReturnCode, type SnMessage } from '../src/index.js'
 import { snClient, snClientId, startGateway } from './helpers.js'
 
 describe('MQTT-SN gateway: will, keepalive and DISCONNECT', () => {
@@ -98,6 +98,20 @@ describe('MQTT-SN gateway: will, keepalive and DISCONNECT', () => {
       [suback.topicId, true],
       [suback.topicId, true],
     ])
+  })
+
+  it('an unanswered REGISTER is sent again; once acknowledged, the PUBLISH follows', async () => {
+    const gw = await startGateway({ retryInterval: 100, maxRetries: 5 })
+    const sn = await snClient(gw, { autoAck: false })
+    await sn.subscribe('reg/+', 0)
+    const pub = await connectClient(gw.url)
+    await pub.client.publishAsync('reg/x', 'after regack')
+    const first = (await sn.waitFor('register')) as Extract<SnMessage, { type: 'register' }>
+    const again = (await sn.waitFor('register')) as Extract<SnMessage, { type: 'register' }>
+    expect([again.topicId, again.msgId, again.topicName]).toEqual([first.topicId, first.msgId, 'reg/x'])
+    sn.send({ type: 'regack', topicId: again.topicId, msgId: again.msgId, returnCode: ReturnCode.Accepted })
+    const message = await sn.nextMessage()
+    expect([message.topic, message.payload.toString()]).toEqual(['reg/x', 'after regack'])
   })
 
   it('a CONNECT with the id of a connected client replaces it (the old session ends without its will)', async () => {
