@@ -167,8 +167,9 @@ function configFromFlags(values: Values): Partial<ServerConfig> {
   }
   const mqttsnPort = values['mqttsn-port']
   if (mqttsnPort !== undefined) {
-    flagFor.mqttsn = '--mqttsn-port'
-    raw.mqttsn = { port: /^-?\d+$/.test(mqttsnPort) ? Number(mqttsnPort) : mqttsnPort }
+    const port = Number(mqttsnPort)
+    if (!/^\d+$/.test(mqttsnPort) || port > 65535) throw new ConfigError(`--mqttsn-port must be an integer from 0 to 65535, got "${mqttsnPort}"`)
+    raw.mqttsn = { port }
   }
   return validatePartialConfig(raw, (key) => flagFor[key] ?? key, process.cwd())
 }

@@ -47,6 +47,7 @@ describe('the MQTT-SN gateway in the server', () => {
     await expect(startServer({ ...loopback, mqttsn: { port: 0, predefined: { '0': 'x' } } })).rejects.toThrow(ConfigError)
     await expect(startServer({ ...loopback, mqttsn: { port: 0, predefined: { '1': 'a/#' } } })).rejects.toThrow(/without wildcards/)
     await expect(startServer({ ...loopback, mqttsn: { port: 0, colour: 'red' } as never })).rejects.toThrow(/config.mqttsn.colour is not a known setting/)
+    await expect(startServer({ ...loopback, mqttsn: { port: 0, advertise: { interval: 0 } } })).rejects.toThrow(/config.mqttsn.advertise.interval must be an integer from 1/)
   })
 
   it('wren --mqttsn-port serves MQTT-SN, keeping the other mqttsn settings of the config file', async () => {
@@ -63,6 +64,6 @@ describe('the MQTT-SN gateway in the server', () => {
     expect(await client.searchGateway()).toEqual({ type: 'gwinfo', gatewayId: 77 })
     const bad = await runWren(['--mqttsn-port', 'x'])
     expect(bad.code).toBe(2)
-    expect(bad.stderr).toMatch(/--mqttsn-port/)
+    expect(bad.stderr).toBe('wren: --mqttsn-port must be an integer from 0 to 65535, got "x"\n')
   })
 })
