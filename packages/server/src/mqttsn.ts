@@ -93,6 +93,8 @@ export async function listenMqttSn(broker: Broker, config: MqttSnConfig, serverH
     }),
   ])
   const port = socket.address().port
+  // A UDP socket with no 'error' listener would take the process down over one bad send or receive.
+  socket.on('error', (error) => broker.logger.warn({ err: error }, 'mqtt-sn socket error'))
   const options: MqttSnOptions = {}
   if (config.gatewayId !== undefined) options.gatewayId = config.gatewayId
   if (config.qosMinus1 !== undefined) options.qosMinus1 = config.qosMinus1
