@@ -1,16 +1,17 @@
 import dgram from 'node:dgram'
 import { once } from 'node:events'
 import { isIPv6 } from 'node:net'
-import type { Broker } from '@wren/core'
+import type { Broker, HookOptions } from '@wren/core'
 import { attachMqttSn, type MqttSnOptions } from '@wren/gateway-mqttsn'
-import { ConfigError } from './config.js'
+import { ConfigError, type ServerConfig } from './config.js'
+import { resolveExposure } from './exposure.js'
 import { urlHost, type Listener } from './listeners/listener.js'
 
 /** The `mqttsn` setting: an MQTT-SN 1.2 gateway on UDP (off unless given). */
 export interface MqttSnConfig {
   /** UDP port; 0 picks a free one. */
   port: number
-  /** Address to bind; default: the server's `host`. */
+  /** Address to bind; default: the address the other listeners bind. */
   host?: string
   /** GwId in GWINFO and ADVERTISE (0-255). Default 1. */
   gatewayId?: number
@@ -79,6 +80,12 @@ export function parseMqttSnConfig(value: unknown, label: string): MqttSnConfig {
     if (advertise.port !== undefined) config.advertise.port = integerIn(advertise.port, `${label}.advertise.port`, 1, 65535)
   }
   return config
+}
+
+/** An `mqttsn.host` of its own follows the listeners' safe defaults: a public address needs authentication or allowAnonymous. */
+export function checkMqttSnExposure(config: ServerConfig, hooks: HookOptions): void {
+  const host = config.mqttsn?.host
+  if (host !== undefined) resolveExposure({ ...config, host }, hooks)
 }
 
 /** Serves MQTT-SN on UDP for the broker; closing it ends the gateway's clients and the socket. */

@@ -12,7 +12,7 @@ import { resolveExposure } from './exposure.js'
 import type { Listener, ListenerAddress } from './listeners/listener.js'
 import { listenTcp } from './listeners/tcp.js'
 import { listenWebSocket } from './listeners/websocket.js'
-import { listenMqttSn } from './mqttsn.js'
+import { checkMqttSnExposure, listenMqttSn } from './mqttsn.js'
 
 export interface StartOptions {
   /** Defaults to a pino logger at `config.logLevel` writing to stdout. */
@@ -111,6 +111,7 @@ export async function startServer(
   const tls = await readTlsFiles(config)
   const auth = createServerAuth(config)
   const exposure = resolveExposure(config, options.hooks ?? {})
+  checkMqttSnExposure(config, options.hooks ?? {})
 
   const cluster = config.cluster === undefined
     ? undefined

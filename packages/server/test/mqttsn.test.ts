@@ -48,6 +48,8 @@ describe('the MQTT-SN gateway in the server', () => {
     await expect(startServer({ ...loopback, mqttsn: { port: 0, predefined: { '1': 'a/#' } } })).rejects.toThrow(/without wildcards/)
     await expect(startServer({ ...loopback, mqttsn: { port: 0, colour: 'red' } as never })).rejects.toThrow(/config.mqttsn.colour is not a known setting/)
     await expect(startServer({ ...loopback, mqttsn: { port: 0, advertise: { interval: 0 } } })).rejects.toThrow(/config.mqttsn.advertise.interval must be an integer from 1/)
+    // Its own host follows the safe defaults: a public address with nobody authenticated is refused.
+    await expect(startServer({ ...loopback, mqttsn: { port: 0, host: '0.0.0.0' } })).rejects.toThrow(/host 0.0.0.0 with no authentication/)
   })
 
   it('wren --mqttsn-port serves MQTT-SN, keeping the other mqttsn settings of the config file', async () => {
