@@ -2,15 +2,18 @@ import dgram from 'node:dgram'
 import { once } from 'node:events'
 import { isIPv6 } from 'node:net'
 import type { Broker, HookOptions } from '@wren/core'
-import { attachMqttSn, type MqttSnOptions } from '@wren/gateway-mqttsn'
-import { ConfigError, type ServerConfig } from './config.js'
+import type { MqttSnOptions, attachMqttSn } from '@wren/gateway-mqttsn'
+import { boolean, describe, integer, nonEmptyString, type Check } from './checks.js'
+import { ConfigError } from './config-error.js'
 import { resolveExposure } from './exposure.js'
 import { urlHost, type Listener } from './listeners/listener.js'
+import { loadFactory } from './optional-package.js'
+import type { ServerConfig } from './settings.js'
 
-/** The `mqttsn` setting: an MQTT-SN 1.2 gateway on UDP (off unless given). */
+/** The `mqttsn` setting: an MQTT-SN 1.2 gateway on UDP (off unless it or `mqttsnPort` gives a port). */
 export interface MqttSnConfig {
-  /** UDP port; 0 picks a free one. */
-  port: number
+  /** UDP port; 0 picks a free one. `mqttsnPort` (--mqttsn-port) wins over it. */
+  port?: number
   /** Address to bind; default: the address the other listeners bind. */
   host?: string
   /** GwId in GWINFO and ADVERTISE (0-255). Default 1. */
@@ -23,73 +26,77 @@ export interface MqttSnConfig {
   advertise?: { interval: number; address?: string; port?: number }
 }
 
-const describe = (value: unknown): string => (typeof value === 'string' ? `"${value}"` : JSON.stringify(value))
-
-function integerIn(value: unknown, label: string, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${label} must be an integer from ${min} to ${max}, got ${describe(value)}`)
-  }
-  return value
-}
-
 function objectOf(value: unknown, label: string): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${label} must be an object, got ${describe(value)}`)
   return value as Record<string, unknown>
 }
 
-const KNOWN = ['port', 'host', 'gatewayId', 'predefined', 'qosMinus1', 'advertise']
-
-/** Checks the `mqttsn` setting as a config file or flags give it. */
-export function parseMqttSnConfig(value: unknown, label: string): MqttSnConfig {
-  const raw = objectOf(value, label)
-  for (const key of Object.keys(raw)) {
-    if (!KNOWN.includes(key)) throw new ConfigError(`${label}.${key} is not a known setting (known: ${KNOWN.join(', ')})`)
+/** Checks each field with its check, refusing unknown ones. */
+function fields<T>(value: unknown, label: string, checks: { [K in keyof T]-?: Check<T[K]> }): T {
+  const result: Partial<Record<keyof T, unknown>> = {}
+  for (const [key, field] of Object.entries(objectOf(value, label))) {
+    if (!(key in checks)) throw new ConfigError(`${label}.${key} is not a known setting (known: ${Object.keys(checks).join(', ')})`)
+    if (field !== undefined) result[key as keyof T] = (checks[key as keyof T] as Check<unknown>)(field, `${label}.${key}`, '')
   }
-  const config: MqttSnConfig = { port: integerIn(raw.port, `${label}.port`, 0, 65535) }
-  if (raw.host !== undefined) {
-    if (typeof raw.host !== 'string' || raw.host === '') throw new ConfigError(`${label}.host must be a non-empty string, got ${describe(raw.host)}`)
-    config.host = raw.host
-  }
-  if (raw.gatewayId !== undefined) config.gatewayId = integerIn(raw.gatewayId, `${label}.gatewayId`, 0, 255)
-  if (raw.qosMinus1 !== undefined) {
-    if (typeof raw.qosMinus1 !== 'boolean') throw new ConfigError(`${label}.qosMinus1 must be true or false, got ${describe(raw.qosMinus1)}`)
-    config.qosMinus1 = raw.qosMinus1
-  }
-  if (raw.predefined !== undefined) {
-    const predefined: Record<string, string> = {}
-    for (const [id, topic] of Object.entries(objectOf(raw.predefined, `${label}.predefined`))) {
-      if (!/^\d+$/.test(id) || Number(id) < 1 || Number(id) > 0xfffe) {
-        throw new ConfigError(`${label}.predefined: topic id ${describe(id)} must be an integer from 1 to 65534`)
-      }
-      if (typeof topic !== 'string' || topic === '' || topic.includes('+') || topic.includes('#')) {
-        throw new ConfigError(`${label}.predefined.${id} must be a topic name without wildcards, got ${describe(topic)}`)
-      }
-      predefined[id] = topic
-    }
-    config.predefined = predefined
-  }
-  if (raw.advertise !== undefined) {
-    const advertise = objectOf(raw.advertise, `${label}.advertise`)
-    config.advertise = { interval: integerIn(advertise.interval, `${label}.advertise.interval`, 1, 65535) }
-    if (advertise.address !== undefined) {
-      if (typeof advertise.address !== 'string' || advertise.address === '') {
-        throw new ConfigError(`${label}.advertise.address must be a non-empty string, got ${describe(advertise.address)}`)
-      }
-      config.advertise.address = advertise.address
-    }
-    if (advertise.port !== undefined) config.advertise.port = integerIn(advertise.port, `${label}.advertise.port`, 1, 65535)
-  }
-  return config
+  return result as T
 }
 
-/** An `mqttsn.host` of its own follows the listeners' safe defaults: a public address needs authentication or allowAnonymous. */
-export function checkMqttSnExposure(config: ServerConfig, hooks: HookOptions): void {
+const predefined: Check<Record<string, string>> = (value, label) => {
+  const topics: Record<string, string> = {}
+  for (const [id, topic] of Object.entries(objectOf(value, label))) {
+    if (!/^\d+$/.test(id) || Number(id) < 1 || Number(id) > 0xfffe) {
+      throw new ConfigError(`${label}: topic id ${describe(id)} must be an integer from 1 to 65534`)
+    }
+    if (typeof topic !== 'string' || topic === '' || topic.includes('+') || topic.includes('#')) {
+      throw new ConfigError(`${label}.${id} must be a topic name without wildcards, got ${describe(topic)}`)
+    }
+    topics[id] = topic
+  }
+  return topics
+}
+
+type Advertise = NonNullable<MqttSnConfig['advertise']>
+
+const advertise: Check<Advertise> = (value, label) => {
+  const checked = fields<Partial<Advertise>>(value, label, { interval: integer(1, 65535), address: nonEmptyString, port: integer(1, 65535) })
+  if (checked.interval === undefined) throw new ConfigError(`${label} needs "interval"`)
+  return checked as Advertise
+}
+
+const MQTTSN_CHECKS: { [K in keyof MqttSnConfig]-?: Check<MqttSnConfig[K]> } = {
+  port: integer(0, 65535),
+  host: nonEmptyString,
+  gatewayId: integer(0, 255),
+  predefined,
+  qosMinus1: boolean,
+  advertise,
+}
+
+/** Checks the `mqttsn` setting of a config file. */
+export function parseMqttSnConfig(value: unknown, label: string): MqttSnConfig {
+  return fields<MqttSnConfig>(value, label, MQTTSN_CHECKS)
+}
+
+/**
+ * The gateway the config asks for, `--mqttsn-port` over the file's `mqttsn.port`; undefined when off. An
+ * `mqttsn.host` of its own follows the listeners' safe defaults: a public address needs authentication or
+ * allowAnonymous.
+ */
+export function resolveMqttSn(config: ServerConfig, hooks: HookOptions): MqttSnConfig & { port: number } | undefined {
+  const port = config.mqttsnPort ?? config.mqttsn?.port
+  if (port === undefined) {
+    if (config.mqttsn !== undefined) throw new ConfigError('mqttsn needs port (or --mqttsn-port)')
+    return undefined
+  }
   const host = config.mqttsn?.host
   if (host !== undefined) resolveExposure({ ...config, host }, hooks)
+  return { ...config.mqttsn, port }
 }
 
 /** Serves MQTT-SN on UDP for the broker; closing it ends the gateway's clients and the socket. */
-export async function listenMqttSn(broker: Broker, config: MqttSnConfig, serverHost: string): Promise<Listener> {
+export async function listenMqttSn(broker: Broker, config: MqttSnConfig & { port: number }, serverHost: string): Promise<Listener> {
+  // An optional peer, like the persistence adapters: a server without MQTT-SN does not need it installed.
+  const attach = await loadFactory<typeof attachMqttSn>('@wren/gateway-mqttsn', 'attachMqttSn', 'mqttsn')
   const host = config.host ?? serverHost
   const socket = dgram.createSocket(isIPv6(host) ? 'udp6' : 'udp4')
   socket.bind(config.port, host)
@@ -113,7 +120,7 @@ export async function listenMqttSn(broker: Broker, config: MqttSnConfig, serverH
     if (address === '255.255.255.255') socket.setBroadcast(true)
     options.advertise = { address, port: config.advertise.port ?? port, interval: config.advertise.interval }
   }
-  const gateway = attachMqttSn(broker, socket, options)
+  const gateway = attach(broker, socket, options)
   const closed = new Promise<void>((resolve) => socket.once('close', resolve))
   return {
     address: { transport: 'mqtt-sn', host, port, url: `mqttsn://${urlHost(host)}:${port}` },
