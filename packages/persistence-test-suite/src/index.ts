@@ -795,3 +795,4 @@ export function persistenceSuite(name: string, factory: () => Promise<Persistenc
     })
   })
 }
+export { deliverySuite } from './delivery-suite.js'

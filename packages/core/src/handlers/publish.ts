@@ -188,5 +188,5 @@ function route(connection: Connection, message: Message, packetId: number, done:
         done()
       },
     )
-  })
+  }, connection)
 }
