@@ -49,12 +49,14 @@ function plannedListeners(
     ...(config.maxPacketSize === undefined ? {} : { maxPayload: config.maxPacketSize }),
     ...(config.wsOrigins === undefined ? {} : { origins: config.wsOrigins }),
   }
+  // TLS sockets are counted and timed from accept, before the broker sees them; plain TCP ones reach the
+  // broker at once and are refused there with a CONNACK.
   const guard = {
     ...(config.connectTimeout === undefined ? {} : { handshakeTimeout: config.connectTimeout }),
     ...(config.maxConnections === undefined ? {} : { maxConnections: config.maxConnections }),
   }
   const wanted: Array<[number, (port: number) => Promise<Listener>]> = [
-    [config.port, (port) => listenTcp(broker, { host, port, ...guard })],
+    [config.port, (port) => listenTcp(broker, { host, port })],
     [config.wsPort, (port) => listenWebSocket(broker, { host, port, path, limits })],
   ]
   if (tls) {
