@@ -3,7 +3,7 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
-import { pino, type Logger } from 'pino'
+import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { WebSocket } from 'ws'
 import { startServer, type RunningServer } from '../src/index.js'
@@ -22,14 +22,14 @@ afterAll(async () => {
 
 const quiet = { port: 0, wsPort: -1, sysInterval: 0, logLevel: 'silent' } as const
 
-async function start(config: Partial<ServerConfig>, logger?: Logger): Promise<RunningServer> {
+async function start(config: Partial<ServerConfig>, logger?: pino.Logger): Promise<RunningServer> {
   const server = await startServer(config, logger ? { logger } : {})
   onTestFinished(() => server.close())
   return server
 }
 
 /** A pino logger whose lines land in `lines`. */
-function capture(lines: Array<{ level: number; msg: string }>): Logger {
+function capture(lines: Array<{ level: number; msg: string }>) {
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
       for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as { level: number; msg: string })
