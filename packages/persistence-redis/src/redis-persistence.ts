@@ -1,5 +1,5 @@
 import { type ChainableCommander, Redis, type RedisOptions } from 'ioredis'
-import { parseSharedFilter, topicMatches } from '@wren/core'
+import { pairKey, parseSharedFilter, splitPairKey, topicMatches } from '@wren/core'
 import type {
   ClientSubscriptions,
   Message,
@@ -71,10 +71,6 @@ function topicBuckets(topic: string): string[] {
   for (let slash = topic.indexOf('/'); slash !== -1; slash = topic.indexOf('/', slash + 1)) buckets.push(topic.slice(0, slash + 1))
   buckets.push(`${topic}/`)
   return buckets
-}
-
-function indexField(clientId: string, filter: string): string {
-  return `${clientId}\u0000${filter}`
 }
 
 /** Runs a MULTI or pipeline and throws the first command error, which ioredis reports per reply. */
@@ -206,7 +202,7 @@ export class RedisPersistence implements Persistence {
   async sessionDelete(clientId: string): Promise<void> {
     const k = this.keys
     const keys = [k.sessions, k.subscriptions(clientId), k.incoming(clientId), k.subscribers, k.wills, ...this.queueKeys(clientId)]
-    await this.script(DELETE_SESSION, keys, [clientId, k.messagePrefix, k.subscriptionIndexPrefix])
+    await this.script(DELETE_SESSION, keys, [clientId, pairKey(clientId, ''), k.messagePrefix, k.subscriptionIndexPrefix])
   }
 
   async sessionList(): Promise<SessionRecord[]> {
@@ -221,7 +217,7 @@ export class RedisPersistence implements Persistence {
     for (const subscription of subscriptions) {
       const json = JSON.stringify(subscription)
       multi.hset(k.subscriptions(clientId), subscription.filter, json)
-      multi.hset(k.subscriptionIndex(filterBucket(subscription.filter)), indexField(clientId, subscription.filter), json)
+      multi.hset(k.subscriptionIndex(filterBucket(subscription.filter)), pairKey(clientId, subscription.filter), json)
     }
     await execAll(multi)
   }
@@ -230,7 +226,7 @@ export class RedisPersistence implements Persistence {
     if (filters.length === 0) return
     const k = this.keys
     const multi = this.client().multi().hdel(k.subscriptions(clientId), ...filters)
-    for (const filter of filters) multi.hdel(k.subscriptionIndex(filterBucket(filter)), indexField(clientId, filter))
+    for (const filter of filters) multi.hdel(k.subscriptionIndex(filterBucket(filter)), pairKey(clientId, filter))
     // Sent together, not one after the other's reply, so that a call made meanwhile cannot come between them.
     await Promise.all([
       execAll(multi),
@@ -263,9 +259,9 @@ export class RedisPersistence implements Persistence {
     const found: Array<{ clientId: string; subscription: Subscription }> = []
     for (const fields of replies) {
       for (const [field, json] of Object.entries(fields)) {
-        const separator = field.indexOf('\u0000')
-        if (!topicMatches(matchingFilter(field.slice(separator + 1)), topic)) continue
-        found.push({ clientId: field.slice(0, separator), subscription: JSON.parse(json) as Subscription })
+        const [clientId, filter] = splitPairKey(field)
+        if (!topicMatches(matchingFilter(filter), topic)) continue
+        found.push({ clientId, subscription: JSON.parse(json) as Subscription })
       }
     }
     return found
