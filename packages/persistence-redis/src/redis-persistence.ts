@@ -73,6 +73,7 @@ function topicBuckets(topic: string): string[] {
   return buckets
 }
 
+
 /** Runs a MULTI or pipeline and throws the first command error, which ioredis reports per reply. */
 async function execAll(batch: ChainableCommander): Promise<unknown[]> {
   const replies = (await batch.exec()) ?? []
@@ -202,7 +203,7 @@ export class RedisPersistence implements Persistence {
   async sessionDelete(clientId: string): Promise<void> {
     const k = this.keys
     const keys = [k.sessions, k.subscriptions(clientId), k.incoming(clientId), k.subscribers, k.wills, ...this.queueKeys(clientId)]
-    await this.script(DELETE_SESSION, keys, [clientId, pairKey(clientId, ''), k.messagePrefix, k.subscriptionIndexPrefix])
+    await this.script(DELETE_SESSION, keys, [clientId, k.messagePrefix, k.subscriptionIndexPrefix, pairKey(clientId, '')])
   }
 
   async sessionList(): Promise<SessionRecord[]> {

@@ -155,11 +155,11 @@ return out
 /**
  * Removes a session and everything that belongs to it in one call, so that it is sent at once and applies in
  * call order: its subscriptions with their index entries (buckets as `filterBucket` in redis-persistence.ts
- * files them, `$share/{group}/` rules as core's parseSharedFilter; fields are core's `pairKey(clientId, filter)`,
- * whose client id part comes from the caller because its length counts UTF-16 units, which Lua cannot),
- * its queue with every message reference, its inbound QoS 2 ids and its will.
+ * files them, `$share/{group}/` rules as core's parseSharedFilter), its queue with every message reference,
+ * its inbound QoS 2 ids and its will.
  * KEYS: sessions, subscriptions, incoming, subscribers, wills, queue, delivery, inflight.
- * ARGV: client id, `pairKey(clientId, '')`, message key prefix, subscription index key prefix.
+ * ARGV: client id, message key prefix, subscription index key prefix, the index field prefix of this client
+ * (core's `pairKey(clientId, '')`: a length counted in UTF-16 units, which Lua cannot count).
  */
 export const DELETE_SESSION = new LuaScript(`
 local function bucket(filter)
@@ -178,10 +178,10 @@ local function bucket(filter)
 end
 local clientId = ARGV[1]
 for _, filter in ipairs(redis.call('HKEYS', KEYS[2])) do
-  redis.call('HDEL', ARGV[4] .. bucket(filter), ARGV[2] .. filter)
+  redis.call('HDEL', ARGV[3] .. bucket(filter), ARGV[4] .. filter)
 end
 for _, id in ipairs(redis.call('ZRANGE', KEYS[6], 0, -1)) do
-  local messageKey = ARGV[3] .. id
+  local messageKey = ARGV[2] .. id
   if redis.call('HINCRBY', messageKey, 'refs', -1) <= 0 then redis.call('DEL', messageKey) end
 end
 redis.call('HDEL', KEYS[1], clientId)
