@@ -11,10 +11,11 @@ export default defineConfig({
       '@wren/persistence-redis': src('persistence-redis'),
       '@wren/persistence-sqlite': src('persistence-sqlite'),
       '@wren/auth-file': src('auth-file'),
+      '@wren/server': src('server'),
     },
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'benchmarks/test/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'benchmarks/test/**/*.test.ts', 'tests/**/*.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
     pool: 'forks',
