@@ -7,6 +7,10 @@ command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
 # mosquitto_passwd (the auth-file tests read what it writes) comes with the broker package.
 command -v mosquitto_passwd >/dev/null 2>&1 || need+=(mosquitto)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# promtool and the prometheus server (the observability tests lint and scrape the exposition) come in one package.
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# The dashboard tests drive Debian's chromium through playwright-core (its bundled browser download is not used).
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"

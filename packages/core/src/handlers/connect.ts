@@ -243,7 +243,12 @@ async function admit(connection: Connection, pending: PendingConnect, authData: 
     auth = false
   }
   const authDenied = denialOf(auth, ReasonCode.BadUserNameOrPassword)
-  if (authDenied !== undefined) return refuse(connection, authDenied, 'refused by authenticate', referenceOf(auth))
+  if (authDenied !== undefined) {
+    ctx.stats.authentication.failure++
+    ctx.events.emit('denied', connection.client, 'connect', pending.request.username ?? '')
+    return refuse(connection, authDenied, 'refused by authenticate', referenceOf(auth))
+  }
+  ctx.stats.authentication.success++
   if (typeof auth === 'object' && auth !== null && auth.ok) {
     if (auth.data) Object.assign(connection.client.data, auth.data)
     // e.g. the CN of a client certificate standing in for a user name
@@ -274,12 +279,15 @@ export async function exchangeStep(connection: Connection, data: Buffer | undefi
     return
   }
   if (answer.ok === false) {
+    ctx.stats.authentication.failure++
+    ctx.events.emit('denied', connection.client, 'connect', connection.client.username ?? '')
     const code = answer.reasonCode ?? ReasonCode.NotAuthorized
     if (reauthenticate) connection.close('reauthentication-failed', code) // [MQTT-4.12.1-2]
     else refuse(connection, code, 'refused by authenticateExchange')
     return
   }
   if (answer.clientData) Object.assign(connection.client.data, answer.clientData)
+  ctx.stats.authentication.success++
   connection.authStep = 0
   if (reauthenticate) {
     connection.writePacket({ cmd: 'auth', reasonCode: ReasonCode.Success, properties: authProperties(method, answer.data) })
@@ -311,7 +319,11 @@ async function openSession(connection: Connection, pending: PendingConnect): Pro
       verdict = false
     }
     const denied = denialOf(verdict, ReasonCode.NotAuthorized)
-    if (denied !== undefined) return refuse(connection, denied, 'will not authorized')
+    if (denied !== undefined) {
+      ctx.stats.authorizationDenied.publish++
+      ctx.events.emit('denied', connection.client, 'publish', will.topic)
+      return refuse(connection, denied, 'will not authorized')
+    }
     if (typeof verdict === 'object' && verdict !== null && verdict.ok && 'message' in verdict) pending.request.will = verdict.message
   }
   return openSessionExclusive(connection, pending)
