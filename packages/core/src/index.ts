@@ -29,4 +29,15 @@ export type * from './cluster/cluster-bus.js'
 export { encodeEnvelope, decodeEnvelope, messageHeader, messageFromHeader, type MessageHeader } from './persistence/message-envelope.js'
 export { SubscriptionIndex } from './persistence/subscription-index.js'
 export { duplexPair } from './connection/duplex-pair.js'
+export {
+  AdminError,
+  BrokerAdmin,
+  type BrokerGauges,
+  type ClientDetails,
+  type SessionDetails,
+  type SessionSummary,
+  type SubscriptionEntry,
+  type SubscriptionQuery,
+} from './admin/broker-admin.js'
+export { BrokerStats, PACKET_TYPE_NAMES, type DropCounters, type PacketCounters } from './stats.js'
 export { pairKey, splitPairKey } from './pair-key.js'

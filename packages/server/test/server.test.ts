@@ -35,7 +35,7 @@ describe('startServer', () => {
       const cases = [
         [['mqtt'], 'mqtt'],
         [['chat', 'mqttv3.1'], 'mqttv3.1'],
-        // MQTT 5 §6.0: an upgrade without an MQTT subprotocol is refused.
+        // an offer without an MQTT subprotocol is refused at the upgrade (MQTT 5 §6.0)
         [['chat'], 'Unexpected server response: 400'],
       ] as const
       for (const [offered, outcome] of cases) {
