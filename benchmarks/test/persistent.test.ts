@@ -38,6 +38,7 @@ describe('scenario 7, persistent QoS 1', () => {
       'wren',
       'aedes',
       'mosquitto',
+      'wren-metrics',
       'wren-cluster-1',
       'wren-cluster-2',
     ])
