@@ -20,8 +20,14 @@ import { connectClient } from '../../packages/core/test/helpers/clients.js'
 
 const run = promisify(execFile)
 const root = fileURLToPath(new URL('../..', import.meta.url))
-/** The packages an app embedding the broker installs; the optional adapters need native builds or a Redis. */
-const EMBEDDING = ['@wren/core', '@wren/auth-file', '@wren/server']
+/**
+ * The packages an app embedding the broker installs: the core, the server and the server's own @wren
+ * dependencies (the optional adapters, peers of the server, need native builds or a Redis).
+ */
+const serverDependencies = (JSON.parse(readFileSync(join(root, 'packages', 'server', 'package.json'), 'utf8')) as {
+  dependencies: Record<string, string>
+}).dependencies
+const EMBEDDING = ['@wren/core', '@wren/server', ...Object.keys(serverDependencies).filter((name) => name.startsWith('@wren/') && name !== '@wren/core')]
 
 let dir: string
 let tarballs: Map<string, string>
@@ -100,7 +106,7 @@ describe('an app outside the monorepo', () => {
       dependencies: Record<string, string>
     }
     expect(installed.dependencies['@wren/core']).toMatch(/^\^\d+\.\d+\.\d+$/)
-    expect(readdirSync(join(app, 'node_modules', '@wren')).sort()).toEqual(['auth-file', 'core', 'server'])
+    expect(readdirSync(join(app, 'node_modules', '@wren')).sort()).toEqual(EMBEDDING.map((name) => name.slice('@wren/'.length)).sort())
   })
 
   it('is the app docs/getting-started.md walks a user through', () => {
