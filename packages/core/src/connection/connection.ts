@@ -30,6 +30,7 @@ class Client implements ClientInfo {
   id = ''
   protocolVersion: ProtocolVersion = 4
   username: string | undefined = undefined
+  bridge = false
   data: Record<string, unknown> = {}
   constructor(readonly meta: ConnectionMeta) {}
 }

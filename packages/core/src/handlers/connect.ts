@@ -93,6 +93,8 @@ export const handleConnect: PacketHandler = (connection, packet, done) => {
   }
   connection.client.id = clientId
   connection.client.username = connect.username
+  // mqtt-packet reports protocol level 0x83/0x84 as 3/4 with bridgeMode (Mosquitto's try_private)
+  connection.client.bridge = (connect as IConnectPacket & { bridgeMode?: boolean }).bridgeMode === true
   const props = connect.properties
   if (version === 5 && props) {
     if (props.receiveMaximum === 0 || props.maximumPacketSize === 0) {

@@ -8,6 +8,9 @@ import { hasWildcard, topicNameProblem } from '../topic/topic-rules.js'
 import type { Message, QoS } from '../types.js'
 import { createMessage, messageProperties, toBuffer } from './message-from-packet.js'
 
+/** Where bridges (clients with the bridge bit) publish their connection state: the one part of `$SYS` open to them. */
+const BRIDGE_NOTIFICATIONS = '$SYS/broker/connection/'
+
 /** Resolves an MQTT 5 topic alias (§3.3.2.3.4); undefined after failing the connection. */
 function resolveTopic(connection: Connection, packet: IPublishPacket): string | undefined {
   const alias = packet.properties?.topicAlias
@@ -69,7 +72,7 @@ export const handlePublish: PacketHandler = (connection, packet, done) => {
     connection.fail(new ProtocolViolation('WREN_RETAIN_NOT_SUPPORTED', ReasonCode.RetainNotSupported, 'retain is not available')) // [MQTT-3.3.1-14]
     return done()
   }
-  if (topic.startsWith('$SYS/') || topic === '$SYS') {
+  if ((topic.startsWith('$SYS/') || topic === '$SYS') && !(connection.client.bridge && topic.startsWith(BRIDGE_NOTIFICATIONS))) {
     // The broker's own namespace: acknowledged (the client did nothing wrong on the wire) and dropped, so
     // nobody can forge broker statistics, retained or live.
     ctx.logger.debug({ clientId: connection.client.id, topic }, 'client publish to $SYS dropped')
