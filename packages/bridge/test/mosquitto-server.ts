@@ -4,7 +4,7 @@
  * (e.g. a bridge `connection` block).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from '../../persistence-redis/test/redis-server.js'
@@ -42,6 +42,8 @@ function exited(child: ChildProcess): Promise<void> {
 
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<MosquittoServer> {
   const dir = mkdtempSync(join(tmpdir(), 'wren-mosquitto-'))
+  // Started as root, mosquitto drops to its own user, which must still be able to save its database here.
+  chmodSync(dir, 0o777)
   const port = await freePort()
   const listener = (options.listener ?? [`listener {port} 127.0.0.1`, 'allow_anonymous true']).map((line) => line.replaceAll('{port}', String(port)))
   const lines = [
