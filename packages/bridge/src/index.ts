@@ -12,3 +12,4 @@ export {
 export { TopicMap, TopicRuleError, topicRule, type BridgeDirection, type BridgeTopic, type TopicRule } from './topic-map.js'
 export { Backoff, type RestartTimeout } from './backoff.js'
 export { HOPS_PROPERTY } from './message-properties.js'
+export { BridgeFileError, parseBridgeFile, readBridgeFile } from './mosquitto-bridge-file.js'

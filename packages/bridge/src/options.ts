@@ -140,9 +140,42 @@ function restartTimeout(value: number | RestartTimeout | undefined): RestartTime
   return timeout
 }
 
+const KNOWN_OPTIONS: Record<keyof BridgeOptions, true> = {
+  name: true,
+  addresses: true,
+  roundRobin: true,
+  topics: true,
+  protocolVersion: true,
+  tryPrivate: true,
+  cleanSession: true,
+  localCleanSession: true,
+  remoteClientId: true,
+  localClientId: true,
+  remoteUsername: true,
+  remotePassword: true,
+  localUsername: true,
+  localPassword: true,
+  notifications: true,
+  notificationsLocalOnly: true,
+  notificationTopic: true,
+  keepalive: true,
+  restartTimeout: true,
+  startType: true,
+  idleTimeout: true,
+  threshold: true,
+  attemptUnsubscribe: true,
+  outgoingRetain: true,
+  maxPacketSize: true,
+  tls: true,
+  maxInflight: true,
+  hopLimit: true,
+}
+
 /** Defaults filled in and every value checked; throws BridgeOptionsError (or TopicRuleError for a topic). */
 export function resolveBridgeOptions(options: BridgeOptions): ResolvedBridgeOptions {
   if (typeof options.name !== 'string' || options.name === '') throw new BridgeOptionsError('a bridge needs a name')
+  const unknown = Object.keys(options).filter((key) => !(key in KNOWN_OPTIONS))
+  if (unknown.length > 0) throw new BridgeOptionsError(`bridge ${options.name}: unknown option ${unknown.join(', ')} (known: ${Object.keys(KNOWN_OPTIONS).join(', ')})`)
   if (!Array.isArray(options.addresses) || options.addresses.length === 0) throw new BridgeOptionsError(`bridge ${options.name} needs at least one address`)
   const addresses = options.addresses.map((address) =>
     typeof address === 'string' ? parseAddress(address) : { host: address.host, port: port(address.port ?? 1883, address.host) },
