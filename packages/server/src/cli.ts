@@ -34,6 +34,7 @@ Options:
       --password-file <file>    clients must log in as a user of this file (see "wren passwd")
       --acl-file <file>         Mosquitto ACL file: what each client may publish, subscribe to and receive
                                 (SIGHUP reads both files again)
+      --bridge-file <file>      Mosquitto bridge blocks (connection <name>, address, topic ...): bridges to other brokers
       --persistence <spec>      memory (default) | sqlite:<file> | redis://host:port[/db]
       --cluster <url>           join the cluster on this Redis (redis://host:port[/db]; needs @wren/cluster-redis);
                                 persistence defaults to the same Redis
@@ -70,6 +71,7 @@ const OPTIONS = {
   'cert-cn-as-username': { type: 'boolean' },
   'password-file': { type: 'string' },
   'acl-file': { type: 'string' },
+  'bridge-file': { type: 'string' },
   persistence: { type: 'string' },
   cluster: { type: 'string' },
   'node-id': { type: 'string' },
@@ -101,6 +103,7 @@ const VALUE_FLAGS: Partial<Record<keyof ServerConfig, keyof typeof OPTIONS>> = {
   ca: 'ca',
   passwordFile: 'password-file',
   aclFile: 'acl-file',
+  bridgeFile: 'bridge-file',
   persistence: 'persistence',
   cluster: 'cluster',
   nodeId: 'node-id',

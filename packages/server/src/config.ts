@@ -1,5 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
+import type { BridgeOptions } from '@wren/bridge'
+import { bridgesSetting, checkBridges } from './bridges.js'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 
@@ -61,6 +63,10 @@ export interface ServerConfig {
   connectTimeout: number | undefined
   /** Subscriptions one client may hold (the broker's `maxSubscriptionsPerClient`). */
   maxSubscriptions: number | undefined
+  /** Bridges to other brokers (`@wren/bridge` options); see docs/bridge.md. */
+  bridges: BridgeOptions[] | undefined
+  /** A file of Mosquitto bridge blocks (`connection <name>` ...), read at start. */
+  bridgeFile: string | undefined
   logLevel: LogLevel
   /** Milliseconds a shutdown may take before the process gives up and exits with an error. */
   shutdownTimeout: number
@@ -92,6 +98,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   maxPublishRate: undefined,
   connectTimeout: undefined,
   maxSubscriptions: undefined,
+  bridges: undefined,
+  bridgeFile: undefined,
   logLevel: 'info',
   shutdownTimeout: 10_000,
 }
@@ -225,6 +233,8 @@ const CHECKS: { [K in keyof ServerConfig]: Check<ServerConfig[K]> } = {
   maxPublishRate: integer(0, Number.MAX_SAFE_INTEGER),
   connectTimeout: integer(1, 3_600_000),
   maxSubscriptions: integer(1, Number.MAX_SAFE_INTEGER),
+  bridges: bridgesSetting,
+  bridgeFile: filePath,
   logLevel,
   shutdownTimeout: integer(0, 3_600_000),
 }
@@ -326,5 +336,6 @@ export function mergeConfig(...sources: Array<Partial<ServerConfig>>): ServerCon
     }
   }
   checkListeners(merged)
+  checkBridges(merged)
   return checkCluster(merged, sources.some((source) => source.persistence !== undefined))
 }

@@ -3,6 +3,7 @@ import type { TlsOptions } from 'node:tls'
 import { createBroker, type Broker, type BrokerOptions, type HookOptions } from '@wren/core'
 import type { Logger } from 'pino'
 import { chainHooks, createServerAuth } from './auth.js'
+import { loadBridges, startBridges, stopBridges } from './bridges.js'
 import { mergeConfig, validatePartialConfig, type ServerConfig } from './config.js'
 import { createLogger } from './logger.js'
 import { openCluster } from './cluster.js'
@@ -95,6 +96,7 @@ export async function startServer(
   const logger = options.logger ?? createLogger(config.logLevel)
   const tls = await readTlsFiles(config)
   const auth = createServerAuth(config)
+  const bridgeOptions = await loadBridges(config)
 
   const cluster = config.cluster === undefined
     ? undefined
@@ -129,6 +131,7 @@ export async function startServer(
     throw error
   }
 
+  const bridges = startBridges(broker, bridgeOptions, logger.child({ component: 'bridge' }))
   const addresses = listeners.map((listener) => listener.address)
   for (const address of addresses) logger.info(address, `listening on ${address.url}`)
   const security = {
@@ -159,7 +162,9 @@ export async function startServer(
       logger.info({ passwordFile: security.passwordFile, aclFile: security.aclFile }, 'reloaded the password and ACL files')
     },
     close() {
-      closing ??= closeAll(broker, listeners).then(() => logger.info('broker stopped'))
+      closing ??= stopBridges(bridges)
+        .then(() => closeAll(broker, listeners))
+        .then(() => logger.info('broker stopped'))
       return closing
     },
   }
