@@ -41,6 +41,9 @@ interface Delivery {
   epoch: number
 }
 
+type LocalToken = IPublishPacket
+type RemoteToken = Delivery | null
+
 const CONNECT_TIMEOUT_MS = 10_000
 /** v3.1/3.1.1 CONNACK return code 1: unacceptable protocol version (here: the bridge bit). */
 const UNACCEPTABLE_PROTOCOL_VERSION = 1
@@ -60,11 +63,13 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   readonly options: ResolvedBridgeOptions
   readonly stats: BridgeStats = { forwarded: 0, received: 0, dropped: 0 }
   private stateValue: BridgeState = 'idle'
-  private local: MqttLink | null = null
+  private local: MqttLink<LocalToken> | null = null
   private localStream: Duplex | null = null
-  private remote: MqttLink | null = null
-  private readonly localSession = new LinkSession()
-  private readonly remoteSession = new LinkSession()
+  private remote: MqttLink<RemoteToken> | null = null
+  /** Publishes to the local broker carry the remote packet they came from, to be acknowledged there. */
+  private readonly localSession = new LinkSession<LocalToken>((remotePacket, reasonCode) => this.deliveredLocally(remotePacket, reasonCode))
+  /** Publishes to the remote carry the local delivery they came from (null: a notification). */
+  private readonly remoteSession = new LinkSession<RemoteToken>((delivery, reasonCode) => this.deliveredRemotely(delivery, reasonCode))
   /** Local QoS 1/2 deliveries waiting for a free slot in the remote's Receive Maximum. */
   private readonly pending: Delivery[] = []
   /** Local packet ids being forwarded: a local resend (DUP) of one of them is not sent twice. */
@@ -117,7 +122,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.clearTimers()
     const remote = this.remote
     if (remote?.open) {
-      if (this.options.notifications && !this.options.notificationsLocalOnly) remote.publish(this.notification('0', 0), noop)
+      if (this.options.notifications && !this.options.notificationsLocalOnly) remote.publish(this.notification('0', 0), null)
       remote.disconnect()
     }
     if (this.options.notifications && this.local?.open) await this.notifyLocal('0')
@@ -172,7 +177,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     if (subscriptions.length > 0) await link.subscribe(subscriptions.map(({ filter, qos }) => ({ topic: filter, qos, nl: true, rap: true, rh: 1 })))
   }
 
-  private onLocalClosed(link: MqttLink, reason: string, code: number | undefined): void {
+  private onLocalClosed(link: MqttLink<LocalToken>, reason: string, code: number | undefined): void {
     if (this.local !== link) return
     this.local = null
     this.localStream = null
@@ -209,8 +214,10 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     }
     const remote = this.remote
     if (packet.qos === 0) {
-      if (remote && this.stateValue === 'connected') this.sendRemote(remote, out, null)
-      else this.stats.dropped++
+      if (remote && this.stateValue === 'connected') {
+        this.send(remote, out, null)
+        this.stats.forwarded++
+      } else this.stats.dropped++
       return
     }
     this.outstanding.add(id)
@@ -248,25 +255,28 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     if (!remote || this.stateValue !== 'connected') return
     while (this.pending.length > 0 && !this.remoteSession.full) {
       const delivery = this.pending.shift() as Delivery
-      this.sendRemote(remote, delivery.out, delivery)
+      this.send(remote, delivery.out, delivery)
     }
   }
 
-  private sendRemote(remote: MqttLink, out: IPublishPacket, delivery: Delivery | null): void {
-    remote.publish(out, (error) => {
-      if (error) return
-      this.stats.forwarded++
-      if (!delivery) return
-      this.lastTraffic = Date.now()
-      if (delivery.epoch === this.localEpoch) {
-        this.outstanding.delete(delivery.local.messageId ?? 0)
-        this.local?.acknowledge(delivery.local)
-      }
-      this.pump()
-    })
+  private send(remote: MqttLink<RemoteToken>, out: IPublishPacket, delivery: Delivery | null): void {
+    remote.publish(out, delivery)
     // The remote socket is full: stop reading local deliveries until it drains (the local broker queues or,
     // for QoS 0, applies its slow-consumer rules), rather than buffering without bound here.
     if (remote.congested) this.localStream?.pause()
+  }
+
+  /** The remote acknowledged (or, v5, refused) a message: only now is it acknowledged locally. */
+  private deliveredRemotely(delivery: Delivery | null, reasonCode: number): void {
+    if (!delivery) return
+    if (reasonCode >= 0x80) this.stats.dropped++
+    else this.stats.forwarded++
+    this.lastTraffic = Date.now()
+    if (delivery.epoch === this.localEpoch) {
+      this.outstanding.delete(delivery.local.messageId ?? 0)
+      this.local?.acknowledge(delivery.local)
+    }
+    this.pump()
   }
 
   // ---- the remote side ----
@@ -328,7 +338,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     return packet
   }
 
-  private async remoteLinked(link: MqttLink, address: Required<BridgeAddress>, bridgeBit: boolean): Promise<void> {
+  private async remoteLinked(link: MqttLink<RemoteToken>, address: Required<BridgeAddress>, bridgeBit: boolean): Promise<void> {
     const { topics, protocolVersion, attemptUnsubscribe, notifications, notificationsLocalOnly } = this.options
     const subscriptions = topics.remoteSubscriptions()
     if (subscriptions.length > 0) {
@@ -340,7 +350,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     if (this.stopping) return
     if (!link.open) throw new Error('remote connection closed while subscribing')
     this.backoff.reset()
-    if (notifications && !notificationsLocalOnly) link.publish(this.notification('1', 1), noop)
+    if (notifications && !notificationsLocalOnly) link.publish(this.notification('1', 1), null)
     if (notifications) await this.notifyLocal('1')
     if (this.stopping) return
     if (!link.open) throw new Error('remote connection closed')
@@ -371,7 +381,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       this.idleTimer = null
       const remote = this.remote
       this.remote = null
-      if (this.options.notifications && !this.options.notificationsLocalOnly) remote?.publish(this.notification('0', 0), noop)
+      if (this.options.notifications && !this.options.notificationsLocalOnly) remote?.publish(this.notification('0', 0), null)
       remote?.disconnect()
       if (this.options.notifications) void this.notifyLocal('0')
       this.setState('idle')
@@ -382,7 +392,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
    * The remote link of a connected bridge ended (a failure while connecting is reported by `openRemote`).
    * Messages in flight stay in the remote session and are resent with DUP; queued ones wait here, in order.
    */
-  private onRemoteClosed(link: MqttLink, reason: string): void {
+  private onRemoteClosed(link: MqttLink<RemoteToken>, reason: string): void {
     if (this.remote !== link || this.stateValue !== 'connected') return
     this.remote = null
     if (this.idleTimer) clearInterval(this.idleTimer)
@@ -433,15 +443,18 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const out: IPublishPacket = { cmd: 'publish', topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, dup: false }
     const properties = forwardedProperties(packet.properties, this.options.hopLimit)
     if (properties) out.properties = properties
-    local.publish(out, (error) => {
-      if (error) return
-      this.stats.received++
-      this.remote?.acknowledge(packet)
-    })
+    local.publish(out, packet)
+    if (packet.qos === 0) this.stats.received++
+  }
+
+  /** The local broker has a message from the remote (or, v5, refused it): now the remote may forget it. */
+  private deliveredLocally(remotePacket: IPublishPacket, reasonCode: number): void {
+    if (reasonCode >= 0x80) this.stats.dropped++
+    else this.stats.received++
+    this.remote?.acknowledge(remotePacket)
   }
 }
 
-function noop(): void {}
 
 /** Fixed header, topic and payload: enough to compare with a Maximum Packet Size (properties add a little). */
 function approximateSize(packet: IPublishPacket): number {

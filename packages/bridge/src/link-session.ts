@@ -1,13 +1,16 @@
 import type { IPublishPacket } from 'mqtt-packet'
 
-/** Called once the peer has acknowledged a QoS 1/2 publish (PUBACK, PUBCOMP) or refused it (reason code >= 0x80). */
-export type AckCallback = (error: Error | null, reasonCode: number) => void
+/**
+ * Called once the peer has acknowledged a QoS 1/2 publish (PUBACK, PUBCOMP) or refused it (reason code >= 0x80),
+ * with the token the publish was given: one function per session, no closure per message.
+ */
+export type Acked<T> = (token: T, reasonCode: number) => void
 
-interface OutgoingEntry {
+interface OutgoingEntry<T> {
   packet: IPublishPacket
   /** 'pubrel': a QoS 2 message the peer has (PUBREC received), waiting for PUBCOMP. */
   stage: 'publish' | 'pubrel'
-  done: AckCallback
+  token: T
 }
 
 /**
@@ -15,13 +18,15 @@ interface OutgoingEntry {
  * and not yet acknowledged (resent with DUP after a reconnect [MQTT-4.4.0-1]), and QoS 2 messages received
  * and not yet released (so a resent PUBLISH is not passed on twice [MQTT-4.3.3-9]).
  */
-export class LinkSession {
-  private readonly outgoing = new Map<number, OutgoingEntry>()
+export class LinkSession<T> {
+  private readonly outgoing = new Map<number, OutgoingEntry<T>>()
   /** Packet id of a received QoS 2 message -> whether it was acknowledged (PUBREC sent) yet. */
   readonly incoming = new Map<number, boolean>()
   private lastId = 0
   /** The peer's Receive Maximum: QoS 1/2 publishes in flight at once. */
   receiveMaximum = 65535
+
+  constructor(private readonly acked: Acked<T>) {}
 
   get inflight(): number {
     return this.outgoing.size
@@ -32,13 +37,13 @@ export class LinkSession {
   }
 
   /** Gives the packet an id and remembers it until acknowledged. */
-  add(packet: IPublishPacket, done: AckCallback): IPublishPacket {
+  add(packet: IPublishPacket, token: T): IPublishPacket {
     let id = this.lastId
     do id = id >= 0xffff ? 1 : id + 1
     while (this.outgoing.has(id))
     this.lastId = id
     packet.messageId = id
-    this.outgoing.set(id, { packet, stage: 'publish', done })
+    this.outgoing.set(id, { packet, stage: 'publish', token })
     return packet
   }
 
@@ -47,7 +52,7 @@ export class LinkSession {
     const entry = this.outgoing.get(id)
     if (!entry) return
     this.outgoing.delete(id)
-    entry.done(null, reasonCode)
+    this.acked(entry.token, reasonCode)
   }
 
   /** PUBREC accepted: from now on the PUBREL is what gets resent. Returns false for an unknown id. */
@@ -73,13 +78,5 @@ export class LinkSession {
       else this.complete(id, 0)
     }
     return resend
-  }
-
-  /** Fails every message in flight (the session is being discarded). */
-  abandon(error: Error): void {
-    const entries = [...this.outgoing.values()]
-    this.outgoing.clear()
-    this.incoming.clear()
-    for (const entry of entries) entry.done(error, 0x80)
   }
 }

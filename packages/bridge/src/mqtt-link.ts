@@ -10,7 +10,7 @@ import {
   type Packet,
 } from 'mqtt-packet'
 import type { Duplex } from 'node:stream'
-import type { AckCallback, LinkSession } from './link-session.js'
+import type { LinkSession } from './link-session.js'
 
 export type LinkVersion = 3 | 4 | 5
 
@@ -40,7 +40,7 @@ const PINGS_MISSED_BEFORE_CLOSE = 2
  * owner: incoming QoS 1/2 publishes are acknowledged only when told to, so an ack can wait for the other side
  * of a bridge; QoS 1/2 state lives in a `LinkSession` that outlives the connection.
  */
-export class MqttLink {
+export class MqttLink<T> {
   private readonly parser: ReturnType<typeof createParser>
   private connackWaiter: ((packet: IConnackPacket | Error) => void) | null = null
   private readonly waiters = new Map<number, { resolve: (packet: ISubackPacket | IUnsubackPacket) => void; reject: (error: Error) => void }>()
@@ -55,7 +55,7 @@ export class MqttLink {
   constructor(
     private readonly stream: Duplex,
     readonly version: LinkVersion,
-    readonly session: LinkSession,
+    readonly session: LinkSession<T>,
     private readonly handlers: LinkHandlers,
   ) {
     this.parser = createParser({ protocolVersion: version })
@@ -144,14 +144,9 @@ export class MqttLink {
     return 0xffff - this.lastControlId
   }
 
-  /** QoS 0: written now, `done` called at once. QoS 1/2: `done` once the peer acknowledged it. */
-  publish(packet: IPublishPacket, done: AckCallback): void {
-    if (packet.qos === 0) {
-      this.write(packet)
-      done(null, 0)
-      return
-    }
-    this.write(this.session.add(packet, done))
+  /** QoS 0: written, and that is all. QoS 1/2: the session reports `token` once the peer acknowledged it. */
+  publish(packet: IPublishPacket, token: T): void {
+    this.write(packet.qos === 0 ? packet : this.session.add(packet, token))
   }
 
   /** Acknowledges an incoming QoS 1/2 PUBLISH: PUBACK, or PUBREC (PUBCOMP follows the server's PUBREL). */
