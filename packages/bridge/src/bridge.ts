@@ -81,6 +81,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private bridgeBitRefused = false
   private timer: NodeJS.Timeout | null = null
   private idleTimer: NodeJS.Timeout | null = null
+  private sysTimer: NodeJS.Timeout | null = null
   private lastTraffic = 0
   private stopping = false
   private startPromise: Promise<void> | null = null
@@ -110,6 +111,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   /** Connects to the local broker, then (start type automatic/once) to the remote; resolves once the local side is up. */
   start(): Promise<void> {
     this.startPromise ??= this.startLocal().then(() => {
+      this.startSys()
       if (this.options.startType !== 'lazy') this.connectRemote()
     })
     return this.startPromise
@@ -120,6 +122,9 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     if (this.stopping) return
     this.stopping = true
     this.clearTimers()
+    const reporting = this.sysTimer !== null
+    if (this.sysTimer) clearInterval(this.sysTimer)
+    this.sysTimer = null
     const remote = this.remote
     if (remote?.open) {
       if (this.options.notifications && !this.options.notificationsLocalOnly) remote.publish(this.notification('0', 0), null)
@@ -128,6 +133,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     if (this.options.notifications && this.local?.open) await this.notifyLocal('0')
     this.local?.disconnect()
     this.setState('stopped')
+    if (reporting) this.publishSys()
   }
 
   private setState(state: BridgeState): void {
@@ -140,6 +146,29 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     if (this.timer) clearTimeout(this.timer)
     if (this.idleTimer) clearInterval(this.idleTimer)
     this.timer = this.idleTimer = null
+  }
+
+  /** State and counters as retained `$SYS/broker/bridge/<name>/...` messages, as the broker's own statistics. */
+  private startSys(): void {
+    const seconds = this.options.sysInterval
+    if (seconds === 0 || this.sysTimer) return
+    this.publishSys()
+    this.sysTimer = setInterval(() => this.publishSys(), seconds * 1000)
+    this.sysTimer.unref()
+  }
+
+  private publishSys(): void {
+    const prefix = `$SYS/broker/bridge/${this.options.name}/`
+    const values: Array<[string, string | number]> = [
+      ['state', this.stateValue],
+      ['messages/forwarded', this.stats.forwarded],
+      ['messages/received', this.stats.received],
+      ['messages/dropped', this.stats.dropped],
+      ['queued', this.pending.length],
+    ]
+    for (const [topic, value] of values) {
+      this.broker.publish({ topic: prefix + topic, payload: String(value), retain: true }).catch(() => undefined)
+    }
   }
 
   // ---- the local side ----

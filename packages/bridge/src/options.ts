@@ -78,6 +78,8 @@ export interface BridgeOptions {
   maxInflight?: number
   /** v5 links: drop a message that already crossed this many bridges (user property `wren-hops`). 0 = off (default). */
   hopLimit?: number
+  /** Seconds between updates of `$SYS/broker/bridge/<name>/...` on the local broker; 0 turns them off. Default 10. */
+  sysInterval?: number
 }
 
 export interface ResolvedBridgeOptions {
@@ -109,6 +111,7 @@ export interface ResolvedBridgeOptions {
   tls: BridgeTls | undefined
   maxInflight: number
   hopLimit: number
+  sysInterval: number
 }
 
 export class BridgeOptionsError extends Error {
@@ -169,6 +172,7 @@ const KNOWN_OPTIONS: Record<keyof BridgeOptions, true> = {
   tls: true,
   maxInflight: true,
   hopLimit: true,
+  sysInterval: true,
 }
 
 /** Defaults filled in and every value checked; throws BridgeOptionsError (or TopicRuleError for a topic). */
@@ -224,5 +228,6 @@ export function resolveBridgeOptions(options: BridgeOptions): ResolvedBridgeOpti
     tls: options.tls,
     maxInflight: positiveInteger(options.maxInflight ?? 100, 'maxInflight', 1),
     hopLimit: positiveInteger(options.hopLimit ?? 0, 'hopLimit', 0),
+    sysInterval: positiveInteger(options.sysInterval ?? 10, 'sysInterval', 0),
   }
 }

@@ -92,6 +92,24 @@ describe('bridge lifecycle', () => {
   })
 })
 
+describe('statistics', () => {
+  it('publishes state and counters under $SYS/broker/bridge/<name>/ every sysInterval seconds', async () => {
+    const wren = await startBroker()
+    const topic = uniqueId('stats')
+    const b = await connectedBridge(wren.broker, mosquitto.port, { sysInterval: 1, topics: [{ pattern: `${topic}/#`, qos: 1 }] })
+    const local = await connectClient(wren.url)
+    for (let i = 0; i < 3; i++) await local.client.publishAsync(`${topic}/m`, String(i), { qos: 1 })
+    const watcher = await connectClient(wren.url)
+    await watcher.client.subscribeAsync(`$SYS/broker/bridge/${b.name}/#`, { qos: 0 })
+    const forwarded = `$SYS/broker/bridge/${b.name}/messages/forwarded`
+    await watcher.inbox.next((m) => m.topic === forwarded && m.payload.toString() === '3', 10_000)
+    const latest = new Map(watcher.inbox.received.map((m) => [m.topic.slice(`$SYS/broker/bridge/${b.name}/`.length), m.payload.toString()]))
+    expect(latest.get('state')).toBe('connected')
+    expect(latest.get('messages/dropped')).toBe('0')
+    expect(latest.get('queued')).toBe('0')
+  })
+})
+
 describe('hop limit (v5 user property wren-hops)', () => {
   /** Three Wren brokers bridged in a triangle, every edge 'both' on the same topics: a loop without the limit. */
   async function triangle(hopLimit: number, topic: string): Promise<{ subscribers: TestClient[]; url: string }> {

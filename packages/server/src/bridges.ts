@@ -61,10 +61,10 @@ export async function loadBridges(config: ServerConfig): Promise<BridgeOptions[]
   return all
 }
 
-/** Starts each bridge on the broker, logging its state changes. */
-export function startBridges(broker: Broker, all: BridgeOptions[], logger: Logger): Bridge[] {
+/** Starts each bridge on the broker, logging its state changes; its `$SYS` updates follow the broker's by default. */
+export function startBridges(broker: Broker, all: BridgeOptions[], sysInterval: number, logger: Logger): Bridge[] {
   return all.map((options) => {
-    const bridge = new Bridge(broker, options)
+    const bridge = new Bridge(broker, { sysInterval, ...options })
     const log = logger.child({ bridge: bridge.name })
     bridge.on('connected', (address, bridgeBit) => log.info({ address: `${address.host}:${address.port}`, bridgeBit }, 'bridge connected'))
     bridge.on('disconnected', (reason, delayMs) => log.warn({ reason, retryInMs: delayMs === undefined ? null : Math.round(delayMs) }, 'bridge disconnected'))

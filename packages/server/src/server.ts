@@ -131,7 +131,7 @@ export async function startServer(
     throw error
   }
 
-  const bridges = startBridges(broker, bridgeOptions, logger.child({ component: 'bridge' }))
+  const bridges = startBridges(broker, bridgeOptions, config.sysInterval, logger.child({ component: 'bridge' }))
   const addresses = listeners.map((listener) => listener.address)
   for (const address of addresses) logger.info(address, `listening on ${address.url}`)
   const security = {
