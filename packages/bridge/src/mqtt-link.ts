@@ -10,6 +10,7 @@ import {
   type Packet,
 } from 'mqtt-packet'
 import type { Duplex } from 'node:stream'
+import { encodeAck, encodePublishV4 } from '@wren/core'
 import type { LinkSession } from './link-session.js'
 
 export type LinkVersion = 3 | 4 | 5
@@ -34,6 +35,10 @@ export class ConnectRefused extends Error {
 
 const PINGS_MISSED_BEFORE_CLOSE = 2
 
+function uncork(link: MqttLink<unknown>): void {
+  link.flush()
+}
+
 /**
  * The client end of one MQTT connection over any stream (a socket to a remote broker, or one side of
  * `duplexPair()` handed to the local broker), built on mqtt-packet. It leaves reliability decisions to its
@@ -49,6 +54,7 @@ export class MqttLink<T> {
   private pingsUnanswered = 0
   private sentSinceTick = false
   private ended = false
+  private corked = false
   /** The peer's Maximum Packet Size (v5 CONNACK), 0 = none said. */
   maxPacketSize = 0
 
@@ -179,7 +185,37 @@ export class MqttLink<T> {
   private write(packet: Packet): void {
     if (this.ended) return
     this.sentSinceTick = true
-    this.stream.write(generate(packet, { protocolVersion: this.version }))
+    // Packets written in one tick leave in one batch (one syscall on a socket), not one write each.
+    if (!this.corked) {
+      this.corked = true
+      this.stream.cork()
+      process.nextTick(uncork, this)
+    }
+    this.stream.write(this.encode(packet))
+  }
+
+  /** The packets of the forwarding path go through the broker's own encoders; the rest through mqtt-packet. */
+  private encode(packet: Packet): Buffer {
+    switch (packet.cmd) {
+      case 'publish':
+        if (this.version < 5 && Buffer.isBuffer(packet.payload)) {
+          return encodePublishV4(packet.topic, packet.payload, packet.qos, packet.retain, packet.dup, packet.messageId ?? 0)
+        }
+        break
+      case 'puback':
+      case 'pubrec':
+      case 'pubrel':
+      case 'pubcomp':
+        if ((packet.reasonCode ?? 0) === 0 && packet.properties === undefined) return encodeAck(packet.cmd, packet.messageId ?? 0)
+        break
+    }
+    return generate(packet, { protocolVersion: this.version })
+  }
+
+  /** @internal the end of a tick's batch of writes */
+  flush(): void {
+    this.corked = false
+    this.stream.uncork()
   }
 
   private onPacket(packet: Packet): void {
