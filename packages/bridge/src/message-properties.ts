@@ -1,4 +1,5 @@
 import type { IPublishPacket } from 'mqtt-packet'
+import { messageProperties } from '@wren/core'
 
 type PublishProperties = NonNullable<IPublishPacket['properties']>
 
@@ -22,15 +23,9 @@ export function hopsExceeded(properties: PublishProperties | undefined, hopLimit
  * those of one connection (topic alias, subscription identifiers). With a hop limit, the hop count goes up by one.
  */
 export function forwardedProperties(properties: PublishProperties | undefined, hopLimit: number): PublishProperties | undefined {
-  const out: PublishProperties = {}
-  if (properties) {
-    if (properties.payloadFormatIndicator !== undefined) out.payloadFormatIndicator = properties.payloadFormatIndicator
-    if (properties.messageExpiryInterval !== undefined) out.messageExpiryInterval = properties.messageExpiryInterval
-    if (properties.contentType !== undefined) out.contentType = properties.contentType
-    if (properties.responseTopic !== undefined) out.responseTopic = properties.responseTopic
-    if (properties.correlationData !== undefined) out.correlationData = properties.correlationData
-    if (properties.userProperties !== undefined) out.userProperties = { ...properties.userProperties }
-  }
-  if (hopLimit > 0) out.userProperties = { ...out.userProperties, [HOPS_PROPERTY]: String(hopsOf(properties) + 1) }
-  return Object.keys(out).length === 0 ? undefined : out
+  const carried = messageProperties(properties) as PublishProperties | undefined
+  if (hopLimit === 0) return carried
+  const out: PublishProperties = carried ?? {}
+  out.userProperties = { ...out.userProperties, [HOPS_PROPERTY]: String(hopsOf(properties) + 1) }
+  return out
 }

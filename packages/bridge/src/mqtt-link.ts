@@ -102,7 +102,8 @@ export class MqttLink<T> {
 
   private afterConnack(connack: IConnackPacket, keepalive: number): void {
     const props = connack.properties
-    if (props?.receiveMaximum !== undefined) this.session.receiveMaximum = props.receiveMaximum
+    // Absent means 65535 [MQTT-3.2.2.3.3]; a value from an earlier connection does not carry over
+    this.session.receiveMaximum = props?.receiveMaximum ?? 65535
     if (props?.maximumPacketSize !== undefined) this.maxPacketSize = props.maximumPacketSize
     const serverKeepalive = props?.serverKeepAlive ?? keepalive
     if (serverKeepalive > 0) this.pingTimer = setInterval(() => this.keepaliveTick(), serverKeepalive * 1000)

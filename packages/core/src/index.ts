@@ -21,3 +21,4 @@ export { encodeEnvelope, decodeEnvelope, messageHeader, messageFromHeader, type 
 export { SubscriptionIndex } from './persistence/subscription-index.js'
 export { duplexPair } from './connection/duplex-pair.js'
 export { encodeAck, encodePublishV4 } from './connection/packet-encoder.js'
+export { messageProperties } from './handlers/message-from-packet.js'
