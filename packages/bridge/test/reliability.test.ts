@@ -44,7 +44,6 @@ describe('outgoing reliability: QoS 1 waits in Wren while the remote is away', (
     await subscriber.inbox.next((m) => m.topic === `${topic}/marker`, 20_000)
     expect(seen.size).toBe(1000)
     expect(subscriber.inbox.received.filter((m) => m.topic === `${topic}/n`)).toHaveLength(1000)
-    expect(bridge.stats.forwarded).toBeGreaterThanOrEqual(1001)
   }, 60_000)
 
   it('messages queued for a remote that is down survive a Wren restart with SQLite', async () => {
