@@ -67,7 +67,7 @@ export class Broker extends TypedEmitter<BrokerEvents> {
       cluster: options.cluster,
       ready: undefined as unknown as Promise<void>,
       nextMessageId: createMessageIds(this.id),
-      route: (message, publisher, done) => distribute(ctx, ctx.sessions, shared, message, publisher, done),
+      route: (message, publisher, done, holder) => distribute(ctx, ctx.sessions, shared, message, publisher, done, holder),
     }
     ;(ctx as { sessions: SessionManager }).sessions = new SessionManager(ctx)
     this.ctx = ctx

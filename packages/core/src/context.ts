@@ -9,6 +9,7 @@ import type { Persistence } from './persistence/persistence.js'
 import type { Router } from './router/router.js'
 import type { SessionManager } from './session/session-manager.js'
 import type { ClientInfo } from './hooks/hook-types.js'
+import type { Holdable } from './session/session.js'
 import type { Message } from './types.js'
 import type { BrokerStats } from './stats.js'
 import type { TopicLimits } from './topic/topic-rules.js'
@@ -48,8 +49,11 @@ export interface BrokerContext {
   /** Resolves once persisted state is loaded (and the cluster joined). */
   readonly ready: Promise<void>
   nextMessageId(): string
-  /** Routes an accepted message; `done` fires once what must be durable before an ack is stored. */
-  route(message: Message, publisher: ClientInfo | null, done: (error: Error | null) => void): void
+  /**
+   * Routes an accepted message; `done` fires once what must be durable before an ack is stored. `holder`, the
+   * publisher's connection, is held back by subscribers whose queues the message filled.
+   */
+  route(message: Message, publisher: ClientInfo | null, done: (error: Error | null) => void, holder?: Holdable): void
 }
 
 export function generateId(prefix: string): string {

@@ -1,5 +1,6 @@
 export { createBroker, Broker } from './broker.js'
 export type { BrokerOptions, Logger, QueueFullPolicy, SharedMember, SharedSubscriptionStrategy } from './options.js'
+export type { FullQueueAction } from './session/session.js'
 export type { BrokerEvents } from './events.js'
 export type * from './types.js'
 export type * from './hooks/hook-types.js'

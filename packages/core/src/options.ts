@@ -1,5 +1,6 @@
 import type { ClusterBus } from './cluster/cluster-bus.js'
-import type { HookOptions } from './hooks/hook-types.js'
+import type { ClientInfo, HookOptions } from './hooks/hook-types.js'
+import type { FullQueueAction } from './session/session.js'
 import type { Persistence } from './persistence/persistence.js'
 import type { Message, QoS } from './types.js'
 
@@ -31,12 +32,31 @@ export interface BrokerOptions {
   maxPacketSize?: number
   /** QoS 1/2 messages in flight to one client before the rest are queued. Default 100. */
   maxInflight?: number
-  /** QoS 1/2 messages held for one client, queued and in flight together (online or offline), before `queueFullPolicy` applies. Default 1000. */
+  /**
+   * QoS 1/2 messages held for one client, queued and in flight together. A connected client that reaches it holds
+   * its publishers back (see `fullQueueAction`); an offline session's queue drops by `queueFullPolicy`. Default 1000.
+   */
   maxQueued?: number
+  /** Which message goes when an offline session's queue (or, with `fullQueueAction: 'drop'`, any queue) is full. */
   queueFullPolicy?: QueueFullPolicy
-  /** Bytes buffered on one client's socket before it is treated as slow and paused. Default 4 MiB. */
+  /**
+   * What a connected client's full queue does. `'hold-publishers'` (default): the message is kept and the
+   * publishers whose messages fill it are not read until it has room, so no acknowledged QoS 1/2 message is lost
+   * for a client that keeps up. `'drop'`: Mosquitto's behaviour, the message is dropped by `queueFullPolicy`.
+   * A function chooses per client, when it connects.
+   */
+  fullQueueAction?: FullQueueAction | ((client: ClientInfo) => FullQueueAction)
+  /** Bytes buffered on one client's socket before it is congested: QoS 1/2 wait in its queue, QoS 0 holds publishers. Default 4 MiB. */
   maxSocketBuffer?: number
-  /** Milliseconds a slow client may stay above `maxSocketBuffer` before it is disconnected. Default 30000. */
+  /**
+   * Milliseconds a congested client may hold publishers back for QoS 0 messages; after that its QoS 0 messages
+   * are dropped (and counted) until its socket drains. Default 2000.
+   */
+  qos0HoldTime?: number
+  /**
+   * Milliseconds a client that is behind (congested, or with a full queue) may go without acknowledging anything
+   * or reading a byte before it is disconnected as stuck (v5: DISCONNECT 0x97). Default 10000.
+   */
   drainTimeout?: number
   maxTopicLength?: number
   maxTopicLevels?: number
@@ -83,8 +103,10 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   maxInflight: 100,
   maxQueued: 1000,
   queueFullPolicy: 'drop-new',
+  fullQueueAction: 'hold-publishers',
   maxSocketBuffer: 4 * 1024 * 1024,
-  drainTimeout: 30_000,
+  qos0HoldTime: 2000,
+  drainTimeout: 10_000,
   maxTopicLength: 65535,
   maxTopicLevels: 128,
   maxClientIdLength: 65535,

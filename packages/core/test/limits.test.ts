@@ -120,7 +120,7 @@ describe('maxQueued', () => {
 })
 
 describe('a slow consumer (MQTT 3.1.1)', () => {
-  it('that stops reading is disconnected after drainTimeout, with the broker buffering at most about maxSocketBuffer for it, while others keep receiving', async () => {
+  it('that stops reading is disconnected after drainTimeout, with the broker buffering at most about twice maxSocketBuffer for it, while others keep receiving', async () => {
     const maxSocketBuffer = 64 * 1024
     const broker = createBroker({ sysInterval: 0, maxSocketBuffer, drainTimeout: 500 })
     await broker.ready()
@@ -168,9 +168,9 @@ describe('a slow consumer (MQTT 3.1.1)', () => {
     expect(received.map((m) => m.payload.toString())).toEqual(Array.from({ length: ticks }, (_, i) => String(i)))
     expect(await disconnected).toBe('slow-consumer')
     await cutOff
-    // Over the bound by at most the packet whose write crossed it.
+    // The host's publishes cannot be held back: QoS 0 is written until twice the bound, then dropped for this client.
     expect(buffered).toBeGreaterThan(0)
-    expect(buffered).toBeLessThanOrEqual(maxSocketBuffer + payload.length + 64)
+    expect(buffered).toBeLessThanOrEqual(2 * maxSocketBuffer + payload.length + 64)
     expect(fast.client.connected).toBe(true)
   })
 })

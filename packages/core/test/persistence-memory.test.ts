@@ -1,4 +1,5 @@
-import { persistenceSuite } from '@wren/persistence-test-suite'
+import { deliverySuite, persistenceSuite } from '@wren/persistence-test-suite'
 import { createMemoryPersistence } from '../src/persistence/memory.js'
 
 persistenceSuite('memory', async () => createMemoryPersistence())
+deliverySuite('memory', async () => createMemoryPersistence())

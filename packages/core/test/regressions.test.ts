@@ -191,8 +191,8 @@ describe('regressions (MQTT 3.1.1)', () => {
     expect((await member.inbox.next()).payload.toString()).toBe('shared')
   })
 
-  it('counts in-flight and queued messages together against maxQueued, and counts the rest as dropped', async () => {
-    const b = await startBroker({ maxInflight: 5, maxQueued: 8, sysInterval: 1 })
+  it('with fullQueueAction drop, counts in-flight and queued messages together against maxQueued, and counts the rest as dropped', async () => {
+    const b = await startBroker({ maxInflight: 5, maxQueued: 8, fullQueueAction: 'drop', sysInterval: 1 })
     const { raw } = await RawClient.connect(b.port)
     raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'held/t', qos: 1 }] })
     await raw.next('suback')
@@ -215,7 +215,7 @@ describe('regressions (MQTT 3.1.1)', () => {
   })
 
   it('with drop-old and every held message in flight, refuses the new message rather than holding more than maxQueued', async () => {
-    const b = await startBroker({ maxInflight: 5, maxQueued: 5, queueFullPolicy: 'drop-old', sysInterval: 1 })
+    const b = await startBroker({ maxInflight: 5, maxQueued: 5, queueFullPolicy: 'drop-old', fullQueueAction: 'drop', sysInterval: 1 })
     const { raw } = await RawClient.connect(b.port)
     raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'full/t', qos: 1 }] })
     await raw.next('suback')

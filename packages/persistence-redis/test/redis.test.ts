@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis'
 import type { Persistence } from '@wren/core'
-import { persistenceSuite, testMessage } from '@wren/persistence-test-suite'
+import { deliverySuite, persistenceSuite, testMessage } from '@wren/persistence-test-suite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRedisPersistence } from '@wren/persistence-redis'
 import { type RedisServer, startRedisServer } from './redis-server.js'
@@ -31,6 +31,8 @@ persistenceSuite('redis', async () => open(`suite-${++tenants}:`), {
     return open(prefix)
   },
 })
+
+deliverySuite('redis', async () => open(`delivery-${++tenants}:`))
 
 describe('redis layout', () => {
   it('keeps every key under the prefix and leaves a client passed in open', async () => {

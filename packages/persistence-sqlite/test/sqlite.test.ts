@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import type { Persistence } from '@wren/core'
-import { persistenceSuite } from '@wren/persistence-test-suite'
+import { deliverySuite, persistenceSuite } from '@wren/persistence-test-suite'
 import { afterAll, describe, expect, it } from 'vitest'
 import { MIGRATIONS, createSqlitePersistence } from '@wren/persistence-sqlite'
 
@@ -28,6 +28,8 @@ persistenceSuite('sqlite', async () => open(join(dir, `suite-${++files}.db`)), {
     return open(path)
   },
 })
+
+deliverySuite('sqlite', async () => open(join(dir, `delivery-${++files}.db`)))
 
 describe('sqlite file', () => {
   it('is in WAL mode at the latest schema version', async () => {

@@ -784,3 +784,4 @@ export function persistenceSuite(name: string, factory: () => Promise<Persistenc
     })
   })
 }
+export { deliverySuite } from './delivery-suite.js'

@@ -5,7 +5,7 @@ import { ProtocolViolation, ReasonCode, malformed, protocolError } from '../erro
 import { redirectReference, type PendingConnect } from '../handlers/connect.js'
 import type { ClientInfo } from '../hooks/hook-types.js'
 import type { OutboundEntry } from '../persistence/persistence.js'
-import type { Session, SessionLink } from '../session/session.js'
+import type { Holdable, Session, SessionLink } from '../session/session.js'
 import { Deque } from '../session/deque.js'
 import type { ConnectionMeta, Message, ProtocolVersion } from '../types.js'
 import { encodeAck, encodePacket, encodePublishV4For, encodePublishV4Header, type OutgoingPacket } from './packet-encoder.js'
@@ -65,6 +65,21 @@ function endThrottle(connection: Connection): void {
 function uncorkConnection(connection: Connection): void {
   connection.uncork()
 }
+function checkProgress(connection: Connection): void {
+  connection.checkProgress()
+}
+function startShedding(connection: Connection): void {
+  connection.startShedding()
+}
+function resumeHeld(connection: Connection): void {
+  connection.resumeHeld()
+}
+
+/**
+ * What a held publisher may still send: answers to the broker's own deliveries. Holding them back could leave two
+ * clients that publish to each other each waiting for the other's acknowledgements.
+ */
+const ANSWERS = new Set(['puback', 'pubrec', 'pubcomp', 'pingreq'])
 
 /** How many packets may wait behind one that is being handled asynchronously before reading pauses. */
 const BACKLOG_PAUSE = 256
@@ -73,7 +88,7 @@ const BACKLOG_PAUSE = 256
  * One client's stream: the parse loop, packets handled strictly in order, batched writes, keepalive,
  * backpressure, and an orderly close. What each packet means lives in `handlers/`.
  */
-export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
+export class Connection implements SessionLink, Holdable, KeepaliveWatched, PacketSink {
   readonly client: Client
   state: State = 'new'
   session: Session | null = null
@@ -95,13 +110,23 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
   requestProblemInformation = true
   inboundQuota = 0
   congested = false
+  /** Congested for longer than `qos0HoldTime`: QoS 0 for this client is dropped rather than holding publishers. */
+  shedding = false
   /** MQTT 5 enhanced authentication: the method named in CONNECT, the exchange's step, and the CONNECT it holds. */
   authMethod: string | undefined = undefined
   authStep = 0
   pendingConnect: PendingConnect | null = null
   /** Reached CONNACK success: counted as connected, so its end is reported. */
   wasConnected = false
-  private congestedTimer: NodeJS.Timeout | null = null
+  /** Watches a client that is congested or holds publishers: no progress for `drainTimeout` closes it. */
+  private progressTimer: NodeJS.Timeout | null = null
+  private sheddingTimer: NodeJS.Timeout | null = null
+  /** Acks plus bytes that left the socket buffer when the progress timer was armed. */
+  private progressMark = 0
+  /** Bytes handed to the stream, and socket drains: with writableLength they tell how much the client read. */
+  private written = 0
+  /** Sessions holding this connection back as a publisher: no PUBLISH is handled while above 0. */
+  private holds = 0
   private drainWaiters: Array<() => void> | null = null
   private readonly reader: PacketReader
   /** Packets that arrived while an earlier one was still being handled; created on first need. */
@@ -168,12 +193,17 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
         return
       }
     }
-    if (this.busy || this.throttled) {
+    if (this.busy || this.throttled || this.holds > 0) {
+      if (!this.busy && !this.throttled && ANSWERS.has(packet.cmd)) {
+        this.dispatch(packet)
+        return
+      }
       const backlog = (this.backlog ??= new Deque())
       backlog.push(packet)
       if (!this.paused && backlog.length >= BACKLOG_PAUSE) {
         this.paused = true
         this.stream.pause()
+        if (this.holds > 0) this.session?.releasePublishers()
       }
       return
     }
@@ -240,9 +270,9 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
   private drainBacklog(): void {
     const backlog = this.backlog
     if (backlog) {
-      while (!this.busy && !this.throttled && backlog.length > 0 && this.state !== 'closed') this.dispatch(backlog.shift() as Packet)
+      while (!this.busy && !this.throttled && this.holds === 0 && backlog.length > 0 && this.state !== 'closed') this.dispatch(backlog.shift() as Packet)
     }
-    if (this.state === 'closed' || this.throttled || this.busy) return
+    if (this.state === 'closed' || this.throttled || this.busy || this.holds > 0) return
     if (this.paused || this.stream.isPaused()) {
       this.paused = false
       this.stream.resume()
@@ -298,11 +328,73 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
     this.releaseDrainWaiters()
     if (!this.congested) return
     this.congested = false
-    if (this.congestedTimer) {
-      clearTimeout(this.congestedTimer)
-      this.congestedTimer = null
+    this.shedding = false
+    if (this.sheddingTimer) {
+      clearTimeout(this.sheddingTimer)
+      this.sheddingTimer = null
     }
     this.session?.drain()
+  }
+
+  get takesQos0(): boolean {
+    return !this.congested || (!this.shedding && this.stream.writableLength < 2 * this.ctx.options.maxSocketBuffer)
+  }
+
+  /** Holdable: a subscriber's full queue holds this publisher; PUBLISH packets wait until it is released. */
+  hold(): void {
+    if (++this.holds === 1 && this.paused) this.session?.releasePublishers()
+  }
+
+  get heldBack(): boolean {
+    return this.holds > 0 && this.paused
+  }
+
+  release(): void {
+    if (this.holds === 0) return
+    // Resumed on the next tick: a release comes from inside another client's packet, and every publisher let go
+    // at once then gets its turn in order rather than one of them refilling the queue first.
+    if (--this.holds === 0 && this.state !== 'closed') process.nextTick(resumeHeld, this)
+  }
+
+  resumeHeld(): void {
+    if (this.holds === 0 && !this.busy && this.state !== 'closed') this.drainBacklog()
+  }
+
+  /** SessionLink: arms the progress watch, once, while this client is congested or holds publishers back. */
+  watchProgress(): void {
+    if (this.progressTimer !== null || this.state === 'closed') return
+    this.progressMark = this.progressCount()
+    this.progressTimer = setTimeout(checkProgress, this.ctx.options.drainTimeout, this)
+    this.progressTimer.unref()
+  }
+
+  /** Acknowledgements received plus bytes the client has read off the socket: grows while it makes progress. */
+  private progressCount(): number {
+    return (this.session?.progress ?? 0) + this.written - this.stream.writableLength
+  }
+
+  /**
+   * A client that is behind (congested, or holding publishers) and has neither acknowledged anything nor read a
+   * byte for `drainTimeout` is stuck: it must not hold memory or other clients hostage, so it is disconnected.
+   */
+  checkProgress(): void {
+    this.progressTimer = null
+    if (this.state === 'closed') return
+    if (!this.congested && this.session?.holding !== true) return
+    if (this.progressCount() !== this.progressMark) {
+      this.watchProgress()
+      return
+    }
+    this.ctx.logger.warn({ clientId: this.client.id, buffered: this.stream.writableLength, queued: this.session?.queuedCount }, 'slow consumer made no progress: disconnected')
+    this.close('slow-consumer', ReasonCode.QuotaExceeded)
+  }
+
+  /** Congested for the whole QoS 0 hold: publishers go on, and QoS 0 for this client is dropped until it drains. */
+  startShedding(): void {
+    this.sheddingTimer = null
+    if (!this.congested || this.state === 'closed') return
+    this.shedding = true
+    this.session?.releasePublishers()
   }
 
   /** Called once CONNECT is accepted. */
@@ -339,6 +431,7 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
       process.nextTick(uncorkConnection, this)
     }
     this.ctx.stats.bytesSent += buffer.length
+    this.written += buffer.length
     if (!this.stream.write(buffer) && this.stream.writableLength > this.ctx.options.maxSocketBuffer) this.becomeCongested()
   }
 
@@ -351,9 +444,9 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
   private becomeCongested(): void {
     if (this.congested) return
     this.congested = true
-    // A client that never reads must not hold memory (or other clients) hostage: give it a deadline.
-    this.congestedTimer = setTimeout(() => this.close('slow-consumer', ReasonCode.QuotaExceeded), this.ctx.options.drainTimeout)
-    this.congestedTimer.unref()
+    this.watchProgress()
+    this.sheddingTimer = setTimeout(startShedding, this.ctx.options.qos0HoldTime, this)
+    this.sheddingTimer.unref()
   }
 
   writePacket(packet: OutgoingPacket): void {
@@ -460,7 +553,8 @@ export class Connection implements SessionLink, KeepaliveWatched, PacketSink {
     this.closeReason = reason
     if (this.keepaliveTicks > 0) this.ctx.keepalive.unwatch(this)
     if (this.connectTimer) clearTimeout(this.connectTimer)
-    if (this.congestedTimer) clearTimeout(this.congestedTimer)
+    if (this.progressTimer) clearTimeout(this.progressTimer)
+    if (this.sheddingTimer) clearTimeout(this.sheddingTimer)
     this.backlog = null
     this.releaseDrainWaiters()
     this.uncork()

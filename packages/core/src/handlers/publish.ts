@@ -184,5 +184,5 @@ function route(connection: Connection, message: Message, packetId: number, done:
         done()
       },
     )
-  })
+  }, connection)
 }

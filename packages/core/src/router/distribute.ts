@@ -2,7 +2,7 @@ import type { BrokerContext } from '../context.js'
 import type { ClientInfo } from '../hooks/hook-types.js'
 import { runChain } from '../hooks/hook-runner.js'
 import type { OutboundTarget } from '../persistence/persistence.js'
-import type { Session } from '../session/session.js'
+import type { Holdable, Session } from '../session/session.js'
 import type { SharedSubscriptionStrategy } from '../options.js'
 import type { Message, QoS } from '../types.js'
 import type { RouteEntry } from './router.js'
@@ -79,6 +79,8 @@ export class SharedGroups {
  * Routes one accepted message: the retained store, every matching session (live ones get it now,
  * offline persistent ones through the store), in-process listeners, then the `published` hook.
  * `done` fires once everything that must be durable before the publisher's ack is stored.
+ * A connected session that took the message over its bound holds `holder` (the publisher) back until it has room:
+ * the message itself is never dropped for a subscriber that keeps up.
  */
 export function distribute(
   ctx: BrokerContext,
@@ -87,9 +89,13 @@ export function distribute(
   message: Message,
   publisher: ClientInfo | null,
   done: Done,
+  holder?: Holdable,
 ): void {
   const entries = ctx.router.match(message.topic)
+  // Offline sessions' store queues are bounded; a connected session that holds publishers is bounded by holding them.
   let persistTargets: OutboundTarget[] | null = null
+  let heldTargets: OutboundTarget[] | null = null
+  let full: Session[] | null = null
 
   // Live persistent sessions are handed the message only after the store has been asked to enqueue it,
   // so that their 'sent' write can never reach the store before the entry it updates.
@@ -100,10 +106,11 @@ export function distribute(
     const session = sessions.live(delivery.clientId)
     if (session) {
       if (session.persistent && delivery.qos > 0) {
-        ;(persistTargets ??= []).push(delivery)
+        if (session.holdsPublishers) (heldTargets ??= []).push(delivery)
+        else (persistTargets ??= []).push(delivery)
         ;(deferred ??= []).push([session, delivery])
-      } else {
-        session.deliver(message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers)
+      } else if (!session.deliver(message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers)) {
+        ;(full ??= []).push(session)
       }
       return
     }
@@ -170,14 +177,28 @@ export function distribute(
   // [MQTT-3.3.1-5] store (or with an empty payload, clear [MQTT-3.3.1-10]) the retained message
   const retained = message.retain && ctx.options.retainAvailable ? ctx.persistence.retainedStore(message) : null
   let queued: Promise<unknown> | null = null
-  if (persistTargets !== null) {
+  const waiting = deferred as Array<[Session, Delivery]> | null
+  if (waiting !== null || persistTargets !== null) {
     message.id ??= ctx.nextMessageId()
-    queued = ctx.persistence.outboundEnqueue(persistTargets, message, ctx.options.maxQueued, ctx.options.queueFullPolicy === 'drop-old').then((full) => {
-      if (full.length > 0) ctx.stats.messagesDropped += full.length
-    })
-    const waiting = deferred as Array<[Session, Delivery]> | null
-    if (waiting) for (const [session, d] of waiting) session.deliver(message, d.qos, d.retain, d.subscriptionIdentifiers)
+    const bounded = persistTargets as OutboundTarget[] | null
+    const held = heldTargets as OutboundTarget[] | null
+    if (bounded !== null) {
+      queued = ctx.persistence.outboundEnqueue(bounded, message, ctx.options.maxQueued, ctx.options.queueFullPolicy === 'drop-old').then((dropped) => {
+        if (dropped.length > 0) ctx.stats.messagesDropped += dropped.length
+      })
+    }
+    if (held !== null) {
+      const unbounded = ctx.persistence.outboundEnqueue(held, message)
+      queued = queued === null ? unbounded : Promise.all([queued, unbounded])
+    }
+    if (waiting) {
+      for (const [session, d] of waiting) {
+        if (!session.deliver(message, d.qos, d.retain, d.subscriptionIdentifiers)) (full ??= []).push(session)
+      }
+    }
   }
+  const heldBy = full as Session[] | null
+  if (heldBy !== null && holder !== undefined) for (const session of heldBy) session.holdPublisher(holder)
   if (retained === null && queued === null) {
     done(null)
     return

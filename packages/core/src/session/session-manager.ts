@@ -71,7 +71,9 @@ export class SessionManager implements SessionLookup {
     const persistence = this.ctx.persistence
     const previous = this.online.get(clientId)
     if (previous && previous !== connection) {
-      // [MQTT-3.1.4-2] the existing connection is closed; it keeps its will semantics (published unless delayed)
+      // [MQTT-3.1.4-2] the existing connection is closed; it keeps its will semantics (published unless delayed).
+      // Until the new connection resumes the session, messages for it wait in its queue.
+      previous.session?.detach()
       previous.session = null
       this.online.delete(clientId)
       previous.close('taken-over', ReasonCode.SessionTakenOver)
@@ -130,6 +132,8 @@ export class SessionManager implements SessionLookup {
       session.store = null
       await persistence.sessionDelete(clientId)
     }
+    const action = this.ctx.options.fullQueueAction
+    session.fullQueueAction = typeof action === 'function' ? action(connection.client) : action
     this.sessions.set(clientId, session)
     this.online.set(clientId, connection)
     connection.session = session
@@ -158,7 +162,7 @@ export class SessionManager implements SessionLookup {
     connection.session = null
     let sessionContinues = false
     if (session) {
-      session.link = null
+      session.detach()
       this.sessions.delete(clientId)
       if (session.persistent) {
         sessionContinues = true
@@ -356,8 +360,12 @@ export class SessionManager implements SessionLookup {
     const live = durable as Array<[Session, RemoteDelivery]> | null
     if (live) {
       message.id ??= this.ctx.nextMessageId()
-      // As for local deliveries: the enqueue is issued before the sessions' own writes.
-      persistence.outboundEnqueue(live.map(([, d]) => d), message, maxQueued, queueFullPolicy === 'drop-old').catch((error: unknown) => this.storeError(error))
+      // As for local deliveries: the enqueue is issued before the sessions' own writes. A message another node
+      // acknowledged is never dropped for a connected session that holds publishers: it is kept over the bound.
+      const bounded = live.filter(([session]) => !session.holdsPublishers).map(([, d]) => d)
+      const held = live.filter(([session]) => session.holdsPublishers).map(([, d]) => d)
+      if (bounded.length > 0) persistence.outboundEnqueue(bounded, message, maxQueued, queueFullPolicy === 'drop-old').catch((error: unknown) => this.storeError(error))
+      if (held.length > 0) persistence.outboundEnqueue(held, message).catch((error: unknown) => this.storeError(error))
       for (const [session, d] of live) session.deliver(message, d.qos, d.retain, d.subscriptionIdentifiers)
     }
     const gone = absent as RemoteDelivery[] | null

@@ -12,7 +12,33 @@ export interface SessionLink {
   readonly congested: boolean
   /** How many QoS 1/2 messages may be in flight: min(broker maxInflight, client Receive Maximum). */
   readonly sendQuota: number
+  /**
+   * Whether a QoS 0 message may still be written: always while not congested; while congested, until the QoS 0
+   * hold ends (shedding) or the socket holds twice its bound (publishers that cannot be held, such as the host's).
+   */
+  readonly takesQos0: boolean
+  /** Congested for longer than the QoS 0 hold: held publishers are let go, QoS 0 for this client is dropped. */
+  readonly shedding: boolean
+  /**
+   * The client is itself a held publisher whose reading has stopped: its acknowledgements cannot arrive, so its
+   * session must not hold anyone back (two clients publishing to each other would wait for each other for good).
+   */
+  readonly heldBack: boolean
+  /** The session started holding publishers back: the link watches that the client keeps making progress. */
+  watchProgress(): void
 }
+
+/**
+ * A publisher that a full session can hold back: it handles no further PUBLISH until every session holding it
+ * has room again. Counted, so that several sessions can hold the same publisher.
+ */
+export interface Holdable {
+  hold(): void
+  release(): void
+}
+
+/** What a connected subscriber's full queue does: hold its publishers back, or drop as Mosquitto does. */
+export type FullQueueAction = 'hold-publishers' | 'drop'
 
 export interface SessionLimits {
   maxQueued: number
@@ -39,6 +65,11 @@ export class Session {
   store: SessionStore | null = null
   /** Rebuilt from persistence: inbound QoS 2 ids may live only in the store. */
   restoredFromStore = false
+  fullQueueAction: FullQueueAction = 'hold-publishers'
+  /** Acknowledgements received: the link compares it over time to tell a slow client from a stuck one. */
+  progress = 0
+  /** Publishers held back until this session has room; created on first need. */
+  private holders: Set<Holdable> | null = null
   private lastPacketId = 0
 
   constructor(
@@ -66,34 +97,79 @@ export class Session {
     throw new Error('no free packet identifier')
   }
 
-  /** Delivers, or queues, one message at the QoS already resolved for this session. */
-  deliver(message: Message, qos: QoS, retain: boolean, subscriptionIdentifiers: number[] | undefined): void {
+  /**
+   * Delivers, or queues, one message at the QoS already resolved for this session. False when the message was
+   * taken over this session's bound: the caller holds its publisher back (`holdPublisher`) until there is room.
+   * A connected client that keeps up never loses a QoS 1/2 message, and QoS 0 only once it is shedding.
+   */
+  deliver(message: Message, qos: QoS, retain: boolean, subscriptionIdentifiers: number[] | undefined): boolean {
     const link = this.link
     if (qos === 0) {
-      if (link && !link.congested) {
+      if (link && link.takesQos0) {
         link.sendPublish({ message, qos, state: 'sent', retain, subscriptionIdentifiers }, false)
-      } else {
-        this.counters.messagesDropped++
+        return !link.congested
       }
-      return
+      this.counters.messagesDropped++
+      return true
     }
     const entry: OutboundEntry = { message, qos, state: 'queued', retain, subscriptionIdentifiers }
     if (link && this.pending.length === 0 && !link.congested && this.inflight.size < link.sendQuota) {
       this.send(entry, link)
-      return
+      return true
     }
     // Counted as the store counts a client's queue: queued and in flight together.
     if (this.pending.length + this.inflight.size >= this.limits.maxQueued) {
+      if (link && this.fullQueueAction === 'hold-publishers') {
+        this.pending.push(entry)
+        return link.heldBack
+      }
       this.counters.messagesDropped++
       // With everything held already in flight there is nothing old to drop: the new message goes, as in the store.
       if (this.limits.queueFullPolicy === 'drop-new' || this.pending.length === 0) {
         this.forget(entry)
-        return
+        return true
       }
       const oldest = this.pending.shift()
       if (oldest) this.forget(oldest)
     }
     this.pending.push(entry)
+    return true
+  }
+
+  /** Whether a live copy of a message for this session may go beyond the store's queue bound (it is held instead). */
+  get holdsPublishers(): boolean {
+    return this.link !== null && this.fullQueueAction === 'hold-publishers'
+  }
+
+  /** Holds `publisher` back until this session has room; a publisher already held by this session is not held twice. */
+  holdPublisher(publisher: Holdable): void {
+    if (this.hasRoom || this.link?.heldBack === true) return
+    const holders = (this.holders ??= new Set())
+    if (holders.has(publisher)) return
+    holders.add(publisher)
+    publisher.hold()
+    this.link?.watchProgress()
+  }
+
+  get holding(): boolean {
+    return this.holders !== null
+  }
+
+  /** Room means: below three quarters of the queue bound, and a socket that takes writes (or sheds QoS 0). */
+  private get hasRoom(): boolean {
+    const link = this.link
+    if (link === null) return true
+    if (link.congested && !link.shedding) return false
+    const max = this.limits.maxQueued
+    return this.pending.length + this.inflight.size < max - (max >> 2) || this.pending.length + this.inflight.size === 0
+  }
+
+  /** Lets every held publisher go: this session has room, or stopped holding anyone back (gone, stuck, shedding). */
+  releasePublishers(): void {
+    const holders = this.holders
+    if (holders === null) return
+    this.holders = null
+    for (const publisher of holders) publisher.release()
   }
 
   private forget(entry: OutboundEntry): void {
@@ -126,6 +202,7 @@ export class Session {
     if (!entry || entry.qos !== 2) return false
     if (entry.state !== 'released') {
       entry.state = 'released'
+      this.progress++
       this.store?.push({ kind: 'released', packetId })
     }
     this.link?.sendPubrel(packetId)
@@ -147,17 +224,25 @@ export class Session {
 
   private complete(packetId: number): void {
     this.inflight.delete(packetId)
+    this.progress++
     this.store?.push({ kind: 'ack', packetId })
     this.drain()
   }
 
-  /** Sends queued messages while the link has room. */
+  /** Sends queued messages while the link has room, then lets held publishers go once there is room again. */
   drain(): void {
     const link = this.link
     if (!link) return
     while (this.pending.length > 0 && !link.congested && this.inflight.size < link.sendQuota) {
       this.send(this.pending.shift() as OutboundEntry, link)
     }
+    if (this.holders !== null && this.hasRoom) this.releasePublishers()
+  }
+
+  /** The connection went away: an offline session holds nobody back (its store queue is bounded instead). */
+  detach(): void {
+    this.link = null
+    this.releasePublishers()
   }
 
   /** On (re)connect: resend what is in flight, in order, with DUP set [MQTT-4.4.0-1], then drain the queue. */

@@ -1,0 +1,135 @@
+/**
+ * The delivery guarantee, checked end to end over TCP with real MQTT clients on a broker that uses the adapter:
+ * at default limits, no acknowledged QoS 1/2 message is lost for a subscriber that keeps reading, and a subscriber
+ * that never reads holds nobody back. An adapter's test file calls `deliverySuite()` once.
+ */
+import net from 'node:net'
+import { connect, type MqttClient } from 'mqtt'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { createBroker, type BrokerOptions, type Persistence } from '@wren/core'
+
+type Broker = ReturnType<typeof createBroker>
+
+async function startBroker(persistence: Persistence, options: BrokerOptions = {}): Promise<{ broker: Broker; url: string; port: number }> {
+  const broker = createBroker({ sysInterval: 0, ...options, persistence })
+  await broker.ready()
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+    broker.handle(socket, { transport: 'tcp' })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  onTestFinished(async () => {
+    await broker.close()
+    for (const socket of sockets) socket.destroy()
+    await new Promise((resolve) => server.close(resolve))
+  })
+  const port = (server.address() as net.AddressInfo).port
+  return { broker, url: `mqtt://127.0.0.1:${port}`, port }
+}
+
+let clients = 0
+function connected(url: string, options: { protocolVersion: 4 | 5; clientId?: string; clean?: boolean }): Promise<MqttClient> {
+  const client = connect(url, { reconnectPeriod: 0, connectTimeout: 10_000, clientId: `delivery-${process.pid}-${++clients}`, ...options })
+  onTestFinished(() => {
+    client.end(true)
+  })
+  return new Promise((resolve, reject) => {
+    client.once('connect', () => resolve(client))
+    client.once('error', reject)
+  })
+}
+
+/** Resolves once `count` messages have arrived; every payload is kept in arrival order. */
+function collect(client: MqttClient, count: number): { payloads: string[]; all: Promise<void> } {
+  const payloads: string[] = []
+  const all = new Promise<void>((resolve) => {
+    client.on('message', (_topic, payload) => {
+      payloads.push(payload.toString())
+      if (payloads.length === count) resolve()
+    })
+  })
+  return { payloads, all }
+}
+
+/** Per publisher, the sequence numbers in the order they arrived. */
+function sequences(payloads: string[]): Map<string, number[]> {
+  const byPublisher = new Map<string, number[]>()
+  for (const payload of payloads) {
+    const [publisher = '', seq = ''] = payload.split(':')
+    const list = byPublisher.get(publisher) ?? []
+    list.push(Number(seq))
+    byPublisher.set(publisher, list)
+  }
+  return byPublisher
+}
+
+/** A raw 3.1.1 CONNECT and SUBSCRIBE, for a client that then never reads its socket. */
+function connectAndSubscribe(clientId: string, filter: string, qos: 0 | 1): Buffer {
+  const id = Buffer.from(clientId)
+  const variable = Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x02, 0, 0])
+  const connectBody = Buffer.concat([variable, Buffer.from([id.length >> 8, id.length & 0xff]), id])
+  const topic = Buffer.from(filter)
+  const subscribeBody = Buffer.concat([Buffer.from([0, 1, topic.length >> 8, topic.length & 0xff]), topic, Buffer.from([qos])])
+  return Buffer.concat([Buffer.from([0x10, connectBody.length]), connectBody, Buffer.from([0x82, subscribeBody.length]), subscribeBody])
+}
+
+export function deliverySuite(name: string, factory: () => Promise<Persistence>): void {
+  describe(`delivery guarantee: ${name}`, () => {
+    const cases = [
+      { protocolVersion: 4, qos: 1, clean: true },
+      { protocolVersion: 4, qos: 1, clean: false },
+      { protocolVersion: 4, qos: 2, clean: false },
+      { protocolVersion: 5, qos: 1, clean: false },
+      { protocolVersion: 5, qos: 2, clean: true },
+    ] as const
+    for (const { protocolVersion, qos, clean } of cases) {
+      const session = clean ? 'clean' : 'persistent'
+      it(`v${protocolVersion} QoS ${qos}, ${session} subscriber: 8 publishers x 250 (twice maxQueued) all arrive once, in order per publisher`, { timeout: 120_000 }, async () => {
+        const { broker, url } = await startBroker(await factory())
+        const publishers = 8
+        const perPublisher = 250
+        const subscriber = await connected(url, { protocolVersion, clean })
+        await subscriber.subscribeAsync('flow/#', { qos })
+        const inbox = collect(subscriber, publishers * perPublisher)
+        const clients = await Promise.all(Array.from({ length: publishers }, () => connected(url, { protocolVersion })))
+        // Every publish is written at once, without waiting for acks: the broker must hold the publishers back.
+        await Promise.all(
+          clients.map((client, p) =>
+            Promise.all(Array.from({ length: perPublisher }, (_, i) => client.publishAsync(`flow/${p}`, `p${p}:${i}`, { qos }))),
+          ),
+        )
+        await inbox.all
+        const expected = Array.from({ length: perPublisher }, (_, i) => i)
+        const got = sequences(inbox.payloads)
+        expect(got.size).toBe(publishers)
+        for (const list of got.values()) expect(list).toEqual(expected)
+        expect(broker.stats.messagesDropped).toBe(0)
+      })
+    }
+
+    it('a subscriber that never reads is disconnected and holds nobody back; the one that reads gets every QoS 1 message', { timeout: 120_000 }, async () => {
+      const { broker, url, port } = await startBroker(await factory(), { drainTimeout: 1000, maxQueued: 100 })
+      const stuck = net.connect(port, '127.0.0.1')
+      onTestFinished(() => {
+        stuck.destroy()
+      })
+      const gone = new Promise<string>((resolve) => broker.on('clientDisconnected', (client, reason) => client.id === 'never-reads' && resolve(reason)))
+      const subscribed = new Promise<void>((resolve) => broker.on('subscribed', (client) => client.id === 'never-reads' && resolve()))
+      stuck.write(connectAndSubscribe('never-reads', 'flood/#', 1))
+      stuck.pause()
+      await subscribed
+      const reader = await connected(url, { protocolVersion: 4, clean: false })
+      await reader.subscribeAsync('flood/#', { qos: 1 })
+      const count = 3000
+      const inbox = collect(reader, count)
+      const publisher = await connected(url, { protocolVersion: 4 })
+      const payload = Buffer.alloc(1024, 0x61)
+      await Promise.all(Array.from({ length: count }, (_, i) => publisher.publishAsync('flood/t', Buffer.concat([Buffer.from(`p:${i}:`), payload]), { qos: 1 })))
+      await inbox.all
+      expect(sequences(inbox.payloads).get('p')).toEqual(Array.from({ length: count }, (_, i) => i))
+      expect(await gone).toBe('slow-consumer')
+    })
+  })
+}
