@@ -41,6 +41,34 @@ describe('a Wren bridge to Mosquitto', () => {
     expect([text(down), down.qos]).toEqual(['local/cmd/reboot=now', 2])
   })
 
+  it("is a client of the local broker like any other: its hooks authenticate it and decide what it may publish", async () => {
+    const seen: Array<[string | undefined, unknown]> = []
+    const wren = await startBroker({
+      hooks: {
+        authenticate: (client, { username, password }) => {
+          seen.push([username, client.meta.transport])
+          return username === 'bridge' && password?.toString() === 'secret'
+        },
+        authorizePublish: (_client, message) => !message.topic.startsWith('in/private/'),
+      },
+    })
+    const site = uniqueId('site')
+    await connectedBridge(wren.broker, mosquitto.port, {
+      localUsername: 'bridge',
+      localPassword: 'secret',
+      notificationsLocalOnly: true,
+      topics: [{ pattern: '#', direction: 'in', qos: 1, localPrefix: 'in/', remotePrefix: `${site}/` }],
+    })
+    expect(seen).toEqual([['bridge', 'bridge']])
+    const local = await connectClient(wren.url, { username: 'bridge', password: 'secret' })
+    await local.client.subscribeAsync('in/#', { qos: 1 })
+    const remote = await connectClient(mosquitto.url)
+    await remote.client.publishAsync(`${site}/private/key`, 'no', { qos: 1 })
+    await remote.client.publishAsync(`${site}/public/news`, 'yes', { qos: 1 })
+    // Same link, same order: had the first one been let in, it would be read first
+    expect(text(await local.inbox.next())).toBe('in/public/news=yes')
+  })
+
   it('maps one topic to another with the empty pattern ("" out 1 local/one remote/other)', async () => {
     const wren = await startBroker()
     const remoteTopic = `${uniqueId('other')}/topic`

@@ -17,6 +17,7 @@ interface ScriptedRemote {
   /** Every packet from every connection, in order, with the connection's number (from 1). */
   packets: Inbox<{ connection: number; packet: Packet }>
   send(packet: Packet): void
+  sendBytes(bytes: Buffer): void
   /** Drops the current connection without a word, as a network failure would. */
   cut(): void
   /** Ends the current connection after what was sent to it (FIN, no DISCONNECT). */
@@ -50,6 +51,7 @@ async function scriptedRemote(): Promise<ScriptedRemote> {
     port: (server.address() as net.AddressInfo).port,
     packets,
     send: (packet) => current?.write(generate(packet)),
+    sendBytes: (bytes) => current?.write(bytes),
     cut: () => current?.destroy(),
     end: () => current?.end(),
   }
@@ -122,5 +124,23 @@ describe('the remote session survives a broken link', () => {
     remote.send({ cmd: 'publish', topic: `${topic}/marker`, payload: Buffer.from('m'), qos: 1, messageId: 8, retain: false, dup: false })
     await local.inbox.next((m) => m.topic === `${topic}/marker`)
     expect(local.inbox.received.filter((m) => m.topic === `${topic}/a`)).toHaveLength(1)
+  })
+})
+
+describe('a misbehaving remote', () => {
+  it('a malformed packet ends that link only: logged as the reason, then the bridge reconnects', async () => {
+    const remote = await scriptedRemote()
+    const wren = await startBroker()
+    const bridge = await connectedBridge(wren.broker, remote.port, { notifications: false, topics: [{ pattern: 'm/#', direction: 'in', qos: 1 }] })
+    const watcher = await connectClient(wren.url)
+    const reason = new Promise<string>((resolve) => bridge.once('disconnected', (why) => resolve(why)))
+    // packet type 0 is reserved [MQTT-2.2.1]
+    remote.sendBytes(Buffer.from([0x00, 0x00]))
+    expect(await reason).toMatch(/malformed packet from the server/)
+    await remote.packets.next(on(2, 'subscribe'), 5000)
+    // the local broker and its other clients never noticed
+    await watcher.client.subscribeAsync('m/#', { qos: 1 })
+    remote.send({ cmd: 'publish', topic: 'm/after', payload: Buffer.from('ok'), qos: 1, messageId: 1, retain: false, dup: false })
+    expect((await watcher.inbox.next()).payload.toString()).toBe('ok')
   })
 })
