@@ -8,6 +8,7 @@ import { ConnectRefused, MqttLink } from './mqtt-link.js'
 import { resolveBridgeOptions, type BridgeAddress, type BridgeOptions, type ResolvedBridgeOptions } from './options.js'
 import { forwardedProperties, hopsExceeded } from './message-properties.js'
 import { openRemoteStream } from './remote-stream.js'
+import type { BridgeLease } from './lease.js'
 
 /**
  * idle: not linked (not started yet, or a lazy bridge waiting for traffic); connecting: opening the remote link;
@@ -85,6 +86,9 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private lastTraffic = 0
   private stopping = false
   private startPromise: Promise<void> | null = null
+  private leaseTimer: NodeJS.Timeout | null = null
+  private leaseHeld = false
+  private checkingLease = false
 
   constructor(
     private readonly broker: Broker,
@@ -108,13 +112,67 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     return this.pending.length
   }
 
-  /** Connects to the local broker, then (start type automatic/once) to the remote; resolves once the local side is up. */
+  /**
+   * Connects to the local broker, then (start type automatic/once) to the remote; resolves once the local side
+   * is up. With a lease, the bridge runs only while this node holds it: resolves after the first attempt.
+   */
   start(): Promise<void> {
+    const lease = this.options.lease
+    if (!lease) return this.run()
+    if (this.leaseTimer) return Promise.resolve()
+    this.leaseTimer = setInterval(() => void this.checkLease(lease), lease.renewMs)
+    this.leaseTimer.unref()
+    return this.checkLease(lease)
+  }
+
+  private run(): Promise<void> {
     this.startPromise ??= this.startLocal().then(() => {
       this.startSys()
       if (this.options.startType !== 'lazy') this.connectRemote()
     })
     return this.startPromise
+  }
+
+  private async checkLease(lease: BridgeLease): Promise<void> {
+    if (this.stopping || this.checkingLease) return
+    this.checkingLease = true
+    let held = false
+    try {
+      held = await lease.hold(this.name)
+    } catch (error) {
+      this.broker.logger.warn({ bridge: this.name, err: error }, 'bridge: lease not renewed')
+    } finally {
+      this.checkingLease = false
+    }
+    if (this.stopping || held === this.leaseHeld) return
+    this.leaseHeld = held
+    if (held) {
+      this.broker.logger.info({ bridge: this.name }, 'bridge: lease taken, running the bridge here')
+      await this.run().catch((error: unknown) => this.broker.logger.error({ bridge: this.name, err: error }, 'bridge: could not start'))
+    } else {
+      this.broker.logger.warn({ bridge: this.name }, 'bridge: lease lost, another node runs the bridge')
+      this.standDown()
+    }
+  }
+
+  /**
+   * The lease went to another node: leave both brokers with DISCONNECT (no will, no '0'), keeping the sessions
+   * for the new holder, which gets what was unacknowledged here again from the local session (at least once).
+   */
+  private standDown(): void {
+    this.clearTimers()
+    const remote = this.remote
+    const local = this.local
+    this.remote = this.local = null
+    this.localStream = null
+    this.startPromise = null
+    remote?.disconnect()
+    local?.disconnect()
+    this.pending.length = 0
+    this.outstanding.clear()
+    this.localSession.reset()
+    this.remoteSession.reset()
+    this.setState('idle')
   }
 
   /** Publishes the '0' notification, disconnects from both sides (the sessions are kept) and stops reconnecting. */
@@ -134,6 +192,9 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.local?.disconnect()
     this.setState('stopped')
     if (reporting) this.publishSys()
+    if (this.leaseTimer) clearInterval(this.leaseTimer)
+    this.leaseTimer = null
+    if (this.leaseHeld) await this.options.lease?.release(this.name).catch(() => undefined)
   }
 
   private setState(state: BridgeState): void {

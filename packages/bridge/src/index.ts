@@ -13,3 +13,4 @@ export { TopicMap, TopicRuleError, topicRule, type BridgeDirection, type BridgeT
 export { Backoff, type RestartTimeout } from './backoff.js'
 export { HOPS_PROPERTY } from './message-properties.js'
 export { BridgeFileError, parseBridgeFile, readBridgeFile } from './mosquitto-bridge-file.js'
+export type { BridgeLease } from './lease.js'

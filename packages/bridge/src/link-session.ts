@@ -79,4 +79,10 @@ export class LinkSession<T> {
     }
     return resend
   }
+
+  /** Forgets everything: the session now belongs to another node. */
+  reset(): void {
+    this.outgoing.clear()
+    this.incoming.clear()
+  }
 }

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os'
 import { topicNameProblem } from '@wren/core'
 import type { RestartTimeout } from './backoff.js'
+import type { BridgeLease } from './lease.js'
 import type { LinkVersion } from './mqtt-link.js'
 import { TopicMap, type BridgeTopic } from './topic-map.js'
 
@@ -80,6 +81,8 @@ export interface BridgeOptions {
   hopLimit?: number
   /** Seconds between updates of `$SYS/broker/bridge/<name>/...` on the local broker; 0 turns them off. Default 10. */
   sysInterval?: number
+  /** In a cluster: the bridge runs only while this node holds its lease (see BridgeLease). Default: always. */
+  lease?: BridgeLease
 }
 
 export interface ResolvedBridgeOptions {
@@ -112,6 +115,7 @@ export interface ResolvedBridgeOptions {
   maxInflight: number
   hopLimit: number
   sysInterval: number
+  lease: BridgeLease | undefined
 }
 
 export class BridgeOptionsError extends Error {
@@ -173,6 +177,7 @@ const KNOWN_OPTIONS: Record<keyof BridgeOptions, true> = {
   maxInflight: true,
   hopLimit: true,
   sysInterval: true,
+  lease: true,
 }
 
 /** Defaults filled in and every value checked; throws BridgeOptionsError (or TopicRuleError for a topic). */
@@ -229,5 +234,6 @@ export function resolveBridgeOptions(options: BridgeOptions): ResolvedBridgeOpti
     maxInflight: positiveInteger(options.maxInflight ?? 100, 'maxInflight', 1),
     hopLimit: positiveInteger(options.hopLimit ?? 0, 'hopLimit', 0),
     sysInterval: positiveInteger(options.sysInterval ?? 10, 'sysInterval', 0),
+    lease: options.lease,
   }
 }
