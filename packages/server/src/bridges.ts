@@ -1,8 +1,9 @@
 import { resolve } from 'node:path'
-import { Bridge, BridgeFileError, readBridgeFile, resolveBridgeOptions, type BridgeOptions, type BridgeTls } from '@wren/bridge'
+import { Bridge, BridgeFileError, readBridgeFile, resolveBridgeOptions, type BridgeLease, type BridgeOptions, type BridgeTls } from '@wren/bridge'
 import type { Broker } from '@wren/core'
 import type { Logger } from 'pino'
 import { ConfigError, type ServerConfig } from './config.js'
+import { loadFactory } from './optional-package.js'
 
 const TLS_FILES = ['cafile', 'capath', 'certfile', 'keyfile'] as const
 
@@ -31,17 +32,6 @@ export function bridgesSetting(value: unknown, label: string, baseDir: string): 
   })
 }
 
-/**
- * Without a lease, every process that starts a bridge runs it: workers would each connect to the remote with
- * the same client id and take the link over from one another.
- */
-export function checkBridges(config: ServerConfig): void {
-  const configured = (config.bridges?.length ?? 0) > 0 || config.bridgeFile !== undefined
-  if (configured && config.workers !== undefined) {
-    throw new ConfigError('bridges cannot run in workers mode yet (each worker would run every bridge): run them on a node without workers')
-  }
-}
-
 /** The bridges of the config: the `bridges` key, then the connections of `bridgeFile` (Mosquitto syntax). */
 export async function loadBridges(config: ServerConfig): Promise<BridgeOptions[]> {
   const all = [...(config.bridges ?? [])]
@@ -61,19 +51,38 @@ export async function loadBridges(config: ServerConfig): Promise<BridgeOptions[]
   return all
 }
 
-/** Starts each bridge on the broker, logging its state changes; its `$SYS` updates follow the broker's by default. */
-export function startBridges(broker: Broker, all: BridgeOptions[], sysInterval: number, logger: Logger): Bridge[] {
-  return all.map((options) => {
-    const bridge = new Bridge(broker, { sysInterval, ...options })
+type Lease = BridgeLease & { close(): Promise<void> }
+type LeaseFactory = (options: { url: string; nodeId: string }) => Lease
+
+/** The bridges running on this server; `stop()` ends them before the broker closes. */
+export interface RunningBridges {
+  stop(): Promise<void>
+}
+
+/**
+ * Starts each bridge on the broker, logging its state changes; its `$SYS` updates follow the broker's by default.
+ * In a cluster (and in workers mode) every node has the same bridges: each runs on the node holding its lease
+ * in the cluster's Redis, and moves to another node when that one dies.
+ */
+export async function startBridges(broker: Broker, all: BridgeOptions[], config: ServerConfig, logger: Logger): Promise<RunningBridges> {
+  let lease: Lease | undefined
+  if (all.length > 0 && config.cluster !== undefined) {
+    const create = await loadFactory<LeaseFactory>('@wren/cluster-redis', 'createRedisBridgeLease', `bridges in cluster "${config.cluster}"`)
+    lease = create({ url: config.cluster, nodeId: broker.id })
+  }
+  const bridges = all.map((options) => {
+    const bridge = new Bridge(broker, { sysInterval: config.sysInterval, ...options, ...(lease ? { lease } : {}) })
     const log = logger.child({ bridge: bridge.name })
     bridge.on('connected', (address, bridgeBit) => log.info({ address: `${address.host}:${address.port}`, bridgeBit }, 'bridge connected'))
     bridge.on('disconnected', (reason, delayMs) => log.warn({ reason, retryInMs: delayMs === undefined ? null : Math.round(delayMs) }, 'bridge disconnected'))
     bridge.start().catch((error: unknown) => log.error({ err: error }, 'bridge could not start'))
     return bridge
   })
-}
-
-/** Says '0' on each notification topic and disconnects, before the broker closes. */
-export async function stopBridges(bridges: Bridge[]): Promise<void> {
-  await Promise.all(bridges.map((bridge) => bridge.stop()))
+  return {
+    // Each says '0' on its notification topic and disconnects, and gives its lease up for another node.
+    async stop() {
+      await Promise.all(bridges.map((bridge) => bridge.stop()))
+      await lease?.close()
+    },
+  }
 }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import type { BridgeOptions } from '@wren/bridge'
-import { bridgesSetting, checkBridges } from './bridges.js'
+import { bridgesSetting } from './bridges.js'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 
@@ -336,6 +336,5 @@ export function mergeConfig(...sources: Array<Partial<ServerConfig>>): ServerCon
     }
   }
   checkListeners(merged)
-  checkBridges(merged)
   return checkCluster(merged, sources.some((source) => source.persistence !== undefined))
 }

@@ -3,7 +3,7 @@ import type { TlsOptions } from 'node:tls'
 import { createBroker, type Broker, type BrokerOptions, type HookOptions } from '@wren/core'
 import type { Logger } from 'pino'
 import { chainHooks, createServerAuth } from './auth.js'
-import { loadBridges, startBridges, stopBridges } from './bridges.js'
+import { loadBridges, startBridges } from './bridges.js'
 import { mergeConfig, validatePartialConfig, type ServerConfig } from './config.js'
 import { createLogger } from './logger.js'
 import { openCluster } from './cluster.js'
@@ -131,7 +131,7 @@ export async function startServer(
     throw error
   }
 
-  const bridges = startBridges(broker, bridgeOptions, config.sysInterval, logger.child({ component: 'bridge' }))
+  const bridges = await startBridges(broker, bridgeOptions, config, logger.child({ component: 'bridge' }))
   const addresses = listeners.map((listener) => listener.address)
   for (const address of addresses) logger.info(address, `listening on ${address.url}`)
   const security = {
@@ -162,7 +162,8 @@ export async function startServer(
       logger.info({ passwordFile: security.passwordFile, aclFile: security.aclFile }, 'reloaded the password and ACL files')
     },
     close() {
-      closing ??= stopBridges(bridges)
+      closing ??= bridges
+        .stop()
         .then(() => closeAll(broker, listeners))
         .then(() => logger.info('broker stopped'))
       return closing

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { connectClient, uniqueId } from '../../core/test/helpers/clients.js'
 import { startMosquitto, type MosquittoServer } from '../../bridge/test/mosquitto-server.js'
+import { startRedisServer } from '../../persistence-redis/test/redis-server.js'
 import { startServer } from '../src/index.js'
 import { runWren, startWren } from './helpers/wren-process.js'
 
@@ -65,8 +66,6 @@ describe('bridges in the wren server', () => {
     const refused = await runWren(['--config', bad])
     expect(refused.code).toBe(2)
     expect(refused.stderr).toContain(`"bridges" in ${bad}[0]: an empty topic pattern needs both a local and a remote prefix`)
-    const workers = await file('workers.json', JSON.stringify({ workers: 2, cluster: 'redis://127.0.0.1:1', bridges: [], bridgeFile: 'x.conf' }))
-    expect((await runWren(['--config', workers])).stderr).toContain('bridges cannot run in workers mode')
 
     const topic = uniqueId('json')
     const server = await startServer(
@@ -88,4 +87,32 @@ describe('bridges in the wren server', () => {
     await remote.client.publishAsync(`${topic}/cmd`, 'go', { qos: 1 })
     expect((await local.inbox.next((m) => m.topic === `${topic}/cmd`)).payload.toString()).toBe('go')
   })
+})
+
+describe('bridges in a cluster', () => {
+  it('every node has the bridge, one runs it; when that node is killed another takes it over', async () => {
+    const redis = await startRedisServer()
+    onTestFinished(() => redis.stop())
+    const topic = uniqueId('cluster')
+    const bridges = await file('cluster-bridges.conf', ['connection central', `address 127.0.0.1:${mosquitto.port}`, `remote_clientid ${topic}-bridge`, `topic # out 1 "" ${topic}/`, 'restart_timeout 1'].join('\n'))
+    const args = (id: string) => ['--no-ws', '--cluster', redis.url, '--node-id', id, '--bridge-file', bridges, '--sys-interval', '0']
+    const nodes = [await startWren(args('node-a')), await startWren(args('node-b'))]
+    onTestFinished(async () => {
+      await Promise.all(nodes.map((node) => node.stop()))
+    })
+    const connected = (node: (typeof nodes)[number]) => node.waitForLog((line) => line.msg === 'bridge connected', 15_000).then(() => node)
+    const runner = await Promise.race(nodes.map(connected))
+    const other = nodes.find((node) => node !== runner) as (typeof nodes)[number]
+    expect(other.logs.some((line) => line.msg === 'bridge connected')).toBe(false)
+
+    runner.child.kill('SIGKILL')
+    // its lease expires (5 s) and the other node runs the bridge
+    await connected(other)
+    const remote = await connectClient(mosquitto.url)
+    await remote.client.subscribeAsync(`${topic}/#`, { qos: 1 })
+    const local = await connectClient(other.urls.tcp as string)
+    await local.client.publishAsync('after/takeover', 'ok', { qos: 1 })
+    const message = await remote.inbox.next()
+    expect(`${message.topic}=${message.payload.toString()}`).toBe(`${topic}/after/takeover=ok`)
+  }, 40_000)
 })
