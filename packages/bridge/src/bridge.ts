@@ -371,8 +371,13 @@ export class Bridge extends EventEmitter<BridgeEvents> {
 
   // ---- the remote side ----
 
+  /** Neither stopped nor, with a lease, standing down for another node. */
+  private get active(): boolean {
+    return !this.stopping && (this.options.lease === undefined || this.leaseHeld)
+  }
+
   private connectRemote(): void {
-    if (this.stopping || this.stateValue === 'connecting' || this.stateValue === 'connected') return
+    if (!this.active || this.stateValue === 'connecting' || this.stateValue === 'connected') return
     this.setState('connecting')
     this.openRemote().catch((error: unknown) => this.remoteFailed(error instanceof Error ? error.message : String(error), false))
   }
@@ -380,7 +385,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private async openRemote(): Promise<void> {
     const address = this.options.addresses[this.addressIndex] as Required<BridgeAddress>
     const socket = await openRemoteStream(address, this.options.tls, CONNECT_TIMEOUT_MS)
-    if (this.stopping) {
+    if (!this.active) {
       socket.destroy()
       return
     }
@@ -437,12 +442,12 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     }
     const stale = attemptUnsubscribe ? topics.outOnlyRemoteFilters() : []
     if (stale.length > 0) await link.unsubscribe(stale)
-    if (this.stopping) return
+    if (!this.active) return
     if (!link.open) throw new Error('remote connection closed while subscribing')
     this.backoff.reset()
     if (notifications && !notificationsLocalOnly) link.publish(this.notification('1', 1), null)
     if (notifications) await this.notifyLocal('1')
-    if (this.stopping) return
+    if (!this.active) return
     if (!link.open) throw new Error('remote connection closed')
     this.setState('connected')
     this.emit('connected', address, bridgeBit)
@@ -494,7 +499,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   }
 
   private remoteFailed(reason: string, wasConnected: boolean): void {
-    if (this.stopping) return
+    if (!this.active) return
     const remote = this.remote
     this.remote = null
     remote?.destroy(reason)
@@ -544,7 +549,6 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.remote?.acknowledge(remotePacket)
   }
 }
-
 
 /** Fixed header, topic and payload: enough to compare with a Maximum Packet Size (properties add a little). */
 function approximateSize(packet: IPublishPacket): number {
