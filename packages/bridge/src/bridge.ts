@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { connect as netConnect } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { duplexPair, type Broker, type QoS } from '@wren/core'
 import type { IConnectPacket, IPublishPacket } from 'mqtt-packet'
@@ -82,6 +83,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private bridgeBitRefused = false
   private timer: NodeJS.Timeout | null = null
   private idleTimer: NodeJS.Timeout | null = null
+  private primaryTimer: NodeJS.Timeout | null = null
   private sysTimer: NodeJS.Timeout | null = null
   private lastTraffic = 0
   private stopping = false
@@ -206,7 +208,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private clearTimers(): void {
     if (this.timer) clearTimeout(this.timer)
     if (this.idleTimer) clearInterval(this.idleTimer)
-    this.timer = this.idleTimer = null
+    if (this.primaryTimer) clearInterval(this.primaryTimer)
+    this.timer = this.idleTimer = this.primaryTimer = null
   }
 
   /** State and counters as retained `$SYS/broker/bridge/<name>/...` messages, as the broker's own statistics. */
@@ -452,7 +455,33 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.setState('connected')
     this.emit('connected', address, bridgeBit)
     this.startIdleWatch()
+    if (!this.options.roundRobin && this.addressIndex !== 0) this.watchPrimary()
     this.pump()
+  }
+
+  /**
+   * Without round robin the first address is the main one: while connected to another, try the main one every
+   * `cap` seconds of `restartTimeout`, and once it answers, leave for it (as Mosquitto does).
+   */
+  private watchPrimary(): void {
+    const primary = this.options.addresses[0] as Required<BridgeAddress>
+    let probing = false
+    this.primaryTimer = setInterval(() => {
+      if (probing) return
+      probing = true
+      const probe = netConnect({ host: primary.host, port: primary.port })
+      probe.once('error', () => {
+        probing = false
+      })
+      probe.once('connect', () => {
+        probe.destroy()
+        if (this.primaryTimer) clearInterval(this.primaryTimer)
+        this.primaryTimer = null
+        this.broker.logger.info({ bridge: this.name }, 'bridge: the main address answers again, moving back to it')
+        // A clean DISCONNECT: the session stays on the remote side, the reconnection starts from the main address
+        this.remote?.disconnect()
+      })
+    }, this.options.restartTimeout.cap * 1000)
   }
 
   private notification(payload: '0' | '1', qos: QoS): IPublishPacket {
@@ -491,7 +520,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     if (this.remote !== link || this.stateValue !== 'connected') return
     this.remote = null
     if (this.idleTimer) clearInterval(this.idleTimer)
-    this.idleTimer = null
+    if (this.primaryTimer) clearInterval(this.primaryTimer)
+    this.idleTimer = this.primaryTimer = null
     this.localStream?.resume()
     if (this.stopping || !this.local) return
     if (this.options.notifications) void this.notifyLocal('0')

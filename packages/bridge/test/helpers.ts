@@ -51,7 +51,7 @@ export interface TcpProxy {
  * A TCP proxy on loopback in front of a broker. With `refuseBridgeBit`, a CONNECT carrying the bridge bit is
  * answered with CONNACK return code 1 (unacceptable protocol version), as brokers without try_private do.
  */
-export async function tcpProxy(targetPort: number, options: { refuseBridgeBit?: boolean } = {}): Promise<TcpProxy> {
+export async function tcpProxy(targetPort: number, options: { refuseBridgeBit?: boolean; port?: number } = {}): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>()
   const connects: IConnectPacket[] = []
   const track = (socket: net.Socket) => {
@@ -87,7 +87,7 @@ export async function tcpProxy(targetPort: number, options: { refuseBridgeBit?: 
       parser.parse(chunk)
     })
   })
-  server.listen(0, '127.0.0.1')
+  server.listen(options.port ?? 0, '127.0.0.1')
   await once(server, 'listening')
   const address = server.address() as net.AddressInfo
   const proxy: TcpProxy = {

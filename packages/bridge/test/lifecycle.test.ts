@@ -62,6 +62,29 @@ describe('bridge lifecycle', () => {
     expect(address.port).toBe(mosquitto.port)
   })
 
+  it('without round robin, goes back to the main (first) address once it answers again', async () => {
+    const wren = await startBroker()
+    const mainPort = await freePort()
+    const b = bridge(wren.broker, {
+      addresses: [`127.0.0.1:${mainPort}`, `127.0.0.1:${mosquitto.port}`],
+      restartTimeout: { base: 0.05, cap: 0.2 },
+      topics: [{ pattern: 'a' }],
+    })
+    const ports: number[] = []
+    const backOnMain = new Promise<void>((resolve) =>
+      b.on('connected', (address) => {
+        ports.push(address.port)
+        if (address.port === mainPort) resolve()
+      }),
+    )
+    await b.start()
+    await bridgeState(b, 'connected')
+    expect(ports).toEqual([mosquitto.port])
+    await tcpProxy(mosquitto.port, { port: mainPort })
+    await backOnMain
+    expect(ports).toEqual([mosquitto.port, mainPort])
+  })
+
   it("start type 'once' does not reconnect after the link fails", async () => {
     const wren = await startBroker()
     const proxy = await tcpProxy(mosquitto.port)
