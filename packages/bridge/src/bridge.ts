@@ -387,7 +387,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
 
   private async openRemote(): Promise<void> {
     const address = this.options.addresses[this.addressIndex] as Required<BridgeAddress>
-    const socket = await openRemoteStream(address, this.options.tls, CONNECT_TIMEOUT_MS)
+    const socket = await openRemoteStream(address, this.options.tls, this.options.bindAddress, CONNECT_TIMEOUT_MS)
     if (!this.active) {
       socket.destroy()
       return

@@ -82,6 +82,7 @@ const DIRECTIVES: Record<string, Directive> = {
     b.addresses.push(...args.flatMap((arg) => arg.split(',').filter((address) => address !== '')).map((address) => parseAddress(address)))
   },
   round_robin: (b, args) => (b.roundRobin = bool(args)),
+  bridge_bind_address: (b, args) => (b.bindAddress = one(args, 'an IP address')),
   topic: (b, args) => b.topics.push(topicLine(args)),
   bridge_protocol_version: (b, args) => (b.protocolVersion = VERSIONS[choice(args, Object.keys(VERSIONS))]),
   try_private: (b, args) => (b.tryPrivate = bool(args)),
@@ -127,11 +128,11 @@ DIRECTIVES.username = DIRECTIVES.remote_username as Directive
 DIRECTIVES.password = DIRECTIVES.remote_password as Directive
 
 /** Bridge settings of Mosquitto that Wren does not implement: refused rather than silently ignored. */
-const UNSUPPORTED = new Set(['bridge_bind_address', 'bridge_identity', 'bridge_psk', 'bridge_require_ocsp'])
+const UNSUPPORTED = new Set(['bridge_identity', 'bridge_psk', 'bridge_require_ocsp'])
 
 /**
  * Parses the `connection` blocks of a mosquitto.conf (Mosquitto's bridge syntax, every bridge directive of
- * mosquitto.conf(5) except PSK, OCSP and bind address). Relative certificate paths are taken from the file's
+ * mosquitto.conf(5) except TLS-PSK and OCSP). Relative certificate paths are taken from the file's
  * directory. Throws BridgeFileError naming the line at the first problem.
  */
 export function parseBridgeFile(source: string, file: string): BridgeOptions[] {

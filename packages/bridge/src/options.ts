@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { hostname } from 'node:os'
 import { topicNameProblem } from '@wren/core'
 import type { RestartTimeout } from './backoff.js'
@@ -35,6 +36,8 @@ export interface BridgeOptions {
   name: string
   /** Remote brokers, tried in order; at least one. */
   addresses: Array<BridgeAddress | string>
+  /** Local IP address the remote connection leaves from (a particular interface). Default: the system's choice. */
+  bindAddress?: string
   /** On failure go on to the next address and stay there (true), or start each attempt from the first (false, default). */
   roundRobin?: boolean
   topics: BridgeTopic[]
@@ -89,6 +92,7 @@ export interface ResolvedBridgeOptions {
   name: string
   addresses: Array<Required<BridgeAddress>>
   roundRobin: boolean
+  bindAddress: string | undefined
   topics: TopicMap
   protocolVersion: LinkVersion
   tryPrivate: boolean
@@ -151,6 +155,7 @@ const KNOWN_OPTIONS: Record<keyof BridgeOptions, true> = {
   name: true,
   addresses: true,
   roundRobin: true,
+  bindAddress: true,
   topics: true,
   protocolVersion: true,
   tryPrivate: true,
@@ -202,12 +207,14 @@ export function resolveBridgeOptions(options: BridgeOptions): ResolvedBridgeOpti
     throw new BridgeOptionsError('remotePassword needs remoteUsername')
   }
   const cleanSession = options.cleanSession ?? false
+  if (options.bindAddress !== undefined && isIP(options.bindAddress) === 0) throw new BridgeOptionsError(`bindAddress must be an IP address, got '${options.bindAddress}'`)
   const startType = options.startType ?? 'automatic'
   if (startType !== 'automatic' && startType !== 'lazy' && startType !== 'once') throw new BridgeOptionsError(`startType must be automatic, lazy or once`)
   return {
     name: options.name,
     addresses,
     roundRobin: options.roundRobin ?? false,
+    bindAddress: options.bindAddress,
     topics: new TopicMap(options.topics),
     protocolVersion: version,
     tryPrivate: options.tryPrivate ?? true,

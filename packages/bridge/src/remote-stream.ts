@@ -33,10 +33,17 @@ async function tlsOptions(address: Required<BridgeAddress>, tls: BridgeTls): Pro
 }
 
 /** A TCP or TLS connection to one remote address; resolves once it is established (TLS: handshake done). */
-export async function openRemoteStream(address: Required<BridgeAddress>, tls: BridgeTls | undefined, timeoutMs: number): Promise<Socket> {
+export async function openRemoteStream(
+  address: Required<BridgeAddress>,
+  tls: BridgeTls | undefined,
+  localAddress: string | undefined,
+  timeoutMs: number,
+): Promise<Socket> {
   const options = tls ? await tlsOptions(address, tls) : undefined
   return new Promise((resolve, reject) => {
-    const socket = options ? tlsConnect(options) : tcpConnect({ host: address.host, port: address.port })
+    const tcp = tcpConnect({ host: address.host, port: address.port, localAddress })
+    // TLS runs over the TCP socket opened here, so the bind address applies to it too
+    const socket = options ? tlsConnect({ ...options, socket: tcp }) : tcp
     const ready = options ? 'secureConnect' : 'connect'
     const timer = setTimeout(() => socket.destroy(new Error(`no connection to ${address.host}:${address.port} within ${timeoutMs} ms`)), timeoutMs)
     const fail = (error: Error) => {

@@ -42,18 +42,21 @@ export interface TcpProxy {
   readonly port: number
   /** CONNECT packets seen, in order (with `bridgeMode` when the bridge bit was set). */
   readonly connects: IConnectPacket[]
+  /** The address each connection came from, in order. */
+  readonly peers: string[]
   /** Ends every proxied connection abruptly, as a network failure would (the remote sees no DISCONNECT). */
   cut(): void
   close(): Promise<void>
 }
 
 /**
- * A TCP proxy on loopback in front of a broker. With `refuseBridgeBit`, a CONNECT carrying the bridge bit is
+ * A TCP proxy on loopback in front of a broker (MQTT, or anything else passed through as bytes). With `refuseBridgeBit`, a CONNECT carrying the bridge bit is
  * answered with CONNACK return code 1 (unacceptable protocol version), as brokers without try_private do.
  */
 export async function tcpProxy(targetPort: number, options: { refuseBridgeBit?: boolean; port?: number } = {}): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>()
   const connects: IConnectPacket[] = []
+  const peers: string[] = []
   const track = (socket: net.Socket) => {
     sockets.add(socket)
     socket.on('error', () => {})
@@ -61,6 +64,7 @@ export async function tcpProxy(targetPort: number, options: { refuseBridgeBit?: 
   }
   const server = net.createServer((client) => {
     track(client)
+    peers.push(client.remoteAddress ?? '')
     const parser = createParser()
     let first = true
     client.on('data', function onFirst(chunk: Buffer) {
@@ -68,13 +72,7 @@ export async function tcpProxy(targetPort: number, options: { refuseBridgeBit?: 
       first = false
       client.off('data', onFirst)
       client.pause()
-      parser.once('packet', (packet) => {
-        const connect = packet as IConnectPacket & { bridgeMode?: boolean }
-        connects.push(connect)
-        if (options.refuseBridgeBit && connect.bridgeMode) {
-          client.end(generate({ cmd: 'connack', returnCode: 1, sessionPresent: false }))
-          return
-        }
+      const forward = () => {
         const upstream = net.connect({ host: '127.0.0.1', port: targetPort })
         track(upstream)
         upstream.write(chunk)
@@ -83,6 +81,17 @@ export async function tcpProxy(targetPort: number, options: { refuseBridgeBit?: 
         client.resume()
         upstream.once('close', () => client.destroy())
         client.once('close', () => upstream.destroy())
+      }
+      // Not MQTT in the clear (e.g. a TLS handshake): passed on as it is
+      parser.once('error', forward)
+      parser.once('packet', (packet) => {
+        const connect = packet as IConnectPacket & { bridgeMode?: boolean }
+        connects.push(connect)
+        if (options.refuseBridgeBit && connect.bridgeMode) {
+          client.end(generate({ cmd: 'connack', returnCode: 1, sessionPresent: false }))
+          return
+        }
+        forward()
       })
       parser.parse(chunk)
     })
@@ -93,6 +102,7 @@ export async function tcpProxy(targetPort: number, options: { refuseBridgeBit?: 
   const proxy: TcpProxy = {
     port: address.port,
     connects,
+    peers,
     cut: () => {
       for (const socket of sockets) socket.destroy()
     },

@@ -85,6 +85,13 @@ describe('bridge lifecycle', () => {
     expect(ports).toEqual([mosquitto.port, mainPort])
   })
 
+  it('leaves from bindAddress (bridge_bind_address)', async () => {
+    const wren = await startBroker()
+    const proxy = await tcpProxy(mosquitto.port)
+    await connectedBridge(wren.broker, proxy.port, { bindAddress: '127.0.0.2', topics: [{ pattern: 'a' }] })
+    expect(proxy.peers).toEqual(['127.0.0.2'])
+  })
+
   it("start type 'once' does not reconnect after the link fails", async () => {
     const wren = await startBroker()
     const proxy = await tcpProxy(mosquitto.port)

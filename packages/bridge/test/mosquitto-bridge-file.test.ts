@@ -5,6 +5,7 @@ const FULL = `# bridges moved over from mosquitto.conf
 connection central
 address central.example.com:8883 backup.example.com
 round_robin true
+bridge_bind_address 10.1.2.3
 bridge_protocol_version mqttv50
 try_private false
 cleansession true
@@ -54,6 +55,7 @@ describe('the Mosquitto bridge file', () => {
         { host: 'backup.example.com', port: 1883 },
       ],
       roundRobin: true,
+      bindAddress: '10.1.2.3',
       protocolVersion: 5,
       tryPrivate: false,
       cleanSession: true,
@@ -119,6 +121,7 @@ describe('the Mosquitto bridge file', () => {
     ['restart_timeout cap below base', block('restart_timeout 10 5'), 4, 'cap 5 is below base 10'],
     ['an unknown start type', block('start_type manual'), 4, 'expects one of automatic, lazy, once'],
     ['a bad port', 'connection a\naddress host:99999\ntopic #', 2, 'port'],
+    ['a bind address that is no IP address', block('bridge_bind_address eth0'), 1, "bindAddress must be an IP address, got 'eth0'"],
     ['a missing address', 'connection a\ntopic #', 1, 'connection a: bridge a needs at least one address'],
     ['a block without topics', 'connection a\naddress h', 1, 'needs at least one topic'],
     ['two connections with one name', 'connection a\naddress h\ntopic #\nconnection a', 4, 'defined twice'],

@@ -6,7 +6,7 @@ import { connectClient, uniqueId } from '../../core/test/helpers/clients.js'
 import { startBroker } from '../../core/test/helpers/start-broker.js'
 import { makeCertificates } from '../../server/test/helpers/certificates.js'
 import { Bridge } from '../src/index.js'
-import { connectedBridge } from './helpers.js'
+import { bridgeState, connectedBridge, tcpProxy } from './helpers.js'
 import { startMosquitto } from './mosquitto-server.js'
 
 const text = (m: { topic: string; payload: Buffer }) => `${m.topic}=${m.payload.toString()}`
@@ -86,6 +86,14 @@ describe('TLS to the remote', () => {
     const local = await connectClient(wren.url)
     await local.client.publishAsync(`${topic}/x`, 'secret', { qos: 1 })
     expect(text(await remote.inbox.next())).toBe(`${topic}/x=secret`)
+
+    // A TLS link cut underneath comes back by itself
+    const proxy = await tcpProxy(mosquitto.port)
+    const viaProxy = await connectedBridge(wren.broker, proxy.port, { tls: { cafile: certs.ca, insecure: true }, topics: [{ pattern: `${topic}/#`, qos: 1 }] })
+    const down = bridgeState(viaProxy, 'disconnected')
+    proxy.cut()
+    await down
+    await bridgeState(viaProxy, 'connected')
 
     const untrusting = new Bridge(wren.broker, {
       name: uniqueId('untrusting'),
