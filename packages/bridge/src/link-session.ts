@@ -8,8 +8,11 @@ export type Acked<T> = (token: T, reasonCode: number) => void
 
 interface OutgoingEntry<T> {
   packet: IPublishPacket
-  /** 'pubrel': a QoS 2 message the peer has (PUBREC received), waiting for PUBCOMP. */
-  stage: 'publish' | 'pubrel'
+  /**
+   * 'pubrel': a QoS 2 message the peer has (PUBREC received), waiting for PUBCOMP. 'held': sent on an earlier
+   * connection, waiting to be resent until the peer's (smaller) Receive Maximum leaves room for it.
+   */
+  stage: 'publish' | 'pubrel' | 'held'
   token: T
 }
 
@@ -23,6 +26,7 @@ export class LinkSession<T> {
   /** Packet id of a received QoS 2 message -> whether it was acknowledged (PUBREC sent) yet. */
   readonly incoming = new Map<number, boolean>()
   private lastId = 0
+  private held = 0
   /** The peer's Receive Maximum: QoS 1/2 publishes in flight at once. */
   receiveMaximum = 65535
 
@@ -47,12 +51,20 @@ export class LinkSession<T> {
     return packet
   }
 
-  /** PUBACK or PUBCOMP, or a refusing PUBREC: the exchange is over. */
-  complete(id: number, reasonCode: number): void {
+  /** PUBACK or PUBCOMP, or a refusing PUBREC: the exchange is over. Returns a held message now to be resent. */
+  complete(id: number, reasonCode: number): IPublishPacket | undefined {
     const entry = this.outgoing.get(id)
-    if (!entry) return
+    if (!entry) return undefined
     this.outgoing.delete(id)
     this.acked(entry.token, reasonCode)
+    if (this.held === 0) return undefined
+    for (const next of this.outgoing.values()) {
+      if (next.stage !== 'held') continue
+      next.stage = 'publish'
+      this.held--
+      return next.packet
+    }
+    return undefined
   }
 
   /** PUBREC accepted: from now on the PUBREL is what gets resent. Returns false for an unknown id. */
@@ -64,18 +76,33 @@ export class LinkSession<T> {
   }
 
   /**
-   * What to send again after reconnecting, in the original order. Without a session on the peer's side,
-   * released QoS 2 messages are done (the peer has them) and the rest are resent as they are.
+   * What to send again after reconnecting, in the original order, within the peer's Receive Maximum (the rest
+   * is held until acknowledgements make room). Without a session on the peer's side, released QoS 2 messages
+   * are done (the peer has them) and the rest are resent as they are.
    */
   resume(sessionPresent: boolean): Array<{ cmd: 'publish'; packet: IPublishPacket } | { cmd: 'pubrel'; messageId: number }> {
     if (!sessionPresent) this.incoming.clear()
     const resend: Array<{ cmd: 'publish'; packet: IPublishPacket } | { cmd: 'pubrel'; messageId: number }> = []
+    let room = this.receiveMaximum
+    this.held = 0
     for (const [id, entry] of [...this.outgoing]) {
-      if (entry.stage === 'publish') {
+      if (entry.stage === 'pubrel') {
+        if (!sessionPresent) {
+          this.outgoing.delete(id)
+          this.acked(entry.token, 0)
+          continue
+        }
+        resend.push({ cmd: 'pubrel', messageId: id })
+      } else if (room > 0) {
+        entry.stage = 'publish'
         entry.packet.dup = true
         resend.push({ cmd: 'publish', packet: entry.packet })
-      } else if (sessionPresent) resend.push({ cmd: 'pubrel', messageId: id })
-      else this.complete(id, 0)
+      } else {
+        entry.stage = 'held'
+        entry.packet.dup = true
+        this.held++
+      }
+      room--
     }
     return resend
   }
@@ -84,5 +111,6 @@ export class LinkSession<T> {
   reset(): void {
     this.outgoing.clear()
     this.incoming.clear()
+    this.held = 0
   }
 }

@@ -232,11 +232,10 @@ export class MqttLink<T> {
         return this.onPublish(packet)
       case 'puback':
       case 'pubcomp':
-        this.session.complete(packet.messageId ?? 0, packet.reasonCode ?? 0)
-        return
+        return this.completed(packet.messageId ?? 0, packet.reasonCode ?? 0)
       case 'pubrec': {
         const id = packet.messageId ?? 0
-        if ((packet.reasonCode ?? 0) >= 0x80) this.session.complete(id, packet.reasonCode ?? 0x80)
+        if ((packet.reasonCode ?? 0) >= 0x80) this.completed(id, packet.reasonCode ?? 0x80)
         else if (this.session.received(id)) this.write({ cmd: 'pubrel', messageId: id })
         // A PUBREC for an id we do not know still gets its PUBREL, so the peer can end the exchange
         else this.write(this.version === 5 ? { cmd: 'pubrel', messageId: id, reasonCode: 0x92 } : { cmd: 'pubrel', messageId: id })
@@ -265,6 +264,12 @@ export class MqttLink<T> {
       default:
         this.end(`unexpected ${packet.cmd} from the server`)
     }
+  }
+
+  /** An exchange is over: a message held back by the peer's Receive Maximum may go now. */
+  private completed(id: number, reasonCode: number): void {
+    const next = this.session.complete(id, reasonCode)
+    if (next) this.write(next)
   }
 
   private onPublish(packet: IPublishPacket): void {
