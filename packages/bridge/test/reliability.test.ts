@@ -2,8 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { createBroker } from '@wren/core'
+import { createBroker, type Persistence } from '@wren/core'
+import { createRedisPersistence } from '@wren/persistence-redis'
 import { createSqlitePersistence } from '@wren/persistence-sqlite'
+import { startRedisServer } from '../../persistence-redis/test/redis-server.js'
 import { connectClient, uniqueId, type TestClient } from '../../core/test/helpers/clients.js'
 import { listen, startBroker } from '../../core/test/helpers/start-broker.js'
 import { Bridge } from '../src/index.js'
@@ -46,9 +48,15 @@ describe('outgoing reliability: QoS 1 waits in Wren while the remote is away', (
     expect(subscriber.inbox.received.filter((m) => m.topic === `${topic}/n`)).toHaveLength(1000)
   }, 60_000)
 
-  it('messages queued for a remote that is down survive a Wren restart with SQLite', async () => {
+  it.each(['SQLite', 'Redis'])('messages queued for a remote that is down survive a Wren restart with %s', async (store) => {
     const dir = mkdtempSync(join(tmpdir(), 'wren-bridge-'))
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+    let persistence: () => Persistence
+    if (store === 'Redis') {
+      const redis = await startRedisServer()
+      onTestFinished(() => redis.stop())
+      persistence = () => createRedisPersistence({ url: redis.url })
+    } else persistence = () => createSqlitePersistence({ path: join(dir, 'wren.db') })
     const mosquitto = await startMosquitto({ persistence: true })
     onTestFinished(() => mosquitto.stop())
     const topic = uniqueId('durable')
@@ -60,7 +68,7 @@ describe('outgoing reliability: QoS 1 waits in Wren while the remote is away', (
     const topics = [{ pattern: `${topic}/#`, qos: 1 as const }]
 
     const start = async () => {
-      const broker = createBroker({ persistence: createSqlitePersistence({ path: join(dir, 'wren.db') }) })
+      const broker = createBroker({ persistence: persistence() })
       const { server, port } = await listen(broker)
       return { broker, server, url: `mqtt://127.0.0.1:${port}` }
     }
