@@ -1,6 +1,6 @@
 // Wren from @wren/core's built dist, served on 127.0.0.1:<port> (argv[2]), with the persistence named by
-// argv[3]: `memory` (the default), `sqlite:<file>` or a `redis://` URL. The queue limit is raised as it is for
-// Mosquitto, so a scenario measures delivery speed rather than the drop policy.
+// argv[3]: `memory` (the default), `sqlite:<file>` or a `redis://` URL. Every limit is at its default: a
+// connected subscriber's full queue holds publishers back rather than dropping, so nothing needs raising.
 import net from 'node:net'
 import { createBroker, createMemoryPersistence } from '@wren/core'
 
@@ -20,7 +20,7 @@ async function persistenceFor(spec) {
   throw new Error(`unknown persistence ${spec}`)
 }
 
-const broker = createBroker({ sysInterval: 0, maxQueued: 1_000_000, persistence: await persistenceFor(store) })
+const broker = createBroker({ sysInterval: 0, persistence: await persistenceFor(store) })
 await broker.ready()
 const server = net.createServer((socket) => broker.handle(socket))
 server.listen(port, '127.0.0.1')

@@ -5,8 +5,9 @@ import { runFlow } from './flow.js'
 import { runLatency } from './latency.js'
 import { runPersistent } from './persistent.js'
 import { runRetained } from './retained.js'
+import { runSlowConsumer } from './slow-consumer.js'
 
-const runners = { flow: runFlow, latency: runLatency, connections: runConnections, retained: runRetained, persistent: runPersistent }
+const runners = { flow: runFlow, latency: runLatency, connections: runConnections, retained: runRetained, persistent: runPersistent, 'slow-consumer': runSlowConsumer }
 
 process.once('message', async (job) => {
   let reply

@@ -78,7 +78,7 @@ const nodeBroker = (script) => ({ port, nodeFlags, storeSpec }) => [
 ]
 
 /** A redis-server of the measurement's own, in its temp dir, with nothing written to disk. */
-async function redisStore({ workDir }) {
+export async function redisStore({ workDir }) {
   const port = await freePort()
   const server = await startBroker(
     [REDIS_SERVER, '--port', String(port), '--bind', '127.0.0.1', '--dir', workDir, '--save', '', '--appendonly', 'no'],

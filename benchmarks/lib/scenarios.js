@@ -33,6 +33,10 @@ export const FIGURES = {
   backlogDrainPerSec: { label: 'backlog drained msgs/s', better: 'higher', digits: 0 },
   backlogDrainCpuUsPerMsg: { label: 'backlog drain CPU µs/msg', better: 'lower', digits: 2 },
   backlogLossPct: { label: 'backlog loss %', better: 'lower', digits: 2 },
+  deliveredPct: { label: 'delivered to the reading subscriber %', better: 'higher', digits: 1 },
+  rssGrowthMiB: { label: 'broker RSS growth MiB', better: 'lower', digits: 1 },
+  publisherStalled: { label: 'publisher stalled (1 = yes)', better: 'lower', digits: 0 },
+  stuckDisconnected: { label: 'never-reading subscriber disconnected (1 = yes)', better: null, digits: 0 },
 }
 
 const THROUGHPUT = ['msgsPerSec', 'lossPct', 'brokerCpuUsPerMsg', 'brokerCpuPct', 'generatorCpuPct', 'brokerPeakRssMiB']
@@ -49,7 +53,8 @@ const PROFILES = {
     persistent: { messagesPerPublisher: 500, backlogPerPublisher: 250 },
     payloadBytesBudget: 32 * 1024 * 1024,
     payloadMaxMessages: 40_000,
-    only: ['fan-in', 'fan-out-qos0', 'many-to-many-qos0', 'latency', 'connections', 'retained-qos0', 'persistent', 'payload-1KiB-qos0'],
+    slowConsumerMessages: 20_000,
+    only: ['fan-in', 'fan-out-qos0', 'many-to-many-qos0', 'latency', 'connections', 'retained-qos0', 'persistent', 'payload-1KiB-qos0', 'slow-consumer'],
   },
   full: {
     runs: 3,
@@ -62,6 +67,7 @@ const PROFILES = {
     persistent: { messagesPerPublisher: 2_000, backlogPerPublisher: 1_000 },
     payloadBytesBudget: 256 * 1024 * 1024,
     payloadMaxMessages: 100_000,
+    slowConsumerMessages: 200_000,
     only: null,
   },
 }
@@ -220,6 +226,16 @@ export function allVariants(profileName) {
       })
     }
   }
+  for (const qos of QOS_LEVELS) {
+    variants.push({
+      id: `slow-consumer-qos${qos}`,
+      scenario: 'slow-consumer',
+      title: `9 slow consumer: 1 publisher floods ${p.slowConsumerMessages.toLocaleString('en')} x 1 KiB at QoS ${qos} without waiting; one subscriber reads, one never reads`,
+      figures: ['deliveredPct', 'rssGrowthMiB', 'publisherStalled', 'stuckDisconnected', 'msgsPerSec', 'brokerCpuUsPerMsg', 'brokerPeakRssMiB'],
+      chart: 'deliveredPct',
+      job: { kind: 'slow-consumer', qos, payloadSize: 1024, messages: p.slowConsumerMessages, idleMs: 20_000, timeoutMs: 90_000 },
+    })
+  }
   return variants
 }
 
@@ -246,6 +262,8 @@ export function estimateMs(job) {
       return overheadMs + job.count / 25
     case 'persistent':
       return overheadMs + (job.publishers * (job.messagesPerPublisher + 2 * job.backlogPerPublisher)) / 20
+    case 'slow-consumer':
+      return overheadMs + job.messages / 10
     default:
       return overheadMs
   }

@@ -1,8 +1,9 @@
 import { ReasonCode, type ClientInfo, type Denial, type Hooks } from '@wren/core'
 import { clientAcl, readAclFile, readAclFileSync, type Acl, type ClientAcl } from './acl-file.js'
-import { checkPassword, readPasswordFile, readPasswordFileSync, type PasswordFile } from './password-file.js'
+import { LoginGuard, type LoginGuardOptions } from './login-guard.js'
+import { readPasswordFile, readPasswordFileSync, type PasswordFile } from './password-file.js'
 
-export interface FileAuthOptions {
+export interface FileAuthOptions extends LoginGuardOptions {
   /** Password file (`wren passwd`'s format, or Mosquitto's): clients must log in as a user listed there. */
   passwordFile?: string
   /** Mosquitto ACL file: clients may only publish, subscribe and receive what it grants. */
@@ -27,11 +28,6 @@ interface Loaded {
 
 const NOT_AUTHORIZED: Denial = { ok: false, reasonCode: ReasonCode.NotAuthorized, reason: 'not authorized' }
 const ANONYMOUS_REFUSED: Denial = { ok: false, reasonCode: ReasonCode.NotAuthorized, reason: 'a user name is required' }
-const BAD_CREDENTIALS: Denial = {
-  ok: false,
-  reasonCode: ReasonCode.BadUserNameOrPassword,
-  reason: 'bad user name or password',
-}
 
 /**
  * Authentication and authorization from a Mosquitto-style password file and ACL file. The files are read once
@@ -60,13 +56,14 @@ export function createFileAuth(options: FileAuthOptions): FileAuth {
   }
 
   const hooks: Partial<Hooks> = {}
+  const guard = new LoginGuard(options)
   if (passwordFile !== undefined || !allowAnonymous) {
-    hooks.authenticate = async (_client, credentials) => {
+    hooks.authenticate = async (client, credentials) => {
       if (credentials.username === undefined) return allowAnonymous ? undefined : ANONYMOUS_REFUSED
       const { passwords } = loaded
       if (passwords === undefined) return undefined
-      const ok = await checkPassword(passwords, credentials.username, credentials.password)
-      return ok ? { ok: true } : BAD_CREDENTIALS
+      const outcome = await guard.check(client, passwords, credentials.username, credentials.password)
+      return outcome === true ? { ok: true } : outcome
     }
   }
   if (aclFile !== undefined) {

@@ -129,6 +129,17 @@ describe('a cluster of three nodes', () => {
     for (const box of boxes) expect(payloads(box)).toEqual(sent)
   })
 
+  it('never drops a message acknowledged on one node because a subscriber\'s queue on another node is full', async () => {
+    const subscriber = await client(b, 'sub-flood')
+    await subscriber.subscribeAsync('flood/#', { qos: 1 })
+    const publisher = await client(a, 'pub-flood', { protocolVersion: 4 })
+    // Two and a half times the default maxQueued, all published without waiting for a single ack.
+    const sent = Array.from({ length: 2500 }, (_, i) => `f${i}`)
+    await Promise.all(sent.map((payload) => publisher.publishAsync('flood/x', payload, { qos: 1 })))
+    await until(() => inbox(subscriber).length >= sent.length, 'every acknowledged message', 30_000)
+    expect(payloads(inbox(subscriber))).toEqual(sent)
+  })
+
   it('keeps QoS 2 exactly once across nodes, for MQTT 3.1.1 and 5 subscribers', async () => {
     const subscribers = await Promise.all([
       client(b, 'q2-v5', { protocolVersion: 5 }),

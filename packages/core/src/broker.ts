@@ -14,6 +14,7 @@ import type { Persistence } from './persistence/persistence.js'
 import { SharedGroups, distribute } from './router/distribute.js'
 import { Router } from './router/router.js'
 import { SessionManager } from './session/session-manager.js'
+import type { Holdable } from './session/session.js'
 import { BrokerStats } from './stats.js'
 import { SysTopics } from './sys/sys-topics.js'
 import { isSharedFilter, topicFilterProblem, topicNameProblem, type TopicLimits } from './topic/topic-rules.js'
@@ -128,12 +129,19 @@ export class Broker extends TypedEmitter<BrokerEvents> {
     this.ctx.sessions.closed(connection)
   }
 
-  /** Publishes from the host application; resolves once the message is routed and stored as needed. */
+  /**
+   * Publishes from the host application; resolves once the message is routed and stored as needed, and, when it
+   * filled a connected subscriber's queue, once that subscriber has room again: awaiting each publish keeps the
+   * host at its subscribers' pace, as a client's publishes are.
+   */
   publish(input: PublishInput): Promise<void> {
     const problem = topicNameProblem(input.topic, this.ctx.topicLimits)
     if (problem) return Promise.reject(new TypeError(`WREN_TOPIC_NAME_INVALID: '${input.topic}': ${problem}`))
     const message = createMessage(input.topic, toBuffer(input.payload), input.qos ?? 0, input.retain === true, messageProperties(input.properties), undefined)
-    return new Promise((resolve, reject) => this.ctx.route(message, null, (error) => (error ? reject(error) : resolve())))
+    return new Promise((resolve, reject) => {
+      const wait = new HostPublish(resolve)
+      this.ctx.route(message, null, (error) => (error ? reject(error) : wait.routed()), wait)
+    })
   }
 
   /** Listens in-process to messages matching `filter`; returns the function that stops listening. */
@@ -174,6 +182,27 @@ export class Broker extends TypedEmitter<BrokerEvents> {
     await this.ctx.sessions.flushAll()
     await this.ctx.cluster?.stop()
     await this.ctx.persistence.close()
+  }
+}
+
+/** A host publish as a publisher that subscribers can hold back: its promise waits for them. */
+class HostPublish implements Holdable {
+  private holds = 0
+  private done = false
+
+  constructor(private readonly resolve: () => void) {}
+
+  hold(): void {
+    this.holds++
+  }
+
+  release(): void {
+    if (--this.holds === 0 && this.done) this.resolve()
+  }
+
+  routed(): void {
+    this.done = true
+    if (this.holds === 0) this.resolve()
   }
 }
 

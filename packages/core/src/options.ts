@@ -84,6 +84,16 @@ export interface BrokerOptions {
   responseInformation?: string
   /** MQTT 5: Server Reference sent with CONNACK/DISCONNECT 0x9C/0x9D when the broker redirects. '' = none. */
   serverReference?: string
+  /** Largest packet accepted before CONNECT is accepted (the CONNECT itself included), in bytes. Default 65536. */
+  maxConnectPacketSize?: number
+  /** MQTT 5: User Properties accepted in one packet (or will); more closes the connection with 0x97. Default 1024. */
+  maxUserProperties?: number
+  /** MQTT 5: whether CONNACK, DISCONNECT and acks carry a Reason String (it can reveal why a client was refused). Default true. */
+  reasonStrings?: boolean
+  /** MQTT 5: bytes of topic names one connection's topic aliases may hold, each direction. A client setting more gets 0x97. Default 1 MiB. */
+  maxTopicAliasBytes?: number
+  /** Retained messages kept in all; past it a retained message for a new topic is delivered but not kept. 0 = no cap. Default 0. */
+  maxRetainedMessages?: number
 }
 
 /** Picks which member of a shared subscription group gets a message: an index into `members`. */
@@ -123,4 +133,9 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   maxPublishRate: 0,
   responseInformation: '',
   serverReference: '',
+  maxConnectPacketSize: 65_536,
+  maxUserProperties: 1024,
+  reasonStrings: true,
+  maxTopicAliasBytes: 1024 * 1024,
+  maxRetainedMessages: 0,
 }

@@ -129,3 +129,27 @@ describe('backpressure', () => {
     expect(b.broker.stats.messagesDropped).toBe(190)
   })
 })
+
+describe('backpressure on the host', () => {
+  it("broker.publish() resolves once a full subscriber has room again, and nothing is lost", { timeout: 120_000 }, async () => {
+    const b = await startBroker({ maxQueued: 20, maxInflight: 5 })
+    const { raw } = await RawClient.connect(b.port, { clientId: 'acks-by-hand' })
+    raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'host/#', qos: 1 }] })
+    await raw.next('suback')
+    for (let i = 0; i < 20; i++) await b.broker.publish({ topic: 'host/t', payload: String(i), qos: 1 })
+    let resolved = false
+    const full = b.broker.publish({ topic: 'host/t', payload: '20', qos: 1 }).then(() => (resolved = true))
+    const first = await raw.packets.take(5, (p) => p.cmd === 'publish')
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(resolved).toBe(false)
+    for (const p of first) raw.send({ cmd: 'puback', messageId: p.messageId as number })
+    const payloads = first.map((p) => (p.cmd === 'publish' ? p.payload.toString() : ''))
+    for (let seen = first.length; seen < 21; seen++) {
+      const p = await raw.next('publish', 30_000)
+      if (p.cmd === 'publish') payloads.push(p.payload.toString())
+      raw.send({ cmd: 'puback', messageId: p.messageId as number })
+    }
+    await full
+    expect(payloads).toEqual(Array.from({ length: 21 }, (_, i) => String(i)))
+  })
+})

@@ -12,6 +12,8 @@ export class KeyLayout {
   readonly sequence: string
   /** Message keys are built inside Lua scripts from this prefix and the message id. */
   readonly messagePrefix: string
+  /** Index keys are built inside the session delete script from this prefix and the bucket. */
+  readonly subscriptionIndexPrefix: string
 
   constructor(private readonly prefix: string) {
     this.sessions = `${prefix}sessions`
@@ -21,6 +23,7 @@ export class KeyLayout {
     this.wills = `${prefix}wills`
     this.sequence = `${prefix}sequence`
     this.messagePrefix = `${prefix}message:`
+    this.subscriptionIndexPrefix = `${prefix}subscription-index:`
   }
 
   message(messageId: string): string {
@@ -32,7 +35,7 @@ export class KeyLayout {
   }
 
   subscriptionIndex(bucket: string): string {
-    return `${this.prefix}subscription-index:${bucket}`
+    return `${this.subscriptionIndexPrefix}${bucket}`
   }
 
   queue(clientId: string): string {

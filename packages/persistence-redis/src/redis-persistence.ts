@@ -1,5 +1,5 @@
 import { type ChainableCommander, Redis, type RedisOptions } from 'ioredis'
-import { parseSharedFilter, topicMatches } from '@wren/core'
+import { pairKey, parseSharedFilter, splitPairKey, topicMatches } from '@wren/core'
 import type {
   ClientSubscriptions,
   Message,
@@ -13,17 +13,9 @@ import type {
 } from '@wren/core'
 import { decodeMessage, decodeWill, encodeMessage, encodeWill } from './envelope.js'
 import { KeyLayout } from './keys.js'
-import {
-  ACK,
-  CLEAR_QUEUE,
-  DELETE_RETAINED_IF_SAME,
-  ENQUEUE,
-  FORGET_IF_UNSUBSCRIBED,
-  LIST,
-  RELEASED,
-  REMOVE,
-  SENT,
-} from './scripts.js'
+import { ScriptLoader } from './script-loader.js'
+import { ACK, ALL_SCRIPTS, type LuaScript, DELETE_RETAINED_IF_SAME, DELETE_SESSION, ENQUEUE, FORGET_IF_UNSUBSCRIBED, LIST, RELEASED, REMOVE, SENT } from './scripts.js'
+import { TickBatcher } from './tick-batcher.js'
 
 export interface RedisPersistenceOptions {
   /** e.g. 'redis://127.0.0.1:6379/0'. */
@@ -81,9 +73,6 @@ function topicBuckets(topic: string): string[] {
   return buckets
 }
 
-function indexField(clientId: string, filter: string): string {
-  return `${clientId}\u0000${filter}`
-}
 
 /** Runs a MULTI or pipeline and throws the first command error, which ioredis reports per reply. */
 async function execAll(batch: ChainableCommander): Promise<unknown[]> {
@@ -112,13 +101,15 @@ function entryFrom(delivery: Delivery, inflight: string, message: Message): Outb
  */
 export class RedisPersistence implements Persistence {
   /**
-   * Not claimed: one connection keeps commands in order, but a script Redis does not know yet (NOSCRIPT after a
-   * restart) is sent again after the commands behind it, so the broker waits for each of a session's writes.
+   * Every call sends all its writes at once, before it returns, on one connection, and no script is ever
+   * retried (ScriptLoader loads them ahead), so Redis applies calls in the order they were made.
    */
-  readonly appliesInCallOrder = false
+  readonly appliesInCallOrder = true
   private readonly redis: Redis
   private readonly ownsClient: boolean
   private readonly keys: KeyLayout
+  private readonly scripts: ScriptLoader
+  private readonly batcher: TickBatcher
 
   constructor(options: RedisPersistenceOptions = {}) {
     if (options.redis) {
@@ -130,10 +121,24 @@ export class RedisPersistence implements Persistence {
       this.ownsClient = true
     }
     this.keys = new KeyLayout(options.prefix ?? 'wren:')
+    this.batcher = new TickBatcher(this.redis)
+    this.scripts = new ScriptLoader(this.redis, ALL_SCRIPTS)
+  }
+
+  /** The client for the next command, which then joins the tick's batch. */
+  private client(): Redis {
+    this.batcher.hold()
+    return this.redis
+  }
+
+  /** Runs a script in the tick's batch, behind the scripts' SCRIPT LOAD if this connection has not had it. */
+  private script(script: LuaScript, keys: string[], args: Array<string | Buffer | number>, buffers = false): Promise<unknown> {
+    this.batcher.hold()
+    return this.scripts.run(script, keys, args, buffers)
   }
 
   async retainedStore(message: Message): Promise<void> {
-    const multi = this.redis.multi()
+    const multi = this.client().multi()
     if (message.payload.length === 0) {
       multi.hdel(this.keys.retained, message.topic).zrem(this.keys.retainedTopics, message.topic)
     } else {
@@ -146,7 +151,7 @@ export class RedisPersistence implements Persistence {
     const wildcard = filter.search(/[+#]/)
     const topics = wildcard === -1 ? [filter] : await this.retainedCandidates(filter, wildcard)
     if (topics.length === 0) return []
-    const pipeline = this.redis.pipeline()
+    const pipeline = this.client().pipeline()
     for (let i = 0; i < topics.length; i += RETAINED_BATCH) pipeline.hmgetBuffer(this.keys.retained, ...topics.slice(i, i + RETAINED_BATCH))
     const values = ((await execAll(pipeline)) as Array<Array<Buffer | null>>).flat()
     const now = Date.now()
@@ -156,7 +161,7 @@ export class RedisPersistence implements Persistence {
       if (!value) return
       const message = decodeMessage(value)
       if (message.expiresAt !== undefined && message.expiresAt < now) {
-        expired.push(DELETE_RETAINED_IF_SAME.run(this.redis, [this.keys.retained, this.keys.retainedTopics], [topics[i] as string, value]))
+        expired.push(this.script(DELETE_RETAINED_IF_SAME, [this.keys.retained, this.keys.retainedTopics], [topics[i] as string, value]))
       } else {
         found.push(message)
       }
@@ -175,7 +180,7 @@ export class RedisPersistence implements Persistence {
     // 'a/b/#' also matches 'a/b' itself [MQTT-4.7.1-2]
     if (prefix !== '' && filter.length === wildcard + 1 && filter.endsWith('#')) matching.push(prefix.slice(0, -1))
     for (;;) {
-      const batch = await this.redis.zrangebylex(this.keys.retainedTopics, min, max, 'LIMIT', 0, RETAINED_BATCH)
+      const batch = await this.client().zrangebylex(this.keys.retainedTopics, min, max, 'LIMIT', 0, RETAINED_BATCH)
       for (const topic of batch) if (topicMatches(filter, topic)) matching.push(topic)
       if (batch.length < RETAINED_BATCH) return matching
       min = `(${batch[batch.length - 1] as string}`
@@ -183,43 +188,37 @@ export class RedisPersistence implements Persistence {
   }
 
   async retainedCount(): Promise<number> {
-    return this.redis.hlen(this.keys.retained)
+    return this.client().hlen(this.keys.retained)
   }
 
   async sessionSave(record: SessionRecord): Promise<void> {
-    await this.redis.hset(this.keys.sessions, record.clientId, JSON.stringify(record))
+    await this.client().hset(this.keys.sessions, record.clientId, JSON.stringify(record))
   }
 
   async sessionGet(clientId: string): Promise<SessionRecord | undefined> {
-    const value = await this.redis.hget(this.keys.sessions, clientId)
+    const value = await this.client().hget(this.keys.sessions, clientId)
     return value === null ? undefined : (JSON.parse(value) as SessionRecord)
   }
 
   async sessionDelete(clientId: string): Promise<void> {
     const k = this.keys
-    const filters = await this.redis.hkeys(k.subscriptions(clientId))
-    const multi = this.redis.multi().hdel(k.sessions, clientId).del(k.subscriptions(clientId), k.incoming(clientId)).srem(k.subscribers, clientId)
-    for (const filter of filters) multi.hdel(k.subscriptionIndex(filterBucket(filter)), indexField(clientId, filter))
-    multi.hdel(k.wills, clientId)
-    await Promise.all([
-      execAll(multi),
-      CLEAR_QUEUE.run(this.redis, [k.queue(clientId), k.delivery(clientId), k.inflight(clientId)], [k.messagePrefix]),
-    ])
+    const keys = [k.sessions, k.subscriptions(clientId), k.incoming(clientId), k.subscribers, k.wills, ...this.queueKeys(clientId)]
+    await this.script(DELETE_SESSION, keys, [clientId, k.messagePrefix, k.subscriptionIndexPrefix, pairKey(clientId, '')])
   }
 
   async sessionList(): Promise<SessionRecord[]> {
-    const values = await this.redis.hvals(this.keys.sessions)
+    const values = await this.client().hvals(this.keys.sessions)
     return values.map((value) => JSON.parse(value) as SessionRecord)
   }
 
   async subscriptionsAdd(clientId: string, subscriptions: Subscription[]): Promise<void> {
     if (subscriptions.length === 0) return
     const k = this.keys
-    const multi = this.redis.multi().sadd(k.subscribers, clientId)
+    const multi = this.client().multi().sadd(k.subscribers, clientId)
     for (const subscription of subscriptions) {
       const json = JSON.stringify(subscription)
       multi.hset(k.subscriptions(clientId), subscription.filter, json)
-      multi.hset(k.subscriptionIndex(filterBucket(subscription.filter)), indexField(clientId, subscription.filter), json)
+      multi.hset(k.subscriptionIndex(filterBucket(subscription.filter)), pairKey(clientId, subscription.filter), json)
     }
     await execAll(multi)
   }
@@ -227,20 +226,23 @@ export class RedisPersistence implements Persistence {
   async subscriptionsRemove(clientId: string, filters: string[]): Promise<void> {
     if (filters.length === 0) return
     const k = this.keys
-    const multi = this.redis.multi().hdel(k.subscriptions(clientId), ...filters)
-    for (const filter of filters) multi.hdel(k.subscriptionIndex(filterBucket(filter)), indexField(clientId, filter))
-    await execAll(multi)
-    await FORGET_IF_UNSUBSCRIBED.run(this.redis, [k.subscriptions(clientId), k.subscribers], [clientId])
+    const multi = this.client().multi().hdel(k.subscriptions(clientId), ...filters)
+    for (const filter of filters) multi.hdel(k.subscriptionIndex(filterBucket(filter)), pairKey(clientId, filter))
+    // Sent together, not one after the other's reply, so that a call made meanwhile cannot come between them.
+    await Promise.all([
+      execAll(multi),
+      this.script(FORGET_IF_UNSUBSCRIBED, [k.subscriptions(clientId), k.subscribers], [clientId]),
+    ])
   }
 
   async subscriptionsGet(clientId: string): Promise<Subscription[]> {
-    const values = await this.redis.hvals(this.keys.subscriptions(clientId))
+    const values = await this.client().hvals(this.keys.subscriptions(clientId))
     return values.map((value) => JSON.parse(value) as Subscription)
   }
 
   async subscriptionsAll(): Promise<ClientSubscriptions[]> {
-    const clientIds = await this.redis.smembers(this.keys.subscribers)
-    const pipeline = this.redis.pipeline()
+    const clientIds = await this.client().smembers(this.keys.subscribers)
+    const pipeline = this.client().pipeline()
     for (const clientId of clientIds) pipeline.hvals(this.keys.subscriptions(clientId))
     const replies = (await execAll(pipeline)) as string[][]
     const all: ClientSubscriptions[] = []
@@ -252,15 +254,15 @@ export class RedisPersistence implements Persistence {
   }
 
   async subscriptionsByTopic(topic: string): Promise<Array<{ clientId: string; subscription: Subscription }>> {
-    const pipeline = this.redis.pipeline()
+    const pipeline = this.client().pipeline()
     for (const bucket of topicBuckets(topic)) pipeline.hgetall(this.keys.subscriptionIndex(bucket))
     const replies = (await execAll(pipeline)) as Array<Record<string, string>>
     const found: Array<{ clientId: string; subscription: Subscription }> = []
     for (const fields of replies) {
       for (const [field, json] of Object.entries(fields)) {
-        const separator = field.indexOf('\u0000')
-        if (!topicMatches(matchingFilter(field.slice(separator + 1)), topic)) continue
-        found.push({ clientId: field.slice(0, separator), subscription: JSON.parse(json) as Subscription })
+        const [clientId, filter] = splitPairKey(field)
+        if (!topicMatches(matchingFilter(filter), topic)) continue
+        found.push({ clientId, subscription: JSON.parse(json) as Subscription })
       }
     }
     return found
@@ -279,27 +281,27 @@ export class RedisPersistence implements Persistence {
       keys.push(...this.queueKeys(target.clientId))
       args.push(target.clientId, JSON.stringify(delivery))
     }
-    return (await ENQUEUE.run(this.redis, keys, args)) as string[]
+    return (await this.script(ENQUEUE, keys, args)) as string[]
   }
 
   async outboundSent(clientId: string, messageId: string, packetId: number): Promise<void> {
-    await SENT.run(this.redis, [this.keys.delivery(clientId), this.keys.inflight(clientId)], [messageId, packetId])
+    await this.script(SENT, [this.keys.delivery(clientId), this.keys.inflight(clientId)], [messageId, packetId])
   }
 
   async outboundReleased(clientId: string, packetId: number): Promise<void> {
-    await RELEASED.run(this.redis, [this.keys.inflight(clientId)], [packetId])
+    await this.script(RELEASED, [this.keys.inflight(clientId)], [packetId])
   }
 
   async outboundAck(clientId: string, packetId: number): Promise<void> {
-    await ACK.run(this.redis, this.queueKeys(clientId), [packetId, this.keys.messagePrefix])
+    await this.script(ACK, this.queueKeys(clientId), [packetId, this.keys.messagePrefix])
   }
 
   async outboundRemove(clientId: string, messageId: string): Promise<void> {
-    await REMOVE.run(this.redis, this.queueKeys(clientId), [messageId, this.keys.messagePrefix])
+    await this.script(REMOVE, this.queueKeys(clientId), [messageId, this.keys.messagePrefix])
   }
 
   async outboundList(clientId: string): Promise<OutboundEntry[]> {
-    const flat = (await LIST.runBuffer(this.redis, this.queueKeys(clientId), [this.keys.messagePrefix])) as Buffer[]
+    const flat = (await this.script(LIST, this.queueKeys(clientId), [this.keys.messagePrefix], true)) as Buffer[]
     const entries: OutboundEntry[] = []
     for (let i = 0; i < flat.length; i += 4) {
       const body = flat[i + 3] as Buffer
@@ -312,7 +314,7 @@ export class RedisPersistence implements Persistence {
   }
 
   async outboundCount(clientId: string): Promise<number> {
-    return this.redis.zcard(this.keys.queue(clientId))
+    return this.client().zcard(this.keys.queue(clientId))
   }
 
   private queueKeys(clientId: string): string[] {
@@ -320,36 +322,37 @@ export class RedisPersistence implements Persistence {
   }
 
   async incomingAdd(clientId: string, packetId: number): Promise<void> {
-    await this.redis.sadd(this.keys.incoming(clientId), packetId)
+    await this.client().sadd(this.keys.incoming(clientId), packetId)
   }
 
   async incomingHas(clientId: string, packetId: number): Promise<boolean> {
-    return (await this.redis.sismember(this.keys.incoming(clientId), packetId)) === 1
+    return (await this.client().sismember(this.keys.incoming(clientId), packetId)) === 1
   }
 
   async incomingRemove(clientId: string, packetId: number): Promise<void> {
-    await this.redis.srem(this.keys.incoming(clientId), packetId)
+    await this.client().srem(this.keys.incoming(clientId), packetId)
   }
 
   async willPut(record: WillRecord): Promise<void> {
-    await this.redis.hset(this.keys.wills, record.clientId, encodeWill(record))
+    await this.client().hset(this.keys.wills, record.clientId, encodeWill(record))
   }
 
   async willGet(clientId: string): Promise<WillRecord | undefined> {
-    const value = await this.redis.hgetBuffer(this.keys.wills, clientId)
+    const value = await this.client().hgetBuffer(this.keys.wills, clientId)
     return value ? decodeWill(value) : undefined
   }
 
   async willDelete(clientId: string): Promise<void> {
-    await this.redis.hdel(this.keys.wills, clientId)
+    await this.client().hdel(this.keys.wills, clientId)
   }
 
   async willList(): Promise<WillRecord[]> {
-    const values = await this.redis.hvalsBuffer(this.keys.wills)
+    const values = await this.client().hvalsBuffer(this.keys.wills)
     return values.map(decodeWill)
   }
 
   async close(): Promise<void> {
+    this.scripts.detach()
     if (!this.ownsClient || this.redis.status === 'end') return
     // QUIT waits for replies to what is already sent; a client that is not connected has nothing to wait for.
     if (this.redis.status === 'ready') await this.redis.quit()

@@ -1,44 +1,34 @@
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 
-/** ioredis has Buffer-reply variants of every command at run time; its types leave these two out. */
+/** ioredis has Buffer-reply variants of every command at run time; its types leave this one out. */
 interface BufferScripts {
   evalshaBuffer(sha: string, numKeys: number, ...keysAndArgs: Array<string | Buffer | number>): Promise<unknown>
-  evalBuffer(script: string, numKeys: number, ...keysAndArgs: Array<string | Buffer | number>): Promise<unknown>
 }
 
 /**
- * A Lua script run by EVALSHA, loaded with EVAL the first time a server does not know it (a fresh or
- * restarted Redis). Scripts are where a read decides a write: the limit check, packet id lookups, refcounts.
+ * A Lua script run by EVALSHA. There is no fallback to EVAL on NOSCRIPT: the retry would run behind commands
+ * sent after it, and the broker pipelines a session's writes on the promise that they apply in call order.
+ * `ScriptLoader` makes sure the server knows every script before the first EVALSHA on a connection instead.
+ * Scripts are where a read decides a write: the limit check, packet id lookups, refcounts.
  */
 export class LuaScript {
-  private readonly sha: string
+  readonly sha: string
 
-  constructor(private readonly source: string) {
+  constructor(readonly source: string) {
     this.sha = createHash('sha1').update(source).digest('hex')
   }
 
   /** Runs the script; replies come back as strings. */
   run(redis: Redis, keys: string[], args: Array<string | Buffer | number>): Promise<unknown> {
-    return this.call(redis, keys, args, false)
+    // The named methods, not redis.call('EVALSHA', ...): ioredis' auto-pipelining mistakes call()'s first
+    // argument for the command name.
+    return redis.evalsha(this.sha, keys.length, ...keys, ...args)
   }
 
   /** Runs the script; replies come back as Buffers, for scripts that return stored binary values. */
   runBuffer(redis: Redis, keys: string[], args: Array<string | Buffer | number>): Promise<unknown> {
-    return this.call(redis, keys, args, true)
-  }
-
-  private async call(redis: Redis, keys: string[], args: Array<string | Buffer | number>, buffers: boolean): Promise<unknown> {
-    // The named methods, not redis.call('EVALSHA', ...): ioredis' auto-pipelining mistakes call()'s first
-    // argument for the command name.
-    const sha = this.sha
-    const client = redis as Redis & BufferScripts
-    try {
-      return await (buffers ? client.evalshaBuffer(sha, keys.length, ...keys, ...args) : client.evalsha(sha, keys.length, ...keys, ...args))
-    } catch (error) {
-      if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error
-      return buffers ? client.evalBuffer(this.source, keys.length, ...keys, ...args) : client.eval(this.source, keys.length, ...keys, ...args)
-    }
+    return (redis as Redis & BufferScripts).evalshaBuffer(this.sha, keys.length, ...keys, ...args)
   }
 }
 
@@ -162,13 +152,42 @@ end
 return out
 `)
 
-/** Empties a client's queue, releasing every message reference. KEYS: queue, delivery, inflight. ARGV: message key prefix. */
-export const CLEAR_QUEUE = new LuaScript(`
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local messageKey = ARGV[1] .. id
+/**
+ * Removes a session and everything that belongs to it in one call, so that it is sent at once and applies in
+ * call order: its subscriptions with their index entries (buckets as `filterBucket` in redis-persistence.ts
+ * files them, `$share/{group}/` rules as core's parseSharedFilter), its queue with every message reference,
+ * its inbound QoS 2 ids and its will.
+ * KEYS: sessions, subscriptions, incoming, subscribers, wills, queue, delivery, inflight.
+ * ARGV: client id, message key prefix, subscription index key prefix, the index field prefix of this client
+ * (core's `pairKey(clientId, '')`: a length counted in UTF-16 units, which Lua cannot count).
+ */
+export const DELETE_SESSION = new LuaScript(`
+local function bucket(filter)
+  local inner = filter
+  if string.sub(filter, 1, 7) == '$share/' then
+    local slash = string.find(filter, '/', 8, true)
+    if slash then
+      local group = string.sub(filter, 8, slash - 1)
+      local rest = string.sub(filter, slash + 1)
+      if #group > 0 and #rest > 0 and not string.find(group, '[+#]') then inner = rest end
+    end
+  end
+  local wildcard = string.find(inner, '[+#]')
+  if wildcard then return string.sub(inner, 1, wildcard - 1) end
+  return inner .. '/'
+end
+local clientId = ARGV[1]
+for _, filter in ipairs(redis.call('HKEYS', KEYS[2])) do
+  redis.call('HDEL', ARGV[3] .. bucket(filter), ARGV[4] .. filter)
+end
+for _, id in ipairs(redis.call('ZRANGE', KEYS[6], 0, -1)) do
+  local messageKey = ARGV[2] .. id
   if redis.call('HINCRBY', messageKey, 'refs', -1) <= 0 then redis.call('DEL', messageKey) end
 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('HDEL', KEYS[1], clientId)
+redis.call('HDEL', KEYS[5], clientId)
+redis.call('SREM', KEYS[4], clientId)
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[6], KEYS[7], KEYS[8])
 return 1
 `)
 
@@ -188,3 +207,6 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 `)
+
+/** Every script, for SCRIPT LOAD ahead of the first EVALSHA on a connection. */
+export const ALL_SCRIPTS: readonly LuaScript[] = [ENQUEUE, SENT, RELEASED, ACK, REMOVE, LIST, DELETE_SESSION, FORGET_IF_UNSUBSCRIBED, DELETE_RETAINED_IF_SAME]

@@ -74,13 +74,46 @@ describe('redis layout', () => {
     const redis = new Redis(server.url)
     const persistence = createRedisPersistence({ redis, prefix: 'cleanup:' })
     const message = testMessage('t')
-    await persistence.subscriptionsAdd('c', [{ filter: 't', qos: 1 }])
+    // one filter per kind of index bucket, which the session delete script works out as the adapter does
+    await persistence.subscriptionsAdd('c', [
+      { filter: 't', qos: 1 },
+      { filter: 'a/+/c', qos: 1 },
+      { filter: '#', qos: 0 },
+      { filter: '$share/g/s/#', qos: 1 },
+      { filter: '$share/g+/x', qos: 1 },
+    ])
     await persistence.outboundEnqueue([{ clientId: 'c', qos: 1 }, { clientId: 'd', qos: 1 }], message)
     await persistence.outboundSent('d', message.id as string, 5)
     await persistence.outboundAck('d', 5)
     await persistence.sessionDelete('c')
     expect((await redis.keys('cleanup:*')).sort()).toEqual(['cleanup:sequence'])
     await redis.quit()
+  })
+
+  it('loads its scripts again on a reconnect, so writes made meanwhile apply in call order', async () => {
+    const redis = new Redis(server.url)
+    const admin = new Redis(server.url)
+    const persistence = createRedisPersistence({ redis, prefix: 'reload:' })
+    const first = testMessage('t')
+    const second = testMessage('t')
+    await persistence.outboundEnqueue([{ clientId: 'c', qos: 1 }], first)
+    const id = await redis.client('ID')
+    const closed = new Promise<void>((resolve) => redis.once('close', () => resolve()))
+    // what a restarted Redis looks like to the client: a dropped connection and no scripts
+    await admin.script('FLUSH')
+    await admin.client('KILL', 'ID', String(id))
+    await closed
+    // issued without waiting while the client reconnects; packet id 1 is acked, then reused
+    await Promise.all([
+      persistence.outboundSent('c', first.id as string, 1),
+      persistence.outboundAck('c', 1),
+      persistence.outboundEnqueue([{ clientId: 'c', qos: 1 }], second),
+      persistence.outboundSent('c', second.id as string, 1),
+    ])
+    const entries = await persistence.outboundList('c')
+    expect(entries.map((entry) => [entry.message.id, entry.state, entry.packetId])).toEqual([[second.id, 'sent', 1]])
+    await persistence.close()
+    await Promise.all([redis.quit(), admin.quit()])
   })
 
   it('stores queued messages once, whatever the number of queues', async () => {

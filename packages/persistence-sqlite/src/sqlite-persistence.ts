@@ -13,6 +13,7 @@ import type {
   Subscription,
   WillRecord,
 } from '@wren/core'
+import { GroupCommit } from './group-commit.js'
 import { MESSAGE_FIELDS, MESSAGE_PARAMS, type MessageRow, messageToRow, rowToMessage } from './message-row.js'
 import { QueueLengths } from './queue-lengths.js'
 import { migrate } from './schema.js'
@@ -197,6 +198,7 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
     enqueue: db.transaction((targets: OutboundTarget[], message: Message, limit: number | undefined, dropOldest: boolean): string[] => {
       const messageId = message.id as string
       const full: string[] = []
+      let added = 0
       s.messageInsert.run(messageToRow(message))
       for (const target of targets) {
         if (s.outboundHas.get(target.clientId, messageId) !== undefined) continue
@@ -210,8 +212,10 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
         const identifiers = target.subscriptionIdentifiers === undefined ? null : JSON.stringify(target.subscriptionIdentifiers)
         s.outboundInsert.run(target.clientId, messageId, target.qos, identifiers, flag(target.retain))
         lengths.add(target.clientId, 1)
+        added++
       }
-      s.messageDeleteUnreferenced.run(messageId, messageId)
+      // Taken by no queue (all full or holding it already): the body inserted above must not stay behind.
+      if (added === 0) s.messageDeleteUnreferenced.run(messageId, messageId)
       return full
     }),
     ack: db.transaction((clientId: string, packetId: number) => {
@@ -237,16 +241,18 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
 }
 
 /**
- * One SQLite file in WAL mode, written through prepared statements; each call is one transaction.
- * Subscriptions are mirrored into an in-process topic tree at open, so `subscriptionsByTopic` reads no rows:
- * the file belongs to one process, so the mirror cannot go stale.
+ * One SQLite file in WAL mode, written through prepared statements. Writes are group-committed (see
+ * GroupCommit): each call's statements are atomic, and its promise settles once the transaction holding
+ * them has committed. Subscriptions are mirrored into an in-process topic tree at open, so
+ * `subscriptionsByTopic` reads no rows: the file belongs to one process, so the mirror cannot go stale.
  */
 export class SqlitePersistence implements Persistence {
-  /** better-sqlite3 is synchronous: every call takes effect before it returns. */
+  /** better-sqlite3 is synchronous: every call takes effect (in the open transaction) before it returns. */
   readonly appliesInCallOrder = true
   private readonly db: Database.Database
   private readonly lengths: QueueLengths
-  private readonly subscriptionIndex = new SubscriptionIndex()
+  private subscriptionIndex = new SubscriptionIndex()
+  private readonly group: GroupCommit
   private readonly statements: Statements
   private readonly transactions: ReturnType<typeof prepareTransactions>
 
@@ -259,12 +265,26 @@ export class SqlitePersistence implements Persistence {
     this.statements = prepareStatements(this.db)
     this.lengths = new QueueLengths((clientId) => this.statements.outboundCount.get(clientId) ?? 0)
     this.transactions = prepareTransactions(this.db, this.statements, this.lengths)
+    this.group = new GroupCommit(this.db, () => this.rolledBack())
+    this.loadSubscriptionIndex()
+  }
+
+  private loadSubscriptionIndex(): void {
+    this.subscriptionIndex = new SubscriptionIndex()
     for (const row of this.statements.subscriptionsAll.iterate()) this.subscriptionIndex.add(row.client_id, rowToSubscription(row))
   }
 
+  /** A batch was rolled back: queue lengths and the subscription mirror may count writes that are gone. */
+  private rolledBack(): void {
+    this.lengths.clear()
+    this.loadSubscriptionIndex()
+  }
+
   async retainedStore(message: Message): Promise<void> {
+    this.group.join()
     if (message.payload.length === 0) this.statements.retainedDelete.run(message.topic)
     else this.statements.retainedUpsert.run(messageToRow(message))
+    return this.group.wrote()
   }
 
   async retainedMatch(filter: string): Promise<Message[]> {
@@ -303,6 +323,7 @@ export class SqlitePersistence implements Persistence {
   }
 
   async sessionSave(record: SessionRecord): Promise<void> {
+    this.group.join()
     this.statements.sessionUpsert.run({
       client_id: record.clientId,
       protocol_version: record.protocolVersion,
@@ -310,6 +331,7 @@ export class SqlitePersistence implements Persistence {
       disconnected_at: record.disconnectedAt ?? null,
       broker_id: record.brokerId ?? null,
     })
+    return this.group.wrote()
   }
 
   async sessionGet(clientId: string): Promise<SessionRecord | undefined> {
@@ -318,7 +340,9 @@ export class SqlitePersistence implements Persistence {
   }
 
   async sessionDelete(clientId: string): Promise<void> {
+    this.group.join()
     for (const filter of this.transactions.sessionDelete(clientId)) this.subscriptionIndex.remove(clientId, filter)
+    return this.group.wrote()
   }
 
   async sessionList(): Promise<SessionRecord[]> {
@@ -326,13 +350,17 @@ export class SqlitePersistence implements Persistence {
   }
 
   async subscriptionsAdd(clientId: string, subscriptions: Subscription[]): Promise<void> {
+    this.group.join()
     this.transactions.subscriptionsAdd(clientId, subscriptions)
     for (const subscription of subscriptions) this.subscriptionIndex.add(clientId, { ...subscription })
+    return this.group.wrote()
   }
 
   async subscriptionsRemove(clientId: string, filters: string[]): Promise<void> {
+    this.group.join()
     this.transactions.subscriptionsRemove(clientId, filters)
     for (const filter of filters) this.subscriptionIndex.remove(clientId, filter)
+    return this.group.wrote()
   }
 
   async subscriptionsGet(clientId: string): Promise<Subscription[]> {
@@ -358,23 +386,32 @@ export class SqlitePersistence implements Persistence {
 
   async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest = false): Promise<string[]> {
     if (message.id === undefined) throw new TypeError('outboundEnqueue: message.id is required (the broker assigns it)')
-    return this.counted(() => this.transactions.enqueue(targets, message, limit, dropOldest))
+    this.group.join()
+    return this.group.wroteEnqueue(this.counted(() => this.transactions.enqueue(targets, message, limit, dropOldest)))
   }
 
   async outboundSent(clientId: string, messageId: string, packetId: number): Promise<void> {
+    this.group.join()
     this.statements.outboundSent.run(packetId, clientId, messageId)
+    return this.group.wrote()
   }
 
   async outboundReleased(clientId: string, packetId: number): Promise<void> {
+    this.group.join()
     this.statements.outboundReleased.run(clientId, packetId)
+    return this.group.wrote()
   }
 
   async outboundAck(clientId: string, packetId: number): Promise<void> {
+    this.group.join()
     this.counted(() => this.transactions.ack(clientId, packetId))
+    return this.group.wrote()
   }
 
   async outboundRemove(clientId: string, messageId: string): Promise<void> {
+    this.group.join()
     this.counted(() => this.transactions.remove(clientId, messageId))
+    return this.group.wrote()
   }
 
   /** Runs a transaction that keeps queue lengths in step; one that failed leaves them to be counted again. */
@@ -396,7 +433,9 @@ export class SqlitePersistence implements Persistence {
   }
 
   async incomingAdd(clientId: string, packetId: number): Promise<void> {
+    this.group.join()
     this.statements.incomingAdd.run(clientId, packetId)
+    return this.group.wrote()
   }
 
   async incomingHas(clientId: string, packetId: number): Promise<boolean> {
@@ -404,16 +443,20 @@ export class SqlitePersistence implements Persistence {
   }
 
   async incomingRemove(clientId: string, packetId: number): Promise<void> {
+    this.group.join()
     this.statements.incomingRemove.run(clientId, packetId)
+    return this.group.wrote()
   }
 
   async willPut(record: WillRecord): Promise<void> {
+    this.group.join()
     this.statements.willUpsert.run({
       ...messageToRow(record.message),
       client_id: record.clientId,
       broker_id: record.brokerId ?? null,
       delay_interval: record.delayInterval,
     })
+    return this.group.wrote()
   }
 
   async willGet(clientId: string): Promise<WillRecord | undefined> {
@@ -422,7 +465,9 @@ export class SqlitePersistence implements Persistence {
   }
 
   async willDelete(clientId: string): Promise<void> {
+    this.group.join()
     this.statements.willDelete.run(clientId)
+    return this.group.wrote()
   }
 
   async willList(): Promise<WillRecord[]> {
@@ -430,7 +475,9 @@ export class SqlitePersistence implements Persistence {
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close()
+    if (!this.db.open) return
+    this.group.commit()
+    this.db.close()
   }
 }
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import type { Persistence } from '@wren/core'
-import { deliverySuite, persistenceSuite } from '@wren/persistence-test-suite'
+import { deliverySuite, persistenceSuite, testMessage } from '@wren/persistence-test-suite'
 import { afterAll, describe, expect, it } from 'vitest'
 import { MIGRATIONS, createSqlitePersistence } from '@wren/persistence-sqlite'
 
@@ -63,6 +63,43 @@ describe('sqlite file', () => {
     await persistence.sessionDelete('b')
     expect(count.get()).toBe(0)
     db.close()
+    await persistence.close()
+  })
+
+  it('resolves each write of a turn only once their shared transaction is committed', async () => {
+    const path = join(dir, 'group.db')
+    const persistence = createSqlitePersistence({ path })
+    const reader = new Database(path, { readonly: true })
+    const stored = reader.prepare<[string], number>('SELECT count(*) FROM outbound WHERE client_id = ?').pluck()
+    const messages = Array.from({ length: 50 }, () => testMessage('t'))
+    const visibleOnResolve = await Promise.all(
+      messages.map((message, i) =>
+        persistence.outboundEnqueue([{ clientId: 'c', qos: 1 }], message).then(() => {
+          // another connection sees only committed rows
+          const count = stored.get('c')
+          return i === 0 ? count : undefined
+        }),
+      ),
+    )
+    expect(visibleOnResolve[0]).toBe(messages.length)
+    reader.close()
+    await persistence.close()
+  })
+
+  it('fails only the write whose statement failed, not the rest of its turn', async () => {
+    const path = join(dir, 'isolated.db')
+    let persistence = createSqlitePersistence({ path })
+    // a NOT NULL constraint fails inside SQLite, after the transaction has begun
+    const noTopic = { ...testMessage('x'), retain: true, topic: null as unknown as string }
+    const results = await Promise.allSettled([
+      persistence.sessionSave({ clientId: 'a', protocolVersion: 5, expiryInterval: 60 }),
+      persistence.retainedStore(noTopic),
+      persistence.sessionSave({ clientId: 'b', protocolVersion: 5, expiryInterval: 60 }),
+    ])
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+    await persistence.close()
+    persistence = createSqlitePersistence({ path })
+    expect((await persistence.sessionList()).map((record) => record.clientId).sort()).toEqual(['a', 'b'])
     await persistence.close()
   })
 })

@@ -328,6 +328,17 @@ export function persistenceSuite(name: string, factory: () => Promise<Persistenc
         expect(await p.subscriptionsByTopic('$share/workers/jobs/1')).toEqual([])
       })
 
+      it('keeps client ids and filters apart whatever characters they hold', async () => {
+        await p.subscriptionsAdd('a\u0000b', [{ filter: 'c', qos: 1 }])
+        await p.subscriptionsAdd('a', [{ filter: 'b\u0000c', qos: 0 }])
+        await p.subscriptionsAdd('1:x', [{ filter: 'c', qos: 0 }])
+        const found = await p.subscriptionsByTopic('c')
+        expect(found.map(({ clientId, subscription }) => [clientId, subscription.filter]).sort()).toEqual([
+          ['1:x', 'c'],
+          ['a\u0000b', 'c'],
+        ])
+      })
+
       it('stops matching a subscription once it is removed', async () => {
         await p.subscriptionsAdd('c1', [
           { filter: 'a/+', qos: 0 },

@@ -27,6 +27,7 @@ function openFileAuth(config: ServerConfig): FileAuth | undefined {
     return createFileAuth({
       ...(passwordFile === undefined ? {} : { passwordFile }),
       ...(aclFile === undefined ? {} : { aclFile }),
+      ...(config.allowAnonymous ? { allowAnonymous: true } : {}),
     })
   } catch (error) {
     if (error instanceof AuthFileError) throw new ConfigError(error.message)

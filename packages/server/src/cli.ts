@@ -18,12 +18,14 @@ Flags win over the keys of the config file; see docs/server.md.
 
 Options:
   -c, --config <file>           JSON config file (keys: host, port, wsPort, tlsPort, persistence, ...)
-      --host <addr>             address to bind every listener to (default 0.0.0.0)
+      --host <addr>             address to bind every listener to (default 0.0.0.0 with authentication,
+                                127.0.0.1 without)
   -p, --port <n>                MQTT over TCP port (default 1883; 0 = any free port)
       --no-tcp                  no TCP listener (same as --port=-1)
       --ws-port <n>             MQTT over WebSocket port (default 8083; 0 = any free port)
       --no-ws                   no WebSocket listener (same as --ws-port=-1)
       --ws-path <path>          HTTP path of the WebSocket listeners (default /mqtt)
+      --ws-origins <list>       comma-separated browser origins allowed on the WebSocket listeners (default any)
       --tls-port <n>            MQTT over TLS port (default off; 0 = any free port)
       --wss-port <n>            MQTT over secure WebSocket port (default off; 0 = any free port)
       --cert <file>             PEM certificate chain for the TLS listeners
@@ -34,6 +36,8 @@ Options:
       --password-file <file>    clients must log in as a user of this file (see "wren passwd")
       --acl-file <file>         Mosquitto ACL file: what each client may publish, subscribe to and receive
                                 (SIGHUP reads both files again)
+      --allow-anonymous         let clients without a user name in (needed to bind a public --host without auth)
+      --trust-client-usernames  allow --acl-file without --password-file: the user names clients send are believed
       --bridge-file <file>      Mosquitto bridge blocks (connection <name>, address, topic ...): bridges to other brokers
       --persistence <spec>      memory (default) | sqlite:<file> | redis://host:port[/db]
       --cluster <url>           join the cluster on this Redis (redis://host:port[/db]; needs @wren/cluster-redis);
@@ -64,6 +68,7 @@ const OPTIONS = {
   'tls-port': { type: 'string' },
   'wss-port': { type: 'string' },
   'ws-path': { type: 'string' },
+  'ws-origins': { type: 'string' },
   cert: { type: 'string' },
   key: { type: 'string' },
   ca: { type: 'string' },
@@ -71,6 +76,8 @@ const OPTIONS = {
   'cert-cn-as-username': { type: 'boolean' },
   'password-file': { type: 'string' },
   'acl-file': { type: 'string' },
+  'allow-anonymous': { type: 'boolean' },
+  'trust-client-usernames': { type: 'boolean' },
   'bridge-file': { type: 'string' },
   persistence: { type: 'string' },
   cluster: { type: 'string' },
@@ -98,6 +105,7 @@ const VALUE_FLAGS: Partial<Record<keyof ServerConfig, keyof typeof OPTIONS>> = {
   tlsPort: 'tls-port',
   wssPort: 'wss-port',
   wsPath: 'ws-path',
+  wsOrigins: 'ws-origins',
   cert: 'cert',
   key: 'key',
   ca: 'ca',
@@ -141,6 +149,8 @@ const NUMERIC_KEYS = new Set<keyof ServerConfig>([
 const SWITCH_FLAGS: Partial<Record<keyof ServerConfig, keyof typeof OPTIONS>> = {
   requireClientCert: 'require-client-cert',
   certCnAsUsername: 'cert-cn-as-username',
+  allowAnonymous: 'allow-anonymous',
+  trustClientUsernames: 'trust-client-usernames',
 }
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values']

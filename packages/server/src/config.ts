@@ -11,8 +11,11 @@ export type PersistenceSpec =
   | { kind: 'redis'; url: string }
 
 export interface ServerConfig {
-  /** Address every listener binds to. */
-  host: string
+  /**
+   * Address every listener binds to. Unset: 0.0.0.0 with authentication or `allowAnonymous`, loopback only
+   * otherwise (with a warning).
+   */
+  host: string | undefined
   /** MQTT over TCP; 0 picks a free port, -1 turns the listener off. */
   port: number
   /** MQTT over WebSocket; 0 picks a free port, -1 turns the listener off. */
@@ -23,6 +26,8 @@ export interface ServerConfig {
   wssPort: number
   /** HTTP path the WebSocket listeners upgrade on. */
   wsPath: string
+  /** Browser origins allowed on the WebSocket listeners (e.g. `https://app.example`); undefined = any. */
+  wsOrigins: string[] | undefined
   /** PEM certificate chain of the TLS listeners. */
   cert: string | undefined
   /** PEM private key of the TLS listeners. */
@@ -37,6 +42,10 @@ export interface ServerConfig {
   passwordFile: string | undefined
   /** Mosquitto ACL file: clients may only publish, subscribe and receive what it grants. */
   aclFile: string | undefined
+  /** Clients without a user name may connect on a public address (with a password file: may connect at all). */
+  allowAnonymous: boolean
+  /** Lets `aclFile` go without authentication: the user names clients send are believed as they are. */
+  trustClientUsernames: boolean
   persistence: PersistenceSpec
   /**
    * Redis URL of a cluster to join (`@wren/cluster-redis`). Needs Redis persistence: without a `persistence`
@@ -73,12 +82,13 @@ export interface ServerConfig {
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
-  host: '0.0.0.0',
+  host: undefined,
   port: 1883,
   wsPort: 8083,
   tlsPort: -1,
   wssPort: -1,
   wsPath: '/mqtt',
+  wsOrigins: undefined,
   cert: undefined,
   key: undefined,
   ca: undefined,
@@ -86,6 +96,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   certCnAsUsername: false,
   passwordFile: undefined,
   aclFile: undefined,
+  allowAnonymous: false,
+  trustClientUsernames: false,
   persistence: { kind: 'memory' },
   cluster: undefined,
   nodeId: undefined,
@@ -207,6 +219,15 @@ export function parsePersistence(value: unknown, label: string, baseDir: string)
   )
 }
 
+/** A list of origins: a JSON array, or one comma-separated string (as a flag gives it). */
+const origins: Check<string[]> = (value, label) => {
+  const list = typeof value === 'string' ? value.split(',').map((origin) => origin.trim()) : value
+  if (!Array.isArray(list) || list.length === 0 || !list.every((origin) => typeof origin === 'string' && origin.length > 0)) {
+    throw new ConfigError(`${label} must be a list of origins such as https://app.example, got ${describe(value)}`)
+  }
+  return list as string[]
+}
+
 const CHECKS: { [K in keyof ServerConfig]: Check<ServerConfig[K]> } = {
   host: nonEmptyString,
   port,
@@ -214,6 +235,7 @@ const CHECKS: { [K in keyof ServerConfig]: Check<ServerConfig[K]> } = {
   tlsPort: port,
   wssPort: port,
   wsPath,
+  wsOrigins: origins,
   cert: filePath,
   key: filePath,
   ca: filePath,
@@ -221,6 +243,8 @@ const CHECKS: { [K in keyof ServerConfig]: Check<ServerConfig[K]> } = {
   certCnAsUsername: boolean,
   passwordFile: filePath,
   aclFile: filePath,
+  allowAnonymous: boolean,
+  trustClientUsernames: boolean,
   persistence: parsePersistence,
   cluster: redisUrl,
   nodeId: nonEmptyString,

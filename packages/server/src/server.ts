@@ -9,6 +9,7 @@ import { createLogger } from './logger.js'
 import { openCluster } from './cluster.js'
 import { openPersistence } from './persistence.js'
 import { readTlsFiles } from './tls-files.js'
+import { resolveExposure } from './exposure.js'
 import type { Listener, ListenerAddress } from './listeners/listener.js'
 import { listenTcp } from './listeners/tcp.js'
 import { listenWebSocket } from './listeners/websocket.js'
@@ -41,17 +42,26 @@ const CLIENT_GRACE_MS = 1000
 function plannedListeners(
   broker: Broker,
   config: ServerConfig,
+  host: string,
   tls: TlsOptions | undefined,
 ): Array<() => Promise<Listener>> {
-  const { host, wsPath: path } = config
+  const { wsPath: path } = config
+  const limits = {
+    ...(config.maxPacketSize === undefined ? {} : { maxPayload: config.maxPacketSize }),
+    ...(config.wsOrigins === undefined ? {} : { origins: config.wsOrigins }),
+  }
+  const guard = {
+    ...(config.connectTimeout === undefined ? {} : { handshakeTimeout: config.connectTimeout }),
+    ...(config.maxConnections === undefined ? {} : { maxConnections: config.maxConnections }),
+  }
   const wanted: Array<[number, (port: number) => Promise<Listener>]> = [
-    [config.port, (port) => listenTcp(broker, { host, port })],
-    [config.wsPort, (port) => listenWebSocket(broker, { host, port, path })],
+    [config.port, (port) => listenTcp(broker, { host, port, ...guard })],
+    [config.wsPort, (port) => listenWebSocket(broker, { host, port, path, limits })],
   ]
   if (tls) {
     wanted.push(
-      [config.tlsPort, (port) => listenTcp(broker, { host, port, tls })],
-      [config.wssPort, (port) => listenWebSocket(broker, { host, port, path, tls })],
+      [config.tlsPort, (port) => listenTcp(broker, { host, port, tls, ...guard })],
+      [config.wssPort, (port) => listenWebSocket(broker, { host, port, path, tls, limits })],
     )
   }
   return wanted.filter(([port]) => port >= 0).map(([port, open]) => () => open(port))
@@ -96,6 +106,7 @@ export async function startServer(
   const logger = options.logger ?? createLogger(config.logLevel)
   const tls = await readTlsFiles(config)
   const auth = createServerAuth(config)
+  const exposure = resolveExposure(config, options.hooks ?? {})
   const bridgeOptions = await loadBridges(config)
 
   const cluster = config.cluster === undefined
@@ -125,7 +136,7 @@ export async function startServer(
   const listeners: Listener[] = []
   try {
     await broker.ready()
-    for (const open of plannedListeners(broker, config, tls)) listeners.push(await open())
+    for (const open of plannedListeners(broker, config, exposure.host, tls)) listeners.push(await open())
   } catch (error) {
     await closeAll(broker, listeners)
     throw error
@@ -133,6 +144,7 @@ export async function startServer(
 
   const bridges = await startBridges(broker, bridgeOptions, config, logger.child({ component: 'bridge' }))
   const addresses = listeners.map((listener) => listener.address)
+  if (exposure.warning !== undefined) logger.warn(exposure.warning)
   for (const address of addresses) logger.info(address, `listening on ${address.url}`)
   const security = {
     passwordFile: config.passwordFile ?? null,

@@ -9,6 +9,7 @@ import type { Holdable, Session, SessionLink } from '../session/session.js'
 import { Deque } from '../session/deque.js'
 import type { ConnectionMeta, Message, ProtocolVersion } from '../types.js'
 import { encodeAck, encodePacket, encodePublishV4For, encodePublishV4Header, type OutgoingPacket } from './packet-encoder.js'
+import type { InboundAliases } from './inbound-aliases.js'
 import type { KeepaliveWatched } from './keepalive.js'
 import { PacketReader, type PacketSink } from './packet-reader.js'
 import { encodePublishV5, type OutboundAliases } from './publish-v5.js'
@@ -32,6 +33,7 @@ class Client implements ClientInfo {
   username: string | undefined = undefined
   bridge = false
   data: Record<string, unknown> = {}
+  closed = false
   constructor(readonly meta: ConnectionMeta) {}
 }
 
@@ -101,7 +103,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
   clientReceiveMaximum = 65535
   clientMaximumPacketSize = Number.POSITIVE_INFINITY
   /** MQTT 5 client-to-server topic aliases, created on first use. */
-  inboundAliases: Map<number, string> | null = null
+  inboundAliases: InboundAliases | null = null
   outboundAliases: OutboundAliases | null = null
   /** The alias the last v5 PUBLISH encoding introduced (0: none), undone if that packet is dropped. */
   lastNewAlias = 0
@@ -150,7 +152,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     private readonly onClose: (connection: Connection, reason: string) => void,
   ) {
     this.client = new Client(meta)
-    this.reader = new PacketReader(ctx.options.maxPacketSize, this)
+    this.reader = new PacketReader(ctx.options, this)
     ;(stream as OwnedStream)[kConnection] = this
     stream.on('data', streamData)
     stream.on('error', streamError)
@@ -405,6 +407,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     }
     this.state = 'connected'
     this.wasConnected = true
+    this.reader.admitted()
     this.client.id = info.clientId
     this.client.username = info.username
     this.client.protocolVersion = info.protocolVersion
@@ -460,7 +463,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
 
   /** A Reason String for an ack, unless the client asked for no problem information [MQTT-3.1.2-29]. */
   reasonProperties(reason: string | undefined): { properties?: { reasonString: string } } {
-    return reason !== undefined && this.requestProblemInformation ? { properties: { reasonString: reason } } : {}
+    return reason !== undefined && this.requestProblemInformation && this.ctx.options.reasonStrings ? { properties: { reasonString: reason } } : {}
   }
 
   sendPubrel(packetId: number): void {
@@ -546,10 +549,14 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     if (wasConnected && reasonCode !== undefined && this.protocolVersion === 5) {
       const serverReference = redirectReference(this, reasonCode)
       // DISCONNECT may carry a Reason String whatever Request Problem Information says [MQTT-3.1.2-29]
-      const properties = { reasonString: reasonString ?? reason, ...(serverReference === undefined ? {} : { serverReference }) }
+      const properties = {
+        ...(this.ctx.options.reasonStrings ? { reasonString: reasonString ?? reason } : {}),
+        ...(serverReference === undefined ? {} : { serverReference }),
+      }
       this.writePacket({ cmd: 'disconnect', reasonCode, properties })
     }
     this.state = 'closed'
+    this.client.closed = true
     this.closeReason = reason
     if (this.keepaliveTicks > 0) this.ctx.keepalive.unwatch(this)
     if (this.connectTimer) clearTimeout(this.connectTimer)

@@ -1,5 +1,6 @@
 import { parser as createParser, type IPublishPacket, type Packet } from 'mqtt-packet'
 import { ProtocolViolation, ReasonCode, malformed } from '../errors.js'
+import { frameViolation, publishTopicViolation, type WireLimits } from './wire-rules.js'
 
 const MAX_REMAINING_LENGTH_BYTES = 4
 
@@ -54,11 +55,20 @@ export class PacketReader {
   /** MQTT 5 PUBLISH packets carry properties: they go through mqtt-packet. */
   fastPublish = true
   private failed = false
+  /** Largest packet accepted now: small until CONNECT is accepted (see `admitted`). */
+  private maxPacketSize: number
 
   constructor(
-    private readonly maxPacketSize: number,
+    private readonly limits: WireLimits & { maxPacketSize: number; maxConnectPacketSize: number },
     private readonly sink: PacketSink,
-  ) {}
+  ) {
+    this.maxPacketSize = Math.min(limits.maxPacketSize, limits.maxConnectPacketSize)
+  }
+
+  /** CONNECT was accepted: from now on packets up to the configured maximum are read. */
+  admitted(): void {
+    this.maxPacketSize = this.limits.maxPacketSize
+  }
 
   private fail(error: Error | ProtocolViolation): void {
     if (this.failed) return
@@ -113,12 +123,14 @@ export class PacketReader {
       }
       const header = buffer[pos] as number
       if (header >> 4 === 3 && this.fastPublish) this.publish(buffer, header, index, end)
-      else this.parseWhole(buffer.subarray(pos, end))
+      else this.parseWhole(buffer.subarray(pos, end), index - pos)
       pos = end
     }
   }
 
-  private parseWhole(frame: Buffer): void {
+  private parseWhole(frame: Buffer, bodyStart: number): void {
+    const violation = frameViolation(frame, bodyStart, this.protocolVersion, this.limits)
+    if (violation) return this.fail(violation)
     const parser = sharedParser()
     parser.settings = { protocolVersion: this.protocolVersion }
     parsed = null
@@ -164,6 +176,11 @@ export class PacketReader {
       return
     }
     const topic = buffer.toString('utf8', start + 2, pos)
+    const violation = publishTopicViolation(buffer, header, topic, start + 2, pos)
+    if (violation) {
+      this.fail(violation)
+      return
+    }
     let messageId: number | undefined
     if (qos > 0) {
       messageId = buffer.readUInt16BE(pos)

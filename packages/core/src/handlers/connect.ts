@@ -1,11 +1,12 @@
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet'
 import type { Connection, PacketHandler } from '../connection/connection.js'
+import { encodePacket } from '../connection/packet-encoder.js'
 import { OutboundAliases } from '../connection/publish-v5.js'
 import { generateId } from '../context.js'
 import { ReasonCode, connackCodeForV3, malformed, protocolError } from '../errors.js'
 import type { AuthExchangeResult, AuthenticateResult, ConnectRequest, Denial, PublishVerdict, Verdict } from '../hooks/hook-types.js'
 import { denialOf, runChainAsync } from '../hooks/hook-runner.js'
-import { topicNameProblem } from '../topic/topic-rules.js'
+import { isSysTopic, topicNameProblem } from '../topic/topic-rules.js'
 import type { Message, ProtocolVersion, QoS } from '../types.js'
 import { createMessage, messageProperties, toBuffer } from './message-from-packet.js'
 
@@ -27,11 +28,31 @@ function refuse(connection: Connection, reasonCode: number, reason: string, serv
   if (connection.protocolVersion === 5) {
     // A Reason String is allowed on CONNACK whatever Request Problem Information says [MQTT-3.1.2-29]
     const reference = serverReference ?? redirectReference(connection, reasonCode)
-    packet.properties = reference === undefined ? { reasonString: reason } : { reasonString: reason, serverReference: reference }
+    const reasonString = connection.ctx.options.reasonStrings ? { reasonString: reason } : {}
+    packet.properties = reference === undefined ? reasonString : { ...reasonString, serverReference: reference }
   }
-  connection.writePacket(packet)
+  writeConnack(connection, packet)
   connection.ctx.logger.info({ clientId: connection.client.id || undefined, reasonCode, reason }, 'connection refused')
   connection.close('connect-refused')
+}
+
+/**
+ * Writes a CONNACK that fits the client's Maximum Packet Size [MQTT-3.1.2-24]: Reason String and User
+ * Properties are the parts that may be left out for it [MQTT-3.2.2-19] [MQTT-3.2.2-20]. Returns false (nothing
+ * sent) when even the rest does not fit.
+ */
+function writeConnack(connection: Connection, packet: IConnackPacket): boolean {
+  let bytes = encodePacket(packet, connection.protocolVersion)
+  if (bytes.length > connection.clientMaximumPacketSize && packet.properties) {
+    const { reasonString: _reason, userProperties: _user, ...rest } = packet.properties
+    bytes = encodePacket({ ...packet, properties: rest }, connection.protocolVersion)
+  }
+  if (bytes.length > connection.clientMaximumPacketSize) {
+    connection.ctx.logger.info({ clientId: connection.client.id || undefined, size: bytes.length }, 'CONNACK larger than the client Maximum Packet Size: connection closed')
+    return false
+  }
+  connection.writeBuffer(bytes)
+  return true
 }
 
 function willFrom(packet: IConnectPacket, clientId: string): Message | undefined {
@@ -104,7 +125,7 @@ export const handleConnect: PacketHandler = (connection, packet, done) => {
     }
     if (props.receiveMaximum !== undefined) connection.clientReceiveMaximum = props.receiveMaximum
     if (props.maximumPacketSize !== undefined) connection.clientMaximumPacketSize = props.maximumPacketSize
-    if (props.topicAliasMaximum) connection.outboundAliases = new OutboundAliases(props.topicAliasMaximum)
+    if (props.topicAliasMaximum) connection.outboundAliases = new OutboundAliases(props.topicAliasMaximum, ctx.options.maxTopicAliasBytes)
     if (props.requestProblemInformation === false) connection.requestProblemInformation = false
   }
   const will = willFrom(connect, clientId)
@@ -113,6 +134,11 @@ export const handleConnect: PacketHandler = (connection, packet, done) => {
     if (problem) {
       if (version === 5) refuse(connection, ReasonCode.TopicNameInvalid, `will topic: ${problem}`)
       else connection.fail(malformed(`will topic: ${problem}`))
+      done()
+      return
+    }
+    if (isSysTopic(will.topic)) {
+      refuse(connection, ReasonCode.NotAuthorized, 'will topic in $SYS')
       done()
       return
     }
@@ -314,8 +340,11 @@ function openSessionExclusive(connection: Connection, pending: PendingConnect): 
       connection.willDelayInterval = pending.willDelayInterval
       await ctx.persistence.willPut({ clientId, brokerId: ctx.id, message: will, delayInterval: pending.willDelayInterval })
     }
+    if (!writeConnack(connection, connackFor(connection, present, pending))) {
+      connection.close('connack-too-large')
+      return
+    }
     connection.connected({ clientId, username: request.username, protocolVersion: request.protocolVersion, keepalive: request.keepalive })
-    connection.writePacket(connackFor(connection, present, pending))
     ctx.stats.clientConnected()
     ctx.stats.clientsTotal++
     ctx.events.emit('clientConnected', connection.client)
@@ -335,16 +364,13 @@ interface ConnackExtras {
 
 function connackFor(connection: Connection, present: boolean, pending: PendingConnect): IConnackPacket {
   const extras = pending.extras
-  // [MQTT-3.2.2-1] [MQTT-3.2.2-2] session present reflects whether state was resumed
-  if (connection.protocolVersion !== 5) return { cmd: 'connack', returnCode: 0, sessionPresent: present }
+  // [MQTT-3.2.2-1] [MQTT-3.2.2-2] session present reflects whether state was resumed; in MQTT 3.1 that byte is reserved
+  if (connection.protocolVersion !== 5) return { cmd: 'connack', returnCode: 0, sessionPresent: connection.protocolVersion === 4 && present }
   const options = connection.ctx.options
-  const properties: NonNullable<IConnackPacket['properties']> = {
-    receiveMaximum: options.receiveMaximum,
-    topicAliasMaximum: options.topicAliasMaximum,
-    wildcardSubscriptionAvailable: true,
-    subscriptionIdentifiersAvailable: true,
-    sharedSubscriptionAvailable: true,
-  }
+  // Properties whose absence means the value the broker has are left out (§3.2.2.3): fewer bytes per CONNACK.
+  const properties: NonNullable<IConnackPacket['properties']> = {}
+  if (options.receiveMaximum < 65535) properties.receiveMaximum = options.receiveMaximum
+  if (options.topicAliasMaximum > 0) properties.topicAliasMaximum = options.topicAliasMaximum
   if (options.maxQos < 2) properties.maximumQoS = options.maxQos
   if (!options.retainAvailable) properties.retainAvailable = false
   if (options.maxPacketSize < 268_435_455) properties.maximumPacketSize = options.maxPacketSize

@@ -1,10 +1,11 @@
 import type { IPublishPacket } from 'mqtt-packet'
 import { isUtf8 } from 'node:buffer'
 import type { Connection, PacketHandler } from '../connection/connection.js'
+import { InboundAliases } from '../connection/inbound-aliases.js'
 import { ProtocolViolation, ReasonCode, malformed, protocolError } from '../errors.js'
 import { denialOf, runChain } from '../hooks/hook-runner.js'
 import type { PublishVerdict } from '../hooks/hook-types.js'
-import { hasWildcard, topicNameProblem } from '../topic/topic-rules.js'
+import { hasWildcard, isSysTopic, topicNameProblem } from '../topic/topic-rules.js'
 import type { Message, QoS } from '../types.js'
 import { createMessage, messageProperties, toBuffer } from './message-from-packet.js'
 
@@ -20,7 +21,11 @@ function resolveTopic(connection: Connection, packet: IPublishPacket): string | 
     return undefined
   }
   if (packet.topic.length > 0) {
-    ;(connection.inboundAliases ??= new Map()).set(alias, packet.topic)
+    const aliases = (connection.inboundAliases ??= new InboundAliases(connection.ctx.options.maxTopicAliasBytes))
+    if (!aliases.set(alias, packet.topic)) {
+      connection.fail(new ProtocolViolation('WREN_TOPIC_ALIAS_BYTES', ReasonCode.QuotaExceeded, 'topic aliases hold more than maxTopicAliasBytes'))
+      return undefined
+    }
     return packet.topic
   }
   const topic = connection.inboundAliases?.get(alias)
@@ -72,7 +77,7 @@ export const handlePublish: PacketHandler = (connection, packet, done) => {
     connection.fail(new ProtocolViolation('WREN_RETAIN_NOT_SUPPORTED', ReasonCode.RetainNotSupported, 'retain is not available')) // [MQTT-3.3.1-14]
     return done()
   }
-  if ((topic.startsWith('$SYS/') || topic === '$SYS') && !(connection.client.bridge && topic.startsWith(BRIDGE_NOTIFICATIONS))) {
+  if (isSysTopic(topic) && !(connection.client.bridge && topic.startsWith(BRIDGE_NOTIFICATIONS))) {
     // The broker's own namespace: acknowledged (the client did nothing wrong on the wire) and dropped, so
     // nobody can forge broker statistics, retained or live.
     ctx.logger.debug({ clientId: connection.client.id, topic }, 'client publish to $SYS dropped')
@@ -159,8 +164,10 @@ function route(connection: Connection, message: Message, packetId: number, done:
       done()
       return
     }
+    // MQTT 5: 0x10 tells the publisher nobody was subscribed (a hint; the message was accepted)
+    const code = qos > 0 && connection.protocolVersion === 5 && ctx.router.match(message.topic).length === 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success
     if (qos !== 2) {
-      acknowledge(connection, qos, packetId, 0)
+      acknowledge(connection, qos, packetId, code)
       done()
       return
     }
@@ -168,19 +175,19 @@ function route(connection: Connection, message: Message, packetId: number, done:
     if (!session) return done()
     session.incoming.add(packetId)
     if (!session.persistent) {
-      acknowledge(connection, 2, packetId, 0)
+      acknowledge(connection, 2, packetId, code)
       done()
       return
     }
     // Stored before PUBREC, so a resend after a broker crash is still recognised as a duplicate.
     ctx.persistence.incomingAdd(connection.client.id, packetId).then(
       () => {
-        acknowledge(connection, 2, packetId, 0)
+        acknowledge(connection, 2, packetId, code)
         done()
       },
       (storeError: unknown) => {
         ctx.logger.error({ clientId: connection.client.id, err: storeError }, 'inbound QoS 2 state could not be stored')
-        acknowledge(connection, 2, packetId, 0)
+        acknowledge(connection, 2, packetId, code)
         done()
       },
     )

@@ -6,6 +6,13 @@ import type { SubscribeVerdict } from '../hooks/hook-types.js'
 import { isSharedFilter, topicFilterProblem } from '../topic/topic-rules.js'
 import type { QoS, RetainHandling, Subscription } from '../types.js'
 
+/**
+ * A SUBSCRIBE with thousands of filters is handled in slices: between them other clients' packets and
+ * timers get their turn, so one packet cannot hold the event loop for its whole length.
+ */
+const YIELD_EVERY = 256
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
 /** SUBACK failure code: 0x80 in 3.1.1, the specific reason in 5.0. */
 function failureCode(connection: Connection, reasonCode: number): number {
   return connection.protocolVersion === 5 ? reasonCode : 0x80
@@ -87,8 +94,18 @@ export const handleSubscribe: PacketHandler = (connection, packet, done) => {
     const accepted: Subscription[] = []
     const retainedFor: Subscription[] = []
     const reasons: string[] = []
+    // A filter repeated with the same options in one SUBSCRIBE is granted once: the copies get its code.
+    const handled = new Map<string, { options: string; code: number }>()
     for (const requested of subscribe.subscriptions) {
+      const options = `${requested.qos}/${requested.nl === true}/${requested.rap === true}/${requested.rh ?? 0}`
+      const earlier = handled.get(requested.topic)
+      if (earlier !== undefined && earlier.options === options) {
+        codes.push(earlier.code)
+        continue
+      }
+      if (handled.size % YIELD_EVERY === YIELD_EVERY - 1) await nextTurn()
       const outcome = await grant(connection, subscriptionFrom(connection, requested, identifier))
+      handled.set(requested.topic, { options, code: 'filter' in outcome ? outcome.qos : outcome.code })
       if (!('filter' in outcome)) {
         codes.push(outcome.code)
         if (outcome.reason !== undefined) reasons.push(outcome.reason)
@@ -112,7 +129,9 @@ export const handleSubscribe: PacketHandler = (connection, packet, done) => {
     const reason = connection.protocolVersion === 5 && reasons.length > 0 ? reasons.join('; ') : undefined
     connection.writePacket({ cmd: 'suback', messageId: subscribe.messageId ?? 0, granted: codes, ...connection.reasonProperties(reason) })
     if (accepted.length > 0) ctx.events.emit('subscribed', connection.client, accepted)
-    for (const subscription of retainedFor) {
+    for (let i = 0; i < retainedFor.length; i++) {
+      if (i % YIELD_EVERY === YIELD_EVERY - 1) await nextTurn()
+      const subscription = retainedFor[i] as Subscription
       const ids = subscription.subscriptionIdentifier === undefined ? undefined : [subscription.subscriptionIdentifier]
       for (const message of await ctx.persistence.retainedMatch(subscription.filter)) {
         // A large retained set must not overrun the socket (where QoS 0 would be dropped): keep pace with it.

@@ -13,6 +13,8 @@ export interface ClientInfo {
   readonly bridge: boolean
   /** Free for the host: e.g. a tenant id or roles attached by `authenticate`. */
   data: Record<string, unknown>
+  /** True once the connection has closed: slow or queued hook work for it (e.g. a password check) can be skipped. */
+  readonly closed: boolean
 }
 
 /** A refusal. `reasonCode` is an MQTT 5 reason code; v3 clients get the nearest 3.1.1 code. */

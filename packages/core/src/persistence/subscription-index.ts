@@ -1,3 +1,4 @@
+import { pairKey } from '../pair-key.js'
 import { TopicTree } from '../router/topic-tree.js'
 import { parseSharedFilter } from '../topic/topic-rules.js'
 import type { Subscription } from '../types.js'
@@ -16,11 +17,11 @@ export class SubscriptionIndex {
   private readonly tree = new TopicTree<Indexed>()
 
   add(clientId: string, subscription: Subscription): void {
-    this.tree.add(matchingFilter(subscription.filter), `${clientId}\u0000${subscription.filter}`, { clientId, subscription })
+    this.tree.add(matchingFilter(subscription.filter), pairKey(clientId, subscription.filter), { clientId, subscription })
   }
 
   remove(clientId: string, filter: string): void {
-    this.tree.remove(matchingFilter(filter), `${clientId}\u0000${filter}`)
+    this.tree.remove(matchingFilter(filter), pairKey(clientId, filter))
   }
 
   /** Matching subscriptions, as copies the caller may keep. */

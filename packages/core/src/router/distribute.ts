@@ -2,6 +2,7 @@ import type { BrokerContext } from '../context.js'
 import type { ClientInfo } from '../hooks/hook-types.js'
 import { runChain } from '../hooks/hook-runner.js'
 import type { OutboundTarget } from '../persistence/persistence.js'
+import { storeRetained } from '../persistence/retained-limit.js'
 import type { Holdable, Session } from '../session/session.js'
 import type { SharedSubscriptionStrategy } from '../options.js'
 import type { Message, QoS } from '../types.js'
@@ -175,7 +176,7 @@ export function distribute(
   }
 
   // [MQTT-3.3.1-5] store (or with an empty payload, clear [MQTT-3.3.1-10]) the retained message
-  const retained = message.retain && ctx.options.retainAvailable ? ctx.persistence.retainedStore(message) : null
+  const retained = message.retain && ctx.options.retainAvailable ? storeRetained(ctx, message) : null
   let queued: Promise<unknown> | null = null
   const waiting = deferred as Array<[Session, Delivery]> | null
   if (waiting !== null || persistTargets !== null) {

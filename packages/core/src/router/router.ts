@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache'
-import { hasWildcard, parseSharedFilter, topicMatches } from '../topic/topic-rules.js'
+import { pairKey } from '../pair-key.js'
+import { hasWildcard, parseSharedFilter } from '../topic/topic-rules.js'
 import type { Message, Subscription } from '../types.js'
 import { TopicTree } from './topic-tree.js'
 
@@ -7,7 +8,7 @@ import { TopicTree } from './topic-tree.js'
 export interface RouteEntry {
   readonly clientId: string
   readonly subscription: Subscription
-  /** Shared subscription group name; the key `group + '\0' + inner filter` identifies the group. */
+  /** Shared subscription group name; `groupKey` (group and inner filter) identifies the group. */
   readonly group?: string
   readonly groupKey?: string
   readonly listener?: (message: Message) => void
@@ -21,7 +22,9 @@ const NO_ENTRIES: readonly RouteEntry[] = Object.freeze([])
  */
 export class Router {
   private readonly tree = new TopicTree<RouteEntry>()
-  private readonly cache: LRUCache<string, readonly RouteEntry[]>
+  private readonly cache: LRUCache<string, CachedMatch>
+  /** Bumped by every change to a wildcard filter: cached results of an older generation are stale. */
+  private generation = 0
   private listenerSeq = 0
 
   constructor(cacheSize: number) {
@@ -35,11 +38,11 @@ export class Router {
   add(clientId: string, subscription: Subscription): void {
     const shared = parseSharedFilter(subscription.filter)
     if (shared) {
-      const groupKey = `${shared.group}\u0000${shared.filter}`
-      this.tree.add(shared.filter, `${shared.group}\u0000${clientId}`, { clientId, subscription, group: shared.group, groupKey })
+      const groupKey = pairKey(shared.group, shared.filter)
+      this.tree.add(shared.filter, pairKey(clientId, shared.group), { clientId, subscription, group: shared.group, groupKey })
       this.invalidate(shared.filter)
     } else {
-      this.tree.add(subscription.filter, clientId, { clientId, subscription })
+      this.tree.add(subscription.filter, pairKey(clientId, ''), { clientId, subscription })
       this.invalidate(subscription.filter)
     }
   }
@@ -47,14 +50,15 @@ export class Router {
   remove(clientId: string, filter: string): boolean {
     const shared = parseSharedFilter(filter)
     const inner = shared ? shared.filter : filter
-    const removed = this.tree.remove(inner, shared ? `${shared.group}\u0000${clientId}` : clientId)
+    const removed = this.tree.remove(inner, pairKey(clientId, shared ? shared.group : ''))
     if (removed) this.invalidate(inner)
     return removed
   }
 
   /** Registers an in-process listener; returns the function that removes it. */
   listen(filter: string, listener: (message: Message) => void): () => void {
-    const key = `\u0001${++this.listenerSeq}`
+    // Not a pairKey (those start with a digit): a listener never shares a key with a client.
+    const key = `:${++this.listenerSeq}`
     this.tree.add(filter, key, { clientId: '', subscription: { filter, qos: 2 }, listener })
     this.invalidate(filter)
     return () => {
@@ -65,26 +69,34 @@ export class Router {
   /** Every entry whose filter matches the topic. The array is shared through the cache: do not mutate it. */
   match(topic: string): readonly RouteEntry[] {
     const cached = this.cache.get(topic)
-    if (cached) return cached
+    if (cached && cached.generation === this.generation) return cached.entries
     let found: RouteEntry[] | undefined
     this.tree.match(topic, (entry) => {
       if (found) found.push(entry)
       else found = [entry]
     })
     const result = found ?? NO_ENTRIES
-    this.cache.set(topic, result)
+    // A huge topic is matched again rather than kept: the cache must not pin megabytes of topic names.
+    if (topic.length <= MAX_CACHED_TOPIC) this.cache.set(topic, { generation: this.generation, entries: result })
     return result
   }
 
-  /** Drops cached results that a change to `filter` could alter. */
+  /**
+   * Makes cached results that a change to `filter` could alter unreachable. A wildcard filter may touch any
+   * number of cached topics: rather than scanning them (cache size x filters for a large SUBSCRIBE), the
+   * whole cache goes stale at once.
+   */
   private invalidate(filter: string): void {
     if (this.cache.size === 0) return
-    if (!hasWildcard(filter)) {
-      this.cache.delete(filter)
-      return
-    }
-    const stale: string[] = []
-    for (const topic of this.cache.keys()) if (topicMatches(filter, topic)) stale.push(topic)
-    for (const topic of stale) this.cache.delete(topic)
+    if (hasWildcard(filter)) this.generation++
+    else this.cache.delete(filter)
   }
 }
+
+interface CachedMatch {
+  generation: number
+  entries: readonly RouteEntry[]
+}
+
+/** Topics longer than this (UTF-16 units) are not cached. */
+const MAX_CACHED_TOPIC = 1024

@@ -81,20 +81,21 @@ export class SessionManager implements SessionLookup {
     // Across nodes: the node holding the client lets go (and flushes its state) before we read the store.
     if (this.ctx.cluster) await this.ctx.cluster.claim(clientId)
     this.cancelExpiry(clientId)
-    // MQTT 5 §3.1.3.2.2: a session resumed within the will delay cancels the will; a clean start ends the
-    // old session, and a session's end publishes the will at once [MQTT-3.1.3-9]
+    // [MQTT-3.1.2-8] a new connection for the client id within the will delay cancels the will, whether or
+    // not it starts clean
     const pendingWill = this.willTimers.get(clientId)
     if (pendingWill) {
       clearTimeout(pendingWill.timer)
       this.willTimers.delete(clientId)
-      if (request.clean) this.publishWill(clientId, pendingWill.will)
-      else void persistence.willDelete(clientId).catch((error: unknown) => this.storeError(error))
+      void persistence.willDelete(clientId).catch((error: unknown) => this.storeError(error))
     }
     await this.flushing.get(clientId)
 
     let session = this.sessions.get(clientId)
     let present = false
-    if (request.clean) {
+    // [MQTT-3.1.2-6] a live session that was to end with its connection (clean, expiry 0) ended when that
+    // connection was taken over: nothing of it is resumed, whatever this CONNECT asks
+    if (request.clean || (session !== undefined && !session.persistent)) {
       if (session) this.dropSubscriptions(session.clientId, [...session.subscriptions.keys()])
       session = undefined
       if (await persistence.sessionGet(clientId)) {

@@ -18,7 +18,6 @@ export type TopicProblem =
   | 'wildcard-in-name'
   | 'bad-wildcard'
   | 'null-character'
-  | 'invalid-utf8'
   | 'bad-shared-subscription'
 
 const SHARE_PREFIX = '$share/'
@@ -27,9 +26,8 @@ function commonProblem(topic: string, limits: TopicLimits): TopicProblem | undef
   if (topic.length === 0) return 'empty' // [MQTT-4.7.3-1]
   // Length in code units bounds bytes from below: only encode when it could matter.
   if (topic.length * 3 > limits.maxLength && Buffer.byteLength(topic) > limits.maxLength) return 'too-long'
+  // Ill-formed UTF-8 from the wire is refused on its bytes (connection/wire-rules.ts): U+FFFD here is a valid character.
   if (topic.includes('\u0000')) return 'null-character' // [MQTT-4.7.3-2]
-  // mqtt-packet decodes strings leniently: an ill-formed byte sequence surfaces as U+FFFD. [MQTT-1.5.3-1]
-  if (topic.includes('\uFFFD')) return 'invalid-utf8'
   return undefined
 }
 
@@ -85,6 +83,11 @@ export function parseSharedFilter(filter: string): SharedFilter | undefined {
   const rest = filter.slice(slash + 1)
   if (group.length === 0 || rest.length === 0 || group.includes('+') || group.includes('#')) return undefined
   return { group, filter: rest }
+}
+
+/** The broker's own namespace: clients may not publish there, as messages or as wills. */
+export function isSysTopic(topic: string): boolean {
+  return topic === '$SYS' || topic.startsWith('$SYS/')
 }
 
 export function isSharedFilter(filter: string): boolean {

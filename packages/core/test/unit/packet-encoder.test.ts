@@ -41,7 +41,7 @@ describe('the packet reader', () => {
   const read = (chunks: Buffer[], fastPublish = true) => {
     const packets: Packet[] = []
     const errors: Error[] = []
-    const reader = new PacketReader(1 << 20, { onPacket: (p) => packets.push(p), onParseError: (e) => errors.push(e) })
+    const reader = new PacketReader({ maxPacketSize: 1 << 20, maxConnectPacketSize: 1 << 20, maxUserProperties: 1024 }, { onPacket: (p) => packets.push(p), onParseError: (e) => errors.push(e) })
     reader.fastPublish = fastPublish
     for (const chunk of chunks) reader.push(chunk)
     return { packets, errors }
@@ -69,7 +69,7 @@ describe('the packet reader', () => {
 
   it('refuses a packet larger than the maximum from its fixed header alone', () => {
     const errors: Error[] = []
-    const reader = new PacketReader(100, { onPacket: () => {}, onParseError: (e) => errors.push(e) })
+    const reader = new PacketReader({ maxPacketSize: 100, maxConnectPacketSize: 100, maxUserProperties: 1024 }, { onPacket: () => {}, onParseError: (e) => errors.push(e) })
     reader.push(Buffer.from([0x30, 0xff, 0x7f]))
     expect(errors[0]?.message).toMatch(/exceeds the maximum packet size/)
   })

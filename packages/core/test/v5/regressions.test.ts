@@ -96,22 +96,6 @@ describe('regressions (MQTT 5)', () => {
     await watcher.messages.expectNone(400)
   })
 
-  it('publishes the pending will at once when the client comes back with a clean start within the will delay', async () => {
-    const b = await startBroker()
-    const events = recordEvents(b.broker)
-    const watcher = await willWatcher(b)
-    const clientId = uniqueId('will-clean')
-    const { raw } = await rawConnectV5(b.port, { clientId, properties: { sessionExpiryInterval: 60 }, will: will('will/clean-start', 10) })
-    raw.destroy()
-    await events.disconnected.next((e) => e.client.id === clientId)
-    await watcher.messages.expectNone(200)
-
-    const cleanStart = Date.now()
-    await rawConnectV5(b.port, { clientId, clean: true })
-    expect((await watcher.messages.next(undefined, 2000)).topic).toBe('will/clean-start')
-    expect(Date.now() - cleanStart).toBeLessThan(2000)
-  })
-
   it('waits the will delay again, from the start, for a will left by a broker that ended with its client connected', async () => {
     const store = createMemoryPersistence()
     // Never told its client went away: as far as the store knows, that broker died with the client connected.

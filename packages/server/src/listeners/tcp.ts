@@ -9,19 +9,30 @@ export interface TcpListenerOptions {
   port: number
   /** Makes it an MQTT over TLS listener (`mqtts://`). */
   tls?: TlsOptions
+  /** Milliseconds from accept to a finished TLS handshake; a socket that does not get there is closed. Default 10000. */
+  handshakeTimeout?: number
+  /** Sockets open at once on this listener, TLS handshakes in progress included; more are closed at accept. */
+  maxConnections?: number
 }
 
 /** MQTT over TCP or TLS: each accepted socket is handed to the broker as it is. */
 export async function listenTcp(broker: Broker, options: TcpListenerOptions): Promise<Listener> {
   const transport = options.tls ? 'tls' : 'tcp'
   const accept = (socket: Socket): void => broker.handle(socket, connectionMeta(socket, transport))
-  const server = options.tls ? createTlsServer(options.tls, accept) : createServer(accept)
+  // A TLS socket counts from accept: one that never completes (or never starts) its handshake is closed
+  // after the connect timeout, as a client that never sends CONNECT is.
+  const server = options.tls
+    ? createTlsServer({ ...options.tls, handshakeTimeout: options.handshakeTimeout ?? 10_000 }, accept)
+    : createServer(accept)
+  if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections
   // Raw sockets, so that a TLS handshake that never ends can be cut too.
   const sockets = new Set<Socket>()
   server.on('connection', (socket: Socket) => {
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
   })
+  // A handshake that timed out or failed: the socket goes at once.
+  server.on('tlsClientError', (_error: Error, socket: Socket) => socket.destroy())
   server.listen(options.port, options.host)
   await once(server, 'listening')
   const { port } = server.address() as AddressInfo

@@ -14,12 +14,38 @@ function chooseSubprotocol(offered: Set<string>): string | false {
   return MQTT_SUBPROTOCOLS.find((protocol) => offered.has(protocol)) ?? false
 }
 
+/** What an upgrade must bring, and how large a WebSocket message may be. */
+export interface WebSocketLimits {
+  /** Largest WebSocket message, in bytes: a frame over it closes the connection before it is buffered. Default 268435455. */
+  maxPayload?: number
+  /** Browser origins allowed to connect (`Origin` header, e.g. `https://app.example`); undefined = any. */
+  origins?: readonly string[]
+}
+
+function offersMqtt(request: IncomingMessage): boolean {
+  const header = request.headers['sec-websocket-protocol']
+  if (header === undefined) return false
+  return header.split(',').some((protocol) => MQTT_SUBPROTOCOLS.includes(protocol.trim()))
+}
+
 /**
  * Serves MQTT over WebSocket on `path` of an existing HTTP or HTTPS server, leaving its other routes alone:
- * what the standalone listeners use, and what an app with its own HTTP server can call.
+ * what the standalone listeners use, and what an app with its own HTTP server can call. An upgrade without
+ * an MQTT subprotocol (MQTT 5 §6.0), or from an origin not allowed, is refused with 400 / 403.
  */
-export function attachWebSocket(server: Server, broker: Broker, path = '/mqtt'): WebSocketServer {
-  const wss = new WebSocketServer({ server, path, handleProtocols: chooseSubprotocol })
+export function attachWebSocket(server: Server, broker: Broker, path = '/mqtt', limits: WebSocketLimits = {}): WebSocketServer {
+  const { origins } = limits
+  const wss = new WebSocketServer({
+    server,
+    path,
+    handleProtocols: chooseSubprotocol,
+    maxPayload: limits.maxPayload ?? 268_435_455,
+    verifyClient: ({ origin, req }, answer) => {
+      if (!offersMqtt(req)) answer(false, 400, 'an MQTT subprotocol (mqtt or mqttv3.1) is required')
+      else if (origins !== undefined && !origins.includes(origin)) answer(false, 403, 'origin not allowed')
+      else answer(true)
+    },
+  })
   // ws re-emits the HTTP server's own errors (e.g. EADDRINUSE), which reach whoever owns that server.
   wss.on('error', () => undefined)
   wss.on('connection', (ws, request: IncomingMessage) => {
@@ -35,6 +61,7 @@ export interface WebSocketListenerOptions {
   path: string
   /** Makes it a secure WebSocket listener (`wss://`). */
   tls?: TlsOptions
+  limits?: WebSocketLimits
 }
 
 /** A dedicated HTTP(S) server for MQTT over WebSocket; any other request gets 404 or 426. */
@@ -45,7 +72,7 @@ export async function listenWebSocket(broker: Broker, options: WebSocketListener
     response.end(upgradeExpected ? 'MQTT over WebSocket: upgrade required\n' : 'not found\n')
   }
   const server = options.tls ? createHttpsServer(options.tls, answerPlainHttp) : createServer(answerPlainHttp)
-  const wss = attachWebSocket(server, broker, options.path)
+  const wss = attachWebSocket(server, broker, options.path, options.limits)
   server.listen(options.port, options.host)
   await once(server, 'listening')
   const { port } = server.address() as AddressInfo

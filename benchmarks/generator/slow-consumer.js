@@ -1,0 +1,87 @@
+// One publisher floods without waiting for acknowledgements; one subscriber reads as fast as it can, another
+// subscribes and never reads. What a user sees: how much of the flood the reading subscriber got, how much memory
+// the broker took for it, whether the publisher got through at all, and whether the stuck client was cut off.
+import net from 'node:net'
+import { rssKiB } from '../lib/proc-stats.js'
+import { connectClient } from './client.js'
+import { closeWindow, nowMs, openWindow, waitUntil } from './measure.js'
+import { Credit, publishAsFastAsPossible } from './publisher.js'
+import { encodeConnect, encodeSubscribe } from './wire.js'
+
+/** Connects, subscribes and then stops reading: the broker's writes to it pile up until it gives up on it. */
+function neverReading(port, clientId, filter, qos) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: '127.0.0.1' })
+    socket.once('error', reject)
+    socket.once('data', () => {
+      socket.pause()
+      resolve(socket)
+    })
+    socket.write(Buffer.concat([encodeConnect(clientId), encodeSubscribe(1, filter, qos)]))
+  })
+}
+
+/** Reads what the broker left buffered for the stuck client; true when the broker had closed the connection. */
+function wasCutOff(socket, withinMs) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), withinMs)
+    const closed = () => {
+      clearTimeout(timer)
+      resolve(true)
+    }
+    socket.once('end', closed)
+    socket.once('close', closed)
+    socket.on('error', () => {})
+    socket.resume()
+  })
+}
+
+export async function runSlowConsumer(job) {
+  const { port, brokerPid, qos, payloadSize, messages } = job
+  const filter = 'bench/slow/#'
+  const stuck = await neverReading(port, 'bench-never-reads', filter, qos)
+  const reader = await connectClient({ port, clientId: 'bench-reader' })
+  await reader.subscribe(filter, qos)
+  const publisher = await connectClient({ port, clientId: 'bench-flooder' })
+  let delivered = 0
+  let lastDeliveryMs = 0
+  reader.onPublish = () => {
+    delivered++
+    lastDeliveryMs = nowMs()
+  }
+  const rssBeforeKiB = rssKiB(brokerPid)
+  let rssPeakKiB = rssBeforeKiB
+  const sampler = setInterval(() => {
+    rssPeakKiB = Math.max(rssPeakKiB, rssKiB(brokerPid))
+  }, 50)
+  const window = openWindow(brokerPid)
+  let published = false
+  // No credit and a window of 10,000 ids: the publisher does not wait for the subscribers at all.
+  publishAsFastAsPossible(publisher, {
+    topic: 'bench/slow/t',
+    payload: Buffer.alloc(payloadSize, 0x61),
+    qos,
+    count: messages,
+    window: 10_000,
+    credit: new Credit(Number.MAX_SAFE_INTEGER),
+  }).then(() => (published = true))
+  const deadlineMs = window.startMs + job.timeoutMs
+  await waitUntil(() => (published && delivered >= messages) || (published && nowMs() - Math.max(lastDeliveryMs, window.startMs) > job.idleMs), deadlineMs)
+  const measured = closeWindow(window, lastDeliveryMs || nowMs())
+  clearInterval(sampler)
+  const cutOff = await wasCutOff(stuck, 2_000)
+  reader.close()
+  publisher.close()
+  stuck.destroy()
+  return {
+    ...measured,
+    expected: messages,
+    delivered,
+    deliveredPct: (delivered / messages) * 100,
+    rssGrowthMiB: Math.max(0, rssPeakKiB - rssBeforeKiB) / 1024,
+    publisherStalled: published ? 0 : 1,
+    stuckDisconnected: cutOff ? 1 : 0,
+    msgsPerSec: delivered / (measured.durationMs / 1000),
+    brokerCpuUsPerMsg: delivered > 0 ? measured.brokerCpuUs / delivered : Number.NaN,
+  }
+}

@@ -1,0 +1,276 @@
+import { isUtf8 } from 'node:buffer'
+import { ProtocolViolation, ReasonCode, malformed, protocolError } from '../errors.js'
+
+/**
+ * Byte-level rules that mqtt-packet's parser does not enforce (it decodes strings leniently, merges
+ * duplicated properties and ignores bytes a packet should not have). Checked on the whole frame before it
+ * is parsed, so a rule is judged on what the client sent, not on what a lenient decoder made of it.
+ * Frames too short for their fields are left to the parser, which reports them.
+ */
+
+/** Packets only a server sends: well-formed, but not allowed from a client (MQTT 5 §4.13: a Protocol Error). */
+const SERVER_ONLY: Readonly<Record<number, string>> = { 2: 'CONNACK', 9: 'SUBACK', 11: 'UNSUBACK', 13: 'PINGRESP' }
+
+const Kind = { Byte: 0, Int16: 1, Int32: 2, Varint: 3, Text: 4, Binary: 5, Pair: 6 } as const
+type Kind = (typeof Kind)[keyof typeof Kind]
+
+/** Property identifier -> its value's encoding (MQTT 5 §2.2.2.2). */
+const PROPERTY_KIND: ReadonlyMap<number, Kind> = new Map([
+  [1, Kind.Byte], [2, Kind.Int32], [3, Kind.Text], [8, Kind.Text], [9, Kind.Binary], [11, Kind.Varint],
+  [17, Kind.Int32], [18, Kind.Text], [19, Kind.Int16], [21, Kind.Text], [22, Kind.Binary], [23, Kind.Byte],
+  [24, Kind.Int32], [25, Kind.Byte], [26, Kind.Text], [28, Kind.Text], [31, Kind.Text], [33, Kind.Int16],
+  [34, Kind.Int16], [35, Kind.Int16], [36, Kind.Byte], [37, Kind.Byte], [38, Kind.Pair], [39, Kind.Int32],
+  [40, Kind.Byte], [41, Kind.Byte], [42, Kind.Byte],
+])
+
+const USER_PROPERTY = 38
+
+/** Which properties each packet a client sends may carry; any other is a Malformed Packet (§2.2.2.2). */
+const ALLOWED = {
+  connect: new Set([17, 33, 39, 34, 25, 23, 38, 21, 22]),
+  will: new Set([24, 1, 2, 3, 8, 9, 38]),
+  publish: new Set([1, 2, 35, 8, 9, 38, 11, 3]),
+  ack: new Set([31, 38]),
+  subscribe: new Set([11, 38]),
+  unsubscribe: new Set([38]),
+  disconnect: new Set([17, 31, 38, 28]),
+  auth: new Set([21, 22, 31, 38]),
+} as const
+
+type PropertyContext = keyof typeof ALLOWED
+
+export interface WireLimits {
+  /** User Properties accepted in one property list. */
+  maxUserProperties: number
+}
+
+/** Thrown inside the walk; caught once at its top. */
+class Stop {
+  constructor(readonly violation: ProtocolViolation | null) {}
+}
+
+const SHORT = new Stop(null)
+
+/** A read position over one frame; every read checks the frame's end and stops the walk when it is passed. */
+class Walk {
+  pos: number
+  constructor(
+    readonly frame: Buffer,
+    start: number,
+    readonly end: number,
+    readonly limits: WireLimits,
+  ) {
+    this.pos = start
+  }
+
+  need(bytes: number): void {
+    if (this.pos + bytes > this.end) throw SHORT
+  }
+
+  byte(): number {
+    this.need(1)
+    return this.frame[this.pos++] as number
+  }
+
+  int16(): number {
+    this.need(2)
+    const value = this.frame.readUInt16BE(this.pos)
+    this.pos += 2
+    return value
+  }
+
+  varint(): number {
+    let value = 0
+    let multiplier = 1
+    for (let i = 0; i < 4; i++) {
+      const byte = this.byte()
+      value += (byte & 0x7f) * multiplier
+      if ((byte & 0x80) === 0) return value
+      multiplier *= 128
+    }
+    throw new Stop(malformed('variable byte integer longer than four bytes'))
+  }
+
+  binary(): void {
+    const length = this.int16()
+    this.need(length)
+    this.pos += length
+  }
+
+  /** A UTF-8 Encoded String: well-formed, no U+0000 [MQTT-1.5.4-1] [MQTT-1.5.4-2]; returns its byte length. */
+  text(what: string): number {
+    const length = this.int16()
+    this.need(length)
+    const bytes = this.frame.subarray(this.pos, this.pos + length)
+    this.pos += length
+    if (!isUtf8(bytes)) throw new Stop(malformed(`${what} is not well-formed UTF-8`))
+    if (bytes.indexOf(0) !== -1) throw new Stop(malformed(`${what} contains U+0000`))
+    return length
+  }
+
+  /** A v5 property list: known, allowed here, each at most once except User Property, strings checked. */
+  properties(context: PropertyContext): void {
+    const length = this.varint()
+    this.need(length)
+    const end = this.pos + length
+    const allowed = ALLOWED[context]
+    let seenLow = 0
+    let seenHigh = 0
+    let userProperties = 0
+    while (this.pos < end) {
+      const id = this.byte()
+      const kind = PROPERTY_KIND.get(id)
+      if (kind === undefined || !allowed.has(id)) throw new Stop(malformed(`property ${id} is not allowed in ${context}`))
+      if (id === USER_PROPERTY) {
+        if (++userProperties > this.limits.maxUserProperties) {
+          throw new Stop(new ProtocolViolation('WREN_TOO_MANY_USER_PROPERTIES', ReasonCode.QuotaExceeded, `more than ${this.limits.maxUserProperties} user properties`))
+        }
+      } else if (id < 32) {
+        if (seenLow & (1 << id)) throw new Stop(protocolError(`property ${id} included more than once`))
+        seenLow |= 1 << id
+      } else {
+        if (seenHigh & (1 << (id - 32))) throw new Stop(protocolError(`property ${id} included more than once`))
+        seenHigh |= 1 << (id - 32)
+      }
+      switch (kind) {
+        case Kind.Byte:
+          this.byte()
+          break
+        case Kind.Int16:
+          this.int16()
+          break
+        case Kind.Int32:
+          this.need(4)
+          this.pos += 4
+          break
+        case Kind.Varint:
+          this.varint()
+          break
+        case Kind.Text:
+          this.text(`property ${id}`)
+          break
+        case Kind.Binary:
+          this.binary()
+          break
+        case Kind.Pair:
+          this.text('user property name')
+          this.text('user property value')
+          break
+      }
+    }
+    if (this.pos !== end) throw new Stop(malformed('property list overruns its length'))
+  }
+}
+
+const USERNAME_FLAG = 0x80
+const PASSWORD_FLAG = 0x40
+const WILL_FLAG = 0x04
+
+/**
+ * What is wrong with a whole frame, or undefined. `bodyStart` is the index after the remaining length;
+ * `version` the protocol level of the stream (ignored for CONNECT, which names its own).
+ */
+export function frameViolation(frame: Buffer, bodyStart: number, version: number, limits: WireLimits): ProtocolViolation | undefined {
+  const type = (frame[0] as number) >> 4
+  const remaining = frame.length - bodyStart
+  const walk = new Walk(frame, bodyStart, frame.length, limits)
+  try {
+    switch (type) {
+      case 1:
+        checkConnect(walk)
+        return undefined
+      case 3:
+        checkPublish(walk, frame[0] as number, version)
+        return undefined
+      case 4:
+      case 5:
+      case 6:
+      case 7:
+        // PUBACK, PUBREC, PUBREL, PUBCOMP: a packet id, then (v5 only) reason code and properties [MQTT-3.4.2] ...
+        if (version < 5 ? remaining !== 2 : remaining < 2) return malformed(`acknowledgement with a remaining length of ${remaining}`)
+        if (remaining >= 4) {
+          walk.pos += 3
+          walk.properties('ack')
+        }
+        return undefined
+      case 8:
+        checkSubscriptions(walk, version, true)
+        return undefined
+      case 10:
+        checkSubscriptions(walk, version, false)
+        return undefined
+      case 12:
+        return remaining === 0 ? undefined : malformed('PINGREQ with a payload')
+      case 14:
+        if (version < 5) return remaining === 0 ? undefined : malformed('DISCONNECT with a payload')
+        if (remaining >= 2) {
+          walk.pos += 1
+          walk.properties('disconnect')
+        }
+        return undefined
+      case 15:
+        if (version === 5 && remaining >= 2) {
+          walk.pos += 1
+          walk.properties('auth')
+        }
+        return undefined
+      default: {
+        const name = SERVER_ONLY[type]
+        return name === undefined ? undefined : protocolError(`${name} is only sent by a server`)
+      }
+    }
+  } catch (stop) {
+    if (stop instanceof Stop) return stop.violation ?? undefined
+    throw stop
+  }
+}
+
+function checkConnect(walk: Walk): void {
+  walk.binary() // protocol name: checked by the parser
+  const level = walk.byte() & 0x7f
+  // An unknown level is answered by the parser's path (CONNACK 0x01), whatever follows it.
+  if (level < 3 || level > 5) return
+  const flags = walk.byte()
+  walk.int16()
+  if (level === 5) walk.properties('connect')
+  walk.text('client identifier')
+  if (flags & WILL_FLAG) {
+    if (level === 5) walk.properties('will')
+    walk.text('will topic')
+    walk.binary()
+  }
+  if (flags & USERNAME_FLAG) walk.text('user name')
+  if (flags & PASSWORD_FLAG) walk.binary()
+  // [MQTT-3.1.2-18] [MQTT-3.1.2-20] (5.0: -16, -18) no user name or password unless its flag says so
+  if (walk.pos !== walk.end) throw new Stop(malformed('CONNECT carries data its flags do not announce'))
+}
+
+function checkPublish(walk: Walk, header: number, version: number): void {
+  const qos = (header >> 1) & 3
+  if (qos === 0 && (header & 0x08) !== 0) throw new Stop(malformed('QoS 0 PUBLISH with DUP set')) // [MQTT-3.3.1-2]
+  walk.text('topic name')
+  if (qos > 0) walk.int16()
+  if (version === 5) walk.properties('publish')
+}
+
+function checkSubscriptions(walk: Walk, version: number, subscribe: boolean): void {
+  walk.int16()
+  if (version === 5) walk.properties(subscribe ? 'subscribe' : 'unsubscribe')
+  while (walk.pos < walk.end) {
+    // [MQTT-4.7.3-1] a topic filter is at least one character long
+    if (walk.text('topic filter') === 0) throw new Stop(malformed('empty topic filter'))
+    if (subscribe) walk.byte()
+  }
+}
+
+/**
+ * The checks a 3.1/3.1.1 PUBLISH parsed on the fast path needs: its DUP flag and its topic, decoded as
+ * `topic`. Decoding turns an ill-formed sequence into U+FFFD, so only a topic showing one (which may also
+ * have been sent as a valid U+FFFD) costs a look at its bytes.
+ */
+export function publishTopicViolation(buffer: Buffer, header: number, topic: string, topicStart: number, topicEnd: number): ProtocolViolation | undefined {
+  if ((header & 0x06) === 0 && (header & 0x08) !== 0) return malformed('QoS 0 PUBLISH with DUP set') // [MQTT-3.3.1-2]
+  if (topic.includes('\u0000')) return malformed('topic name contains U+0000') // [MQTT-1.5.3-2]
+  if (topic.includes('\uFFFD') && !isUtf8(buffer.subarray(topicStart, topicEnd))) return malformed('topic name is not well-formed UTF-8') // [MQTT-1.5.3-1]
+  return undefined
+}
