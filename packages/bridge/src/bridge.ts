@@ -51,6 +51,9 @@ const CONNECT_TIMEOUT_MS = 10_000
 const UNACCEPTABLE_PROTOCOL_VERSION = 1
 /** v5 DISCONNECT reason code: the server is shutting down. */
 const SERVER_SHUTTING_DOWN = 0x8b
+/** CONNACK refusals for "not authorized": v5 reason code, 3.1/3.1.1 return code. */
+const NOT_AUTHORIZED = 0x87
+const NOT_AUTHORIZED_V3 = 5
 const NEVER_EXPIRES = 0xffffffff
 
 /**
@@ -81,6 +84,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private readonly backoff: Backoff
   private addressIndex = 0
   private bridgeBitRefused = false
+  private willRefused = false
   private timer: NodeJS.Timeout | null = null
   private idleTimer: NodeJS.Timeout | null = null
   private primaryTimer: NodeJS.Timeout | null = null
@@ -413,6 +417,15 @@ export class Bridge extends EventEmitter<BridgeEvents> {
         this.remote = null
         return this.openRemote()
       }
+      const notAuthorized = protocolVersion === 5 ? NOT_AUTHORIZED : NOT_AUTHORIZED_V3
+      if (error instanceof ConnectRefused && error.returnCode === notAuthorized && this.remoteWill() && !this.willRefused) {
+        // MQTT 5 links (and links without the bridge bit) look like plain clients, and a broker may refuse their
+        // wills under $SYS (Wren does): connect without the will; the '1'/'0' notifications are still published.
+        this.broker.logger.info({ bridge: this.name }, 'bridge: remote refused the notification will, connecting without it')
+        this.willRefused = true
+        this.remote = null
+        return this.openRemote()
+      }
       throw error
     }
     await this.remoteLinked(link, address, bridgeBit)
@@ -431,9 +444,13 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     if (bridgeBit) (packet as IConnectPacket & { bridgeMode: boolean }).bridgeMode = true
     if (o.remoteUsername !== undefined) packet.username = o.remoteUsername
     if (o.remotePassword !== undefined) packet.password = Buffer.from(o.remotePassword)
-    if (o.notifications && !o.notificationsLocalOnly) packet.will = { topic: o.notificationTopic, payload: Buffer.from('0'), qos: 1, retain: true }
+    if (this.remoteWill() && !this.willRefused) packet.will = { topic: o.notificationTopic, payload: Buffer.from('0'), qos: 1, retain: true }
     if (o.protocolVersion === 5) packet.properties = { sessionExpiryInterval: o.cleanSession ? 0 : NEVER_EXPIRES, receiveMaximum: o.maxInflight }
     return packet
+  }
+
+  private remoteWill(): boolean {
+    return this.options.notifications && !this.options.notificationsLocalOnly
   }
 
   private async remoteLinked(link: MqttLink<RemoteToken>, address: Required<BridgeAddress>, bridgeBit: boolean): Promise<void> {

@@ -68,4 +68,18 @@ describe('clients connecting with the bridge bit (protocol level 0x83/0x84)', ()
     const retained = await late.inbox.next()
     expect([retained.topic, retained.retain]).toEqual(['$SYS/broker/connection/site/state', true])
   })
+
+  it('may leave a will on their state topic under $SYS/broker/connection/ (a plain client may not)', async () => {
+    const { port, url } = await startBroker()
+    const will = { topic: '$SYS/broker/connection/site/state', payload: Buffer.from('0'), qos: 1 as const, retain: true }
+    const plain = await RawClient.open(port)
+    expect((await plain.handshake({ clientId: uniqueId('plain'), will })).returnCode).toBe(5)
+    const watcher = await connectClient(url)
+    await watcher.client.subscribeAsync('$SYS/broker/connection/#', { qos: 1 })
+    const bridgeMode = { bridgeMode: true } as Record<string, unknown>
+    const { raw } = await RawClient.connect(port, { clientId: uniqueId('bridge'), will, ...bridgeMode })
+    raw.destroy()
+    const message = await watcher.inbox.next()
+    expect([message.topic, message.payload.toString()]).toEqual(['$SYS/broker/connection/site/state', '0'])
+  })
 })

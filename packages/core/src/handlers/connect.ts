@@ -6,7 +6,7 @@ import { generateId } from '../context.js'
 import { ReasonCode, connackCodeForV3, malformed, protocolError } from '../errors.js'
 import type { AuthExchangeResult, AuthenticateResult, ConnectRequest, Denial, PublishVerdict, Verdict } from '../hooks/hook-types.js'
 import { denialOf, runChainAsync } from '../hooks/hook-runner.js'
-import { isSysTopic, topicNameProblem } from '../topic/topic-rules.js'
+import { isBridgeStateTopic, isSysTopic, topicNameProblem } from '../topic/topic-rules.js'
 import type { Message, ProtocolVersion, QoS } from '../types.js'
 import { createMessage, messageProperties, toBuffer } from './message-from-packet.js'
 
@@ -137,7 +137,7 @@ export const handleConnect: PacketHandler = (connection, packet, done) => {
       done()
       return
     }
-    if (isSysTopic(will.topic)) {
+    if (isSysTopic(will.topic) && !(connection.client.bridge && isBridgeStateTopic(will.topic))) {
       refuse(connection, ReasonCode.NotAuthorized, 'will topic in $SYS')
       done()
       return
