@@ -12,10 +12,11 @@ export default defineConfig({
       '@wren/persistence-sqlite': src('persistence-sqlite'),
       '@wren/auth-file': src('auth-file'),
       '@wren/bridge': src('bridge'),
+      '@wren/server': src('server'),
     },
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'benchmarks/test/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'benchmarks/test/**/*.test.ts', 'tests/**/*.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
     pool: 'forks',

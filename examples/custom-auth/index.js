@@ -84,6 +84,13 @@ export async function start({
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { httpPort, mqttPort } = await start({ host: '0.0.0.0' })
+  const env = process.env
+  const { httpPort, mqttPort, close } = await start({
+    httpPort: Number(env.HTTP_PORT ?? 3000),
+    mqttPort: Number(env.MQTT_PORT ?? 1883),
+    host: env.HOST ?? '127.0.0.1',
+  })
   console.log(`HTTP API on :${httpPort} (POST /login, GET /me), MQTT over TCP on :${mqttPort}`)
+  process.once('SIGTERM', () => close().then(() => process.exit(0)))
+  process.once('SIGINT', () => close().then(() => process.exit(0)))
 }

@@ -1,4 +1,5 @@
 import { defineConfig } from 'tsup'
 import { libraryBuild } from '../../tsup.base'
 
-export default defineConfig(libraryBuild)
+// ESM only: vitest, which this suite runs in, loads test files as ESM.
+export default defineConfig({ ...libraryBuild, format: ['esm'] })

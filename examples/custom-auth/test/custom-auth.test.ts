@@ -1,3 +1,7 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { start } from '../index.js'
@@ -101,4 +105,27 @@ describe('custom-auth example', () => {
     const me = await http('/me', { headers: { authorization: `Bearer ${expired}` } })
     expect(me.status).toBe(401)
   })
+
+  it('runs as a process on the ports of HTTP_PORT and MQTT_PORT, and exits 0 on SIGTERM', async () => {
+    const child = spawn(process.execPath, [fileURLToPath(new URL('../index.js', import.meta.url))], {
+      env: { ...process.env, HTTP_PORT: '0', MQTT_PORT: '0' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    const exited = once(child, 'exit')
+    const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string]
+    const [, httpPort, mqttPort] = /on :(\d+) \(POST \/login, GET \/me\), MQTT over TCP on :(\d+)/.exec(line)!
+    const login = await fetch(`http://127.0.0.1:${httpPort}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'bob', password: 'bob-password' }),
+    })
+    const { token } = (await login.json()) as { token: string }
+    const bob = await connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { reconnectPeriod: 0, username: 'bob', password: token })
+    const closedByServer = once(bob, 'close')
+    child.kill('SIGTERM')
+    expect(await exited).toEqual([0, null])
+    await closedByServer
+    await bob.endAsync(true)
+  })
 })
+

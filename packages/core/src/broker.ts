@@ -9,6 +9,7 @@ import { packetHandlers } from './handlers/index.js'
 import { addHook, createHookChains, type HookChains } from './hooks/hook-runner.js'
 import type { ClientInfo, HookName, Hooks } from './hooks/hook-types.js'
 import { DEFAULT_OPTIONS, type BrokerOptions, type Logger, type ResolvedOptions } from './options.js'
+import { validateBrokerOptions } from './options-validation.js'
 import { MemoryPersistence } from './persistence/memory.js'
 import type { Persistence } from './persistence/persistence.js'
 import { SharedGroups, distribute } from './router/distribute.js'
@@ -48,6 +49,7 @@ export class Broker extends TypedEmitter<BrokerEvents> {
 
   constructor(options: BrokerOptions = {}) {
     super()
+    validateBrokerOptions(options)
     this.id = options.cluster?.nodeId ?? options.id ?? generateId('wren-broker-')
     const resolved = resolveOptions(options)
     const topicLimits: TopicLimits = { maxLength: resolved.maxTopicLength, maxLevels: resolved.maxTopicLevels }

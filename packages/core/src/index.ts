@@ -1,4 +1,12 @@
 export { createBroker, Broker } from './broker.js'
+export {
+  BROKER_OPTION_RULES,
+  BrokerOptionError,
+  optionRuleProblem,
+  validateBrokerOptions,
+  type BrokerOptionName,
+  type OptionRule,
+} from './options-validation.js'
 export type { BrokerOptions, Logger, QueueFullPolicy, SharedMember, SharedSubscriptionStrategy } from './options.js'
 export type { FullQueueAction } from './session/session.js'
 export type { BrokerEvents } from './events.js'

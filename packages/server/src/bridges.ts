@@ -1,45 +1,49 @@
-import { resolve } from 'node:path'
-import { Bridge, BridgeFileError, readBridgeFile, resolveBridgeOptions, type BridgeLease, type BridgeOptions, type BridgeTls } from '@wren/bridge'
+import type { Bridge, BridgeLease, BridgeOptions, ResolvedBridgeOptions } from '@wren/bridge'
 import type { Broker } from '@wren/core'
 import type { Logger } from 'pino'
-import { ConfigError, type ServerConfig } from './config.js'
+import { ConfigError } from './config-error.js'
+import type { ServerConfig } from './settings.js'
 import { loadFactory } from './optional-package.js'
 
-const TLS_FILES = ['cafile', 'capath', 'certfile', 'keyfile'] as const
-
-/** Certificate paths of a bridge in a config file are taken from the file's directory, as the server's own. */
-function withBaseDir(options: BridgeOptions, baseDir: string): BridgeOptions {
-  if (!options.tls) return options
-  const tls: BridgeTls = { ...options.tls }
-  for (const key of TLS_FILES) if (typeof tls[key] === 'string') tls[key] = resolve(baseDir, tls[key])
-  return { ...options, tls }
+interface BridgePackage {
+  resolveBridgeOptions(options: BridgeOptions): ResolvedBridgeOptions
+  readBridgeFile(file: string): Promise<BridgeOptions[]>
+  createBridge(broker: Broker, options: BridgeOptions): Bridge
 }
 
-/** The `bridges` config key: an array of `@wren/bridge` options, each checked now so a typo stops the start. */
-export function bridgesSetting(value: unknown, label: string, baseDir: string): BridgeOptions[] {
-  if (!Array.isArray(value)) throw new ConfigError(`${label} must be an array of bridges, got ${JSON.stringify(value)}`)
-  return value.map((entry: unknown, index) => {
-    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
-      throw new ConfigError(`${label}[${index}] must be an object (name, addresses, topics, ...), got ${JSON.stringify(entry)}`)
-    }
-    const options = withBaseDir(entry as BridgeOptions, baseDir)
-    try {
-      resolveBridgeOptions(options)
-    } catch (error) {
-      throw new ConfigError(`${label}[${index}]: ${(error as Error).message}`)
-    }
-    return options
-  })
+/** The optional `@wren/bridge`, loaded only when the config has bridges. */
+async function bridgePackage(): Promise<BridgePackage> {
+  const purpose = 'bridges (bridges, --bridge-file)'
+  return {
+    resolveBridgeOptions: await loadFactory<BridgePackage['resolveBridgeOptions']>('@wren/bridge', 'resolveBridgeOptions', purpose),
+    readBridgeFile: await loadFactory<BridgePackage['readBridgeFile']>('@wren/bridge', 'readBridgeFile', purpose),
+    createBridge: await loadFactory<BridgePackage['createBridge']>('@wren/bridge', 'createBridge', purpose),
+  }
 }
 
-/** The bridges of the config: the `bridges` key, then the connections of `bridgeFile` (Mosquitto syntax). */
-export async function loadBridges(config: ServerConfig): Promise<BridgeOptions[]> {
+/** The bridges of the config, checked: the `bridges` key, then the connections of `bridgeFile` (Mosquitto syntax). */
+export interface PlannedBridges {
+  options: BridgeOptions[]
+  create?: BridgePackage['createBridge']
+}
+
+export async function loadBridges(config: ServerConfig): Promise<PlannedBridges> {
+  if ((config.bridges?.length ?? 0) === 0 && config.bridgeFile === undefined) return { options: [] }
+  const pkg = await bridgePackage()
   const all = [...(config.bridges ?? [])]
+  all.forEach((options, index) => {
+    try {
+      pkg.resolveBridgeOptions(options)
+    } catch (error) {
+      throw new ConfigError(`bridges[${index}]: ${(error as Error).message}`)
+    }
+  })
   if (config.bridgeFile !== undefined) {
     try {
-      all.push(...(await readBridgeFile(config.bridgeFile)))
+      all.push(...(await pkg.readBridgeFile(config.bridgeFile)))
     } catch (error) {
-      if (error instanceof BridgeFileError) throw new ConfigError(error.message)
+      // BridgeFileError: <file>:<line>: <reason>
+      if ((error as Error).name === 'BridgeFileError') throw new ConfigError((error as Error).message)
       throw error
     }
   }
@@ -48,7 +52,7 @@ export async function loadBridges(config: ServerConfig): Promise<BridgeOptions[]
     if (names.has(name)) throw new ConfigError(`two bridges are named ${name} (bridges and bridgeFile together)`)
     names.add(name)
   }
-  return all
+  return { options: all, create: pkg.createBridge }
 }
 
 type Lease = BridgeLease & { close(): Promise<void> }
@@ -64,18 +68,19 @@ export interface RunningBridges {
  * In a cluster (and in workers mode) every node has the same bridges: each runs on the node holding its lease
  * in the cluster's Redis, and moves to another node when that one dies.
  */
-export async function startBridges(broker: Broker, all: BridgeOptions[], config: ServerConfig, logger: Logger): Promise<RunningBridges> {
+export async function startBridges(broker: Broker, planned: PlannedBridges, config: ServerConfig, logger: Logger): Promise<RunningBridges> {
+  const { options: all, create } = planned
+  if (all.length === 0 || create === undefined) return { stop: () => Promise.resolve() }
   let lease: Lease | undefined
-  if (all.length > 0 && config.cluster !== undefined) {
-    const create = await loadFactory<LeaseFactory>('@wren/cluster-redis', 'createRedisBridgeLease', `bridges in cluster "${config.cluster}"`)
-    lease = create({ url: config.cluster, nodeId: broker.id })
+  if (config.cluster !== undefined) {
+    const createLease = await loadFactory<LeaseFactory>('@wren/cluster-redis', 'createRedisBridgeLease', `bridges in cluster "${config.cluster}"`)
+    lease = createLease({ url: config.cluster, nodeId: broker.id })
   }
   const bridges = all.map((options) => {
-    const bridge = new Bridge(broker, { sysInterval: config.sysInterval, ...options, ...(lease ? { lease } : {}) })
+    const bridge = create(broker, { sysInterval: config.sysInterval, ...options, ...(lease ? { lease } : {}) })
     const log = logger.child({ bridge: bridge.name })
     bridge.on('connected', (address, bridgeBit) => log.info({ address: `${address.host}:${address.port}`, bridgeBit }, 'bridge connected'))
     bridge.on('disconnected', (reason, delayMs) => log.warn({ reason, retryInMs: delayMs === undefined ? null : Math.round(delayMs) }, 'bridge disconnected'))
-    bridge.start().catch((error: unknown) => log.error({ err: error }, 'bridge could not start'))
     return bridge
   })
   return {

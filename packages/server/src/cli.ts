@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 import cluster from 'node:cluster'
 import { createRequire } from 'node:module'
-import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { parseArgs } from 'node:util'
 import { runPasswdCli } from '@wren/auth-file'
-import { ConfigError, mergeConfig, readConfigFile, validatePartialConfig, type ServerConfig } from './config.js'
+import { ConfigError, mergeConfig, readConfigFile, type ServerConfig } from './config.js'
+import { StartupError } from './config-error.js'
+import { ListenerError } from './listeners/open-listeners.js'
+import { configFromFlags, flagHelp, flagOptions } from './flags.js'
 import { createLogger } from './logger.js'
-import { startServer } from './server.js'
+import { startServer, type RunningServer } from './server.js'
 import { WORKER_STARTED, WORKER_STOP, runPrimary, workerConfig } from './workers.js'
 
 const USAGE = `Usage: wren [options]
@@ -17,166 +20,10 @@ Flags win over the keys of the config file; see docs/server.md.
 "wren passwd" adds, changes or deletes (-D) a user of a password file.
 
 Options:
-  -c, --config <file>           JSON config file (keys: host, port, wsPort, tlsPort, persistence, ...)
-      --host <addr>             address to bind every listener to (default 0.0.0.0 with authentication,
-                                127.0.0.1 without)
-  -p, --port <n>                MQTT over TCP port (default 1883; 0 = any free port)
-      --no-tcp                  no TCP listener (same as --port=-1)
-      --ws-port <n>             MQTT over WebSocket port (default 8083; 0 = any free port)
-      --no-ws                   no WebSocket listener (same as --ws-port=-1)
-      --ws-path <path>          HTTP path of the WebSocket listeners (default /mqtt)
-      --ws-origins <list>       comma-separated browser origins allowed on the WebSocket listeners (default any)
-      --tls-port <n>            MQTT over TLS port (default off; 0 = any free port)
-      --wss-port <n>            MQTT over secure WebSocket port (default off; 0 = any free port)
-      --cert <file>             PEM certificate chain for the TLS listeners
-      --key <file>              PEM private key for the TLS listeners
-      --ca <file>               PEM CA bundle that client certificates are verified against
-      --require-client-cert     refuse TLS clients without a certificate signed by --ca
-      --cert-cn-as-username     log TLS clients with a verified certificate in as its CN, without a password
-      --password-file <file>    clients must log in as a user of this file (see "wren passwd")
-      --acl-file <file>         Mosquitto ACL file: what each client may publish, subscribe to and receive
-                                (SIGHUP reads both files again)
-      --allow-anonymous         let clients without a user name in (needed to bind a public --host without auth)
-      --trust-client-usernames  allow --acl-file without --password-file: the user names clients send are believed
-      --bridge-file <file>      Mosquitto bridge blocks (connection <name>, address, topic ...): bridges to other brokers
-      --persistence <spec>      memory (default) | sqlite:<file> | redis://host:port[/db]
-      --cluster <url>           join the cluster on this Redis (redis://host:port[/db]; needs @wren/cluster-redis);
-                                persistence defaults to the same Redis
-      --node-id <id>            this node's id in the cluster (default generated)
-      --workers <n|auto>        fork n worker processes sharing the ports (auto = one per CPU); needs --cluster
-      --sys-interval <s>        seconds between $SYS updates; 0 = off (default 10)
-      --max-connections <n>     clients connected at once
-      --max-packet-size <n>     largest packet accepted from a client, in bytes
-      --max-queued <n>          QoS 1/2 messages held for one client, queued and in flight (default 1000)
-      --max-inflight <n>        QoS 1/2 messages in flight to one client (default 100)
-      --max-publish-rate <n>    PUBLISH packets per second and client; 0 = no limit (default 0)
-      --max-subscriptions <n>   subscriptions one client may hold (default 10000)
-      --connect-timeout <ms>    time a new connection has to send CONNECT (default 10000)
-      --log-level <level>       fatal | error | warn | info | debug | trace | silent (default info)
-      --shutdown-timeout <ms>   how long a shutdown may take before exiting with an error (default 10000)
-  -h, --help                    show this help
-  -v, --version                 show the version
+${flagHelp()}
 `
 
-const OPTIONS = {
-  config: { type: 'string', short: 'c' },
-  host: { type: 'string' },
-  port: { type: 'string', short: 'p' },
-  'no-tcp': { type: 'boolean' },
-  'ws-port': { type: 'string' },
-  'no-ws': { type: 'boolean' },
-  'tls-port': { type: 'string' },
-  'wss-port': { type: 'string' },
-  'ws-path': { type: 'string' },
-  'ws-origins': { type: 'string' },
-  cert: { type: 'string' },
-  key: { type: 'string' },
-  ca: { type: 'string' },
-  'require-client-cert': { type: 'boolean' },
-  'cert-cn-as-username': { type: 'boolean' },
-  'password-file': { type: 'string' },
-  'acl-file': { type: 'string' },
-  'allow-anonymous': { type: 'boolean' },
-  'trust-client-usernames': { type: 'boolean' },
-  'bridge-file': { type: 'string' },
-  persistence: { type: 'string' },
-  cluster: { type: 'string' },
-  'node-id': { type: 'string' },
-  workers: { type: 'string' },
-  'sys-interval': { type: 'string' },
-  'max-connections': { type: 'string' },
-  'max-packet-size': { type: 'string' },
-  'max-queued': { type: 'string' },
-  'max-inflight': { type: 'string' },
-  'max-publish-rate': { type: 'string' },
-  'max-subscriptions': { type: 'string' },
-  'connect-timeout': { type: 'string' },
-  'log-level': { type: 'string' },
-  'shutdown-timeout': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-  version: { type: 'boolean', short: 'v' },
-} satisfies ParseArgsConfig['options']
-
-/** Flags that carry a config key's value, by config key. */
-const VALUE_FLAGS: Partial<Record<keyof ServerConfig, keyof typeof OPTIONS>> = {
-  host: 'host',
-  port: 'port',
-  wsPort: 'ws-port',
-  tlsPort: 'tls-port',
-  wssPort: 'wss-port',
-  wsPath: 'ws-path',
-  wsOrigins: 'ws-origins',
-  cert: 'cert',
-  key: 'key',
-  ca: 'ca',
-  passwordFile: 'password-file',
-  aclFile: 'acl-file',
-  bridgeFile: 'bridge-file',
-  persistence: 'persistence',
-  cluster: 'cluster',
-  nodeId: 'node-id',
-  workers: 'workers',
-  sysInterval: 'sys-interval',
-  maxConnections: 'max-connections',
-  maxPacketSize: 'max-packet-size',
-  maxQueued: 'max-queued',
-  maxInflight: 'max-inflight',
-  maxPublishRate: 'max-publish-rate',
-  maxSubscriptions: 'max-subscriptions',
-  connectTimeout: 'connect-timeout',
-  logLevel: 'log-level',
-  shutdownTimeout: 'shutdown-timeout',
-}
-
-const NUMERIC_KEYS = new Set<keyof ServerConfig>([
-  'port',
-  'wsPort',
-  'tlsPort',
-  'wssPort',
-  'sysInterval',
-  'maxConnections',
-  'maxPacketSize',
-  'maxQueued',
-  'maxInflight',
-  'maxPublishRate',
-  'maxSubscriptions',
-  'connectTimeout',
-  'shutdownTimeout',
-  'workers',
-])
-
-/** Flags that switch a config key on. */
-const SWITCH_FLAGS: Partial<Record<keyof ServerConfig, keyof typeof OPTIONS>> = {
-  requireClientCert: 'require-client-cert',
-  certCnAsUsername: 'cert-cn-as-username',
-  allowAnonymous: 'allow-anonymous',
-  trustClientUsernames: 'trust-client-usernames',
-}
-
-type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values']
-
-/** Flag values as config values: whole numbers become numbers, anything else is left for validation to reject. */
-function configFromFlags(values: Values): Partial<ServerConfig> {
-  const raw: Record<string, unknown> = {}
-  const flagFor: Record<string, string> = {}
-  for (const [key, flag] of Object.entries(VALUE_FLAGS)) {
-    const value = values[flag]
-    if (typeof value !== 'string') continue
-    flagFor[key] = `--${flag}`
-    raw[key] = NUMERIC_KEYS.has(key as keyof ServerConfig) && /^-?\d+$/.test(value) ? Number(value) : value
-  }
-  for (const [key, flag] of Object.entries(SWITCH_FLAGS)) {
-    if (!values[flag]) continue
-    flagFor[key] = `--${flag}`
-    raw[key] = true
-  }
-  for (const [flag, key] of [['no-tcp', 'port'], ['no-ws', 'wsPort']] as const) {
-    if (!values[flag]) continue
-    flagFor[key] = `--${flag}`
-    raw[key] = -1
-  }
-  return validatePartialConfig(raw, (key) => flagFor[key] ?? key, process.cwd())
-}
+type Values = ReturnType<typeof parseArgs>['values']
 
 function version(): string {
   const pkg = createRequire(import.meta.url)('../package.json') as { version: string }
@@ -184,8 +31,8 @@ function version(): string {
 }
 
 async function loadConfig(values: Values): Promise<ServerConfig> {
-  const fromFile = values.config === undefined ? {} : await readConfigFile(values.config)
-  return mergeConfig(fromFile, configFromFlags(values))
+  const fromFile = typeof values.config === 'string' ? await readConfigFile(values.config) : {}
+  return mergeConfig(fromFile, configFromFlags(values, process.cwd()))
 }
 
 function fail(message: string, exitCode: number): never {
@@ -198,9 +45,11 @@ async function main(argv: string[]): Promise<void> {
     process.exitCode = await runPasswdCli(argv.slice(1))
     return
   }
+  // `pnpm start -- --port 1884` hands the `--` on: it only separates pnpm's arguments from ours.
+  const args = argv[0] === '--' ? argv.slice(1) : argv
   let values: Values
   try {
-    values = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values
+    values = parseArgs({ args, options: flagOptions(), strict: true, allowPositionals: false }).values
   } catch (error) {
     fail(`${(error as Error).message}\nRun "wren --help" for the options.`, 2)
   }
@@ -265,14 +114,19 @@ async function main(argv: string[]): Promise<void> {
     starting.then((server) => server.reload()).catch(() => undefined)
   })
 
+  let server: RunningServer
   try {
-    await starting
-    if (worker) process.send?.(WORKER_STARTED)
+    server = await starting
   } catch (error) {
     if (error instanceof ConfigError) fail(error.message, 2)
-    logger.fatal({ err: error }, 'could not start')
-    process.exit(1)
+    // One line naming the culprit; a stack only for what the server did not foresee.
+    const known = error instanceof ListenerError || error instanceof StartupError
+    const { message, code } = error as NodeJS.ErrnoException
+    logger.fatal({ err: known ? { message, code } : error }, 'could not start')
+    fail(known ? message : `could not start: ${message}`, 1)
   }
+  if (worker) process.send?.(WORKER_STARTED)
+  else process.stderr.write(`wren ${version()} is up\n${server.summary.map((line) => `  ${line}\n`).join('')}`)
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

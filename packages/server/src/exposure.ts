@@ -1,5 +1,6 @@
 import type { HookOptions } from '@wren/core'
 import { ConfigError, type ServerConfig } from './config.js'
+import { listenerName } from './listener-config.js'
 
 export interface Exposure {
   /** The address the listeners bind. */
@@ -24,6 +25,14 @@ export function resolveExposure(config: ServerConfig, hooks: HookOptions): Expos
     )
   }
   const anonymous = !authenticated
+  config.listeners.forEach((listener, index) => {
+    const open = anonymous && listener.passwordFile === undefined && !config.allowAnonymous
+    if (open && listener.host !== undefined && !LOOPBACK.test(listener.host)) {
+      throw new ConfigError(
+        `${listenerName(index)} on ${listener.host} with no authentication would let anyone connect: give it a passwordFile, or set allowAnonymous (--allow-anonymous)`,
+      )
+    }
+  })
   if (config.host === undefined) {
     if (!anonymous || config.allowAnonymous) return { host: '0.0.0.0', warning: undefined }
     return {

@@ -1,18 +1,18 @@
 import { setTimeout as delay } from 'node:timers/promises'
-import type { TlsOptions } from 'node:tls'
-import { createBroker, type Broker, type BrokerOptions, type HookOptions } from '@wren/core'
+import { createBroker, type Broker, type HookOptions } from '@wren/core'
 import type { Logger } from 'pino'
 import { chainHooks, createServerAuth } from './auth.js'
 import { loadBridges, startBridges } from './bridges.js'
 import { mergeConfig, validatePartialConfig, type ServerConfig } from './config.js'
 import { createLogger } from './logger.js'
 import { openCluster } from './cluster.js'
-import { openPersistence } from './persistence.js'
-import { readTlsFiles } from './tls-files.js'
 import { resolveExposure } from './exposure.js'
+import { planListeners } from './listener-plan.js'
+import { openPersistence } from './persistence.js'
+import { brokerOptions } from './settings.js'
+import { startSummary } from './start-summary.js'
 import type { Listener, ListenerAddress } from './listeners/listener.js'
-import { listenTcp } from './listeners/tcp.js'
-import { listenWebSocket } from './listeners/websocket.js'
+import { openListeners } from './listeners/open-listeners.js'
 
 export interface StartOptions {
   /** Defaults to a pino logger at `config.logLevel` writing to stdout. */
@@ -26,6 +26,8 @@ export interface RunningServer {
   config: ServerConfig
   /** One entry per listener, in the order they were opened; port 0 in the config shows here as the port chosen. */
   addresses: ListenerAddress[]
+  /** Where it listens, which store it uses and who may connect, in plain words: what `wren` prints first. */
+  summary: string[]
   /**
    * Reads the password and ACL files again (what SIGHUP does), and logs the outcome. On an error it rejects
    * and the files loaded before stay in force. Without such files it does nothing.
@@ -37,53 +39,6 @@ export interface RunningServer {
 
 /** How long clients get to read the broker's goodbye before their connections are cut. */
 const CLIENT_GRACE_MS = 1000
-
-/** The listeners the config asks for, in a fixed order: tcp, ws, tls, wss. Port -1 leaves one out. */
-function plannedListeners(
-  broker: Broker,
-  config: ServerConfig,
-  host: string,
-  tls: TlsOptions | undefined,
-): Array<() => Promise<Listener>> {
-  const { wsPath: path } = config
-  const limits = {
-    ...(config.maxPacketSize === undefined ? {} : { maxPayload: config.maxPacketSize }),
-    ...(config.wsOrigins === undefined ? {} : { origins: config.wsOrigins }),
-  }
-  const guard = {
-    ...(config.connectTimeout === undefined ? {} : { handshakeTimeout: config.connectTimeout }),
-    ...(config.maxConnections === undefined ? {} : { maxConnections: config.maxConnections }),
-  }
-  const wanted: Array<[number, (port: number) => Promise<Listener>]> = [
-    [config.port, (port) => listenTcp(broker, { host, port, ...guard })],
-    [config.wsPort, (port) => listenWebSocket(broker, { host, port, path, limits })],
-  ]
-  if (tls) {
-    wanted.push(
-      [config.tlsPort, (port) => listenTcp(broker, { host, port, tls, ...guard })],
-      [config.wssPort, (port) => listenWebSocket(broker, { host, port, path, tls, limits })],
-    )
-  }
-  return wanted.filter(([port]) => port >= 0).map(([port, open]) => () => open(port))
-}
-
-type Limits = Pick<
-  BrokerOptions,
-  'maxConnections' | 'maxPacketSize' | 'maxQueued' | 'maxInflight' | 'maxPublishRate' | 'connectTimeout' | 'maxSubscriptionsPerClient'
->
-
-/** The limits the config sets; the others keep the broker's defaults. */
-function limits(config: ServerConfig): Limits {
-  const options: Limits = {}
-  if (config.maxConnections !== undefined) options.maxConnections = config.maxConnections
-  if (config.maxPacketSize !== undefined) options.maxPacketSize = config.maxPacketSize
-  if (config.maxQueued !== undefined) options.maxQueued = config.maxQueued
-  if (config.maxInflight !== undefined) options.maxInflight = config.maxInflight
-  if (config.maxPublishRate !== undefined) options.maxPublishRate = config.maxPublishRate
-  if (config.connectTimeout !== undefined) options.connectTimeout = config.connectTimeout
-  if (config.maxSubscriptions !== undefined) options.maxSubscriptionsPerClient = config.maxSubscriptions
-  return options
-}
 
 async function closeAll(broker: Broker, listeners: Listener[]): Promise<void> {
   const listenersClosed = Promise.all(listeners.map((listener) => listener.close()))
@@ -104,9 +59,9 @@ export async function startServer(
 ): Promise<RunningServer> {
   const config = mergeConfig(validatePartialConfig(input, (key) => `config.${key}`, process.cwd()))
   const logger = options.logger ?? createLogger(config.logLevel)
-  const tls = await readTlsFiles(config)
-  const auth = createServerAuth(config)
   const exposure = resolveExposure(config, options.hooks ?? {})
+  const plan = await planListeners(config, exposure.host)
+  const auth = createServerAuth(config)
   const bridgeOptions = await loadBridges(config)
 
   const cluster = config.cluster === undefined
@@ -115,8 +70,7 @@ export async function startServer(
   const persistence = await openPersistence(config.persistence)
   const broker = createBroker({
     logger: logger.child({ component: 'broker' }),
-    sysInterval: config.sysInterval,
-    ...limits(config),
+    ...brokerOptions(config),
     ...(persistence ? { persistence } : {}),
     ...(cluster ? { cluster } : {}),
     hooks: chainHooks(auth.hooks, options.hooks ?? {}),
@@ -133,12 +87,12 @@ export async function startServer(
     logger.debug({ clientId: client.id, filters: subscriptions.map((s) => s.filter) }, 'client subscribed'),
   )
 
-  const listeners: Listener[] = []
+  let listeners: Listener[]
   try {
     await broker.ready()
-    for (const open of plannedListeners(broker, config, exposure.host, tls)) listeners.push(await open())
+    listeners = await openListeners(broker, plan)
   } catch (error) {
-    await closeAll(broker, listeners)
+    await closeAll(broker, [])
     throw error
   }
 
@@ -152,7 +106,15 @@ export async function startServer(
     requireClientCert: config.requireClientCert,
     certCnAsUsername: config.certCnAsUsername,
   }
-  const started = { brokerId: broker.id, persistence: config.persistence.kind, cluster: cluster !== undefined, limits: limits(config), ...security }
+  const summary = startSummary(config, addresses, options.hooks?.authenticate !== undefined)
+  const started = {
+    brokerId: broker.id,
+    persistence: config.persistence.kind,
+    cluster: cluster !== undefined,
+    brokerOptions: brokerOptions(config),
+    ...security,
+    summary,
+  }
   logger.info(started, 'broker started')
 
   let closing: Promise<void> | undefined
@@ -160,6 +122,7 @@ export async function startServer(
     broker,
     config,
     addresses,
+    summary,
     async reload() {
       if (!auth.hasFiles) {
         logger.info('reload: no password or ACL file to read')

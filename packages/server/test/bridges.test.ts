@@ -65,7 +65,7 @@ describe('bridges in the wren server', () => {
     const bad = await file('bad.json', JSON.stringify({ bridges: [{ name: 'b', addresses: ['127.0.0.1'], topics: [{ pattern: '' }] }] }))
     const refused = await runWren(['--config', bad])
     expect(refused.code).toBe(2)
-    expect(refused.stderr).toContain(`"bridges" in ${bad}[0]: an empty topic pattern needs both a local and a remote prefix`)
+    expect(refused.stderr).toContain('bridges[0]: an empty topic pattern needs both a local and a remote prefix')
 
     const topic = uniqueId('json')
     const server = await startServer(

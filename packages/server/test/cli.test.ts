@@ -154,7 +154,8 @@ describe('wren command line', () => {
     const args = ['--config', file, '--no-ws', '--max-publish-rate', '10', '--connect-timeout', '300', '--max-queued', '7']
     const server = await wren(args)
     const started = server.logs.find((line) => line.msg === 'broker started')!
-    expect(started.limits).toEqual({
+    expect(started.brokerOptions).toEqual({
+      sysInterval: 10,
       maxQueued: 7,
       maxInflight: 5,
       maxPublishRate: 10,
@@ -215,10 +216,12 @@ describe('wren command line', () => {
     expect(await server.exited).toEqual({ code: 0, signal: null })
   })
 
-  it('exits 1 with a log line when its port is taken', async () => {
+  it('exits 1 with one line naming the listener when its port is taken', async () => {
     const first = await wren(['--no-ws'])
-    const { code, stdout } = await runWren(['--host', '127.0.0.1', '--port', String(first.ports.tcp), '--no-ws'])
+    const port = first.ports.tcp!
+    const { code, stdout, stderr } = await runWren(['--host', '127.0.0.1', '--port', '0', '--ws-port', String(port)])
     expect(code).toBe(1)
+    expect(stderr).toBe(`wren: cannot listen on ws://127.0.0.1:${port}/mqtt: port ${port} is in use\n`)
     const lines = stdout.split('\n').filter(Boolean)
     expect(JSON.parse(lines.at(-1)!)).toMatchObject({ msg: 'could not start', err: { code: 'EADDRINUSE' } })
   })

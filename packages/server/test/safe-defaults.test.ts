@@ -22,7 +22,7 @@ afterAll(async () => {
 
 const quiet = { port: 0, wsPort: -1, sysInterval: 0, logLevel: 'silent' } as const
 
-async function start(config: Partial<ServerConfig>, logger?: ReturnType<typeof pino>): Promise<RunningServer> {
+async function start(config: Partial<ServerConfig>, logger?: pino.Logger): Promise<RunningServer> {
   const server = await startServer(config, logger ? { logger } : {})
   onTestFinished(() => server.close())
   return server

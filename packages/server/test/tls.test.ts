@@ -138,7 +138,16 @@ describe('TLS listeners', () => {
     ).rejects.toThrow(`cannot read key file ${join(dir, 'nope.key')}: no such file`)
     await expect(
       startServer({ ...quiet, tlsPort: 0, cert: certs.serverCert, key: certs.clientKey }),
-    ).rejects.toThrow('cert, key or ca is not usable')
+    ).rejects.toThrow(`key ${certs.clientKey} does not belong to cert ${certs.serverCert}`)
+    await expect(
+      startServer({ ...quiet, tlsPort: 0, cert: certs.serverKey, key: certs.serverKey }),
+    ).rejects.toThrow(`cert ${certs.serverKey} is not a PEM certificate`)
+    await expect(
+      startServer({ ...quiet, tlsPort: 0, cert: certs.serverCert, key: certs.serverCert }),
+    ).rejects.toThrow(`key ${certs.serverCert} is not a PEM private key`)
+    await expect(
+      startServer({ ...quiet, tlsPort: 0, cert: certs.serverCert, key: certs.serverKey, ca: certs.serverKey }),
+    ).rejects.toThrow(`ca ${certs.serverKey} is not a PEM certificate bundle`)
     const tls = { ...quiet, tlsPort: 0, cert: certs.serverCert, key: certs.serverKey }
     await expect(startServer({ ...tls, requireClientCert: true })).rejects.toThrow('requireClientCert needs ca')
     await expect(startServer({ ...tls, certCnAsUsername: true })).rejects.toThrow('certCnAsUsername needs ca')

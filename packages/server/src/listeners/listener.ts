@@ -25,9 +25,13 @@ export function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host
 }
 
-/** What the broker (and its hooks) learn of a client's connection, its verified certificate included. */
-export function connectionMeta(socket: Socket, transport: string): ConnectionMeta {
+/**
+ * What the broker (and its hooks) learn of a client's connection, its verified certificate included, and
+ * `listener`: the name of the listener that accepted it, when it has one.
+ */
+export function connectionMeta(socket: Socket, transport: string, listener?: string): ConnectionMeta {
   const meta: ConnectionMeta = { transport, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort }
+  if (listener !== undefined) meta.listener = listener
   if (socket instanceof TLSSocket && socket.authorized) meta.certificate = socket.getPeerCertificate()
   return meta
 }

@@ -13,12 +13,14 @@ export interface TcpListenerOptions {
   handshakeTimeout?: number
   /** Sockets open at once on this listener, TLS handshakes in progress included; more are closed at accept. */
   maxConnections?: number
+  /** Reaches the hooks as `client.meta.listener`. */
+  name?: string
 }
 
 /** MQTT over TCP or TLS: each accepted socket is handed to the broker as it is. */
 export async function listenTcp(broker: Broker, options: TcpListenerOptions): Promise<Listener> {
   const transport = options.tls ? 'tls' : 'tcp'
-  const accept = (socket: Socket): void => broker.handle(socket, connectionMeta(socket, transport))
+  const accept = (socket: Socket): void => broker.handle(socket, connectionMeta(socket, transport, options.name))
   // A TLS socket counts from accept: one that never completes (or never starts) its handshake is closed
   // after the connect timeout, as a client that never sends CONNECT is.
   const server = options.tls

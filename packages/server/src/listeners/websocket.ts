@@ -14,12 +14,14 @@ function chooseSubprotocol(offered: Set<string>): string | false {
   return MQTT_SUBPROTOCOLS.find((protocol) => offered.has(protocol)) ?? false
 }
 
-/** What an upgrade must bring, and how large a WebSocket message may be. */
+/** What an upgrade must bring, how large a WebSocket message may be, and the name the hooks see. */
 export interface WebSocketLimits {
   /** Largest WebSocket message, in bytes: a frame over it closes the connection before it is buffered. Default 268435455. */
   maxPayload?: number
   /** Browser origins allowed to connect (`Origin` header, e.g. `https://app.example`); undefined = any. */
   origins?: readonly string[]
+  /** Reaches the hooks as `client.meta.listener`. */
+  name?: string
 }
 
 function offersMqtt(request: IncomingMessage): boolean {
@@ -34,7 +36,7 @@ function offersMqtt(request: IncomingMessage): boolean {
  * an MQTT subprotocol (MQTT 5 §6.0), or from an origin not allowed, is refused with 400 / 403.
  */
 export function attachWebSocket(server: Server, broker: Broker, path = '/mqtt', limits: WebSocketLimits = {}): WebSocketServer {
-  const { origins } = limits
+  const { origins, name } = limits
   const wss = new WebSocketServer({
     server,
     path,
@@ -50,7 +52,7 @@ export function attachWebSocket(server: Server, broker: Broker, path = '/mqtt', 
   wss.on('error', () => undefined)
   wss.on('connection', (ws, request: IncomingMessage) => {
     const transport = request.socket instanceof TLSSocket ? 'wss' : 'ws'
-    broker.handle(createWebSocketStream(ws), connectionMeta(request.socket, transport))
+    broker.handle(createWebSocketStream(ws), connectionMeta(request.socket, transport, name))
   })
   return wss
 }
@@ -61,6 +63,8 @@ export interface WebSocketListenerOptions {
   path: string
   /** Makes it a secure WebSocket listener (`wss://`). */
   tls?: TlsOptions
+  /** Connections held at once; more are closed as they arrive. */
+  maxConnections?: number
   limits?: WebSocketLimits
 }
 
@@ -73,6 +77,7 @@ export async function listenWebSocket(broker: Broker, options: WebSocketListener
   }
   const server = options.tls ? createHttpsServer(options.tls, answerPlainHttp) : createServer(answerPlainHttp)
   const wss = attachWebSocket(server, broker, options.path, options.limits)
+  if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections
   server.listen(options.port, options.host)
   await once(server, 'listening')
   const { port } = server.address() as AddressInfo

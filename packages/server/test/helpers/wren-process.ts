@@ -22,14 +22,20 @@ export interface WrenProcess {
   urls: Record<string, string>
   ports: Record<string, number>
   waitForLog(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>
+  /** Resolves with everything written to stderr once it matches `pattern`. */
+  waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<string>
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
   stop(): Promise<void>
 }
 
-/** Runs `wren` on loopback with any free ports and waits until it logs that the broker started. */
-export async function startWren(args: string[] = []): Promise<WrenProcess> {
+/**
+ * Runs `wren` on loopback with any free ports (unless `shortcuts` is false: then `args` choose every listener)
+ * and waits until it logs that the broker started.
+ */
+export async function startWren(args: string[] = [], { shortcuts = true } = {}): Promise<WrenProcess> {
   assertBuilt()
-  const child = spawn(process.execPath, [CLI, '--host', '127.0.0.1', '--port', '0', '--ws-port', '0', ...args], {
+  const defaults = shortcuts ? ['--host', '127.0.0.1', '--port', '0', '--ws-port', '0'] : []
+  const child = spawn(process.execPath, [CLI, ...defaults, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const logs: LogLine[] = []
@@ -43,7 +49,10 @@ export async function startWren(args: string[] = []): Promise<WrenProcess> {
     for (const line of lines) if (line.trim()) logs.push(JSON.parse(line) as LogLine)
     for (const wake of waiters) wake()
   })
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk
+    for (const wake of waiters) wake()
+  })
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('close', (code, signal) => {
       resolve({ code, signal })
@@ -51,17 +60,17 @@ export async function startWren(args: string[] = []): Promise<WrenProcess> {
     }),
   )
 
-  const waitForLog = (predicate: (line: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> =>
+  const waitFor = <T>(find: () => T | undefined, what: string, timeoutMs: number): Promise<T> =>
     new Promise((resolve, reject) => {
       const check = (): void => {
-        const found = logs.find(predicate)
-        if (found) return done(() => resolve(found))
+        const found = find()
+        if (found !== undefined) return done(() => resolve(found))
         if (child.exitCode !== null || child.signalCode !== null) {
           done(() => reject(new Error(`wren exited (${child.exitCode ?? child.signalCode}): ${stderr}`)))
         }
       }
       const timer = setTimeout(
-        () => done(() => reject(new Error(`no such log line within ${timeoutMs} ms`))),
+        () => done(() => reject(new Error(`no ${what} within ${timeoutMs} ms`))),
         timeoutMs,
       )
       const done = (settle: () => void): void => {
@@ -72,6 +81,10 @@ export async function startWren(args: string[] = []): Promise<WrenProcess> {
       waiters.add(check)
       check()
     })
+  const waitForLog = (predicate: (line: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> =>
+    waitFor(() => logs.find(predicate), 'such log line', timeoutMs)
+  const waitForStderr = (pattern: RegExp, timeoutMs = 10_000): Promise<string> =>
+    waitFor(() => (pattern.test(stderr) ? stderr : undefined), `stderr matching ${pattern}`, timeoutMs)
 
   const wren: WrenProcess = {
     child,
@@ -80,6 +93,7 @@ export async function startWren(args: string[] = []): Promise<WrenProcess> {
     urls: {},
     ports: {},
     waitForLog,
+    waitForStderr,
     exited,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
