@@ -30,13 +30,15 @@ export interface PlannedBridges {
 export async function loadBridges(config: ServerConfig): Promise<PlannedBridges> {
   if ((config.bridges?.length ?? 0) === 0 && config.bridgeFile === undefined) return { options: [] }
   const pkg = await bridgePackage()
-  const all = [...(config.bridges ?? [])]
-  all.forEach((options, index) => {
+  // JSON until checked here by the bridge package itself
+  const all = (config.bridges ?? []).map((entry, index) => {
+    const options = entry as unknown as BridgeOptions
     try {
       pkg.resolveBridgeOptions(options)
     } catch (error) {
       throw new ConfigError(`bridges[${index}]: ${(error as Error).message}`)
     }
+    return options
   })
   if (config.bridgeFile !== undefined) {
     try {
