@@ -1,6 +1,8 @@
 // Wren from @wren/core's built dist, served on 127.0.0.1:<port> (argv[2]), with the persistence named by
 // argv[3]: `memory` (the default), `sqlite:<file>` or a `redis://` URL. Every limit is at its default: a
 // connected subscriber's full queue holds publishers back rather than dropping, so nothing needs raising.
+// With argv[4] `metrics`, the broker runs as with the server's admin port: the store is timed and the
+// Prometheus metrics are read every second (fifteen times Prometheus' default scrape interval).
 import net from 'node:net'
 import { createBroker, createMemoryPersistence } from '@wren/core'
 
@@ -20,8 +22,15 @@ async function persistenceFor(spec) {
   throw new Error(`unknown persistence ${spec}`)
 }
 
-const broker = createBroker({ sysInterval: 0, persistence: await persistenceFor(store) })
+const withMetrics = process.argv[4] === 'metrics'
+const observability = withMetrics ? await import('@wren/observability') : null
+const persistence = await persistenceFor(store)
+const broker = createBroker({ sysInterval: 0, persistence: observability ? observability.timePersistence(persistence) : persistence })
 await broker.ready()
+if (observability) {
+  const metrics = observability.createMetrics(broker)
+  setInterval(() => void metrics.metrics(), 1000)
+}
 const server = net.createServer((socket) => broker.handle(socket))
 server.listen(port, '127.0.0.1')
 // A clean exit lets `node --cpu-prof` write its profile.

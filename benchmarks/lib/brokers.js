@@ -208,6 +208,17 @@ export const BROKERS = [
     version: mosquittoVersion,
     argv: mosquittoArgv({ persistence: true }),
   },
+  {
+    name: 'wren-metrics',
+    label: 'Wren + metrics',
+    store: 'memory',
+    scenarios: ['fan-in', 'fan-out'],
+    onRequest: true,
+    install: 'pnpm --filter @wren/observability... build',
+    isInstalled: () => resolvable('@wren/core') && resolvable('@wren/observability'),
+    version: () => `${wrenVersion()}, observability ${workspaceVersion('observability')}`,
+    argv: ({ port, nodeFlags }) => [...nodeBroker('wren.js')({ port, nodeFlags, storeSpec: 'memory' }), 'metrics'],
+  },
   clusterBroker(1),
   clusterBroker(2),
 ]

@@ -58,6 +58,14 @@ describe('benchmark harness against Wren', () => {
     expect(markdown).toContain('| delivered msgs/s ↑ |')
     expect(markdown).toContain('![fan-in](throughput-fan-in.svg)')
   })
+
+  it('runs the broker with its metrics read every second (wren-metrics)', async () => {
+    const withMetrics = BROKERS.find((b) => b.name === 'wren-metrics')!
+    expect(withMetrics.isInstalled(), 'build it first: pnpm --filter @wren/observability... build').toBe(true)
+    const record = await measure({ broker: withMetrics, variant: tinyFanIn(1), run: 1 })
+    expect(record.error).toBeUndefined()
+    expect(record).toMatchObject({ broker: 'wren-metrics', expected: 300, delivered: 300, lossPct: 0, timedOut: false })
+  })
 })
 
 describe('the generator framer', () => {

@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream'
+import { BrokerAdmin } from './admin/broker-admin.js'
 import { clusterHandlers } from './cluster/cluster-node.js'
 import { Connection } from './connection/connection.js'
 import { KeepaliveSweep } from './connection/keepalive.js'
@@ -41,6 +42,8 @@ function resolveOptions(options: BrokerOptions): ResolvedOptions {
  */
 export class Broker extends TypedEmitter<BrokerEvents> {
   readonly id: string
+  /** Operator actions and read-outs (clients, sessions, subscriptions, retained messages, gauges). */
+  readonly admin: BrokerAdmin
   private readonly ctx: BrokerContext
   private readonly connections = new Set<Connection>()
   private readonly sys: SysTopics
@@ -74,6 +77,7 @@ export class Broker extends TypedEmitter<BrokerEvents> {
     }
     ;(ctx as { sessions: SessionManager }).sessions = new SessionManager(ctx)
     this.ctx = ctx
+    this.admin = new BrokerAdmin(ctx)
     this.sys = new SysTopics(ctx)
     // An 'error' event with no listener would throw: the broker reports, it never crashes its host.
     this.on('error', () => {})
@@ -121,6 +125,7 @@ export class Broker extends TypedEmitter<BrokerEvents> {
     // Writes are already batched per tick (cork/uncork): Nagle's algorithm would only add delay on top.
     const socket = stream as Duplex & { setNoDelay?: (noDelay: boolean) => unknown }
     if (typeof socket.setNoDelay === 'function') socket.setNoDelay(true)
+    this.ctx.stats.connectionOpened(meta.transport ?? 'unknown')
     const connection = new Connection(this.ctx, stream, meta, packetHandlers, this.onConnectionClosed)
     this.connections.add(connection)
     this.readyPromise.catch(() => connection.close('broker-not-ready'))

@@ -10,6 +10,11 @@ export interface BrokerEvents {
   unsubscribed: [client: ClientInfo, filters: string[]]
   /** After routing; `client` is null for messages the host or the broker itself published. */
   published: [message: Message, client: ClientInfo | null]
+  /**
+   * An authentication or authorization hook refused something: a CONNECT ('connect', `detail` = user name or ''),
+   * a PUBLISH or will ('publish', `detail` = topic) or one filter of a SUBSCRIBE ('subscribe', `detail` = filter).
+   */
+  denied: [client: ClientInfo, action: 'connect' | 'publish' | 'subscribe', detail: string]
   /** A client misbehaved or its stream failed: that client is dropped, nothing else is affected. */
   clientError: [client: ClientInfo | null, error: Error]
   /** Something went wrong in the broker itself (e.g. persistence), with what was affected in the error. */

@@ -31,4 +31,15 @@ export { SubscriptionIndex } from './persistence/subscription-index.js'
 export { duplexPair } from './connection/duplex-pair.js'
 export { encodeAck, encodePublishV4 } from './connection/packet-encoder.js'
 export { messageProperties } from './handlers/message-from-packet.js'
+export {
+  AdminError,
+  BrokerAdmin,
+  type BrokerGauges,
+  type ClientDetails,
+  type SessionDetails,
+  type SessionSummary,
+  type SubscriptionEntry,
+  type SubscriptionQuery,
+} from './admin/broker-admin.js'
+export { BrokerStats, PACKET_TYPE_NAMES, type DropCounters, type PacketCounters } from './stats.js'
 export { pairKey, splitPairKey } from './pair-key.js'

@@ -70,7 +70,7 @@ async function main(argv: string[]): Promise<void> {
     throw error
   }
 
-  const logger = createLogger(config.logLevel)
+  const logger = createLogger(config.logLevel, config.logFormat)
   if (config.workers !== undefined && cluster.isPrimary) {
     runPrimary(config, logger)
     return

@@ -5,7 +5,7 @@ import { ConfigError } from './config-error.js'
 import { DEFAULT_CONFIG, SETTINGS, SETTING_NAMES, type ServerConfig } from './settings.js'
 
 export { ConfigError } from './config-error.js'
-export { DEFAULT_CONFIG, type LogLevel, type ServerConfig } from './settings.js'
+export { DEFAULT_CONFIG, type LogFormat, type LogLevel, type ServerConfig } from './settings.js'
 export type { PersistenceSpec } from './persistence-spec.js'
 export type { ListenerConfig } from './listener-config.js'
 

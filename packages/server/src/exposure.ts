@@ -11,6 +11,11 @@ export interface Exposure {
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/
 
+/** Whether `host` is only reachable from this machine. */
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.test(host)
+}
+
 /**
  * Safe defaults, as Mosquitto 2 has them: without authentication and without a configured host the server
  * listens on loopback only; a public address with anonymous access must be asked for (`allowAnonymous`); an
@@ -41,7 +46,7 @@ export function resolveExposure(config: ServerConfig, hooks: HookOptions): Expos
         'no authentication configured: listening on loopback only. To accept remote clients, add passwordFile (--password-file), or set host (--host 0.0.0.0) with allowAnonymous (--allow-anonymous)',
     }
   }
-  if (anonymous && !config.allowAnonymous && !LOOPBACK.test(config.host)) {
+  if (anonymous && !config.allowAnonymous && !isLoopback(config.host)) {
     throw new ConfigError(
       `host ${config.host} with no authentication would let anyone connect: add passwordFile (--password-file), or allowAnonymous (--allow-anonymous) to accept anonymous clients there`,
     )

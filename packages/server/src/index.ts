@@ -6,6 +6,7 @@ export {
   readConfigFile,
   validatePartialConfig,
   type ListenerConfig,
+  type LogFormat,
   type LogLevel,
   type PersistenceSpec,
   type ServerConfig,

@@ -1,8 +1,10 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import { createBroker, type Broker, type HookOptions } from '@wren/core'
 import type { Logger } from 'pino'
+import { adminPersistence, checkAdminConfig, startAdmin, type AdminListener } from './admin.js'
 import { chainHooks, createServerAuth } from './auth.js'
 import { loadBridges, startBridges } from './bridges.js'
+import { logClientActivity } from './client-log.js'
 import { mergeConfig, validatePartialConfig, type ServerConfig } from './config.js'
 import { createLogger } from './logger.js'
 import { openCluster } from './cluster.js'
@@ -13,6 +15,7 @@ import { brokerOptions } from './settings.js'
 import { startSummary } from './start-summary.js'
 import type { Listener, ListenerAddress } from './listeners/listener.js'
 import { openListeners } from './listeners/open-listeners.js'
+import { listenMqttSn, resolveMqttSn } from './mqttsn.js'
 
 export interface StartOptions {
   /** Defaults to a pino logger at `config.logLevel` writing to stdout. */
@@ -26,6 +29,8 @@ export interface RunningServer {
   config: ServerConfig
   /** One entry per listener, in the order they were opened; port 0 in the config shows here as the port chosen. */
   addresses: ListenerAddress[]
+  /** Where metrics, the admin API and the dashboard are served (`adminPort`); undefined when off. */
+  adminUrl: string | undefined
   /** Where it listens, which store it uses and who may connect, in plain words: what `wren` prints first. */
   summary: string[]
   /**
@@ -58,16 +63,18 @@ export async function startServer(
   options: StartOptions = {},
 ): Promise<RunningServer> {
   const config = mergeConfig(validatePartialConfig(input, (key) => `config.${key}`, process.cwd()))
-  const logger = options.logger ?? createLogger(config.logLevel)
+  checkAdminConfig(config)
+  const logger = options.logger ?? createLogger(config.logLevel, config.logFormat)
   const exposure = resolveExposure(config, options.hooks ?? {})
   const plan = await planListeners(config, exposure.host)
+  const mqttsn = resolveMqttSn(config, options.hooks ?? {})
   const auth = createServerAuth(config)
   const bridgeOptions = await loadBridges(config)
 
   const cluster = config.cluster === undefined
     ? undefined
     : await openCluster(config.cluster, config.nodeId, logger.child({ component: 'cluster' }))
-  const persistence = await openPersistence(config.persistence)
+  const persistence = await adminPersistence(config, await openPersistence(config.persistence))
   const broker = createBroker({
     logger: logger.child({ component: 'broker' }),
     ...brokerOptions(config),
@@ -77,22 +84,20 @@ export async function startServer(
   })
   broker.on('error', (error) => logger.error({ err: error }, 'broker error'))
   broker.on('clientError', (client, error) => logger.warn({ clientId: client?.id, err: error }, 'client error'))
-  broker.on('clientConnected', (client) =>
-    logger.debug({ clientId: client.id, transport: client.meta.transport }, 'client connected'),
-  )
-  broker.on('clientDisconnected', (client, reason) =>
-    logger.debug({ clientId: client.id, reason }, 'client disconnected'),
-  )
+  logClientActivity(broker, logger.child({ component: 'clients' }))
   broker.on('subscribed', (client, subscriptions) =>
     logger.debug({ clientId: client.id, filters: subscriptions.map((s) => s.filter) }, 'client subscribed'),
   )
 
-  let listeners: Listener[]
+  let listeners: Listener[] = []
+  let admin: AdminListener | undefined
   try {
     await broker.ready()
     listeners = await openListeners(broker, plan)
+    if (mqttsn) listeners.push(await listenMqttSn(broker, mqttsn, exposure.host))
+    admin = await startAdmin(broker, config, logger)
   } catch (error) {
-    await closeAll(broker, [])
+    await closeAll(broker, listeners)
     throw error
   }
 
@@ -122,6 +127,7 @@ export async function startServer(
     broker,
     config,
     addresses,
+    adminUrl: admin?.url,
     summary,
     async reload() {
       if (!auth.hasFiles) {
@@ -139,7 +145,7 @@ export async function startServer(
     close() {
       closing ??= bridges
         .stop()
-        .then(() => closeAll(broker, listeners))
+        .then(() => Promise.all([admin?.close(), closeAll(broker, listeners)]))
         .then(() => logger.info('broker stopped'))
       return closing
     },

@@ -17,6 +17,7 @@ import { bridgesSetting, type BridgeConfig } from './bridge-settings.js'
 import { ConfigError } from './config-error.js'
 import { listenerConfigs, type ListenerConfig } from './listener-config.js'
 import { parsePersistence, type PersistenceSpec } from './persistence-spec.js'
+import { parseMqttSnConfig, type MqttSnConfig } from './mqttsn.js'
 
 /**
  * How a flag's text becomes a value: `number` turns whole numbers into numbers, `boolean` reads true/false,
@@ -57,6 +58,8 @@ function brokerOption<N extends BrokerOptionName>(broker: N, flag: string, doc: 
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
+export const LOG_FORMATS = ['json', 'pretty'] as const
+export type LogFormat = (typeof LOG_FORMATS)[number]
 
 const MAX_WORKERS = 1024
 
@@ -125,7 +128,13 @@ export const SETTINGS = {
   reasonStrings: brokerOption('reasonStrings', 'reason-strings', 'MQTT 5: whether acks and refusals carry a Reason String (default true)'),
   maxTopicAliasBytes: brokerOption('maxTopicAliasBytes', 'max-topic-alias-bytes', "MQTT 5: bytes of topic names one connection's aliases may hold (default 1048576)"),
   maxRetainedMessages: brokerOption('maxRetainedMessages', 'max-retained-messages', 'retained messages kept in all; 0 = no cap (default 0)'),
+  mqttsnPort: setting<number>({ flag: 'mqttsn-port', kind: 'number', arg: '<n>', check: integer(0, 65535), default: undefined, doc: 'MQTT-SN 1.2 gateway on this UDP port (default off; 0 = any free port)' }),
+  mqttsn: setting<MqttSnConfig>({ kind: 'string', check: parseMqttSnConfig, default: undefined, doc: 'the MQTT-SN gateway: port, host, gatewayId, predefined, qosMinus1, advertise (config file only; see docs/mqtt-sn.md)' }),
   logLevel: setting<LogLevel, LogLevel>({ flag: 'log-level', kind: 'string', arg: '<level>', check: oneOf(LOG_LEVELS), default: 'info', doc: 'fatal | error | warn | info | debug | trace | silent (default info)' }),
+  logFormat: setting<LogFormat, LogFormat>({ flag: 'log-format', kind: 'string', arg: '<format>', check: oneOf(LOG_FORMATS), default: 'json', doc: 'json (default) | pretty' }),
+  adminPort: setting({ flag: 'admin-port', kind: 'number', arg: '<n>', check: port, default: -1, doc: 'HTTP port of /metrics (Prometheus), the admin API and the dashboard (default off; 0 = any free port)' }),
+  adminHost: setting({ flag: 'admin-host', kind: 'string', arg: '<addr>', check: nonEmptyString, default: '127.0.0.1', doc: 'address of the admin port (default 127.0.0.1; others need --admin-token)' }),
+  adminToken: setting<string>({ flag: 'admin-token', kind: 'string', arg: '<token>', check: nonEmptyString, default: undefined, doc: 'bearer token the admin port requires' }),
   shutdownTimeout: setting({ flag: 'shutdown-timeout', kind: 'number', arg: '<ms>', check: integer(0, 3_600_000), default: 10_000, doc: 'how long a shutdown may take before exiting with an error (default 10000)' }),
 }
 

@@ -19,7 +19,9 @@ export function workerCount(workers: number | 'auto'): number {
 
 /** A worker's config: its own node id, derived from the configured one so that restarts get fresh ids. */
 export function workerConfig(config: ServerConfig, worker: Worker): ServerConfig {
-  return config.nodeId === undefined ? config : { ...config, nodeId: `${config.nodeId}-${worker.id}` }
+  const own = config.nodeId === undefined ? config : { ...config, nodeId: `${config.nodeId}-${worker.id}` }
+  // Each worker reports its own metrics: a shared admin port would answer from whichever worker got the request.
+  return config.adminPort > 0 ? { ...own, adminPort: config.adminPort + worker.id - 1 } : own
 }
 
 /**

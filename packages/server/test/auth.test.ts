@@ -174,7 +174,7 @@ describe('wren --password-file --acl-file', () => {
     expect(missing.stderr).toBe(`wren: cannot read passwordFile ${join(dir, 'nope')}: no such file\n`)
     const broken = join(dir, 'broken-acl')
     await writeFile(broken, 'topic readwrite #\nbogus line\n')
-    const invalid = await runWren(['--acl-file', broken])
+    const invalid = await runWren(['--acl-file', broken, '--trust-client-usernames'])
     expect(invalid.code).toBe(2)
     expect(invalid.stderr).toContain(`WREN_ACL_FILE_INVALID: ${broken}:2`)
   })

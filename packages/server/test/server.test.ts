@@ -35,7 +35,8 @@ describe('startServer', () => {
       const cases = [
         [['mqtt'], 'mqtt'],
         [['chat', 'mqttv3.1'], 'mqttv3.1'],
-        [['chat'], 'Server sent no subprotocol'],
+        // an offer without an MQTT subprotocol is refused at the upgrade (MQTT 5 §6.0)
+        [['chat'], 'Unexpected server response: 400'],
       ] as const
       for (const [offered, outcome] of cases) {
         const ws = new WebSocket(url, [...offered])

@@ -141,6 +141,16 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
   private corked = false
   lastActivity = 0
   keepaliveTicks = 0
+  /** Per-connection traffic for the admin API: plain counters, read when someone asks. */
+  bytesIn = 0
+  bytesOut = 0
+  packetsIn = 0
+  packetsOut = 0
+  publishIn = 0
+  publishOut = 0
+  /** Epoch ms of CONNACK success (0 before). */
+  connectedAt = 0
+  keepalive = 0
   private connectTimer: NodeJS.Timeout | null
   private closeReason = ''
 
@@ -173,6 +183,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
 
   onData(chunk: Buffer): void {
     this.ctx.stats.bytesReceived += chunk.length
+    this.bytesIn += chunk.length
     this.lastActivity = this.ctx.keepalive.tick
     this.reader.push(chunk)
   }
@@ -188,7 +199,11 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
   onPacket(packet: Packet): void {
     if (this.state === 'closed') return
     this.ctx.stats.messagesReceived++
+    this.ctx.stats.packetsReceived[packet.cmd]++
+    this.packetsIn++
     if (packet.cmd === 'publish') {
+      this.ctx.stats.publishReceivedByQos[packet.qos]++
+      this.publishIn++
       // Counted on arrival: a client may not have more QoS 1/2 publishes unacknowledged than our Receive Maximum.
       if (packet.qos > 0 && this.protocolVersion === 5 && ++this.inboundQuota > this.ctx.options.receiveMaximum) {
         this.fail(new ProtocolViolation('WREN_RECEIVE_MAXIMUM_EXCEEDED', ReasonCode.ReceiveMaximumExceeded, 'more unacknowledged QoS 1/2 publishes than Receive Maximum')) // [MQTT-3.3.4-9]
@@ -411,6 +426,8 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     this.client.id = info.clientId
     this.client.username = info.username
     this.client.protocolVersion = info.protocolVersion
+    this.connectedAt = Date.now()
+    this.keepalive = info.keepalive
     if (info.keepalive > 0) {
       // [MQTT-3.1.2-24] one and a half times the keepalive without a packet closes the connection
       this.keepaliveTicks = this.ctx.keepalive.ticksFor(info.keepalive)
@@ -422,6 +439,8 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
   /** Writes one buffer; writes made in the same tick reach the socket as one batch. */
   writeBuffer(buffer: Buffer): void {
     this.ctx.stats.messagesSent++
+    this.ctx.stats.packetSent(buffer[0] as number)
+    this.packetsOut++
     this.writeBytes(buffer)
   }
 
@@ -434,6 +453,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
       process.nextTick(uncorkConnection, this)
     }
     this.ctx.stats.bytesSent += buffer.length
+    this.bytesOut += buffer.length
     this.written += buffer.length
     if (!this.stream.write(buffer) && this.stream.writableLength > this.ctx.options.maxSocketBuffer) this.becomeCongested()
   }
@@ -477,7 +497,10 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     let remainingExpiry: number | undefined
     if (message.expiresAt !== undefined) {
       const left = message.expiresAt - Date.now()
-      if (left <= 0) return false
+      if (left <= 0) {
+        this.ctx.stats.dropped.expired++
+        return false
+      }
       remainingExpiry = Math.ceil(left / 1000)
     }
     const forward = this.ctx.hooks.authorizeForward
@@ -488,12 +511,17 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
           verdict = hook(this.client, message)
         } catch (error) {
           this.ctx.logger.warn({ clientId: this.client.id, err: error }, 'authorizeForward threw: delivery denied')
+          this.deniedForward()
           return false
         }
-        if (verdict === false || verdict === null) return false
+        if (verdict === false || verdict === null) {
+          this.deniedForward()
+          return false
+        }
         if (typeof verdict === 'object') {
           if (typeof (verdict as { then?: unknown }).then === 'function') {
             this.ctx.logger.error({ clientId: this.client.id }, 'authorizeForward must answer synchronously: delivery denied')
+            this.deniedForward()
             return false
           }
           message = verdict
@@ -511,9 +539,12 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
         const header = encodePublishV4Header(message.topic, message.payload.length, entry.qos, retain, dup, packetId)
         if (header.length + message.payload.length > this.clientMaximumPacketSize) {
           this.ctx.stats.messagesDropped++
+          this.ctx.stats.dropped.tooLarge++
           return false
         }
         this.ctx.stats.publishSent++
+        this.ctx.stats.publishSentByQos[entry.qos]++
+        this.publishOut++
         this.writeBuffer(header)
         this.writeBytes(message.payload)
         return true
@@ -524,11 +555,19 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     if (buffer === null || buffer.length > this.clientMaximumPacketSize) {
       if (this.outboundAliases && this.lastNewAlias !== 0) this.outboundAliases.forget(message.topic, this.lastNewAlias)
       this.ctx.stats.messagesDropped++
+      this.ctx.stats.dropped.tooLarge++
       return false
     }
     this.ctx.stats.publishSent++
+    this.ctx.stats.publishSentByQos[entry.qos]++
+    this.publishOut++
     this.writeBuffer(buffer)
     return true
+  }
+
+  private deniedForward(): void {
+    this.ctx.stats.authorizationDenied.forward++
+    this.ctx.stats.dropped.notAuthorized++
   }
 
   /** Ends the connection for a protocol violation: logged, and reported as a client error. */

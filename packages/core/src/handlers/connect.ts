@@ -1,4 +1,5 @@
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet'
+import { isUtf8 } from 'node:buffer'
 import type { Connection, PacketHandler } from '../connection/connection.js'
 import { encodePacket } from '../connection/packet-encoder.js'
 import { OutboundAliases } from '../connection/publish-v5.js'
@@ -6,7 +7,7 @@ import { generateId } from '../context.js'
 import { ReasonCode, connackCodeForV3, malformed, protocolError } from '../errors.js'
 import type { AuthExchangeResult, AuthenticateResult, ConnectRequest, Denial, PublishVerdict, Verdict } from '../hooks/hook-types.js'
 import { denialOf, runChainAsync } from '../hooks/hook-runner.js'
-import { isBridgeStateTopic, isSysTopic, topicNameProblem } from '../topic/topic-rules.js'
+import { hasWildcard, isBridgeStateTopic, isSysTopic, topicNameProblem } from '../topic/topic-rules.js'
 import type { Message, ProtocolVersion, QoS } from '../types.js'
 import { createMessage, messageProperties, toBuffer } from './message-from-packet.js'
 
@@ -137,6 +138,17 @@ export const handleConnect: PacketHandler = (connection, packet, done) => {
       done()
       return
     }
+    const willProperties = will.properties
+    if (willProperties?.responseTopic !== undefined && (willProperties.responseTopic === '' || hasWildcard(willProperties.responseTopic))) {
+      connection.fail(protocolError('will response topic must be a topic name')) // as for PUBLISH [MQTT-3.3.2-14]
+      done()
+      return
+    }
+    if (willProperties?.payloadFormatIndicator === true && !isUtf8(will.payload)) {
+      refuse(connection, ReasonCode.PayloadFormatInvalid, 'will payload is not UTF-8') // §3.1.3.2.3, as for PUBLISH [MQTT-3.3.2-4]
+      done()
+      return
+    }
     if (isSysTopic(will.topic) && !(connection.client.bridge && isBridgeStateTopic(will.topic))) {
       refuse(connection, ReasonCode.NotAuthorized, 'will topic in $SYS')
       done()
@@ -245,7 +257,12 @@ async function admit(connection: Connection, pending: PendingConnect, authData: 
     auth = false
   }
   const authDenied = denialOf(auth, ReasonCode.BadUserNameOrPassword)
-  if (authDenied !== undefined) return refuse(connection, authDenied, 'refused by authenticate', referenceOf(auth))
+  if (authDenied !== undefined) {
+    ctx.stats.authentication.failure++
+    ctx.events.emit('denied', connection.client, 'connect', pending.request.username ?? '')
+    return refuse(connection, authDenied, 'refused by authenticate', referenceOf(auth))
+  }
+  ctx.stats.authentication.success++
   if (typeof auth === 'object' && auth !== null && auth.ok) {
     if (auth.data) Object.assign(connection.client.data, auth.data)
     // e.g. the CN of a client certificate standing in for a user name
@@ -276,12 +293,15 @@ export async function exchangeStep(connection: Connection, data: Buffer | undefi
     return
   }
   if (answer.ok === false) {
+    ctx.stats.authentication.failure++
+    ctx.events.emit('denied', connection.client, 'connect', connection.client.username ?? '')
     const code = answer.reasonCode ?? ReasonCode.NotAuthorized
     if (reauthenticate) connection.close('reauthentication-failed', code) // [MQTT-4.12.1-2]
     else refuse(connection, code, 'refused by authenticateExchange')
     return
   }
   if (answer.clientData) Object.assign(connection.client.data, answer.clientData)
+  ctx.stats.authentication.success++
   connection.authStep = 0
   if (reauthenticate) {
     connection.writePacket({ cmd: 'auth', reasonCode: ReasonCode.Success, properties: authProperties(method, answer.data) })
@@ -313,7 +333,11 @@ async function openSession(connection: Connection, pending: PendingConnect): Pro
       verdict = false
     }
     const denied = denialOf(verdict, ReasonCode.NotAuthorized)
-    if (denied !== undefined) return refuse(connection, denied, 'will not authorized')
+    if (denied !== undefined) {
+      ctx.stats.authorizationDenied.publish++
+      ctx.events.emit('denied', connection.client, 'publish', will.topic)
+      return refuse(connection, denied, 'will not authorized')
+    }
     if (typeof verdict === 'object' && verdict !== null && verdict.ok && 'message' in verdict) pending.request.will = verdict.message
   }
   return openSessionExclusive(connection, pending)

@@ -138,6 +138,9 @@ function accept(connection: Connection, message: Message, packetId: number, done
     if (error) connection.ctx.logger.warn({ clientId: connection.client.id, err: error }, 'authorizePublish failed: message denied')
     const denied = error ? ReasonCode.NotAuthorized : denialOf(verdict, ReasonCode.NotAuthorized)
     if (denied !== undefined) {
+      connection.ctx.stats.authorizationDenied.publish++
+      connection.ctx.stats.dropped.notAuthorized++
+      connection.ctx.events.emit('denied', connection.client, 'publish', message.topic)
       // 3.1.1 has no negative ack: the message is dropped and acknowledged, as Mosquitto does
       const reason = typeof verdict === 'object' && verdict !== null && verdict.ok === false ? verdict.reason : undefined
       acknowledge(connection, message.qos, packetId, connection.protocolVersion === 5 ? denied : 0, reason)

@@ -36,6 +36,8 @@ async function grant(connection: Connection, wanted: Subscription): Promise<Subs
   }
   const denied = denialOf(verdict, ReasonCode.NotAuthorized)
   if (denied !== undefined) {
+    ctx.stats.authorizationDenied.subscribe++
+    ctx.events.emit('denied', connection.client, 'subscribe', wanted.filter)
     const reason = typeof verdict === 'object' && verdict !== null && verdict.ok === false ? verdict.reason : undefined
     return { code: failureCode(connection, denied), reason }
   }

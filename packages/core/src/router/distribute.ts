@@ -93,6 +93,8 @@ export function distribute(
   holder?: Holdable,
 ): void {
   const entries = ctx.router.match(message.topic)
+  // The broker's own $SYS updates routinely go to nobody: only application messages count as dropped.
+  if (entries.length === 0 && message.topic.charCodeAt(0) !== 36) ctx.stats.dropped.noSubscribers++
   // Offline sessions' store queues are bounded; a connected session that holds publishers is bounded by holding them.
   let persistTargets: OutboundTarget[] | null = null
   let heldTargets: OutboundTarget[] | null = null
@@ -185,7 +187,10 @@ export function distribute(
     const held = heldTargets as OutboundTarget[] | null
     if (bounded !== null) {
       queued = ctx.persistence.outboundEnqueue(bounded, message, ctx.options.maxQueued, ctx.options.queueFullPolicy === 'drop-old').then((dropped) => {
-        if (dropped.length > 0) ctx.stats.messagesDropped += dropped.length
+        if (dropped.length > 0) {
+          ctx.stats.messagesDropped += dropped.length
+          ctx.stats.dropped.queueFull += dropped.length
+        }
       })
     }
     if (held !== null) {

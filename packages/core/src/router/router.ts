@@ -26,20 +26,37 @@ export class Router {
   /** Bumped by every change to a wildcard filter: cached results of an older generation are stale. */
   private generation = 0
   private listenerSeq = 0
+  private sharedCount = 0
+  private listenerCount = 0
 
   constructor(cacheSize: number) {
     this.cache = new LRUCache({ max: Math.max(1, cacheSize) })
   }
 
+  /** Every entry: client subscriptions (shared ones included) and in-process listeners. */
   get size(): number {
     return this.tree.size
+  }
+
+  /** Shared subscription memberships: one per client and `$share/<group>/<filter>`. */
+  get sharedSize(): number {
+    return this.sharedCount
+  }
+
+  get listenerSize(): number {
+    return this.listenerCount
+  }
+
+  /** Every client subscription (online and offline sessions, shared ones with their `$share/` filter); listeners left out. */
+  *subscriptions(): IterableIterator<RouteEntry> {
+    for (const { value } of this.tree.entries()) if (!value.listener) yield value
   }
 
   add(clientId: string, subscription: Subscription): void {
     const shared = parseSharedFilter(subscription.filter)
     if (shared) {
       const groupKey = pairKey(shared.group, shared.filter)
-      this.tree.add(shared.filter, pairKey(clientId, shared.group), { clientId, subscription, group: shared.group, groupKey })
+      if (this.tree.add(shared.filter, pairKey(clientId, shared.group), { clientId, subscription, group: shared.group, groupKey })) this.sharedCount++
       this.invalidate(shared.filter)
     } else {
       this.tree.add(subscription.filter, pairKey(clientId, ''), { clientId, subscription })
@@ -51,7 +68,10 @@ export class Router {
     const shared = parseSharedFilter(filter)
     const inner = shared ? shared.filter : filter
     const removed = this.tree.remove(inner, pairKey(clientId, shared ? shared.group : ''))
-    if (removed) this.invalidate(inner)
+    if (removed) {
+      if (shared) this.sharedCount--
+      this.invalidate(inner)
+    }
     return removed
   }
 
@@ -60,9 +80,12 @@ export class Router {
     // Not a pairKey (those start with a digit): a listener never shares a key with a client.
     const key = `:${++this.listenerSeq}`
     this.tree.add(filter, key, { clientId: '', subscription: { filter, qos: 2 }, listener })
+    this.listenerCount++
     this.invalidate(filter)
     return () => {
-      if (this.tree.remove(filter, key)) this.invalidate(filter)
+      if (!this.tree.remove(filter, key)) return
+      this.listenerCount--
+      this.invalidate(filter)
     }
   }
 

@@ -249,8 +249,20 @@ export class SessionManager implements SessionLookup {
 
   /** The session's time is up: its state goes, and a will still waiting on its delay is published now. */
   private expire(clientId: string): Promise<void> {
+    return this.discard(clientId).then(
+      () => undefined,
+      (error: unknown) => this.storeError(error),
+    )
+  }
+
+  /**
+   * Ends an offline session now (expired, or deleted by an operator): subscriptions, queue and stored state go,
+   * a will still waiting on its delay is published. Resolves false when the client is online or had no session.
+   */
+  discard(clientId: string): Promise<boolean> {
     return this.exclusive(clientId, async () => {
-      if (this.isOnline(clientId)) return
+      if (this.isOnline(clientId)) return false
+      this.cancelExpiry(clientId)
       const pendingWill = this.willTimers.get(clientId)
       if (pendingWill) {
         clearTimeout(pendingWill.timer)
@@ -258,9 +270,11 @@ export class SessionManager implements SessionLookup {
         this.publishWill(clientId, pendingWill.will)
       }
       const persistence = this.ctx.persistence
+      const existed = (await persistence.sessionGet(clientId)) !== undefined
       this.dropSubscriptions(clientId, (await persistence.subscriptionsGet(clientId)).map((s) => s.filter))
       await persistence.sessionDelete(clientId)
-    }).catch((error: unknown) => this.storeError(error))
+      return existed
+    })
   }
 
   /** Removes a session's subscriptions from the router (and from every other cluster node's). */

@@ -2,6 +2,7 @@ import type { OutboundEntry } from '../persistence/persistence.js'
 import type { Message, ProtocolVersion, QoS, Subscription } from '../types.js'
 import { Deque } from './deque.js'
 import type { SessionStore } from './session-store.js'
+import type { DropCounters } from '../stats.js'
 
 /** What a session needs from the connection it is attached to. */
 export interface SessionLink {
@@ -47,6 +48,7 @@ export interface SessionLimits {
 
 export interface SessionCounters {
   messagesDropped: number
+  readonly dropped: Pick<DropCounters, 'queueFull' | 'slowConsumer'>
 }
 
 const NEVER = 0xffffffff
@@ -110,6 +112,7 @@ export class Session {
         return !link.congested
       }
       this.counters.messagesDropped++
+      this.counters.dropped.slowConsumer++
       return true
     }
     const entry: OutboundEntry = { message, qos, state: 'queued', retain, subscriptionIdentifiers }
@@ -124,6 +127,7 @@ export class Session {
         return link.heldBack
       }
       this.counters.messagesDropped++
+      this.counters.dropped.queueFull++
       // With everything held already in flight there is nothing old to drop: the new message goes, as in the store.
       if (this.limits.queueFullPolicy === 'drop-new' || this.pending.length === 0) {
         this.forget(entry)

@@ -3,7 +3,9 @@ import { VERSION } from '../version.js'
 
 /**
  * Publishes `$SYS/broker/...` every `sysInterval` seconds, with Mosquitto's topic names where it has one,
- * so existing dashboards keep working. Values are retained, as Mosquitto does.
+ * so existing dashboards keep working. Values are retained, as Mosquitto does. In a cluster each node's own
+ * values go under `$SYS/brokers/<node id>/...` (retained values of one topic would overwrite each other);
+ * the cluster-wide ones stay under `$SYS/broker/cluster/...`.
  */
 export class SysTopics {
   private timer: NodeJS.Timeout | null = null
@@ -21,6 +23,10 @@ export class SysTopics {
   stop(): void {
     if (this.timer) clearInterval(this.timer)
     this.timer = null
+  }
+
+  private publish(topic: string, value: string | number): void {
+    this.ctx.route({ topic, payload: Buffer.from(String(value)), qos: 0, retain: true }, null, () => {})
   }
 
   private publishAll(): void {
@@ -45,14 +51,14 @@ export class SysTopics {
           ['heap/used', process.memoryUsage().heapUsed],
         ]
         const cluster = this.ctx.cluster
+        const prefix = cluster ? `$SYS/brokers/${this.ctx.id}/` : '$SYS/broker/'
+        for (const [name, value] of values) this.publish(prefix + name, value)
         if (cluster) {
           cluster.reportClients(stats.clientsConnected)
           let total = 0
           for (const count of cluster.clientCounts().values()) total += count
-          values.push(['cluster/nodes', cluster.nodes().length], ['cluster/clients/connected', total])
-        }
-        for (const [name, value] of values) {
-          this.ctx.route({ topic: `$SYS/broker/${name}`, payload: Buffer.from(String(value)), qos: 0, retain: true }, null, () => {})
+          this.publish('$SYS/broker/cluster/nodes', cluster.nodes().length)
+          this.publish('$SYS/broker/cluster/clients/connected', total)
         }
       },
       (error: unknown) => this.ctx.logger.warn({ err: error }, '$SYS update skipped: retained count unavailable'),

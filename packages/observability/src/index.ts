@@ -1,0 +1,6 @@
+export { createMetrics, type BrokerMetrics, type MetricsOptions } from './metrics.js'
+export { timePersistence, persistenceTimings, LATENCY_BUCKETS, type OperationTiming } from './persistence-timing.js'
+export { createAdminHandler, type AdminHandler, type AdminHandlerOptions, type AuthorizeRequest } from './handler.js'
+export type { Overview } from './overview.js'
+export type { Page } from './http-json.js'
+export type { AdminSection, RetainedJson } from './admin-api.js'
