@@ -11,6 +11,7 @@ export default defineConfig({
       '@wren/persistence-redis': src('persistence-redis'),
       '@wren/persistence-sqlite': src('persistence-sqlite'),
       '@wren/auth-file': src('auth-file'),
+      '@wren/bridge': src('bridge'),
       '@wren/observability': src('observability'),
       '@wren/gateway-mqttsn': src('gateway-mqttsn'),
       '@wren/server': src('server'),

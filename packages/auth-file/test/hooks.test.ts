@@ -24,7 +24,7 @@ await setPassword(passwordFile, 'bob', 'bob-pw')
 writeFileSync(aclFile, ACL)
 
 function client(id: string, username?: string): ClientInfo {
-  return { id, protocolVersion: 5, username, meta: { transport: 'memory' }, data: {}, closed: false }
+  return { id, protocolVersion: 5, username, meta: { transport: 'memory' }, bridge: false, data: {}, closed: false }
 }
 
 function credentials(username?: string, password?: string): Credentials {

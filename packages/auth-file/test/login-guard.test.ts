@@ -13,7 +13,7 @@ const passwords = await readPasswordFile(passwordFile)
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 function client(remoteAddress = '192.0.2.1'): ClientInfo & { closed: boolean } {
-  return { id: 'c', protocolVersion: 4, username: undefined, meta: { remoteAddress }, data: {}, closed: false }
+  return { id: 'c', protocolVersion: 4, username: undefined, meta: { remoteAddress }, bridge: false, data: {}, closed: false }
 }
 
 const pw = (text: string) => Buffer.from(text)

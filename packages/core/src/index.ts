@@ -29,6 +29,8 @@ export type * from './cluster/cluster-bus.js'
 export { encodeEnvelope, decodeEnvelope, messageHeader, messageFromHeader, type MessageHeader } from './persistence/message-envelope.js'
 export { SubscriptionIndex } from './persistence/subscription-index.js'
 export { duplexPair } from './connection/duplex-pair.js'
+export { encodeAck, encodePublishV4 } from './connection/packet-encoder.js'
+export { messageProperties } from './handlers/message-from-packet.js'
 export {
   AdminError,
   BrokerAdmin,

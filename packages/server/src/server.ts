@@ -3,6 +3,7 @@ import { createBroker, type Broker, type HookOptions } from '@wren/core'
 import type { Logger } from 'pino'
 import { adminPersistence, checkAdminConfig, startAdmin, type AdminListener } from './admin.js'
 import { chainHooks, createServerAuth } from './auth.js'
+import { loadBridges, startBridges } from './bridges.js'
 import { logClientActivity } from './client-log.js'
 import { mergeConfig, validatePartialConfig, type ServerConfig } from './config.js'
 import { createLogger } from './logger.js'
@@ -68,6 +69,7 @@ export async function startServer(
   const plan = await planListeners(config, exposure.host)
   const mqttsn = resolveMqttSn(config, options.hooks ?? {})
   const auth = createServerAuth(config)
+  const bridgeOptions = await loadBridges(config)
 
   const cluster = config.cluster === undefined
     ? undefined
@@ -99,6 +101,7 @@ export async function startServer(
     throw error
   }
 
+  const bridges = await startBridges(broker, bridgeOptions, config, logger.child({ component: 'bridge' }))
   const addresses = listeners.map((listener) => listener.address)
   if (exposure.warning !== undefined) logger.warn(exposure.warning)
   for (const address of addresses) logger.info(address, `listening on ${address.url}`)
@@ -140,7 +143,10 @@ export async function startServer(
       logger.info({ passwordFile: security.passwordFile, aclFile: security.aclFile }, 'reloaded the password and ACL files')
     },
     close() {
-      closing ??= Promise.all([admin?.close(), closeAll(broker, listeners)]).then(() => logger.info('broker stopped'))
+      closing ??= bridges
+        .stop()
+        .then(() => Promise.all([admin?.close(), closeAll(broker, listeners)]))
+        .then(() => logger.info('broker stopped'))
       return closing
     },
   }

@@ -13,6 +13,7 @@ import {
   wsPath,
   type Check,
 } from './checks.js'
+import { bridgesSetting, type BridgeConfig } from './bridge-settings.js'
 import { ConfigError } from './config-error.js'
 import { listenerConfigs, type ListenerConfig } from './listener-config.js'
 import { parsePersistence, type PersistenceSpec } from './persistence-spec.js'
@@ -96,6 +97,8 @@ export const SETTINGS = {
   cluster: setting<string>({ flag: 'cluster', kind: 'string', arg: '<url>', check: redisUrl, default: undefined, doc: 'join the cluster on this Redis (needs @wren/cluster-redis)' }),
   nodeId: setting<string>({ flag: 'node-id', kind: 'string', arg: '<id>', check: nonEmptyString, default: undefined, doc: "this node's id in the cluster (default generated)" }),
   workers: setting<number | 'auto'>({ flag: 'workers', kind: 'number', arg: '<n|auto>', check: workers, default: undefined, doc: 'fork n worker processes sharing the ports (auto = one per CPU); needs --cluster' }),
+  bridgeFile: setting<string>({ flag: 'bridge-file', kind: 'string', arg: '<file>', check: filePath, default: undefined, doc: 'Mosquitto bridge blocks (connection <name>, address, topic ...): bridges to other brokers' }),
+  bridges: setting<BridgeConfig[]>({ kind: 'string', check: bridgesSetting, default: undefined, doc: 'bridges as @wren/bridge options (config file only; see docs/bridge.md)' }),
   sysInterval: setting({ flag: 'sys-interval', kind: 'number', arg: '<s>', check: integer(0, 86_400), default: 10, doc: 'seconds between $SYS updates; 0 = off (default 10)', broker: 'sysInterval' }),
   maxConnections: brokerOption('maxConnections', 'max-connections', 'clients connected at once (default 1000000)'),
   maxPacketSize: brokerOption('maxPacketSize', 'max-packet-size', 'largest packet accepted from a client, in bytes (default 268435455)'),

@@ -31,6 +31,7 @@ class Client implements ClientInfo {
   id = ''
   protocolVersion: ProtocolVersion = 4
   username: string | undefined = undefined
+  bridge = false
   data: Record<string, unknown> = {}
   closed = false
   constructor(readonly meta: ConnectionMeta) {}

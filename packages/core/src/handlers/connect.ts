@@ -7,7 +7,7 @@ import { generateId } from '../context.js'
 import { ReasonCode, connackCodeForV3, malformed, protocolError } from '../errors.js'
 import type { AuthExchangeResult, AuthenticateResult, ConnectRequest, Denial, PublishVerdict, Verdict } from '../hooks/hook-types.js'
 import { denialOf, runChainAsync } from '../hooks/hook-runner.js'
-import { hasWildcard, isSysTopic, topicNameProblem } from '../topic/topic-rules.js'
+import { hasWildcard, isBridgeStateTopic, isSysTopic, topicNameProblem } from '../topic/topic-rules.js'
 import type { Message, ProtocolVersion, QoS } from '../types.js'
 import { createMessage, messageProperties, toBuffer } from './message-from-packet.js'
 
@@ -115,6 +115,8 @@ export const handleConnect: PacketHandler = (connection, packet, done) => {
   }
   connection.client.id = clientId
   connection.client.username = connect.username
+  // mqtt-packet reports protocol level 0x83/0x84 as 3/4 with bridgeMode (Mosquitto's try_private)
+  connection.client.bridge = (connect as IConnectPacket & { bridgeMode?: boolean }).bridgeMode === true
   const props = connect.properties
   if (version === 5 && props) {
     if (props.receiveMaximum === 0 || props.maximumPacketSize === 0) {
@@ -147,7 +149,7 @@ export const handleConnect: PacketHandler = (connection, packet, done) => {
       done()
       return
     }
-    if (isSysTopic(will.topic)) {
+    if (isSysTopic(will.topic) && !(connection.client.bridge && isBridgeStateTopic(will.topic))) {
       refuse(connection, ReasonCode.NotAuthorized, 'will topic in $SYS')
       done()
       return

@@ -5,7 +5,7 @@ import { InboundAliases } from '../connection/inbound-aliases.js'
 import { ProtocolViolation, ReasonCode, malformed, protocolError } from '../errors.js'
 import { denialOf, runChain } from '../hooks/hook-runner.js'
 import type { PublishVerdict } from '../hooks/hook-types.js'
-import { hasWildcard, isSysTopic, topicNameProblem } from '../topic/topic-rules.js'
+import { hasWildcard, isBridgeStateTopic, isSysTopic, topicNameProblem } from '../topic/topic-rules.js'
 import type { Message, QoS } from '../types.js'
 import { createMessage, messageProperties, toBuffer } from './message-from-packet.js'
 
@@ -74,7 +74,7 @@ export const handlePublish: PacketHandler = (connection, packet, done) => {
     connection.fail(new ProtocolViolation('WREN_RETAIN_NOT_SUPPORTED', ReasonCode.RetainNotSupported, 'retain is not available')) // [MQTT-3.3.1-14]
     return done()
   }
-  if (isSysTopic(topic)) {
+  if (isSysTopic(topic) && !(connection.client.bridge && isBridgeStateTopic(topic))) {
     // The broker's own namespace: acknowledged (the client did nothing wrong on the wire) and dropped, so
     // nobody can forge broker statistics, retained or live.
     ctx.logger.debug({ clientId: connection.client.id, topic }, 'client publish to $SYS dropped')

@@ -55,6 +55,11 @@ function subscriptionFrom(connection: Connection, requested: ISubscription, iden
     // [MQTT-3.9.3-2] granted QoS never above what the broker supports
     qos: Math.min(requested.qos, connection.ctx.options.maxQos) as QoS,
   }
+  if (connection.client.bridge && !isSharedFilter(requested.topic)) {
+    // A bridge never gets its own messages back, and sees retained flags as published (Mosquitto's semantics)
+    subscription.noLocal = true
+    subscription.retainAsPublished = true
+  }
   if (connection.protocolVersion === 5) {
     if (requested.nl) subscription.noLocal = true
     if (requested.rap) subscription.retainAsPublished = true

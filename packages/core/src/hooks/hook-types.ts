@@ -9,6 +9,8 @@ export interface ClientInfo {
   readonly protocolVersion: ProtocolVersion
   readonly username: string | undefined
   readonly meta: ConnectionMeta
+  /** Connected with the bridge bit (protocol level 0x83/0x84): another broker's bridge. */
+  readonly bridge: boolean
   /** Free for the host: e.g. a tenant id or roles attached by `authenticate`. */
   data: Record<string, unknown>
   /** True once the connection has closed: slow or queued hook work for it (e.g. a password check) can be skipped. */

@@ -90,6 +90,14 @@ export function isSysTopic(topic: string): boolean {
   return topic === '$SYS' || topic.startsWith('$SYS/')
 }
 
+/**
+ * Where another broker's bridge (a client with the bridge bit) says whether it is connected, as a message and
+ * as its will: the one part of `$SYS` open to it (Mosquitto's `$SYS/broker/connection/<id>/state`).
+ */
+export function isBridgeStateTopic(topic: string): boolean {
+  return topic.startsWith('$SYS/broker/connection/')
+}
+
 export function isSharedFilter(filter: string): boolean {
   return filter.startsWith(SHARE_PREFIX)
 }

@@ -1,0 +1,74 @@
+/** Runs the example as a user does (`node index.js`) and sends a message each way across its bridge. */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { connectAsync, type MqttClient } from 'mqtt'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+const EXAMPLE = fileURLToPath(new URL('../index.js', import.meta.url))
+/** The example imports the packages as a user would, from their builds. */
+const BUILDS = ['core', 'bridge'].map((pkg) => fileURLToPath(new URL(`../../../packages/${pkg}/dist/index.js`, import.meta.url)))
+
+let child: ChildProcess
+let ports: { site: number; central: number }
+const clients: MqttClient[] = []
+
+beforeAll(async () => {
+  for (const build of BUILDS) if (!existsSync(build)) throw new Error(`${build} is missing: run "pnpm build" before this test`)
+  child = spawn(process.execPath, [EXAMPLE], {
+    env: { ...process.env, SITE_PORT: '0', CENTRAL_PORT: '0', MQTT_HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
+  ports = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the example did not start within 10 s:\n${output}`)), 10_000)
+    child.once('exit', (code) => reject(new Error(`the example exited with ${code}:\n${output}`)))
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk
+      const found = /site broker on port (\d+), central broker on port (\d+)/.exec(output)
+      // Started once the bridge is connected too
+      if (!found || !output.includes('bridge connected')) return
+      clearTimeout(timer)
+      resolve({ site: Number(found[1]), central: Number(found[2]) })
+    })
+  })
+})
+
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.endAsync(true)))
+  if (child.exitCode === null) {
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    await exited
+  }
+})
+
+async function client(port: number): Promise<MqttClient> {
+  const connected = await connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 })
+  clients.push(connected)
+  return connected
+}
+
+const next = (subscriber: MqttClient) =>
+  new Promise<string>((resolve) => subscriber.once('message', (topic, payload) => resolve(`${topic} ${payload.toString()}`)))
+
+describe('examples/bridge', () => {
+  it('forwards site sensors up to the centre, renamed', async () => {
+    const centre = await client(ports.central)
+    await centre.subscribeAsync('site-1/#', { qos: 1 })
+    const received = next(centre)
+    const site = await client(ports.site)
+    await site.publishAsync('sensors/boiler', '71', { qos: 1 })
+    expect(await received).toBe('site-1/sensors/boiler 71')
+  })
+
+  it('brings the centre commands down to the site', async () => {
+    const site = await client(ports.site)
+    await site.subscribeAsync('commands/#', { qos: 1 })
+    const received = next(site)
+    const centre = await client(ports.central)
+    await centre.publishAsync('site-1/commands/boiler', 'off', { qos: 1 })
+    expect(await received).toBe('commands/boiler off')
+  })
+})

@@ -1,0 +1,118 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
+import { connectClient, uniqueId } from '../../core/test/helpers/clients.js'
+import { startMosquitto, type MosquittoServer } from '../../bridge/test/mosquitto-server.js'
+import { startRedisServer } from '../../persistence-redis/test/redis-server.js'
+import { startServer } from '../src/index.js'
+import { runWren, startWren } from './helpers/wren-process.js'
+
+let dir: string
+let mosquitto: MosquittoServer
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'wren-bridges-'))
+  mosquitto = await startMosquitto()
+})
+afterAll(async () => {
+  await mosquitto.stop()
+  await rm(dir, { recursive: true, force: true })
+})
+
+async function file(name: string, content: string): Promise<string> {
+  const path = join(dir, name)
+  await writeFile(path, content)
+  return path
+}
+
+describe('bridges in the wren server', () => {
+  it('--bridge-file: Mosquitto bridge blocks work unchanged', async () => {
+    const topic = uniqueId('site')
+    const bridges = await file(
+      'bridges.conf',
+      [
+        '# copied from a mosquitto.conf',
+        'connection central',
+        `address 127.0.0.1:${mosquitto.port}`,
+        `remote_clientid ${topic}-bridge`,
+        `topic # out 1 local/ ${topic}/`,
+        'restart_timeout 1 5',
+      ].join('\n'),
+    )
+    const server = await startWren(['--bridge-file', bridges, '--sys-interval', '0'])
+    onTestFinished(() => server.stop())
+    await server.waitForLog((line) => line.msg === 'bridge connected')
+    const remote = await connectClient(mosquitto.url)
+    await remote.client.subscribeAsync(`${topic}/#`, { qos: 1 })
+    const local = await connectClient(server.urls.tcp as string)
+    await local.client.publishAsync('local/temp', '20', { qos: 1 })
+    const message = await remote.inbox.next()
+    expect(`${message.topic}=${message.payload.toString()}`).toBe(`${topic}/temp=20`)
+  })
+
+  it('stops with exit code 2 at a bad line, naming the file, the line and why', async () => {
+    const bridges = await file('bad.conf', 'connection a\naddress 127.0.0.1\ntopic a/# sideways\n')
+    const { code, stderr } = await runWren(['--bridge-file', bridges])
+    expect(code).toBe(2)
+    expect(stderr).toBe(`wren: ${bridges}:3: topic: direction must be out, in or both, got 'sideways'\n`)
+    const missing = join(dir, 'missing.conf')
+    const absent = await runWren(['--bridge-file', missing])
+    expect(absent.code).toBe(2)
+    expect(absent.stderr).toContain(`${missing}:0: cannot read the bridge file`)
+  })
+
+  it('the "bridges" config key: checked at start, and run by startServer', async () => {
+    const bad = await file('bad.json', JSON.stringify({ bridges: [{ name: 'b', addresses: ['127.0.0.1'], topics: [{ pattern: '' }] }] }))
+    const refused = await runWren(['--config', bad])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('bridges[0]: an empty topic pattern needs both a local and a remote prefix')
+
+    const topic = uniqueId('json')
+    const server = await startServer(
+      {
+        host: '127.0.0.1',
+        port: 0,
+        wsPort: -1,
+        sysInterval: 0,
+        logLevel: 'silent',
+        bridges: [{ name: 'up', remoteClientId: `${topic}-bridge`, addresses: [`127.0.0.1:${mosquitto.port}`], topics: [{ pattern: `${topic}/#`, direction: 'in', qos: 1 }] }],
+      },
+    )
+    onTestFinished(() => server.close())
+    const state = `$SYS/broker/connection/${topic}-bridge/state`
+    const local = await connectClient(server.addresses[0]?.url as string)
+    await local.client.subscribeAsync([state, `${topic}/#`], { qos: 1 })
+    expect((await local.inbox.next((m) => m.topic === state, 10_000)).payload.toString()).toBe('1')
+    const remote = await connectClient(mosquitto.url)
+    await remote.client.publishAsync(`${topic}/cmd`, 'go', { qos: 1 })
+    expect((await local.inbox.next((m) => m.topic === `${topic}/cmd`)).payload.toString()).toBe('go')
+  })
+})
+
+describe('bridges in a cluster', () => {
+  it('every node has the bridge, one runs it; when that node is killed another takes it over', async () => {
+    const redis = await startRedisServer()
+    onTestFinished(() => redis.stop())
+    const topic = uniqueId('cluster')
+    const bridges = await file('cluster-bridges.conf', ['connection central', `address 127.0.0.1:${mosquitto.port}`, `remote_clientid ${topic}-bridge`, `topic # out 1 "" ${topic}/`, 'restart_timeout 1'].join('\n'))
+    const args = (id: string) => ['--no-ws', '--cluster', redis.url, '--node-id', id, '--bridge-file', bridges, '--sys-interval', '0']
+    const nodes = [await startWren(args('node-a')), await startWren(args('node-b'))]
+    onTestFinished(async () => {
+      await Promise.all(nodes.map((node) => node.stop()))
+    })
+    const connected = (node: (typeof nodes)[number]) => node.waitForLog((line) => line.msg === 'bridge connected', 15_000).then(() => node)
+    const runner = await Promise.race(nodes.map(connected))
+    const other = nodes.find((node) => node !== runner) as (typeof nodes)[number]
+    expect(other.logs.some((line) => line.msg === 'bridge connected')).toBe(false)
+
+    runner.child.kill('SIGKILL')
+    // its lease expires (5 s) and the other node runs the bridge
+    await connected(other)
+    const remote = await connectClient(mosquitto.url)
+    await remote.client.subscribeAsync(`${topic}/#`, { qos: 1 })
+    const local = await connectClient(other.urls.tcp as string)
+    await local.client.publishAsync('after/takeover', 'ok', { qos: 1 })
+    const message = await remote.inbox.next()
+    expect(`${message.topic}=${message.payload.toString()}`).toBe(`${topic}/after/takeover=ok`)
+  }, 40_000)
+})
