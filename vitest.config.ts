@@ -12,6 +12,7 @@ export default defineConfig({
       '@wren/persistence-sqlite': src('persistence-sqlite'),
       '@wren/auth-file': src('auth-file'),
       '@wren/observability': src('observability'),
+      '@wren/gateway-mqttsn': src('gateway-mqttsn'),
       '@wren/server': src('server'),
     },
   },

@@ -11,6 +11,10 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 # The dashboard tests drive Debian's chromium through playwright-core (its bundled browser download is not used).
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# The MQTT-SN gateway is cross-checked against scapy's MQTT-SN layer, with Debian's own python.
+/usr/bin/python3 -c 'import scapy.contrib.mqttsn' >/dev/null 2>&1 || need+=(python3-scapy)
+# ... and its encoder against Wireshark's MQTT-SN dissector.
+command -v tshark >/dev/null 2>&1 || need+=(tshark)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"

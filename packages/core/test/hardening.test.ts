@@ -87,6 +87,17 @@ describe('MQTT 5 limits and answers', () => {
 })
 
 describe('wills obey the publish rules', () => {
+  it('refuses an MQTT 5 will whose payload claims UTF-8 and is not (0x99), or whose Response Topic has a wildcard', async () => {
+    const b = await startBroker()
+    const bad = { topic: 'w/t', payload: Buffer.from([0xff, 0xfe]), qos: 0 as const, retain: false, properties: { payloadFormatIndicator: true } }
+    expect((await rawHandshakeV5(b.port, { will: bad })).connack.reasonCode).toBe(0x99)
+    const wildcard = { topic: 'w/t', payload: Buffer.from('x'), qos: 0 as const, retain: false, properties: { responseTopic: 'reply/#' } }
+    const raw = await RawClient.open(b.port, 5)
+    raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'wild-will', clean: true, keepalive: 60, will: wildcard })
+    expect(await raw.closesWithin(3000)).toBe(true)
+    expect(raw.packets.received.filter((p) => p.cmd === 'connack')).toEqual([])
+  })
+
   it('refuses a will on a $SYS topic: nobody gets it, retained or live', async () => {
     const b = await startBroker({ sysInterval: 0 })
     const raw = await RawClient.open(b.port)

@@ -82,10 +82,13 @@ describe('redis layout', () => {
       { filter: '$share/g/s/#', qos: 1 },
       { filter: '$share/g+/x', qos: 1 },
     ])
+    // a client id whose UTF-16 length (which the index fields count) is not its UTF-8 length
+    await persistence.subscriptionsAdd('ü😀', [{ filter: 'a/+/c', qos: 1 }])
     await persistence.outboundEnqueue([{ clientId: 'c', qos: 1 }, { clientId: 'd', qos: 1 }], message)
     await persistence.outboundSent('d', message.id as string, 5)
     await persistence.outboundAck('d', 5)
     await persistence.sessionDelete('c')
+    await persistence.sessionDelete('ü😀')
     expect((await redis.keys('cleanup:*')).sort()).toEqual(['cleanup:sequence'])
     await redis.quit()
   })

@@ -22,8 +22,9 @@ export interface SqlitePersistenceOptions {
   /** The database file, created when missing; ':memory:' for a throwaway store. */
   path: string
   /**
-   * 'normal' (default) survives a crash of the process; 'full' also survives a power cut, at the cost of an
-   * fsync per write.
+   * 'normal' (default): what was acknowledged survives a crash or SIGKILL of the process; a power cut may take
+   * the last commits. 'full' also survives a power cut, at the cost of an fsync per commit (one per batch of
+   * writes, see GroupCommit).
    */
   synchronous?: 'normal' | 'full'
 }

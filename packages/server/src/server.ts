@@ -14,6 +14,7 @@ import { brokerOptions } from './settings.js'
 import { startSummary } from './start-summary.js'
 import type { Listener, ListenerAddress } from './listeners/listener.js'
 import { openListeners } from './listeners/open-listeners.js'
+import { listenMqttSn, resolveMqttSn } from './mqttsn.js'
 
 export interface StartOptions {
   /** Defaults to a pino logger at `config.logLevel` writing to stdout. */
@@ -65,6 +66,7 @@ export async function startServer(
   const logger = options.logger ?? createLogger(config.logLevel, config.logFormat)
   const exposure = resolveExposure(config, options.hooks ?? {})
   const plan = await planListeners(config, exposure.host)
+  const mqttsn = resolveMqttSn(config, options.hooks ?? {})
   const auth = createServerAuth(config)
 
   const cluster = config.cluster === undefined
@@ -90,6 +92,7 @@ export async function startServer(
   try {
     await broker.ready()
     listeners = await openListeners(broker, plan)
+    if (mqttsn) listeners.push(await listenMqttSn(broker, mqttsn, exposure.host))
     admin = await startAdmin(broker, config, logger)
   } catch (error) {
     await closeAll(broker, listeners)

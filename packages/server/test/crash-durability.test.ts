@@ -93,9 +93,12 @@ class Inbox {
   }
 }
 
-/** Connects and resolves with the CONNACK's session present flag; the inbox listens from before CONNACK. */
+/**
+ * Connects and resolves with the CONNACK's session present flag; the inbox listens from before CONNACK. The
+ * CONNACK of a restored session waits for its queue to be read: 30 s leaves room for a busy machine.
+ */
 function reconnect(url: string, subscriber: Subscriber): Promise<{ client: MqttClient; inbox: Inbox; sessionPresent: boolean }> {
-  const client = connect(url, { ...subscriber.kind.options, clientId: subscriber.clientId, reconnectPeriod: 0, connectTimeout: 10_000 })
+  const client = connect(url, { ...subscriber.kind.options, clientId: subscriber.clientId, reconnectPeriod: 0, connectTimeout: 30_000 })
   const inbox = new Inbox(client)
   return new Promise((resolve, reject) => {
     client.once('connect', (connack) => resolve({ client, inbox, sessionPresent: connack.sessionPresent }))

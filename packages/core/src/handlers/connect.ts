@@ -1,4 +1,5 @@
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet'
+import { isUtf8 } from 'node:buffer'
 import type { Connection, PacketHandler } from '../connection/connection.js'
 import { encodePacket } from '../connection/packet-encoder.js'
 import { OutboundAliases } from '../connection/publish-v5.js'
@@ -6,7 +7,7 @@ import { generateId } from '../context.js'
 import { ReasonCode, connackCodeForV3, malformed, protocolError } from '../errors.js'
 import type { AuthExchangeResult, AuthenticateResult, ConnectRequest, Denial, PublishVerdict, Verdict } from '../hooks/hook-types.js'
 import { denialOf, runChainAsync } from '../hooks/hook-runner.js'
-import { isSysTopic, topicNameProblem } from '../topic/topic-rules.js'
+import { hasWildcard, isSysTopic, topicNameProblem } from '../topic/topic-rules.js'
 import type { Message, ProtocolVersion, QoS } from '../types.js'
 import { createMessage, messageProperties, toBuffer } from './message-from-packet.js'
 
@@ -132,6 +133,17 @@ export const handleConnect: PacketHandler = (connection, packet, done) => {
     if (problem) {
       if (version === 5) refuse(connection, ReasonCode.TopicNameInvalid, `will topic: ${problem}`)
       else connection.fail(malformed(`will topic: ${problem}`))
+      done()
+      return
+    }
+    const willProperties = will.properties
+    if (willProperties?.responseTopic !== undefined && (willProperties.responseTopic === '' || hasWildcard(willProperties.responseTopic))) {
+      connection.fail(protocolError('will response topic must be a topic name')) // as for PUBLISH [MQTT-3.3.2-14]
+      done()
+      return
+    }
+    if (willProperties?.payloadFormatIndicator === true && !isUtf8(will.payload)) {
+      refuse(connection, ReasonCode.PayloadFormatInvalid, 'will payload is not UTF-8') // §3.1.3.2.3, as for PUBLISH [MQTT-3.3.2-4]
       done()
       return
     }

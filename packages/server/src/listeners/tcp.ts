@@ -11,7 +11,7 @@ export interface TcpListenerOptions {
   tls?: TlsOptions
   /** Milliseconds from accept to a finished TLS handshake; a socket that does not get there is closed. Default 10000. */
   handshakeTimeout?: number
-  /** Sockets open at once on this listener, TLS handshakes in progress included; more are closed at accept. */
+  /** Sockets open at once on this listener (TLS handshakes in progress included); more are closed at accept. */
   maxConnections?: number
   /** Reaches the hooks as `client.meta.listener`. */
   name?: string

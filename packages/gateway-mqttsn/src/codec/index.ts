@@ -1,0 +1,3 @@
+export * from './messages.js'
+export { decodeDatagram, MalformedDatagram } from './decode.js'
+export { encodeMessage, encodeDatagram, encapsulate, MAX_MESSAGE_SIZE, MSG_TYPE_OF } from './encode.js'

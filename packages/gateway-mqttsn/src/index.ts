@@ -1,0 +1,7 @@
+export * from './codec/index.js'
+export { attachMqttSn, MqttSnGateway, type MqttSnClientInfo } from './gateway/gateway.js'
+export type { MqttSnOptions, RemoteInfo, SnCredentials } from './gateway/options.js'
+export type { SnSessionState } from './gateway/sn-session.js'
+export { MqttSnStats } from './gateway/stats.js'
+export { SessionBridge, type BridgeConnect, type BridgeHandler } from './bridge/session-bridge.js'
+export { MqttSnClient, type MqttSnClientOptions } from './client/mqttsn-client.js'
