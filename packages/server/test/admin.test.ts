@@ -66,7 +66,7 @@ describe('wren --admin-port', () => {
   it('writes readable lines with --log-format pretty and refuses other formats', async () => {
     const { code, stderr } = await runWren(['--log-format', 'xml'])
     expect(code).toBe(2)
-    expect(stderr).toBe('wren: --log-format must be json or pretty, got "xml"\n')
+    expect(stderr).toBe('wren: --log-format must be one of "json", "pretty", got "xml"\n')
     assertBuilt()
     const child = spawn(process.execPath, [CLI, '--host', '127.0.0.1', '--port', '0', '--no-ws', '--log-format', 'pretty'], { stdio: ['ignore', 'pipe', 'pipe'] })
     const exited = new Promise((resolve) => child.once('close', resolve))
