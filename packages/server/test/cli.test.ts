@@ -142,7 +142,12 @@ describe('wren command line', () => {
   it('passes --max-connections and --max-packet-size to the broker', async () => {
     const server = await wren(['--no-ws', '--max-connections', '1', '--max-packet-size', '1024'])
     const first = await client(server.urls.tcp!)
-    await expect(client(server.urls.tcp!)).rejects.toThrow()
+    // The second connection is refused: closed at accept by the listener's cap (or after CONNACK 3 by the broker's).
+    const second = createConnection({ host: '127.0.0.1', port: server.ports.tcp! })
+    second.on('error', () => undefined)
+    const closed = new Promise<void>((resolve) => second.once('close', () => resolve()))
+    second.write(Buffer.from([0x10, 13, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 2, 0, 60, 0, 1, 0x78]))
+    await closed
 
     const dropped = new Promise<void>((resolve) => first.once('close', () => resolve()))
     first.publish('big', Buffer.alloc(2048))

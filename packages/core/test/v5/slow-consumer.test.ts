@@ -14,7 +14,7 @@ describe('MQTT 5 slow consumer', () => {
     raw.stream.pause()
     // large enough that the window of in-flight messages (maxInflight 100) overflows the kernel socket buffers
     const payload = Buffer.alloc(256 * 1024, 0x61)
-    const count = 120
+    const count = 60
     for (let i = 0; i < count; i++) {
       await b.broker.publish({ topic: 'slow/t', payload: i === count - 1 ? 'last' : payload, qos: 1 })
       if (i % 10 === 0) await new Promise((resolve) => setImmediate(resolve))
