@@ -110,7 +110,7 @@ export function deliverySuite(name: string, factory: () => Promise<Persistence>)
     }
 
     it('a subscriber that never reads is disconnected and holds nobody back; the one that reads gets every QoS 1 message', { timeout: 120_000 }, async () => {
-      const { broker, url, port } = await startBroker(await factory(), { drainTimeout: 1000, maxQueued: 100 })
+      const { broker, url, port } = await startBroker(await factory(), { drainTimeout: 3000, maxQueued: 100 })
       const stuck = net.connect(port, '127.0.0.1')
       onTestFinished(() => {
         stuck.destroy()

@@ -5,7 +5,7 @@ import { startBroker } from '../helpers/start-broker.js'
 
 describe('MQTT 5 slow consumer', () => {
   it('disconnects a client that stops reading (0x97 Quota exceeded when the DISCONNECT gets through) without stalling others', { timeout: 180_000 }, async () => {
-    const b = await startBroker({ maxSocketBuffer: 64 * 1024, drainTimeout: 500 })
+    const b = await startBroker({ maxSocketBuffer: 64 * 1024, drainTimeout: 3000 })
     const { raw } = await rawConnectV5(b.port, { clientId: 'never-reads' })
     await rawSubscribe(raw, 'slow/#', 1)
     const slowGone = new Promise<string>((resolve) => b.broker.on('clientDisconnected', (client, reason) => client.id === 'never-reads' && resolve(reason)))
