@@ -31,8 +31,21 @@ export function encodePacket(packet: OutgoingPacket, protocolVersion: ProtocolVe
   return generate(packet, { protocolVersion })
 }
 
-function lengthBytes(length: number): number {
-  return length < 128 ? 1 : length < 16384 ? 2 : length < 2097152 ? 3 : 4
+/** Bytes an MQTT Variable Byte Integer of `value` takes (remaining lengths, property lengths, identifiers). */
+export function varintLength(value: number): number {
+  return value < 128 ? 1 : value < 16384 ? 2 : value < 2097152 ? 3 : 4
+}
+
+/** Writes `value` as an MQTT Variable Byte Integer at `pos`; returns the position after it. */
+export function writeVarint(buffer: Buffer, pos: number, value: number): number {
+  let rest = value
+  do {
+    let byte = rest % 128
+    rest = Math.floor(rest / 128)
+    if (rest > 0) byte |= 0x80
+    buffer[pos++] = byte
+  } while (rest > 0)
+  return pos
 }
 
 /**
@@ -61,17 +74,10 @@ export function encodePublishV4Header(topic: string, payloadLength: number, qos:
 function writePublishHeader(topic: string, payloadLength: number, qos: number, retain: boolean, dup: boolean, packetId: number, room: number): Buffer {
   const topicLength = Buffer.byteLength(topic)
   const remaining = 2 + topicLength + (qos > 0 ? 2 : 0) + payloadLength
-  const headerLength = 1 + lengthBytes(remaining) + remaining - payloadLength
+  const headerLength = 1 + varintLength(remaining) + remaining - payloadLength
   const buffer = Buffer.allocUnsafe(headerLength + room)
-  let pos = 0
-  buffer[pos++] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0)
-  let length = remaining
-  do {
-    let byte = length % 128
-    length = Math.floor(length / 128)
-    if (length > 0) byte |= 0x80
-    buffer[pos++] = byte
-  } while (length > 0)
+  buffer[0] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0)
+  let pos = writeVarint(buffer, 1, remaining)
   buffer.writeUInt16BE(topicLength, pos)
   pos += 2
   pos += buffer.write(topic, pos, 'utf8')

@@ -1,5 +1,6 @@
 import type { OutboundEntry } from '../persistence/persistence.js'
 import type { Message } from '../types.js'
+import { varintLength, writeVarint } from './packet-encoder.js'
 
 /**
  * Server-to-client topic aliases (MQTT 5 §3.3.2.3.4): the first send of a topic carries topic and alias,
@@ -98,21 +99,6 @@ function carriedProperties(message: Message): Buffer {
   lastMessage = message
   lastProperties = out
   return out
-}
-
-function varintLength(value: number): number {
-  return value < 128 ? 1 : value < 16384 ? 2 : value < 2097152 ? 3 : 4
-}
-
-function writeVarint(buffer: Buffer, pos: number, value: number): number {
-  let rest = value
-  do {
-    let byte = rest % 128
-    rest = Math.floor(rest / 128)
-    if (rest > 0) byte |= 0x80
-    buffer[pos++] = byte
-  } while (rest > 0)
-  return pos
 }
 
 /**
