@@ -1,6 +1,7 @@
 // The cluster brokers end to end on a tiny bounded load: the server in workers mode on a harness-started
 // redis-server, measured as one process tree. No timing assertions.
-import { describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { assertBuilt } from '../../packages/core/test/helpers/built.js'
 import { BROKERS } from '../lib/brokers.js'
 import { measure } from '../lib/harness.js'
 import { processTree } from '../lib/proc-stats.js'
@@ -15,6 +16,8 @@ function tinyFanIn(qos: 0 | 1) {
 }
 
 describe('cluster brokers', () => {
+  beforeAll(() => assertBuilt('server', 'cluster-redis'))
+
   it('finds the built server, cluster bus and redis-server', () => {
     expect(twoWorkers.isInstalled(), 'build it first: pnpm --filter @wren/server... build').toBe(true)
   })

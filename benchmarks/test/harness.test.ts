@@ -1,7 +1,8 @@
 // Proves the harness end to end on a tiny bounded load: a real Wren broker process (from @wren/core's built
 // dist), a real generator process, /proc figures and the report. No timing assertions: this machine's speed
 // is not the subject.
-import { describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { assertBuilt } from '../../packages/core/test/helpers/built.js'
 import { BROKERS } from '../lib/brokers.js'
 import { measure } from '../lib/harness.js'
 import { renderCharts, renderMarkdown, summarize } from '../lib/report.js'
@@ -16,6 +17,8 @@ function tinyFanIn(qos: 0 | 1) {
 }
 
 describe('benchmark harness against Wren', () => {
+  beforeAll(() => assertBuilt('core'))
+
   it('finds the built broker', () => {
     expect(wren.isInstalled(), 'build it first: pnpm --filter @wren/core build').toBe(true)
   })

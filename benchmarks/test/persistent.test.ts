@@ -1,7 +1,8 @@
 // Scenario 7 end to end on a tiny bounded load: a real Wren broker process on a SQLite file in a temp dir,
 // a real generator process, a persistent subscriber that is connected, then offline, then back. No timing
 // assertions: this machine's speed is not the subject.
-import { describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { assertBuilt } from '../../packages/core/test/helpers/built.js'
 import { BROKERS, runsVariant } from '../lib/brokers.js'
 import { measure } from '../lib/harness.js'
 import { renderCharts, renderMarkdown, summarize } from '../lib/report.js'
@@ -21,6 +22,8 @@ function tinyPersistent() {
 }
 
 describe('scenario 7, persistent QoS 1', () => {
+  beforeAll(() => assertBuilt('persistence-sqlite'))
+
   it('runs on the store variants only, and on every base broker', () => {
     const variants = allVariants('full')
     const persistent = variants.find((v) => v.scenario === 'persistent')!

@@ -1,20 +1,19 @@
 /** Runs the example as a user does (`node index.js`) and sends a message each way across its bridge. */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { connectAsync, type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { assertBuilt } from '../../../packages/core/test/helpers/built.js'
 
 const EXAMPLE = fileURLToPath(new URL('../index.js', import.meta.url))
-/** The example imports the packages as a user would, from their builds. */
-const BUILDS = ['core', 'bridge'].map((pkg) => fileURLToPath(new URL(`../../../packages/${pkg}/dist/index.js`, import.meta.url)))
 
 let child: ChildProcess
 let ports: { site: number; central: number }
 const clients: MqttClient[] = []
 
 beforeAll(async () => {
-  for (const build of BUILDS) if (!existsSync(build)) throw new Error(`${build} is missing: run "pnpm build" before this test`)
+  // The example imports the packages as a user would, from their builds.
+  assertBuilt('bridge')
   child = spawn(process.execPath, [EXAMPLE], {
     env: { ...process.env, SITE_PORT: '0', CENTRAL_PORT: '0', MQTT_HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],

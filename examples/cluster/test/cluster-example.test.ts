@@ -3,15 +3,14 @@
  * redis-server and three nodes, which then behave as one broker; SIGTERM stops every process it started.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { createConnection } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { connectAsync, type MqttClient } from 'mqtt'
 import { afterAll, describe, expect, it } from 'vitest'
 import { freePort } from '../../../packages/persistence-redis/test/redis-server.js'
+import { assertBuilt } from '../../../packages/core/test/helpers/built.js'
 
 const START = fileURLToPath(new URL('../start.mjs', import.meta.url))
-const BUILDS = ['core', 'persistence-redis', 'cluster-redis'].map((pkg) => fileURLToPath(new URL(`../../../packages/${pkg}/dist/index.js`, import.meta.url)))
 
 
 function answers(port: number): Promise<boolean> {
@@ -34,7 +33,7 @@ afterAll(async () => {
 
 describe('examples/cluster', () => {
   it('starts redis-server and three nodes that act as one broker, and stops them all', async () => {
-    for (const path of BUILDS) if (!existsSync(path)) throw new Error(`${path} is missing: run "pnpm build" first`)
+    assertBuilt('persistence-redis', 'cluster-redis')
     const redisPort = await freePort()
     const ports = [await freePort(), await freePort(), await freePort()]
     start = spawn(process.execPath, [START], {

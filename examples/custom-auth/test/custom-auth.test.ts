@@ -6,6 +6,7 @@ import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { start } from '../index.js'
 import { signToken } from '../jwt.js'
+import { assertBuilt } from '../../../packages/core/test/helpers/built.js'
 
 const secret = Buffer.from('a test secret of thirty-two bytes')
 let app: Awaited<ReturnType<typeof start>>
@@ -107,6 +108,8 @@ describe('custom-auth example', () => {
   })
 
   it('runs as a process on the ports of HTTP_PORT and MQTT_PORT, and exits 0 on SIGTERM', async () => {
+    // As a process, the example imports the packages as a user would, from their builds.
+    assertBuilt('core')
     const child = spawn(process.execPath, [fileURLToPath(new URL('../index.js', import.meta.url))], {
       env: { ...process.env, HTTP_PORT: '0', MQTT_PORT: '0' },
       stdio: ['ignore', 'pipe', 'inherit'],

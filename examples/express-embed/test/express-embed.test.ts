@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { connectAsync, type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { start } from '../index.js'
+import { assertBuilt } from '../../../packages/core/test/helpers/built.js'
 
 let app: Awaited<ReturnType<typeof start>>
 const clients: MqttClient[] = []
@@ -99,6 +100,8 @@ describe('express-embed example', () => {
   })
 
   it('runs as a process on the ports of HTTP_PORT and MQTT_PORT, and exits 0 on SIGTERM', async () => {
+    // As a process, the example imports the packages as a user would, from their builds.
+    assertBuilt('server')
     const child = spawn(process.execPath, [fileURLToPath(new URL('../index.js', import.meta.url))], {
       env: { ...process.env, HTTP_PORT: '0', MQTT_PORT: '0' },
       stdio: ['ignore', 'pipe', 'inherit'],

@@ -3,14 +3,13 @@
  * and sends the sleeping sensor a configuration that it must pick up when it wakes.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { connectAsync } from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { assertBuilt } from '../../../packages/core/test/helpers/built.js'
 
 const EXAMPLE = fileURLToPath(new URL('../index.js', import.meta.url))
 /** The example imports the packages as a user would, from their builds. */
-const BUILDS = ['core', 'gateway-mqttsn'].map((pkg) => fileURLToPath(new URL(`../../../packages/${pkg}/dist/index.js`, import.meta.url)))
 
 function start(): Promise<{ child: ChildProcess; tcpPort: number; output: () => string }> {
   const child = spawn(process.execPath, [EXAMPLE], {
@@ -37,9 +36,7 @@ function start(): Promise<{ child: ChildProcess; tcpPort: number; output: () => 
 
 describe('mqtt-sn-sensor example', () => {
   it('a sleeping MQTT-SN sensor publishes to a TCP subscriber and picks up configuration sent while it slept', async () => {
-    for (const build of BUILDS) {
-      if (!existsSync(build)) throw new Error(`${build} is missing: run "pnpm build" before this test`)
-    }
+    assertBuilt('gateway-mqttsn')
     const { tcpPort, output } = await start()
     const client = await connectAsync(`mqtt://127.0.0.1:${tcpPort}`, { reconnectPeriod: 0 })
     onTestFinished(() => {

@@ -3,17 +3,16 @@
  * that a retained message and a message queued for an offline persistent session are still there.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connect, connectAsync, type IConnackPacket, type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { assertBuilt } from '../../../packages/core/test/helpers/built.js'
 
 const EXAMPLE = fileURLToPath(new URL('../index.js', import.meta.url))
 /** The example imports the packages as a user would, from their builds. */
-const BUILDS = ['core', 'persistence-sqlite'].map((pkg) => fileURLToPath(new URL(`../../../packages/${pkg}/dist/index.js`, import.meta.url)))
 
 interface Running {
   child: ChildProcess
@@ -66,9 +65,7 @@ const clients: MqttClient[] = []
 let running: Running | null = null
 
 beforeAll(async () => {
-  for (const build of BUILDS) {
-    if (!existsSync(build)) throw new Error(`${build} is missing: run "pnpm build" before this test`)
-  }
+  assertBuilt('persistence-sqlite')
   dir = await mkdtemp(join(tmpdir(), 'wren-sqlite-example-'))
 })
 afterAll(async () => {

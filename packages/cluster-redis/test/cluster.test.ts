@@ -5,14 +5,13 @@
  * The nodes run test/fixtures/node.mjs on the built packages (`pnpm build` first).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startRedisServer, type RedisServer } from '../../persistence-redis/test/redis-server.js'
+import { assertBuilt } from '../../core/test/helpers/built.js'
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/node.mjs', import.meta.url))
-const BUILT = ['../dist/index.js', '../../core/dist/index.js', '../../persistence-redis/dist/index.js'].map((path) => fileURLToPath(new URL(path, import.meta.url)))
 // A lease a loaded machine can keep: with 1 s, a node whose event loop stalled under a CPU hog was declared dead
 // by the others and let its clients go mid-test.
 const LEASE_MS = 4000
@@ -81,7 +80,7 @@ let c: NodeProcess
 const clients: MqttClient[] = []
 
 beforeAll(async () => {
-  for (const path of BUILT) if (!existsSync(path)) throw new Error(`${path} is missing: run "pnpm build" before these tests`)
+  assertBuilt('cluster-redis', 'persistence-redis')
   redis = await startRedisServer()
   ;[a, b, c] = await Promise.all(['a', 'b', 'c'].map((id) => startNode(redis.url, id))) as [NodeProcess, NodeProcess, NodeProcess]
 })

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { connectAsync } from 'mqtt'
 import { afterEach, describe, expect, it } from 'vitest'
 import { prettyLine } from '../src/pretty-log.js'
-import { CLI, assertBuilt, runWren, startWren, type LogLine, type WrenProcess } from './helpers/wren-process.js'
+import { CLI, assertServerBuilt, runWren, startWren, type LogLine, type WrenProcess } from './helpers/wren-process.js'
 
 const TOKEN = 'wren-admin-secret'
 let wren: WrenProcess | undefined
@@ -67,7 +67,7 @@ describe('wren --admin-port', () => {
     const { code, stderr } = await runWren(['--log-format', 'xml'])
     expect(code).toBe(2)
     expect(stderr).toBe('wren: --log-format must be one of "json", "pretty", got "xml"\n')
-    assertBuilt()
+    assertServerBuilt()
     const child = spawn(process.execPath, [CLI, '--host', '127.0.0.1', '--port', '0', '--no-ws', '--log-format', 'pretty'], { stdio: ['ignore', 'pipe', 'pipe'] })
     const exited = new Promise((resolve) => child.once('close', resolve))
     let stdout = ''

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { assertBuilt } from '../../../core/test/helpers/built.js'
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
 
-export function assertBuilt(): void {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "pnpm build" before these tests`)
+/** The CLI and every package it loads are built from their current sources. */
+export function assertServerBuilt(): void {
+  assertBuilt('server')
 }
 
 export interface LogLine {
@@ -33,7 +34,7 @@ export interface WrenProcess {
  * and waits until it logs that the broker started.
  */
 export async function startWren(args: string[] = [], { shortcuts = true } = {}): Promise<WrenProcess> {
-  assertBuilt()
+  assertServerBuilt()
   const defaults = shortcuts ? ['--host', '127.0.0.1', '--port', '0', '--ws-port', '0'] : []
   const child = spawn(process.execPath, [CLI, ...defaults, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -120,7 +121,7 @@ export function runWren(
   args: string[],
   { timeoutMs = 10_000, input }: { timeoutMs?: number; input?: string } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  assertBuilt()
+  assertServerBuilt()
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] })
     if (input !== undefined) child.stdin!.end(input)
