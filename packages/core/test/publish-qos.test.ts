@@ -1,6 +1,6 @@
 import type { IPublishPacket } from 'mqtt-packet'
 import { describe, expect, it } from 'vitest'
-import { connectClient, RawClient, sleep, uniqueId } from './helpers/clients.js'
+import { connectClient, RawClient, uniqueId } from './helpers/clients.js'
 import { startBroker } from './helpers/start-broker.js'
 
 function publishPacket(topic: string, payload: string, qos: 0 | 1 | 2, messageId?: number, dup = false): IPublishPacket {
@@ -78,7 +78,6 @@ describe('publishing at QoS 0, 1 and 2', () => {
     raw.send({ cmd: 'pubrel', messageId: 8 })
     await raw.next('pubcomp')
     await sub.inbox.next((m) => m.payload.toString() === 'after')
-    await sleep(200)
     expect(sub.inbox.received.map((m) => m.payload.toString())).toEqual(['once', 'after'])
     await sub.inbox.take(1)
 

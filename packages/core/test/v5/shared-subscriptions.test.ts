@@ -4,16 +4,30 @@ import type { Message } from '../../src/index.js'
 import type { SharedMember } from '../../src/options.js'
 import { closesWithin, connectClient, uniqueId } from '../helpers/clients.js'
 import { connectV5, type V5Client } from '../helpers/v5.js'
-import { startBroker } from '../helpers/start-broker.js'
+import type { Inbox } from '../helpers/inbox.js'
+import { startBroker, type StartedBroker } from '../helpers/start-broker.js'
+
+/** A plain subscription every member also holds, so a message published after the others marks the end of each member's share. */
+const MARKER = 'sh-marker'
 
 async function members(url: string, filter: string, count: number): Promise<V5Client[]> {
   const clients: V5Client[] = []
   for (let i = 0; i < count; i++) {
     const member = await connectV5(url, { clientId: uniqueId(`member${i}`) })
-    await member.client.subscribeAsync(filter, { qos: 1 })
+    await member.client.subscribeAsync({ [filter]: { qos: 1 }, [MARKER]: { qos: 1 } })
     clients.push(member)
   }
   return clients
+}
+
+/**
+ * Publishes the marker and waits until every member has it: what the broker sent a member before it (a share,
+ * or a copy too many) has arrived by then. Returns the payloads the members received, markers left out.
+ */
+async function sharesOf(b: StartedBroker, inboxes: Array<Pick<Inbox<{ topic: string; payload: Buffer }>, 'next' | 'received'>>): Promise<string[][]> {
+  await b.broker.publish({ topic: MARKER, payload: 'end', qos: 1 })
+  for (const inbox of inboxes) await inbox.next((m) => m.topic === MARKER)
+  return inboxes.map((inbox) => inbox.received.filter((m) => m.topic !== MARKER).map((m) => m.payload.toString()))
 }
 
 const payloads = (count: number, prefix = 'm') => Array.from({ length: count }, (_, i) => `${prefix}${i}`)
@@ -24,12 +38,9 @@ describe('MQTT 5 shared subscriptions', () => {
     const group = await members(b.url, '$share/g/sh/t', 3)
     const sent = payloads(30)
     for (const payload of sent) await b.broker.publish({ topic: 'sh/t', payload, qos: 1 })
-    const deadline = Date.now() + 3000
-    while (group.reduce((n, m) => n + m.messages.received.length, 0) < 30 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
-    await new Promise((r) => setTimeout(r, 200))
-    const received = group.flatMap((m) => m.messages.received.map((x) => x.payload.toString()))
-    expect(received.sort()).toEqual([...sent].sort())
-    const counts = group.map((m) => m.messages.received.length)
+    const shares = await sharesOf(b, group.map((m) => m.messages))
+    expect(shares.flat().sort()).toEqual([...sent].sort())
+    const counts = shares.map((share) => share.length)
     for (const count of counts) expect(count, `distribution ${counts.join('/')}`).toBeGreaterThanOrEqual(5)
     // members see the topic as published, not the $share filter
     expect(group[0]?.messages.received[0]?.topic).toBe('sh/t')
@@ -54,22 +65,17 @@ describe('MQTT 5 shared subscriptions', () => {
     const sent = payloads(10)
     for (const payload of sent) await b.broker.publish({ topic: 'sh/two', payload, qos: 1 })
     await plain.messages.take(10)
-    await new Promise((r) => setTimeout(r, 300))
-    for (const group of [g1, g2]) {
-      expect(group.flatMap((m) => m.messages.received.map((x) => x.payload.toString())).sort()).toEqual([...sent].sort())
-    }
+    for (const group of [g1, g2]) expect((await sharesOf(b, group.map((m) => m.messages))).flat().sort()).toEqual([...sent].sort())
   })
 
   it('lets a 3.1.1 client join a shared group next to a v5 member', async () => {
     const b = await startBroker()
     const v3 = await connectClient(b.url)
-    await v3.client.subscribeAsync('$share/mixed/sh/v3', { qos: 1 })
+    await v3.client.subscribeAsync({ '$share/mixed/sh/v3': { qos: 1 }, [MARKER]: { qos: 1 } })
     const [v5] = await members(b.url, '$share/mixed/sh/v3', 1)
     const sent = payloads(10)
     for (const payload of sent) await b.broker.publish({ topic: 'sh/v3', payload, qos: 1 })
-    await new Promise((r) => setTimeout(r, 500))
-    const fromV3 = v3.inbox.received.map((m) => m.payload.toString())
-    const fromV5 = v5?.messages.received.map((m) => m.payload.toString()) ?? []
+    const [fromV3 = [], fromV5 = []] = await sharesOf(b, [v3.inbox, ...(v5 ? [v5.messages] : [])])
     expect([...fromV3, ...fromV5].sort()).toEqual([...sent].sort())
     expect(fromV3.length).toBeGreaterThan(0)
     expect(fromV5.length).toBeGreaterThan(0)

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { sleep, uniqueId } from '../helpers/clients.js'
+import { uniqueId } from '../helpers/clients.js'
+import { recordEvents } from '../helpers/events.js'
 import { connectV5, rawConnectV5 } from '../helpers/v5.js'
 import { startBroker, type StartedBroker } from '../helpers/start-broker.js'
 
@@ -28,11 +29,12 @@ describe('MQTT 5 will delay interval and will properties', () => {
 
   it('does not publish the will if the client reconnects within the delay [MQTT-3.1.3-9]', async () => {
     const b = await startBroker()
+    const events = recordEvents(b.broker)
     const w = await watcher(b)
     const clientId = uniqueId('will-back')
     const { raw } = await rawConnectV5(b.port, { clientId, clean: false, properties: { sessionExpiryInterval: 30 }, will: will('will/cancelled', { willDelayInterval: 2 }) })
     raw.destroy()
-    await sleep(300)
+    await events.disconnected.next((e) => e.client.id === clientId)
     await rawConnectV5(b.port, { clientId, clean: false, properties: { sessionExpiryInterval: 30 } })
     await w.messages.expectNone(2600)
   })
