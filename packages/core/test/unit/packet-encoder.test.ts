@@ -18,8 +18,8 @@ describe('the v3/v4 PUBLISH encoder', () => {
       for (const retain of [false, true]) {
         it(`matches mqtt-packet for '${topic.slice(0, 12)}' ${size} B QoS ${qos} retain ${retain}`, () => {
           const payload = Buffer.alloc(size, 7)
-          expect(encodePublishV4(topic, payload, qos, retain, false, 42)).toEqual(reference(topic, payload, qos, retain, false, 42))
-          expect(encodePublishV4(topic, payload, qos, retain, true, 42)).toEqual(reference(topic, payload, qos, retain, true, 42))
+          expect(encodePublishV4(topic, payload, qos, retain, false, 42).equals(reference(topic, payload, qos, retain, false, 42))).toBe(true)
+          expect(encodePublishV4(topic, payload, qos, retain, true, 42).equals(reference(topic, payload, qos, retain, true, 42))).toBe(true)
         })
       }
     }
