@@ -34,7 +34,7 @@ export async function runFlow(job) {
     const window = openWindow(brokerPid)
     const deadlineMs = window.startMs + job.timeoutMs
     for (const [client, topic] of publishers) {
-      publishAsFastAsPossible(client, { topic, payload, qos, count: messagesPerPublisher, window: job.window, credit })
+      void publishAsFastAsPossible(client, { topic, payload, qos, count: messagesPerPublisher, window: job.window, credit })
     }
     // Lost messages never return their credit, so a lossy broker stalls the senders: silence ends the run.
     const outcome = await waitUntil(

@@ -57,7 +57,7 @@ export async function runSlowConsumer(job) {
   const window = openWindow(brokerPid)
   let published = false
   // No credit and a window of 10,000 ids: the publisher does not wait for the subscribers at all.
-  publishAsFastAsPossible(publisher, {
+  void publishAsFastAsPossible(publisher, {
     topic: 'bench/slow/t',
     payload: Buffer.alloc(payloadSize, 0x61),
     qos,

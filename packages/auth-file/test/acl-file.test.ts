@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { AuthFileError, clientAcl, parseAcl, readAclFile } from '../src/index.js'
 
 // Shaped like the acl files people run Mosquitto with: an anonymous section, users, patterns anywhere.

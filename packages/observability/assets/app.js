@@ -102,7 +102,7 @@ function receive(overview) {
   latest = overview
   document.getElementById('node').textContent = overview.node
   if (currentPage() === '') updateOverview()
-  else if (pageRefresh) pageRefresh()
+  else if (pageRefresh) void pageRefresh()
 }
 
 // ---- formatting ----
@@ -234,7 +234,7 @@ function listPage({ toolbar, path, noun, columns, key, onSelect, live }) {
     onSelect(item)
   }
   pageRefresh = live ? () => view.refresh().then(() => live(view)) : null
-  view.refresh()
+  void view.refresh()
   return view
 }
 
@@ -264,7 +264,7 @@ function renderClients() {
     }
   }
   const view = listPage({
-    toolbar: [searchBox('client id or user name', (value) => { query = value; view.refresh() })],
+    toolbar: [searchBox('client id or user name', (value) => { query = value; void view.refresh() })],
     path: () => `clients?limit=1000&q=${encodeURIComponent(query)}`,
     noun: 'connected',
     key: (c) => c.id,
@@ -278,7 +278,7 @@ function renderClients() {
       ['In', (c) => number(c.messagesIn)],
       ['Out', (c) => number(c.messagesOut)],
       ['Subs', (c) => number(c.subscriptions.length)],
-      ['', (c) => h('button', { class: 'danger', 'data-kick': c.id, onclick: (e) => { e.stopPropagation(); kick(c.id) } }, 'Kick')],
+      ['', (c) => h('button', { class: 'danger', 'data-kick': c.id, onclick: (e) => { e.stopPropagation(); void kick(c.id) } }, 'Kick')],
     ],
     onSelect: () => showDetail(view),
     live: showDetail,
@@ -290,7 +290,7 @@ function renderClients() {
 
 function renderSessions() {
   let state = ''
-  const select = h('select', { onchange: (e) => { state = e.target.value; view.refresh() } }, ['', 'online', 'offline'].map((value) => h('option', { value }, value || 'all')))
+  const select = h('select', { onchange: (e) => { state = e.target.value; void view.refresh() } }, ['', 'online', 'offline'].map((value) => h('option', { value }, value || 'all')))
   const remove = (id) => view.act(`Delete the session of ${id}? Its subscriptions and queued messages go.`, () => api(`sessions/${encodeURIComponent(id)}`, { method: 'DELETE' }))
   const view = listPage({
     toolbar: ['State ', select],
@@ -313,7 +313,7 @@ function renderSessions() {
 
 function renderSubscriptions() {
   const params = { clientId: '', topic: '' }
-  const filterBy = (name, placeholder) => searchBox(placeholder, (value) => { params[name] = value; view.refresh() })
+  const filterBy = (name, placeholder) => searchBox(placeholder, (value) => { params[name] = value; void view.refresh() })
   const view = listPage({
     toolbar: [filterBy('clientId', 'client id'), filterBy('topic', 'matching topic')],
     path: () => `subscriptions?limit=1000${Object.entries(params).filter(([, v]) => v).map(([k, v]) => `&${k}=${encodeURIComponent(v)}`).join('')}`,
@@ -333,7 +333,7 @@ function renderSubscriptions() {
 
 function renderRetained() {
   let filter = '#'
-  const input = h('input', { type: 'search', value: filter, placeholder: 'topic filter', onchange: (e) => { filter = e.target.value || '#'; view.refresh() } })
+  const input = h('input', { type: 'search', value: filter, placeholder: 'topic filter', onchange: (e) => { filter = e.target.value || '#'; void view.refresh() } })
   async function show(m) {
     try {
       const message = await api(`retained/${encodeURIComponent(m.topic)}`)
@@ -391,4 +391,4 @@ document.querySelector('header nav').addEventListener('click', (event) => {
 window.addEventListener('popstate', render)
 
 render()
-follow()
+void follow()

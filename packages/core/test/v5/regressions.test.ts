@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createMemoryPersistence } from '../../src/index.js'
 import { sleep, uniqueId } from '../helpers/clients.js'
-import { recordEvents } from '../helpers/events.js'
 import { startBroker, type StartedBroker } from '../helpers/start-broker.js'
 import { connectV5, rawConnectV5, rawHandshakeV5, rawSubscribe } from '../helpers/v5.js'
 
