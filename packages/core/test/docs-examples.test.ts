@@ -115,6 +115,17 @@ function hmacChallenge(secretOf: (clientId: string) => Buffer | undefined): Hook
 }
 // #endregion
 
+// #region docs:aedesPort
+/** Alice gets in; she publishes and subscribes only under `users/alice/`. Ported from the Aedes handlers above. */
+const aliceOnly: Hooks['authenticate'] = (_client, { username, password }) =>
+  username === 'alice' && password?.toString() === 'secret' ? { ok: true, data: { user: username } } : false
+
+const ownTopicsOnly: Hooks['authorizePublish'] = (client, message) => (message.topic.split('/')[1] === client.data.user ? undefined : false)
+
+const ownFiltersOnly: Hooks['authorizeSubscribe'] = (client, subscription) =>
+  subscription.filter.split('/')[1] === client.data.user ? undefined : false
+// #endregion
+
 // #region docs:authenticateExchangeClient
 function connectWithChallenge(url: string, clientId: string, secret: Buffer): MqttClient {
   const client = connect(url, { protocolVersion: 5, clientId, properties: { authenticationMethod: 'X-HMAC-CHALLENGE' } })
@@ -157,6 +168,7 @@ describe('docs/auth.md hook examples', () => {
       'authorizeForward',
       'published',
       'authenticateExchange',
+      'aedesPort',
       'authenticateExchangeClient',
     ])
     for (const [, name, code] of regions) expect(doc.includes(`\`\`\`ts\n${code}\`\`\``), `docs/auth.md shows the ${name} example`).toBe(true)
@@ -224,6 +236,23 @@ describe('docs/auth.md hook examples', () => {
     const v5 = await connectClient(open.url, { protocolVersion: 5 })
     await expect(v5.client.publishAsync('a/b', 'refused', { qos: 1 })).rejects.toMatchObject({ code: 0x87 })
     await watcher.inbox.expectNone(200)
+  })
+
+  it('ported Aedes hooks: alice only, her own topics only (a wrong password 4, a foreign filter 0x80, a foreign topic not routed)', async () => {
+    const b = await startBroker({ sysInterval: 0, hooks: { authenticate: aliceOnly, authorizePublish: ownTopicsOnly, authorizeSubscribe: ownFiltersOnly } })
+    expect(await refusal(connectClient(b.url, { username: 'alice', password: 'guess' }))).toBe(4)
+    expect(await refusal(connectClient(b.url, { username: 'bob', password: 'secret' }))).toBe(4)
+    const { raw } = await RawClient.connect(b.port, { username: 'alice', password: Buffer.from('secret') })
+    raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'users/alice/#', qos: 1 }, { topic: 'users/bob/#', qos: 1 }] })
+    expect((await raw.next('suback')).granted).toEqual([1, 0x80])
+    const watcher = await connectClient(b.url, { username: 'alice', password: 'secret' })
+    await watcher.client.subscribeAsync('users/alice/#', { qos: 1 })
+    const alice = await connectClient(b.url, { username: 'alice', password: 'secret' })
+    // refused, but as in Aedes' 3.1.1 a normal PUBACK, and the connection stays (Aedes closes it)
+    await alice.client.publishAsync('users/bob/inbox', 'not routed', { qos: 1 })
+    await alice.client.publishAsync('users/alice/notes', 'routed', { qos: 1 })
+    expect((await watcher.inbox.next()).topic).toBe('users/alice/notes')
+    expect(watcher.inbox.received.map((m) => m.topic)).toEqual(['users/alice/notes'])
   })
 
   it('authorizeSubscribe: denies outside the tenant (3.1.1: 0x80, MQTT 5: 0x87) and downgrades QoS 2 to 1', async () => {
