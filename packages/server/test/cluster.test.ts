@@ -31,12 +31,39 @@ async function client(url: string, clientId: string): Promise<MqttClient> {
   return connected
 }
 
-/** Collects the payloads a client receives on `topic` until `count` arrived. */
+const PROBE = 'probe:'
+
+/**
+ * Subscriptions reach the other nodes through Redis pub/sub. Waits for the event that says they have: each
+ * publisher's probe on `topic` arriving at every subscriber. A round of probes is sent again if one is missing
+ * after a second (QoS 0 to a node that did not know the subscription yet is gone); bounded in rounds.
+ */
+async function untilSubscriptionsSpread(publishers: MqttClient[], subscribers: MqttClient[], topic: string): Promise<void> {
+  const missing = new Set(subscribers.flatMap((_, s) => publishers.map((_, p) => `${s}<${p}`)))
+  let arrived = (): void => {}
+  subscribers.forEach((subscriber, s) => {
+    subscriber.on('message', (_topic, payload) => {
+      const text = payload.toString()
+      if (!text.startsWith(PROBE)) return
+      missing.delete(`${s}<${text.slice(PROBE.length)}`)
+      if (missing.size === 0) arrived()
+    })
+  })
+  for (let round = 0; round < 20 && missing.size > 0; round++) {
+    const all = new Promise<void>((resolve) => (arrived = resolve))
+    await Promise.all(publishers.map((publisher, p) => publisher.publishAsync(topic, `${PROBE}${p}`, { qos: 0 })))
+    await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 1000))])
+  }
+  if (missing.size > 0) throw new Error(`subscriptions did not reach every node: no probe for ${[...missing].join(', ')}`)
+}
+
+/** Collects the payloads a client receives, probes left out, until `count` arrived. */
 function collect(subscriber: MqttClient, count: number, timeoutMs = 10_000): Promise<string[]> {
   const payloads: string[] = []
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`got ${payloads.length} of ${count}: ${payloads.join(',')}`)), timeoutMs)
     subscriber.on('message', (_topic, payload) => {
+      if (payload.toString().startsWith(PROBE)) return
       payloads.push(payload.toString())
       if (payloads.length === count) {
         clearTimeout(timer)
@@ -55,13 +82,12 @@ describe('wren --cluster', () => {
     const onB = await client(b.urls.tcp!, 'sub-b')
     await onA.subscribeAsync('news/#', { qos: 1 })
     await onB.subscribeAsync('news/#', { qos: 1 })
-    // Subscriptions travel to the other node through Redis pub/sub: one hop, well under this wait.
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    const pubA = await client(a.urls.tcp!, 'pub-a')
+    const pubB = await client(b.urls.tcp!, 'pub-b')
+    await untilSubscriptionsSpread([pubA, pubB], [onA, onB], 'news/probe')
 
     const receivedA = collect(onA, 4)
     const receivedB = collect(onB, 4)
-    const pubA = await client(a.urls.tcp!, 'pub-a')
-    const pubB = await client(b.urls.tcp!, 'pub-b')
     await pubA.publishAsync('news/a', 'a1', { qos: 1 })
     await pubB.publishAsync('news/b', 'b1', { qos: 1 })
     await pubA.publishAsync('news/a', 'a2', { qos: 0 })
@@ -90,7 +116,7 @@ describe('wren --workers', () => {
 
     const connected = await Promise.all(Array.from({ length: 6 }, (_, i) => client(url, `c${i}`)))
     await Promise.all(connected.map((c) => c.subscribeAsync('room', { qos: 1 })))
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    await untilSubscriptionsSpread(connected, connected, 'room')
     const received = connected.map((c) => collect(c, connected.length))
     for (const [i, c] of connected.entries()) await c.publishAsync('room', `from-c${i}`, { qos: 1 })
     const expected = connected.map((_, i) => `from-c${i}`)
