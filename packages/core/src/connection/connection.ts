@@ -2,7 +2,6 @@ import type { Packet } from 'mqtt-packet'
 import type { Duplex } from 'node:stream'
 import type { BrokerContext } from '../context.js'
 import { ProtocolViolation, ReasonCode, malformed, protocolError } from '../errors.js'
-import { redirectReference, type PendingConnect } from '../handlers/connect.js'
 import type { ClientInfo } from '../hooks/hook-types.js'
 import type { OutboundEntry } from '../persistence/persistence.js'
 import type { Holdable, Session, SessionLink } from '../session/session.js'
@@ -12,7 +11,9 @@ import { encodeAck, encodePacket, encodePublishV4For, encodePublishV4Header, typ
 import type { InboundAliases } from './inbound-aliases.js'
 import type { KeepaliveWatched } from './keepalive.js'
 import { PacketReader, type PacketSink } from './packet-reader.js'
+import type { PendingConnect } from './pending-connect.js'
 import { encodePublishV5, type OutboundAliases } from './publish-v5.js'
+import { redirectReference } from './server-reference.js'
 
 export type PacketHandler = (connection: Connection, packet: Packet, done: () => void) => void
 
@@ -586,7 +587,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     if (this.state === 'closed') return
     const wasConnected = this.state === 'connected'
     if (wasConnected && reasonCode !== undefined && this.protocolVersion === 5) {
-      const serverReference = redirectReference(this, reasonCode)
+      const serverReference = redirectReference(this.ctx.options, reasonCode)
       // DISCONNECT may carry a Reason String whatever Request Problem Information says [MQTT-3.1.2-29]
       const properties = {
         ...(this.ctx.options.reasonStrings ? { reasonString: reasonString ?? reason } : {}),

@@ -155,7 +155,7 @@ function accept(connection: Connection, message: Message, packetId: number, done
 function route(connection: Connection, message: Message, packetId: number, done: () => void): void {
   const ctx = connection.ctx
   const qos = message.qos
-  ctx.route(message, connection.client, (error) => {
+  ctx.distributor.route(message, connection.client, (error) => {
     if (error) {
       ctx.logger.error({ clientId: connection.client.id, err: error, topic: message.topic }, 'message could not be stored')
       // Not acknowledged: the client still owns the message and will resend it.
