@@ -25,7 +25,7 @@ import { BrokerStats } from './stats.js'
 import { SysTopics } from './sys/sys-topics.js'
 import { isSharedFilter, topicFilterProblem, topicNameProblem, type TopicLimits } from './topic/topic-rules.js'
 import type { ConnectionMeta, Message, PublishInput } from './types.js'
-import { ReasonCode } from './errors.js'
+import { ErrorCode, ReasonCode, UsageError } from './errors.js'
 
 function resolveOptions(options: BrokerOptions): ResolvedOptions {
   const resolved = { ...DEFAULT_OPTIONS }
@@ -147,7 +147,7 @@ export class Broker extends TypedEmitter<BrokerEvents> {
    */
   publish(input: PublishInput): Promise<void> {
     const problem = topicNameProblem(input.topic, this.ctx.topicLimits)
-    if (problem) return Promise.reject(new TypeError(`WREN_TOPIC_NAME_INVALID: '${input.topic}': ${problem}`))
+    if (problem) return Promise.reject(new UsageError(ErrorCode.TopicNameInvalid, `'${input.topic}': ${problem}`))
     const message = createMessage(input.topic, toBuffer(input.payload), input.qos ?? 0, input.retain === true, messageProperties(input.properties), undefined)
     return new Promise((resolve, reject) => {
       const wait = new HostPublish(resolve)
@@ -158,8 +158,8 @@ export class Broker extends TypedEmitter<BrokerEvents> {
   /** Listens in-process to messages matching `filter`; returns the function that stops listening. */
   subscribe(filter: string, listener: (message: Message) => void): () => void {
     const problem = topicFilterProblem(filter, this.ctx.topicLimits)
-    if (problem) throw new TypeError(`WREN_TOPIC_FILTER_INVALID: '${filter}': ${problem}`)
-    if (isSharedFilter(filter)) throw new TypeError(`WREN_TOPIC_FILTER_INVALID: '${filter}': in-process listeners cannot join shared subscription groups`)
+    if (problem) throw new UsageError(ErrorCode.TopicFilterInvalid, `'${filter}': ${problem}`)
+    if (isSharedFilter(filter)) throw new UsageError(ErrorCode.TopicFilterInvalid, `'${filter}': in-process listeners cannot join shared subscription groups`)
     return this.ctx.router.listen(filter, listener)
   }
 
