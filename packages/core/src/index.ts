@@ -50,4 +50,5 @@ export {
   type SubscriptionEntry,
   type SubscriptionQuery,
 } from './admin/broker-admin.js'
+export type { ComponentMetric, ComponentSnapshot, ComponentStats } from './admin/component-stats.js'
 export { BrokerStats, PACKET_TYPE_NAMES, type DropCounters, type PacketCounters } from './stats.js'
