@@ -22,6 +22,12 @@ export interface BridgeTls {
   /** 'tlsv1.3', 'tlsv1.2' or 'tlsv1.1'. Default: Node's. */
   version?: 'tlsv1.1' | 'tlsv1.2' | 'tlsv1.3'
   alpn?: string
+  /** TLS-PSK instead of certificates (Mosquitto's bridge_identity): the identity sent to the remote. Needs `psk`. */
+  identity?: string
+  /** The pre-shared key, in hexadecimal (Mosquitto's bridge_psk). Needs `identity`; excludes cafile/capath/certfile. */
+  psk?: string
+  /** The remote must staple a good OCSP response for its certificate, signed by its issuer (bridge_require_ocsp). */
+  requireOcsp?: boolean
 }
 
 export interface BridgeAddress {
@@ -185,6 +191,16 @@ const KNOWN_OPTIONS: Record<keyof BridgeOptions, true> = {
   lease: true,
 }
 
+function checkTls(tls: BridgeTls | undefined, name: string): void {
+  if (tls === undefined) return
+  if ((tls.identity === undefined) !== (tls.psk === undefined)) throw new BridgeOptionsError(`bridge ${name}: TLS-PSK needs both identity and psk`)
+  if (tls.psk === undefined) return
+  if (!/^(?:[0-9a-fA-F]{2})+$/.test(tls.psk)) throw new BridgeOptionsError(`bridge ${name}: psk must be an even number of hexadecimal digits`)
+  if (tls.cafile !== undefined || tls.capath !== undefined || tls.certfile !== undefined || tls.keyfile !== undefined || tls.requireOcsp) {
+    throw new BridgeOptionsError(`bridge ${name}: TLS-PSK (identity, psk) and certificates (cafile, capath, certfile, keyfile, requireOcsp) exclude each other`)
+  }
+}
+
 /** Defaults filled in and every value checked; throws BridgeOptionsError (or TopicRuleError for a topic). */
 export function resolveBridgeOptions(options: BridgeOptions): ResolvedBridgeOptions {
   if (typeof options.name !== 'string' || options.name === '') throw new BridgeOptionsError('a bridge needs a name')
@@ -208,6 +224,7 @@ export function resolveBridgeOptions(options: BridgeOptions): ResolvedBridgeOpti
   }
   const cleanSession = options.cleanSession ?? false
   if (options.bindAddress !== undefined && isIP(options.bindAddress) === 0) throw new BridgeOptionsError(`bindAddress must be an IP address, got '${options.bindAddress}'`)
+  checkTls(options.tls, options.name)
   const startType = options.startType ?? 'automatic'
   if (startType !== 'automatic' && startType !== 'lazy' && startType !== 'once') throw new BridgeOptionsError(`startType must be automatic, lazy or once`)
   return {
