@@ -112,6 +112,7 @@ const DIRECTIVES: Record<string, Directive> = {
   threshold: (b, args) => (b.threshold = int(args, 1)),
   bridge_attempt_unsubscribe: (b, args) => (b.attemptUnsubscribe = bool(args)),
   bridge_outgoing_retain: (b, args) => (b.outgoingRetain = bool(args)),
+  bridge_fatal_sub_errors: (b, args) => (b.fatalSubErrors = bool(args)),
   bridge_max_packet_size: (b, args) => (b.maxPacketSize = int(args, 0)),
   bridge_cafile: (b, _args, rest, dir) => (tls(b).cafile = resolve(dir, text(rest))),
   bridge_capath: (b, _args, rest, dir) => (tls(b).capath = resolve(dir, text(rest))),

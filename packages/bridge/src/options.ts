@@ -79,6 +79,8 @@ export interface BridgeOptions {
   threshold?: number
   /** Unsubscribe on the remote from the filters of 'out' rules (a former 'in' rule's session). Default true. */
   attemptUnsubscribe?: boolean
+  /** A subscription the remote refuses (SUBACK failure code) fails the connection attempt (true, default) or is logged. */
+  fatalSubErrors?: boolean
   /** false clears the retain flag of everything sent to the remote. Default true. */
   outgoingRetain?: boolean
   /** Largest packet sent to the remote, in bytes; larger messages are dropped. 0 (default) = no limit. */
@@ -120,6 +122,7 @@ export interface ResolvedBridgeOptions {
   threshold: number
   attemptUnsubscribe: boolean
   outgoingRetain: boolean
+  fatalSubErrors: boolean
   maxPacketSize: number
   tls: BridgeTls | undefined
   maxInflight: number
@@ -183,6 +186,7 @@ const KNOWN_OPTIONS: Record<keyof BridgeOptions, true> = {
   threshold: true,
   attemptUnsubscribe: true,
   outgoingRetain: true,
+  fatalSubErrors: true,
   maxPacketSize: true,
   tls: true,
   maxInflight: true,
@@ -253,6 +257,7 @@ export function resolveBridgeOptions(options: BridgeOptions): ResolvedBridgeOpti
     threshold: positiveInteger(options.threshold ?? 10, 'threshold', 1),
     attemptUnsubscribe: options.attemptUnsubscribe ?? true,
     outgoingRetain: options.outgoingRetain ?? true,
+    fatalSubErrors: options.fatalSubErrors ?? true,
     maxPacketSize: positiveInteger(options.maxPacketSize ?? 0, 'maxPacketSize', 0),
     tls: options.tls,
     maxInflight: positiveInteger(options.maxInflight ?? 100, 'maxInflight', 1),

@@ -26,6 +26,7 @@ idle_timeout 120
 threshold 50
 bridge_attempt_unsubscribe false
 bridge_outgoing_retain false
+bridge_fatal_sub_errors false
 bridge_max_packet_size 65536
 bridge_cafile certs/ca.pem
 bridge_capath /etc/ssl/certs
@@ -79,6 +80,7 @@ describe('the Mosquitto bridge file', () => {
       threshold: 50,
       attemptUnsubscribe: false,
       outgoingRetain: false,
+      fatalSubErrors: false,
       maxPacketSize: 65536,
       tls: {
         cafile: '/etc/wren/certs/ca.pem',

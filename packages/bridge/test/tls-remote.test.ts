@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import tls from 'node:tls'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type { Broker } from '@wren/core'
+import type { IClientOptions } from 'mqtt'
 import { connectClient, uniqueId } from '../../core/test/helpers/clients.js'
 import { startBroker } from '../../core/test/helpers/start-broker.js'
 import { makeCertificates, type Certificates } from '../../server/test/helpers/certificates.js'
@@ -102,9 +103,9 @@ describe('TLS to a Mosquitto remote', () => {
     const topic = uniqueId('psk')
     const psk: BridgeTls = { identity: 'site-7', psk: '0f1e2d3c4b5a69788796a5b4c3d2e1f0', ...(version === 'tlsv1.2' ? { version } : {}) }
     await connectedBridge(wren.broker, mosquitto.port, { tls: psk, topics: [{ pattern: `${topic}/#`, qos: 1 }] })
-    const pskClient = {
+    const pskClient: IClientOptions & tls.ConnectionOptions = {
       ciphers: 'PSK',
-      maxVersion: 'TLSv1.2' as const,
+      maxVersion: 'TLSv1.2',
       pskCallback: () => ({ psk: Buffer.from('0f1e2d3c4b5a69788796a5b4c3d2e1f0', 'hex'), identity: 'site-7' }),
       checkServerIdentity: () => undefined,
     }
