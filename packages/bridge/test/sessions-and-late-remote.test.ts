@@ -1,7 +1,7 @@
 /**
  * What a bridge keeps across its own restart and what it sends to a remote that comes up late, against a real
  * Mosquitto (the cases of Mosquitto's 06-bridge-clean-session-*, 06-bridge-b2br-late-connection and
- * 06-bridge-b2br-late-connection-retain, written afresh).
+ * 06-bridge-b2br-late-connection-retain and 06-bridge-remote-shutdown, written afresh).
  */
 import { once } from 'node:events'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
@@ -107,5 +107,40 @@ describe('a remote that is not up when the bridge starts', () => {
     await later.client.subscribeAsync(`${t}/retained`, { qos: 1 })
     const retained = await later.inbox.next(() => true, 10_000)
     expect([retained.payload.toString(), retained.retain]).toEqual(['kept', true])
+  })
+})
+
+describe('a remote that shuts down', () => {
+  it.each([
+    ['3.1.1', 4],
+    ['5', 5],
+  ] as const)('MQTT %s: notification 0 locally while it is down, 1 and forwarding again once it is back', async (_name, protocolVersion) => {
+    const remoteBroker = await startMosquitto({ persistence: true })
+    onTestFinished(() => remoteBroker.stop())
+    const wren = await startBroker()
+    const t = uniqueId('shutdown')
+    const bridge = new Bridge(wren.broker, {
+      name: t,
+      remoteClientId: t,
+      addresses: [`127.0.0.1:${remoteBroker.port}`],
+      protocolVersion,
+      restartTimeout: { base: 0.05, cap: 0.2 },
+      notificationTopic: `${t}/state`,
+      topics: [{ pattern: `${t}/echo`, direction: 'in', qos: 1 }],
+    })
+    onTestFinished(() => bridge.stop())
+    const local = await connectClient(wren.url)
+    await local.client.subscribeAsync(`${t}/#`, { qos: 1 })
+    await bridge.start()
+    const state = async (value: string) => expect((await local.inbox.next((m) => m.topic === `${t}/state`, 10_000)).payload.toString()).toBe(value)
+    await state('1')
+    // SIGTERM: Mosquitto closes its connections (MQTT 5: DISCONNECT 0x8B, server shutting down)
+    await remoteBroker.halt()
+    await state('0')
+    await remoteBroker.restart()
+    await state('1')
+    const remote = await connectClient(remoteBroker.url)
+    await remote.client.publishAsync(`${t}/echo`, 'again', { qos: 1 })
+    expect((await local.inbox.next((m) => m.topic === `${t}/echo`, 10_000)).payload.toString()).toBe('again')
   })
 })
