@@ -12,7 +12,7 @@ export type StartType = 'automatic' | 'lazy' | 'once'
 export interface BridgeTls {
   /** PEM CA bundle the remote's certificate is verified against. */
   cafile?: string
-  /** A directory of PEM CA certificates (every *.crt and *.pem in it). */
+  /** A directory of PEM CA certificates: every *.crt and *.pem in it, and the hashed names c_rehash makes. */
   capath?: string
   /** PEM client certificate, when the remote asks for one. */
   certfile?: string

@@ -12,11 +12,14 @@ const TLS_VERSIONS: Record<NonNullable<BridgeTls['version']>, SecureVersion> = {
   'tlsv1.3': 'TLSv1.3',
 }
 
+/** *.crt and *.pem, and the subject-hash names (`1a2b3c4d.0`) that c_rehash makes, which is what OpenSSL (so Mosquitto) reads. */
+const CA_FILE = /\.(?:crt|pem)$|^[0-9a-f]{8}\.\d+$/
+
 async function caBundle(tls: BridgeTls): Promise<Buffer[] | undefined> {
   const files: string[] = []
   if (tls.cafile) files.push(tls.cafile)
   if (tls.capath) {
-    for (const name of await readdir(tls.capath)) if (name.endsWith('.crt') || name.endsWith('.pem')) files.push(join(tls.capath, name))
+    for (const name of await readdir(tls.capath)) if (CA_FILE.test(name)) files.push(join(tls.capath, name))
   }
   return files.length === 0 ? undefined : Promise.all(files.map((file) => readFile(file)))
 }
