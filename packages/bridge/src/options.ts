@@ -195,8 +195,23 @@ const KNOWN_OPTIONS: Record<keyof BridgeOptions, true> = {
   lease: true,
 }
 
+const KNOWN_TLS_OPTIONS: Record<keyof BridgeTls, true> = {
+  cafile: true,
+  capath: true,
+  certfile: true,
+  keyfile: true,
+  insecure: true,
+  version: true,
+  alpn: true,
+  identity: true,
+  psk: true,
+  requireOcsp: true,
+}
+
 function checkTls(tls: BridgeTls | undefined, name: string): void {
   if (tls === undefined) return
+  const unknown = Object.keys(tls).filter((key) => !(key in KNOWN_TLS_OPTIONS))
+  if (unknown.length > 0) throw new BridgeOptionsError(`bridge ${name}: unknown tls option ${unknown.join(', ')} (known: ${Object.keys(KNOWN_TLS_OPTIONS).join(', ')})`)
   if ((tls.identity === undefined) !== (tls.psk === undefined)) throw new BridgeOptionsError(`bridge ${name}: TLS-PSK needs both identity and psk`)
   if (tls.psk === undefined) return
   if (!/^(?:[0-9a-fA-F]{2})+$/.test(tls.psk)) throw new BridgeOptionsError(`bridge ${name}: psk must be an even number of hexadecimal digits`)
