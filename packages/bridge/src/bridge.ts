@@ -473,7 +473,11 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const subscriptions = topics.remoteSubscriptions()
     if (subscriptions.length > 0) {
       const v5 = protocolVersion === 5
-      await link.subscribe(subscriptions.map(({ filter, qos }) => (v5 ? { topic: filter, qos, nl: true, rap: true, rh: 0 } : { topic: filter, qos })))
+      const granted = await link.subscribe(subscriptions.map(({ filter, qos }) => (v5 ? { topic: filter, qos, nl: true, rap: true, rh: 0 } : { topic: filter, qos })))
+      const refused = subscriptions.filter((_subscription, index) => (granted[index] ?? 0x80) >= 0x80).map(({ filter }) => filter)
+      // An 'in' rule the remote refuses would silently forward nothing: fail the attempt and retry, as Mosquitto does
+      if (refused.length > 0 && this.options.fatalSubErrors) throw new Error(`the remote refused the subscription to ${refused.join(', ')}`)
+      if (refused.length > 0) this.broker.logger.warn({ bridge: this.name, refused }, 'bridge: the remote refused subscriptions')
     }
     const stale = attemptUnsubscribe ? topics.outOnlyRemoteFilters() : []
     if (stale.length > 0) await link.unsubscribe(stale)
