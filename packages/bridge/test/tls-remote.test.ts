@@ -122,6 +122,10 @@ interface OcspResponses {
   revoked: Buffer
   /** Signed by a key that is not the issuer's. */
   forged: Buffer
+  /** Signed by a responder certificate the issuer signed for OCSP signing (included in the response). */
+  delegated: Buffer
+  /** Signed by a certificate of the issuer that is not for OCSP signing. */
+  undelegated: Buffer
 }
 
 function openssl(dir: string, args: string[]): void {
@@ -137,7 +141,16 @@ function ocspResponses(dir: string): OcspResponses {
     openssl(dir, ['ocsp', '-index', `${name}.index`, '-rsigner', `${signer}.pem`, '-rkey', `${signer}.key`, '-CA', 'ca.pem', '-reqin', 'request.der', '-respout', `${name}.der`, '-ndays', '1'])
     return readFileSync(join(dir, `${name}.der`))
   }
-  return { good: respond('good', 'V', 'ca'), revoked: respond('revoked', 'R', 'ca'), forged: respond('forged', 'V', 'stranger') }
+  writeFileSync(join(dir, 'responder.ext'), 'extendedKeyUsage=OCSPSigning\n')
+  openssl(dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'responder.key', '-out', 'responder.csr', '-subj', '/CN=ocsp'])
+  openssl(dir, ['x509', '-req', '-in', 'responder.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'responder.pem', '-days', '2', '-extfile', 'responder.ext'])
+  return {
+    good: respond('good', 'V', 'ca'),
+    revoked: respond('revoked', 'R', 'ca'),
+    forged: respond('forged', 'V', 'stranger'),
+    delegated: respond('delegated', 'V', 'responder'),
+    undelegated: respond('undelegated', 'V', 'client'),
+  }
 }
 
 /** A TLS server that staples `staple()` (if any) and hands each connection to a Wren broker: the remote. */
@@ -152,7 +165,7 @@ async function staplingRemote(certs: Certificates, staple: () => Buffer | undefi
 }
 
 describe('OCSP stapling (bridge_require_ocsp)', () => {
-  it("connects only when the remote staples a good response signed by its certificate's issuer", async () => {
+  it("connects only when the remote staples a good response signed by its certificate's issuer or its OCSP responder", async () => {
     const { dir, certs } = certificates()
     const responses = ocspResponses(dir)
     let stapled: Buffer | undefined = responses.good
@@ -161,6 +174,11 @@ describe('OCSP stapling (bridge_require_ocsp)', () => {
     const required: BridgeTls = { cafile: certs.ca, requireOcsp: true }
     await connectedBridge(wren.broker, port, { tls: required, topics: [{ pattern: 'ocsp/#', qos: 1 }] })
 
+    stapled = responses.delegated
+    await connectedBridge(wren.broker, port, { tls: required, topics: [{ pattern: 'ocsp/#', qos: 1 }] })
+
+    stapled = responses.undelegated
+    expect(await failure(wren.broker, port, required)).toBe('the OCSP response is not signed by the certificate issuer or a responder it authorised')
     stapled = responses.revoked
     expect(await failure(wren.broker, port, required)).toBe('the OCSP response says the remote certificate is revoked')
     stapled = responses.forged
