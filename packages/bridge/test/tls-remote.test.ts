@@ -5,11 +5,11 @@
  */
 import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import tls from 'node:tls'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import type { Broker } from '@wren/core'
 import type { IClientOptions } from 'mqtt'
 import { connectClient, uniqueId } from '../../core/test/helpers/clients.js'
@@ -21,15 +21,16 @@ import { startMosquitto, type MosquittoServer } from './mosquitto-server.js'
 
 const text = (m: { topic: string; payload: Buffer }) => `${m.topic}=${m.payload.toString()}`
 
-/** Certificates in a temp dir Mosquitto (which drops root for its own user) can read. */
-function certificates(): { dir: string; certs: Certificates } {
-  const dir = mkdtempSync(join(tmpdir(), 'wren-bridge-tls-'))
-  onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
-  const certs = makeCertificates(dir)
+/** One set of certificates for the file, in a temp dir Mosquitto (which drops root for its own user) can read. */
+let dir: string
+let certs: Certificates
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'wren-bridge-tls-'))
+  certs = makeCertificates(dir)
   chmodSync(dir, 0o755)
   for (const name of readdirSync(dir)) chmodSync(join(dir, name), 0o644)
-  return { dir, certs }
-}
+})
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 async function mosquittoWith(listener: string[]): Promise<MosquittoServer> {
   const mosquitto = await startMosquitto({ listener: ['listener {port} 127.0.0.1', ...listener, 'allow_anonymous true'] })
@@ -56,7 +57,6 @@ async function forwards(localUrl: string, remote: Awaited<ReturnType<typeof conn
 
 describe('TLS to a Mosquitto remote', () => {
   it('verifies the remote certificate against bridge_cafile, comes back after a cut, and refuses a remote signed by someone else', async () => {
-    const { certs } = certificates()
     const mosquitto = await mosquittoWith([`certfile ${certs.serverCert}`, `keyfile ${certs.serverKey}`])
     const wren = await startBroker()
     const topic = uniqueId('tls')
@@ -74,9 +74,8 @@ describe('TLS to a Mosquitto remote', () => {
   })
 
   it('bridge_capath: the CA comes from a directory; a client certificate (bridge_certfile/keyfile) gets past require_certificate', async () => {
-    const { dir, certs } = certificates()
-    const capath = join(dir, 'cas')
-    mkdirSync(capath)
+    const capath = mkdtempSync(join(dir, 'cas-'))
+    chmodSync(capath, 0o755)
     // As c_rehash leaves it: the certificate under its subject hash
     const hash = execFileSync('openssl', ['x509', '-in', certs.ca, '-noout', '-subject_hash']).toString().trim()
     copyFileSync(certs.ca, join(capath, `${hash}.0`))
@@ -166,7 +165,6 @@ async function staplingRemote(certs: Certificates, staple: () => Buffer | undefi
 
 describe('OCSP stapling (bridge_require_ocsp)', () => {
   it("connects only when the remote staples a good response signed by its certificate's issuer or its OCSP responder", async () => {
-    const { dir, certs } = certificates()
     const responses = ocspResponses(dir)
     let stapled: Buffer | undefined = responses.good
     const port = await staplingRemote(certs, () => stapled)
