@@ -183,6 +183,11 @@ describe('OCSP stapling (bridge_require_ocsp)', () => {
     expect(await failure(wren.broker, port, required)).toBe('the OCSP response is not signed by the certificate issuer or a responder it authorised')
     stapled = undefined
     expect(await failure(wren.broker, port, required)).toBe('the remote stapled no OCSP response')
+    // OCSPResponse { responseStatus unauthorized (6) }, and bytes that are no DER at all
+    stapled = Buffer.from([0x30, 0x03, 0x0a, 0x01, 0x06])
+    expect(await failure(wren.broker, port, required)).toBe('the OCSP responder answered with status 6 instead of successful')
+    stapled = Buffer.from([0x30, 0x7f, 0x0a])
+    expect(await failure(wren.broker, port, required)).toBe('malformed OCSP response: truncated')
     // Without requireOcsp, a missing staple does not matter
     await connectedBridge(wren.broker, port, { tls: { cafile: certs.ca }, topics: [{ pattern: 'ocsp/#', qos: 1 }] })
   })
