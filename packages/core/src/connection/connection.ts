@@ -11,6 +11,7 @@ import { encodeAck, encodePacket, encodePublishV4For, encodePublishV4Header, typ
 import type { InboundAliases } from './inbound-aliases.js'
 import { InboundQuota } from './inbound-quota.js'
 import type { KeepaliveWatched } from './keepalive.js'
+import { forwardedMessage } from './forward-policy.js'
 import { PacketReader, type PacketSink } from './packet-reader.js'
 import type { PendingConnect } from './pending-connect.js'
 import { encodePublishV5, type OutboundAliases } from './publish-v5.js'
@@ -60,23 +61,11 @@ function streamClosed(this: OwnedStream): void {
 function streamDrained(this: OwnedStream): void {
   this[kConnection].onDrain()
 }
-function connectTimedOut(connection: Connection): void {
-  connection.onConnectTimeout()
-}
-function endThrottle(connection: Connection): void {
-  connection.endThrottle()
-}
-function uncorkConnection(connection: Connection): void {
-  connection.uncork()
-}
-function checkProgress(connection: Connection): void {
-  connection.checkProgress()
-}
-function startShedding(connection: Connection): void {
-  connection.startShedding()
-}
-function resumeHeld(connection: Connection): void {
-  connection.resumeHeld()
+/** What a connection does later, on a timer or the next tick. */
+type Later = 'onConnectTimeout' | 'endThrottle' | 'uncork' | 'checkProgress' | 'startShedding' | 'resumeHeld'
+// Timers and ticks get the connection and the method's name as arguments: no closure per timer.
+function later(connection: Connection, method: Later): void {
+  connection[method]()
 }
 
 /**
@@ -172,7 +161,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     stream.on('close', streamClosed)
     stream.on('end', streamClosed)
     stream.on('drain', streamDrained)
-    this.connectTimer = setTimeout(connectTimedOut, ctx.options.connectTimeout, this)
+    this.connectTimer = setTimeout(later, ctx.options.connectTimeout, this, 'onConnectTimeout')
     this.connectTimer.unref()
   }
 
@@ -243,7 +232,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     if (++this.rateCount < this.ctx.options.maxPublishRate) return
     this.throttled = true
     this.stream.pause()
-    setTimeout(endThrottle, 1000 - (now - this.rateWindowStart), this).unref()
+    setTimeout(later, 1000 - (now - this.rateWindowStart), this, 'endThrottle').unref()
   }
 
   endThrottle(): void {
@@ -371,7 +360,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     if (this.holds === 0) return
     // Resumed on the next tick: a release comes from inside another client's packet, and every publisher let go
     // at once then gets its turn in order rather than one of them refilling the queue first.
-    if (--this.holds === 0 && this.state !== 'closed') process.nextTick(resumeHeld, this)
+    if (--this.holds === 0 && this.state !== 'closed') process.nextTick(later, this, 'resumeHeld')
   }
 
   resumeHeld(): void {
@@ -382,7 +371,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
   watchProgress(): void {
     if (this.progressTimer !== null || this.state === 'closed') return
     this.progressMark = this.progressCount()
-    this.progressTimer = setTimeout(checkProgress, this.ctx.options.drainTimeout, this)
+    this.progressTimer = setTimeout(later, this.ctx.options.drainTimeout, this, 'checkProgress')
     this.progressTimer.unref()
   }
 
@@ -451,7 +440,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     if (!this.corked) {
       this.corked = true
       this.stream.cork()
-      process.nextTick(uncorkConnection, this)
+      process.nextTick(later, this, 'uncork')
     }
     this.ctx.stats.bytesSent += buffer.length
     this.bytesOut += buffer.length
@@ -469,7 +458,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     if (this.congested) return
     this.congested = true
     this.watchProgress()
-    this.sheddingTimer = setTimeout(startShedding, this.ctx.options.qos0HoldTime, this)
+    this.sheddingTimer = setTimeout(later, this.ctx.options.qos0HoldTime, this, 'startShedding')
     this.sheddingTimer.unref()
   }
 
@@ -506,30 +495,10 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
       }
       remainingExpiry = Math.ceil(left / 1000)
     }
-    const forward = this.ctx.hooks.authorizeForward
-    if (forward.length > 0) {
-      for (const hook of forward) {
-        let verdict
-        try {
-          verdict = hook(this.client, message)
-        } catch (error) {
-          this.ctx.logger.warn({ clientId: this.client.id, err: error }, 'authorizeForward threw: delivery denied')
-          this.deniedForward()
-          return false
-        }
-        if (verdict === false || verdict === null) {
-          this.deniedForward()
-          return false
-        }
-        if (typeof verdict === 'object') {
-          if (typeof (verdict as { then?: unknown }).then === 'function') {
-            this.ctx.logger.error({ clientId: this.client.id }, 'authorizeForward must answer synchronously: delivery denied')
-            this.deniedForward()
-            return false
-          }
-          message = verdict
-        }
-      }
+    if (this.ctx.hooks.authorizeForward.length > 0) {
+      const forwarded = forwardedMessage(this.ctx, this.client, message)
+      if (forwarded === null) return false
+      message = forwarded
     }
     const packetId = entry.packetId ?? 0
     const retain = entry.retain === true
@@ -566,11 +535,6 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     this.publishOut++
     this.writeBuffer(buffer)
     return true
-  }
-
-  private deniedForward(): void {
-    this.ctx.stats.authorizationDenied.forward++
-    this.ctx.stats.dropped.notAuthorized++
   }
 
   /** Ends the connection for a protocol violation: logged, and reported as a client error. */
