@@ -1,6 +1,6 @@
 import type { Packet } from 'mqtt-packet'
 import type { Duplex } from 'node:stream'
-import type { BrokerContext } from '../context.js'
+import type { BrokerCore } from '../core.js'
 import { type DisconnectReason, ErrorCode, ProtocolViolation, ReasonCode, malformed, protocolError } from '../errors.js'
 import type { ClientInfo } from '../hooks/hook-types.js'
 import type { OutboundEntry } from '../persistence/persistence.js'
@@ -17,7 +17,8 @@ import type { PendingConnect } from './pending-connect.js'
 import { encodePublishV5, type OutboundAliases } from './publish-v5.js'
 import { redirectReference } from './server-reference.js'
 
-export type PacketHandler = (connection: Connection, packet: Packet, done: () => void) => void
+/** A packet handler as the connection calls it (the broker binds its context: handlers/index.ts). */
+export type ConnectionHandler = (connection: Connection, packet: Packet, done: () => void) => void
 
 type State = 'new' | 'connecting' | 'authenticating' | 'connected' | 'closed'
 
@@ -146,10 +147,10 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
   private closeReason: DisconnectReason | null = null
 
   constructor(
-    readonly ctx: BrokerContext,
+    readonly ctx: BrokerCore,
     readonly stream: Duplex,
     meta: ConnectionMeta,
-    private readonly handlers: Readonly<Record<string, PacketHandler>>,
+    private readonly handlers: Readonly<Record<string, ConnectionHandler>>,
     private readonly onClose: (connection: Connection, reason: DisconnectReason) => void,
   ) {
     this.client = new Client(meta)
