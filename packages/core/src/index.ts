@@ -37,7 +37,6 @@ export {
 } from './errors.js'
 export type * from './cluster/cluster-bus.js'
 export { encodeEnvelope, decodeEnvelope, messageHeader, messageFromHeader, type MessageHeader } from './persistence/message-envelope.js'
-export { SubscriptionIndex } from './persistence/subscription-index.js'
 export { duplexPair } from './connection/duplex-pair.js'
 export { encodeAck, encodePublishV4 } from './connection/packet-encoder.js'
 export { messageProperties } from './handlers/message-from-packet.js'
@@ -51,5 +50,5 @@ export {
   type SubscriptionEntry,
   type SubscriptionQuery,
 } from './admin/broker-admin.js'
+export type { ComponentMetric, ComponentSnapshot, ComponentStats } from './admin/component-stats.js'
 export { BrokerStats, PACKET_TYPE_NAMES, type DropCounters, type PacketCounters } from './stats.js'
-export { pairKey, splitPairKey } from './pair-key.js'

@@ -4,6 +4,7 @@ import { type AdminErrorCode, ErrorCode } from '../errors.js'
 import { ReasonCode } from '../errors.js'
 import { isSharedFilter, topicFilterProblem, topicNameProblem } from '../topic/topic-rules.js'
 import type { Message, ProtocolVersion, Subscription } from '../types.js'
+import { ComponentRegistry, type ComponentStats } from './component-stats.js'
 
 /** One connected client as an operator sees it. */
 export interface ClientDetails {
@@ -116,7 +117,22 @@ function entryOf(clientId: string, subscription: Subscription): SubscriptionEntr
  * from the store), browse subscriptions and retained messages. Nothing here runs on the message path.
  */
 export class BrokerAdmin {
+  private readonly registry = new ComponentRegistry()
+
   constructor(private readonly ctx: BrokerContext) {}
+
+  /**
+   * A bridge or gateway of this broker reports here while it runs, for metrics and the admin API; the returned
+   * function unregisters it. Two components of one kind may not share a name.
+   */
+  register(component: ComponentStats): () => void {
+    return this.registry.register(component)
+  }
+
+  /** The registered bridges and gateways (of one kind), ordered by name. */
+  components(kind?: ComponentStats['kind']): ComponentStats[] {
+    return this.registry.list(kind)
+  }
 
   /** Connected clients of this broker, ordered by client id. */
   clients(): ClientDetails[] {

@@ -101,10 +101,16 @@ class Walk {
   text(what: string): number {
     const length = this.int16()
     this.need(length)
-    const bytes = this.frame.subarray(this.pos, this.pos + length)
+    const start = this.pos
     this.pos += length
-    if (!isUtf8(bytes)) throw new Stop(malformed(`${what} is not well-formed UTF-8`))
-    if (bytes.indexOf(0) !== -1) throw new Stop(malformed(`${what} contains U+0000`))
+    // Most strings are ASCII: checked in place, without a view per string (a SUBSCRIBE may carry thousands).
+    let ascii = true
+    for (let i = start; i < this.pos; i++) {
+      const byte = this.frame[i] as number
+      if (byte === 0) throw new Stop(malformed(`${what} contains U+0000`))
+      if (byte > 0x7f) ascii = false
+    }
+    if (!ascii && !isUtf8(this.frame.subarray(start, this.pos))) throw new Stop(malformed(`${what} is not well-formed UTF-8`))
     return length
   }
 
