@@ -156,8 +156,8 @@ return out
  * Removes a session and everything that belongs to it in one call, so that it is sent at once and applies in
  * call order: its subscriptions with their index entries (buckets as `filterBucket` in redis-persistence.ts
  * files them, `$share/{group}/` rules as core's parseSharedFilter), its queue with every message reference,
- * its inbound QoS 2 ids and its will.
- * KEYS: sessions, subscriptions, incoming, subscribers, wills, queue, delivery, inflight.
+ * its inbound QoS 2 ids, its will and its session data.
+ * KEYS: sessions, subscriptions, incoming, subscribers, wills, queue, delivery, inflight, session data.
  * ARGV: client id, message key prefix, subscription index key prefix, the index field prefix of this client
  * (core's `pairKey(clientId, '')`: a length counted in UTF-16 units, which Lua cannot count).
  */
@@ -187,7 +187,7 @@ end
 redis.call('HDEL', KEYS[1], clientId)
 redis.call('HDEL', KEYS[5], clientId)
 redis.call('SREM', KEYS[4], clientId)
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[6], KEYS[7], KEYS[8])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[6], KEYS[7], KEYS[8], KEYS[9])
 return 1
 `)
 

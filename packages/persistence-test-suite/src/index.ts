@@ -686,6 +686,20 @@ export function persistenceSuite(name: string, factory: () => Promise<Persistenc
       })
     })
 
+    describe('session data', () => {
+      it('sets a value per client and key, replaces it, and gets undefined for what was never set', async () => {
+        await p.sessionDataSet('c1', 'mqtt-sn:topics', '{"1":"a/b"}')
+        await p.sessionDataSet('c1', 'mqtt-sn:topics', '{"1":"a/b","2":"c/d"}')
+        await p.sessionDataSet('c1', 'other', 'x')
+        await p.sessionDataSet('c2', 'mqtt-sn:topics', 'é\u0000')
+        expect(await p.sessionDataGet('c1', 'mqtt-sn:topics')).toBe('{"1":"a/b","2":"c/d"}')
+        expect(await p.sessionDataGet('c1', 'other')).toBe('x')
+        expect(await p.sessionDataGet('c2', 'mqtt-sn:topics')).toBe('é\u0000')
+        expect(await p.sessionDataGet('c2', 'other')).toBeUndefined()
+        expect(await p.sessionDataGet('nobody', 'mqtt-sn:topics')).toBeUndefined()
+      })
+    })
+
     describe('sessionDelete', () => {
       async function populate(clientId: string): Promise<Message> {
         const message = testMessage(`to/${clientId}`)
@@ -699,10 +713,11 @@ export function persistenceSuite(name: string, factory: () => Promise<Persistenc
         await p.outboundSent(clientId, message.id as string, 1)
         await p.incomingAdd(clientId, 5)
         await p.willPut({ clientId, delayInterval: 0, message: testMessage(`will/${clientId}`) })
+        await p.sessionDataSet(clientId, 'gateway', `data of ${clientId}`)
         return message
       }
 
-      it('removes the session with its subscriptions, queue, inbound ids and will', async () => {
+      it('removes the session with its subscriptions, queue, inbound ids, will and session data', async () => {
         await populate('gone')
         await p.sessionDelete('gone')
         expect(await p.sessionGet('gone')).toBeUndefined()
@@ -715,6 +730,7 @@ export function persistenceSuite(name: string, factory: () => Promise<Persistenc
         expect(await p.incomingHas('gone', 5)).toBe(false)
         expect(await p.willGet('gone')).toBeUndefined()
         expect(await p.willList()).toEqual([])
+        expect(await p.sessionDataGet('gone', 'gateway')).toBeUndefined()
       })
 
       it('leaves other clients and retained messages alone', async () => {
@@ -728,6 +744,7 @@ export function persistenceSuite(name: string, factory: () => Promise<Persistenc
         expect((await p.outboundList('kept'))[0]?.message).toEqual(kept)
         expect(await p.incomingHas('kept', 5)).toBe(true)
         expect((await p.willGet('kept'))?.clientId).toBe('kept')
+        expect(await p.sessionDataGet('kept', 'gateway')).toBe('data of kept')
         expect(await p.retainedCount()).toBe(1)
       })
 
@@ -749,7 +766,7 @@ export function persistenceSuite(name: string, factory: () => Promise<Persistenc
         p = await options.reopen(p)
       }
 
-      it('keeps retained messages, sessions, subscriptions, inbound ids and wills', async () => {
+      it('keeps retained messages, sessions, subscriptions, inbound ids, wills and session data', async () => {
         const retained = testMessage('keep/r', Buffer.from([1, 2, 3]), {
           retain: true,
           properties: { correlationData: Buffer.from('c') },
@@ -764,6 +781,7 @@ export function persistenceSuite(name: string, factory: () => Promise<Persistenc
         ])
         await p.incomingAdd('c1', 17)
         await p.willPut(will)
+        await p.sessionDataSet('c1', 'mqtt-sn:topics', '{"7":"keep/t"}')
         await reopen()
         expect(await p.retainedMatch('keep/#')).toEqual([retained])
         expect(await p.retainedCount()).toBe(1)
@@ -773,6 +791,7 @@ export function persistenceSuite(name: string, factory: () => Promise<Persistenc
         expect(await p.subscriptionsAll()).toHaveLength(1)
         expect(await p.incomingHas('c1', 17)).toBe(true)
         expect(await p.willGet('c1')).toEqual(will)
+        expect(await p.sessionDataGet('c1', 'mqtt-sn:topics')).toBe('{"7":"keep/t"}')
       })
 
       it('keeps queues in order with their delivery state, and acks still find their entry', async () => {

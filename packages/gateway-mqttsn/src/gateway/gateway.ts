@@ -7,7 +7,6 @@ import { ReturnCode, TopicIdType, shortTopicName, type Connect, type Forwarder, 
 import { resolveOptions, type MqttSnOptions, type RemoteInfo, type ResolvedMqttSnOptions } from './options.js'
 import { SnSession, type SessionHost, type SnSessionState } from './sn-session.js'
 import { MqttSnStats } from './stats.js'
-import type { TopicRegistry } from './topic-registry.js'
 
 /** What `gateway.clients()` reports of one MQTT-SN client. */
 export interface MqttSnClientInfo {
@@ -36,8 +35,6 @@ export class MqttSnGateway implements SessionHost {
   readonly predefinedIdSet: ReadonlySet<number>
   private readonly byKey = new Map<string, SnSession>()
   private readonly byClientId = new Map<string, SnSession>()
-  /** Topic ids of sessions that outlive their connection (CleanSession false), by client id. */
-  private readonly keptTopics = new Map<string, TopicRegistry>()
   private readonly timers: NodeJS.Timeout[] = []
   private qosMinus1: SessionBridge | null = null
   private closed = false
@@ -115,17 +112,6 @@ export class MqttSnGateway implements SessionHost {
   sessionClosed(session: SnSession): void {
     if (this.byKey.get(session.key) === session) this.byKey.delete(session.key)
     if (this.byClientId.get(session.clientId) === session) this.byClientId.delete(session.clientId)
-    if (session.cleanSession) {
-      this.keptTopics.delete(session.clientId)
-      return
-    }
-    this.keptTopics.delete(session.clientId)
-    // Bounded like the clients themselves: the oldest kept registrations go first.
-    if (this.keptTopics.size >= this.options.maxClients) {
-      const oldest = this.keptTopics.keys().next().value
-      if (oldest !== undefined) this.keptTopics.delete(oldest)
-    }
-    this.keptTopics.set(session.clientId, session.topics)
   }
 
   private sendTo(remote: RemoteInfo, forwarder: Forwarder | undefined, message: SnMessage): boolean {
@@ -233,9 +219,7 @@ export class MqttSnGateway implements SessionHost {
       this.sendTo(remote, forwarder, { type: 'connack', returnCode: ReturnCode.Congestion })
       return
     }
-    const saved = connect.cleanSession ? undefined : this.keptTopics.get(connect.clientId)
-    if (connect.cleanSession) this.keptTopics.delete(connect.clientId)
-    const session = new SnSession(this, key, remote, forwarder, connect, saved)
+    const session = new SnSession(this, key, remote, forwarder, connect)
     if (session.state === 'gone') return
     this.byKey.set(key, session)
     this.byClientId.set(connect.clientId, session)
