@@ -52,7 +52,7 @@ describe('MQTT-SN gateway: discovery, QoS -1, authorization, limits, robustness'
     const seen: Array<[string, string | undefined]> = []
     const gw = await startGateway(
       // Async, as a lookup in a device registry would be.
-      { credentials: async (clientId) => (clientId === 'acl-dev' ? { username: 'device-user', password: Buffer.from('pw') } : undefined) },
+      { credentials: async (clientId) => (clientId === 'acl-dev' ? { username: 'device-user', password: Buffer.from('pw') } : clientId === 'banned' ? false : undefined) },
       {
         hooks: {
           authenticate: (client, credentials) => {
@@ -74,6 +74,11 @@ describe('MQTT-SN gateway: discovery, QoS -1, authorization, limits, robustness'
     // A client the authenticate hook refuses gets CONNACK "not supported".
     const stranger = await snClient(gw, {}, false)
     expect(await stranger.connect()).toBe(ReturnCode.NotSupported)
+    // One the credentials callback refuses never reaches the broker.
+    const banned = await snClient(gw, { clientId: 'banned' }, false)
+    expect(await banned.connect()).toBe(ReturnCode.NotSupported)
+    expect(seen.map(([id]) => id)).not.toContain('banned')
+    expect(gw.gateway.clients().map((c) => c.clientId)).toEqual(['acl-dev'])
   })
 
   it('limits: clients (CONNACK congestion), registrations (REGACK congestion), client id length', async () => {

@@ -4,7 +4,7 @@ import { SessionBridge, type BridgeHandler } from '../bridge/session-bridge.js'
 import { MalformedDatagram, decodeDatagram } from '../codec/decode.js'
 import { encodeDatagram } from '../codec/encode.js'
 import { ReturnCode, TopicIdType, shortTopicName, type Connect, type Forwarder, type Publish, type SnMessage } from '../codec/messages.js'
-import { resolveOptions, type MqttSnOptions, type RemoteInfo, type ResolvedMqttSnOptions } from './options.js'
+import { resolveOptions, type MqttSnOptions, type RemoteInfo, type ResolvedMqttSnOptions, type SnCredentials } from './options.js'
 import { SnSession, type SessionHost, type SnSessionState } from './sn-session.js'
 import { MqttSnStats } from './stats.js'
 
@@ -162,7 +162,7 @@ export class MqttSnGateway implements SessionHost {
         return
       case 'publish':
         if (message.qos === -1 && session === undefined) {
-          this.publishQosMinus1(message)
+          this.publishQosMinus1(message, remote)
           return
         }
         break
@@ -237,7 +237,7 @@ export class MqttSnGateway implements SessionHost {
   }
 
   /** QoS -1 (§6.8): no connection, predefined ids or short names only, published from one shared broker session. */
-  private publishQosMinus1(message: Publish): void {
+  private publishQosMinus1(message: Publish, remote: RemoteInfo): void {
     if (!this.options.qosMinus1) {
       this.stats.datagramsDropped++
       return
@@ -252,7 +252,7 @@ export class MqttSnGateway implements SessionHost {
       this.stats.datagramsDropped++
       return
     }
-    const bridge = this.qosMinus1Bridge()
+    const bridge = this.qosMinus1Bridge(remote)
     if (!bridge.writable) {
       this.stats.datagramsDropped++
       return
@@ -261,7 +261,11 @@ export class MqttSnGateway implements SessionHost {
     bridge.publish(topic, message.payload, 0, message.retain, 0)
   }
 
-  private qosMinus1Bridge(): SessionBridge {
+  /**
+   * The shared session, opened by the first QoS -1 datagram; it logs in with what `credentials` gives its client
+   * id (asked with that datagram's address), so a password file admits it as it admits connected clients.
+   */
+  private qosMinus1Bridge(remote: RemoteInfo): SessionBridge {
     if (this.qosMinus1 !== null && !this.qosMinus1.closed) return this.qosMinus1
     const handler: BridgeHandler = {
       onConnack: (packet) => {
@@ -275,9 +279,33 @@ export class MqttSnGateway implements SessionHost {
       onClosed: () => {},
     }
     const bridge = new SessionBridge(this.broker, { transport: 'mqtt-sn' }, handler)
-    bridge.connect({ clientId: this.options.qosMinus1ClientId, clean: true, sessionExpiry: 0, receiveMaximum: 1 })
     this.qosMinus1 = bridge
+    const clientId = this.options.qosMinus1ClientId
+    const credentials = this.options.credentials?.(clientId, remote)
+    if (credentials instanceof Promise) {
+      // QoS -1 PUBLISHes that arrive before the login is known are dropped and counted: QoS -1 promises nothing.
+      bridge.writable = false
+      credentials.then(
+        (resolved) => this.connectQosMinus1(bridge, resolved),
+        (error: unknown) => {
+          this.broker.logger.warn({ err: error, clientId }, 'mqtt-sn: the credentials callback failed')
+          bridge.destroy()
+        },
+      )
+    } else {
+      this.connectQosMinus1(bridge, credentials)
+    }
     return bridge
+  }
+
+  private connectQosMinus1(bridge: SessionBridge, credentials: SnCredentials | false | undefined): void {
+    if (credentials === false) {
+      bridge.writable = false
+      bridge.destroy()
+      return
+    }
+    bridge.writable = true
+    bridge.connect({ clientId: this.options.qosMinus1ClientId, clean: true, sessionExpiry: 0, receiveMaximum: 1, ...credentials })
   }
 
   private sweep(): void {

@@ -426,7 +426,12 @@ export class SnSession implements BridgeHandler {
     this.connectBridge(credentials)
   }
 
-  private connectBridge(credentials: SnCredentials | undefined): void {
+  private connectBridge(credentials: SnCredentials | false | undefined): void {
+    if (credentials === false) {
+      this.reply({ type: 'connack', returnCode: ReturnCode.NotSupported })
+      this.close('not-allowed', false)
+      return
+    }
     this.bridge.connect({
       clientId: this.clientId,
       clean: this.cleanSession,
