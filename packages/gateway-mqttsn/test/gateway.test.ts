@@ -1,15 +1,43 @@
+import { execFile } from 'node:child_process'
 import { once } from 'node:events'
-import { describe, expect, it } from 'vitest'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { connectClient } from '../../core/test/helpers/clients.js'
 import { recordEvents } from '../../core/test/helpers/events.js'
-import { MqttSnClient, ReturnCode, decodeDatagram, encodeMessage, type SnMessage } from '../src/index.js'
+import { MqttSnClient, ReturnCode, decodeDatagram, decodeUdpGatewayAddress, encodeMessage, encodeUdpGatewayAddress, type SnMessage } from '../src/index.js'
 import { bindUdp, snClient, snClientId, startGateway } from './helpers.js'
+
+const scapySearch = fileURLToPath(new URL('./fixtures/scapy_searchgw.py', import.meta.url))
 
 describe('MQTT-SN gateway: discovery, QoS -1, authorization, limits, robustness', () => {
   it('answers SEARCHGW with GWINFO carrying its gateway id', async () => {
     const gw = await startGateway({ gatewayId: 9 })
     const sn = await snClient(gw, {}, false)
     expect(await sn.searchGateway(1)).toEqual({ type: 'gwinfo', gatewayId: 9 })
+  })
+
+  it('a client that knows its gateway answers another client\'s SEARCHGW with GWINFO carrying GwAdd (§6.1); the searcher connects there', async () => {
+    const gw = await startGateway({ gatewayId: 9 })
+    const helper = await snClient(gw, { answerSearchGw: { maxDelay: 20 } })
+    expect(helper.gatewayId).toBeUndefined()
+    expect(await helper.discoverGateway('127.0.0.1', gw.udpPort)).toEqual({ gatewayId: 9, address: '127.0.0.1', port: gw.udpPort, answeredBy: 'gateway' })
+    expect(helper.gatewayId).toBe(9)
+    // A newcomer's SEARCHGW reaches the helper (as a broadcast would): the helper answers with the gateway's address.
+    const newcomer = await MqttSnClient.open({ port: 1, clientId: 'newcomer' })
+    onTestFinished(() => newcomer.close())
+    const found = await newcomer.discoverGateway('127.0.0.1', helper.localPort)
+    expect(found).toEqual({ gatewayId: 9, address: '127.0.0.1', port: gw.udpPort, answeredBy: 'client' })
+    const joined = await MqttSnClient.connect({ port: found.port, host: found.address, clientId: 'newcomer' })
+    onTestFinished(() => joined.close())
+    expect(gw.gateway.clients().map((c) => c.clientId).sort()).toEqual([helper.options.clientId, 'newcomer'].sort())
+    // scapy, an independent decoder, reads the helper's GWINFO: id, and GwAdd as IPv4 address and port.
+    const { stdout } = await promisify(execFile)('/usr/bin/python3', [scapySearch, String(helper.localPort)], { timeout: 30_000 })
+    const port = Buffer.alloc(2)
+    port.writeUInt16BE(gw.udpPort)
+    expect(JSON.parse(stdout)).toEqual(['GWINFO', 9, 9, `7f000001${port.toString('hex')}`])
+    expect(decodeUdpGatewayAddress(encodeUdpGatewayAddress('::ffff:10.0.0.1', 1884))).toEqual({ address: '0:0:0:0:0:ffff:a00:1', port: 1884 })
+    expect(decodeUdpGatewayAddress(Buffer.from([10, 0, 0, 2]))).toEqual({ address: '10.0.0.2', port: undefined })
   })
 
   it('sends no ADVERTISE unless configured; when configured, to the given address with the interval as duration', async () => {
