@@ -76,6 +76,27 @@ describe('MQTT-SN gateway: discovery, QoS -1, authorization, limits, robustness'
     expect(events.connected.received).toEqual([])
   })
 
+  it('QoS -1 with a login the broker refuses: dropped and counted, and the refusal is not retried for every datagram', async () => {
+    let logins = 0
+    const gw = await startGateway(
+      { credentials: () => ({ username: 'beacons', password: Buffer.from('wrong') }), retryInterval: 60_000 },
+      { hooks: { authenticate: () => (logins++, false) } },
+    )
+    const sn = await snClient(gw, {}, false)
+    await sn.publish('bb', 'first', { qos: -1 })
+    await expect.poll(() => logins).toBe(1)
+    await expect.poll(() => gw.broker.clients().length).toBe(0)
+    for (let i = 0; i < 5; i++) await sn.publish('bb', 'more', { qos: -1 })
+    await expect.poll(() => gw.gateway.stats.datagramsReceived).toBe(6)
+    expect([logins, gw.gateway.stats.datagramsDropped]).toEqual([1, 5])
+    // A client id the credentials callback refuses never reaches the broker at all.
+    const refusing = await startGateway({ credentials: () => false })
+    const other = await snClient(refusing, {}, false)
+    await other.publish('bb', 'x', { qos: -1 })
+    await expect.poll(() => refusing.gateway.stats.datagramsDropped).toBe(1)
+    expect(refusing.broker.clients()).toEqual([])
+  })
+
   it('a publish or subscribe the broker denies gets "rejected: not supported"; the ACL sees the client id and mapped username', async () => {
     const seen: Array<[string, string | undefined]> = []
     const gw = await startGateway(

@@ -37,6 +37,8 @@ export class MqttSnGateway implements SessionHost {
   private readonly byClientId = new Map<string, SnSession>()
   private readonly timers: NodeJS.Timeout[] = []
   private qosMinus1: SessionBridge | null = null
+  /** Epoch ms before which QoS -1 PUBLISHes are dropped: the shared session's login was refused. */
+  private qosMinus1RefusedUntil = 0
   private closed = false
   /**
    * Datagrams of one event-loop turn, handled together in one callback: what they make the broker send (e.g. to
@@ -253,7 +255,7 @@ export class MqttSnGateway implements SessionHost {
       return
     }
     const bridge = this.qosMinus1Bridge(remote)
-    if (!bridge.writable) {
+    if (bridge === undefined || !bridge.writable) {
       this.stats.datagramsDropped++
       return
     }
@@ -265,12 +267,22 @@ export class MqttSnGateway implements SessionHost {
    * The shared session, opened by the first QoS -1 datagram; it logs in with what `credentials` gives its client
    * id (asked with that datagram's address), so a password file admits it as it admits connected clients.
    */
-  private qosMinus1Bridge(remote: RemoteInfo): SessionBridge {
+  private qosMinus1Bridge(remote: RemoteInfo): SessionBridge | undefined {
     if (this.qosMinus1 !== null && !this.qosMinus1.closed) return this.qosMinus1
+    // After a refusal, datagrams do not each cost a login (a password check is deliberately slow) for a while.
+    if (Date.now() < this.qosMinus1RefusedUntil) return undefined
+    const clientId = this.options.qosMinus1ClientId
+    const credentials = this.options.credentials?.(clientId, remote)
+    if (credentials === false) {
+      this.refuseQosMinus1()
+      return undefined
+    }
     const handler: BridgeHandler = {
       onConnack: (packet) => {
         const code = packet.reasonCode ?? packet.returnCode ?? 0
-        if (code !== 0) this.broker.logger.warn({ clientId: this.options.qosMinus1ClientId, code }, 'mqtt-sn: the broker refused the QoS -1 session')
+        if (code === 0) return
+        this.broker.logger.warn({ clientId, code }, 'mqtt-sn: the broker refused the QoS -1 session')
+        this.refuseQosMinus1()
       },
       onPublish: () => {},
       onAck: () => {},
@@ -280,8 +292,6 @@ export class MqttSnGateway implements SessionHost {
     }
     const bridge = new SessionBridge(this.broker, { transport: 'mqtt-sn' }, handler)
     this.qosMinus1 = bridge
-    const clientId = this.options.qosMinus1ClientId
-    const credentials = this.options.credentials?.(clientId, remote)
     if (credentials instanceof Promise) {
       // QoS -1 PUBLISHes that arrive before the login is known are dropped and counted: QoS -1 promises nothing.
       bridge.writable = false
@@ -298,9 +308,13 @@ export class MqttSnGateway implements SessionHost {
     return bridge
   }
 
+  private refuseQosMinus1(): void {
+    this.qosMinus1RefusedUntil = Date.now() + this.options.retryInterval
+  }
+
   private connectQosMinus1(bridge: SessionBridge, credentials: SnCredentials | false | undefined): void {
     if (credentials === false) {
-      bridge.writable = false
+      this.refuseQosMinus1()
       bridge.destroy()
       return
     }
