@@ -171,6 +171,24 @@ describe('MQTT-SN gateway: discovery, QoS -1, authorization, limits, robustness'
     expect(await first).toBe(ReturnCode.Accepted)
   })
 
+  it('a message from an address with no client gets DISCONNECT (§5.4.21), except a DISCONNECT or a gateway\'s message', async () => {
+    const gw = await startGateway()
+    const stranger = await snClient(gw, { clientId: 'never-connected', retryInterval: 300, maxRetries: 0 }, false)
+    const told = stranger.waitFor('disconnect')
+    stranger.send({ type: 'publish', dup: false, qos: 1, retain: false, topicIdType: 0, topicId: 1, msgId: 1, payload: Buffer.from('x') })
+    await told
+    expect(await stranger.wake().then(
+      () => 'pingresp',
+      (error: Error) => error.message,
+    )).toMatch(/no pingresp/)
+    expect(stranger.received.filter((m) => m.type === 'disconnect').length).toBeGreaterThanOrEqual(2)
+    const sent = gw.gateway.stats.datagramsSent
+    stranger.send({ type: 'disconnect' })
+    stranger.send({ type: 'connack', returnCode: 0 })
+    await expect.poll(() => gw.gateway.stats.datagramsReceived).toBeGreaterThanOrEqual(4)
+    expect(gw.gateway.stats.datagramsSent).toBe(sent)
+  })
+
   it('malformed datagrams are dropped and counted; other clients and the gateway carry on', async () => {
     const gw = await startGateway()
     const sub = await connectClient(gw.url)

@@ -46,6 +46,10 @@ async function registrationsSurvive(open: () => Persistence | Promise<Persistenc
   const second = await startGateway({}, { persistence: await open() }, udpPort)
   const sub = await connectClient(second.url)
   await sub.client.subscribeAsync('plant/a', { qos: 1 })
+  // The device does not know of the restart: its next PUBLISH is answered DISCONNECT, and it CONNECTs again.
+  const told = sn.waitFor('disconnect')
+  sn.send({ type: 'publish', dup: false, qos: 1, retain: false, topicIdType: TopicIdType.Normal, topicId: plantA, msgId: 77, payload: Buffer.from('lost') })
+  await told
   const before = sn.received.length
   expect(await sn.connect()).toBe(ReturnCode.Accepted)
   expect(await sn.publish({ topicIdType: TopicIdType.Normal, topicId: plantA }, 'by kept id', { qos: 1 })).toBe(ReturnCode.Accepted)

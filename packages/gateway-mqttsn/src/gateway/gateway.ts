@@ -26,6 +26,27 @@ function keyOf(remote: RemoteInfo, forwarder: Forwarder | undefined): string {
 function ignoreSendError(): void {}
 
 /**
+ * What a client sends only while connected: from an address the gateway has no client for, it gets DISCONNECT.
+ * A DISCONNECT is never answered so (two gateways must not bounce DISCONNECTs), nor are a gateway's own messages.
+ */
+const UNKNOWN_SENDER_DISCONNECTED: ReadonlySet<SnMessage['type']> = new Set<SnMessage['type']>([
+  'register',
+  'regack',
+  'publish',
+  'puback',
+  'pubrec',
+  'pubrel',
+  'pubcomp',
+  'subscribe',
+  'unsubscribe',
+  'pingreq',
+  'willtopic',
+  'willmsg',
+  'willtopicupd',
+  'willmsgupd',
+])
+
+/**
  * An MQTT-SN 1.2 gateway on a UDP socket the host owns: every client becomes an MQTT 5 session of `broker`
  * (transport 'mqtt-sn'), so hooks, ACLs, persistence, $SYS and the cluster apply to it as to any MQTT client.
  */
@@ -171,8 +192,9 @@ export class MqttSnGateway implements SessionHost {
       case 'pingreq':
         if (message.clientId !== undefined && message.clientId !== '') {
           const named = this.byClientId.get(message.clientId)
+          if (named === undefined) break
           // Another port (or forwarder) of the same host is the same device; another host does not get to wake it.
-          if (named === undefined || named.remote.address !== remote.address) {
+          if (named.remote.address !== remote.address) {
             this.stats.datagramsDropped++
             return
           }
@@ -191,6 +213,9 @@ export class MqttSnGateway implements SessionHost {
     }
     if (session === undefined) {
       this.stats.datagramsDropped++
+      // §5.4.21: a gateway that cannot map a message to a client may tell it DISCONNECT. A device that believes
+      // it is connected (e.g. across a broker restart) then CONNECTs again instead of retrying into silence.
+      if (UNKNOWN_SENDER_DISCONNECTED.has(message.type)) this.sendTo(remote, forwarder, { type: 'disconnect' })
       return
     }
     session.receive(message)
