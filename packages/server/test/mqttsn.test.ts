@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { connectAsync } from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { setPassword } from '@wren/auth-file'
-import { MqttSnClient, ReturnCode } from '@wren/gateway-mqttsn'
+import { MqttSnClient, ReturnCode, TopicIdType } from '@wren/gateway-mqttsn'
 import { ConfigError, startServer } from '../src/index.js'
 import { runWren, startWren } from './helpers/wren-process.js'
 
@@ -104,6 +104,32 @@ describe('the MQTT-SN gateway in the server', () => {
     expect((await connect(snPort, 'dev-3')).code).toBe(ReturnCode.NotSupported)
     const users = server.broker.clients().filter((c) => c.meta.transport === 'mqtt-sn').map((c) => [c.id, c.username])
     expect(users.sort()).toEqual([['dev-1', 'sensors'], ['dev-2', 'alice'], ['mqtt-sn-qos-1', 'sensors']])
+  })
+
+  it('wren --persistence sqlite: a device\'s topic ids (CleanSession false) survive the server\'s restart', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wren-mqttsn-restart-'))
+    onTestFinished(() => rm(dir, { recursive: true, force: true }))
+    const args = ['--no-ws', '--sys-interval', '0', '--persistence', `sqlite:${join(dir, 'wren.db')}`, '--mqttsn-port', '0']
+    const first = await startWren(args)
+    onTestFinished(() => first.stop())
+    const device = await MqttSnClient.connect({ port: first.ports['mqtt-sn']!, clientId: 'meter-7', cleanSession: false, retryInterval: 1000 })
+    const topicId = await device.register('meters/7/kwh')
+    await device.disconnect()
+    device.close()
+    await first.stop()
+
+    const second = await startWren(args)
+    onTestFinished(() => second.stop())
+    const tcp = await connectAsync(second.urls.tcp!, { reconnectPeriod: 0 })
+    onTestFinished(() => {
+      tcp.end(true)
+    })
+    await tcp.subscribeAsync('meters/#', { qos: 1 })
+    const arrived = new Promise<string>((resolve) => tcp.once('message', (topic, payload) => resolve(`${topic}=${payload.toString()}`)))
+    const back = await MqttSnClient.connect({ port: second.ports['mqtt-sn']!, clientId: 'meter-7', cleanSession: false, retryInterval: 1000 })
+    onTestFinished(() => back.close())
+    expect(await back.publish({ topicIdType: TopicIdType.Normal, topicId }, '1234.5', { qos: 1 })).toBe(ReturnCode.Accepted)
+    expect(await arrived).toBe('meters/7/kwh=1234.5')
   })
 
   it('checks the mqttsn setting', async () => {
