@@ -456,13 +456,20 @@ export class SnSession implements BridgeHandler {
     let topicId = 0
     if (topicNameProblem(topicName, SYNTAX_ONLY) !== undefined) returnCode = ReturnCode.NotSupported
     else {
-      const known = this.topics.id(topicName)
-      const id = known ?? this.topics.register(topicName)
+      const id = this.topicIdFor(topicName)
       if (id === undefined) returnCode = ReturnCode.Congestion
       else topicId = id
-      if (known === undefined && id !== undefined) this.saveTopics()
     }
     this.reply({ type: 'regack', topicId, msgId, returnCode })
+  }
+
+  /** The topic's normal id for the client, assigned (and kept with the session) when new; undefined when full. */
+  private topicIdFor(name: string): number | undefined {
+    const known = this.topics.id(name)
+    if (known !== undefined) return known
+    const id = this.topics.register(name)
+    if (id !== undefined) this.saveTopics()
+    return id
   }
 
   /** The topic name a PUBLISH from the client addresses, or undefined when its id is unknown or reserved. */
@@ -528,10 +535,8 @@ export class SnSession implements BridgeHandler {
       const concrete = !filter.includes('+') && !filter.includes('#')
       // A subscription by a full topic name gets its id in SUBACK, so no REGISTER precedes its PUBLISHes.
       if (topic.topicIdType === TopicIdType.Normal && concrete && !filter.startsWith('$share/')) {
-        const known = this.topics.id(filter)
-        const id = known ?? this.topics.register(filter)
+        const id = this.topicIdFor(filter)
         if (id === undefined) return refuse(ReturnCode.Congestion)
-        if (known === undefined) this.saveTopics()
         topicId = id
       }
     }
