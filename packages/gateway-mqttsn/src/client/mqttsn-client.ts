@@ -1,5 +1,6 @@
 import dgram from 'node:dgram'
 import { EventEmitter } from 'node:events'
+import { isIP } from 'node:net'
 import { decodeDatagram } from '../codec/decode.js'
 import { encodeDatagram } from '../codec/encode.js'
 import { decodeUdpGatewayAddress, encodeUdpGatewayAddress } from '../codec/gateway-address.js'
@@ -434,6 +435,8 @@ export class MqttSnClient extends EventEmitter<{ message: [SnReceivedMessage]; d
     const answer = this.options.answerSearchGw
     const gatewayId = this.gatewayId
     if (answer === undefined || gatewayId === undefined || this.pendingGwInfo !== undefined || this.isGateway(searcher)) return
+    // GwAdd carries an IP address: a gateway known by host name is not announced.
+    if (isIP(this.host) === 0) return
     const gatewayAddress = encodeUdpGatewayAddress(this.host, this.options.port)
     this.pendingGwInfo = setTimeout(() => {
       this.pendingGwInfo = undefined
