@@ -129,7 +129,7 @@ export const SETTINGS = {
   maxTopicAliasBytes: brokerOption('maxTopicAliasBytes', 'max-topic-alias-bytes', "MQTT 5: bytes of topic names one connection's aliases may hold (default 1048576)"),
   maxRetainedMessages: brokerOption('maxRetainedMessages', 'max-retained-messages', 'retained messages kept in all; 0 = no cap (default 0)'),
   mqttsnPort: setting<number>({ flag: 'mqttsn-port', kind: 'number', arg: '<n>', check: integer(0, 65535), default: undefined, doc: 'MQTT-SN 1.2 gateway on this UDP port (default off; 0 = any free port)' }),
-  mqttsn: setting<MqttSnConfig>({ kind: 'string', check: parseMqttSnConfig, default: undefined, doc: 'the MQTT-SN gateway: port, host, gatewayId, predefined, qosMinus1, advertise (config file only; see docs/mqtt-sn.md)' }),
+  mqttsn: setting<MqttSnConfig>({ kind: 'string', check: parseMqttSnConfig, default: undefined, doc: 'the MQTT-SN gateway: port, host, gatewayId, predefined, qosMinus1, advertise, username, password, clients (config file only; see docs/mqtt-sn.md)' }),
   logLevel: setting<LogLevel, LogLevel>({ flag: 'log-level', kind: 'string', arg: '<level>', check: oneOf(LOG_LEVELS), default: 'info', doc: 'fatal | error | warn | info | debug | trace | silent (default info)' }),
   logFormat: setting<LogFormat, LogFormat>({ flag: 'log-format', kind: 'string', arg: '<format>', check: oneOf(LOG_FORMATS), default: 'json', doc: 'json (default) | pretty' }),
   adminPort: setting({ flag: 'admin-port', kind: 'number', arg: '<n>', check: port, default: -1, doc: 'HTTP port of /metrics (Prometheus), the admin API and the dashboard (default off; 0 = any free port)' }),
