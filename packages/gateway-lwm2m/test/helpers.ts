@@ -103,7 +103,9 @@ export class RawDevice {
   static async open(gatewayPort: number): Promise<RawDevice> {
     const socket = await bindUdp()
     const device = new RawDevice(socket, gatewayPort)
-    onTestFinished(() => socket.close())
+    onTestFinished(() => {
+      socket.close()
+    })
     return device
   }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Socket as DgramSocket } from 'node:dgram'
 import { Agent, createServer, type IncomingMessage, type ObserveReadStream, type OutgoingMessage, type Server } from 'coap'
-import { parse as parseCoap } from 'coap-packet'
+import { generate as generateCoap, parse as parseCoap, type ParsedPacket } from 'coap-packet'
 import type { Broker } from '@wren/core'
 import { ContentError, decodeContent } from '../codec/content.js'
 import { contentFormatNumber } from '../codec/content-format.js'
@@ -9,6 +9,7 @@ import { parsePath } from '../codec/path.js'
 import { ObjectRegistry } from '../objects/registry.js'
 import { codeName } from './coap-codes.js'
 import { CommandError, parseCommand, type DeviceRequest } from './command.js'
+import { Block1Assembler } from './block1.js'
 import { Lwm2mDevice, observeSequence, type DeviceHost, type Registration } from './device.js'
 import { DEFAULT_TOPICS, type Lwm2mOptions, type Lwm2mTopics } from './options.js'
 import { clampLifetime, parseObjectList, parseRegister, RegistrationError } from './registration.js'
@@ -30,7 +31,7 @@ export interface Lwm2mDeviceInfo {
   queuedCommands: number
 }
 
-type Middleware = (request: { raw: Buffer; packet?: unknown }, next: (error: Error | null) => void) => void
+type Middleware = (request: { raw: Buffer; rsinfo: { address: string; port: number }; packet?: ParsedPacket }, next: (error: Error | null) => void) => void
 
 interface ResponseData {
   reqPath: string
@@ -61,6 +62,7 @@ export class Lwm2mGateway implements DeviceHost {
   private readonly lifetimeMax: number
   private readonly requestTimeout: number
   private readonly allowed: ReadonlySet<string> | undefined
+  private readonly block1 = new Block1Assembler(64 * 1024, 1000, 60_000)
   private closed = false
   private readonly onDatagram = (): void => {
     this.stats.datagramsReceived++
@@ -349,22 +351,42 @@ export class Lwm2mGateway implements DeviceHost {
   }
 
   /**
-   * node-coap answers a datagram it cannot parse with 5.00 (to a wrong address, even); a malformed datagram is
-   * dropped and counted instead, as the gateways' rule for bad input says.
+   * node-coap answers a datagram it cannot parse with 5.00 (to a wrong address, even) and lets a token longer
+   * than the datagram pass: a malformed datagram is dropped and counted instead, as the gateways' rule for bad
+   * input says. Block1 request bodies are reassembled here too (see Block1Assembler).
    */
   private replaceParser(): void {
     const middlewares = (this.server as unknown as { _middlewares: Middleware[] })._middlewares
-    const dropMalformed: Middleware = (request, next) => {
+    const parseStrictly: Middleware = (request, next) => {
+      const tokenLength = (request.raw[0] ?? 0) & 0x0f
+      let packet: ParsedPacket
       try {
-        request.packet = parseCoap(request.raw)
+        if (tokenLength > 8 || request.raw.length < 4 + tokenLength) throw new Error('token longer than the datagram or 8 bytes')
+        packet = parseCoap(request.raw)
       } catch {
         this.stats.datagramsMalformed++
-        this.broker.logger.debug({}, 'lwm2m: malformed datagram dropped')
+        this.broker.logger.debug({ remote: `${request.rsinfo.address}:${request.rsinfo.port}` }, 'lwm2m: malformed datagram dropped')
         return
       }
-      next(null)
+      request.packet = packet
+      const block1 = packet.code.startsWith('0.') ? packet.options.find((option) => option.name === 'Block1') : undefined
+      if (block1 === undefined) return next(null)
+      const outcome = this.block1.add(`${request.rsinfo.address}:${request.rsinfo.port}`, packet, block1.value)
+      if ('body' in outcome) {
+        packet.payload = outcome.body
+        packet.options = packet.options.filter((option) => option !== block1)
+        return next(null)
+      }
+      const answer = generateCoap({
+        code: outcome.answer,
+        messageId: packet.messageId,
+        token: packet.token,
+        ack: packet.confirmable,
+        options: outcome.answer === '2.31' ? [{ name: 'Block1', value: block1.value }] : [],
+      })
+      this.socket.send(answer, request.rsinfo.port, request.rsinfo.address)
     }
-    middlewares[0] = dropMalformed
+    middlewares[0] = parseStrictly
   }
 
   private publishSys(): void {
