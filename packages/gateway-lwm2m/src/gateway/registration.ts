@@ -17,7 +17,8 @@ export function parseObjectList(payload: Buffer): { alternatePath: string; objec
   const prefix = alternatePath === '/' ? '' : alternatePath
   const objectList: string[] = []
   for (const link of links) {
-    if (link.attributes.rt === 'oma.lwm2m') continue
+    // The root link (`</>;ct=...`, content formats the client supports) and the alternate path are not objects.
+    if (link.attributes.rt === 'oma.lwm2m' || link.target === '/' || link.target === prefix) continue
     const path = prefix && link.target.startsWith(`${prefix}/`) ? link.target.slice(prefix.length) : link.target
     objectList.push(path)
   }
