@@ -1,3 +1,4 @@
+import { generate } from 'coap-packet'
 import { describe, expect, it } from 'vitest'
 import { encodeTlv } from '../src/index.js'
 import { App, RawDevice, startGateway, type StartedGateway } from './helpers.js'
@@ -256,5 +257,31 @@ describe('device management (LwM2M 1.0 §5.4) through MQTT JSON commands', () =>
     await device.requests.next()
     expect(await app.up(resp)).toEqual({ reqID: 70, msgType: 'read', data: { reqPath: '/3/0/0', code: '5.04', codeMsg: 'gateway_timeout' } })
     expect(gw.gateway.stats.commandsTimedOut).toBe(1)
+  })
+
+  it('a large response arrives block-wise (RFC 7959 Block2): the gateway asks for every block and publishes the whole', async () => {
+    const gw = await startGateway()
+    const { app, device, resp } = await registered(gw, 'ep-block2')
+    const firmware = Buffer.from(Array.from({ length: 150 }, (_, i) => i))
+    await app.command('ep-block2', { reqID: 80, msgType: 'read', data: { path: '/5/0/0', accept: 'opaque' } })
+    for (let num = 0; num * 64 < firmware.length; num++) {
+      const request = await device.requests.next()
+      expect(request.path).toBe('/5/0/0')
+      const more = (num + 1) * 64 < firmware.length
+      device.sendRaw(
+        generate({
+          code: '2.05',
+          messageId: request.packet.messageId,
+          token: request.packet.token,
+          ack: true,
+          options: [
+            { name: 'Content-Format', value: Buffer.from([42]) },
+            { name: 'Block2', value: Buffer.from([(num << 4) | (more ? 0x08 : 0) | 2]) },
+          ],
+          payload: firmware.subarray(num * 64, (num + 1) * 64),
+        }),
+      )
+    }
+    expect((await app.up(resp)).data.content).toEqual([{ path: '/5/0/0', value: firmware.toString('base64') }])
   })
 })

@@ -119,4 +119,13 @@ describe('registration interface (LwM2M 1.0 §5.3)', () => {
     expect((await device.register('banned')).code).toBe('4.03')
     expect((await device.register('fine')).code).toBe('2.01')
   })
+
+  it('counts devices and traffic under $SYS/broker/lwm2m/', async () => {
+    const gw = await startGateway({ sysInterval: 1 })
+    const app = await App.connect(gw, '$SYS/broker/lwm2m/#')
+    const device = await RawDevice.open(gw.udpPort)
+    await device.register('ep-sys')
+    await app.mqtt.inbox.next((m) => m.topic === '$SYS/broker/lwm2m/devices/registered' && m.payload.toString() === '1', 5000)
+    expect(gw.gateway.devices()[0]).toMatchObject({ endpoint: 'ep-sys', binding: 'U', lifetime: 345, observations: 0, queuedCommands: 0 })
+  })
 })
