@@ -113,11 +113,27 @@ describe('registration interface (LwM2M 1.0 §5.3)', () => {
     expect(observed.map((r) => [r.path, r.observe]).sort()).toEqual([['/3/0', 0], ['/3303/0', 0]])
   })
 
-  it('the broker hooks see the endpoint as the client id and can refuse it (4.03)', async () => {
-    const gw = await startGateway({}, { hooks: { authenticate: (client) => client.id !== 'banned' } })
+  it('the broker hooks see the endpoint as the client id and can refuse it, or its command topic (4.03)', async () => {
+    const seen: Array<[string, unknown]> = []
+    const gw = await startGateway(
+      {},
+      {
+        hooks: {
+          authenticate: (client) => {
+            seen.push([client.id, client.meta.transport])
+            return client.id !== 'banned'
+          },
+          authorizeSubscribe: (client, subscription) => subscription.filter.startsWith(`lwm2m/${client.id}/`) && client.id !== 'no-commands',
+        },
+      },
+    )
     const device = await RawDevice.open(gw.udpPort)
     expect((await device.register('banned')).code).toBe('4.03')
+    expect((await device.register('no-commands')).code).toBe('4.03')
     expect((await device.register('fine')).code).toBe('2.01')
+    expect(seen).toEqual([['banned', 'lwm2m'], ['no-commands', 'lwm2m'], ['fine', 'lwm2m']])
+    expect(gw.broker.clients().map((c) => c.id)).toEqual(['fine'])
+    expect(gw.gateway.stats.registrationsRejected).toBe(2)
   })
 
   it('counts devices and traffic under $SYS/broker/lwm2m/', async () => {
