@@ -334,6 +334,8 @@ export class Lwm2mGateway implements DeviceHost {
       if (device.closed) return
       this.stats.notifications++
       device.heard(device.address, device.port)
+      // A queue-mode device that notifies is awake: what waited for it goes now.
+      device.flush()
       const data: ResponseData = { reqPath: request.reqPath, code: stream.code, codeMsg: codeName(stream.code) }
       try {
         data.content = decodeContent(contentFormatNumber(stream.headers['Content-Format']), payload, request.path, this.registry)
