@@ -39,6 +39,15 @@ describe('registration interface (LwM2M 1.0 §5.3)', () => {
     expect(gw.gateway.stats).toMatchObject({ registrations: 1, updates: 2, deregistrations: 1 })
   })
 
+  it('case01 additional query parameters (credentials among them) are accepted and not published', async () => {
+    const gw = await startGateway()
+    const app = await App.connect(gw)
+    const device = await RawDevice.open(gw.udpPort)
+    const query = ['lt=345', 'lwm2m=1.0', 'apn=psmA.eDRX0.ctnb', 'imei=123', 'password=public', 'access_token=token']
+    expect((await device.register('ep-extra', query, '</3/0>')).code).toBe('2.01')
+    expect((await app.up('lwm2m/ep-extra/up/register')).data).toEqual({ ep: 'ep-extra', lt: 345, lwm2m: '1.0', b: 'U', alternatePath: '/', objectList: ['/3/0'] })
+  })
+
   it('case03 wrong or missing LwM2M version: 4.00 Bad Request, no session', async () => {
     const gw = await startGateway()
     const device = await RawDevice.open(gw.udpPort)

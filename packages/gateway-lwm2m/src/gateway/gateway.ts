@@ -62,7 +62,8 @@ export class Lwm2mGateway implements DeviceHost {
   private readonly lifetimeMax: number
   private readonly requestTimeout: number
   private readonly allowed: ReadonlySet<string> | undefined
-  private readonly block1 = new Block1Assembler(64 * 1024, 1000, 60_000)
+  // At most 100 bodies of 64 KiB half-received at once: a flood of first blocks costs 6.4 MiB, not more.
+  private readonly block1 = new Block1Assembler(64 * 1024, 100, 60_000)
   private closed = false
   private readonly onDatagram = (): void => {
     this.stats.datagramsReceived++
