@@ -284,4 +284,26 @@ describe('device management (LwM2M 1.0 §5.4) through MQTT JSON commands', () =>
     }
     expect((await app.up(resp)).data.content).toEqual([{ path: '/5/0/0', value: firmware.toString('base64') }])
   })
+
+  it('a large write goes block-wise (RFC 7959 Block1, 1024-byte blocks) and the device gets the whole', async () => {
+    const gw = await startGateway()
+    const { app, device, resp } = await registered(gw, 'ep-block1')
+    const firmware = Buffer.from(Array.from({ length: 2500 }, (_, i) => i % 251))
+    await app.command('ep-block1', { reqID: 81, msgType: 'write', data: { path: '/5/0/0', format: 'opaque', value: firmware.toString('base64') } })
+    const parts: Buffer[] = []
+    for (;;) {
+      const request = await device.requests.next()
+      const block1 = request.packet.options.find((o) => o.name === 'Block1')?.value
+      expect(block1).toBeDefined()
+      parts.push(request.packet.payload)
+      const more = ((block1 as Buffer)[(block1 as Buffer).length - 1]! & 0x08) !== 0
+      device.sendRaw(
+        generate({ code: more ? '2.31' : '2.04', messageId: request.packet.messageId, token: request.packet.token, ack: true, options: [{ name: 'Block1', value: block1 as Buffer }] }),
+      )
+      if (!more) break
+    }
+    expect(parts.map((p) => p.length)).toEqual([1024, 1024, 452])
+    expect(Buffer.concat(parts).equals(firmware)).toBe(true)
+    expect((await app.up(resp)).data).toEqual({ reqPath: '/5/0/0', code: '2.04', codeMsg: 'changed' })
+  })
 })

@@ -31,6 +31,9 @@ export interface Lwm2mDeviceInfo {
   queuedCommands: number
 }
 
+const BLOCK_SIZE = 1024
+const BLOCK1_SIZE_EXPONENT = Buffer.from([6])
+
 type Middleware = (request: { raw: Buffer; rsinfo: { address: string; port: number }; packet?: ParsedPacket }, next: (error: Error | null) => void) => void
 
 interface ResponseData {
@@ -178,9 +181,12 @@ export class Lwm2mGateway implements DeviceHost {
     if (device.closed) return
     this.stats.commandsSent++
     const path = `${device.registration.alternatePath === '/' ? '' : device.registration.alternatePath}${request.reqPath}`
-    const options: Record<string, number> = {}
+    const options: Record<string, number | Buffer> = {}
     if (request.contentFormat !== undefined) options['Content-Format'] = request.contentFormat
     if (request.accept !== undefined) options.Accept = request.accept
+    // Larger payloads (a firmware package) go block-wise (RFC 7959 Block1), 1024 bytes a block: node-coap
+    // segments a request that carries a Block1 option holding the block size exponent.
+    if (request.payload !== undefined && request.payload.length > BLOCK_SIZE) options.Block1 = BLOCK1_SIZE_EXPONENT
     const coapRequest = this.agent.request({
       hostname: device.address,
       port: device.port,
