@@ -92,6 +92,8 @@ export class RawDevice {
   private readonly responses = new Map<number, (packet: ParsedPacket) => void>()
   private nextMessageId = Math.floor(Math.random() * 0xffff)
   location = ''
+  /** The last request sent, to retransmit it as a device whose ACK was lost would. */
+  lastRequest = Buffer.alloc(0)
 
   private constructor(
     readonly socket: dgram.Socket,
@@ -128,6 +130,7 @@ export class RawDevice {
     for (const part of options.query ?? []) coapOptions.push({ name: 'Uri-Query', value: Buffer.from(part) })
     const payload = typeof options.payload === 'string' ? Buffer.from(options.payload) : (options.payload ?? Buffer.alloc(0))
     const bytes = generate({ code: method.toUpperCase() as 'POST', messageId, token, confirmable: options.confirmable ?? true, options: coapOptions, payload })
+    this.lastRequest = bytes
     return new Promise((resolve) => {
       this.responses.set(token.readUIntBE(0, 3), resolve)
       this.sendRaw(bytes)

@@ -97,6 +97,25 @@ describe('bad datagrams', () => {
   })
 })
 
+describe('retransmitted Register while the broker is still deciding', () => {
+  it('is not a second registration', async () => {
+    let admit: () => void = () => {}
+    const gate = new Promise<void>((resolve) => (admit = resolve))
+    let asked = 0
+    const gw = await startGateway({}, { hooks: { authenticate: async () => (asked++, await gate, true) } })
+    const device = await RawDevice.open(gw.udpPort)
+    const registered = device.request('post', '/rd', { query: ['ep=ep-slow', 'lt=345', 'lwm2m=1.0'], payload: '</3/0>', contentFormat: 40 })
+    await expect.poll(() => asked).toBe(1)
+    device.sendRaw(device.lastRequest)
+    await expect.poll(() => gw.gateway.stats.datagramsReceived).toBe(2)
+    admit()
+    expect((await registered).code).toBe('2.01')
+    expect(asked).toBe(1)
+    expect(gw.gateway.stats.registrations).toBe(1)
+    expect(gw.gateway.devices()).toHaveLength(1)
+  })
+})
+
 describe('libcoap coap-client (raw CoAP from a third-party implementation)', () => {
   it('registers, updates and deregisters; a wrong path gets 4.04', async () => {
     const gw = await startGateway()

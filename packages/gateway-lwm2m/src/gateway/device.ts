@@ -81,6 +81,11 @@ export class Lwm2mDevice implements BridgeHandler {
     return this.registration.b.includes('Q')
   }
 
+  /** Still waiting for the broker to accept the session: the Register is not answered yet. */
+  get registering(): boolean {
+    return this.pendingResponse !== null
+  }
+
   get queuedCount(): number {
     return this.queued.length
   }

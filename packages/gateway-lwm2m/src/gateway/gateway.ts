@@ -270,8 +270,11 @@ export class Lwm2mGateway implements DeviceHost {
       this.stats.registrationsRejected++
       return this.answer(response, '4.03')
     }
+    const existing = this.byEndpoint.get(registration.ep)
+    // The same Register again while the first is still being answered (its ACK was lost): not a new registration.
+    if (existing?.registering && existing.address === request.rsinfo.address && existing.port === request.rsinfo.port) return
     // Registering again replaces the old registration (§5.3.1): its observations and queued commands go with it.
-    this.byEndpoint.get(registration.ep)?.close()
+    existing?.close()
     const location = randomBytes(6).toString('hex')
     const mountpoint = (this.options.mountpoint ?? 'lwm2m/${endpoint}/').replace(/\$\{(endpoint|endpoint_name|username)\}/g, registration.ep)
     const device = new Lwm2mDevice(this, this.broker, location, mountpoint, registration, request.rsinfo.address, request.rsinfo.port, response)
