@@ -93,7 +93,7 @@ export class RawDevice {
   private nextMessageId = Math.floor(Math.random() * 0xffff)
   location = ''
   /** The last request sent, to retransmit it as a device whose ACK was lost would. */
-  lastRequest = Buffer.alloc(0)
+  lastRequest: Buffer = Buffer.alloc(0)
 
   private constructor(
     readonly socket: dgram.Socket,

@@ -31,11 +31,6 @@ export interface DeviceHost {
   commandQueued(dropped: boolean): void
 }
 
-export interface ObservationState {
-  stream: ObserveReadStream | null
-  ids: Record<string, unknown>
-}
-
 function expire(device: Lwm2mDevice): void {
   device.host.expired(device)
 }
@@ -47,7 +42,8 @@ function expire(device: Lwm2mDevice): void {
  */
 export class Lwm2mDevice implements BridgeHandler {
   readonly bridge: SessionBridge
-  readonly observations = new Map<string, ObservationState>()
+  /** Observe streams by the path observed. */
+  readonly observations = new Map<string, ObserveReadStream>()
   readonly registeredAt = Date.now()
   lastSeen = Date.now()
   /** Until when a queue-mode device listens (ms since epoch). */
@@ -120,7 +116,7 @@ export class Lwm2mDevice implements BridgeHandler {
     if (this.closed) return
     this.closed = true
     if (this.lifetimeTimer) clearTimeout(this.lifetimeTimer)
-    for (const observation of this.observations.values()) observation.stream?.close()
+    for (const stream of this.observations.values()) stream.close()
     this.observations.clear()
     this.queued.length = 0
     this.answerRegistration('5.03')

@@ -211,12 +211,12 @@ export class Lwm2mGateway implements DeviceHost {
       clearTimeout(timer)
       this.stats.responsesReceived++
       device.heard(device.address, device.port)
-      if (request.observe === 0) this.observed(device, request, response as ObserveReadStream)
-      else {
-        if (request.observe === 1) device.observations.get(request.reqPath)?.stream?.close()
-        if (request.observe === 1) device.observations.delete(request.reqPath)
-        this.publishResponse(device, request, this.responseData(request, response))
+      if (request.observe === 0) return this.observed(device, request, response as ObserveReadStream)
+      if (request.observe === 1) {
+        device.observations.get(request.reqPath)?.close()
+        device.observations.delete(request.reqPath)
       }
+      this.publishResponse(device, request, this.responseData(request, response))
     })
     coapRequest.on('error', (error: Error) => {
       if (answered) return
@@ -332,8 +332,8 @@ export class Lwm2mGateway implements DeviceHost {
       if (typeof stream.close === 'function') stream.close()
       return
     }
-    device.observations.get(request.reqPath)?.stream?.close()
-    device.observations.set(request.reqPath, { stream, ids: request.ids })
+    device.observations.get(request.reqPath)?.close()
+    device.observations.set(request.reqPath, stream)
     let initial = true
     stream.on('data', (payload: Buffer) => {
       // The stream repeats the first response as its first chunk: that one was published as the observe response.
