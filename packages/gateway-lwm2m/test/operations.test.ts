@@ -237,6 +237,19 @@ describe('device management (LwM2M 1.0 §5.4) through MQTT JSON commands', () =>
     expect(gw.gateway.devices()[0]?.observations).toBe(0)
   })
 
+  it('case64 a device that answers with a CoAP Reset: the response says reset; an observe it resets is not kept', async () => {
+    const gw = await startGateway()
+    const { app, device, resp } = await registered(gw, 'ep-rst')
+    const reset = (request: { packet: { messageId: number } }) => device.sendRaw(generate({ code: '0.00', messageId: request.packet.messageId, reset: true }))
+    await app.command('ep-rst', { reqID: 90, msgType: 'read', data: { path: '/3/0/0' } })
+    reset(await device.requests.next())
+    expect(await app.up(resp)).toEqual({ reqID: 90, msgType: 'read', data: { reqPath: '/3/0/0', code: '0.00', codeMsg: 'reset' } })
+    await app.command('ep-rst', { reqID: 91, msgType: 'observe', data: { path: '/3/0/9' } })
+    reset(await device.requests.next())
+    expect((await app.up(resp)).data).toEqual({ reqPath: '/3/0/9', code: '0.00', codeMsg: 'reset' })
+    expect(gw.gateway.devices()[0]?.observations).toBe(0)
+  })
+
   it('bad commands (not JSON, unknown msgType, bad path) get a 4.00 response and nothing reaches the device', async () => {
     const gw = await startGateway()
     const { app, device, resp } = await registered(gw, 'ep-bad')

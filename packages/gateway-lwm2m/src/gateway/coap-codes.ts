@@ -1,5 +1,7 @@
 /** CoAP response codes (RFC 7252 §12.1.2, RFC 7959) by the names EMQX's LwM2M gateway reports as `codeMsg`. */
 const NAMES: Record<string, string> = {
+  // An RST: the device rejected the request (RFC 7252 §4.2).
+  '0.00': 'reset',
   '2.01': 'created',
   '2.02': 'deleted',
   '2.03': 'valid',
