@@ -153,4 +153,18 @@ describe('registration interface (LwM2M 1.0 §5.3)', () => {
     await app.mqtt.inbox.next((m) => m.topic === '$SYS/broker/lwm2m/devices/registered' && m.payload.toString() === '1', 5000)
     expect(gw.gateway.devices()[0]).toMatchObject({ endpoint: 'ep-sys', binding: 'U', lifetime: 345, observations: 0, queuedCommands: 0 })
   })
+
+  it('reports to observability as the gateway component "lwm2m" while it runs', async () => {
+    const gw = await startGateway()
+    const device = await RawDevice.open(gw.udpPort)
+    await device.register('ep-metrics')
+    const [component] = gw.broker.admin.components('gateway')
+    expect(component?.name).toBe('lwm2m')
+    const snapshot = component!.snapshot()
+    expect(snapshot).toMatchObject({ up: true, state: 'listening', values: { devices_registered: 1, registrations: 1, datagrams_received: 1 } })
+    expect(Object.keys(snapshot.values).sort()).toEqual(component!.metrics.map((m) => m.name).sort())
+    expect(snapshot.details).toMatchObject({ address: `127.0.0.1:${gw.udpPort}`, devicesInQueueMode: 0 })
+    gw.gateway.close()
+    expect(gw.broker.admin.components('gateway')).toEqual([])
+  })
 })

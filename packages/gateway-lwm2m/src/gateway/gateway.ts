@@ -13,6 +13,7 @@ import { Block1Assembler } from './block1.js'
 import { Lwm2mDevice, observeSequence, type DeviceHost, type Registration } from './device.js'
 import { DEFAULT_TOPICS, type Lwm2mOptions, type Lwm2mTopics } from './options.js'
 import { clampLifetime, parseObjectList, parseRegister, RegistrationError } from './registration.js'
+import { gatewayStats } from './gateway-stats.js'
 import { Lwm2mStats } from './stats.js'
 
 /** What `devices()` reports of each registered device. */
@@ -67,7 +68,8 @@ export class Lwm2mGateway implements DeviceHost {
   private readonly allowed: ReadonlySet<string> | undefined
   // At most 100 bodies of 64 KiB half-received at once: a flood of first blocks costs 6.4 MiB, not more.
   private readonly block1 = new Block1Assembler(64 * 1024, 100, 60_000)
-  private closed = false
+  private closedValue = false
+  private readonly unregister: () => void
   private readonly onDatagram = (): void => {
     this.stats.datagramsReceived++
   }
@@ -95,11 +97,26 @@ export class Lwm2mGateway implements DeviceHost {
     this.server.on('error', (error: Error) => this.broker.logger.warn({ err: error }, 'lwm2m: socket error'))
     this.agent = new Agent({ socket })
     this.agent.on('error', (error: Error) => this.broker.logger.warn({ err: error }, 'lwm2m: socket error'))
+    this.unregister = reportTo(broker, this)
     const sysInterval = options.sysInterval ?? 10
     if (sysInterval > 0) {
       const timer = setInterval(() => this.publishSys(), sysInterval * 1000)
       timer.unref()
       this.timers.push(timer)
+    }
+  }
+
+  get closed(): boolean {
+    return this.closedValue
+  }
+
+  /** host:port the gateway listens on, while it does. */
+  get address(): string | undefined {
+    try {
+      const { address, port } = this.socket.address()
+      return `${address.includes(':') ? `[${address}]` : address}:${port}`
+    } catch {
+      return undefined
     }
   }
 
@@ -123,8 +140,9 @@ export class Lwm2mGateway implements DeviceHost {
 
   /** Ends every device's broker session and stops serving (the host closes its socket). */
   close(): void {
-    if (this.closed) return
-    this.closed = true
+    if (this.closedValue) return
+    this.closedValue = true
+    this.unregister()
     for (const timer of this.timers) clearInterval(timer)
     for (const device of [...this.byEndpoint.values()]) device.close()
     this.socket.removeListener('message', this.onDatagram)
@@ -423,6 +441,16 @@ export class Lwm2mGateway implements DeviceHost {
     for (const [name, value] of values) {
       this.broker.publish({ topic: `$SYS/broker/lwm2m/${name}`, payload: String(value), retain: true }).catch(() => {})
     }
+  }
+}
+
+/** Registers the gateway's metrics with the broker; a second LwM2M gateway on one broker serves but is not reported. */
+function reportTo(broker: Broker, gateway: Lwm2mGateway): () => void {
+  try {
+    return broker.admin.register(gatewayStats(gateway))
+  } catch (error) {
+    broker.logger.warn({ err: error }, 'lwm2m: another LwM2M gateway reports for this broker: this one has no metrics')
+    return () => undefined
   }
 }
 
