@@ -122,6 +122,15 @@ describe('registration interface (LwM2M 1.0 §5.3)', () => {
     expect(observed.map((r) => [r.path, r.observe]).sort()).toEqual([['/3/0', 0], ['/3303/0', 0]])
   })
 
+  it('case09 auto observe list: only the listed paths the device registered are observed', async () => {
+    const gw = await startGateway({ autoObserve: ['/3/0', '/5/0', '/3303'] })
+    const device = await RawDevice.open(gw.udpPort)
+    await device.register('ep-auto-list', ['lt=345', 'lwm2m=1.0'], '</1/0>,</3/0>,</3303/0>')
+    const observed = await device.requests.take(2)
+    expect(observed.map((r) => [r.path, r.observe]).sort()).toEqual([['/3/0', 0], ['/3303', 0]])
+    await device.requests.expectNone(100)
+  })
+
   it('the broker hooks see the endpoint as the client id and can refuse it, or its command topic (4.03)', async () => {
     const seen: Array<[string, unknown]> = []
     const gw = await startGateway(

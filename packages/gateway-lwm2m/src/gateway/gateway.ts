@@ -159,9 +159,11 @@ export class Lwm2mGateway implements DeviceHost {
   autoObserve(device: Lwm2mDevice): string[] {
     const setting = this.options.autoObserve
     if (!setting) return []
-    if (Array.isArray(setting)) return setting
+    const listed = device.registration.objectList
+    // A list names what to observe of the objects a device has: paths it did not register are skipped.
+    if (Array.isArray(setting)) return setting.filter((path) => listed.some((have) => path === have || path.startsWith(`${have}/`) || have.startsWith(`${path}/`)))
     // Every object instance the device lists, but the security and server objects (bootstrap material).
-    return device.registration.objectList.filter((path) => {
+    return listed.filter((path) => {
       const ids = parsePath(path)
       return ids !== undefined && ids.length === 2 && ids[0] !== 0 && ids[0] !== 1
     })
