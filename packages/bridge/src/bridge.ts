@@ -177,10 +177,14 @@ export class Bridge extends EventEmitter<BridgeEvents> {
 
   /**
    * The lease went to another node: leave both brokers with DISCONNECT (no will, no '0'), keeping the sessions
-   * for the new holder, which gets what was unacknowledged here again from the local session (at least once).
+   * for the new holder, which gets what was unacknowledged here again from the local session (at least once),
+   * and stop reporting to `$SYS`.
    */
   private standDown(): void {
     this.clearTimers()
+    // In a cluster the retained $SYS topics are shared: only the node running the bridge may write them
+    if (this.sysTimer) clearInterval(this.sysTimer)
+    this.sysTimer = null
     const remote = this.remote
     const local = this.local
     this.remote = this.local = null

@@ -133,8 +133,8 @@ DIRECTIVES.password = DIRECTIVES.remote_password as Directive
 
 /**
  * Parses the `connection` blocks of a mosquitto.conf (Mosquitto's bridge syntax, every bridge directive of
- * mosquitto.conf(5)). Relative certificate paths are taken from the file's
- * directory. Throws BridgeFileError naming the line at the first problem.
+ * mosquitto.conf(5)). Relative certificate paths are taken from the file's directory. Throws BridgeFileError
+ * naming the line at the first problem.
  */
 export function parseBridgeFile(source: string, file: string): BridgeOptions[] {
   const baseDir = dirname(resolve(file))

@@ -26,7 +26,7 @@ export interface BridgeTls {
   identity?: string
   /** The pre-shared key, in hexadecimal (Mosquitto's bridge_psk). Needs `identity`; excludes cafile/capath/certfile. */
   psk?: string
-  /** The remote must staple a good OCSP response for its certificate, signed by its issuer (bridge_require_ocsp). */
+  /** The remote must staple a good OCSP response for its certificate, signed by its issuer or its OCSP responder (bridge_require_ocsp). */
   requireOcsp?: boolean
 }
 

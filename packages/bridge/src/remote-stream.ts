@@ -24,6 +24,9 @@ async function caBundle(tls: BridgeTls): Promise<Buffer[] | undefined> {
   return files.length === 0 ? undefined : Promise.all(files.map((file) => readFile(file)))
 }
 
+/** `tls.connect` passes `requestOCSP` on to the TLSSocket, though its type does not list it. */
+type RemoteTlsOptions = ConnectionOptions & { requestOCSP?: boolean }
+
 /**
  * Pre-shared keys instead of certificates: the TLS 1.2 PSK suites must be asked for (Node leaves them out of its
  * default list); TLS 1.3 uses the same callback. The remote proves itself by knowing the key, so there is no
@@ -33,9 +36,6 @@ function pskOptions(identity: string, psk: string): RemoteTlsOptions {
   const key = Buffer.from(psk, 'hex')
   return { ciphers: 'PSK:ECDHE-PSK:DHE-PSK:RSA-PSK', pskCallback: () => ({ psk: key, identity }), checkServerIdentity: () => undefined }
 }
-
-/** `tls.connect` passes `requestOCSP` on to the TLSSocket, though its type does not list it. */
-type RemoteTlsOptions = ConnectionOptions & { requestOCSP?: boolean }
 
 async function certificateOptions(address: Required<BridgeAddress>, tls: BridgeTls): Promise<RemoteTlsOptions> {
   const options: RemoteTlsOptions = {}

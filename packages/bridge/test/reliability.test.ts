@@ -101,8 +101,9 @@ describe('outgoing reliability: QoS 1 waits in Wren while the remote is away', (
 
 /**
  * Flow control across a bridge (issue 11's rule: a message acknowledged on one node is delivered or kept, never
- * dropped because a queue further on was full). A QoS 1 flood of three times the local queue bound (maxQueued 1000), goes to a
- * reader on the far broker that stops reading until every message was acknowledged to the publisher.
+ * dropped because a queue further on was full). A QoS 1 flood of three times the local queue bound (maxQueued 1000)
+ * goes to a reader on the far broker that reads nothing (paused, or offline with a persistent session) until
+ * every message was acknowledged to the publisher.
  */
 describe('a QoS 1 flood across a bridge to a slow reader loses nothing that was acknowledged', () => {
   const FLOOD = 3000
@@ -127,17 +128,31 @@ describe('a QoS 1 flood across a bridge to a slow reader loses nothing that was 
     expect(reader.inbox.received.filter((m) => m.topic === topic)).toHaveLength(FLOOD)
   }
 
-  it('Wren -> Mosquitto: every message arrives, once', async () => {
-    const mosquitto = await startMosquitto()
+  it('Wren -> Mosquitto, which restarts meanwhile, to a reader that is offline: the full bridge queue holds the publisher, nothing is dropped', async () => {
+    const mosquitto = await startMosquitto({ persistence: true })
     onTestFinished(() => mosquitto.stop())
     const wren = await startBroker()
-    const topic = uniqueId('flood-out')
+    const topic = uniqueId('flood-restart')
     const bridge = await connectedBridge(wren.broker, mosquitto.port, { topics: [{ pattern: `${topic}/#`, qos: 1 }] })
-    const { reader, resume } = await slowReader(mosquitto.url, `${topic}/#`)
-    await flood(wren.url, `${topic}/n`)
-    resume()
-    await allArrive(reader, `${topic}/n`)
-    expect(bridge.stats.dropped).toBe(0)
+    const subscriberId = uniqueId('remote-sub')
+    const first = await connectClient(mosquitto.url, { clientId: subscriberId, clean: false })
+    await first.client.subscribeAsync(`${topic}/#`, { qos: 1 })
+    first.client.end(true)
+    const down = bridgeState(bridge, 'disconnected')
+    await mosquitto.halt()
+    await down
+
+    const publisher = await connectClient(wren.url)
+    let acknowledged = 0
+    let onAck = (): void => undefined
+    const nearlyFull = new Promise<void>((resolve) => (onAck = () => ++acknowledged === 900 && resolve()))
+    const all = Promise.all(Array.from({ length: FLOOD }, (_, i) => publisher.client.publishAsync(`${topic}/n`, String(i), { qos: 1 }).then(() => onAck())))
+    // The remote comes back while the queue for it is filling up to maxQueued (1000) and the publisher is held there
+    await nearlyFull
+    await mosquitto.restart()
+    await all
+    const subscriber = await connectClient(mosquitto.url, { clientId: subscriberId, clean: false })
+    await allArrive(subscriber, `${topic}/n`)
   }, 90_000)
 
   it("Mosquitto -> Wren through Wren's bridge: the full local queue holds the bridge, which holds back its acks to Mosquitto", async () => {

@@ -5,11 +5,11 @@
  */
 import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import tls from 'node:tls'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import type { Broker } from '@wren/core'
 import type { IClientOptions } from 'mqtt'
 import { connectClient, uniqueId } from '../../core/test/helpers/clients.js'
@@ -21,15 +21,16 @@ import { startMosquitto, type MosquittoServer } from './mosquitto-server.js'
 
 const text = (m: { topic: string; payload: Buffer }) => `${m.topic}=${m.payload.toString()}`
 
-/** Certificates in a temp dir Mosquitto (which drops root for its own user) can read. */
-function certificates(): { dir: string; certs: Certificates } {
-  const dir = mkdtempSync(join(tmpdir(), 'wren-bridge-tls-'))
-  onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
-  const certs = makeCertificates(dir)
+/** One set of certificates for the file, in a temp dir Mosquitto (which drops root for its own user) can read. */
+let dir: string
+let certs: Certificates
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'wren-bridge-tls-'))
+  certs = makeCertificates(dir)
   chmodSync(dir, 0o755)
   for (const name of readdirSync(dir)) chmodSync(join(dir, name), 0o644)
-  return { dir, certs }
-}
+})
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 async function mosquittoWith(listener: string[]): Promise<MosquittoServer> {
   const mosquitto = await startMosquitto({ listener: ['listener {port} 127.0.0.1', ...listener, 'allow_anonymous true'] })
@@ -56,7 +57,6 @@ async function forwards(localUrl: string, remote: Awaited<ReturnType<typeof conn
 
 describe('TLS to a Mosquitto remote', () => {
   it('verifies the remote certificate against bridge_cafile, comes back after a cut, and refuses a remote signed by someone else', async () => {
-    const { certs } = certificates()
     const mosquitto = await mosquittoWith([`certfile ${certs.serverCert}`, `keyfile ${certs.serverKey}`])
     const wren = await startBroker()
     const topic = uniqueId('tls')
@@ -74,9 +74,8 @@ describe('TLS to a Mosquitto remote', () => {
   })
 
   it('bridge_capath: the CA comes from a directory; a client certificate (bridge_certfile/keyfile) gets past require_certificate', async () => {
-    const { dir, certs } = certificates()
-    const capath = join(dir, 'cas')
-    mkdirSync(capath)
+    const capath = mkdtempSync(join(dir, 'cas-'))
+    chmodSync(capath, 0o755)
     // As c_rehash leaves it: the certificate under its subject hash
     const hash = execFileSync('openssl', ['x509', '-in', certs.ca, '-noout', '-subject_hash']).toString().trim()
     copyFileSync(certs.ca, join(capath, `${hash}.0`))
@@ -122,6 +121,10 @@ interface OcspResponses {
   revoked: Buffer
   /** Signed by a key that is not the issuer's. */
   forged: Buffer
+  /** Signed by a responder certificate the issuer signed for OCSP signing (included in the response). */
+  delegated: Buffer
+  /** Signed by a certificate of the issuer that is not for OCSP signing. */
+  undelegated: Buffer
 }
 
 function openssl(dir: string, args: string[]): void {
@@ -137,7 +140,16 @@ function ocspResponses(dir: string): OcspResponses {
     openssl(dir, ['ocsp', '-index', `${name}.index`, '-rsigner', `${signer}.pem`, '-rkey', `${signer}.key`, '-CA', 'ca.pem', '-reqin', 'request.der', '-respout', `${name}.der`, '-ndays', '1'])
     return readFileSync(join(dir, `${name}.der`))
   }
-  return { good: respond('good', 'V', 'ca'), revoked: respond('revoked', 'R', 'ca'), forged: respond('forged', 'V', 'stranger') }
+  writeFileSync(join(dir, 'responder.ext'), 'extendedKeyUsage=OCSPSigning\n')
+  openssl(dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'responder.key', '-out', 'responder.csr', '-subj', '/CN=ocsp'])
+  openssl(dir, ['x509', '-req', '-in', 'responder.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'responder.pem', '-days', '2', '-extfile', 'responder.ext'])
+  return {
+    good: respond('good', 'V', 'ca'),
+    revoked: respond('revoked', 'R', 'ca'),
+    forged: respond('forged', 'V', 'stranger'),
+    delegated: respond('delegated', 'V', 'responder'),
+    undelegated: respond('undelegated', 'V', 'client'),
+  }
 }
 
 /** A TLS server that staples `staple()` (if any) and hands each connection to a Wren broker: the remote. */
@@ -152,8 +164,7 @@ async function staplingRemote(certs: Certificates, staple: () => Buffer | undefi
 }
 
 describe('OCSP stapling (bridge_require_ocsp)', () => {
-  it("connects only when the remote staples a good response signed by its certificate's issuer", async () => {
-    const { dir, certs } = certificates()
+  it("connects only when the remote staples a good response signed by its certificate's issuer or its OCSP responder", async () => {
     const responses = ocspResponses(dir)
     let stapled: Buffer | undefined = responses.good
     const port = await staplingRemote(certs, () => stapled)
@@ -161,12 +172,22 @@ describe('OCSP stapling (bridge_require_ocsp)', () => {
     const required: BridgeTls = { cafile: certs.ca, requireOcsp: true }
     await connectedBridge(wren.broker, port, { tls: required, topics: [{ pattern: 'ocsp/#', qos: 1 }] })
 
+    stapled = responses.delegated
+    await connectedBridge(wren.broker, port, { tls: required, topics: [{ pattern: 'ocsp/#', qos: 1 }] })
+
+    stapled = responses.undelegated
+    expect(await failure(wren.broker, port, required)).toBe('the OCSP response is not signed by the certificate issuer or a responder it authorised')
     stapled = responses.revoked
     expect(await failure(wren.broker, port, required)).toBe('the OCSP response says the remote certificate is revoked')
     stapled = responses.forged
     expect(await failure(wren.broker, port, required)).toBe('the OCSP response is not signed by the certificate issuer or a responder it authorised')
     stapled = undefined
     expect(await failure(wren.broker, port, required)).toBe('the remote stapled no OCSP response')
+    // OCSPResponse { responseStatus unauthorized (6) }, and bytes that are no DER at all
+    stapled = Buffer.from([0x30, 0x03, 0x0a, 0x01, 0x06])
+    expect(await failure(wren.broker, port, required)).toBe('the OCSP responder answered with status 6 instead of successful')
+    stapled = Buffer.from([0x30, 0x7f, 0x0a])
+    expect(await failure(wren.broker, port, required)).toBe('malformed OCSP response: truncated')
     // Without requireOcsp, a missing staple does not matter
     await connectedBridge(wren.broker, port, { tls: { cafile: certs.ca }, topics: [{ pattern: 'ocsp/#', qos: 1 }] })
   })
