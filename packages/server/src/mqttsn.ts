@@ -1,6 +1,3 @@
-import dgram from 'node:dgram'
-import { once } from 'node:events'
-import { isIPv6 } from 'node:net'
 import type { Broker, HookOptions } from '@wren/core'
 import type { MqttSnOptions, SnCredentials, attachMqttSn } from '@wren/gateway-mqttsn'
 import { boolean, describe, integer, nonEmptyString, type Check } from './checks.js'
@@ -9,6 +6,7 @@ import { resolveExposure } from './exposure.js'
 import { urlHost, type Listener } from './listeners/listener.js'
 import { loadFactory } from './optional-package.js'
 import type { ServerConfig } from './settings.js'
+import { bindGatewaySocket, closeGatewaySocket } from './udp-socket.js'
 
 /** The `mqttsn` setting: an MQTT-SN 1.2 gateway on UDP (off unless it or `mqttsnPort` gives a port). */
 export interface MqttSnConfig {
@@ -44,13 +42,13 @@ export interface SnLogin {
   password?: string
 }
 
-function objectOf(value: unknown, label: string): Record<string, unknown> {
+export function objectOf(value: unknown, label: string): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${label} must be an object, got ${describe(value)}`)
   return value as Record<string, unknown>
 }
 
 /** Checks each field with its check, refusing unknown ones. */
-function fields<T>(value: unknown, label: string, checks: { [K in keyof T]-?: Check<T[K]> }): T {
+export function fields<T>(value: unknown, label: string, checks: { [K in keyof T]-?: Check<T[K]> }): T {
   const result: Partial<Record<keyof T, unknown>> = {}
   for (const [key, field] of Object.entries(objectOf(value, label))) {
     if (!(key in checks)) throw new ConfigError(`${label}.${key} is not a known setting (known: ${Object.keys(checks).join(', ')})`)
@@ -152,17 +150,8 @@ export async function listenMqttSn(broker: Broker, config: MqttSnConfig & { port
   // An optional peer, like the persistence adapters: a server without MQTT-SN does not need it installed.
   const attach = await loadFactory<typeof attachMqttSn>('@wren/gateway-mqttsn', 'attachMqttSn', 'mqttsn')
   const host = config.host ?? serverHost
-  const socket = dgram.createSocket(isIPv6(host) ? 'udp6' : 'udp4')
-  socket.bind(config.port, host)
-  await Promise.race([
-    once(socket, 'listening'),
-    once(socket, 'error').then(([error]) => {
-      throw error
-    }),
-  ])
+  const socket = await bindGatewaySocket(broker, host, config.port, 'mqtt-sn')
   const port = socket.address().port
-  // A UDP socket with no 'error' listener would take the process down over one bad send or receive.
-  socket.on('error', (error) => broker.logger.warn({ err: error }, 'mqtt-sn socket error'))
   const options: MqttSnOptions = {}
   if (config.gatewayId !== undefined) options.gatewayId = config.gatewayId
   if (config.qosMinus1 !== undefined) options.qosMinus1 = config.qosMinus1
@@ -182,12 +171,7 @@ export async function listenMqttSn(broker: Broker, config: MqttSnConfig & { port
     address: { transport: 'mqtt-sn', host, port, url: `mqttsn://${urlHost(host)}:${port}` },
     close() {
       gateway.close()
-      try {
-        socket.close()
-      } catch {
-        // Already closed.
-      }
-      return closed
+      return closeGatewaySocket(socket, closed)
     },
     terminate() {},
   }
