@@ -530,29 +530,14 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     }
     const packetId = entry.packetId ?? 0
     const retain = entry.retain === true
+    // A large payload goes to the socket as the second chunk of one writev, after its header: never copied.
+    const separate = message.payload.length >= LARGE_PAYLOAD
     let buffer: Buffer | null
-    if (this.protocolVersion === 5) {
-      buffer = encodePublishV5(message, entry, dup, retain, remainingExpiry, this)
-    } else {
-      if (message.payload.length >= LARGE_PAYLOAD) {
-        // Header and payload go to the socket as two chunks of one writev: the payload is not copied again.
-        const header = encodePublishV4Header(message.topic, message.payload.length, entry.qos, retain, dup, packetId)
-        if (header.length + message.payload.length > this.clientMaximumPacketSize) {
-          this.ctx.stats.messagesDropped++
-          this.ctx.stats.dropped.tooLarge++
-          return false
-        }
-        this.ctx.stats.publishSent++
-        this.ctx.stats.publishSentByQos[entry.qos]++
-        this.publishOut++
-        this.writeBuffer(header)
-        this.writeBytes(message.payload)
-        return true
-      }
-      buffer = encodePublishV4For(message, entry.qos, retain, dup, packetId)
-    }
+    if (this.protocolVersion === 5) buffer = encodePublishV5(message, entry, dup, retain, remainingExpiry, this, !separate)
+    else if (separate) buffer = encodePublishV4Header(message.topic, message.payload.length, entry.qos, retain, dup, packetId)
+    else buffer = encodePublishV4For(message, entry.qos, retain, dup, packetId)
     // [MQTT-3.1.2-25] never send a packet larger than the client's Maximum Packet Size: drop it for this client
-    if (buffer === null || buffer.length > this.clientMaximumPacketSize) {
+    if (buffer === null || buffer.length + (separate ? message.payload.length : 0) > this.clientMaximumPacketSize) {
       if (this.outboundAliases && this.lastNewAlias !== 0) this.outboundAliases.forget(message.topic, this.lastNewAlias)
       this.ctx.stats.messagesDropped++
       this.ctx.stats.dropped.tooLarge++
@@ -562,6 +547,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     this.ctx.stats.publishSentByQos[entry.qos]++
     this.publishOut++
     this.writeBuffer(buffer)
+    if (separate) this.writeBytes(message.payload)
     return true
   }
 
