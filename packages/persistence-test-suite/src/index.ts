@@ -4,6 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Message, OutboundTarget, Persistence, SessionRecord, Subscription, WillRecord } from '@wren/core'
+import { limitTests } from './limits.js'
 
 export interface PersistenceSuiteOptions {
   /** Releases what the factory made. Default: `persistence.close()`. */
@@ -793,6 +794,8 @@ export function persistenceSuite(name: string, factory: () => Promise<Persistenc
         expect((await p.outboundList('c1')).map((entry) => entry.message.payload.toString())).toEqual(['1', '3'])
       })
     })
+
+    limitTests(() => p)
   })
 }
 export { deliverySuite } from './delivery-suite.js'

@@ -65,12 +65,16 @@ export interface Persistence {
   /** Retained messages whose topic matches the filter (wildcards allowed), expired ones left out. */
   retainedMatch(filter: string): Promise<Message[]>
   retainedCount(): Promise<number>
+  /** Payload bytes of every stored retained message (what `maxRetainedBytes` bounds). */
+  retainedBytes(): Promise<number>
 
   sessionSave(record: SessionRecord): Promise<void>
   sessionGet(clientId: string): Promise<SessionRecord | undefined>
   /** Removes the session and everything that belongs to it: subscriptions, outbound queue, inbound QoS 2 ids, will. */
   sessionDelete(clientId: string): Promise<void>
   sessionList(): Promise<SessionRecord[]>
+  /** Stored sessions, online and offline (what `maxSessions` bounds). */
+  sessionCount(): Promise<number>
 
   /** Adds or replaces (same filter) subscriptions of a client. */
   subscriptionsAdd(clientId: string, subscriptions: Subscription[]): Promise<void>
