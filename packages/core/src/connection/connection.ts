@@ -134,6 +134,8 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
   /** Packets that arrived while an earlier one was still being handled; created on first need. */
   private backlog: Deque<Packet> | null = null
   private busy = false
+  /** Released with other held publishers: its waiting PUBLISHes go one per turn until its backlog is empty. */
+  private takingTurns = false
   private paused = false
   private throttled = false
   private rateWindowStart = 0
@@ -210,7 +212,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
         return
       }
     }
-    if (this.busy || this.throttled || this.holds > 0) {
+    if (this.busy || this.throttled || this.holds > 0 || this.takingTurns) {
       if (!this.busy && !this.throttled && ANSWERS.has(packet.cmd)) {
         this.dispatch(packet)
         return
@@ -281,14 +283,23 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
   /** Called when a handler is done: the next packet waits until then, which keeps per-client order. */
   private readonly onHandled = (): void => {
     this.busy = false
-    this.drainBacklog()
+    // Publishers released together take turns, one PUBLISH each: the first one released must not take all the
+    // room a subscriber made while the others stay held.
+    if (this.takingTurns) process.nextTick(resumeHeld, this)
+    else this.drainBacklog()
   }
 
   private drainBacklog(): void {
     const backlog = this.backlog
     if (backlog) {
-      while (!this.busy && !this.throttled && this.holds === 0 && backlog.length > 0 && this.state !== 'closed') this.dispatch(backlog.shift() as Packet)
+      while (!this.busy && !this.throttled && this.holds === 0 && backlog.length > 0 && this.state !== 'closed') {
+        const packet = backlog.shift() as Packet
+        this.dispatch(packet)
+        // Taking turns: `onHandled` lets the other released publishers have theirs before this one's next PUBLISH.
+        if (this.takingTurns && packet.cmd === 'publish') return
+      }
     }
+    if (backlog === null || backlog.length === 0) this.takingTurns = false
     if (this.state === 'closed' || this.throttled || this.busy || this.holds > 0) return
     if (this.paused || this.stream.isPaused()) {
       this.paused = false
@@ -370,7 +381,10 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     if (this.holds === 0) return
     // Resumed on the next tick: a release comes from inside another client's packet, and every publisher let go
     // at once then gets its turn in order rather than one of them refilling the queue first.
-    if (--this.holds === 0 && this.state !== 'closed') process.nextTick(resumeHeld, this)
+    if (--this.holds === 0 && this.state !== 'closed') {
+      this.takingTurns = true
+      process.nextTick(resumeHeld, this)
+    }
   }
 
   resumeHeld(): void {
