@@ -10,6 +10,7 @@ import { resolveBridgeOptions, type BridgeAddress, type BridgeOptions, type Reso
 import { forwardedProperties, hopsExceeded } from './message-properties.js'
 import { openRemoteStream } from './remote-stream.js'
 import type { BridgeLease } from './lease.js'
+import { bridgeStats } from './bridge-stats.js'
 
 /**
  * idle: not linked (not started yet, or a lazy bridge waiting for traffic); connecting: opening the remote link;
@@ -34,6 +35,8 @@ export interface BridgeStats {
   received: number
   /** Messages not forwarded: QoS 0 while the remote was down, over the packet size, or over the hop limit. */
   dropped: number
+  /** Connections to the remote after the first one. */
+  reconnects: number
 }
 
 /** A local QoS 1/2 delivery on its way to the remote; acknowledged locally only if its local session still exists. */
@@ -66,7 +69,7 @@ const NEVER_EXPIRES = 0xffffffff
  */
 export class Bridge extends EventEmitter<BridgeEvents> {
   readonly options: ResolvedBridgeOptions
-  readonly stats: BridgeStats = { forwarded: 0, received: 0, dropped: 0 }
+  readonly stats: BridgeStats = { forwarded: 0, received: 0, dropped: 0, reconnects: 0 }
   private stateValue: BridgeState = 'idle'
   private local: MqttLink<LocalToken> | null = null
   private localStream: Duplex | null = null
@@ -95,6 +98,9 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private leaseTimer: NodeJS.Timeout | null = null
   private leaseHeld = false
   private checkingLease = false
+  private linkedAddress: Required<BridgeAddress> | null = null
+  private linkedBefore = false
+  private unregister: (() => void) | null = null
 
   constructor(
     private readonly broker: Broker,
@@ -118,11 +124,19 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     return this.pending.length
   }
 
+  /** `host:port` of the remote broker while connected. */
+  get remoteAddress(): string | undefined {
+    const address = this.stateValue === 'connected' ? this.linkedAddress : null
+    return address ? `${address.host}:${address.port}` : undefined
+  }
+
   /**
    * Connects to the local broker, then (start type automatic/once) to the remote; resolves once the local side
    * is up. With a lease, the bridge runs only while this node holds it: resolves after the first attempt.
+   * From here until `stop()` it reports to `broker.admin` (metrics, admin API).
    */
   start(): Promise<void> {
+    this.unregister ??= this.broker.admin.register(bridgeStats(this, this.broker))
     const lease = this.options.lease
     if (!lease) return this.run()
     if (this.leaseTimer) return Promise.resolve()
@@ -163,10 +177,14 @@ export class Bridge extends EventEmitter<BridgeEvents> {
 
   /**
    * The lease went to another node: leave both brokers with DISCONNECT (no will, no '0'), keeping the sessions
-   * for the new holder, which gets what was unacknowledged here again from the local session (at least once).
+   * for the new holder, which gets what was unacknowledged here again from the local session (at least once),
+   * and stop reporting to `$SYS`.
    */
   private standDown(): void {
     this.clearTimers()
+    // In a cluster the retained $SYS topics are shared: only the node running the bridge may write them
+    if (this.sysTimer) clearInterval(this.sysTimer)
+    this.sysTimer = null
     const remote = this.remote
     const local = this.local
     this.remote = this.local = null
@@ -201,6 +219,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     if (this.leaseTimer) clearInterval(this.leaseTimer)
     this.leaseTimer = null
     if (this.leaseHeld) await this.options.lease?.release(this.name).catch(() => undefined)
+    this.unregister?.()
   }
 
   private setState(state: BridgeState): void {
@@ -458,7 +477,11 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const subscriptions = topics.remoteSubscriptions()
     if (subscriptions.length > 0) {
       const v5 = protocolVersion === 5
-      await link.subscribe(subscriptions.map(({ filter, qos }) => (v5 ? { topic: filter, qos, nl: true, rap: true, rh: 0 } : { topic: filter, qos })))
+      const granted = await link.subscribe(subscriptions.map(({ filter, qos }) => (v5 ? { topic: filter, qos, nl: true, rap: true, rh: 0 } : { topic: filter, qos })))
+      const refused = subscriptions.filter((_subscription, index) => (granted[index] ?? 0x80) >= 0x80).map(({ filter }) => filter)
+      // An 'in' rule the remote refuses would silently forward nothing: fail the attempt and retry, as Mosquitto does
+      if (refused.length > 0 && this.options.fatalSubErrors) throw new Error(`the remote refused the subscription to ${refused.join(', ')}`)
+      if (refused.length > 0) this.broker.logger.warn({ bridge: this.name, refused }, 'bridge: the remote refused subscriptions')
     }
     const stale = attemptUnsubscribe ? topics.outOnlyRemoteFilters() : []
     if (stale.length > 0) await link.unsubscribe(stale)
@@ -469,6 +492,9 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     if (notifications) await this.notifyLocal('1')
     if (!this.active) return
     if (!link.open) throw new Error('remote connection closed')
+    if (this.linkedBefore) this.stats.reconnects++
+    this.linkedBefore = true
+    this.linkedAddress = address
     this.setState('connected')
     this.emit('connected', address, bridgeBit)
     this.startIdleWatch()

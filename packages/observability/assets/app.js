@@ -195,9 +195,11 @@ function details(pairs) {
 
 /**
  * The shape every list page shares: a toolbar, a table filled from one API path, a detail area below it.
- * `path()` names the list to load; rows carry `data-id` = `key(item)`; clicking one calls `onSelect(item)`.
+ * `path()` names the list to load; `columns` is a list of [title, cell, mono] or a function of the items giving
+ * one; rows carry `data-id` = `key(item)`; clicking one calls `onSelect(item)`.
  */
-function listPage({ toolbar, path, noun, columns, key, onSelect, live }) {
+function listPage(spec) {
+  const { toolbar, path, noun, key, onSelect, live } = spec
   const list = h('div')
   const detail = h('div')
   const count = h('span', { class: 'count' })
@@ -208,6 +210,7 @@ function listPage({ toolbar, path, noun, columns, key, onSelect, live }) {
     async refresh() {
       try {
         const page = await api(path())
+        const columns = typeof spec.columns === 'function' ? spec.columns(page.items) : spec.columns
         count.textContent = `${page.total} ${noun}`
         list.replaceChildren(h('table', {},
           h('thead', {}, h('tr', {}, columns.map(([title]) => h('th', {}, title)))),
@@ -365,9 +368,53 @@ function renderRetained() {
   })
 }
 
+// ---- bridges and gateways ----
+
+/** Metric names as column titles: `messages_received` -> `messages received`. */
+const title = (name) => name.replace(/_/g, ' ')
+
+/** One page for a kind of component (bridge, gateway): a row each with its state and numbers, details below. */
+function renderComponents(collection, noun) {
+  async function show(view) {
+    if (view.selected === null) return view.detail.replaceChildren()
+    try {
+      const c = await api(`${collection}/${encodeURIComponent(view.selected)}`)
+      view.detail.replaceChildren(h('div', { class: 'detail', 'data-detail': c.name },
+        h('h3', {}, c.name),
+        details([['State', c.state], ...Object.entries(c.values).map(([name, value]) => [title(name), number(value)]),
+          ...Object.entries(c.details ?? {}).map(([name, value]) => [name, typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value ?? '')])])))
+    } catch {
+      view.selected = null
+      view.detail.replaceChildren()
+    }
+  }
+  const view = listPage({
+    toolbar: [],
+    path: () => `${collection}?limit=1000`,
+    noun,
+    key: (c) => c.name,
+    // The numbers the components declare become the columns (the first one listed decides them).
+    columns: (items) => [
+      ['Name', (c) => c.name, true],
+      ['State', (c) => h('span', { class: c.up ? 'up' : 'down', 'data-state': c.name }, c.state)],
+      ...Object.keys(items[0]?.values ?? {}).map((name) => [title(name), (c) => number(c.values[name] ?? 0)]),
+    ],
+    onSelect: () => show(view),
+    live: show,
+  })
+}
+
 // ---- navigation ----
 
-const PAGES = { '': renderOverview, clients: renderClients, sessions: renderSessions, subscriptions: renderSubscriptions, retained: renderRetained }
+const PAGES = {
+  '': renderOverview,
+  clients: renderClients,
+  sessions: renderSessions,
+  subscriptions: renderSubscriptions,
+  retained: renderRetained,
+  bridges: () => renderComponents('bridges', 'bridges'),
+  gateways: () => renderComponents('gateways', 'gateways'),
+}
 
 function currentPage() {
   const page = location.pathname.startsWith(base) ? location.pathname.slice(base.length) : ''

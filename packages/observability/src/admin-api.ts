@@ -1,18 +1,8 @@
 import { isUtf8 } from 'node:buffer'
 import { AdminError, type Broker, type Message } from '@wren/core'
 import { ApiError, page } from './http-json.js'
+import type { ComponentSnapshots } from './components.js'
 import type { OverviewSource } from './overview.js'
-
-/** A read-only part of the API another package adds (bridges, gateways): `GET /api/v1/<name>`. */
-export interface AdminSection {
-  /** Lowercase letters, digits and dashes; not one of the built-in collections. */
-  name: string
-  /** The JSON answer (sync or async); an array is paged and answered like the built-in lists. */
-  read(): unknown
-}
-
-/** The collections of the API itself: a section may not take one of these names. */
-export const BUILT_IN_COLLECTIONS: readonly string[] = ['stats', 'events', 'clients', 'sessions', 'subscriptions', 'retained']
 
 /** What a route answers: a status and a JSON body. */
 export interface ApiAnswer {
@@ -66,11 +56,11 @@ function optional(query: URLSearchParams, name: string): string | undefined {
 
 const ok = (body: unknown): ApiAnswer => ({ status: 200, body })
 
-/** What the API serves from: the broker, its overviews, and the sections other packages added. */
+/** What the API serves from: the broker, its overviews, and its bridges' and gateways' snapshots. */
 export interface ApiContext {
   broker: Broker
   overview: OverviewSource
-  sections: ReadonlyMap<string, AdminSection>
+  components: ComponentSnapshots
 }
 
 /** One request: `path` is what follows `/api/v1`. */
@@ -90,7 +80,9 @@ export async function answerApi(context: ApiContext, request: ApiRequest): Promi
   }
 }
 
-async function route({ broker, overview, sections }: ApiContext, { method, path, query }: ApiRequest): Promise<ApiAnswer> {
+const COMPONENT_KINDS = { bridges: 'bridge', gateways: 'gateway' } as const
+
+async function route({ broker, overview, components }: ApiContext, { method, path, query }: ApiRequest): Promise<ApiAnswer> {
   const admin = broker.admin
   const [, collection = '', ...rest] = path.split('/')
   const key = rest.length > 0 ? decodeURIComponent(rest.join('/')) : undefined
@@ -157,12 +149,15 @@ async function route({ broker, overview, sections }: ApiContext, { method, path,
       if (!message) throw new ApiError(404, 'WREN_RETAINED_NOT_FOUND', `no retained message on '${key}'`)
       return ok(retainedJson(message, false))
     }
-  }
-  const section = sections.get(collection)
-  if (section && key === undefined) {
-    allow('GET')
-    const value: unknown = await section.read()
-    return ok(Array.isArray(value) ? page(value, query) : value)
+    case 'bridges':
+    case 'gateways': {
+      allow('GET')
+      const kind = COMPONENT_KINDS[collection]
+      if (key === undefined) return ok(page(components.list(kind), query))
+      const component = components.get(kind, key)
+      if (!component) throw new ApiError(404, `WREN_${kind.toUpperCase()}_NOT_FOUND`, `no ${kind} '${key}'`)
+      return ok(component)
+    }
   }
   throw new ApiError(404, 'WREN_NOT_FOUND', `no API route ${path}`)
 }

@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Broker } from '@wren/core'
-import { BUILT_IN_COLLECTIONS, answerApi, type AdminSection } from './admin-api.js'
+import { answerApi } from './admin-api.js'
+import { ComponentSnapshots } from './components.js'
 import { DashboardAssets } from './dashboard-assets.js'
 import { ApiError, sendError, sendJson } from './http-json.js'
 import { LiveFeed } from './live-feed.js'
@@ -23,8 +24,6 @@ export interface AdminHandlerOptions {
   metrics?: BrokerMetrics | MetricsOptions
   /** Milliseconds between live updates of the dashboard. Default 1000. */
   liveInterval?: number
-  /** Parts of the API other packages add, e.g. a bridge's or gateway's status at `/api/v1/bridges`. */
-  sections?: AdminSection[]
 }
 
 type Next = (error?: unknown) => void
@@ -37,7 +36,7 @@ export interface AdminHandler {
   close(): void
 }
 
-const PAGES = new Set(['/', '/clients', '/sessions', '/subscriptions', '/retained'])
+const PAGES = new Set(['/', '/clients', '/sessions', '/subscriptions', '/retained', '/bridges', '/gateways'])
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest()
@@ -57,23 +56,16 @@ function mountPath(req: IncomingMessage, path: string): string {
 
 /**
  * One handler for Prometheus metrics (`/metrics`), the admin API (`/api/v1/...`) and the live dashboard
- * (`/`, `/clients`, `/sessions`, `/subscriptions`, `/retained`, `/assets/...`).
+ * (`/`, `/clients`, `/sessions`, `/subscriptions`, `/retained`, `/bridges`, `/gateways`, `/assets/...`).
  */
 export function createAdminHandler(options: AdminHandlerOptions): AdminHandler {
   const { broker } = options
-  const sections = new Map<string, AdminSection>()
-  for (const section of options.sections ?? []) {
-    if (!/^[a-z0-9-]+$/.test(section.name) || BUILT_IN_COLLECTIONS.includes(section.name) || sections.has(section.name)) {
-      throw new TypeError(`WREN_ADMIN_SECTION_INVALID: '${section.name}' is not a free name for an API section`)
-    }
-    sections.set(section.name, section)
-  }
   const metrics = isBrokerMetrics(options.metrics) ? options.metrics : createMetrics(broker, options.metrics)
   const overview = new OverviewSource(broker)
   const feed = new LiveFeed(overview, options.liveInterval ?? 1000)
   const assets = new DashboardAssets()
   const expected = options.token === undefined ? undefined : digest(options.token)
-  const api = { broker, overview, sections }
+  const api = { broker, overview, components: new ComponentSnapshots(broker) }
 
   const authorized = async (req: IncomingMessage): Promise<boolean> => {
     if (expected === undefined && options.authorize === undefined) return true

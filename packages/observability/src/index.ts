@@ -3,4 +3,5 @@ export { timePersistence, persistenceTimings, LATENCY_BUCKETS, type OperationTim
 export { createAdminHandler, type AdminHandler, type AdminHandlerOptions, type AuthorizeRequest } from './handler.js'
 export type { Overview } from './overview.js'
 export type { Page } from './http-json.js'
-export type { AdminSection, RetainedJson } from './admin-api.js'
+export type { RetainedJson } from './admin-api.js'
+export type { ComponentJson } from './components.js'

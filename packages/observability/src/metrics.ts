@@ -1,5 +1,6 @@
 import { PACKET_TYPE_NAMES, type Broker, type BrokerGauges, type DropCounters } from '@wren/core'
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
+import { ComponentMetrics } from './component-metrics.js'
 import { LATENCY_BUCKETS, persistenceTimings, type OperationTiming } from './persistence-timing.js'
 
 export interface MetricsOptions {
@@ -15,10 +16,13 @@ export interface MetricsOptions {
 }
 
 export interface BrokerMetrics {
-  /** Bridges, gateways and the host add their own metrics here; they are scraped with the broker's. */
+  /** The host adds its own metrics here; they are scraped with the broker's. */
   readonly registry: Registry
   readonly contentType: string
-  /** The exposition text, read from the broker's counters now. */
+  /**
+   * The exposition text, read from the broker's counters now, with the metrics of the bridges and gateways
+   * registered with `broker.admin` (serve this rather than `registry.metrics()`, which leaves out newly registered ones).
+   */
   metrics(): Promise<string>
 }
 
@@ -134,10 +138,14 @@ export function createMetrics(broker: Broker, options: MetricsOptions = {}): Bro
   const timings = persistenceTimings(broker.persistence)
   if (timings) registry.registerMetric(persistenceHistogram(timings) as unknown as Metric)
 
+  const components = new ComponentMetrics(broker, registry)
   return {
     registry,
     contentType: registry.contentType,
-    metrics: () => registry.metrics(),
+    metrics: () => {
+      components.sync()
+      return registry.metrics()
+    },
   }
 }
 

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest'
 import { connectClient, uniqueId } from '../../core/test/helpers/clients.js'
 import { recordEvents } from '../../core/test/helpers/events.js'
 import { startBroker } from '../../core/test/helpers/start-broker.js'
-import { createAdminHandler } from '../src/index.js'
 import { startAdminServer } from './helpers/admin-server.js'
 import { sample } from './helpers/exposition.js'
 
@@ -159,24 +158,6 @@ describe('admin API over HTTP', () => {
     await fresh.client.subscribeAsync('home/#', { qos: 0 })
     expect((await fresh.inbox.next(() => true, 3000, 'the one retained message left')).topic).toBe('home/hall/raw')
     expect((await getJson(`${admin.url}/api/v1/retained?filter=${encodeURIComponent('a/#/b')}`)).body.error.code).toBe('WREN_TOPIC_INVALID')
-  })
-
-  it('serves the sections other packages add (bridges, gateways), lists paged like its own', async () => {
-    const b = await startBroker({ sysInterval: 0 })
-    const bridges = [{ name: 'cloud', state: 'connected' }, { name: 'backup', state: 'retrying' }]
-    const admin = await startAdminServer({
-      broker: b.broker,
-      token: TOKEN,
-      sections: [
-        { name: 'bridges', read: () => bridges },
-        { name: 'gateways', read: async () => ({ mqttSn: { clients: 0 } }) },
-      ],
-    })
-    expect((await getJson(`${admin.url}/api/v1/bridges?limit=1`)).body).toEqual({ items: [bridges[0]], total: 2, offset: 0, limit: 1 })
-    expect((await getJson(`${admin.url}/api/v1/gateways`)).body).toEqual({ mqttSn: { clients: 0 } })
-    expect((await getJson(`${admin.url}/api/v1/bridges`, { method: 'DELETE' })).body.error.code).toBe('WREN_METHOD_NOT_ALLOWED')
-    expect((await fetch(`${admin.url}/api/v1/bridges`)).status).toBe(401)
-    expect(() => createAdminHandler({ broker: b.broker, sections: [{ name: 'clients', read: () => [] }] })).toThrow('WREN_ADMIN_SECTION_INVALID')
   })
 
   it('streams overviews as server-sent events', async () => {

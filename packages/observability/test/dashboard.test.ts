@@ -7,6 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connectClient } from '../../core/test/helpers/clients.js'
 import { recordEvents } from '../../core/test/helpers/events.js'
 import { startBroker } from '../../core/test/helpers/start-broker.js'
+import type { Broker } from '@wren/core'
+import { connectedBridge } from '../../bridge/test/helpers.js'
+import { snClient, startGateway } from '../../gateway-mqttsn/test/helpers.js'
 import { startAdminServer } from './helpers/admin-server.js'
 
 const TOKEN = 'dashboard-token'
@@ -142,6 +145,41 @@ describe('the dashboard in Chromium', { timeout: 60_000 }, () => {
     await page.locator('tr[data-id="keeper"]').waitFor({ state: 'detached' })
     expect(await b.broker.admin.session('keeper')).toBeUndefined()
     expect(b.broker.admin.subscriptions({ clientId: 'keeper' })).toEqual([])
+    await page.context().close()
+  })
+
+  it('shows the bridges and the MQTT-SN gateway, live', async () => {
+    const gw = await startGateway()
+    const remote = await startBroker({ sysInterval: 0 })
+    const bridge = await connectedBridge(gw.broker as unknown as Broker, remote.port, { topics: [{ pattern: 'sn/#', direction: 'out', qos: 1 }], sysInterval: 0 })
+    const cloud = await connectClient(remote.url)
+    await cloud.client.subscribeAsync('sn/#', { qos: 1 })
+    const admin = await startAdminServer({ broker: gw.broker, token: TOKEN, liveInterval: 200 })
+    const sensor = await snClient(gw)
+    await sensor.publish('sn/temp', '20', { qos: 1 })
+    await cloud.inbox.next(() => true, 5000, 'through the gateway and the bridge')
+
+    const page = await openDashboard(`${admin.url}/bridges`)
+    const row = page.locator(`tr[data-id="${bridge.name}"]`)
+    await row.waitFor()
+    expect(await row.locator('.up').innerText()).toBe('connected')
+    await page.click(`tr[data-id="${bridge.name}"]`)
+    await page.locator(`[data-detail="${bridge.name}"]`, { hasText: `127.0.0.1:${remote.port}` }).waitFor()
+    // The page follows the bridge: one more message and its row says so.
+    const sentColumn = (await page.locator('thead th').allInnerTexts()).indexOf('messages sent')
+    const sent = row.locator('td').nth(sentColumn)
+    expect(await sent.innerText()).toBe('1')
+    await sensor.publish('sn/temp', '21', { qos: 1 })
+    await cloud.inbox.next((m) => m.payload.toString() === '21', 5000, 'second message')
+    await page.waitForFunction(([id, column]) => document.querySelector(`tr[data-id="${id}"]`)?.children[column as number]?.textContent === '2', [bridge.name, sentColumn])
+
+    await page.click('nav a[data-page="gateways"]')
+    const gateway = page.locator('tr[data-id="mqtt-sn"]')
+    await gateway.waitFor()
+    expect(await gateway.locator('.up').innerText()).toBe('listening')
+    const headers = await page.locator('thead th').allInnerTexts()
+    expect(await gateway.locator('td').nth(headers.indexOf('clients active')).innerText()).toBe('1')
+    expect(await gateway.locator('td').nth(headers.indexOf('messages received')).innerText()).toBe('2')
     await page.context().close()
   })
 

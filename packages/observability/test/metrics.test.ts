@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import { createMemoryPersistence } from '@wren/core'
@@ -7,20 +6,7 @@ import { recordEvents } from '../../core/test/helpers/events.js'
 import { rawConnectV5, rawSubscribe } from '../../core/test/helpers/v5.js'
 import { startBroker } from '../../core/test/helpers/start-broker.js'
 import { createMetrics, timePersistence } from '../src/index.js'
-import { sample } from './helpers/exposition.js'
-
-/** Runs Debian's `promtool check metrics` on an exposition: its exit code and what it printed. */
-function promtoolCheck(text: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] })
-    let output = ''
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    child.once('error', reject)
-    child.once('close', (code) => resolve({ code, output }))
-    child.stdin.end(text)
-  })
-}
+import { promtoolCheck, sample } from './helpers/exposition.js'
 
 describe('Prometheus metrics read from the broker counters', () => {
   it('counts messages by QoS, packets by type, bytes, connections by transport and the gauges', async () => {

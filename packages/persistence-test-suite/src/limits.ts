@@ -1,7 +1,7 @@
 /** What the broker's storage caps read: retained payload bytes (`maxRetainedBytes`) and stored sessions (`maxSessions`). */
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { Persistence, SessionRecord } from '@wren/core'
-import { testMessage } from './index.js'
+import { testMessage } from './fixtures.js'
 
 export function limitTests(store: () => Persistence): void {
   describe('what the storage caps read', () => {

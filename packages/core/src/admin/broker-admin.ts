@@ -1,8 +1,10 @@
 import type { Connection } from '../connection/connection.js'
 import type { BrokerContext } from '../context.js'
+import { type AdminErrorCode, ErrorCode } from '../errors.js'
 import { ReasonCode } from '../errors.js'
 import { isSharedFilter, topicFilterProblem, topicNameProblem } from '../topic/topic-rules.js'
 import type { Message, ProtocolVersion, Subscription } from '../types.js'
+import { ComponentRegistry, type ComponentStats } from './component-stats.js'
 
 /** One connected client as an operator sees it. */
 export interface ClientDetails {
@@ -84,7 +86,7 @@ export interface BrokerGauges {
 export class AdminError extends Error {
   override name = 'AdminError'
   constructor(
-    readonly code: 'WREN_CLIENT_NOT_FOUND' | 'WREN_SESSION_NOT_FOUND' | 'WREN_ON_OTHER_NODE' | 'WREN_TOPIC_INVALID',
+    readonly code: AdminErrorCode,
     message: string,
   ) {
     super(message)
@@ -115,7 +117,22 @@ function entryOf(clientId: string, subscription: Subscription): SubscriptionEntr
  * from the store), browse subscriptions and retained messages. Nothing here runs on the message path.
  */
 export class BrokerAdmin {
+  private readonly registry = new ComponentRegistry()
+
   constructor(private readonly ctx: BrokerContext) {}
+
+  /**
+   * A bridge or gateway of this broker reports here while it runs, for metrics and the admin API; the returned
+   * function unregisters it. Two components of one kind may not share a name.
+   */
+  register(component: ComponentStats): () => void {
+    return this.registry.register(component)
+  }
+
+  /** The registered bridges and gateways (of one kind), ordered by name. */
+  components(kind?: ComponentStats['kind']): ComponentStats[] {
+    return this.registry.list(kind)
+  }
 
   /** Connected clients of this broker, ordered by client id. */
   clients(): ClientDetails[] {
@@ -158,14 +175,14 @@ export class BrokerAdmin {
    */
   kick(clientId: string, reason = 'disconnected by an administrator'): void {
     const connection = this.ctx.sessions.online.get(clientId)
-    if (!connection) throw this.notHere(clientId, 'WREN_CLIENT_NOT_FOUND', 'client')
+    if (!connection) throw this.notHere(clientId, ErrorCode.ClientNotFound, 'client')
     connection.close('kicked', ReasonCode.AdministrativeAction, reason)
   }
 
-  private notHere(clientId: string, code: 'WREN_CLIENT_NOT_FOUND' | 'WREN_SESSION_NOT_FOUND', what: string): AdminError {
+  private notHere(clientId: string, code: typeof ErrorCode.ClientNotFound | typeof ErrorCode.SessionNotFound, what: string): AdminError {
     const owner = this.ctx.cluster?.ownerOf(clientId)
     if (owner !== undefined && owner !== this.ctx.id) {
-      return new AdminError('WREN_ON_OTHER_NODE', `client '${clientId}' is connected to cluster node '${owner}'`)
+      return new AdminError(ErrorCode.OnOtherNode, `client '${clientId}' is connected to cluster node '${owner}'`)
     }
     return new AdminError(code, `no ${what} '${clientId}'`)
   }
@@ -240,8 +257,8 @@ export class BrokerAdmin {
       return
     }
     const owner = this.ctx.cluster?.ownerOf(clientId)
-    if (owner !== undefined && owner !== this.ctx.id) throw this.notHere(clientId, 'WREN_SESSION_NOT_FOUND', 'session')
-    if (!(await this.ctx.sessions.discard(clientId))) throw this.notHere(clientId, 'WREN_SESSION_NOT_FOUND', 'session')
+    if (owner !== undefined && owner !== this.ctx.id) throw this.notHere(clientId, ErrorCode.SessionNotFound, 'session')
+    if (!(await this.ctx.sessions.discard(clientId))) throw this.notHere(clientId, ErrorCode.SessionNotFound, 'session')
   }
 
   /** Subscriptions of every session the router knows (online and offline), filtered, ordered by client then filter. */
@@ -250,7 +267,7 @@ export class BrokerAdmin {
     const list: SubscriptionEntry[] = []
     if (query.topic !== undefined) {
       const problem = topicNameProblem(query.topic, this.ctx.topicLimits)
-      if (problem) throw new AdminError('WREN_TOPIC_INVALID', `'${query.topic}': ${problem}`)
+      if (problem) throw new AdminError(ErrorCode.TopicInvalid, `'${query.topic}': ${problem}`)
       for (const entry of router.match(query.topic)) if (!entry.listener) list.push(entryOf(entry.clientId, entry.subscription))
     } else {
       for (const entry of router.subscriptions()) list.push(entryOf(entry.clientId, entry.subscription))
@@ -264,7 +281,7 @@ export class BrokerAdmin {
   /** Retained messages whose topic matches `filter` (default every topic outside `$`-topics), ordered by topic. */
   async retained(filter = '#'): Promise<Message[]> {
     const problem = topicFilterProblem(filter, this.ctx.topicLimits)
-    if (problem || isSharedFilter(filter)) throw new AdminError('WREN_TOPIC_INVALID', `'${filter}': ${problem ?? 'not a plain topic filter'}`)
+    if (problem || isSharedFilter(filter)) throw new AdminError(ErrorCode.TopicInvalid, `'${filter}': ${problem ?? 'not a plain topic filter'}`)
     const messages = await this.ctx.persistence.retainedMatch(filter)
     return messages.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0))
   }
@@ -285,7 +302,7 @@ export class BrokerAdmin {
 
   private checkTopic(topic: string): void {
     const problem = topicNameProblem(topic, this.ctx.topicLimits)
-    if (problem) throw new AdminError('WREN_TOPIC_INVALID', `'${topic}': ${problem}`)
+    if (problem) throw new AdminError(ErrorCode.TopicInvalid, `'${topic}': ${problem}`)
   }
 
   /**

@@ -1,5 +1,5 @@
 import { parser as createParser, type IPublishPacket, type Packet } from 'mqtt-packet'
-import { ProtocolViolation, ReasonCode, malformed } from '../errors.js'
+import { ErrorCode, ProtocolViolation, ReasonCode, malformed } from '../errors.js'
 import { decodeSubscribe, decodeUnsubscribe } from './subscription-packets.js'
 import { frameViolation, publishTopicViolation, type WireLimits } from './wire-rules.js'
 
@@ -137,7 +137,7 @@ export class PacketReader {
       }
       const end = index + remaining
       if (end - pos > this.maxPacketSize) {
-        this.fail(new ProtocolViolation('WREN_PACKET_TOO_LARGE', ReasonCode.PacketTooLarge, `packet of ${end - pos} bytes exceeds the maximum packet size`))
+        this.fail(new ProtocolViolation(ErrorCode.PacketTooLarge, ReasonCode.PacketTooLarge, `packet of ${end - pos} bytes exceeds the maximum packet size`))
         return
       }
       if (end > length) {

@@ -1,4 +1,4 @@
-import type { BrokerContext } from '../context.js'
+import type { BrokerCore } from '../core.js'
 import type { Message } from '../types.js'
 
 const EMPTY = Buffer.alloc(0)
@@ -8,7 +8,7 @@ const EMPTY = Buffer.alloc(0)
  * `maxRetainedBytes` (0 = no cap): the message is then routed as usual but not kept, and a retained message
  * its topic had is cleared (it is no longer the last one published there). Clearing is always allowed.
  */
-export async function storeRetained(ctx: BrokerContext, message: Message): Promise<void> {
+export async function storeRetained(ctx: BrokerCore, message: Message): Promise<void> {
   const { maxRetainedMessages: maxCount, maxRetainedBytes: maxBytes } = ctx.options
   const persistence = ctx.persistence
   if ((maxCount > 0 || maxBytes > 0) && message.payload.length > 0) {

@@ -7,6 +7,7 @@ import { ReturnCode, TopicIdType, shortTopicName, type Connect, type Forwarder, 
 import { resolveOptions, type MqttSnOptions, type RemoteInfo, type ResolvedMqttSnOptions } from './options.js'
 import { SnSession, type SessionHost, type SnSessionState } from './sn-session.js'
 import { MqttSnStats } from './stats.js'
+import { gatewayStats } from './gateway-stats.js'
 import type { TopicRegistry } from './topic-registry.js'
 
 /** What `gateway.clients()` reports of one MQTT-SN client. */
@@ -40,7 +41,8 @@ export class MqttSnGateway implements SessionHost {
   private readonly keptTopics = new Map<string, TopicRegistry>()
   private readonly timers: NodeJS.Timeout[] = []
   private qosMinus1: SessionBridge | null = null
-  private closed = false
+  private closedValue = false
+  private readonly unregister: () => void
   /**
    * Datagrams of one event-loop turn, handled together in one callback: what they make the broker send (e.g. to
    * a TCP subscriber) then leaves in one write per connection, as a TCP read of many packets would.
@@ -63,6 +65,7 @@ export class MqttSnGateway implements SessionHost {
   ) {
     this.options = resolveOptions(options)
     this.predefinedIdSet = new Set(this.options.predefined.keys())
+    this.unregister = reportTo(broker, this)
     socket.on('message', this.onMessage)
     // The host may close its socket first: the gateway then ends its clients' sessions instead of sending into it.
     socket.once('close', this.onSocketClosed)
@@ -86,6 +89,20 @@ export class MqttSnGateway implements SessionHost {
     }
   }
 
+  get closed(): boolean {
+    return this.closedValue
+  }
+
+  /** `host:port` of the UDP socket; undefined before it is bound. */
+  get address(): string | undefined {
+    try {
+      const { address, port } = this.socket.address()
+      return `${address.includes(':') ? `[${address}]` : address}:${port}`
+    } catch {
+      return undefined
+    }
+  }
+
   /** The clients the gateway holds (connecting, active, asleep, awake). */
   clients(): MqttSnClientInfo[] {
     return [...this.byKey.values()].map((session) => ({
@@ -99,8 +116,9 @@ export class MqttSnGateway implements SessionHost {
 
   /** Ends every client's broker session (no wills: the gateway going away is not the clients' failure) and stops listening. */
   close(): void {
-    if (this.closed) return
-    this.closed = true
+    if (this.closedValue) return
+    this.closedValue = true
+    this.unregister()
     this.socket.removeListener('message', this.onMessage)
     this.socket.removeListener('close', this.onSocketClosed)
     for (const timer of this.timers) clearInterval(timer)
@@ -331,6 +349,16 @@ export class MqttSnGateway implements SessionHost {
     for (const [name, value] of values) {
       this.broker.publish({ topic: `$SYS/broker/mqtt-sn/${name}`, payload: String(value), retain: true }).catch(() => {})
     }
+  }
+}
+
+/** Registers the gateway's metrics with the broker; a second gateway on one broker serves but is not reported. */
+function reportTo(broker: Broker, gateway: MqttSnGateway): () => void {
+  try {
+    return broker.admin.register(gatewayStats(gateway))
+  } catch (error) {
+    broker.logger.warn({ err: error }, 'mqtt-sn: another MQTT-SN gateway reports for this broker: this one has no metrics')
+    return () => undefined
   }
 }
 

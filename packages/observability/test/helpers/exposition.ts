@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process'
+
 /** One sample of a Prometheus text exposition: its value, or undefined when the series is absent. */
 export function sample(text: string, name: string, labels: Record<string, string | number> = {}): number | undefined {
   const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`)
@@ -9,4 +11,17 @@ export function sample(text: string, name: string, labels: Record<string, string
     if (wanted.every((label) => present.includes(label))) return Number(match[3])
   }
   return undefined
+}
+
+/** Runs Debian's `promtool check metrics` on an exposition: its exit code and what it printed. */
+export function promtoolCheck(text: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    child.once('error', reject)
+    child.once('close', (code) => resolve({ code, output }))
+    child.stdin.end(text)
+  })
 }
