@@ -333,6 +333,7 @@ function openSessionExclusive(ctx: BrokerContext, connection: Connection, pendin
   const { clientId, will } = request
   return ctx.sessions.exclusive(clientId, async () => {
     if (!connection.isOpen) return
+    if (await overSessionCap(connection, clientId, extras.expiryInterval)) return refuse(connection, ReasonCode.QuotaExceeded, 'maximum stored sessions reached')
     const { session, present } = await ctx.sessions.open(connection, {
       clientId,
       clean: request.clean,
@@ -358,6 +359,14 @@ function openSessionExclusive(ctx: BrokerContext, connection: Connection, pendin
     ctx.events.emit('clientConnected', connection.client)
     session.resume(connection)
   })
+}
+
+/** Whether this CONNECT would store one session more than `maxSessions` allows (a returning client never does). */
+async function overSessionCap(connection: Connection, clientId: string, expiryInterval: number): Promise<boolean> {
+  const { options, persistence } = connection.ctx
+  if (options.maxSessions === 0 || expiryInterval === 0) return false
+  if ((await persistence.sessionGet(clientId)) !== undefined) return false
+  return (await persistence.sessionCount()) >= options.maxSessions
 }
 
 function connackFor(connection: Connection, present: boolean, pending: PendingConnect): IConnackPacket {

@@ -284,7 +284,9 @@ export class SessionManager {
         continue
       }
       const since = record.disconnectedAt ?? now
-      this.scheduleExpiry(record.clientId, Math.max(0, since + record.expiryInterval * 1000 - now))
+      // A session stored under a longer (or no) cap expires by today's `maxSessionExpiryInterval`.
+      const expiry = Math.min(record.expiryInterval, this.ctx.options.maxSessionExpiryInterval)
+      this.scheduleExpiry(record.clientId, Math.max(0, since + expiry * 1000 - now))
     }
     const sessionExpiry = new Map(records.map((r) => [r.clientId, r.expiryInterval]))
     for (const will of await persistence.willList()) {
