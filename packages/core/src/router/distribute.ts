@@ -126,6 +126,7 @@ export function distribute(
     } else if (delivery.qos > 0) {
       // Offline persistent session: QoS 0 is not queued for offline clients (as Mosquitto's default).
       ;(persistTargets ??= []).push(delivery)
+      ctx.sessions.offline.queued(delivery.clientId, message.payload.length)
     }
   }
 
@@ -186,10 +187,12 @@ export function distribute(
     const bounded = persistTargets as OutboundTarget[] | null
     const held = heldTargets as OutboundTarget[] | null
     if (bounded !== null) {
-      queued = ctx.persistence.outboundEnqueue(bounded, message, ctx.options.maxQueued, ctx.options.queueFullPolicy === 'drop-old').then((dropped) => {
+      const dropOld = ctx.options.queueFullPolicy === 'drop-old'
+      queued = ctx.persistence.outboundEnqueue(bounded, message, ctx.options.maxQueued, dropOld).then((dropped) => {
         if (dropped.length > 0) {
           ctx.stats.messagesDropped += dropped.length
           ctx.stats.dropped.queueFull += dropped.length
+          for (const clientId of dropped) ctx.sessions.offline.refused(clientId, message.payload.length, dropOld)
         }
       })
     }

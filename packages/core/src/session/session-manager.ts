@@ -5,6 +5,7 @@ import type { SessionLookup } from '../router/distribute.js'
 import type { RemoteDelivery } from '../cluster/cluster-bus.js'
 import type { OutboundTarget } from '../persistence/persistence.js'
 import type { Message, ProtocolVersion } from '../types.js'
+import { OfflineTally } from './offline-tally.js'
 import { Session } from './session.js'
 import { SessionStore } from './session-store.js'
 
@@ -20,6 +21,8 @@ export interface OpenRequest {
 const NEVER = 0xffffffff
 /** setTimeout's ceiling (~24.8 days): longer expiries are re-armed in steps. */
 const MAX_TIMER = 2_147_483_647
+/** Store queues counted at once after start: the count must not crowd out the clients' own store traffic. */
+const RECOUNT_CONCURRENCY = 8
 
 /**
  * Owns sessions over their lifetime: creating, resuming and taking them over on CONNECT, keeping or
@@ -28,6 +31,8 @@ const MAX_TIMER = 2_147_483_647
  */
 export class SessionManager implements SessionLookup {
   readonly online = new Map<string, Connection>()
+  /** Offline sessions held here and their queues, for the gauges. */
+  readonly offline = new OfflineTally()
   private readonly sessions = new Map<string, Session>()
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>()
   private readonly willTimers = new Map<string, { timer: NodeJS.Timeout; will: Message }>()
@@ -81,6 +86,7 @@ export class SessionManager implements SessionLookup {
     // Across nodes: the node holding the client lets go (and flushes its state) before we read the store.
     if (this.ctx.cluster) await this.ctx.cluster.claim(clientId)
     this.cancelExpiry(clientId)
+    this.offline.remove(clientId)
     // [MQTT-3.1.2-8] a new connection for the client id within the will delay cancels the will, whether or
     // not it starts clean
     const pendingWill = this.willTimers.get(clientId)
@@ -202,6 +208,7 @@ export class SessionManager implements SessionLookup {
     }
     const flushed = (session.store ? session.store.flushed() : Promise.resolve()).then(() => this.ctx.persistence.sessionSave(record))
     this.track(clientId, flushed)
+    this.offline.wentOffline(clientId, [...session.inflight.values(), ...session.pending])
     this.scheduleExpiry(clientId, session.expiryInterval * 1000)
   }
 
@@ -261,6 +268,7 @@ export class SessionManager implements SessionLookup {
    */
   discard(clientId: string): Promise<boolean> {
     return this.exclusive(clientId, async () => {
+      this.offline.remove(clientId)
       if (this.isOnline(clientId)) return false
       this.cancelExpiry(clientId)
       const pendingWill = this.willTimers.get(clientId)
@@ -308,6 +316,7 @@ export class SessionManager implements SessionLookup {
     // In a cluster, state recorded by a live node belongs to it; anything else is orphaned.
     const live = new Set(this.ctx.cluster?.nodes() ?? [])
     const records = await persistence.sessionList()
+    const held: string[] = []
     for (const record of records) {
       if (record.disconnectedAt === undefined && record.brokerId !== undefined && live.has(record.brokerId)) continue
       if (record.expiryInterval === 0) {
@@ -317,7 +326,10 @@ export class SessionManager implements SessionLookup {
       }
       const since = record.disconnectedAt ?? now
       this.scheduleExpiry(record.clientId, Math.max(0, since + record.expiryInterval * 1000 - now))
+      // In a cluster an offline session counts on the node that last held it.
+      if (!this.ctx.cluster || record.brokerId === undefined || record.brokerId === this.ctx.id) held.push(record.clientId)
     }
+    this.hold(held)
     const sessionExpiry = new Map(records.map((r) => [r.clientId, r.expiryInterval]))
     for (const will of await persistence.willList()) {
       if (this.online.has(will.clientId) || (will.brokerId !== undefined && live.has(will.brokerId))) continue
@@ -352,6 +364,7 @@ export class SessionManager implements SessionLookup {
         }
         await persistence.sessionSave({ ...record, disconnectedAt: now })
         this.scheduleExpiry(clientId, record.expiryInterval * 1000)
+        this.hold([clientId])
       }).catch((error: unknown) => this.storeError(error))
     }
   }
@@ -390,10 +403,31 @@ export class SessionManager implements SessionLookup {
       void Promise.all(gone.map(async (d) => ((await persistence.sessionGet(d.clientId))?.expiryInterval ?? 0) > 0))
         .then((keep) => {
           const targets: OutboundTarget[] = gone.filter((_, i) => keep[i])
-          return targets.length > 0 ? persistence.outboundEnqueue(targets, message, maxQueued, queueFullPolicy === 'drop-old') : null
+          if (targets.length === 0) return null
+          const dropOld = queueFullPolicy === 'drop-old'
+          for (const target of targets) this.offline.queued(target.clientId, message.payload.length)
+          return persistence.outboundEnqueue(targets, message, maxQueued, dropOld).then((refused) => {
+            for (const clientId of refused) this.offline.refused(clientId, message.payload.length, dropOld)
+          })
         })
         .catch((error: unknown) => this.storeError(error))
     }
+  }
+
+  /**
+   * Offline sessions found in the store become this node's to count: at once in the session gauge, their queues
+   * in the background (a few store reads at a time, so that a large store does not hold the start up).
+   */
+  private hold(clientIds: string[]): void {
+    for (const clientId of clientIds) this.offline.hold(clientId)
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < clientIds.length) {
+        const clientId = clientIds[next++] as string
+        await this.offline.recount(clientId, () => this.ctx.persistence.outboundList(clientId)).catch((error: unknown) => this.storeError(error))
+      }
+    }
+    for (let i = 0; i < Math.min(RECOUNT_CONCURRENCY, clientIds.length); i++) void worker()
   }
 
   /** Broker shutdown: every timer goes, so the process can exit. */
