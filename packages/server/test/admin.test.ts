@@ -19,7 +19,7 @@ async function adminUrl(process: WrenProcess): Promise<string> {
 
 describe('wren --admin-port', () => {
   it('serves metrics, the admin API and the dashboard behind the token, and logs connects and disconnects', async () => {
-    wren = await startWren(['--admin-port', '0', '--admin-token', TOKEN, '--sys-interval', '0', '--log-level', 'debug'])
+    wren = await startWren(['--admin-port', '0', '--admin-token', TOKEN, '--sys-interval', '0'])
     const url = await adminUrl(wren)
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     expect((await fetch(`${url}/metrics`)).status).toBe(401)
@@ -38,11 +38,13 @@ describe('wren --admin-port', () => {
     expect(await page.text()).toContain('<base href="/">')
 
     const connected = await wren.waitForLog((l) => l.msg === 'client connected')
-    expect(connected).toMatchObject({ clientId: 'logged-client', username: 'ann', transport: 'tcp', level: 20 })
+    // At info, the default level: an operator sees every connect and disconnect, as with Mosquitto.
+    expect(connected).toMatchObject({ clientId: 'logged-client', username: 'ann', transport: 'tcp', protocolVersion: 4, keepalive: 60, sessionExpiry: 0, level: 30 })
     expect(connected.address).toMatch(/^127\.0\.0\.1:\d+$/)
     await client.endAsync()
     const gone = await wren.waitForLog((l) => l.msg === 'client disconnected')
-    expect(gone).toMatchObject({ clientId: 'logged-client', username: 'ann', reason: 'disconnect' })
+    expect(gone).toMatchObject({ clientId: 'logged-client', username: 'ann', transport: 'tcp', reason: 'disconnect', level: 30 })
+    expect(gone.address).toBe(connected.address)
   })
 
   it('logs denied connects rate-limited, with client id and reason', async () => {
