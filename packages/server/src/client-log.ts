@@ -61,7 +61,7 @@ export function logClientActivity(broker: Broker, logger: Logger): void {
     logger.info({ clientId: client.id, username: client.username, address: address(client), transport: client.meta.transport, reason }, 'client disconnected'),
   )
   const budgets = new Map<string, LogBudget>()
-  broker.on('denied', (client, action, detail) => {
+  broker.on('denied', (client, action, detail, reasonCode, reason) => {
     let budget = budgets.get(action)
     if (!budget) {
       budget = new LogBudget((count) => logger.warn({ action, suppressed: count }, `${count} more denied ${action} attempts not logged`))
@@ -69,6 +69,6 @@ export function logClientActivity(broker: Broker, logger: Logger): void {
     }
     if (!budget.take(Date.now())) return
     const what = action === 'connect' ? { username: detail || undefined } : action === 'publish' ? { topic: detail } : { filter: detail }
-    logger.warn({ clientId: client.id, address: address(client), action, ...what }, `${action} denied`)
+    logger.warn({ clientId: client.id, address: address(client), action, ...what, reasonCode, reason }, `${action} denied`)
   })
 }

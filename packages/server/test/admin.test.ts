@@ -56,7 +56,8 @@ describe('wren --admin-port', () => {
     await wren.waitForLog((l) => l.msg === 'connect denied' && l.clientId === 'bad-9')
     const denied = (l: LogLine): boolean => l.msg === 'connect denied'
     expect(wren.logs.filter(denied)).toHaveLength(10)
-    expect(wren.logs.find(denied)).toMatchObject({ clientId: 'bad-0', username: 'nobody', action: 'connect', level: 40 })
+    // 0x86: bad user name or password, as the CONNACK said
+    expect(wren.logs.find(denied)).toMatchObject({ clientId: 'bad-0', username: 'nobody', action: 'connect', reasonCode: 0x86, level: 40 })
   })
 
   it('refuses a non-loopback admin address without a token, in one line', async () => {

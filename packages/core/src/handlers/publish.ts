@@ -3,7 +3,7 @@ import { isUtf8 } from 'node:buffer'
 import type { Connection, PacketHandler } from '../connection/connection.js'
 import { InboundAliases } from '../connection/inbound-aliases.js'
 import { ProtocolViolation, ReasonCode, malformed, protocolError } from '../errors.js'
-import { denialOf, runChain } from '../hooks/hook-runner.js'
+import { denialOf, denialReason, runChain } from '../hooks/hook-runner.js'
 import type { PublishVerdict } from '../hooks/hook-types.js'
 import { hasWildcard, isBridgeStateTopic, isSysTopic, topicNameProblem } from '../topic/topic-rules.js'
 import type { Message, QoS } from '../types.js'
@@ -140,9 +140,9 @@ function accept(connection: Connection, message: Message, packetId: number, done
     if (denied !== undefined) {
       connection.ctx.stats.authorizationDenied.publish++
       connection.ctx.stats.dropped.notAuthorized++
-      connection.ctx.events.emit('denied', connection.client, 'publish', message.topic)
+      const reason = denialReason(verdict)
+      connection.ctx.events.emit('denied', connection.client, 'publish', message.topic, denied, reason)
       // 3.1.1 has no negative ack: the message is dropped and acknowledged, as Mosquitto does
-      const reason = typeof verdict === 'object' && verdict !== null && verdict.ok === false ? verdict.reason : undefined
       acknowledge(connection, message.qos, packetId, connection.protocolVersion === 5 ? denied : 0, reason)
       done()
       return
