@@ -13,6 +13,7 @@ export default defineConfig({
       '@wren/auth-file': src('auth-file'),
       '@wren/bridge': src('bridge'),
       '@wren/observability': src('observability'),
+      '@wren/gateway-kit': src('gateway-kit'),
       '@wren/gateway-mqttsn': src('gateway-mqttsn'),
       '@wren/server': src('server'),
     },

@@ -1,7 +1,8 @@
-// One raw MQTT connection of the load generator. Deliveries are counted by a callback, QoS 1 deliveries are
-// acknowledged in one write per read, and PUBACKs for our own publishes are handed to the sender's window.
+// One raw MQTT connection of the load generator. Deliveries are counted by a callback, QoS 1 and 2 deliveries
+// are acknowledged in one write per read, and the PUBACK (QoS 1) or PUBCOMP (QoS 2) that completes one of our
+// own publishes is handed to the sender's window.
 import net from 'node:net'
-import { DISCONNECT, encodeConnect, encodePubacks, encodeSubscribe, PacketFramer, PacketType } from './wire.js'
+import { AckHeader, DISCONNECT, encodeAcks, encodeConnect, encodeSubscribe, PacketFramer, PacketType } from './wire.js'
 
 const NO_HANDLER = () => {}
 
@@ -11,11 +12,12 @@ export class Client {
     this.clientId = clientId
     /** (buffer, payloadStart, payloadEnd, qos) for each PUBLISH the broker delivers. */
     this.onPublish = NO_HANDLER
-    /** (messageId) for each PUBACK the broker returns. */
+    /** (messageId) for each PUBACK or PUBCOMP that completes one of our publishes. */
     this.onPuback = NO_HANDLER
     this.waiting = new Map()
     /** The CONNACK's session-present flag. */
     this.sessionPresent = false
+    this.ackHeaders = new Uint8Array(256)
     this.ackIds = new Uint16Array(256)
     this.ackCount = 0
     this.framer = new PacketFramer((type, flags, buffer, start, end) => this.dispatch(type, flags, buffer, start, end))
@@ -32,13 +34,17 @@ export class Client {
       const qos = (flags >> 1) & 3
       const topicEnd = start + 2 + buffer.readUInt16BE(start)
       if (qos > 0) {
-        this.queueAck(buffer.readUInt16BE(topicEnd))
+        this.queueAck(qos === 1 ? AckHeader.PUBACK : AckHeader.PUBREC, buffer.readUInt16BE(topicEnd))
         this.onPublish(buffer, topicEnd + 2, end, qos)
       } else {
         this.onPublish(buffer, topicEnd, end, qos)
       }
-    } else if (type === PacketType.PUBACK) {
+    } else if (type === PacketType.PUBACK || type === PacketType.PUBCOMP) {
       this.onPuback(buffer.readUInt16BE(start))
+    } else if (type === PacketType.PUBREC) {
+      this.queueAck(AckHeader.PUBREL, buffer.readUInt16BE(start))
+    } else if (type === PacketType.PUBREL) {
+      this.queueAck(AckHeader.PUBCOMP, buffer.readUInt16BE(start))
     } else if (type === PacketType.CONNACK) {
       this.sessionPresent = (buffer[start] & 1) === 1
       this.settle('connack', buffer[start + 1] === 0 ? null : new Error(`CONNACK return code ${buffer[start + 1]}`))
@@ -48,18 +54,22 @@ export class Client {
     }
   }
 
-  queueAck(messageId) {
+  queueAck(header, messageId) {
     if (this.ackCount === this.ackIds.length) {
-      const bigger = new Uint16Array(this.ackIds.length * 2)
-      bigger.set(this.ackIds)
-      this.ackIds = bigger
+      const biggerIds = new Uint16Array(this.ackIds.length * 2)
+      biggerIds.set(this.ackIds)
+      this.ackIds = biggerIds
+      const biggerHeaders = new Uint8Array(this.ackHeaders.length * 2)
+      biggerHeaders.set(this.ackHeaders)
+      this.ackHeaders = biggerHeaders
     }
+    this.ackHeaders[this.ackCount] = header
     this.ackIds[this.ackCount++] = messageId
   }
 
   flushAcks() {
     if (this.ackCount === 0) return
-    this.socket.write(encodePubacks(this.ackIds, this.ackCount))
+    this.socket.write(encodeAcks(this.ackHeaders, this.ackIds, this.ackCount))
     this.ackCount = 0
   }
 

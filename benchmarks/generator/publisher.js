@@ -44,11 +44,11 @@ export class Credit {
 }
 
 /** Publishes `count` identical messages as fast as socket and credit allow; resolves when all are written
- * (QoS 0) or acknowledged (QoS 1). */
+ * (QoS 0) or acknowledged (QoS 1 PUBACK, QoS 2 PUBCOMP). */
 export function publishAsFastAsPossible(client, { topic, payload, qos, count, window, credit }) {
   return qos === 0
     ? publishQos0(client, encodePublish({ topic, payload, qos }).bytes, count, credit)
-    : publishQos1(client, encodePublishPerMessageId({ topic, payload, qos }, window).byId, count, credit)
+    : publishAcknowledged(client, encodePublishPerMessageId({ topic, payload, qos }, window).byId, count, credit)
 }
 
 function publishQos0(client, packet, count, credit) {
@@ -76,7 +76,8 @@ function publishQos0(client, packet, count, credit) {
   })
 }
 
-function publishQos1(client, packetsById, count, credit) {
+/** QoS 1 or 2: a packet id is reused only once the broker has completed its exchange. */
+function publishAcknowledged(client, packetsById, count, credit) {
   const socket = client.socket
   const free = []
   for (let id = packetsById.length - 1; id >= 1; id--) free.push(id)

@@ -5,7 +5,10 @@ import mqttPacket from 'mqtt-packet'
 
 const PROTOCOL = { protocolVersion: 4 }
 
-export const PacketType = { CONNACK: 2, PUBLISH: 3, PUBACK: 4, SUBACK: 9, PINGRESP: 13 }
+export const PacketType = { CONNACK: 2, PUBLISH: 3, PUBACK: 4, PUBREC: 5, PUBREL: 6, PUBCOMP: 7, SUBACK: 9, PINGRESP: 13 }
+
+/** First bytes of the two-byte-body acknowledgements the generator sends. */
+export const AckHeader = { PUBACK: 0x40, PUBREC: 0x50, PUBREL: 0x62, PUBCOMP: 0x70 }
 
 export const DISCONNECT = Buffer.from([0xe0, 0x00])
 
@@ -45,12 +48,15 @@ export function encodePublishPerMessageId(options, count) {
   return { byId, payloadOffset: template.payloadOffset, messageIdOffset: template.messageIdOffset }
 }
 
-/** PUBACKs for `messageIds`, in one buffer so a whole read's worth of acks costs one write. */
-export function encodePubacks(messageIds, count) {
+/**
+ * Acknowledgements (PUBACK, PUBREC, PUBREL, PUBCOMP: `headers[i]` is the first byte) for `messageIds`, in one
+ * buffer so a whole read's worth of acks costs one write.
+ */
+export function encodeAcks(headers, messageIds, count) {
   const out = Buffer.allocUnsafe(count * 4)
   for (let i = 0; i < count; i++) {
     const at = i * 4
-    out[at] = 0x40
+    out[at] = headers[i]
     out[at + 1] = 0x02
     out.writeUInt16BE(messageIds[i], at + 2)
   }

@@ -103,6 +103,26 @@ describe('backpressure', () => {
     expect(b.broker.stats.messagesDropped).toBe(0)
   })
 
+  it('publishers held by one slow subscriber share it: each gets a fair part of what it reads', { timeout: 120_000 }, async () => {
+    const b = await startBroker({ maxQueued: 40, drainTimeout: 600_000 })
+    const { raw } = await RawClient.connect(b.port, { clientId: 'slow-reader' })
+    raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'fair/#', qos: 1 }] })
+    await raw.next('suback')
+    const publishers = await Promise.all([0, 1, 2, 3].map(() => connectClient(b.url)))
+    const sent = publishers.map((p, i) => publishAll(p.client, `fair/${i}`, 300, 1))
+    // The reader acknowledges one message at a time: the four publishers are held and released over and over.
+    const perPublisher = [0, 0, 0, 0]
+    for (let read = 0; read < 400; read++) {
+      const p = await raw.next('publish', 30_000)
+      perPublisher[Number((p.topic as string).slice('fair/'.length))]++
+      raw.send({ cmd: 'puback', messageId: p.messageId as number })
+    }
+    for (const count of perPublisher) expect(count).toBeGreaterThanOrEqual(50)
+    for (let read = 400; read < 1200; read++) raw.send({ cmd: 'puback', messageId: (await raw.next('publish', 30_000)).messageId as number })
+    await Promise.all(sent)
+    expect(b.broker.stats.messagesDropped).toBe(0)
+  })
+
   it('two clients flooding each other at QoS 1 past maxQueued do not deadlock', { timeout: 120_000 }, async () => {
     const b = await startBroker({ maxQueued: 20, maxInflight: 5 })
     const a = await connectClient(b.url)

@@ -3,5 +3,5 @@ export { attachMqttSn, MqttSnGateway, type MqttSnClientInfo } from './gateway/ga
 export type { MqttSnOptions, RemoteInfo, SnCredentials } from './gateway/options.js'
 export type { SnSessionState } from './gateway/sn-session.js'
 export { MqttSnStats } from './gateway/stats.js'
-export { SessionBridge, type BridgeConnect, type BridgeHandler } from './bridge/session-bridge.js'
+export { SessionBridge, type BridgeConnect, type BridgeHandler } from '@wren/gateway-kit'
 export { MqttSnClient, type MqttSnClientOptions } from './client/mqttsn-client.js'

@@ -134,6 +134,8 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
   /** Packets that arrived while an earlier one was still being handled; created on first need. */
   private backlog: Deque<Packet> | null = null
   private busy = false
+  /** Released with other held publishers: its waiting PUBLISHes go one per turn until its backlog is empty. */
+  private takingTurns = false
   private paused = false
   private throttled = false
   private rateWindowStart = 0
@@ -210,7 +212,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
         return
       }
     }
-    if (this.busy || this.throttled || this.holds > 0) {
+    if (this.busy || this.throttled || this.holds > 0 || this.takingTurns) {
       if (!this.busy && !this.throttled && ANSWERS.has(packet.cmd)) {
         this.dispatch(packet)
         return
@@ -281,14 +283,23 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
   /** Called when a handler is done: the next packet waits until then, which keeps per-client order. */
   private readonly onHandled = (): void => {
     this.busy = false
-    this.drainBacklog()
+    // Publishers released together take turns, one PUBLISH each: the first one released must not take all the
+    // room a subscriber made while the others stay held.
+    if (this.takingTurns) process.nextTick(resumeHeld, this)
+    else this.drainBacklog()
   }
 
   private drainBacklog(): void {
     const backlog = this.backlog
     if (backlog) {
-      while (!this.busy && !this.throttled && this.holds === 0 && backlog.length > 0 && this.state !== 'closed') this.dispatch(backlog.shift() as Packet)
+      while (!this.busy && !this.throttled && this.holds === 0 && backlog.length > 0 && this.state !== 'closed') {
+        const packet = backlog.shift() as Packet
+        this.dispatch(packet)
+        // Taking turns: `onHandled` lets the other released publishers have theirs before this one's next PUBLISH.
+        if (this.takingTurns && packet.cmd === 'publish') return
+      }
     }
+    if (backlog === null || backlog.length === 0) this.takingTurns = false
     if (this.state === 'closed' || this.throttled || this.busy || this.holds > 0) return
     if (this.paused || this.stream.isPaused()) {
       this.paused = false
@@ -370,7 +381,10 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     if (this.holds === 0) return
     // Resumed on the next tick: a release comes from inside another client's packet, and every publisher let go
     // at once then gets its turn in order rather than one of them refilling the queue first.
-    if (--this.holds === 0 && this.state !== 'closed') process.nextTick(resumeHeld, this)
+    if (--this.holds === 0 && this.state !== 'closed') {
+      this.takingTurns = true
+      process.nextTick(resumeHeld, this)
+    }
   }
 
   resumeHeld(): void {
@@ -530,29 +544,14 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     }
     const packetId = entry.packetId ?? 0
     const retain = entry.retain === true
+    // A large payload goes to the socket as the second chunk of one writev, after its header: never copied.
+    const separate = message.payload.length >= LARGE_PAYLOAD
     let buffer: Buffer | null
-    if (this.protocolVersion === 5) {
-      buffer = encodePublishV5(message, entry, dup, retain, remainingExpiry, this)
-    } else {
-      if (message.payload.length >= LARGE_PAYLOAD) {
-        // Header and payload go to the socket as two chunks of one writev: the payload is not copied again.
-        const header = encodePublishV4Header(message.topic, message.payload.length, entry.qos, retain, dup, packetId)
-        if (header.length + message.payload.length > this.clientMaximumPacketSize) {
-          this.ctx.stats.messagesDropped++
-          this.ctx.stats.dropped.tooLarge++
-          return false
-        }
-        this.ctx.stats.publishSent++
-        this.ctx.stats.publishSentByQos[entry.qos]++
-        this.publishOut++
-        this.writeBuffer(header)
-        this.writeBytes(message.payload)
-        return true
-      }
-      buffer = encodePublishV4For(message, entry.qos, retain, dup, packetId)
-    }
+    if (this.protocolVersion === 5) buffer = encodePublishV5(message, entry, dup, retain, remainingExpiry, this, !separate)
+    else if (separate) buffer = encodePublishV4Header(message.topic, message.payload.length, entry.qos, retain, dup, packetId)
+    else buffer = encodePublishV4For(message, entry.qos, retain, dup, packetId)
     // [MQTT-3.1.2-25] never send a packet larger than the client's Maximum Packet Size: drop it for this client
-    if (buffer === null || buffer.length > this.clientMaximumPacketSize) {
+    if (buffer === null || buffer.length + (separate ? message.payload.length : 0) > this.clientMaximumPacketSize) {
       if (this.outboundAliases && this.lastNewAlias !== 0) this.outboundAliases.forget(message.topic, this.lastNewAlias)
       this.ctx.stats.messagesDropped++
       this.ctx.stats.dropped.tooLarge++
@@ -562,6 +561,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     this.ctx.stats.publishSentByQos[entry.qos]++
     this.publishOut++
     this.writeBuffer(buffer)
+    if (separate) this.writeBytes(message.payload)
     return true
   }
 

@@ -79,16 +79,36 @@ export class PacketReader {
   push(chunk: Buffer): void {
     if (this.failed) return
     let buffer = chunk
-    if (this.pendingBytes > 0) {
-      this.pending.push(chunk)
-      this.pendingBytes += chunk.length
-      if (this.pendingBytes < this.needed) return
-      buffer = Buffer.concat(this.pending, this.pendingBytes)
-      this.pending = []
-      this.pendingBytes = 0
-    }
-    const length = buffer.length
     let pos = 0
+    if (this.pendingBytes > 0) {
+      if (this.needed === 0) {
+        // The fixed header itself was split: a few bytes, so joining them with the chunk is cheap and rare.
+        buffer = Buffer.concat([...this.pending, chunk], this.pendingBytes + chunk.length)
+        this.pending = []
+        this.pendingBytes = 0
+      } else {
+        const missing = this.needed - this.pendingBytes
+        if (chunk.length < missing) {
+          this.pending.push(chunk)
+          this.pendingBytes += chunk.length
+          return
+        }
+        // Only this packet's bytes are joined: the packets after it are read from the chunk where they lie,
+        // so a large packet is copied once, not again with everything that followed it.
+        this.pending.push(missing === chunk.length ? chunk : chunk.subarray(0, missing))
+        const frame = Buffer.concat(this.pending, this.needed)
+        this.pending = []
+        this.pendingBytes = 0
+        this.parse(frame, 0)
+        pos = missing
+      }
+    }
+    this.parse(buffer, pos)
+  }
+
+  private parse(buffer: Buffer, from: number): void {
+    const length = buffer.length
+    let pos = from
     while (pos < length && !this.failed) {
       // Fixed header: type/flags byte, then the remaining length in 1..4 bytes [MQTT-2.2.3]
       let remaining = 0
@@ -152,8 +172,9 @@ export class PacketReader {
 
   private keep(buffer: Buffer, from: number, needed: number): void {
     const rest = buffer.subarray(from)
-    // Copied: the rest of a large chunk must not be pinned by a few leftover bytes.
-    this.pending = [Buffer.from(rest)]
+    // Copied when it is a small part of the chunk: a few leftover bytes must not pin a whole read chunk. Most
+    // of a chunk (the start of a large packet) is kept as a view and copied once, when the packet is complete.
+    this.pending = [rest.length > buffer.length >> 1 ? rest : Buffer.from(rest)]
     this.pendingBytes = rest.length
     this.needed = needed
   }

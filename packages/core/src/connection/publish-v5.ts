@@ -104,6 +104,7 @@ function carriedProperties(message: Message): Buffer {
 /**
  * Encodes a v5 PUBLISH with the message's properties, the remaining expiry and subscription identifiers.
  * Only the per-client parts (topic or alias, packet id, expiry, identifiers, flags) are written per call.
+ * Without `withPayload` only the packet up to its payload is returned, for a payload written on its own.
  */
 export function encodePublishV5(
   message: Message,
@@ -112,6 +113,7 @@ export function encodePublishV5(
   retain: boolean,
   remainingExpiry: number | undefined,
   link: { outboundAliases: OutboundAliases | null; lastNewAlias: number },
+  withPayload: boolean,
 ): Buffer {
   let topic = message.topic
   let alias = 0
@@ -135,7 +137,7 @@ export function encodePublishV5(
   const topicLength = Buffer.byteLength(topic)
   const qos = entry.qos
   const remaining = 2 + topicLength + (qos > 0 ? 2 : 0) + varintLength(propertiesLength) + propertiesLength + message.payload.length
-  const buffer = Buffer.allocUnsafe(1 + varintLength(remaining) + remaining)
+  const buffer = Buffer.allocUnsafe(1 + varintLength(remaining) + remaining - (withPayload ? 0 : message.payload.length))
   buffer[0] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0)
   let pos = writeVarint(buffer, 1, remaining)
   buffer.writeUInt16BE(topicLength, pos)
@@ -163,6 +165,6 @@ export function encodePublishV5(
       pos = writeVarint(buffer, pos, id)
     }
   }
-  message.payload.copy(buffer, pos)
+  if (withPayload) message.payload.copy(buffer, pos)
   return buffer
 }

@@ -67,6 +67,20 @@ describe('the packet reader', () => {
     expect(strip(oneByteAtATime.packets)).toEqual(strip(expected))
   })
 
+  it('reads a packet spread over several chunks, with packets before and after it in the same chunks', () => {
+    const big = Buffer.alloc(70_000)
+    for (let i = 0; i < big.length; i++) big[i] = i % 251
+    const stream = Buffer.concat([bytes, reference('big', big, 1, false, false, 9), bytes])
+    for (const cuts of [[10, 40_000, 70_050], [bytes.length + 3, bytes.length + 65_536], [1, 2, 3, 65_536, 70_001]]) {
+      const bounds = [0, ...cuts, stream.length]
+      const { packets, errors } = read(bounds.slice(1).map((end, i) => stream.subarray(bounds[i], end)))
+      expect(errors).toEqual([])
+      const publishes = packets.filter((p): p is IPublishPacket => p.cmd === 'publish')
+      expect(publishes.map((p) => p.topic)).toEqual(['a/b', 'c', 'big', 'a/b', 'c'])
+      expect(Buffer.from(publishes[2]!.payload as Buffer).equals(big)).toBe(true)
+    }
+  })
+
   it('refuses a packet larger than the maximum from its fixed header alone', () => {
     const errors: Error[] = []
     const reader = new PacketReader({ maxPacketSize: 100, maxConnectPacketSize: 100, maxUserProperties: 1024 }, { onPacket: () => {}, onParseError: (e) => errors.push(e) })

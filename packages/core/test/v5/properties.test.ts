@@ -128,3 +128,24 @@ describe('MQTT 5 publish properties end to end', () => {
     expect(subscriptionIds((await other.messages.next()).properties)).toEqual([99])
   })
 })
+
+describe('MQTT 5 large payloads', () => {
+  it('delivers a payload written after its header (not copied) whole, with its properties, and keeps it from a client whose Maximum Packet Size is smaller [MQTT-3.1.2-25]', async () => {
+    const b = await startBroker()
+    const sub = await connectV5(b.url, { properties: { topicAliasMaximum: 5 } })
+    await sub.client.subscribeAsync('large/#', { qos: 1, properties: { subscriptionIdentifier: 7 } })
+    const small = await connectV5(b.url, { properties: { maximumPacketSize: 50_000 } })
+    await small.client.subscribeAsync('large/#', { qos: 1 })
+    const payload = Buffer.alloc(100_000)
+    for (let i = 0; i < payload.length; i++) payload[i] = i % 253
+    const pub = await connectV5(b.url)
+    await pub.client.publishAsync('large/one', payload, { qos: 1, properties: { contentType: 'application/octet-stream', userProperties: { k: 'v' } } })
+    await pub.client.publishAsync('large/two', 'tiny', { qos: 1 })
+    const got = await sub.messages.next((m) => m.topic === 'large/one')
+    expect(got.payload.equals(payload)).toBe(true)
+    expect(got.properties.contentType).toBe('application/octet-stream')
+    expect(got.properties.userProperties).toEqual({ k: 'v' })
+    expect(subscriptionIds(got.properties)).toEqual([7])
+    expect((await small.messages.next()).topic).toBe('large/two')
+  })
+})

@@ -1,6 +1,6 @@
 import type { Socket as DgramSocket, RemoteInfo as DgramRemoteInfo } from 'node:dgram'
 import type { Broker } from '@wren/core'
-import { SessionBridge, type BridgeHandler } from '../bridge/session-bridge.js'
+import { SessionBridge, type BridgeHandler } from '@wren/gateway-kit'
 import { MalformedDatagram, decodeDatagram } from '../codec/decode.js'
 import { encodeDatagram } from '../codec/encode.js'
 import { ReturnCode, TopicIdType, shortTopicName, type Connect, type Forwarder, type Publish, type SnMessage } from '../codec/messages.js'

@@ -1,7 +1,7 @@
 import type { Broker } from '@wren/core'
 import { topicFilterProblem, topicNameProblem } from '@wren/core'
 import type { IConnackPacket, IPublishPacket, QoS } from 'mqtt-packet'
-import { SessionBridge, type BridgeHandler } from '../bridge/session-bridge.js'
+import { SessionBridge, type BridgeHandler } from '@wren/gateway-kit'
 import {
   ReturnCode,
   TopicIdType,

@@ -1,0 +1,1 @@
+export { SessionBridge, type BridgeConnect, type BridgeHandler } from './session-bridge.js'
