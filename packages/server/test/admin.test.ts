@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { connectAsync } from 'mqtt'
 import { afterEach, describe, expect, it } from 'vitest'
 import { prettyLine } from '../src/pretty-log.js'
-import { CLI, assertBuilt, runWren, startWren, type LogLine, type WrenProcess } from './helpers/wren-process.js'
+import { CLI, adminUrl, assertBuilt, runWren, startWren, type LogLine, type WrenProcess } from './helpers/wren-process.js'
 
 const TOKEN = 'wren-admin-secret'
 let wren: WrenProcess | undefined
@@ -11,11 +11,6 @@ afterEach(async () => {
   await wren?.stop()
   wren = undefined
 })
-
-async function adminUrl(process: WrenProcess): Promise<string> {
-  const line = await process.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('admin API, metrics and dashboard on '))
-  return line.url as string
-}
 
 describe('wren --admin-port', () => {
   it('serves metrics, the admin API and the dashboard behind the token, and logs connects and disconnects', async () => {
