@@ -422,9 +422,12 @@ export class SessionManager implements SessionLookup {
     for (const clientId of clientIds) this.offline.hold(clientId)
     let next = 0
     const worker = async (): Promise<void> => {
-      while (next < clientIds.length) {
+      // A broker closing (its store with it) stops counting: what is left is no one's concern any more.
+      while (next < clientIds.length && !this.ctx.closing) {
         const clientId = clientIds[next++] as string
-        await this.offline.recount(clientId, () => this.ctx.persistence.outboundList(clientId)).catch((error: unknown) => this.storeError(error))
+        await this.offline.recount(clientId, () => this.ctx.persistence.outboundList(clientId)).catch((error: unknown) => {
+          if (!this.ctx.closing) this.storeError(error)
+        })
       }
     }
     for (let i = 0; i < Math.min(RECOUNT_CONCURRENCY, clientIds.length); i++) void worker()
