@@ -47,6 +47,23 @@ describe('the login guard', () => {
     expect(await guard.check(client('192.0.2.8'), passwords, 'alice', pw('alice-pw'))).toBe(true)
   })
 
+  it('counts the checks an address has waiting or running toward maxFailuresPerAddress, before any hash', async () => {
+    const guard = new LoginGuard({ maxConcurrentChecks: 1, maxFailuresPerAddress: 3, successCacheMs: 0 })
+    const pending = [1, 2, 3].map((i) => guard.check(client('192.0.2.9'), passwords, `flood${i}`, pw('x')))
+    expect(codeOf(await guard.check(client('192.0.2.9'), passwords, 'alice', pw('alice-pw')))).toBe(ReasonCode.ConnectionRateExceeded)
+    expect((await Promise.all(pending)).map(codeOf)).toEqual([0x86, 0x86, 0x86])
+  })
+
+  it('gives the next slot to an address with no check running before another check of a flooding one', async () => {
+    const guard = new LoginGuard({ maxConcurrentChecks: 1, maxFailuresPerAddress: 100, successCacheMs: 0 })
+    const order: string[] = []
+    const track = (name: string, outcome: Promise<unknown>) => outcome.then(() => order.push(name))
+    const flood = [1, 2, 3].map((i) => track(`flood${i}`, guard.check(client('192.0.2.10'), passwords, `flood${i}`, pw('x'))))
+    const valid = track('alice', guard.check(client('192.0.2.11'), passwords, 'alice', pw('alice-pw')))
+    await Promise.all([...flood, valid])
+    expect(order).toEqual(['flood1', 'alice', 'flood2', 'flood3'])
+  })
+
   it('remembers a successful login: the same password skips the queue, another one does not', async () => {
     const guard = new LoginGuard({ maxConcurrentChecks: 1, maxFailuresPerAddress: 1000 })
     expect(await guard.check(client(), passwords, 'alice', pw('alice-pw'))).toBe(true)

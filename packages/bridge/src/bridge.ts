@@ -177,10 +177,14 @@ export class Bridge extends EventEmitter<BridgeEvents> {
 
   /**
    * The lease went to another node: leave both brokers with DISCONNECT (no will, no '0'), keeping the sessions
-   * for the new holder, which gets what was unacknowledged here again from the local session (at least once).
+   * for the new holder, which gets what was unacknowledged here again from the local session (at least once),
+   * and stop reporting to `$SYS`.
    */
   private standDown(): void {
     this.clearTimers()
+    // In a cluster the retained $SYS topics are shared: only the node running the bridge may write them
+    if (this.sysTimer) clearInterval(this.sysTimer)
+    this.sysTimer = null
     const remote = this.remote
     const local = this.local
     this.remote = this.local = null
@@ -473,7 +477,11 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const subscriptions = topics.remoteSubscriptions()
     if (subscriptions.length > 0) {
       const v5 = protocolVersion === 5
-      await link.subscribe(subscriptions.map(({ filter, qos }) => (v5 ? { topic: filter, qos, nl: true, rap: true, rh: 0 } : { topic: filter, qos })))
+      const granted = await link.subscribe(subscriptions.map(({ filter, qos }) => (v5 ? { topic: filter, qos, nl: true, rap: true, rh: 0 } : { topic: filter, qos })))
+      const refused = subscriptions.filter((_subscription, index) => (granted[index] ?? 0x80) >= 0x80).map(({ filter }) => filter)
+      // An 'in' rule the remote refuses would silently forward nothing: fail the attempt and retry, as Mosquitto does
+      if (refused.length > 0 && this.options.fatalSubErrors) throw new Error(`the remote refused the subscription to ${refused.join(', ')}`)
+      if (refused.length > 0) this.broker.logger.warn({ bridge: this.name, refused }, 'bridge: the remote refused subscriptions')
     }
     const stale = attemptUnsubscribe ? topics.outOnlyRemoteFilters() : []
     if (stale.length > 0) await link.unsubscribe(stale)

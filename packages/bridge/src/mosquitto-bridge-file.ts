@@ -112,6 +112,7 @@ const DIRECTIVES: Record<string, Directive> = {
   threshold: (b, args) => (b.threshold = int(args, 1)),
   bridge_attempt_unsubscribe: (b, args) => (b.attemptUnsubscribe = bool(args)),
   bridge_outgoing_retain: (b, args) => (b.outgoingRetain = bool(args)),
+  bridge_fatal_sub_errors: (b, args) => (b.fatalSubErrors = bool(args)),
   bridge_max_packet_size: (b, args) => (b.maxPacketSize = int(args, 0)),
   bridge_cafile: (b, _args, rest, dir) => (tls(b).cafile = resolve(dir, text(rest))),
   bridge_capath: (b, _args, rest, dir) => (tls(b).capath = resolve(dir, text(rest))),
@@ -120,6 +121,9 @@ const DIRECTIVES: Record<string, Directive> = {
   bridge_insecure: (b, args) => (tls(b).insecure = bool(args)),
   bridge_tls_version: (b, args) => (tls(b).version = choice(args, ['tlsv1.1', 'tlsv1.2', 'tlsv1.3'] as const)),
   bridge_alpn: (b, _args, rest) => (tls(b).alpn = text(rest)),
+  bridge_identity: (b, _args, rest) => (tls(b).identity = text(rest)),
+  bridge_psk: (b, args) => (tls(b).psk = one(args, 'a key in hexadecimal')),
+  bridge_require_ocsp: (b, args) => (tls(b).requireOcsp = bool(args)),
 }
 // Mosquitto's older names, still accepted by it
 DIRECTIVES.addresses = DIRECTIVES.address as Directive
@@ -127,13 +131,10 @@ DIRECTIVES.clientid = DIRECTIVES.remote_clientid as Directive
 DIRECTIVES.username = DIRECTIVES.remote_username as Directive
 DIRECTIVES.password = DIRECTIVES.remote_password as Directive
 
-/** Bridge settings of Mosquitto that Wren does not implement: refused rather than silently ignored. */
-const UNSUPPORTED = new Set(['bridge_identity', 'bridge_psk', 'bridge_require_ocsp'])
-
 /**
  * Parses the `connection` blocks of a mosquitto.conf (Mosquitto's bridge syntax, every bridge directive of
- * mosquitto.conf(5) except TLS-PSK and OCSP). Relative certificate paths are taken from the file's
- * directory. Throws BridgeFileError naming the line at the first problem.
+ * mosquitto.conf(5)). Relative certificate paths are taken from the file's directory. Throws BridgeFileError
+ * naming the line at the first problem.
  */
 export function parseBridgeFile(source: string, file: string): BridgeOptions[] {
   const baseDir = dirname(resolve(file))
@@ -166,8 +167,7 @@ export function parseBridgeFile(source: string, file: string): BridgeOptions[] {
     }
     const handler = DIRECTIVES[directive]
     if (!handler) {
-      const reason = UNSUPPORTED.has(directive) ? `${directive} is not supported by Wren` : `unknown directive '${directive}'`
-      throw new BridgeFileError(file, number, reason)
+      throw new BridgeFileError(file, number, `unknown directive '${directive}'`)
     }
     const block = blocks.at(-1)
     if (!block) throw new BridgeFileError(file, number, `${directive} outside a connection block (a 'connection <name>' line must come first)`)

@@ -67,7 +67,9 @@ export class MqttLink<T> {
     this.parser = createParser({ protocolVersion: version })
     this.parser.on('packet', (packet: Packet) => this.onPacket(packet))
     this.parser.on('error', (error: Error) => this.end(`malformed packet from the server: ${error.message}`))
-    stream.on('data', (chunk: Buffer) => this.parser.parse(chunk))
+    // Once ended (a polite DISCONNECT leaves the stream readable), nothing more is passed on: a late delivery
+    // stays unacknowledged in the peer's session instead of reaching an owner that has moved on
+    stream.on('data', (chunk: Buffer) => this.ended || this.parser.parse(chunk))
     stream.on('drain', () => handlers.drain())
     stream.on('error', (error: Error) => this.end(error.message))
     stream.on('close', () => this.end('connection closed'))

@@ -12,7 +12,7 @@ export type StartType = 'automatic' | 'lazy' | 'once'
 export interface BridgeTls {
   /** PEM CA bundle the remote's certificate is verified against. */
   cafile?: string
-  /** A directory of PEM CA certificates (every *.crt and *.pem in it). */
+  /** A directory of PEM CA certificates: every *.crt and *.pem in it, and the hashed names c_rehash makes. */
   capath?: string
   /** PEM client certificate, when the remote asks for one. */
   certfile?: string
@@ -22,6 +22,12 @@ export interface BridgeTls {
   /** 'tlsv1.3', 'tlsv1.2' or 'tlsv1.1'. Default: Node's. */
   version?: 'tlsv1.1' | 'tlsv1.2' | 'tlsv1.3'
   alpn?: string
+  /** TLS-PSK instead of certificates (Mosquitto's bridge_identity): the identity sent to the remote. Needs `psk`. */
+  identity?: string
+  /** The pre-shared key, in hexadecimal (Mosquitto's bridge_psk). Needs `identity`; excludes cafile/capath/certfile. */
+  psk?: string
+  /** The remote must staple a good OCSP response for its certificate, signed by its issuer or its OCSP responder (bridge_require_ocsp). */
+  requireOcsp?: boolean
 }
 
 export interface BridgeAddress {
@@ -73,6 +79,8 @@ export interface BridgeOptions {
   threshold?: number
   /** Unsubscribe on the remote from the filters of 'out' rules (a former 'in' rule's session). Default true. */
   attemptUnsubscribe?: boolean
+  /** A subscription the remote refuses (SUBACK failure code) fails the connection attempt (true, default) or is logged. */
+  fatalSubErrors?: boolean
   /** false clears the retain flag of everything sent to the remote. Default true. */
   outgoingRetain?: boolean
   /** Largest packet sent to the remote, in bytes; larger messages are dropped. 0 (default) = no limit. */
@@ -114,6 +122,7 @@ export interface ResolvedBridgeOptions {
   threshold: number
   attemptUnsubscribe: boolean
   outgoingRetain: boolean
+  fatalSubErrors: boolean
   maxPacketSize: number
   tls: BridgeTls | undefined
   maxInflight: number
@@ -177,12 +186,38 @@ const KNOWN_OPTIONS: Record<keyof BridgeOptions, true> = {
   threshold: true,
   attemptUnsubscribe: true,
   outgoingRetain: true,
+  fatalSubErrors: true,
   maxPacketSize: true,
   tls: true,
   maxInflight: true,
   hopLimit: true,
   sysInterval: true,
   lease: true,
+}
+
+const KNOWN_TLS_OPTIONS: Record<keyof BridgeTls, true> = {
+  cafile: true,
+  capath: true,
+  certfile: true,
+  keyfile: true,
+  insecure: true,
+  version: true,
+  alpn: true,
+  identity: true,
+  psk: true,
+  requireOcsp: true,
+}
+
+function checkTls(tls: BridgeTls | undefined, name: string): void {
+  if (tls === undefined) return
+  const unknown = Object.keys(tls).filter((key) => !(key in KNOWN_TLS_OPTIONS))
+  if (unknown.length > 0) throw new BridgeOptionsError(`bridge ${name}: unknown tls option ${unknown.join(', ')} (known: ${Object.keys(KNOWN_TLS_OPTIONS).join(', ')})`)
+  if ((tls.identity === undefined) !== (tls.psk === undefined)) throw new BridgeOptionsError(`bridge ${name}: TLS-PSK needs both identity and psk`)
+  if (tls.psk === undefined) return
+  if (!/^(?:[0-9a-fA-F]{2})+$/.test(tls.psk)) throw new BridgeOptionsError(`bridge ${name}: psk must be an even number of hexadecimal digits`)
+  if (tls.cafile !== undefined || tls.capath !== undefined || tls.certfile !== undefined || tls.keyfile !== undefined || tls.requireOcsp) {
+    throw new BridgeOptionsError(`bridge ${name}: TLS-PSK (identity, psk) and certificates (cafile, capath, certfile, keyfile, requireOcsp) exclude each other`)
+  }
 }
 
 /** Defaults filled in and every value checked; throws BridgeOptionsError (or TopicRuleError for a topic). */
@@ -208,6 +243,7 @@ export function resolveBridgeOptions(options: BridgeOptions): ResolvedBridgeOpti
   }
   const cleanSession = options.cleanSession ?? false
   if (options.bindAddress !== undefined && isIP(options.bindAddress) === 0) throw new BridgeOptionsError(`bindAddress must be an IP address, got '${options.bindAddress}'`)
+  checkTls(options.tls, options.name)
   const startType = options.startType ?? 'automatic'
   if (startType !== 'automatic' && startType !== 'lazy' && startType !== 'once') throw new BridgeOptionsError(`startType must be automatic, lazy or once`)
   return {
@@ -236,6 +272,7 @@ export function resolveBridgeOptions(options: BridgeOptions): ResolvedBridgeOpti
     threshold: positiveInteger(options.threshold ?? 10, 'threshold', 1),
     attemptUnsubscribe: options.attemptUnsubscribe ?? true,
     outgoingRetain: options.outgoingRetain ?? true,
+    fatalSubErrors: options.fatalSubErrors ?? true,
     maxPacketSize: positiveInteger(options.maxPacketSize ?? 0, 'maxPacketSize', 0),
     tls: options.tls,
     maxInflight: positiveInteger(options.maxInflight ?? 100, 'maxInflight', 1),

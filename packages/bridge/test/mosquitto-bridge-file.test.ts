@@ -26,6 +26,7 @@ idle_timeout 120
 threshold 50
 bridge_attempt_unsubscribe false
 bridge_outgoing_retain false
+bridge_fatal_sub_errors false
 bridge_max_packet_size 65536
 bridge_cafile certs/ca.pem
 bridge_capath /etc/ssl/certs
@@ -34,6 +35,7 @@ bridge_keyfile /etc/wren/client.key
 bridge_insecure false
 bridge_tls_version tlsv1.3
 bridge_alpn mqtt
+bridge_require_ocsp true
 topic sensors/# out 1 site/ sites/7/
 topic cmd/# in 2 "" sites/7/
 topic "" both 0 local/one remote/other
@@ -43,6 +45,8 @@ connection second
 addresses 10.0.0.1:1884,10.0.0.2
 topic # both
 restart_timeout 20
+bridge_identity site-7
+bridge_psk 0f1e2d3c
 `
 
 describe('the Mosquitto bridge file', () => {
@@ -76,6 +80,7 @@ describe('the Mosquitto bridge file', () => {
       threshold: 50,
       attemptUnsubscribe: false,
       outgoingRetain: false,
+      fatalSubErrors: false,
       maxPacketSize: 65536,
       tls: {
         cafile: '/etc/wren/certs/ca.pem',
@@ -85,6 +90,7 @@ describe('the Mosquitto bridge file', () => {
         insecure: false,
         version: 'tlsv1.3',
         alpn: 'mqtt',
+        requireOcsp: true,
       },
       topics: [
         { pattern: 'sensors/#', direction: 'out', qos: 1, localPrefix: 'site/', remotePrefix: 'sites/7/' },
@@ -101,6 +107,7 @@ describe('the Mosquitto bridge file', () => {
       ],
       topics: [{ pattern: '#', direction: 'both' }],
       restartTimeout: 20,
+      tls: { identity: 'site-7', psk: '0f1e2d3c' },
     })
   })
 
@@ -112,7 +119,9 @@ describe('the Mosquitto bridge file', () => {
   const block = (...lines: string[]) => ['connection a', 'address 127.0.0.1', 'topic x/#', ...lines].join('\n')
   it.each([
     ['an unknown directive', block('bridge_colour blue'), 4, "unknown directive 'bridge_colour'"],
-    ['a directive Wren does not implement', block('bridge_psk 0011'), 4, 'bridge_psk is not supported by Wren'],
+    ['bridge_psk without bridge_identity', block('bridge_psk 0011'), 1, 'TLS-PSK needs both identity and psk'],
+    ['bridge_psk not in hexadecimal', block('bridge_identity me', 'bridge_psk 0g'), 1, 'psk must be an even number of hexadecimal digits'],
+    ['TLS-PSK with a CA file', block('bridge_identity me', 'bridge_psk 0011', 'bridge_cafile ca.pem'), 1, 'TLS-PSK (identity, psk) and certificates'],
     ['a directive before any connection', 'address 127.0.0.1', 1, 'outside a connection block'],
     ['a non-boolean', block('try_private yes'), 4, "try_private: expects true or false, got 'yes'"],
     ['an unknown protocol version', block('bridge_protocol_version mqttv4'), 4, 'expects one of mqttv31, mqttv311, mqttv50'],

@@ -10,6 +10,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { Inbox } from '../../core/test/helpers/inbox.js'
 import { connectClient, uniqueId } from '../../core/test/helpers/clients.js'
 import { startBroker } from '../../core/test/helpers/start-broker.js'
+import { Bridge } from '../src/index.js'
 import { connectedBridge } from './helpers.js'
 
 interface ScriptedRemote {
@@ -24,7 +25,8 @@ interface ScriptedRemote {
   end(): void
 }
 
-async function scriptedRemote(): Promise<ScriptedRemote> {
+/** `refuseSubscriptions`: every SUBACK says 0x80 (failure), as a remote whose ACL denies the filter does. */
+async function scriptedRemote({ refuseSubscriptions = false } = {}): Promise<ScriptedRemote> {
   const packets = new Inbox<{ connection: number; packet: Packet }>((p) => `${p.connection}:${p.packet.cmd}`)
   let current: net.Socket | null = null
   let connections = 0
@@ -36,7 +38,7 @@ async function scriptedRemote(): Promise<ScriptedRemote> {
     parser.on('packet', (packet: Packet) => {
       packets.push({ connection: number, packet })
       if (packet.cmd === 'connect') socket.write(generate({ cmd: 'connack', returnCode: 0, sessionPresent: number > 1 }))
-      if (packet.cmd === 'subscribe') socket.write(generate({ cmd: 'suback', messageId: packet.messageId, granted: packet.subscriptions.map((s) => s.qos) }))
+      if (packet.cmd === 'subscribe') socket.write(generate({ cmd: 'suback', messageId: packet.messageId, granted: packet.subscriptions.map((s) => (refuseSubscriptions ? 0x80 : s.qos)) }))
       if (packet.cmd === 'unsubscribe') socket.write(generate({ cmd: 'unsuback', messageId: packet.messageId, granted: [] }))
     })
     socket.on('data', (chunk: Buffer) => parser.parse(chunk))
@@ -105,6 +107,22 @@ describe('the remote session survives a broken link', () => {
     expect(bridge.stats.forwarded).toBe(1)
   })
 
+  it('QoS 1 in: a PUBLISH the remote resends with DUP after a reconnect is acknowledged again and delivered (at least once)', async () => {
+    const remote = await scriptedRemote()
+    const wren = await startBroker()
+    const topic = uniqueId('in')
+    await connectedBridge(wren.broker, remote.port, { notifications: false, topics: [{ pattern: `${topic}/#`, direction: 'in', qos: 1 }] })
+    const local = await connectClient(wren.url)
+    await local.client.subscribeAsync(`${topic}/#`, { qos: 1 })
+    remote.send({ cmd: 'publish', topic: `${topic}/a`, payload: Buffer.from('x'), qos: 1, messageId: 9, retain: false, dup: false })
+    expect((await remote.packets.next(on(1, 'puback'))).packet.messageId).toBe(9)
+    remote.cut()
+    await remote.packets.next(on(2, 'subscribe'), 5000)
+    remote.send({ cmd: 'publish', topic: `${topic}/a`, payload: Buffer.from('x'), qos: 1, messageId: 9, retain: false, dup: true })
+    expect((await remote.packets.next(on(2, 'puback'))).packet.messageId).toBe(9)
+    expect((await local.inbox.next()).payload.toString()).toBe('x')
+  })
+
   it('QoS 2 in: a PUBLISH the remote resends after a reconnect reaches local subscribers once', async () => {
     const remote = await scriptedRemote()
     const wren = await startBroker()
@@ -128,6 +146,28 @@ describe('the remote session survives a broken link', () => {
 })
 
 describe('a misbehaving remote', () => {
+  it('a refused subscription (SUBACK 0x80) fails the attempt, which is retried (06-bridge-disconnect_on_sub_errors)', async () => {
+    const remote = await scriptedRemote({ refuseSubscriptions: true })
+    const wren = await startBroker()
+    const bridge = new Bridge(wren.broker, { name: uniqueId('refused'), addresses: [`127.0.0.1:${remote.port}`], restartTimeout: { base: 0.05, cap: 0.1 }, notifications: false, topics: [{ pattern: 'in_topic', direction: 'in' }] })
+    onTestFinished(() => bridge.stop())
+    const reason = new Promise<string>((resolve) => bridge.once('disconnected', (why) => resolve(why)))
+    await bridge.start()
+    expect(await reason).toBe('the remote refused the subscription to in_topic')
+    await remote.packets.next(on(2, 'subscribe'), 5000)
+    expect(bridge.state).not.toBe('connected')
+  })
+
+  it('with fatalSubErrors false (bridge_fatal_sub_errors false) a refused subscription is logged and the link stays up', async () => {
+    const remote = await scriptedRemote({ refuseSubscriptions: true })
+    const wren = await startBroker()
+    const bridge = await connectedBridge(wren.broker, remote.port, { fatalSubErrors: false, notifications: false, topics: [{ pattern: 'in_topic', direction: 'in' }, { pattern: 'out/#', qos: 1 }] })
+    const local = await connectClient(wren.url)
+    await local.client.publishAsync('out/a', 'x', { qos: 1 })
+    expect(((await remote.packets.next(on(1, 'publish'))).packet as IPublishPacket).topic).toBe('out/a')
+    expect(bridge.state).toBe('connected')
+  })
+
   it('a malformed packet ends that link only: logged as the reason, then the bridge reconnects', async () => {
     const remote = await scriptedRemote()
     const wren = await startBroker()

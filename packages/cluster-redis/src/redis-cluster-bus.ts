@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto'
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
 import type { ClusterBus, ClusterHandlers, Logger, Message, RemoteDelivery, Subscription } from '@wren/core'
 import { type ClusterEvent, compareStreamIds, encodeEvent, parseEvent, parsePublished } from './events.js'
-import { FrameKind, batchFrame, decodeFrame, forwardFrame, releaseFrame, releasedFrame, type Frame } from './frames.js'
+import { Forwarding } from './forwarding.js'
+import { FrameKind, decodeFrame, releasedFrame, type Frame } from './frames.js'
 import { ClusterKeys } from './keys.js'
+import { ReleaseRequests } from './release-requests.js'
 import { ANNOUNCE, CLAIM, DISOWN, HEARTBEAT, LEAVE, REAP } from './scripts.js'
 
 export interface RedisClusterOptions {
@@ -45,13 +47,12 @@ function positiveInteger(name: string, value: number): number {
  * subscription announcements go through Lua scripts that change the state, append to an event stream and
  * publish on the broadcast channel in one atomic step, so every node applies them in Redis' order.
  * docs/cluster.md explains the design and its failure modes.
+ *
+ * This class keeps membership (leases, heartbeat, dead nodes), ownership (who holds which client) and the event
+ * feed (applied in stream order, caught up after a lost subscription); `Forwarding` batches messages for other
+ * nodes and `ReleaseRequests` runs the hand-over of a client.
  */
-function flushForwards(bus: RedisClusterBus): void {
-  bus.flushForwards()
-}
-
 export class RedisClusterBus implements ClusterBus {
-  private readonly pendingForwards = new Map<string, Array<{ message: Message; deliveries: RemoteDelivery[] }>>()
   readonly nodeId: string
   private readonly keys: ClusterKeys
   private readonly leaseMs: number
@@ -74,8 +75,8 @@ export class RedisClusterBus implements ClusterBus {
   private lastEventId = '0-0'
   /** While not null, pub/sub messages wait here: during start and while catching up after a lost subscription. */
   private held: Array<[string, Buffer]> | null = []
-  private readonly releases = new Map<number, () => void>()
-  private releaseSeq = 0
+  private readonly forwarding: Forwarding
+  private readonly releases: ReleaseRequests
   private timer: NodeJS.Timeout | null = null
   private ticking = false
   private started = false
@@ -104,6 +105,12 @@ export class RedisClusterBus implements ClusterBus {
       connection.on('error', (error: Error) => this.logger.warn({ err: error, connection: name, nodeId: this.nodeId }, 'cluster redis connection error'))
     }
     for (const [name, [numberOfKeys, lua]] of Object.entries(SCRIPTS)) this.command.defineCommand(name, { numberOfKeys, lua })
+    const publish = (nodeId: string, frame: Buffer): Promise<number> => this.command.publish(this.keys.channel(nodeId), frame)
+    const failed = (error: unknown, action: string): void => this.failed(error, action)
+    // A forward nobody heard is handed to this node's broker, which finds none of these sessions here and queues
+    // the messages in the store for those that persist.
+    this.forwarding = new Forwarding(publish, this.exactReceivers, (message, deliveries) => this.handlers?.deliver(message, deliveries), failed)
+    this.releases = new ReleaseRequests(this.nodeId, this.leaseMs, publish, this.exactReceivers, failed)
   }
 
   async start(handlers: ClusterHandlers): Promise<void> {
@@ -143,7 +150,7 @@ export class RedisClusterBus implements ClusterBus {
       throw error
     }
     if (previous === null) return undefined
-    if (previous !== this.nodeId) await this.requestRelease(previous, clientId)
+    if (previous !== this.nodeId) await this.releases.request(previous, clientId)
     return previous
   }
 
@@ -156,33 +163,8 @@ export class RedisClusterBus implements ClusterBus {
     ).catch((error: unknown) => this.failed(error, 'disown'))
   }
 
-  /**
-   * Forwards made in one tick to one node go out as one PUBLISH (a batch frame, in order): a Redis round trip
-   * and a pub/sub message per forwarded message was most of what a cross-node message cost.
-   */
   forward(nodeId: string, message: Message, deliveries: RemoteDelivery[]): void {
-    let pending = this.pendingForwards.get(nodeId)
-    if (!pending) {
-      pending = []
-      this.pendingForwards.set(nodeId, pending)
-      if (this.pendingForwards.size === 1) process.nextTick(flushForwards, this)
-    }
-    pending.push({ message, deliveries })
-  }
-
-  flushForwards(): void {
-    for (const [nodeId, forwards] of this.pendingForwards) {
-      const frames = forwards.map((f) => forwardFrame(f.message, f.deliveries))
-      this.command
-        .publish(this.keys.channel(nodeId), frames.length === 1 ? (frames[0] as Buffer) : batchFrame(frames))
-        .then((receivers) => {
-          // Nobody heard it (the node died, or its subscription is down): handed to this node's broker, which
-          // finds none of these sessions here and queues the messages in the store for those that persist.
-          if (receivers === 0 && this.exactReceivers) for (const f of forwards) this.handlers?.deliver(f.message, f.deliveries)
-        })
-        .catch((error: unknown) => this.failed(error, 'forward'))
-    }
-    this.pendingForwards.clear()
+    this.forwarding.forward(nodeId, message, deliveries)
   }
 
   announceSubscription(clientId: string, subscription: Subscription): void {
@@ -211,9 +193,9 @@ export class RedisClusterBus implements ClusterBus {
     if (this.stopping) return
     this.stopping = true
     // Forwards made in this tick still go out before the connections close.
-    this.flushForwards()
+    this.forwarding.flush()
     if (this.timer) clearInterval(this.timer)
-    for (const finish of [...this.releases.values()]) finish()
+    this.releases.finishAll()
     const k = this.keys
     if (this.command.status === 'ready') {
       await this.script('wrenLeave')(k.lease(this.nodeId), k.nodes, k.counts, k.nodeClients(this.nodeId), k.owners, k.events, k.broadcast, this.eventLogLength, this.nodeId)
@@ -345,33 +327,9 @@ export class RedisClusterBus implements ClusterBus {
         break
       }
       case FrameKind.Released:
-        this.releases.get(frame.header.r)?.()
+        this.releases.answered(frame.header.r)
         break
     }
-  }
-
-  /** Asks `nodeId` to let `clientId` go; resolves on its answer, or after `leaseMs` if it never comes. */
-  private requestRelease(nodeId: string, clientId: string): Promise<void> {
-    const request = ++this.releaseSeq
-    return new Promise((resolve) => {
-      const finish = (): void => {
-        clearTimeout(timer)
-        this.releases.delete(request)
-        resolve()
-      }
-      const timer = setTimeout(finish, this.leaseMs)
-      this.releases.set(request, finish)
-      this.command
-        .publish(this.keys.channel(nodeId), releaseFrame({ c: clientId, r: request, n: this.nodeId }))
-        .then((receivers) => {
-          // Nobody listens on that node's channel: it is gone, and waiting would only delay the client.
-          if (receivers === 0 && this.exactReceivers) finish()
-        })
-        .catch((error: unknown) => {
-          this.failed(error, 'request release')
-          finish()
-        })
-    })
   }
 
   /**

@@ -3,25 +3,29 @@ import { BrokerAdmin } from './admin/broker-admin.js'
 import { clusterHandlers } from './cluster/cluster-node.js'
 import { Connection } from './connection/connection.js'
 import { KeepaliveSweep } from './connection/keepalive.js'
-import { type BrokerContext, TypedEmitter, generateId, silentLogger } from './context.js'
+import type { BrokerContext } from './context.js'
+import { type BrokerCore, TypedEmitter } from './core.js'
 import type { BrokerEvents } from './events.js'
 import { createMessage, messageProperties, toBuffer } from './handlers/message-from-packet.js'
 import { packetHandlers } from './handlers/index.js'
 import { addHook, createHookChains, type HookChains } from './hooks/hook-runner.js'
 import type { ClientInfo, HookName, Hooks } from './hooks/hook-types.js'
-import { DEFAULT_OPTIONS, type BrokerOptions, type Logger, type ResolvedOptions } from './options.js'
+import { createMessageIds, generateId } from './ids.js'
+import { DEFAULT_OPTIONS, silentLogger, type BrokerOptions, type Logger, type ResolvedOptions } from './options.js'
 import { validateBrokerOptions } from './options-validation.js'
 import { MemoryPersistence } from './persistence/memory.js'
 import type { Persistence } from './persistence/persistence.js'
-import { SharedGroups, distribute } from './router/distribute.js'
+import { Distributor, SharedGroups } from './router/distribute.js'
 import { Router } from './router/router.js'
 import { SessionManager } from './session/session-manager.js'
+import { SessionRegistry } from './session/session-registry.js'
 import type { Holdable } from './session/session.js'
+import { Wills } from './session/wills.js'
 import { BrokerStats } from './stats.js'
 import { SysTopics } from './sys/sys-topics.js'
 import { isSharedFilter, topicFilterProblem, topicNameProblem, type TopicLimits } from './topic/topic-rules.js'
 import type { ConnectionMeta, Message, PublishInput } from './types.js'
-import { ReasonCode } from './errors.js'
+import { ErrorCode, ReasonCode, UsageError } from './errors.js'
 
 function resolveOptions(options: BrokerOptions): ResolvedOptions {
   const resolved = { ...DEFAULT_OPTIONS }
@@ -56,8 +60,7 @@ export class Broker extends TypedEmitter<BrokerEvents> {
     this.id = options.cluster?.nodeId ?? options.id ?? generateId('wren-broker-')
     const resolved = resolveOptions(options)
     const topicLimits: TopicLimits = { maxLength: resolved.maxTopicLength, maxLevels: resolved.maxTopicLevels }
-    const shared = new SharedGroups(options.sharedSubscriptionStrategy)
-    const ctx: BrokerContext = {
+    const core: BrokerCore = {
       id: this.id,
       options: resolved,
       topicLimits,
@@ -69,21 +72,19 @@ export class Broker extends TypedEmitter<BrokerEvents> {
       keepalive: new KeepaliveSweep(),
       events: this,
       closing: false,
-      sessions: undefined as unknown as SessionManager,
       cluster: options.cluster,
-      ready: undefined as unknown as Promise<void>,
       nextMessageId: createMessageIds(this.id),
-      route: (message, publisher, done, holder) => distribute(ctx, ctx.sessions, shared, message, publisher, done, holder),
     }
-    ;(ctx as { sessions: SessionManager }).sessions = new SessionManager(ctx)
-    this.ctx = ctx
-    this.admin = new BrokerAdmin(ctx)
-    this.sys = new SysTopics(ctx)
+    // Built in dependency order: routing looks sessions up in the registry, wills are routed, the manager hands
+    // wills over as connections end.
+    const registry = new SessionRegistry(core)
+    const distributor = new Distributor(core, registry, new SharedGroups(options.sharedSubscriptionStrategy))
+    const sessions = new SessionManager(core, registry, new Wills(core, distributor))
     // An 'error' event with no listener would throw: the broker reports, it never crashes its host.
     this.on('error', () => {})
     const cluster = options.cluster
-    const joined = cluster ? cluster.start(clusterHandlers(ctx)) : Promise.resolve()
-    this.readyPromise = joined.then(() => ctx.sessions.restore()).then(
+    const joined = cluster ? cluster.start(clusterHandlers(core, sessions, distributor)) : Promise.resolve()
+    this.readyPromise = joined.then(() => sessions.restore()).then(
       () => this.sys.start(),
       (error: unknown) => {
         const err = error instanceof Error ? error : new Error(String(error))
@@ -92,7 +93,10 @@ export class Broker extends TypedEmitter<BrokerEvents> {
       },
     )
     this.readyPromise.catch(() => {})
-    ;(ctx as { ready: Promise<void> }).ready = this.readyPromise
+    const ctx: BrokerContext = Object.assign(core, { sessions, distributor, ready: this.readyPromise })
+    this.ctx = ctx
+    this.admin = new BrokerAdmin(ctx)
+    this.sys = new SysTopics(ctx)
   }
 
   /** Resolves once persisted state (subscriptions, sessions, orphaned wills) is loaded. */
@@ -143,19 +147,19 @@ export class Broker extends TypedEmitter<BrokerEvents> {
    */
   publish(input: PublishInput): Promise<void> {
     const problem = topicNameProblem(input.topic, this.ctx.topicLimits)
-    if (problem) return Promise.reject(new TypeError(`WREN_TOPIC_NAME_INVALID: '${input.topic}': ${problem}`))
+    if (problem) return Promise.reject(new UsageError(ErrorCode.TopicNameInvalid, `'${input.topic}': ${problem}`))
     const message = createMessage(input.topic, toBuffer(input.payload), input.qos ?? 0, input.retain === true, messageProperties(input.properties), undefined)
     return new Promise((resolve, reject) => {
       const wait = new HostPublish(resolve)
-      this.ctx.route(message, null, (error) => (error ? reject(error) : wait.routed()), wait)
+      this.ctx.distributor.route(message, null, (error) => (error ? reject(error) : wait.routed()), wait)
     })
   }
 
   /** Listens in-process to messages matching `filter`; returns the function that stops listening. */
   subscribe(filter: string, listener: (message: Message) => void): () => void {
     const problem = topicFilterProblem(filter, this.ctx.topicLimits)
-    if (problem) throw new TypeError(`WREN_TOPIC_FILTER_INVALID: '${filter}': ${problem}`)
-    if (isSharedFilter(filter)) throw new TypeError(`WREN_TOPIC_FILTER_INVALID: '${filter}': in-process listeners cannot join shared subscription groups`)
+    if (problem) throw new UsageError(ErrorCode.TopicFilterInvalid, `'${filter}': ${problem}`)
+    if (isSharedFilter(filter)) throw new UsageError(ErrorCode.TopicFilterInvalid, `'${filter}': in-process listeners cannot join shared subscription groups`)
     return this.ctx.router.listen(filter, listener)
   }
 
@@ -211,12 +215,6 @@ class HostPublish implements Holdable {
     this.done = true
     if (this.holds === 0) this.resolve()
   }
-}
-
-function createMessageIds(brokerId: string): () => string {
-  let seq = 0
-  const prefix = `${brokerId}:${Date.now().toString(36)}:`
-  return () => prefix + (++seq).toString(36)
 }
 
 export function createBroker(options?: BrokerOptions): Broker {

@@ -78,24 +78,114 @@ export function connackCodeForV3(reasonCode: number): number {
 }
 
 /**
+ * Every code a Wren error carries in its `code` property: the one catalog (docs/errors.md explains each). Hosts
+ * switch on `error.code`; the message is for people and may change.
+ */
+export const ErrorCode = {
+  // A client broke the protocol: its connection ends (a `ProtocolViolation`, reported with `clientError`).
+  MalformedPacket: 'WREN_MALFORMED_PACKET',
+  ProtocolError: 'WREN_PROTOCOL_ERROR',
+  UnsupportedProtocolVersion: 'WREN_UNSUPPORTED_PROTOCOL_VERSION',
+  PacketTooLarge: 'WREN_PACKET_TOO_LARGE',
+  ReceiveMaximumExceeded: 'WREN_RECEIVE_MAXIMUM_EXCEEDED',
+  TopicAliasInvalid: 'WREN_TOPIC_ALIAS_INVALID',
+  TopicAliasBytes: 'WREN_TOPIC_ALIAS_BYTES',
+  TooManyUserProperties: 'WREN_TOO_MANY_USER_PROPERTIES',
+  QosNotSupported: 'WREN_QOS_NOT_SUPPORTED',
+  RetainNotSupported: 'WREN_RETAIN_NOT_SUPPORTED',
+  PayloadFormatInvalid: 'WREN_PAYLOAD_FORMAT_INVALID',
+  // A topic name that is not one: from a client (ProtocolViolation) or the host's `publish()` (UsageError).
+  TopicNameInvalid: 'WREN_TOPIC_NAME_INVALID',
+  // The host called the API wrongly: thrown (or rejected) at once as a `UsageError`, a TypeError.
+  InvalidOption: 'WREN_INVALID_OPTION',
+  HookUnknown: 'WREN_HOOK_UNKNOWN',
+  HookNotFunction: 'WREN_HOOK_NOT_FUNCTION',
+  TopicFilterInvalid: 'WREN_TOPIC_FILTER_INVALID',
+  // An operator action that cannot be done: an `AdminError`.
+  ClientNotFound: 'WREN_CLIENT_NOT_FOUND',
+  SessionNotFound: 'WREN_SESSION_NOT_FOUND',
+  OnOtherNode: 'WREN_ON_OTHER_NODE',
+  TopicInvalid: 'WREN_TOPIC_INVALID',
+} as const
+
+/** The code of any error Wren's core throws, rejects with or reports. */
+export type WrenErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+/** The codes of a `ProtocolViolation`. */
+export type ProtocolViolationCode =
+  | typeof ErrorCode.MalformedPacket
+  | typeof ErrorCode.ProtocolError
+  | typeof ErrorCode.UnsupportedProtocolVersion
+  | typeof ErrorCode.PacketTooLarge
+  | typeof ErrorCode.ReceiveMaximumExceeded
+  | typeof ErrorCode.TopicAliasInvalid
+  | typeof ErrorCode.TopicAliasBytes
+  | typeof ErrorCode.TooManyUserProperties
+  | typeof ErrorCode.QosNotSupported
+  | typeof ErrorCode.RetainNotSupported
+  | typeof ErrorCode.PayloadFormatInvalid
+  | typeof ErrorCode.TopicNameInvalid
+
+/** The codes of a `UsageError`. */
+export type UsageErrorCode = typeof ErrorCode.InvalidOption | typeof ErrorCode.HookUnknown | typeof ErrorCode.HookNotFunction | typeof ErrorCode.TopicNameInvalid | typeof ErrorCode.TopicFilterInvalid
+
+/** The codes of an `AdminError`. */
+export type AdminErrorCode = typeof ErrorCode.ClientNotFound | typeof ErrorCode.SessionNotFound | typeof ErrorCode.OnOtherNode | typeof ErrorCode.TopicInvalid
+
+/**
  * An error that ends one client's connection: `reasonCode` goes into the v5 DISCONNECT.
  * `code` is stable for hosts to switch on.
  */
 export class ProtocolViolation extends Error {
-  readonly code: string
-  readonly reasonCode: number
-  constructor(code: string, reasonCode: number, message: string) {
+  override name = 'ProtocolViolation'
+  constructor(
+    readonly code: ProtocolViolationCode,
+    readonly reasonCode: number,
+    message: string,
+  ) {
     super(message)
-    this.name = 'ProtocolViolation'
-    this.code = code
-    this.reasonCode = reasonCode
   }
 }
 
-export function protocolError(message: string, code = 'WREN_PROTOCOL_ERROR'): ProtocolViolation {
-  return new ProtocolViolation(code, ReasonCode.ProtocolError, message)
+/** The host called the API wrongly (an option, a hook, a topic): a TypeError with a stable `code`. */
+export class UsageError extends TypeError {
+  override name = 'UsageError'
+  constructor(
+    readonly code: UsageErrorCode,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+export function protocolError(message: string): ProtocolViolation {
+  return new ProtocolViolation(ErrorCode.ProtocolError, ReasonCode.ProtocolError, message)
 }
 
 export function malformed(message: string): ProtocolViolation {
-  return new ProtocolViolation('WREN_MALFORMED_PACKET', ReasonCode.MalformedPacket, message)
+  return new ProtocolViolation(ErrorCode.MalformedPacket, ReasonCode.MalformedPacket, message)
 }
+
+/**
+ * Why a connection ended, as `clientDisconnected` reports it: the client's own DISCONNECT, its stream, a protocol
+ * violation, the broker's limits, an operator, or the broker closing.
+ */
+export type DisconnectReason =
+  | 'disconnect'
+  | 'socket-closed'
+  | 'socket-error'
+  | 'protocol-error'
+  | 'unsupported-protocol-version'
+  | 'connect-timeout'
+  | 'connect-refused'
+  | 'connack-too-large'
+  | 'keepalive-timeout'
+  | 'reauthentication-failed'
+  | 'taken-over'
+  | 'slow-consumer'
+  | 'store-failed'
+  | 'internal-error'
+  | 'kicked'
+  | 'session-deleted'
+  | 'broker-not-ready'
+  | 'broker-closing'

@@ -1,3 +1,4 @@
+import type { DisconnectReason } from './errors.js'
 import type { ClientInfo } from './hooks/hook-types.js'
 import type { Message, Subscription } from './types.js'
 
@@ -5,7 +6,7 @@ import type { Message, Subscription } from './types.js'
 export interface BrokerEvents {
   clientConnected: [client: ClientInfo]
   /** `reason` says why: 'disconnect', 'socket-closed', 'keepalive-timeout', 'taken-over', 'protocol-error', ... */
-  clientDisconnected: [client: ClientInfo, reason: string]
+  clientDisconnected: [client: ClientInfo, reason: DisconnectReason]
   subscribed: [client: ClientInfo, subscriptions: Subscription[]]
   unsubscribed: [client: ClientInfo, filters: string[]]
   /** After routing; `client` is null for messages the host or the broker itself published. */

@@ -24,10 +24,19 @@ export {
   type TopicProblem,
   type TopicLimits,
 } from './topic/topic-rules.js'
-export { ReasonCode } from './errors.js'
+export {
+  ErrorCode,
+  ProtocolViolation,
+  ReasonCode,
+  UsageError,
+  type AdminErrorCode,
+  type DisconnectReason,
+  type ProtocolViolationCode,
+  type UsageErrorCode,
+  type WrenErrorCode,
+} from './errors.js'
 export type * from './cluster/cluster-bus.js'
 export { encodeEnvelope, decodeEnvelope, messageHeader, messageFromHeader, type MessageHeader } from './persistence/message-envelope.js'
-export { SubscriptionIndex } from './persistence/subscription-index.js'
 export { duplexPair } from './connection/duplex-pair.js'
 export { encodeAck, encodePublishV4 } from './connection/packet-encoder.js'
 export { messageProperties } from './handlers/message-from-packet.js'
@@ -43,4 +52,3 @@ export {
 } from './admin/broker-admin.js'
 export type { ComponentMetric, ComponentSnapshot, ComponentStats } from './admin/component-stats.js'
 export { BrokerStats, PACKET_TYPE_NAMES, type DropCounters, type PacketCounters } from './stats.js'
-export { pairKey, splitPairKey } from './pair-key.js'

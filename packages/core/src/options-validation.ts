@@ -1,3 +1,4 @@
+import { ErrorCode, UsageError } from './errors.js'
 import type { BrokerOptions } from './options.js'
 
 /** What a broker option accepts: checked at `createBroker`, and reused by the server for its config and flags. */
@@ -57,12 +58,15 @@ export const BROKER_OPTION_RULES: { readonly [K in keyof BrokerOptions]-?: Optio
 export type BrokerOptionName = keyof typeof BROKER_OPTION_RULES
 
 /** A `createBroker` option of the wrong type or range; `option` names it. */
-export class BrokerOptionError extends TypeError {
+export class BrokerOptionError extends UsageError {
   override name = 'BrokerOptionError'
-  readonly code = 'WREN_INVALID_OPTION'
+  declare readonly code: typeof ErrorCode.InvalidOption
 
-  constructor(readonly option: string, message: string) {
-    super(message)
+  constructor(
+    readonly option: string,
+    message: string,
+  ) {
+    super(ErrorCode.InvalidOption, message)
   }
 }
 

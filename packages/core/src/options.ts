@@ -12,6 +12,14 @@ export interface Logger {
   error(obj: object, msg?: string): void
 }
 
+/** The logger when none is given: the broker says nothing. */
+export const silentLogger: Logger = {
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+}
+
 /** What happens when a client's offline/outbound queue is full. */
 export type QueueFullPolicy = 'drop-new' | 'drop-old'
 

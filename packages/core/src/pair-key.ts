@@ -6,10 +6,3 @@
 export function pairKey(first: string, second: string): string {
   return `${first.length}:${first}${second}`
 }
-
-/** The two parts of a `pairKey` result. */
-export function splitPairKey(key: string): [string, string] {
-  const colon = key.indexOf(':')
-  const length = Number(key.slice(0, colon))
-  return [key.slice(colon + 1, colon + 1 + length), key.slice(colon + 1 + length)]
-}

@@ -114,7 +114,8 @@ describe('backpressure', () => {
     const perPublisher = [0, 0, 0, 0]
     for (let read = 0; read < 400; read++) {
       const p = await raw.next('publish', 30_000)
-      perPublisher[Number((p.topic as string).slice('fair/'.length))]++
+      const from = Number((p.topic as string).slice('fair/'.length))
+      perPublisher[from] = (perPublisher[from] ?? 0) + 1
       raw.send({ cmd: 'puback', messageId: p.messageId as number })
     }
     for (const count of perPublisher) expect(count).toBeGreaterThanOrEqual(50)

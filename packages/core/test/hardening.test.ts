@@ -21,6 +21,18 @@ describe('limits one client runs into', () => {
     expect(asked).toBe(2)
   })
 
+  it('decodes a v5 SUBSCRIBE with repeated User Properties and a Subscription Identifier, and an UNSUBSCRIBE of several filters', async () => {
+    const b = await startBroker()
+    const { raw } = await rawConnectV5(b.port)
+    const properties = { subscriptionIdentifier: 300, userProperties: { k: ['1', '2'], l: 'x' } }
+    raw.send({ cmd: 'subscribe', messageId: 7, properties, subscriptions: [{ topic: 'd/+', qos: 1, nl: false, rap: true, rh: 0 }, { topic: 'e', qos: 2, nl: false, rap: false, rh: 2 }] })
+    expect((await raw.next('suback')).granted).toEqual([1, 2])
+    await b.broker.publish({ topic: 'd/1', payload: 'x', qos: 1, retain: false })
+    expect((await raw.next('publish')).properties?.subscriptionIdentifier).toBe(300)
+    raw.send({ cmd: 'unsubscribe', messageId: 8, properties: { userProperties: { k: 'v' } }, unsubscriptions: ['d/+', 'none', 'e'] })
+    expect((await raw.next('unsuback')).granted).toEqual([0, 0x11, 0])
+  })
+
   it('refuses a packet over maxConnectPacketSize before CONNECT is accepted, from its fixed header', async () => {
     const b = await startBroker({ maxConnectPacketSize: 1024 })
     const raw = await RawClient.open(b.port)

@@ -12,8 +12,6 @@ export class KeyLayout {
   readonly sequence: string
   /** Message keys are built inside Lua scripts from this prefix and the message id. */
   readonly messagePrefix: string
-  /** Index keys are built inside the session delete script from this prefix and the bucket. */
-  readonly subscriptionIndexPrefix: string
 
   constructor(private readonly prefix: string) {
     this.sessions = `${prefix}sessions`
@@ -23,7 +21,6 @@ export class KeyLayout {
     this.wills = `${prefix}wills`
     this.sequence = `${prefix}sequence`
     this.messagePrefix = `${prefix}message:`
-    this.subscriptionIndexPrefix = `${prefix}subscription-index:`
   }
 
   message(messageId: string): string {
@@ -32,10 +29,6 @@ export class KeyLayout {
 
   subscriptions(clientId: string): string {
     return `${this.prefix}subscriptions:${clientId}`
-  }
-
-  subscriptionIndex(bucket: string): string {
-    return `${this.subscriptionIndexPrefix}${bucket}`
   }
 
   queue(clientId: string): string {

@@ -1,5 +1,5 @@
 import { type ChainableCommander, Redis, type RedisOptions } from 'ioredis'
-import { pairKey, parseSharedFilter, splitPairKey, topicMatches } from '@wren/core'
+import { topicMatches } from '@wren/core'
 import type {
   ClientSubscriptions,
   Message,
@@ -50,29 +50,6 @@ interface Delivery {
   subscriptionIdentifiers?: number[]
   retain?: boolean
 }
-
-function matchingFilter(filter: string): string {
-  return parseSharedFilter(filter)?.filter ?? filter
-}
-
-/**
- * Subscriptions are indexed by the literal levels before their first wildcard ('a/b/' for 'a/b/+/c', 'a/b/' for
- * the exact 'a/b', '' for '#'). A topic with n levels can only be matched from n + 1 such buckets, so
- * `subscriptionsByTopic` reads those few hashes instead of every subscription.
- */
-function filterBucket(filter: string): string {
-  const inner = matchingFilter(filter)
-  const wildcard = inner.search(/[+#]/)
-  return wildcard === -1 ? `${inner}/` : inner.slice(0, wildcard)
-}
-
-function topicBuckets(topic: string): string[] {
-  const buckets = ['']
-  for (let slash = topic.indexOf('/'); slash !== -1; slash = topic.indexOf('/', slash + 1)) buckets.push(topic.slice(0, slash + 1))
-  buckets.push(`${topic}/`)
-  return buckets
-}
-
 
 /** Runs a MULTI or pipeline and throws the first command error, which ioredis reports per reply. */
 async function execAll(batch: ChainableCommander): Promise<unknown[]> {
@@ -203,7 +180,7 @@ export class RedisPersistence implements Persistence {
   async sessionDelete(clientId: string): Promise<void> {
     const k = this.keys
     const keys = [k.sessions, k.subscriptions(clientId), k.incoming(clientId), k.subscribers, k.wills, ...this.queueKeys(clientId)]
-    await this.script(DELETE_SESSION, keys, [clientId, k.messagePrefix, k.subscriptionIndexPrefix, pairKey(clientId, '')])
+    await this.script(DELETE_SESSION, keys, [clientId, k.messagePrefix])
   }
 
   async sessionList(): Promise<SessionRecord[]> {
@@ -213,24 +190,17 @@ export class RedisPersistence implements Persistence {
 
   async subscriptionsAdd(clientId: string, subscriptions: Subscription[]): Promise<void> {
     if (subscriptions.length === 0) return
-    const k = this.keys
-    const multi = this.client().multi().sadd(k.subscribers, clientId)
-    for (const subscription of subscriptions) {
-      const json = JSON.stringify(subscription)
-      multi.hset(k.subscriptions(clientId), subscription.filter, json)
-      multi.hset(k.subscriptionIndex(filterBucket(subscription.filter)), pairKey(clientId, subscription.filter), json)
-    }
-    await execAll(multi)
+    const fields: string[] = []
+    for (const subscription of subscriptions) fields.push(subscription.filter, JSON.stringify(subscription))
+    await execAll(this.client().multi().sadd(this.keys.subscribers, clientId).hset(this.keys.subscriptions(clientId), ...fields))
   }
 
   async subscriptionsRemove(clientId: string, filters: string[]): Promise<void> {
     if (filters.length === 0) return
     const k = this.keys
-    const multi = this.client().multi().hdel(k.subscriptions(clientId), ...filters)
-    for (const filter of filters) multi.hdel(k.subscriptionIndex(filterBucket(filter)), pairKey(clientId, filter))
     // Sent together, not one after the other's reply, so that a call made meanwhile cannot come between them.
     await Promise.all([
-      execAll(multi),
+      this.client().hdel(k.subscriptions(clientId), ...filters),
       this.script(FORGET_IF_UNSUBSCRIBED, [k.subscriptions(clientId), k.subscribers], [clientId]),
     ])
   }
@@ -251,21 +221,6 @@ export class RedisPersistence implements Persistence {
       if (subscriptions.length > 0) all.push({ clientId: clientIds[i] as string, subscriptions })
     })
     return all
-  }
-
-  async subscriptionsByTopic(topic: string): Promise<Array<{ clientId: string; subscription: Subscription }>> {
-    const pipeline = this.client().pipeline()
-    for (const bucket of topicBuckets(topic)) pipeline.hgetall(this.keys.subscriptionIndex(bucket))
-    const replies = (await execAll(pipeline)) as Array<Record<string, string>>
-    const found: Array<{ clientId: string; subscription: Subscription }> = []
-    for (const fields of replies) {
-      for (const [field, json] of Object.entries(fields)) {
-        const [clientId, filter] = splitPairKey(field)
-        if (!topicMatches(matchingFilter(filter), topic)) continue
-        found.push({ clientId, subscription: JSON.parse(json) as Subscription })
-      }
-    }
-    return found
   }
 
   async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest = false): Promise<string[]> {

@@ -154,32 +154,12 @@ return out
 
 /**
  * Removes a session and everything that belongs to it in one call, so that it is sent at once and applies in
- * call order: its subscriptions with their index entries (buckets as `filterBucket` in redis-persistence.ts
- * files them, `$share/{group}/` rules as core's parseSharedFilter), its queue with every message reference,
- * its inbound QoS 2 ids and its will.
+ * call order: its subscriptions, its queue with every message reference, its inbound QoS 2 ids and its will.
  * KEYS: sessions, subscriptions, incoming, subscribers, wills, queue, delivery, inflight.
- * ARGV: client id, message key prefix, subscription index key prefix, the index field prefix of this client
- * (core's `pairKey(clientId, '')`: a length counted in UTF-16 units, which Lua cannot count).
+ * ARGV: client id, message key prefix.
  */
 export const DELETE_SESSION = new LuaScript(`
-local function bucket(filter)
-  local inner = filter
-  if string.sub(filter, 1, 7) == '$share/' then
-    local slash = string.find(filter, '/', 8, true)
-    if slash then
-      local group = string.sub(filter, 8, slash - 1)
-      local rest = string.sub(filter, slash + 1)
-      if #group > 0 and #rest > 0 and not string.find(group, '[+#]') then inner = rest end
-    end
-  end
-  local wildcard = string.find(inner, '[+#]')
-  if wildcard then return string.sub(inner, 1, wildcard - 1) end
-  return inner .. '/'
-end
 local clientId = ARGV[1]
-for _, filter in ipairs(redis.call('HKEYS', KEYS[2])) do
-  redis.call('HDEL', ARGV[3] .. bucket(filter), ARGV[4] .. filter)
-end
 for _, id in ipairs(redis.call('ZRANGE', KEYS[6], 0, -1)) do
   local messageKey = ARGV[2] .. id
   if redis.call('HINCRBY', messageKey, 'refs', -1) <= 0 then redis.call('DEL', messageKey) end

@@ -41,7 +41,7 @@ class Batch {
  * A failed statement is undone alone (better-sqlite3 runs a nested `db.transaction()` as a savepoint; SQLite
  * undoes a single failed statement) and only its caller sees the error. The few errors that end the whole
  * transaction (I/O, disk full), and a failed COMMIT, fail every write of the batch and call `onRollback`, so
- * in-process mirrors of the file are rebuilt.
+ * what the adapter keeps in process about the file (queue lengths) is counted again.
  */
 export class GroupCommit {
   private batch: Batch | null = null

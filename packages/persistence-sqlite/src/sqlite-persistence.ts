@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import { SubscriptionIndex, topicMatches } from '@wren/core'
+import { topicMatches } from '@wren/core'
 import type {
   ClientSubscriptions,
   Message,
@@ -133,7 +133,7 @@ function prepareStatements(db: Database.Database) {
        VALUES (@client_id, @filter, @qos, @no_local, @retain_as_published, @retain_handling, @subscription_identifier)`,
     ),
     subscriptionDelete: db.prepare<[string, string]>('DELETE FROM subscriptions WHERE client_id = ? AND filter = ?'),
-    subscriptionsDeleteClient: db.prepare<[string], string>('DELETE FROM subscriptions WHERE client_id = ? RETURNING filter').pluck(),
+    subscriptionsDeleteClient: db.prepare<[string]>('DELETE FROM subscriptions WHERE client_id = ?'),
     subscriptionsOfClient: db.prepare<[string], SubscriptionRow>('SELECT * FROM subscriptions WHERE client_id = ?'),
     subscriptionsAll: db.prepare<[], SubscriptionRow>('SELECT * FROM subscriptions ORDER BY client_id'),
 
@@ -229,14 +229,13 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
       s.messageDeleteUnreferenced.run(messageId, messageId)
       lengths.add(clientId, -1)
     }),
-    sessionDelete: db.transaction((clientId: string): string[] => {
+    sessionDelete: db.transaction((clientId: string) => {
       lengths.forget(clientId)
       s.sessionDelete.run(clientId)
-      const filters = s.subscriptionsDeleteClient.all(clientId)
+      s.subscriptionsDeleteClient.run(clientId)
       for (const messageId of new Set(s.outboundDeleteClient.all(clientId))) s.messageDeleteUnreferenced.run(messageId, messageId)
       s.incomingDeleteClient.run(clientId)
       s.willDelete.run(clientId)
-      return filters
     }),
   }
 }
@@ -244,15 +243,13 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
 /**
  * One SQLite file in WAL mode, written through prepared statements. Writes are group-committed (see
  * GroupCommit): each call's statements are atomic, and its promise settles once the transaction holding
- * them has committed. Subscriptions are mirrored into an in-process topic tree at open, so
- * `subscriptionsByTopic` reads no rows: the file belongs to one process, so the mirror cannot go stale.
+ * them has committed.
  */
 export class SqlitePersistence implements Persistence {
   /** better-sqlite3 is synchronous: every call takes effect (in the open transaction) before it returns. */
   readonly appliesInCallOrder = true
   private readonly db: Database.Database
   private readonly lengths: QueueLengths
-  private subscriptionIndex = new SubscriptionIndex()
   private readonly group: GroupCommit
   private readonly statements: Statements
   private readonly transactions: ReturnType<typeof prepareTransactions>
@@ -266,19 +263,8 @@ export class SqlitePersistence implements Persistence {
     this.statements = prepareStatements(this.db)
     this.lengths = new QueueLengths((clientId) => this.statements.outboundCount.get(clientId) ?? 0)
     this.transactions = prepareTransactions(this.db, this.statements, this.lengths)
-    this.group = new GroupCommit(this.db, () => this.rolledBack())
-    this.loadSubscriptionIndex()
-  }
-
-  private loadSubscriptionIndex(): void {
-    this.subscriptionIndex = new SubscriptionIndex()
-    for (const row of this.statements.subscriptionsAll.iterate()) this.subscriptionIndex.add(row.client_id, rowToSubscription(row))
-  }
-
-  /** A batch was rolled back: queue lengths and the subscription mirror may count writes that are gone. */
-  private rolledBack(): void {
-    this.lengths.clear()
-    this.loadSubscriptionIndex()
+    // A batch was rolled back: the queue lengths may count writes that are gone.
+    this.group = new GroupCommit(this.db, () => this.lengths.clear())
   }
 
   async retainedStore(message: Message): Promise<void> {
@@ -342,7 +328,7 @@ export class SqlitePersistence implements Persistence {
 
   async sessionDelete(clientId: string): Promise<void> {
     this.group.join()
-    for (const filter of this.transactions.sessionDelete(clientId)) this.subscriptionIndex.remove(clientId, filter)
+    this.transactions.sessionDelete(clientId)
     return this.group.wrote()
   }
 
@@ -353,14 +339,12 @@ export class SqlitePersistence implements Persistence {
   async subscriptionsAdd(clientId: string, subscriptions: Subscription[]): Promise<void> {
     this.group.join()
     this.transactions.subscriptionsAdd(clientId, subscriptions)
-    for (const subscription of subscriptions) this.subscriptionIndex.add(clientId, { ...subscription })
     return this.group.wrote()
   }
 
   async subscriptionsRemove(clientId: string, filters: string[]): Promise<void> {
     this.group.join()
     this.transactions.subscriptionsRemove(clientId, filters)
-    for (const filter of filters) this.subscriptionIndex.remove(clientId, filter)
     return this.group.wrote()
   }
 
@@ -379,10 +363,6 @@ export class SqlitePersistence implements Persistence {
       list.push(rowToSubscription(row))
     }
     return Array.from(grouped, ([clientId, subscriptions]) => ({ clientId, subscriptions }))
-  }
-
-  async subscriptionsByTopic(topic: string): Promise<Array<{ clientId: string; subscription: Subscription }>> {
-    return this.subscriptionIndex.match(topic)
   }
 
   async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest = false): Promise<string[]> {

@@ -121,3 +121,36 @@ describe('bridges in a cluster', () => {
     expect(`${message.topic}=${message.payload.toString()}`).toBe(`${topic}/after/takeover=ok`)
   }, 40_000)
 })
+
+describe('bridges in workers mode', () => {
+  it('one worker runs each bridge, messages from clients of every worker cross it, and a killed worker hands it on', async () => {
+    const redis = await startRedisServer()
+    onTestFinished(() => redis.stop())
+    const topic = uniqueId('workers')
+    const bridges = await file('workers-bridges.conf', ['connection central', `address 127.0.0.1:${mosquitto.port}`, `remote_clientid ${topic}-bridge`, `topic # out 1 "" ${topic}/`, 'restart_timeout 1'].join('\n'))
+    const wren = await startWren(['--no-ws', '--workers', '2', '--cluster', redis.url, '--bridge-file', bridges, '--sys-interval', '0', '--log-level', 'debug'])
+    onTestFinished(() => wren.stop())
+    await wren.waitForLog((line) => line.msg === 'all workers started', 15_000)
+    const runner = await wren.waitForLog((line) => line.msg === 'bridge connected', 15_000)
+    const remote = await connectClient(mosquitto.url)
+    await remote.client.subscribeAsync(`${topic}/#`, { qos: 1 })
+    const url = wren.urls.tcp as string
+
+    // The kernel hands connections to the workers in turn: publishers on both, one bridge for all of them
+    const publishers = await Promise.all([0, 1, 2, 3].map(() => connectClient(url)))
+    const workersUsed = new Set(wren.logs.filter((line) => line.msg === 'client connected').map((line) => line.worker))
+    expect(workersUsed).toEqual(new Set([1, 2]))
+    for (const [index, publisher] of publishers.entries()) await publisher.client.publishAsync(`m/${index}`, 'x', { qos: 1 })
+    const topics = []
+    for (let i = 0; i < publishers.length; i++) topics.push((await remote.inbox.next()).topic)
+    expect(topics.sort()).toEqual([0, 1, 2, 3].map((index) => `${topic}/m/${index}`))
+    expect(wren.logs.filter((line) => line.msg === 'bridge connected')).toHaveLength(1)
+
+    // The primary starts a new worker; the bridge's lease runs out (5 s) and a live worker takes the bridge
+    process.kill(runner.pid as number, 'SIGKILL')
+    await wren.waitForLog((line) => line.msg === 'bridge connected' && line.pid !== runner.pid, 20_000)
+    const after = await connectClient(url)
+    await after.client.publishAsync('after/takeover', 'ok', { qos: 1 })
+    expect((await remote.inbox.next((message) => message.topic === `${topic}/after/takeover`)).payload.toString()).toBe('ok')
+  }, 60_000)
+})

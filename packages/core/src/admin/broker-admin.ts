@@ -1,5 +1,6 @@
 import type { Connection } from '../connection/connection.js'
 import type { BrokerContext } from '../context.js'
+import { type AdminErrorCode, ErrorCode } from '../errors.js'
 import { ReasonCode } from '../errors.js'
 import { isSharedFilter, topicFilterProblem, topicNameProblem } from '../topic/topic-rules.js'
 import type { Message, ProtocolVersion, Subscription } from '../types.js'
@@ -92,7 +93,7 @@ const OFFLINE_SWEEP = 1000
 export class AdminError extends Error {
   override name = 'AdminError'
   constructor(
-    readonly code: 'WREN_CLIENT_NOT_FOUND' | 'WREN_SESSION_NOT_FOUND' | 'WREN_ON_OTHER_NODE' | 'WREN_TOPIC_INVALID',
+    readonly code: AdminErrorCode,
     message: string,
   ) {
     super(message)
@@ -181,14 +182,14 @@ export class BrokerAdmin {
    */
   kick(clientId: string, reason = 'disconnected by an administrator'): void {
     const connection = this.ctx.sessions.online.get(clientId)
-    if (!connection) throw this.notHere(clientId, 'WREN_CLIENT_NOT_FOUND', 'client')
+    if (!connection) throw this.notHere(clientId, ErrorCode.ClientNotFound, 'client')
     connection.close('kicked', ReasonCode.AdministrativeAction, reason)
   }
 
-  private notHere(clientId: string, code: 'WREN_CLIENT_NOT_FOUND' | 'WREN_SESSION_NOT_FOUND', what: string): AdminError {
+  private notHere(clientId: string, code: typeof ErrorCode.ClientNotFound | typeof ErrorCode.SessionNotFound, what: string): AdminError {
     const owner = this.ctx.cluster?.ownerOf(clientId)
     if (owner !== undefined && owner !== this.ctx.id) {
-      return new AdminError('WREN_ON_OTHER_NODE', `client '${clientId}' is connected to cluster node '${owner}'`)
+      return new AdminError(ErrorCode.OnOtherNode, `client '${clientId}' is connected to cluster node '${owner}'`)
     }
     return new AdminError(code, `no ${what} '${clientId}'`)
   }
@@ -263,8 +264,8 @@ export class BrokerAdmin {
       return
     }
     const owner = this.ctx.cluster?.ownerOf(clientId)
-    if (owner !== undefined && owner !== this.ctx.id) throw this.notHere(clientId, 'WREN_SESSION_NOT_FOUND', 'session')
-    if (!(await this.ctx.sessions.discard(clientId))) throw this.notHere(clientId, 'WREN_SESSION_NOT_FOUND', 'session')
+    if (owner !== undefined && owner !== this.ctx.id) throw this.notHere(clientId, ErrorCode.SessionNotFound, 'session')
+    if (!(await this.ctx.sessions.discard(clientId))) throw this.notHere(clientId, ErrorCode.SessionNotFound, 'session')
   }
 
   /** Subscriptions of every session the router knows (online and offline), filtered, ordered by client then filter. */
@@ -273,7 +274,7 @@ export class BrokerAdmin {
     const list: SubscriptionEntry[] = []
     if (query.topic !== undefined) {
       const problem = topicNameProblem(query.topic, this.ctx.topicLimits)
-      if (problem) throw new AdminError('WREN_TOPIC_INVALID', `'${query.topic}': ${problem}`)
+      if (problem) throw new AdminError(ErrorCode.TopicInvalid, `'${query.topic}': ${problem}`)
       for (const entry of router.match(query.topic)) if (!entry.listener) list.push(entryOf(entry.clientId, entry.subscription))
     } else {
       for (const entry of router.subscriptions()) list.push(entryOf(entry.clientId, entry.subscription))
@@ -287,7 +288,7 @@ export class BrokerAdmin {
   /** Retained messages whose topic matches `filter` (default every topic outside `$`-topics), ordered by topic. */
   async retained(filter = '#'): Promise<Message[]> {
     const problem = topicFilterProblem(filter, this.ctx.topicLimits)
-    if (problem || isSharedFilter(filter)) throw new AdminError('WREN_TOPIC_INVALID', `'${filter}': ${problem ?? 'not a plain topic filter'}`)
+    if (problem || isSharedFilter(filter)) throw new AdminError(ErrorCode.TopicInvalid, `'${filter}': ${problem ?? 'not a plain topic filter'}`)
     const messages = await this.ctx.persistence.retainedMatch(filter)
     return messages.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0))
   }
@@ -308,7 +309,7 @@ export class BrokerAdmin {
 
   private checkTopic(topic: string): void {
     const problem = topicNameProblem(topic, this.ctx.topicLimits)
-    if (problem) throw new AdminError('WREN_TOPIC_INVALID', `'${topic}': ${problem}`)
+    if (problem) throw new AdminError(ErrorCode.TopicInvalid, `'${topic}': ${problem}`)
   }
 
   /**

@@ -1,18 +1,19 @@
-import type { BrokerContext } from '../context.js'
+import type { BrokerCore } from '../core.js'
+import type { Distributor } from '../router/distribute.js'
+import type { SessionManager } from '../session/session-manager.js'
 import type { ClusterHandlers } from './cluster-bus.js'
 
 /** What this node does with what the cluster bus tells it. */
-export function clusterHandlers(ctx: BrokerContext): ClusterHandlers {
-  const sessions = ctx.sessions
+export function clusterHandlers(core: BrokerCore, sessions: SessionManager, distributor: Distributor): ClusterHandlers {
   return {
-    deliver: (message, deliveries) => sessions.deliverRemote(message, deliveries),
-    subscriptionAdded: (clientId, subscription) => ctx.router.add(clientId, subscription),
+    deliver: (message, deliveries) => distributor.deliverRemote(message, deliveries),
+    subscriptionAdded: (clientId, subscription) => core.router.add(clientId, subscription),
     subscriptionRemoved: (clientId, filter) => {
-      ctx.router.remove(clientId, filter)
+      core.router.remove(clientId, filter)
     },
     release: (clientId) => sessions.release(clientId),
     nodeDown: (nodeId, clients) => {
-      ctx.logger.warn({ nodeId, clients: clients.length }, 'cluster node down: adopting its clients')
+      core.logger.warn({ nodeId, clients: clients.length }, 'cluster node down: adopting its clients')
       void sessions.adoptOrphans(nodeId, clients)
     },
   }

@@ -1,8 +1,7 @@
 import type { Packet } from 'mqtt-packet'
 import type { Duplex } from 'node:stream'
 import type { BrokerContext } from '../context.js'
-import { ProtocolViolation, ReasonCode, malformed, protocolError } from '../errors.js'
-import { redirectReference, type PendingConnect } from '../handlers/connect.js'
+import { type DisconnectReason, ErrorCode, ProtocolViolation, ReasonCode, malformed, protocolError } from '../errors.js'
 import type { ClientInfo } from '../hooks/hook-types.js'
 import type { OutboundEntry } from '../persistence/persistence.js'
 import type { Holdable, Session, SessionLink } from '../session/session.js'
@@ -10,9 +9,12 @@ import { Deque } from '../session/deque.js'
 import type { ConnectionMeta, Message, ProtocolVersion } from '../types.js'
 import { encodeAck, encodePacket, encodePublishV4For, encodePublishV4Header, type OutgoingPacket } from './packet-encoder.js'
 import type { InboundAliases } from './inbound-aliases.js'
+import { InboundQuota } from './inbound-quota.js'
 import type { KeepaliveWatched } from './keepalive.js'
 import { PacketReader, type PacketSink } from './packet-reader.js'
+import type { PendingConnect } from './pending-connect.js'
 import { encodePublishV5, type OutboundAliases } from './publish-v5.js'
+import { redirectReference } from './server-reference.js'
 
 export type PacketHandler = (connection: Connection, packet: Packet, done: () => void) => void
 
@@ -107,10 +109,10 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
   outboundAliases: OutboundAliases | null = null
   /** The alias the last v5 PUBLISH encoding introduced (0: none), undone if that packet is dropped. */
   lastNewAlias = 0
-  /** MQTT 5 QoS 1/2 publishes received and not yet acknowledged (Receive Maximum, [MQTT-3.3.4-9]). */
   /** MQTT 5 Request Problem Information (default on): whether acks may carry a Reason String. */
   requestProblemInformation = true
-  inboundQuota = 0
+  /** MQTT 5 QoS 1/2 publishes received whose exchange has not ended (the broker's Receive Maximum). */
+  readonly inboundQuota: InboundQuota
   congested = false
   /** Congested for longer than `qos0HoldTime`: QoS 0 for this client is dropped rather than holding publishers. */
   shedding = false
@@ -154,17 +156,18 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
   connectedAt = 0
   keepalive = 0
   private connectTimer: NodeJS.Timeout | null
-  private closeReason = ''
+  private closeReason: DisconnectReason | null = null
 
   constructor(
     readonly ctx: BrokerContext,
     readonly stream: Duplex,
     meta: ConnectionMeta,
     private readonly handlers: Readonly<Record<string, PacketHandler>>,
-    private readonly onClose: (connection: Connection, reason: string) => void,
+    private readonly onClose: (connection: Connection, reason: DisconnectReason) => void,
   ) {
     this.client = new Client(meta)
     this.reader = new PacketReader(ctx.options, this)
+    this.inboundQuota = new InboundQuota(ctx.options.receiveMaximum)
     ;(stream as OwnedStream)[kConnection] = this
     stream.on('data', streamData)
     stream.on('error', streamError)
@@ -207,8 +210,8 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
       this.ctx.stats.publishReceivedByQos[packet.qos]++
       this.publishIn++
       // Counted on arrival: a client may not have more QoS 1/2 publishes unacknowledged than our Receive Maximum.
-      if (packet.qos > 0 && this.protocolVersion === 5 && ++this.inboundQuota > this.ctx.options.receiveMaximum) {
-        this.fail(new ProtocolViolation('WREN_RECEIVE_MAXIMUM_EXCEEDED', ReasonCode.ReceiveMaximumExceeded, 'more unacknowledged QoS 1/2 publishes than Receive Maximum')) // [MQTT-3.3.4-9]
+      if (packet.qos > 0 && this.protocolVersion === 5 && !this.inboundQuota.take()) {
+        this.fail(new ProtocolViolation(ErrorCode.ReceiveMaximumExceeded, ReasonCode.ReceiveMaximumExceeded, 'more unacknowledged QoS 1/2 publishes than Receive Maximum')) // [MQTT-3.3.4-9]
         return
       }
     }
@@ -229,7 +232,6 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     this.dispatch(packet)
   }
 
-  /** Per-client publish rate: over the limit, stop reading until the current one-second window ends. */
   /**
    * Per-client publish rate: the PUBLISH that uses up the current one-second window's budget is the last
    * one handled in it; what follows (already read or not) waits for the next window.
@@ -308,17 +310,16 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
   }
 
   onParseError(error: Error): void {
-    if (error instanceof ProtocolViolation) {
-      this.fail(error)
+    if (!(error instanceof ProtocolViolation)) {
+      this.fail(malformed(error.message))
       return
     }
-    if (this.state === 'new' && error.message === 'Invalid protocol version') {
+    if (error.code !== ErrorCode.UnsupportedProtocolVersion) this.fail(error)
+    else if (this.state === 'new') {
       // [MQTT-3.1.2-2] an unsupported protocol level gets CONNACK 0x01, then the connection closes
       this.writePacket({ cmd: 'connack', returnCode: 1, sessionPresent: false })
       this.close('unsupported-protocol-version')
-      return
-    }
-    this.fail(malformed(error.message))
+    } else this.fail(malformed(error.message)) // a second CONNECT, and not even a well-formed one
   }
 
   onConnectTimeout(): void {
@@ -491,6 +492,8 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
   }
 
   writeAck(kind: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', packetId: number, reasonCode = 0, reason?: string): void {
+    // The ack that ends an inbound QoS 1/2 exchange gives its Receive Maximum slot back.
+    if (kind === 'puback' || kind === 'pubcomp' || (kind === 'pubrec' && reasonCode >= 0x80)) this.inboundQuota.release()
     if (reasonCode === 0 || this.protocolVersion < 5) this.writeBuffer(encodeAck(kind, packetId))
     else this.writePacket({ cmd: kind, messageId: packetId, reasonCode, ...this.reasonProperties(reason) })
   }
@@ -582,11 +585,11 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
    * Closes once. A v5 client that got as far as CONNACK first receives DISCONNECT with `reasonCode`
    * [MQTT-4.13.2-1]; everything after (will, session) is the broker's onClose.
    */
-  close(reason: string, reasonCode?: number, reasonString?: string): void {
+  close(reason: DisconnectReason, reasonCode?: number, reasonString?: string): void {
     if (this.state === 'closed') return
     const wasConnected = this.state === 'connected'
     if (wasConnected && reasonCode !== undefined && this.protocolVersion === 5) {
-      const serverReference = redirectReference(this, reasonCode)
+      const serverReference = redirectReference(this.ctx.options, reasonCode)
       // DISCONNECT may carry a Reason String whatever Request Problem Information says [MQTT-3.1.2-29]
       const properties = {
         ...(this.ctx.options.reasonStrings ? { reasonString: reasonString ?? reason } : {}),
@@ -610,7 +613,8 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     this.onClose(this, reason)
   }
 
-  get reason(): string {
-    return this.closeReason
+  /** Why the connection ended (read once it has). */
+  get reason(): DisconnectReason {
+    return this.closeReason ?? 'socket-closed'
   }
 }

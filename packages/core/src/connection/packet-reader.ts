@@ -1,8 +1,11 @@
 import { parser as createParser, type IPublishPacket, type Packet } from 'mqtt-packet'
-import { ProtocolViolation, ReasonCode, malformed } from '../errors.js'
+import { ErrorCode, ProtocolViolation, ReasonCode, malformed } from '../errors.js'
+import { decodeSubscribe, decodeUnsubscribe } from './subscription-packets.js'
 import { frameViolation, publishTopicViolation, type WireLimits } from './wire-rules.js'
 
 const MAX_REMAINING_LENGTH_BYTES = 4
+const SUBSCRIBE = 8
+const UNSUBSCRIBE = 10
 
 /** Where parsed packets and parse errors go (the connection). */
 export interface PacketSink {
@@ -134,7 +137,7 @@ export class PacketReader {
       }
       const end = index + remaining
       if (end - pos > this.maxPacketSize) {
-        this.fail(new ProtocolViolation('WREN_PACKET_TOO_LARGE', ReasonCode.PacketTooLarge, `packet of ${end - pos} bytes exceeds the maximum packet size`))
+        this.fail(new ProtocolViolation(ErrorCode.PacketTooLarge, ReasonCode.PacketTooLarge, `packet of ${end - pos} bytes exceeds the maximum packet size`))
         return
       }
       if (end > length) {
@@ -151,6 +154,11 @@ export class PacketReader {
   private parseWhole(frame: Buffer, bodyStart: number): void {
     const violation = frameViolation(frame, bodyStart, this.protocolVersion, this.limits)
     if (violation) return this.fail(violation)
+    const type = (frame[0] as number) >> 4
+    if (type === SUBSCRIBE || type === UNSUBSCRIBE) {
+      const decoded = type === SUBSCRIBE ? decodeSubscribe(frame, bodyStart, this.protocolVersion) : decodeUnsubscribe(frame, bodyStart, this.protocolVersion)
+      return decoded instanceof ProtocolViolation ? this.fail(decoded) : this.sink.onPacket(decoded)
+    }
     const parser = sharedParser()
     parser.settings = { protocolVersion: this.protocolVersion }
     parsed = null

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer'
-import { ProtocolViolation, ReasonCode, malformed, protocolError } from '../errors.js'
+import { ErrorCode, ProtocolViolation, ReasonCode, malformed, protocolError } from '../errors.js'
 
 /**
  * Byte-level rules that mqtt-packet's parser does not enforce (it decodes strings leniently, merges
@@ -101,10 +101,16 @@ class Walk {
   text(what: string): number {
     const length = this.int16()
     this.need(length)
-    const bytes = this.frame.subarray(this.pos, this.pos + length)
+    const start = this.pos
     this.pos += length
-    if (!isUtf8(bytes)) throw new Stop(malformed(`${what} is not well-formed UTF-8`))
-    if (bytes.indexOf(0) !== -1) throw new Stop(malformed(`${what} contains U+0000`))
+    // Most strings are ASCII: checked in place, without a view per string (a SUBSCRIBE may carry thousands).
+    let ascii = true
+    for (let i = start; i < this.pos; i++) {
+      const byte = this.frame[i] as number
+      if (byte === 0) throw new Stop(malformed(`${what} contains U+0000`))
+      if (byte > 0x7f) ascii = false
+    }
+    if (!ascii && !isUtf8(this.frame.subarray(start, this.pos))) throw new Stop(malformed(`${what} is not well-formed UTF-8`))
     return length
   }
 
@@ -123,7 +129,7 @@ class Walk {
       if (kind === undefined || !allowed.has(id)) throw new Stop(malformed(`property ${id} is not allowed in ${context}`))
       if (id === USER_PROPERTY) {
         if (++userProperties > this.limits.maxUserProperties) {
-          throw new Stop(new ProtocolViolation('WREN_TOO_MANY_USER_PROPERTIES', ReasonCode.QuotaExceeded, `more than ${this.limits.maxUserProperties} user properties`))
+          throw new Stop(new ProtocolViolation(ErrorCode.TooManyUserProperties, ReasonCode.QuotaExceeded, `more than ${this.limits.maxUserProperties} user properties`))
         }
       } else if (id < 32) {
         if (seenLow & (1 << id)) throw new Stop(protocolError(`property ${id} included more than once`))
@@ -226,10 +232,15 @@ export function frameViolation(frame: Buffer, bodyStart: number, version: number
 }
 
 function checkConnect(walk: Walk): void {
-  walk.binary() // protocol name: checked by the parser
+  const nameStart = walk.pos + 2
+  walk.binary()
+  const name = walk.frame.toString('latin1', nameStart, walk.pos)
+  // Any other protocol name is the parser's to refuse (a malformed packet).
+  if (name !== 'MQTT' && name !== 'MQIsdp') return
+  // Bit 7 marks a bridge (Mosquitto's try_private) on levels 3 and 4.
   const level = walk.byte() & 0x7f
-  // An unknown level is answered by the parser's path (CONNACK 0x01), whatever follows it.
-  if (level < 3 || level > 5) return
+  // [MQTT-3.1.2-2] an unknown level is answered with CONNACK 0x01 (the connection acts on this code), whatever follows it.
+  if (level < 3 || level > 5) throw new Stop(new ProtocolViolation(ErrorCode.UnsupportedProtocolVersion, ReasonCode.UnsupportedProtocolVersion, `protocol level ${level}`))
   const flags = walk.byte()
   walk.int16()
   if (level === 5) walk.properties('connect')

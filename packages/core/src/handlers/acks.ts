@@ -31,7 +31,6 @@ export const handlePubrel: PacketHandler = (connection, packet, done) => {
     known = session.incoming.delete(packetId) || session.restoredFromStore
     if (known && session.persistent) session.store?.push({ kind: 'incoming-remove', packetId })
   }
-  if (connection.protocolVersion === 5 && connection.inboundQuota > 0) connection.inboundQuota--
   connection.writeAck('pubcomp', packetId, known || connection.protocolVersion !== 5 ? 0 : ReasonCode.PacketIdentifierNotFound)
   done()
 }

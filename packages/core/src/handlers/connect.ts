@@ -2,11 +2,13 @@ import type { IConnackPacket, IConnectPacket } from 'mqtt-packet'
 import { isUtf8 } from 'node:buffer'
 import type { Connection, PacketHandler } from '../connection/connection.js'
 import { encodePacket } from '../connection/packet-encoder.js'
+import type { PendingConnect } from '../connection/pending-connect.js'
 import { OutboundAliases } from '../connection/publish-v5.js'
-import { generateId } from '../context.js'
+import { redirectReference } from '../connection/server-reference.js'
 import { ReasonCode, connackCodeForV3, malformed, protocolError } from '../errors.js'
-import type { AuthExchangeResult, AuthenticateResult, ConnectRequest, Denial, PublishVerdict, Verdict } from '../hooks/hook-types.js'
+import type { AuthExchangeResult, AuthenticateResult, Denial, PublishVerdict, Verdict } from '../hooks/hook-types.js'
 import { denialOf, denialReason, runChainAsync } from '../hooks/hook-runner.js'
+import { generateId } from '../ids.js'
 import { hasWildcard, isBridgeStateTopic, isSysTopic, topicNameProblem } from '../topic/topic-rules.js'
 import type { Message, ProtocolVersion, QoS } from '../types.js'
 import { createMessage, messageProperties, toBuffer } from './message-from-packet.js'
@@ -14,13 +16,6 @@ import { createMessage, messageProperties, toBuffer } from './message-from-packe
 const NEVER = 0xffffffff
 
 /** CONNACK with a refusal, then close [MQTT-3.2.2-5]. */
-/** [MQTT-4.11] a redirect (0x9C use another server, 0x9D server moved) names where to go. */
-export function redirectReference(connection: Connection, reasonCode: number): string | undefined {
-  const reference = connection.ctx.options.serverReference
-  const redirect = reasonCode === ReasonCode.UseAnotherServer || reasonCode === ReasonCode.ServerMoved
-  return redirect && reference !== '' ? reference : undefined
-}
-
 function refuse(connection: Connection, reasonCode: number, reason: string, serverReference?: string): void {
   const packet: IConnackPacket =
     connection.protocolVersion === 5
@@ -28,7 +23,7 @@ function refuse(connection: Connection, reasonCode: number, reason: string, serv
       : { cmd: 'connack', returnCode: connackCodeForV3(reasonCode), sessionPresent: false }
   if (connection.protocolVersion === 5) {
     // A Reason String is allowed on CONNACK whatever Request Problem Information says [MQTT-3.1.2-29]
-    const reference = serverReference ?? redirectReference(connection, reasonCode)
+    const reference = serverReference ?? redirectReference(connection.ctx.options, reasonCode)
     const reasonString = connection.ctx.options.reasonStrings ? { reasonString: reason } : {}
     packet.properties = reference === undefined ? reasonString : { ...reasonString, serverReference: reference }
   }
@@ -205,14 +200,6 @@ function referenceOf(verdict: unknown): string | undefined {
   return typeof verdict === 'object' && verdict !== null ? (verdict as Denial).serverReference : undefined
 }
 
-/** Everything CONNECT decided that admission still needs, kept while an AUTH exchange runs. */
-export interface PendingConnect {
-  request: ConnectRequest
-  willDelayInterval: number
-  extras: ConnackExtras
-  requestResponseInformation: boolean
-}
-
 /** preConnect, then authentication (plain, or the first step of an AUTH exchange), then the session. */
 async function admit(connection: Connection, pending: PendingConnect, authData: Buffer | undefined): Promise<void> {
   const ctx = connection.ctx
@@ -374,16 +361,6 @@ function openSessionExclusive(connection: Connection, pending: PendingConnect): 
     ctx.events.emit('clientConnected', connection.client)
     session.resume(connection)
   })
-}
-
-interface ConnackExtras {
-  assigned: string | undefined
-  expiryCapped: boolean
-  expiryInterval: number
-  keepaliveCapped: boolean
-  keepalive: number
-  authMethod: string | undefined
-  authData: Buffer | undefined
 }
 
 function connackFor(connection: Connection, present: boolean, pending: PendingConnect): IConnackPacket {

@@ -2,7 +2,7 @@ import type { IPublishPacket } from 'mqtt-packet'
 import { isUtf8 } from 'node:buffer'
 import type { Connection, PacketHandler } from '../connection/connection.js'
 import { InboundAliases } from '../connection/inbound-aliases.js'
-import { ProtocolViolation, ReasonCode, malformed, protocolError } from '../errors.js'
+import { ErrorCode, ProtocolViolation, ReasonCode, malformed, protocolError } from '../errors.js'
 import { denialOf, denialReason, runChain } from '../hooks/hook-runner.js'
 import type { PublishVerdict } from '../hooks/hook-types.js'
 import { hasWildcard, isBridgeStateTopic, isSysTopic, topicNameProblem } from '../topic/topic-rules.js'
@@ -14,13 +14,13 @@ function resolveTopic(connection: Connection, packet: IPublishPacket): string | 
   const alias = packet.properties?.topicAlias
   if (alias === undefined || connection.protocolVersion !== 5) return packet.topic
   if (alias === 0 || alias > connection.ctx.options.topicAliasMaximum) {
-    connection.fail(new ProtocolViolation('WREN_TOPIC_ALIAS_INVALID', ReasonCode.TopicAliasInvalid, `topic alias ${alias} out of range`)) // [MQTT-3.3.2-8] [MQTT-3.3.2-9]
+    connection.fail(new ProtocolViolation(ErrorCode.TopicAliasInvalid, ReasonCode.TopicAliasInvalid, `topic alias ${alias} out of range`)) // [MQTT-3.3.2-8] [MQTT-3.3.2-9]
     return undefined
   }
   if (packet.topic.length > 0) {
     const aliases = (connection.inboundAliases ??= new InboundAliases(connection.ctx.options.maxTopicAliasBytes))
     if (!aliases.set(alias, packet.topic)) {
-      connection.fail(new ProtocolViolation('WREN_TOPIC_ALIAS_BYTES', ReasonCode.QuotaExceeded, 'topic aliases hold more than maxTopicAliasBytes'))
+      connection.fail(new ProtocolViolation(ErrorCode.TopicAliasBytes, ReasonCode.QuotaExceeded, 'topic aliases hold more than maxTopicAliasBytes'))
       return undefined
     }
     return packet.topic
@@ -32,14 +32,17 @@ function resolveTopic(connection: Connection, packet: IPublishPacket): string | 
 
 /** Acknowledges an inbound QoS 1/2 publish, with a v5 reason code (and reason) when it was not accepted. */
 function acknowledge(connection: Connection, qos: QoS, packetId: number, reasonCode: number, reason?: string): void {
-  if (qos === 1) {
-    if (connection.inboundQuota > 0) connection.inboundQuota--
-    connection.writeAck('puback', packetId, reasonCode, reason)
-  } else if (qos === 2) {
-    // A failed PUBREC ends the exchange [MQTT-4.3.3-4]: no PUBREL follows to release the quota.
-    if (reasonCode >= 0x80 && connection.inboundQuota > 0) connection.inboundQuota--
-    connection.writeAck('pubrec', packetId, reasonCode, reason)
-  }
+  if (qos === 1) connection.writeAck('puback', packetId, reasonCode, reason)
+  else if (qos === 2) connection.writeAck('pubrec', packetId, reasonCode, reason)
+}
+
+/**
+ * [MQTT-4.3.3-2] a resent QoS 2 PUBLISH of a message already routed: acknowledged again, not forwarded twice; it
+ * is the same exchange, so it gives back the Receive Maximum slot its arrival took.
+ */
+function acknowledgeDuplicate(connection: Connection, packetId: number): void {
+  connection.inboundQuota.release()
+  acknowledge(connection, 2, packetId, 0)
 }
 
 /**
@@ -63,24 +66,22 @@ export const handlePublish: PacketHandler = (connection, packet, done) => {
   const problem = topicNameProblem(topic, ctx.topicLimits)
   if (problem) {
     // [MQTT-3.3.2-2] a topic name with wildcards (or otherwise invalid) ends the connection
-    connection.fail(new ProtocolViolation('WREN_TOPIC_NAME_INVALID', ReasonCode.TopicNameInvalid, `invalid topic name: ${problem}`))
+    connection.fail(new ProtocolViolation(ErrorCode.TopicNameInvalid, ReasonCode.TopicNameInvalid, `invalid topic name: ${problem}`))
     return done()
   }
   if (qos > ctx.options.maxQos) {
-    connection.fail(new ProtocolViolation('WREN_QOS_NOT_SUPPORTED', ReasonCode.QoSNotSupported, `QoS ${qos} above the maximum`)) // [MQTT-3.3.1-4]
+    connection.fail(new ProtocolViolation(ErrorCode.QosNotSupported, ReasonCode.QoSNotSupported, `QoS ${qos} above the maximum`)) // [MQTT-3.3.1-4]
     return done()
   }
   if (publish.retain && !ctx.options.retainAvailable) {
-    connection.fail(new ProtocolViolation('WREN_RETAIN_NOT_SUPPORTED', ReasonCode.RetainNotSupported, 'retain is not available')) // [MQTT-3.3.1-14]
+    connection.fail(new ProtocolViolation(ErrorCode.RetainNotSupported, ReasonCode.RetainNotSupported, 'retain is not available')) // [MQTT-3.3.1-14]
     return done()
   }
   if (isSysTopic(topic) && !(connection.client.bridge && isBridgeStateTopic(topic))) {
     // The broker's own namespace: acknowledged (the client did nothing wrong on the wire) and dropped, so
     // nobody can forge broker statistics, retained or live.
     ctx.logger.debug({ clientId: connection.client.id, topic }, 'client publish to $SYS dropped')
-    if (qos === 1) connection.writeAck('puback', packetId, v5 ? ReasonCode.NotAuthorized : 0)
-    else if (qos === 2) connection.writeAck('pubrec', packetId, v5 ? ReasonCode.NotAuthorized : 0)
-    if (qos > 0 && connection.inboundQuota > 0) connection.inboundQuota--
+    acknowledge(connection, qos, packetId, v5 ? ReasonCode.NotAuthorized : 0)
     return done()
   }
   const payload = toBuffer(publish.payload)
@@ -97,17 +98,14 @@ export const handlePublish: PacketHandler = (connection, packet, done) => {
   }
   if (properties?.payloadFormatIndicator === true && !isUtf8(payload)) {
     // [MQTT-3.3.2-4] the payload claims UTF-8 and is not
-    if (qos === 0) connection.fail(new ProtocolViolation('WREN_PAYLOAD_FORMAT_INVALID', ReasonCode.PayloadFormatInvalid, 'payload is not UTF-8'))
+    if (qos === 0) connection.fail(new ProtocolViolation(ErrorCode.PayloadFormatInvalid, ReasonCode.PayloadFormatInvalid, 'payload is not UTF-8'))
     else acknowledge(connection, qos, packetId, ReasonCode.PayloadFormatInvalid)
     return done()
   }
   const session = connection.session
   if (qos === 2 && session) {
     if (session.incoming.has(packetId)) {
-      // [MQTT-4.3.3-2] a duplicate of a message already routed: acknowledge again, do not forward twice;
-      // it is the same exchange, so it does not take another slot of Receive Maximum.
-      if (connection.inboundQuota > 0) connection.inboundQuota--
-      acknowledge(connection, 2, packetId, 0)
+      acknowledgeDuplicate(connection, packetId)
       return done()
     }
     if (session.restoredFromStore) {
@@ -115,8 +113,7 @@ export const handlePublish: PacketHandler = (connection, packet, done) => {
         (seen) => {
           if (seen) {
             session.incoming.add(packetId)
-            if (connection.inboundQuota > 0) connection.inboundQuota--
-            acknowledge(connection, 2, packetId, 0)
+            acknowledgeDuplicate(connection, packetId)
             done()
           } else accept(connection, createMessage(topic, payload, qos, publish.retain, properties, connection.client.id), packetId, done)
         },
@@ -155,7 +152,7 @@ function accept(connection: Connection, message: Message, packetId: number, done
 function route(connection: Connection, message: Message, packetId: number, done: () => void): void {
   const ctx = connection.ctx
   const qos = message.qos
-  ctx.route(message, connection.client, (error) => {
+  ctx.distributor.route(message, connection.client, (error) => {
     if (error) {
       ctx.logger.error({ clientId: connection.client.id, err: error, topic: message.topic }, 'message could not be stored')
       // Not acknowledged: the client still owns the message and will resend it.

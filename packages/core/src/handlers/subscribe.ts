@@ -7,10 +7,11 @@ import { isSharedFilter, topicFilterProblem } from '../topic/topic-rules.js'
 import type { QoS, RetainHandling, Subscription } from '../types.js'
 
 /**
- * A SUBSCRIBE with thousands of filters is handled in slices: between them other clients' packets and
- * timers get their turn, so one packet cannot hold the event loop for its whole length.
+ * A SUBSCRIBE with thousands of filters is handled in slices of at most this many milliseconds: between them
+ * other clients' packets and timers get their turn, so one packet cannot hold the event loop for its whole
+ * length. Slices are timed rather than counted because a filter's cost varies (hooks, a cold JIT, a loaded CPU).
  */
-const YIELD_EVERY = 256
+const SLICE_MS = 2
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 /** SUBACK failure code: 0x80 in 3.1.1, the specific reason in 5.0. */
@@ -47,6 +48,11 @@ async function grant(connection: Connection, wanted: Subscription): Promise<Subs
     return { code: failureCode(connection, ReasonCode.QuotaExceeded), reason: 'too many subscriptions' }
   }
   return granted
+}
+
+/** The subscription options as the client sent them (MQTT 5 §3.8.3.1), to tell repeated filters apart. */
+function optionsByte(requested: ISubscription): number {
+  return requested.qos | (requested.nl === true ? 4 : 0) | (requested.rap === true ? 8 : 0) | ((requested.rh ?? 0) << 4)
 }
 
 function subscriptionFrom(connection: Connection, requested: ISubscription, identifier: number | undefined): Subscription {
@@ -97,15 +103,19 @@ export const handleSubscribe: PacketHandler = (connection, packet, done) => {
     const retainedFor: Subscription[] = []
     const reasons: string[] = []
     // A filter repeated with the same options in one SUBSCRIBE is granted once: the copies get its code.
-    const handled = new Map<string, { options: string; code: number }>()
+    const handled = new Map<string, { options: number; code: number }>()
+    let sliceStart = performance.now()
     for (const requested of subscribe.subscriptions) {
-      const options = `${requested.qos}/${requested.nl === true}/${requested.rap === true}/${requested.rh ?? 0}`
+      if (performance.now() - sliceStart > SLICE_MS) {
+        await nextTurn()
+        sliceStart = performance.now()
+      }
+      const options = optionsByte(requested)
       const earlier = handled.get(requested.topic)
       if (earlier !== undefined && earlier.options === options) {
         codes.push(earlier.code)
         continue
       }
-      if (handled.size % YIELD_EVERY === YIELD_EVERY - 1) await nextTurn()
       const outcome = await grant(connection, subscriptionFrom(connection, requested, identifier))
       handled.set(requested.topic, { options, code: 'filter' in outcome ? outcome.qos : outcome.code })
       if (!('filter' in outcome)) {
@@ -131,9 +141,12 @@ export const handleSubscribe: PacketHandler = (connection, packet, done) => {
     const reason = connection.protocolVersion === 5 && reasons.length > 0 ? reasons.join('; ') : undefined
     connection.writePacket({ cmd: 'suback', messageId: subscribe.messageId ?? 0, granted: codes, ...connection.reasonProperties(reason) })
     if (accepted.length > 0) ctx.events.emit('subscribed', connection.client, accepted)
-    for (let i = 0; i < retainedFor.length; i++) {
-      if (i % YIELD_EVERY === YIELD_EVERY - 1) await nextTurn()
-      const subscription = retainedFor[i] as Subscription
+    sliceStart = performance.now()
+    for (const subscription of retainedFor) {
+      if (performance.now() - sliceStart > SLICE_MS) {
+        await nextTurn()
+        sliceStart = performance.now()
+      }
       const ids = subscription.subscriptionIdentifier === undefined ? undefined : [subscription.subscriptionIdentifier]
       for (const message of await ctx.persistence.retainedMatch(subscription.filter)) {
         // A large retained set must not overrun the socket (where QoS 0 would be dropped): keep pace with it.

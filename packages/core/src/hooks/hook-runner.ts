@@ -1,4 +1,5 @@
 import type { HookName, HookOptions, HookResult, Hooks } from './hook-types.js'
+import { ErrorCode, UsageError } from '../errors.js'
 
 const HOOK_NAMES: readonly HookName[] = [
   'preConnect',
@@ -34,9 +35,9 @@ export function createHookChains(options: HookOptions | undefined): HookChains {
 
 export function addHook<K extends HookName>(chains: HookChains, name: K, hook: Hooks[K]): void {
   if (!HOOK_NAMES.includes(name)) {
-    throw new TypeError(`WREN_HOOK_UNKNOWN: no hook named '${String(name)}'; known hooks: ${HOOK_NAMES.join(', ')}`)
+    throw new UsageError(ErrorCode.HookUnknown, `no hook named '${String(name)}'; known hooks: ${HOOK_NAMES.join(', ')}`)
   }
-  if (typeof hook !== 'function') throw new TypeError(`WREN_HOOK_NOT_FUNCTION: hook '${name}' must be a function`)
+  if (typeof hook !== 'function') throw new UsageError(ErrorCode.HookNotFunction, `hook '${name}' must be a function`)
   chains[name].push(hook)
 }
 

@@ -8,7 +8,6 @@ import type {
   WillRecord,
 } from './persistence.js'
 import { RetainedTree } from './retained-tree.js'
-import { SubscriptionIndex } from './subscription-index.js'
 
 /** One client's queue: a Map keeps insertion order and finds an entry by message id in O(1). */
 class OutboundQueue {
@@ -48,7 +47,6 @@ export class MemoryPersistence implements Persistence {
   private readonly retained = new RetainedTree<Message>()
   private readonly sessions = new Map<string, SessionRecord>()
   private readonly subscriptions = new Map<string, Map<string, Subscription>>()
-  private readonly subscriptionIndex = new SubscriptionIndex()
   private readonly outbound = new Map<string, OutboundQueue>()
   private readonly incoming = new Map<string, Set<number>>()
   private readonly wills = new Map<string, WillRecord>()
@@ -85,11 +83,7 @@ export class MemoryPersistence implements Persistence {
 
   async sessionDelete(clientId: string): Promise<void> {
     this.sessions.delete(clientId)
-    const subscriptions = this.subscriptions.get(clientId)
-    if (subscriptions) {
-      for (const filter of subscriptions.keys()) this.subscriptionIndex.remove(clientId, filter)
-      this.subscriptions.delete(clientId)
-    }
+    this.subscriptions.delete(clientId)
     this.outbound.delete(clientId)
     this.incoming.delete(clientId)
     this.wills.delete(clientId)
@@ -105,19 +99,13 @@ export class MemoryPersistence implements Persistence {
       stored = new Map()
       this.subscriptions.set(clientId, stored)
     }
-    for (const subscription of subscriptions) {
-      const copy = { ...subscription }
-      stored.set(subscription.filter, copy)
-      this.subscriptionIndex.add(clientId, copy)
-    }
+    for (const subscription of subscriptions) stored.set(subscription.filter, { ...subscription })
   }
 
   async subscriptionsRemove(clientId: string, filters: string[]): Promise<void> {
     const stored = this.subscriptions.get(clientId)
     if (!stored) return
-    for (const filter of filters) {
-      if (stored.delete(filter)) this.subscriptionIndex.remove(clientId, filter)
-    }
+    for (const filter of filters) stored.delete(filter)
     if (stored.size === 0) this.subscriptions.delete(clientId)
   }
 
@@ -131,10 +119,6 @@ export class MemoryPersistence implements Persistence {
       clientId,
       subscriptions: Array.from(stored.values(), (subscription) => ({ ...subscription })),
     }))
-  }
-
-  async subscriptionsByTopic(topic: string): Promise<Array<{ clientId: string; subscription: Subscription }>> {
-    return this.subscriptionIndex.match(topic)
   }
 
   async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest = false): Promise<string[]> {

@@ -76,10 +76,11 @@ export interface Persistence {
   subscriptionsAdd(clientId: string, subscriptions: Subscription[]): Promise<void>
   subscriptionsRemove(clientId: string, filters: string[]): Promise<void>
   subscriptionsGet(clientId: string): Promise<Subscription[]>
-  /** Every stored subscription, grouped by client: what a broker loads into its router at start. */
+  /**
+   * Every stored subscription, grouped by client: what a broker loads into its router at start. The router
+   * then matches topics in memory, so the store keeps no index by topic.
+   */
   subscriptionsAll(): Promise<ClientSubscriptions[]>
-  /** Clients whose subscriptions match a topic, with each matching subscription. */
-  subscriptionsByTopic(topic: string): Promise<Array<{ clientId: string; subscription: Subscription }>>
 
   /**
    * Appends one message to the queues of many clients at once (one round trip where the backend allows).
@@ -99,6 +100,7 @@ export interface Persistence {
   outboundRemove(clientId: string, messageId: string): Promise<void>
   /** The client's queue in order, including sent and released entries, for resending on reconnect. */
   outboundList(clientId: string): Promise<OutboundEntry[]>
+  /** How many entries the client's queue holds, without reading them: what `broker.admin` shows for an offline session. */
   outboundCount(clientId: string): Promise<number>
 
   /** Inbound QoS 2: ids of PUBLISH packets received and routed whose PUBREL has not arrived yet. */

@@ -1,4 +1,4 @@
-import type { BrokerContext } from '../context.js'
+import type { BrokerCore } from '../core.js'
 import type { Message } from '../types.js'
 
 /**
@@ -6,7 +6,7 @@ import type { Message } from '../types.js'
  * message for a topic that has none yet is then routed as usual but not kept. Replacing or clearing a
  * topic's retained message is always allowed.
  */
-export async function storeRetained(ctx: BrokerContext, message: Message): Promise<void> {
+export async function storeRetained(ctx: BrokerCore, message: Message): Promise<void> {
   const max = ctx.options.maxRetainedMessages
   if (max > 0 && message.payload.length > 0) {
     const persistence = ctx.persistence

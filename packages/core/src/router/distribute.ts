@@ -1,8 +1,10 @@
-import type { BrokerContext } from '../context.js'
+import type { RemoteDelivery } from '../cluster/cluster-bus.js'
+import { type BrokerCore, reportStoreError } from '../core.js'
 import type { ClientInfo } from '../hooks/hook-types.js'
 import { runChain } from '../hooks/hook-runner.js'
 import type { OutboundTarget } from '../persistence/persistence.js'
 import { storeRetained } from '../persistence/retained-limit.js'
+import type { OfflineTally } from '../session/offline-tally.js'
 import type { Holdable, Session } from '../session/session.js'
 import type { SharedSubscriptionStrategy } from '../options.js'
 import type { Message, QoS } from '../types.js'
@@ -21,6 +23,8 @@ export interface SessionLookup {
   live(clientId: string): Session | undefined
   /** Connected here or, in a cluster, to another node. */
   isOnline(clientId: string): boolean
+  /** Offline sessions held here: routing counts what it queues for them. */
+  readonly offline: OfflineTally
 }
 
 type Done = (error: Error | null) => void
@@ -77,151 +81,202 @@ export class SharedGroups {
 }
 
 /**
- * Routes one accepted message: the retained store, every matching session (live ones get it now,
- * offline persistent ones through the store), in-process listeners, then the `published` hook.
- * `done` fires once everything that must be durable before the publisher's ack is stored.
- * A connected session that took the message over its bound holds `holder` (the publisher) back until it has room:
- * the message itself is never dropped for a subscriber that keeps up.
+ * Where an accepted message goes: `route` for a message published here (by a client, the host, a will or $SYS),
+ * `deliverRemote` for deliveries another cluster node routed to sessions connected here.
  */
-export function distribute(
-  ctx: BrokerContext,
-  sessions: SessionLookup,
-  shared: SharedGroups,
-  message: Message,
-  publisher: ClientInfo | null,
-  done: Done,
-  holder?: Holdable,
-): void {
-  const entries = ctx.router.match(message.topic)
-  // The broker's own $SYS updates routinely go to nobody: only application messages count as dropped.
-  if (entries.length === 0 && message.topic.charCodeAt(0) !== 36) ctx.stats.dropped.noSubscribers++
-  // Offline sessions' store queues are bounded; a connected session that holds publishers is bounded by holding them.
-  let persistTargets: OutboundTarget[] | null = null
-  let heldTargets: OutboundTarget[] | null = null
-  let full: Session[] | null = null
+export class Distributor {
+  constructor(
+    private readonly core: BrokerCore,
+    private readonly sessions: SessionLookup,
+    private readonly shared: SharedGroups,
+  ) {}
 
-  // Live persistent sessions are handed the message only after the store has been asked to enqueue it,
-  // so that their 'sent' write can never reach the store before the entry it updates.
-  let deferred: Array<[Session, Delivery]> | null = null
-  // Deliveries for sessions connected to other cluster nodes, per node: sent on after local routing.
-  let remote: Map<string, Delivery[]> | null = null
-  const deliver = (delivery: Delivery): void => {
-    const session = sessions.live(delivery.clientId)
-    if (session) {
-      if (session.persistent && delivery.qos > 0) {
-        if (session.holdsPublishers) (heldTargets ??= []).push(delivery)
-        else (persistTargets ??= []).push(delivery)
-        ;(deferred ??= []).push([session, delivery])
-      } else if (!session.deliver(message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers)) {
-        ;(full ??= []).push(session)
-      }
-      return
-    }
-    const owner = ctx.cluster?.ownerOf(delivery.clientId)
-    if (owner !== undefined && owner !== ctx.id) {
-      remote ??= new Map()
-      const forNode = remote.get(owner)
-      if (forNode) forNode.push(delivery)
-      else remote.set(owner, [delivery])
-    } else if (delivery.qos > 0) {
-      // Offline persistent session: QoS 0 is not queued for offline clients (as Mosquitto's default).
-      ;(persistTargets ??= []).push(delivery)
-      ctx.sessions.offline.queued(delivery.clientId, message.payload.length)
-    }
-  }
+  /**
+   * Routes one accepted message: the retained store, every matching session (live ones get it now,
+   * offline persistent ones through the store), in-process listeners, then the `published` hook.
+   * `done` fires once everything that must be durable before the publisher's ack is stored.
+   * A connected session that took the message over its bound holds `holder` (the publisher) back until it has room:
+   * the message itself is never dropped for a subscriber that keeps up.
+   */
+  route(message: Message, publisher: ClientInfo | null, done: Done, holder?: Holdable): void {
+    const core = this.core
+    const sessions = this.sessions
+    const entries = core.router.match(message.topic)
+    // The broker's own $SYS updates routinely go to nobody: only application messages count as dropped.
+    if (entries.length === 0 && message.topic.charCodeAt(0) !== 36) core.stats.dropped.noSubscribers++
+    // Offline persistent sessions: QoS 1/2 goes to their store queues.
+    let offlineTargets: OutboundTarget[] | null = null
+    let full: Session[] | null = null
 
-  if (entries.length === 1) {
-    const entry = entries[0] as RouteEntry
-    if (entry.listener) callListener(ctx, entry, message)
-    else {
-      const delivery = deliveryFor(entry, message)
-      if (delivery) deliver(delivery)
-    }
-  } else if (entries.length > 1) {
-    const byClient = new Map<string, Delivery>()
-    let groups: Map<string, RouteEntry[]> | null = null
-    for (const entry of entries) {
-      if (entry.listener) {
-        callListener(ctx, entry, message)
-        continue
+    // Live persistent sessions are handed the message only after the store has been asked to enqueue it,
+    // so that their 'sent' write can never reach the store before the entry it updates.
+    let deferred: Array<[Session, Delivery]> | null = null
+    // Deliveries for sessions connected to other cluster nodes, per node: sent on after local routing.
+    let remote: Map<string, Delivery[]> | null = null
+    const deliver = (delivery: Delivery): void => {
+      const session = sessions.live(delivery.clientId)
+      if (session) {
+        if (session.persistent && delivery.qos > 0) (deferred ??= []).push([session, delivery])
+        else if (!session.deliver(message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers)) (full ??= []).push(session)
+        return
       }
-      if (entry.groupKey !== undefined) {
-        groups ??= new Map()
-        const members = groups.get(entry.groupKey)
-        if (members) members.push(entry)
-        else groups.set(entry.groupKey, [entry])
-        continue
+      const owner = core.cluster?.ownerOf(delivery.clientId)
+      if (owner !== undefined && owner !== core.id) {
+        remote ??= new Map()
+        const forNode = remote.get(owner)
+        if (forNode) forNode.push(delivery)
+        else remote.set(owner, [delivery])
+      } else if (delivery.qos > 0) {
+        // Offline persistent session: QoS 0 is not queued for offline clients (as Mosquitto's default).
+        ;(offlineTargets ??= []).push(delivery)
       }
-      const delivery = deliveryFor(entry, message)
-      if (!delivery) continue
-      const existing = byClient.get(entry.clientId)
-      if (existing) merge(existing, delivery)
-      else byClient.set(entry.clientId, delivery)
     }
-    for (const delivery of byClient.values()) deliver(delivery)
-    if (groups) {
-      for (const members of groups.values()) {
-        const delivery = deliveryFor(shared.pick(members, sessions, message), message)
+
+    if (entries.length === 1) {
+      const entry = entries[0] as RouteEntry
+      if (entry.listener) callListener(core, entry, message)
+      else {
+        const delivery = deliveryFor(entry, message)
         if (delivery) deliver(delivery)
       }
-    }
-  }
-
-  const forwards = remote as Map<string, Delivery[]> | null
-  if (forwards && ctx.cluster) for (const [node, list] of forwards) ctx.cluster.forward(node, message, list)
-
-  ctx.events.emit('published', message, publisher)
-  const publishedHooks = ctx.hooks.published
-  if (publishedHooks.length > 0) {
-    runChain(publishedHooks, (hook) => hook(message, publisher), (error) => {
-      if (error) ctx.logger.warn({ err: error, topic: message.topic }, 'published hook failed')
-    })
-  }
-
-  // [MQTT-3.3.1-5] store (or with an empty payload, clear [MQTT-3.3.1-10]) the retained message
-  const retained = message.retain && ctx.options.retainAvailable ? storeRetained(ctx, message) : null
-  let queued: Promise<unknown> | null = null
-  const waiting = deferred as Array<[Session, Delivery]> | null
-  if (waiting !== null || persistTargets !== null) {
-    message.id ??= ctx.nextMessageId()
-    const bounded = persistTargets as OutboundTarget[] | null
-    const held = heldTargets as OutboundTarget[] | null
-    if (bounded !== null) {
-      const dropOld = ctx.options.queueFullPolicy === 'drop-old'
-      queued = ctx.persistence.outboundEnqueue(bounded, message, ctx.options.maxQueued, dropOld).then((dropped) => {
-        if (dropped.length > 0) {
-          ctx.stats.messagesDropped += dropped.length
-          ctx.stats.dropped.queueFull += dropped.length
-          for (const clientId of dropped) ctx.sessions.offline.refused(clientId, message.payload.length, dropOld)
+    } else if (entries.length > 1) {
+      const byClient = new Map<string, Delivery>()
+      let groups: Map<string, RouteEntry[]> | null = null
+      for (const entry of entries) {
+        if (entry.listener) {
+          callListener(core, entry, message)
+          continue
         }
+        if (entry.groupKey !== undefined) {
+          groups ??= new Map()
+          const members = groups.get(entry.groupKey)
+          if (members) members.push(entry)
+          else groups.set(entry.groupKey, [entry])
+          continue
+        }
+        const delivery = deliveryFor(entry, message)
+        if (!delivery) continue
+        const existing = byClient.get(entry.clientId)
+        if (existing) merge(existing, delivery)
+        else byClient.set(entry.clientId, delivery)
+      }
+      for (const delivery of byClient.values()) deliver(delivery)
+      if (groups) {
+        for (const members of groups.values()) {
+          const delivery = deliveryFor(this.shared.pick(members, sessions, message), message)
+          if (delivery) deliver(delivery)
+        }
+      }
+    }
+
+    const forwards = remote as Map<string, Delivery[]> | null
+    if (forwards && core.cluster) for (const [node, list] of forwards) core.cluster.forward(node, message, list)
+
+    core.events.emit('published', message, publisher)
+    const publishedHooks = core.hooks.published
+    if (publishedHooks.length > 0) {
+      runChain(publishedHooks, (hook) => hook(message, publisher), (error) => {
+        if (error) core.logger.warn({ err: error, topic: message.topic }, 'published hook failed')
       })
     }
-    if (held !== null) {
-      const unbounded = ctx.persistence.outboundEnqueue(held, message)
-      queued = queued === null ? unbounded : Promise.all([queued, unbounded])
-    }
+
+    // [MQTT-3.3.1-5] store (or with an empty payload, clear [MQTT-3.3.1-10]) the retained message
+    const retained = message.retain && core.options.retainAvailable ? storeRetained(core, message) : null
+    const waiting = deferred as Array<[Session, Delivery]> | null
+    const queued = this.enqueue(message, offlineTargets, waiting)
     if (waiting) {
       for (const [session, d] of waiting) {
         if (!session.deliver(message, d.qos, d.retain, d.subscriptionIdentifiers)) (full ??= []).push(session)
       }
     }
+    const heldBy = full as Session[] | null
+    if (heldBy !== null && holder !== undefined) for (const session of heldBy) session.holdPublisher(holder)
+    if (retained === null && queued === null) {
+      done(null)
+      return
+    }
+    Promise.all([retained, queued]).then(
+      () => done(null),
+      (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
+    )
   }
-  const heldBy = full as Session[] | null
-  if (heldBy !== null && holder !== undefined) for (const session of heldBy) session.holdPublisher(holder)
-  if (retained === null && queued === null) {
-    done(null)
-    return
+
+  /** Cluster: deliveries another node routed to sessions connected here. */
+  deliverRemote(message: Message, deliveries: RemoteDelivery[]): void {
+    const core = this.core
+    let durable: Array<[Session, RemoteDelivery]> | null = null
+    let absent: RemoteDelivery[] | null = null
+    for (const delivery of deliveries) {
+      const session = this.sessions.live(delivery.clientId)
+      if (!session) {
+        if (delivery.qos > 0) (absent ??= []).push(delivery)
+      } else if (session.persistent && delivery.qos > 0) {
+        ;(durable ??= []).push([session, delivery])
+      } else {
+        session.deliver(message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers)
+      }
+    }
+    const live = durable as Array<[Session, RemoteDelivery]> | null
+    if (live) {
+      // As for local deliveries: the enqueue is issued before the sessions' own writes. A message another node
+      // acknowledged is never dropped for a connected session that holds publishers: it is kept over the bound.
+      this.enqueue(message, null, live)?.catch((error: unknown) => reportStoreError(core, error))
+      for (const [session, d] of live) session.deliver(message, d.qos, d.retain, d.subscriptionIdentifiers)
+    }
+    const gone = absent as RemoteDelivery[] | null
+    if (gone) {
+      // The client left this node while the message was on its way: queue it if its session outlives it.
+      const persistence = core.persistence
+      void Promise.all(gone.map(async (d) => ((await persistence.sessionGet(d.clientId))?.expiryInterval ?? 0) > 0))
+        .then((keep) => this.enqueue(message, gone.filter((_, i) => keep[i]), null))
+        .catch((error: unknown) => reportStoreError(core, error))
+    }
   }
-  Promise.all([retained, queued]).then(
-    () => done(null),
-    (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
-  )
+
+  /**
+   * Asks the store to queue `message` for persistent sessions: offline ones and connected ones that drop within the
+   * queue bound, connected ones that hold publishers without it (holding their publishers is their bound).
+   * Resolves once stored; null when there was nothing to store.
+   */
+  private enqueue(message: Message, offline: OutboundTarget[] | null, live: ReadonlyArray<readonly [Session, OutboundTarget]> | null): Promise<unknown> | null {
+    let bounded = offline !== null && offline.length > 0 ? offline : null
+    let held: OutboundTarget[] | null = null
+    if (live) {
+      for (const [session, target] of live) {
+        if (session.holdsPublishers) (held ??= []).push(target)
+        else (bounded ??= []).push(target)
+      }
+    }
+    if (bounded === null && held === null) return null
+    const core = this.core
+    message.id ??= core.nextMessageId()
+    const { persistence, options, stats } = core
+    const tally = this.sessions.offline
+    const size = message.payload.length
+    if (offline !== null) for (const target of offline) tally.queued(target.clientId, size)
+    let queued: Promise<unknown> | null = null
+    if (bounded !== null) {
+      const dropOld = options.queueFullPolicy === 'drop-old'
+      queued = persistence.outboundEnqueue(bounded, message, options.maxQueued, dropOld).then((dropped) => {
+        if (dropped.length > 0) {
+          stats.messagesDropped += dropped.length
+          stats.dropped.queueFull += dropped.length
+          for (const clientId of dropped) tally.refused(clientId, size, dropOld)
+        }
+      })
+    }
+    if (held !== null) {
+      const unbounded = persistence.outboundEnqueue(held, message)
+      queued = queued === null ? unbounded : Promise.all([queued, unbounded])
+    }
+    return queued
+  }
 }
 
-function callListener(ctx: BrokerContext, entry: RouteEntry, message: Message): void {
+function callListener(core: BrokerCore, entry: RouteEntry, message: Message): void {
   try {
     ;(entry.listener as (message: Message) => void)(message)
   } catch (error) {
-    ctx.logger.error({ err: error, filter: entry.subscription.filter }, 'in-process subscriber threw')
+    core.logger.error({ err: error, filter: entry.subscription.filter }, 'in-process subscriber threw')
   }
 }

@@ -1,13 +1,12 @@
 import type { Connection } from '../connection/connection.js'
-import type { BrokerContext } from '../context.js'
+import { type BrokerCore, reportStoreError } from '../core.js'
 import { ReasonCode } from '../errors.js'
-import type { SessionLookup } from '../router/distribute.js'
-import type { RemoteDelivery } from '../cluster/cluster-bus.js'
-import type { OutboundTarget } from '../persistence/persistence.js'
-import type { Message, ProtocolVersion } from '../types.js'
-import { OfflineTally } from './offline-tally.js'
+import type { ProtocolVersion } from '../types.js'
+import type { OfflineTally } from './offline-tally.js'
 import { Session } from './session.js'
+import type { SessionRegistry } from './session-registry.js'
 import { SessionStore } from './session-store.js'
+import type { Wills } from './wills.js'
 
 export interface OpenRequest {
   clientId: string
@@ -26,29 +25,34 @@ const RECOUNT_CONCURRENCY = 8
 
 /**
  * Owns sessions over their lifetime: creating, resuming and taking them over on CONNECT, keeping or
- * ending them when the connection goes, expiring offline ones, and wills (with MQTT 5's will delay).
- * Live sessions are in memory; an offline persistent session lives only in the persistence adapter.
+ * ending them when the connection goes (handing the will to `Wills`), expiring offline ones, and the cluster's
+ * take-overs. Live sessions are in memory (`SessionRegistry`); an offline persistent session lives only in the
+ * persistence adapter.
  */
-export class SessionManager implements SessionLookup {
-  readonly online = new Map<string, Connection>()
-  /** Offline sessions held here and their queues, for the gauges. */
-  readonly offline = new OfflineTally()
-  private readonly sessions = new Map<string, Session>()
+export class SessionManager {
+  /** Connected clients by client id. */
+  readonly online: Map<string, Connection>
+  private readonly sessions: Map<string, Session>
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>()
-  private readonly willTimers = new Map<string, { timer: NodeJS.Timeout; will: Message }>()
   private readonly flushing = new Map<string, Promise<void>>()
   private readonly locks = new Map<string, Promise<unknown>>()
 
-  constructor(private readonly ctx: BrokerContext) {}
-
-  live(clientId: string): Session | undefined {
-    return this.sessions.get(clientId)
+  constructor(
+    private readonly ctx: BrokerCore,
+    private readonly registry: SessionRegistry,
+    private readonly wills: Wills,
+  ) {
+    this.online = registry.online
+    this.sessions = registry.sessions
   }
 
   isOnline(clientId: string): boolean {
-    if (this.sessions.get(clientId)?.link) return true
-    const owner = this.ctx.cluster?.ownerOf(clientId)
-    return owner !== undefined && owner !== this.ctx.id
+    return this.registry.isOnline(clientId)
+  }
+
+  /** Offline sessions held here and their store queues, for the gauges. */
+  get offline(): OfflineTally {
+    return this.registry.offline
   }
 
   get connectedCount(): number {
@@ -89,12 +93,7 @@ export class SessionManager implements SessionLookup {
     this.offline.remove(clientId)
     // [MQTT-3.1.2-8] a new connection for the client id within the will delay cancels the will, whether or
     // not it starts clean
-    const pendingWill = this.willTimers.get(clientId)
-    if (pendingWill) {
-      clearTimeout(pendingWill.timer)
-      this.willTimers.delete(clientId)
-      void persistence.willDelete(clientId).catch((error: unknown) => this.storeError(error))
-    }
+    this.wills.cancel(clientId)
     await this.flushing.get(clientId)
 
     let session = this.sessions.get(clientId)
@@ -183,13 +182,10 @@ export class SessionManager implements SessionLookup {
     }
     const will = connection.will
     if (will) {
-      if (connection.graceful) {
-        void this.ctx.persistence.willDelete(clientId).catch((error: unknown) => this.storeError(error))
-      } else if (connection.willDelayInterval > 0 && sessionContinues) {
-        this.delayWill(clientId, will, Math.min(connection.willDelayInterval, session?.expiryInterval ?? 0))
-      } else {
-        this.publishWill(clientId, will)
-      }
+      if (connection.graceful) this.wills.forget(clientId)
+      else if (connection.willDelayInterval > 0 && sessionContinues) {
+        this.wills.delay(clientId, will, Math.min(connection.willDelayInterval, session?.expiryInterval ?? 0))
+      } else this.wills.publish(clientId, will)
     }
     if (connection.wasConnected) {
       this.ctx.stats.clientsConnected--
@@ -210,16 +206,6 @@ export class SessionManager implements SessionLookup {
     this.track(clientId, flushed)
     this.offline.wentOffline(clientId, [...session.inflight.values(), ...session.pending])
     this.scheduleExpiry(clientId, session.expiryInterval * 1000)
-  }
-
-  /** Publishes `will` after `seconds`, unless the session resumes first. */
-  private delayWill(clientId: string, will: Message, seconds: number): void {
-    const timer = setTimeout(() => {
-      this.willTimers.delete(clientId)
-      this.publishWill(clientId, will)
-    }, Math.min(seconds * 1000, MAX_TIMER))
-    timer.unref()
-    this.willTimers.set(clientId, { timer, will })
   }
 
   /** Remembers a store write that a resumption of `clientId` (here or on another node) must wait for. */
@@ -271,12 +257,7 @@ export class SessionManager implements SessionLookup {
       this.offline.remove(clientId)
       if (this.isOnline(clientId)) return false
       this.cancelExpiry(clientId)
-      const pendingWill = this.willTimers.get(clientId)
-      if (pendingWill) {
-        clearTimeout(pendingWill.timer)
-        this.willTimers.delete(clientId)
-        this.publishWill(clientId, pendingWill.will)
-      }
+      this.wills.publishNow(clientId)
       const persistence = this.ctx.persistence
       const existed = (await persistence.sessionGet(clientId)) !== undefined
       this.dropSubscriptions(clientId, (await persistence.subscriptionsGet(clientId)).map((s) => s.filter))
@@ -291,16 +272,6 @@ export class SessionManager implements SessionLookup {
       this.ctx.router.remove(clientId, filter)
       this.ctx.cluster?.announceUnsubscription(clientId, filter)
     }
-  }
-
-  private publishWill(clientId: string, stored: Message): void {
-    const interval = stored.properties?.messageExpiryInterval
-    // [MQTT-3.1.3-9] a will's expiry runs from its publication
-    const will = interval === undefined ? stored : { ...stored, expiresAt: Date.now() + interval * 1000 }
-    this.ctx.route(will, null, (error) => {
-      if (error) this.storeError(error)
-      void this.ctx.persistence.willDelete(clientId).catch((e: unknown) => this.storeError(e))
-    })
   }
 
   /**
@@ -335,8 +306,8 @@ export class SessionManager implements SessionLookup {
       if (this.online.has(will.clientId) || (will.brokerId !== undefined && live.has(will.brokerId))) continue
       // The previous process died with the client connected: its will delay starts now.
       const delay = Math.min(will.delayInterval, sessionExpiry.get(will.clientId) ?? 0)
-      if (delay > 0) this.delayWill(will.clientId, will.message, delay)
-      else this.publishWill(will.clientId, will.message)
+      if (delay > 0) this.wills.delay(will.clientId, will.message, delay)
+      else this.wills.publish(will.clientId, will.message)
     }
   }
 
@@ -354,7 +325,7 @@ export class SessionManager implements SessionLookup {
       await this.exclusive(clientId, async () => {
         if (this.isOnline(clientId)) return
         const will = await persistence.willGet(clientId)
-        if (will && will.brokerId === nodeId) this.publishWill(clientId, will.message)
+        if (will && will.brokerId === nodeId) this.wills.publish(clientId, will.message)
         const record = await persistence.sessionGet(clientId)
         if (!record || record.brokerId !== nodeId) return
         if (record.expiryInterval === 0) {
@@ -366,51 +337,6 @@ export class SessionManager implements SessionLookup {
         this.scheduleExpiry(clientId, record.expiryInterval * 1000)
         this.hold([clientId])
       }).catch((error: unknown) => this.storeError(error))
-    }
-  }
-
-  /** Cluster: deliveries another node routed to sessions connected here. */
-  deliverRemote(message: Message, deliveries: RemoteDelivery[]): void {
-    const persistence = this.ctx.persistence
-    const { maxQueued, queueFullPolicy } = this.ctx.options
-    let durable: Array<[Session, RemoteDelivery]> | null = null
-    let absent: RemoteDelivery[] | null = null
-    for (const delivery of deliveries) {
-      const session = this.sessions.get(delivery.clientId)
-      if (!session) {
-        if (delivery.qos > 0) (absent ??= []).push(delivery)
-      } else if (session.persistent && delivery.qos > 0) {
-        ;(durable ??= []).push([session, delivery])
-      } else {
-        session.deliver(message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers)
-      }
-    }
-    const live = durable as Array<[Session, RemoteDelivery]> | null
-    if (live) {
-      message.id ??= this.ctx.nextMessageId()
-      // As for local deliveries: the enqueue is issued before the sessions' own writes. A message another node
-      // acknowledged is never dropped for a connected session that holds publishers: it is kept over the bound.
-      const bounded = live.filter(([session]) => !session.holdsPublishers).map(([, d]) => d)
-      const held = live.filter(([session]) => session.holdsPublishers).map(([, d]) => d)
-      if (bounded.length > 0) persistence.outboundEnqueue(bounded, message, maxQueued, queueFullPolicy === 'drop-old').catch((error: unknown) => this.storeError(error))
-      if (held.length > 0) persistence.outboundEnqueue(held, message).catch((error: unknown) => this.storeError(error))
-      for (const [session, d] of live) session.deliver(message, d.qos, d.retain, d.subscriptionIdentifiers)
-    }
-    const gone = absent as RemoteDelivery[] | null
-    if (gone) {
-      // The client left this node while the message was on its way: queue it if its session outlives it.
-      message.id ??= this.ctx.nextMessageId()
-      void Promise.all(gone.map(async (d) => ((await persistence.sessionGet(d.clientId))?.expiryInterval ?? 0) > 0))
-        .then((keep) => {
-          const targets: OutboundTarget[] = gone.filter((_, i) => keep[i])
-          if (targets.length === 0) return null
-          const dropOld = queueFullPolicy === 'drop-old'
-          for (const target of targets) this.offline.queued(target.clientId, message.payload.length)
-          return persistence.outboundEnqueue(targets, message, maxQueued, dropOld).then((refused) => {
-            for (const clientId of refused) this.offline.refused(clientId, message.payload.length, dropOld)
-          })
-        })
-        .catch((error: unknown) => this.storeError(error))
     }
   }
 
@@ -437,8 +363,7 @@ export class SessionManager implements SessionLookup {
   stop(): void {
     for (const timer of this.expiryTimers.values()) clearTimeout(timer)
     this.expiryTimers.clear()
-    for (const { timer } of this.willTimers.values()) clearTimeout(timer)
-    this.willTimers.clear()
+    this.wills.stop()
   }
 
   async flushAll(): Promise<void> {
@@ -446,8 +371,6 @@ export class SessionManager implements SessionLookup {
   }
 
   private storeError(error: unknown): void {
-    const err = error instanceof Error ? error : new Error(String(error))
-    this.ctx.logger.error({ err }, 'persistence write failed')
-    this.ctx.events.emit('error', err)
+    reportStoreError(this.ctx, error)
   }
 }

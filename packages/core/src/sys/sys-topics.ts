@@ -26,7 +26,7 @@ export class SysTopics {
   }
 
   private publish(topic: string, value: string | number): void {
-    this.ctx.route({ topic, payload: Buffer.from(String(value)), qos: 0, retain: true }, null, () => {})
+    this.ctx.distributor.route({ topic, payload: Buffer.from(String(value)), qos: 0, retain: true }, null, () => {})
   }
 
   private publishAll(): void {

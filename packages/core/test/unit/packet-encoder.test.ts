@@ -93,11 +93,18 @@ describe('the packet reader', () => {
     expect(errors[0]?.message).toMatch(/remaining length/)
   })
 
-  it('keeps parsing other streams after one stream sent a packet the parser rejects', () => {
+  it('refuses an unknown protocol level with a coded error, not the parser\'s message', () => {
     const connect = generate({ cmd: 'connect', clientId: 'x', protocolVersion: 4, clean: true, keepalive: 0 })
     const unsupported = Buffer.from(connect)
     unsupported[8] = 2 // protocol level 2
-    expect(read([unsupported]).errors[0]?.message).toBe('Invalid protocol version')
+    expect(read([unsupported]).errors[0]).toMatchObject({ code: 'WREN_UNSUPPORTED_PROTOCOL_VERSION' })
+  })
+
+  it('keeps parsing other streams after one stream sent a packet the parser rejects', () => {
+    const connect = generate({ cmd: 'connect', clientId: 'x', protocolVersion: 4, clean: true, keepalive: 0 })
+    const unknownName = Buffer.from(connect)
+    unknownName[7] = 0x58 // protocol name MQTX
+    expect(read([unknownName]).errors[0]?.message).toBe('Invalid protocolId')
     const { packets, errors } = read([connect, generate({ cmd: 'pingreq' })])
     expect(errors).toEqual([])
     expect(packets.map((p) => p.cmd)).toEqual(['connect', 'pingreq'])

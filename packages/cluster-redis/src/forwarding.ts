@@ -1,0 +1,55 @@
+import type { Message, RemoteDelivery } from '@wren/core'
+import { batchFrame, forwardFrame } from './frames.js'
+
+interface Forward {
+  message: Message
+  deliveries: RemoteDelivery[]
+}
+
+/** How forwards reach a node's channel: PUBLISH, resolving with how many subscribers heard it. */
+export type PublishFrame = (nodeId: string, frame: Buffer) => Promise<number>
+
+function flush(forwarding: Forwarding): void {
+  forwarding.flush()
+}
+
+/**
+ * Messages routed here for sessions connected to other nodes. Forwards made in one tick to one node go out as one
+ * PUBLISH (a batch frame, in order): a Redis round trip and a pub/sub message per forwarded message was most of what
+ * a cross-node message cost.
+ */
+export class Forwarding {
+  private readonly pending = new Map<string, Forward[]>()
+
+  constructor(
+    private readonly publish: PublishFrame,
+    /** Whether a receiver count of 0 means nobody heard it (exact on one server, one shard's count on Redis Cluster). */
+    private readonly exactReceivers: boolean,
+    /** Forwards nobody heard (the node died, or its subscription is down). */
+    private readonly unheard: (message: Message, deliveries: RemoteDelivery[]) => void,
+    private readonly failed: (error: unknown, action: string) => void,
+  ) {}
+
+  forward(nodeId: string, message: Message, deliveries: RemoteDelivery[]): void {
+    let pending = this.pending.get(nodeId)
+    if (!pending) {
+      pending = []
+      this.pending.set(nodeId, pending)
+      if (this.pending.size === 1) process.nextTick(flush, this)
+    }
+    pending.push({ message, deliveries })
+  }
+
+  /** Sends what this tick forwarded (also on stop, before the connections close). */
+  flush(): void {
+    for (const [nodeId, forwards] of this.pending) {
+      const frames = forwards.map((f) => forwardFrame(f.message, f.deliveries))
+      this.publish(nodeId, frames.length === 1 ? (frames[0] as Buffer) : batchFrame(frames))
+        .then((receivers) => {
+          if (receivers === 0 && this.exactReceivers) for (const f of forwards) this.unheard(f.message, f.deliveries)
+        })
+        .catch((error: unknown) => this.failed(error, 'forward'))
+    }
+    this.pending.clear()
+  }
+}
