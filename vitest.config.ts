@@ -15,6 +15,7 @@ export default defineConfig({
       '@wren/observability': src('observability'),
       '@wren/gateway-kit': src('gateway-kit'),
       '@wren/gateway-mqttsn': src('gateway-mqttsn'),
+      '@wren/gateway-lwm2m': src('gateway-lwm2m'),
       '@wren/server': src('server'),
     },
   },

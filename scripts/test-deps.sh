@@ -15,6 +15,8 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 /usr/bin/python3 -c 'import scapy.contrib.mqttsn' >/dev/null 2>&1 || need+=(python3-scapy)
 # ... and its encoder against Wireshark's MQTT-SN dissector.
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
+# The LwM2M gateway is spoken to in raw CoAP by libcoap's coap-client (Debian ships it as coap-client-notls and TLS variants).
+command -v coap-client-notls >/dev/null 2>&1 || need+=(libcoap3-bin)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream'
 import { BrokerAdmin } from './admin/broker-admin.js'
 import { clusterHandlers } from './cluster/cluster-node.js'
-import { Connection } from './connection/connection.js'
+import { Connection, type ConnectionHandler } from './connection/connection.js'
 import { KeepaliveSweep } from './connection/keepalive.js'
 import type { BrokerContext } from './context.js'
 import { type BrokerCore, TypedEmitter } from './core.js'
@@ -49,6 +49,7 @@ export class Broker extends TypedEmitter<BrokerEvents> {
   /** Operator actions and read-outs (clients, sessions, subscriptions, retained messages, gauges). */
   readonly admin: BrokerAdmin
   private readonly ctx: BrokerContext
+  private readonly handlers: Readonly<Record<string, ConnectionHandler>>
   private readonly connections = new Set<Connection>()
   private readonly sys: SysTopics
   private readonly readyPromise: Promise<void>
@@ -95,6 +96,7 @@ export class Broker extends TypedEmitter<BrokerEvents> {
     this.readyPromise.catch(() => {})
     const ctx: BrokerContext = Object.assign(core, { sessions, distributor, ready: this.readyPromise })
     this.ctx = ctx
+    this.handlers = packetHandlers(ctx)
     this.admin = new BrokerAdmin(ctx)
     this.sys = new SysTopics(ctx)
   }
@@ -130,7 +132,7 @@ export class Broker extends TypedEmitter<BrokerEvents> {
     const socket = stream as Duplex & { setNoDelay?: (noDelay: boolean) => unknown }
     if (typeof socket.setNoDelay === 'function') socket.setNoDelay(true)
     this.ctx.stats.connectionOpened(meta.transport ?? 'unknown')
-    const connection = new Connection(this.ctx, stream, meta, packetHandlers, this.onConnectionClosed)
+    const connection = new Connection(this.ctx, stream, meta, this.handlers, this.onConnectionClosed)
     this.connections.add(connection)
     this.readyPromise.catch(() => connection.close('broker-not-ready'))
   }

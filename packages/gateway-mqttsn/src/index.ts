@@ -4,4 +4,4 @@ export type { MqttSnOptions, RemoteInfo, SnCredentials } from './gateway/options
 export type { SnSessionState } from './gateway/sn-session.js'
 export { MqttSnStats } from './gateway/stats.js'
 export { SessionBridge, type BridgeConnect, type BridgeHandler } from '@wren/gateway-kit'
-export { MqttSnClient, type MqttSnClientOptions } from './client/mqttsn-client.js'
+export { MqttSnClient, type FoundGateway, type MqttSnClientOptions } from './client/mqttsn-client.js'

@@ -1,15 +1,43 @@
+import { execFile } from 'node:child_process'
 import { once } from 'node:events'
-import { describe, expect, it } from 'vitest'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { connectClient } from '../../core/test/helpers/clients.js'
 import { recordEvents } from '../../core/test/helpers/events.js'
-import { MqttSnClient, ReturnCode, decodeDatagram, encodeMessage, type SnMessage } from '../src/index.js'
+import { MqttSnClient, ReturnCode, decodeDatagram, decodeUdpGatewayAddress, encodeMessage, encodeUdpGatewayAddress, type SnMessage } from '../src/index.js'
 import { bindUdp, snClient, snClientId, startGateway } from './helpers.js'
+
+const scapySearch = fileURLToPath(new URL('./fixtures/scapy_searchgw.py', import.meta.url))
 
 describe('MQTT-SN gateway: discovery, QoS -1, authorization, limits, robustness', () => {
   it('answers SEARCHGW with GWINFO carrying its gateway id', async () => {
     const gw = await startGateway({ gatewayId: 9 })
     const sn = await snClient(gw, {}, false)
     expect(await sn.searchGateway(1)).toEqual({ type: 'gwinfo', gatewayId: 9 })
+  })
+
+  it('a client that knows its gateway answers another client\'s SEARCHGW with GWINFO carrying GwAdd (§6.1); the searcher connects there', async () => {
+    const gw = await startGateway({ gatewayId: 9 })
+    const helper = await snClient(gw, { answerSearchGw: { maxDelay: 20 } })
+    expect(helper.gatewayId).toBeUndefined()
+    expect(await helper.discoverGateway('127.0.0.1', gw.udpPort)).toEqual({ gatewayId: 9, address: '127.0.0.1', port: gw.udpPort, answeredBy: 'gateway' })
+    expect(helper.gatewayId).toBe(9)
+    // A newcomer's SEARCHGW reaches the helper (as a broadcast would): the helper answers with the gateway's address.
+    const newcomer = await MqttSnClient.open({ port: 1, clientId: 'newcomer' })
+    onTestFinished(() => newcomer.close())
+    const found = await newcomer.discoverGateway('127.0.0.1', helper.localPort)
+    expect(found).toEqual({ gatewayId: 9, address: '127.0.0.1', port: gw.udpPort, answeredBy: 'client' })
+    const joined = await MqttSnClient.connect({ port: found.port, host: found.address, clientId: 'newcomer' })
+    onTestFinished(() => joined.close())
+    expect(gw.gateway.clients().map((c) => c.clientId).sort()).toEqual([helper.options.clientId, 'newcomer'].sort())
+    // scapy, an independent decoder, reads the helper's GWINFO: id, and GwAdd as IPv4 address and port.
+    const { stdout } = await promisify(execFile)('/usr/bin/python3', [scapySearch, String(helper.localPort)], { timeout: 30_000 })
+    const port = Buffer.alloc(2)
+    port.writeUInt16BE(gw.udpPort)
+    expect(JSON.parse(stdout)).toEqual(['GWINFO', 9, 9, `7f000001${port.toString('hex')}`])
+    expect(decodeUdpGatewayAddress(encodeUdpGatewayAddress('::ffff:10.0.0.1', 1884))).toEqual({ address: '0:0:0:0:0:ffff:a00:1', port: 1884 })
+    expect(decodeUdpGatewayAddress(Buffer.from([10, 0, 0, 2]))).toEqual({ address: '10.0.0.2', port: undefined })
   })
 
   it('sends no ADVERTISE unless configured; when configured, to the given address with the interval as duration', async () => {
@@ -48,11 +76,32 @@ describe('MQTT-SN gateway: discovery, QoS -1, authorization, limits, robustness'
     expect(events.connected.received).toEqual([])
   })
 
+  it('QoS -1 with a login the broker refuses: dropped and counted, and the refusal is not retried for every datagram', async () => {
+    let logins = 0
+    const gw = await startGateway(
+      { credentials: () => ({ username: 'beacons', password: Buffer.from('wrong') }), retryInterval: 60_000 },
+      { hooks: { authenticate: () => (logins++, false) } },
+    )
+    const sn = await snClient(gw, {}, false)
+    await sn.publish('bb', 'first', { qos: -1 })
+    await expect.poll(() => logins).toBe(1)
+    await expect.poll(() => gw.broker.clients().length).toBe(0)
+    for (let i = 0; i < 5; i++) await sn.publish('bb', 'more', { qos: -1 })
+    await expect.poll(() => gw.gateway.stats.datagramsReceived).toBe(6)
+    expect([logins, gw.gateway.stats.datagramsDropped]).toEqual([1, 5])
+    // A client id the credentials callback refuses never reaches the broker at all.
+    const refusing = await startGateway({ credentials: () => false })
+    const other = await snClient(refusing, {}, false)
+    await other.publish('bb', 'x', { qos: -1 })
+    await expect.poll(() => refusing.gateway.stats.datagramsDropped).toBe(1)
+    expect(refusing.broker.clients()).toEqual([])
+  })
+
   it('a publish or subscribe the broker denies gets "rejected: not supported"; the ACL sees the client id and mapped username', async () => {
     const seen: Array<[string, string | undefined]> = []
     const gw = await startGateway(
       // Async, as a lookup in a device registry would be.
-      { credentials: async (clientId) => (clientId === 'acl-dev' ? { username: 'device-user', password: Buffer.from('pw') } : undefined) },
+      { credentials: async (clientId) => (clientId === 'acl-dev' ? { username: 'device-user', password: Buffer.from('pw') } : clientId === 'banned' ? false : undefined) },
       {
         hooks: {
           authenticate: (client, credentials) => {
@@ -74,6 +123,11 @@ describe('MQTT-SN gateway: discovery, QoS -1, authorization, limits, robustness'
     // A client the authenticate hook refuses gets CONNACK "not supported".
     const stranger = await snClient(gw, {}, false)
     expect(await stranger.connect()).toBe(ReturnCode.NotSupported)
+    // One the credentials callback refuses never reaches the broker.
+    const banned = await snClient(gw, { clientId: 'banned' }, false)
+    expect(await banned.connect()).toBe(ReturnCode.NotSupported)
+    expect(seen.map(([id]) => id)).not.toContain('banned')
+    expect(gw.gateway.clients().map((c) => c.clientId)).toEqual(['acl-dev'])
   })
 
   it('limits: clients (CONNACK congestion), registrations (REGACK congestion), client id length', async () => {
@@ -115,6 +169,24 @@ describe('MQTT-SN gateway: discovery, QoS -1, authorization, limits, robustness'
     expect(await sn.publish('slow', '2', { qos: 1 })).toBe(ReturnCode.Congestion)
     release()
     expect(await first).toBe(ReturnCode.Accepted)
+  })
+
+  it('a message from an address with no client gets DISCONNECT (§5.4.21), except a DISCONNECT or a gateway\'s message', async () => {
+    const gw = await startGateway()
+    const stranger = await snClient(gw, { clientId: 'never-connected', retryInterval: 300, maxRetries: 0 }, false)
+    const told = stranger.waitFor('disconnect')
+    stranger.send({ type: 'publish', dup: false, qos: 1, retain: false, topicIdType: 0, topicId: 1, msgId: 1, payload: Buffer.from('x') })
+    await told
+    expect(await stranger.wake().then(
+      () => 'pingresp',
+      (error: Error) => error.message,
+    )).toMatch(/no pingresp/)
+    expect(stranger.received.filter((m) => m.type === 'disconnect').length).toBeGreaterThanOrEqual(2)
+    const sent = gw.gateway.stats.datagramsSent
+    stranger.send({ type: 'disconnect' })
+    stranger.send({ type: 'connack', returnCode: 0 })
+    await expect.poll(() => gw.gateway.stats.datagramsReceived).toBeGreaterThanOrEqual(4)
+    expect(gw.gateway.stats.datagramsSent).toBe(sent)
   })
 
   it('malformed datagrams are dropped and counted; other clients and the gateway carry on', async () => {

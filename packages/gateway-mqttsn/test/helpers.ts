@@ -10,10 +10,13 @@ export interface StartedGateway extends StartedBroker {
   socket: dgram.Socket
 }
 
-/** Binds a UDP socket on 127.0.0.1 and serves MQTT-SN on it for a broker that also listens on TCP. */
-export async function startGateway(options: MqttSnOptions = {}, brokerOptions: BrokerOptions = {}): Promise<StartedGateway> {
+/**
+ * Binds a UDP socket on 127.0.0.1 (`udpPort`, default any free one) and serves MQTT-SN on it for a broker that
+ * also listens on TCP.
+ */
+export async function startGateway(options: MqttSnOptions = {}, brokerOptions: BrokerOptions = {}, udpPort = 0): Promise<StartedGateway> {
   const started = await startBroker({ sysInterval: 0, ...brokerOptions })
-  const socket = await bindUdp()
+  const socket = await bindUdp(udpPort)
   // The core test helpers start a broker from core's source; this package is typed against core's build: same class.
   const gateway = attachMqttSn(started.broker as unknown as Broker, socket, { sysInterval: 0, ...options })
   onTestFinished(() => {

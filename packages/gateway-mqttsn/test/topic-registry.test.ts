@@ -25,6 +25,21 @@ describe('TopicRegistry', () => {
     registry.remove(7)
     expect(registry.register('again')).toBe(7)
   })
+
+  it('serializes confirmed ids and restores them, skipping what a store should never have held', () => {
+    const registry = new TopicRegistry(10, new Set([2]))
+    registry.register('a')
+    registry.register('b')
+    registry.register('pending')
+    const json = registry.serialize(new Set([4]))
+    expect(JSON.parse(json)).toEqual({ 1: 'a', 3: 'b' })
+    const restored = new TopicRegistry(3, new Set([2]))
+    restored.restore(JSON.stringify({ ...JSON.parse(json), 0: 'zero', 2: 'predefined', 65535: 'reserved', 9: '', 10: 7, 11: 'a', 12: 'c', 13: 'over' }))
+    expect([restored.name(1), restored.name(3), restored.name(12), restored.size]).toEqual(['a', 'b', 'c', 3])
+    expect([restored.name(0), restored.name(2), restored.name(11), restored.name(13)]).toEqual([undefined, undefined, undefined, undefined])
+    restored.remove(12)
+    expect(restored.register('new')).toBe(13)
+  })
 })
 
 describe('gateway options', () => {

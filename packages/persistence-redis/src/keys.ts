@@ -46,4 +46,8 @@ export class KeyLayout {
   incoming(clientId: string): string {
     return `${this.prefix}incoming:${clientId}`
   }
+
+  sessionData(clientId: string): string {
+    return `${this.prefix}session-data:${clientId}`
+  }
 }

@@ -179,13 +179,21 @@ export class RedisPersistence implements Persistence {
 
   async sessionDelete(clientId: string): Promise<void> {
     const k = this.keys
-    const keys = [k.sessions, k.subscriptions(clientId), k.incoming(clientId), k.subscribers, k.wills, ...this.queueKeys(clientId)]
+    const keys = [k.sessions, k.subscriptions(clientId), k.incoming(clientId), k.subscribers, k.wills, ...this.queueKeys(clientId), k.sessionData(clientId)]
     await this.script(DELETE_SESSION, keys, [clientId, k.messagePrefix])
   }
 
   async sessionList(): Promise<SessionRecord[]> {
     const values = await this.client().hvals(this.keys.sessions)
     return values.map((value) => JSON.parse(value) as SessionRecord)
+  }
+
+  async sessionDataSet(clientId: string, key: string, value: string): Promise<void> {
+    await this.client().hset(this.keys.sessionData(clientId), key, value)
+  }
+
+  async sessionDataGet(clientId: string, key: string): Promise<string | undefined> {
+    return (await this.client().hget(this.keys.sessionData(clientId), key)) ?? undefined
   }
 
   async subscriptionsAdd(clientId: string, subscriptions: Subscription[]): Promise<void> {

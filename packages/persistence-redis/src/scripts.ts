@@ -154,8 +154,9 @@ return out
 
 /**
  * Removes a session and everything that belongs to it in one call, so that it is sent at once and applies in
- * call order: its subscriptions, its queue with every message reference, its inbound QoS 2 ids and its will.
- * KEYS: sessions, subscriptions, incoming, subscribers, wills, queue, delivery, inflight.
+ * call order: its subscriptions, its queue with every message reference, its inbound QoS 2 ids, its will and its
+ * session data.
+ * KEYS: sessions, subscriptions, incoming, subscribers, wills, queue, delivery, inflight, session data.
  * ARGV: client id, message key prefix.
  */
 export const DELETE_SESSION = new LuaScript(`
@@ -167,7 +168,7 @@ end
 redis.call('HDEL', KEYS[1], clientId)
 redis.call('HDEL', KEYS[5], clientId)
 redis.call('SREM', KEYS[4], clientId)
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[6], KEYS[7], KEYS[8])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[6], KEYS[7], KEYS[8], KEYS[9])
 return 1
 `)
 

@@ -66,6 +66,14 @@ export const MIGRATIONS: readonly string[] = [
     delay_interval INTEGER NOT NULL
   );
   `,
+  `
+  CREATE TABLE session_data (
+    client_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (client_id, key)
+  ) WITHOUT ROWID;
+  `,
 ]
 
 /** Brings the schema up to date, one transaction per version; refuses a file written by a newer adapter. */

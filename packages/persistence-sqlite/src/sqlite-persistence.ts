@@ -172,6 +172,10 @@ function prepareStatements(db: Database.Database) {
     ),
     willGet: db.prepare<[string], WillRow>('SELECT * FROM wills WHERE client_id = ?'),
     willDelete: db.prepare<[string]>('DELETE FROM wills WHERE client_id = ?'),
+
+    sessionDataUpsert: db.prepare<[string, string, string]>('INSERT OR REPLACE INTO session_data (client_id, key, value) VALUES (?, ?, ?)'),
+    sessionDataGet: db.prepare<[string, string], string>('SELECT value FROM session_data WHERE client_id = ? AND key = ?').pluck(),
+    sessionDataDeleteClient: db.prepare<[string]>('DELETE FROM session_data WHERE client_id = ?'),
     willAll: db.prepare<[], WillRow>('SELECT * FROM wills'),
   }
 }
@@ -236,6 +240,7 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
       for (const messageId of new Set(s.outboundDeleteClient.all(clientId))) s.messageDeleteUnreferenced.run(messageId, messageId)
       s.incomingDeleteClient.run(clientId)
       s.willDelete.run(clientId)
+      s.sessionDataDeleteClient.run(clientId)
     }),
   }
 }
@@ -334,6 +339,16 @@ export class SqlitePersistence implements Persistence {
 
   async sessionList(): Promise<SessionRecord[]> {
     return this.statements.sessionAll.all().map(rowToSession)
+  }
+
+  async sessionDataSet(clientId: string, key: string, value: string): Promise<void> {
+    this.group.join()
+    this.statements.sessionDataUpsert.run(clientId, key, value)
+    return this.group.wrote()
+  }
+
+  async sessionDataGet(clientId: string, key: string): Promise<string | undefined> {
+    return this.statements.sessionDataGet.get(clientId, key)
   }
 
   async subscriptionsAdd(clientId: string, subscriptions: Subscription[]): Promise<void> {

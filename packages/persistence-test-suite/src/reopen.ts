@@ -12,7 +12,7 @@ export function reopenTests(store: () => Persistence, reopen: () => Promise<Pers
       p = store()
     })
 
-    it('keeps retained messages, sessions, subscriptions, inbound ids and wills', async () => {
+    it('keeps retained messages, sessions, subscriptions, inbound ids, wills and session data', async () => {
       const retained = testMessage('keep/r', Buffer.from([1, 2, 3]), {
         retain: true,
         properties: { correlationData: Buffer.from('c') },
@@ -27,6 +27,7 @@ export function reopenTests(store: () => Persistence, reopen: () => Promise<Pers
       ])
       await p.incomingAdd('c1', 17)
       await p.willPut(will)
+      await p.sessionDataSet('c1', 'mqtt-sn:topics', '{"7":"keep/t"}')
       p = await reopen()
       expect(await p.retainedMatch('keep/#')).toEqual([retained])
       expect(await p.retainedCount()).toBe(1)
@@ -37,6 +38,7 @@ export function reopenTests(store: () => Persistence, reopen: () => Promise<Pers
       expect(await p.subscriptionsAll()).toHaveLength(1)
       expect(await p.incomingHas('c1', 17)).toBe(true)
       expect(await p.willGet('c1')).toEqual(will)
+      expect(await p.sessionDataGet('c1', 'mqtt-sn:topics')).toBe('{"7":"keep/t"}')
     })
 
     it('keeps queues in order with their delivery state, and acks still find their entry', async () => {

@@ -23,10 +23,11 @@ export function sessionDeleteTests(store: () => Persistence): void {
       await p.outboundSent(clientId, message.id as string, 1)
       await p.incomingAdd(clientId, 5)
       await p.willPut({ clientId, delayInterval: 0, message: testMessage(`will/${clientId}`) })
+      await p.sessionDataSet(clientId, 'gateway', `data of ${clientId}`)
       return message
     }
 
-    it('removes the session with its subscriptions, queue, inbound ids and will', async () => {
+    it('removes the session with its subscriptions, queue, inbound ids, will and session data', async () => {
       await populate('gone')
       await p.sessionDelete('gone')
       expect(await p.sessionGet('gone')).toBeUndefined()
@@ -38,6 +39,7 @@ export function sessionDeleteTests(store: () => Persistence): void {
       expect(await p.incomingHas('gone', 5)).toBe(false)
       expect(await p.willGet('gone')).toBeUndefined()
       expect(await p.willList()).toEqual([])
+      expect(await p.sessionDataGet('gone', 'gateway')).toBeUndefined()
     })
 
     it('leaves other clients and retained messages alone', async () => {
@@ -52,6 +54,7 @@ export function sessionDeleteTests(store: () => Persistence): void {
       expect((await p.outboundList('kept'))[0]?.message).toEqual(kept)
       expect(await p.incomingHas('kept', 5)).toBe(true)
       expect((await p.willGet('kept'))?.clientId).toBe('kept')
+      expect(await p.sessionDataGet('kept', 'gateway')).toBe('data of kept')
       expect(await p.retainedCount()).toBe(1)
     })
 

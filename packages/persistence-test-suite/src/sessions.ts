@@ -1,4 +1,4 @@
-/** Session records: save, get, replace, list, copies. */
+/** Session records: save, get, replace, list, copies; the data gateways keep with a session. */
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { Persistence, SessionRecord } from '@wren/core'
 
@@ -48,6 +48,18 @@ export function sessionTests(store: () => Persistence): void {
       const got = await p.sessionGet('client-a')
       if (got) got.expiryInterval = 1
       expect((await p.sessionGet('client-a'))?.expiryInterval).toBe(3600)
+    })
+
+    it('session data: a value per client and key, replaced on set, undefined where never set', async () => {
+      await p.sessionDataSet('c1', 'mqtt-sn:topics', '{"1":"a/b"}')
+      await p.sessionDataSet('c1', 'mqtt-sn:topics', '{"1":"a/b","2":"c/d"}')
+      await p.sessionDataSet('c1', 'other', 'x')
+      await p.sessionDataSet('c2', 'mqtt-sn:topics', 'é\u0000')
+      expect(await p.sessionDataGet('c1', 'mqtt-sn:topics')).toBe('{"1":"a/b","2":"c/d"}')
+      expect(await p.sessionDataGet('c1', 'other')).toBe('x')
+      expect(await p.sessionDataGet('c2', 'mqtt-sn:topics')).toBe('é\u0000')
+      expect(await p.sessionDataGet('c2', 'other')).toBeUndefined()
+      expect(await p.sessionDataGet('nobody', 'mqtt-sn:topics')).toBeUndefined()
     })
   })
 }

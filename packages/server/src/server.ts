@@ -15,6 +15,7 @@ import { brokerOptions } from './settings.js'
 import { startSummary } from './start-summary.js'
 import type { Listener, ListenerAddress } from './listeners/listener.js'
 import { openListeners } from './listeners/open-listeners.js'
+import { listenLwm2m, resolveLwm2m } from './lwm2m.js'
 import { listenMqttSn, resolveMqttSn } from './mqttsn.js'
 
 export interface StartOptions {
@@ -68,6 +69,7 @@ export async function startServer(
   const exposure = resolveExposure(config, options.hooks ?? {})
   const plan = await planListeners(config, exposure.host)
   const mqttsn = resolveMqttSn(config, options.hooks ?? {})
+  const lwm2m = resolveLwm2m(config, options.hooks ?? {})
   const auth = createServerAuth(config)
   const bridgeOptions = await loadBridges(config)
 
@@ -95,6 +97,7 @@ export async function startServer(
     await broker.ready()
     listeners = await openListeners(broker, plan)
     if (mqttsn) listeners.push(await listenMqttSn(broker, mqttsn, exposure.host))
+    if (lwm2m) listeners.push(await listenLwm2m(broker, lwm2m, exposure.host))
     admin = await startAdmin(broker, config, logger)
   } catch (error) {
     await closeAll(broker, listeners)

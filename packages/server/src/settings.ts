@@ -17,6 +17,7 @@ import { bridgesSetting, type BridgeConfig } from './bridge-settings.js'
 import { ConfigError } from './config-error.js'
 import { listenerConfigs, type ListenerConfig } from './listener-config.js'
 import { parsePersistence, type PersistenceSpec } from './persistence-spec.js'
+import { parseLwm2mConfig, type Lwm2mConfig } from './lwm2m.js'
 import { parseMqttSnConfig, type MqttSnConfig } from './mqttsn.js'
 
 /**
@@ -129,7 +130,9 @@ export const SETTINGS = {
   maxTopicAliasBytes: brokerOption('maxTopicAliasBytes', 'max-topic-alias-bytes', "MQTT 5: bytes of topic names one connection's aliases may hold (default 1048576)"),
   maxRetainedMessages: brokerOption('maxRetainedMessages', 'max-retained-messages', 'retained messages kept in all; 0 = no cap (default 0)'),
   mqttsnPort: setting<number>({ flag: 'mqttsn-port', kind: 'number', arg: '<n>', check: integer(0, 65535), default: undefined, doc: 'MQTT-SN 1.2 gateway on this UDP port (default off; 0 = any free port)' }),
-  mqttsn: setting<MqttSnConfig>({ kind: 'string', check: parseMqttSnConfig, default: undefined, doc: 'the MQTT-SN gateway: port, host, gatewayId, predefined, qosMinus1, advertise (config file only; see docs/mqtt-sn.md)' }),
+  mqttsn: setting<MqttSnConfig>({ kind: 'string', check: parseMqttSnConfig, default: undefined, doc: 'the MQTT-SN gateway: port, host, gatewayId, predefined, qosMinus1, advertise, username, password, clients (config file only; see docs/mqtt-sn.md)' }),
+  lwm2mPort: setting<number>({ flag: 'lwm2m-port', kind: 'number', arg: '<n>', check: integer(0, 65535), default: undefined, doc: 'LwM2M 1.0 gateway (CoAP) on this UDP port (default off; 0 = any free port)' }),
+  lwm2m: setting<Lwm2mConfig>({ kind: 'string', check: parseLwm2mConfig, default: undefined, doc: 'the LwM2M gateway: port, host, mountpoint, lifetimeMin, lifetimeMax, qmodeTimeWindow, autoObserve, objects, endpoints (config file only; see docs/lwm2m.md)' }),
   logLevel: setting<LogLevel, LogLevel>({ flag: 'log-level', kind: 'string', arg: '<level>', check: oneOf(LOG_LEVELS), default: 'info', doc: 'fatal | error | warn | info | debug | trace | silent (default info)' }),
   logFormat: setting<LogFormat, LogFormat>({ flag: 'log-format', kind: 'string', arg: '<format>', check: oneOf(LOG_FORMATS), default: 'json', doc: 'json (default) | pretty' }),
   adminPort: setting({ flag: 'admin-port', kind: 'number', arg: '<n>', check: port, default: -1, doc: 'HTTP port of /metrics (Prometheus), the admin API and the dashboard (default off; 0 = any free port)' }),

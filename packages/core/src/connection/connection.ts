@@ -1,6 +1,6 @@
 import type { Packet } from 'mqtt-packet'
 import type { Duplex } from 'node:stream'
-import type { BrokerContext } from '../context.js'
+import type { BrokerCore } from '../core.js'
 import { type DisconnectReason, ErrorCode, ProtocolViolation, ReasonCode, malformed, protocolError } from '../errors.js'
 import type { ClientInfo } from '../hooks/hook-types.js'
 import type { OutboundEntry } from '../persistence/persistence.js'
@@ -11,12 +11,14 @@ import { encodeAck, encodePacket, encodePublishV4For, encodePublishV4Header, typ
 import type { InboundAliases } from './inbound-aliases.js'
 import { InboundQuota } from './inbound-quota.js'
 import type { KeepaliveWatched } from './keepalive.js'
+import { forwardedMessage } from './forward-policy.js'
 import { PacketReader, type PacketSink } from './packet-reader.js'
 import type { PendingConnect } from './pending-connect.js'
 import { encodePublishV5, type OutboundAliases } from './publish-v5.js'
 import { redirectReference } from './server-reference.js'
 
-export type PacketHandler = (connection: Connection, packet: Packet, done: () => void) => void
+/** A packet handler as the connection calls it (the broker binds its context: handlers/index.ts). */
+export type ConnectionHandler = (connection: Connection, packet: Packet, done: () => void) => void
 
 type State = 'new' | 'connecting' | 'authenticating' | 'connected' | 'closed'
 
@@ -60,23 +62,11 @@ function streamClosed(this: OwnedStream): void {
 function streamDrained(this: OwnedStream): void {
   this[kConnection].onDrain()
 }
-function connectTimedOut(connection: Connection): void {
-  connection.onConnectTimeout()
-}
-function endThrottle(connection: Connection): void {
-  connection.endThrottle()
-}
-function uncorkConnection(connection: Connection): void {
-  connection.uncork()
-}
-function checkProgress(connection: Connection): void {
-  connection.checkProgress()
-}
-function startShedding(connection: Connection): void {
-  connection.startShedding()
-}
-function resumeHeld(connection: Connection): void {
-  connection.resumeHeld()
+/** What a connection does later, on a timer or the next tick. */
+type Later = 'onConnectTimeout' | 'endThrottle' | 'uncork' | 'checkProgress' | 'startShedding' | 'resumeHeld'
+// Timers and ticks get the connection and the method's name as arguments: no closure per timer.
+function later(connection: Connection, method: Later): void {
+  connection[method]()
 }
 
 /**
@@ -159,10 +149,10 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
   private closeReason: DisconnectReason | null = null
 
   constructor(
-    readonly ctx: BrokerContext,
+    readonly ctx: BrokerCore,
     readonly stream: Duplex,
     meta: ConnectionMeta,
-    private readonly handlers: Readonly<Record<string, PacketHandler>>,
+    private readonly handlers: Readonly<Record<string, ConnectionHandler>>,
     private readonly onClose: (connection: Connection, reason: DisconnectReason) => void,
   ) {
     this.client = new Client(meta)
@@ -174,7 +164,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     stream.on('close', streamClosed)
     stream.on('end', streamClosed)
     stream.on('drain', streamDrained)
-    this.connectTimer = setTimeout(connectTimedOut, ctx.options.connectTimeout, this)
+    this.connectTimer = setTimeout(later, ctx.options.connectTimeout, this, 'onConnectTimeout')
     this.connectTimer.unref()
   }
 
@@ -245,7 +235,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     if (++this.rateCount < this.ctx.options.maxPublishRate) return
     this.throttled = true
     this.stream.pause()
-    setTimeout(endThrottle, 1000 - (now - this.rateWindowStart), this).unref()
+    setTimeout(later, 1000 - (now - this.rateWindowStart), this, 'endThrottle').unref()
   }
 
   endThrottle(): void {
@@ -287,7 +277,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     this.busy = false
     // Publishers released together take turns, one PUBLISH each: the first one released must not take all the
     // room a subscriber made while the others stay held.
-    if (this.takingTurns) process.nextTick(resumeHeld, this)
+    if (this.takingTurns) process.nextTick(later, this, 'resumeHeld')
     else this.drainBacklog()
   }
 
@@ -384,7 +374,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     // at once then gets its turn in order rather than one of them refilling the queue first.
     if (--this.holds === 0 && this.state !== 'closed') {
       this.takingTurns = true
-      process.nextTick(resumeHeld, this)
+      process.nextTick(later, this, 'resumeHeld')
     }
   }
 
@@ -396,7 +386,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
   watchProgress(): void {
     if (this.progressTimer !== null || this.state === 'closed') return
     this.progressMark = this.progressCount()
-    this.progressTimer = setTimeout(checkProgress, this.ctx.options.drainTimeout, this)
+    this.progressTimer = setTimeout(later, this.ctx.options.drainTimeout, this, 'checkProgress')
     this.progressTimer.unref()
   }
 
@@ -465,7 +455,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     if (!this.corked) {
       this.corked = true
       this.stream.cork()
-      process.nextTick(uncorkConnection, this)
+      process.nextTick(later, this, 'uncork')
     }
     this.ctx.stats.bytesSent += buffer.length
     this.bytesOut += buffer.length
@@ -483,7 +473,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     if (this.congested) return
     this.congested = true
     this.watchProgress()
-    this.sheddingTimer = setTimeout(startShedding, this.ctx.options.qos0HoldTime, this)
+    this.sheddingTimer = setTimeout(later, this.ctx.options.qos0HoldTime, this, 'startShedding')
     this.sheddingTimer.unref()
   }
 
@@ -520,30 +510,10 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
       }
       remainingExpiry = Math.ceil(left / 1000)
     }
-    const forward = this.ctx.hooks.authorizeForward
-    if (forward.length > 0) {
-      for (const hook of forward) {
-        let verdict
-        try {
-          verdict = hook(this.client, message)
-        } catch (error) {
-          this.ctx.logger.warn({ clientId: this.client.id, err: error }, 'authorizeForward threw: delivery denied')
-          this.deniedForward()
-          return false
-        }
-        if (verdict === false || verdict === null) {
-          this.deniedForward()
-          return false
-        }
-        if (typeof verdict === 'object') {
-          if (typeof (verdict as { then?: unknown }).then === 'function') {
-            this.ctx.logger.error({ clientId: this.client.id }, 'authorizeForward must answer synchronously: delivery denied')
-            this.deniedForward()
-            return false
-          }
-          message = verdict
-        }
-      }
+    if (this.ctx.hooks.authorizeForward.length > 0) {
+      const forwarded = forwardedMessage(this.ctx, this.client, message)
+      if (forwarded === null) return false
+      message = forwarded
     }
     const packetId = entry.packetId ?? 0
     const retain = entry.retain === true
@@ -566,11 +536,6 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     this.writeBuffer(buffer)
     if (separate) this.writeBytes(message.payload)
     return true
-  }
-
-  private deniedForward(): void {
-    this.ctx.stats.authorizationDenied.forward++
-    this.ctx.stats.dropped.notAuthorized++
   }
 
   /** Ends the connection for a protocol violation: logged, and reported as a client error. */

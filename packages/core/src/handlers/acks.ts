@@ -1,15 +1,15 @@
 import type { IPubackPacket, IPubcompPacket, IPubrecPacket, IPubrelPacket } from 'mqtt-packet'
-import type { PacketHandler } from '../connection/connection.js'
+import type { PacketHandler } from './handler.js'
 import { ReasonCode } from '../errors.js'
 
 /** PUBACK: the client has a QoS 1 message; the next queued one may go. */
-export const handlePuback: PacketHandler = (connection, packet, done) => {
+export const handlePuback: PacketHandler = (_ctx, connection, packet, done) => {
   connection.session?.acknowledge((packet as IPubackPacket).messageId ?? 0)
   done()
 }
 
 /** PUBREC: answer PUBREL; a v5 PUBREC with an error code ends that delivery [MQTT-4.3.3-4]. */
-export const handlePubrec: PacketHandler = (connection, packet, done) => {
+export const handlePubrec: PacketHandler = (_ctx, connection, packet, done) => {
   const pubrec = packet as IPubrecPacket
   const packetId = pubrec.messageId ?? 0
   const session = connection.session
@@ -23,7 +23,7 @@ export const handlePubrec: PacketHandler = (connection, packet, done) => {
 }
 
 /** PUBREL: the inbound QoS 2 exchange ends; the id may be reused by the client [MQTT-4.3.3-10]. */
-export const handlePubrel: PacketHandler = (connection, packet, done) => {
+export const handlePubrel: PacketHandler = (_ctx, connection, packet, done) => {
   const packetId = (packet as IPubrelPacket).messageId ?? 0
   const session = connection.session
   let known = false
@@ -36,7 +36,7 @@ export const handlePubrel: PacketHandler = (connection, packet, done) => {
 }
 
 /** PUBCOMP: a QoS 2 delivery is complete. */
-export const handlePubcomp: PacketHandler = (connection, packet, done) => {
+export const handlePubcomp: PacketHandler = (_ctx, connection, packet, done) => {
   connection.session?.completed((packet as IPubcompPacket).messageId ?? 0)
   done()
 }

@@ -1,6 +1,8 @@
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet'
 import { isUtf8 } from 'node:buffer'
-import type { Connection, PacketHandler } from '../connection/connection.js'
+import type { Connection } from '../connection/connection.js'
+import type { BrokerContext } from '../context.js'
+import type { PacketHandler } from './handler.js'
 import { encodePacket } from '../connection/packet-encoder.js'
 import type { PendingConnect } from '../connection/pending-connect.js'
 import { OutboundAliases } from '../connection/publish-v5.js'
@@ -64,13 +66,12 @@ function willFrom(packet: IConnectPacket, clientId: string): Message | undefined
  * CONNECT: validation, client id, hooks (preConnect, authenticate), session creation or takeover, CONNACK.
  * Packets behind it wait until this is done, so a SUBSCRIBE right after CONNECT sees the session.
  */
-export const handleConnect: PacketHandler = (connection, packet, done) => {
+export const handleConnect: PacketHandler = (ctx, connection, packet, done) => {
   if (connection.state !== 'new') {
     connection.fail(protocolError('a second CONNECT on one connection')) // [MQTT-3.1.0-2]
     done()
     return
   }
-  const ctx = connection.ctx
   const connect = packet as IConnectPacket
   const version = (connect.protocolVersion ?? 4) as ProtocolVersion
   connection.useProtocol(version)
@@ -188,7 +189,7 @@ export const handleConnect: PacketHandler = (connection, packet, done) => {
     connection.authMethod = method
     pending.extras.authMethod = method
   }
-  admit(connection, pending, props?.authenticationData).then(done, (error: unknown) => {
+  admit(ctx, connection, pending, props?.authenticationData).then(done, (error: unknown) => {
     ctx.logger.error({ clientId, err: error }, 'connect failed')
     if (connection.isOpen && connection.state !== 'connected') refuse(connection, ReasonCode.ServerUnavailable, 'internal error')
     else connection.close('internal-error', ReasonCode.UnspecifiedError)
@@ -201,8 +202,7 @@ function referenceOf(verdict: unknown): string | undefined {
 }
 
 /** preConnect, then authentication (plain, or the first step of an AUTH exchange), then the session. */
-async function admit(connection: Connection, pending: PendingConnect, authData: Buffer | undefined): Promise<void> {
-  const ctx = connection.ctx
+async function admit(ctx: BrokerContext, connection: Connection, pending: PendingConnect, authData: Buffer | undefined): Promise<void> {
   const { clientId } = pending.request
   // Streams may be handed over before persisted state is loaded: admission waits for it.
   await ctx.ready
@@ -226,7 +226,7 @@ async function admit(connection: Connection, pending: PendingConnect, authData: 
     }
     connection.state = 'authenticating'
     connection.pendingConnect = pending
-    return exchangeStep(connection, authData, false)
+    return exchangeStep(ctx, connection, authData, false)
   }
 
   let auth: AuthenticateResult
@@ -255,15 +255,14 @@ async function admit(connection: Connection, pending: PendingConnect, authData: 
     // e.g. the CN of a client certificate standing in for a user name
     if (auth.username !== undefined) pending.request.username = connection.client.username = auth.username
   }
-  return openSession(connection, pending)
+  return openSession(ctx, connection, pending)
 }
 
 /**
  * One step of an MQTT 5 AUTH exchange (§4.12), on CONNECT or later for re-authentication: the hook answers
  * continue (AUTH 0x18), success (CONNACK, or AUTH 0x00 when re-authenticating) or a denial.
  */
-export async function exchangeStep(connection: Connection, data: Buffer | undefined, reauthenticate: boolean): Promise<void> {
-  const ctx = connection.ctx
+export async function exchangeStep(ctx: BrokerContext, connection: Connection, data: Buffer | undefined, reauthenticate: boolean): Promise<void> {
   const method = connection.authMethod as string
   const step = connection.authStep++
   let answer: AuthExchangeResult
@@ -297,7 +296,7 @@ export async function exchangeStep(connection: Connection, data: Buffer | undefi
   const pending = connection.pendingConnect as PendingConnect
   connection.pendingConnect = null
   pending.extras.authData = answer.data
-  await openSession(connection, pending)
+  await openSession(ctx, connection, pending)
 }
 
 function authProperties(method: string, data: Buffer | undefined): { authenticationMethod: string; authenticationData?: Buffer } {
@@ -308,8 +307,7 @@ function authProperties(method: string, data: Buffer | undefined): { authenticat
  * The session part of admission, serialised per client id so two CONNECTs for one id never interleave.
  * A will goes through authorizePublish first: a client may not leave a will where it may not publish.
  */
-async function openSession(connection: Connection, pending: PendingConnect): Promise<void> {
-  const ctx = connection.ctx
+async function openSession(ctx: BrokerContext, connection: Connection, pending: PendingConnect): Promise<void> {
   const will = pending.request.will
   if (will && ctx.hooks.authorizePublish.length > 0) {
     let verdict: PublishVerdict
@@ -327,11 +325,10 @@ async function openSession(connection: Connection, pending: PendingConnect): Pro
     }
     if (typeof verdict === 'object' && verdict !== null && verdict.ok && 'message' in verdict) pending.request.will = verdict.message
   }
-  return openSessionExclusive(connection, pending)
+  return openSessionExclusive(ctx, connection, pending)
 }
 
-function openSessionExclusive(connection: Connection, pending: PendingConnect): Promise<void> {
-  const ctx = connection.ctx
+function openSessionExclusive(ctx: BrokerContext, connection: Connection, pending: PendingConnect): Promise<void> {
   const { request, extras } = pending
   const { clientId, will } = request
   return ctx.sessions.exclusive(clientId, async () => {

@@ -1,6 +1,8 @@
 import type { IPublishPacket } from 'mqtt-packet'
 import { isUtf8 } from 'node:buffer'
-import type { Connection, PacketHandler } from '../connection/connection.js'
+import type { Connection } from '../connection/connection.js'
+import type { BrokerContext } from '../context.js'
+import type { PacketHandler } from './handler.js'
 import { InboundAliases } from '../connection/inbound-aliases.js'
 import { ErrorCode, ProtocolViolation, ReasonCode, malformed, protocolError } from '../errors.js'
 import { denialOf, denialReason, runChain } from '../hooks/hook-runner.js'
@@ -49,8 +51,7 @@ function acknowledgeDuplicate(connection: Connection, packetId: number): void {
  * PUBLISH from a client: topic and property checks, exactly-once bookkeeping for QoS 2, authorizePublish,
  * routing, then the ack once routing has stored what must be durable.
  */
-export const handlePublish: PacketHandler = (connection, packet, done) => {
-  const ctx = connection.ctx
+export const handlePublish: PacketHandler = (ctx, connection, packet, done) => {
   const publish = packet as IPublishPacket
   const qos = publish.qos
   const packetId = publish.messageId ?? 0
@@ -115,42 +116,41 @@ export const handlePublish: PacketHandler = (connection, packet, done) => {
             session.incoming.add(packetId)
             acknowledgeDuplicate(connection, packetId)
             done()
-          } else accept(connection, createMessage(topic, payload, qos, publish.retain, properties, connection.client.id), packetId, done)
+          } else accept(ctx, connection, createMessage(topic, payload, qos, publish.retain, properties, connection.client.id), packetId, done)
         },
-        () => accept(connection, createMessage(topic, payload, qos, publish.retain, properties, connection.client.id), packetId, done),
+        () => accept(ctx, connection, createMessage(topic, payload, qos, publish.retain, properties, connection.client.id), packetId, done),
       )
       return
     }
   }
-  accept(connection, createMessage(topic, payload, qos, publish.retain, properties, connection.client.id), packetId, done)
+  accept(ctx, connection, createMessage(topic, payload, qos, publish.retain, properties, connection.client.id), packetId, done)
 }
 
-function accept(connection: Connection, message: Message, packetId: number, done: () => void): void {
-  const hooks = connection.ctx.hooks.authorizePublish
+function accept(ctx: BrokerContext, connection: Connection, message: Message, packetId: number, done: () => void): void {
+  const hooks = ctx.hooks.authorizePublish
   if (hooks.length === 0) {
-    route(connection, message, packetId, done)
+    route(ctx, connection, message, packetId, done)
     return
   }
   runChain(hooks, (hook) => hook(connection.client, message), (error, verdict: PublishVerdict | undefined) => {
-    if (error) connection.ctx.logger.warn({ clientId: connection.client.id, err: error }, 'authorizePublish failed: message denied')
+    if (error) ctx.logger.warn({ clientId: connection.client.id, err: error }, 'authorizePublish failed: message denied')
     const denied = error ? ReasonCode.NotAuthorized : denialOf(verdict, ReasonCode.NotAuthorized)
     if (denied !== undefined) {
-      connection.ctx.stats.authorizationDenied.publish++
-      connection.ctx.stats.dropped.notAuthorized++
+      ctx.stats.authorizationDenied.publish++
+      ctx.stats.dropped.notAuthorized++
       const reason = denialReason(verdict)
-      connection.ctx.events.emit('denied', connection.client, 'publish', message.topic, denied, reason)
+      ctx.events.emit('denied', connection.client, 'publish', message.topic, denied, reason)
       // 3.1.1 has no negative ack: the message is dropped and acknowledged, as Mosquitto does
       acknowledge(connection, message.qos, packetId, connection.protocolVersion === 5 ? denied : 0, reason)
       done()
       return
     }
     const rewritten = typeof verdict === 'object' && verdict !== null && verdict.ok && 'message' in verdict ? verdict.message : message
-    route(connection, rewritten, packetId, done)
+    route(ctx, connection, rewritten, packetId, done)
   })
 }
 
-function route(connection: Connection, message: Message, packetId: number, done: () => void): void {
-  const ctx = connection.ctx
+function route(ctx: BrokerContext, connection: Connection, message: Message, packetId: number, done: () => void): void {
   const qos = message.qos
   ctx.distributor.route(message, connection.client, (error) => {
     if (error) {

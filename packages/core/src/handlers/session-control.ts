@@ -1,17 +1,17 @@
 import type { IAuthPacket, IDisconnectPacket } from 'mqtt-packet'
-import type { PacketHandler } from '../connection/connection.js'
+import type { PacketHandler } from './handler.js'
 import { PINGRESP } from '../connection/packet-encoder.js'
 import { ReasonCode, protocolError } from '../errors.js'
 import { exchangeStep } from './connect.js'
 
 /** PINGREQ: PINGRESP [MQTT-3.12.4-1]; any packet already refreshed the keepalive timer. */
-export const handlePingreq: PacketHandler = (connection, _packet, done) => {
+export const handlePingreq: PacketHandler = (_ctx, connection, _packet, done) => {
   connection.writeBuffer(PINGRESP)
   done()
 }
 
 /** DISCONNECT: a clean goodbye discards the will [MQTT-3.14.4-3], unless v5 asks for it (0x04). */
-export const handleDisconnect: PacketHandler = (connection, packet, done) => {
+export const handleDisconnect: PacketHandler = (ctx, connection, packet, done) => {
   const disconnect = packet as IDisconnectPacket
   const session = connection.session
   const expiry = disconnect.properties?.sessionExpiryInterval
@@ -20,7 +20,7 @@ export const handleDisconnect: PacketHandler = (connection, packet, done) => {
       connection.fail(protocolError('session expiry cannot be set on DISCONNECT when CONNECT had 0')) // [MQTT-3.14.2-2]
       return done()
     }
-    session.expiryInterval = Math.min(expiry, connection.ctx.options.maxSessionExpiryInterval)
+    session.expiryInterval = Math.min(expiry, ctx.options.maxSessionExpiryInterval)
   }
   // [MQTT-3.1.2-10] only a normal disconnection (0x00) discards the will
   connection.graceful = (disconnect.reasonCode ?? ReasonCode.Success) === ReasonCode.Success
@@ -32,7 +32,7 @@ export const handleDisconnect: PacketHandler = (connection, packet, done) => {
  * AUTH: the next step of an enhanced-authentication exchange, or a re-authentication request (0x19)
  * on an established connection with the method it connected with [MQTT-4.12.1-1].
  */
-export const handleAuth: PacketHandler = (connection, packet, done) => {
+export const handleAuth: PacketHandler = (ctx, connection, packet, done) => {
   const auth = packet as IAuthPacket
   const method = auth.properties?.authenticationMethod
   const reasonCode = auth.reasonCode
@@ -48,8 +48,8 @@ export const handleAuth: PacketHandler = (connection, packet, done) => {
     return done()
   }
   if (reasonCode === ReasonCode.ReAuthenticate) connection.authStep = 0
-  exchangeStep(connection, auth.properties?.authenticationData, connection.state === 'connected').then(done, (error: unknown) => {
-    connection.ctx.logger.error({ clientId: connection.client.id, err: error }, 'authentication exchange failed')
+  exchangeStep(ctx, connection, auth.properties?.authenticationData, connection.state === 'connected').then(done, (error: unknown) => {
+    ctx.logger.error({ clientId: connection.client.id, err: error }, 'authentication exchange failed')
     connection.close('internal-error', ReasonCode.UnspecifiedError)
     done()
   })

@@ -1,5 +1,6 @@
 import type { ISubscribePacket, ISubscription } from 'mqtt-packet'
-import type { Connection, PacketHandler } from '../connection/connection.js'
+import type { Connection } from '../connection/connection.js'
+import type { PacketHandler } from './handler.js'
 import { ReasonCode, malformed, protocolError } from '../errors.js'
 import { denialOf, denialReason, runChainAsync } from '../hooks/hook-runner.js'
 import type { SubscribeVerdict } from '../hooks/hook-types.js'
@@ -79,10 +80,9 @@ function subscriptionFrom(connection: Connection, requested: ISubscription, iden
  * SUBSCRIBE: each filter checked and authorized on its own (one bad filter does not fail the others),
  * stored, acknowledged with SUBACK, then matching retained messages are sent.
  */
-export const handleSubscribe: PacketHandler = (connection, packet, done) => {
+export const handleSubscribe: PacketHandler = (ctx, connection, packet, done) => {
   const subscribe = packet as ISubscribePacket
   const session = connection.session
-  const ctx = connection.ctx
   if (!session) return done()
   if (subscribe.subscriptions.length === 0) {
     connection.fail(malformed('SUBSCRIBE without topic filters')) // [MQTT-3.8.3-3]

@@ -1,12 +1,11 @@
 import type { IUnsubscribePacket } from 'mqtt-packet'
-import type { PacketHandler } from '../connection/connection.js'
+import type { PacketHandler } from './handler.js'
 import { ReasonCode, malformed } from '../errors.js'
 
 /** UNSUBSCRIBE: removes each filter; UNSUBACK (v5: a code per filter, 0x11 when none existed). */
-export const handleUnsubscribe: PacketHandler = (connection, packet, done) => {
+export const handleUnsubscribe: PacketHandler = (ctx, connection, packet, done) => {
   const unsubscribe = packet as IUnsubscribePacket
   const session = connection.session
-  const ctx = connection.ctx
   if (!session) return done()
   if (unsubscribe.unsubscriptions.length === 0) {
     connection.fail(malformed('UNSUBSCRIBE without topic filters')) // [MQTT-3.10.3-2]

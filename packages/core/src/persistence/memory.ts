@@ -50,6 +50,7 @@ export class MemoryPersistence implements Persistence {
   private readonly outbound = new Map<string, OutboundQueue>()
   private readonly incoming = new Map<string, Set<number>>()
   private readonly wills = new Map<string, WillRecord>()
+  private readonly sessionData = new Map<string, Map<string, string>>()
 
   async retainedStore(message: Message): Promise<void> {
     if (message.payload.length === 0) this.retained.delete(message.topic)
@@ -87,10 +88,21 @@ export class MemoryPersistence implements Persistence {
     this.outbound.delete(clientId)
     this.incoming.delete(clientId)
     this.wills.delete(clientId)
+    this.sessionData.delete(clientId)
   }
 
   async sessionList(): Promise<SessionRecord[]> {
     return Array.from(this.sessions.values(), (record) => ({ ...record }))
+  }
+
+  async sessionDataSet(clientId: string, key: string, value: string): Promise<void> {
+    let data = this.sessionData.get(clientId)
+    if (data === undefined) this.sessionData.set(clientId, (data = new Map()))
+    data.set(key, value)
+  }
+
+  async sessionDataGet(clientId: string, key: string): Promise<string | undefined> {
+    return this.sessionData.get(clientId)?.get(key)
   }
 
   async subscriptionsAdd(clientId: string, subscriptions: Subscription[]): Promise<void> {

@@ -68,9 +68,15 @@ export interface Persistence {
 
   sessionSave(record: SessionRecord): Promise<void>
   sessionGet(clientId: string): Promise<SessionRecord | undefined>
-  /** Removes the session and everything that belongs to it: subscriptions, outbound queue, inbound QoS 2 ids, will. */
+  /** Removes the session and everything that belongs to it: subscriptions, outbound queue, inbound QoS 2 ids, will, session data. */
   sessionDelete(clientId: string): Promise<void>
   sessionList(): Promise<SessionRecord[]>
+  /**
+   * Stores what a protocol gateway keeps with a session beyond the broker's own state (e.g. an MQTT-SN client's
+   * topic ids), under `key`, replacing the previous value; `sessionDelete` removes it with the session.
+   */
+  sessionDataSet(clientId: string, key: string, value: string): Promise<void>
+  sessionDataGet(clientId: string, key: string): Promise<string | undefined>
 
   /** Adds or replaces (same filter) subscriptions of a client. */
   subscriptionsAdd(clientId: string, subscriptions: Subscription[]): Promise<void>

@@ -122,9 +122,9 @@ export class Session {
     }
     // Counted as the store counts a client's queue: queued and in flight together.
     if (this.pending.length + this.inflight.size >= this.limits.maxQueued) {
-      if (link && this.fullQueueAction === 'hold-publishers') {
+      if (this.holdsPublishers) {
         this.pending.push(entry)
-        return link.heldBack
+        return link?.heldBack === true
       }
       this.counters.messagesDropped++
       this.counters.dropped.queueFull++

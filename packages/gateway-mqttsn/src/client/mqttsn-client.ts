@@ -1,7 +1,9 @@
 import dgram from 'node:dgram'
 import { EventEmitter } from 'node:events'
+import { isIP } from 'node:net'
 import { decodeDatagram } from '../codec/decode.js'
 import { encodeDatagram } from '../codec/encode.js'
+import { decodeUdpGatewayAddress, encodeUdpGatewayAddress } from '../codec/gateway-address.js'
 import {
   ReturnCode,
   TopicIdType,
@@ -41,6 +43,23 @@ export interface MqttSnClientOptions {
   localPort?: number
   /** Local address to bind. Default 127.0.0.1. */
   localAddress?: string
+  /**
+   * Answer other clients' SEARCHGW with a GWINFO naming this client's gateway (§6.1), after a random delay of up
+   * to `maxDelay` ms, and not at all if another GWINFO is heard meanwhile. Off unless given; the client answers
+   * once it knows its gateway's id (from `gatewayId`, or a GWINFO or ADVERTISE the gateway sent it).
+   */
+  answerSearchGw?: { maxDelay: number }
+  /** The id of the gateway at `host`:`port`, if known beforehand. */
+  gatewayId?: number
+}
+
+/** A gateway found with SEARCHGW: its id and where it listens, from its own GWINFO or another client's. */
+export interface FoundGateway {
+  gatewayId: number
+  address: string
+  port: number
+  /** Who answered: the gateway itself, or a client on its behalf. */
+  answeredBy: 'gateway' | 'client'
 }
 
 /** A PUBLISH the client received, with its topic resolved to a name when the client knows it. */
@@ -85,6 +104,12 @@ export class MqttSnClient extends EventEmitter<{ message: [SnReceivedMessage]; d
   private readonly host: string
   private readonly retryInterval: number
   private readonly maxRetries: number
+  /** The id of the gateway at host:port, once known. */
+  gatewayId: number | undefined
+  /** Where each GWINFO received came from, for `discoverGateway()`. */
+  private readonly gwinfoSenders = new WeakMap<SnMessage, dgram.RemoteInfo>()
+  /** A GWINFO this client will send for its gateway, unless another client's or a gateway's is heard first. */
+  private pendingGwInfo: NodeJS.Timeout | undefined
 
   constructor(
     readonly socket: dgram.Socket,
@@ -94,8 +119,9 @@ export class MqttSnClient extends EventEmitter<{ message: [SnReceivedMessage]; d
     this.host = options.host ?? '127.0.0.1'
     this.retryInterval = options.retryInterval ?? 2000
     this.maxRetries = options.maxRetries ?? 3
+    this.gatewayId = options.gatewayId
     for (const [id, name] of Object.entries(options.predefined ?? {})) this.topicIds.set(name, Number(id))
-    socket.on('message', (bytes: Buffer) => this.onDatagram(bytes))
+    socket.on('message', (bytes: Buffer, remote: dgram.RemoteInfo) => this.onDatagram(bytes, remote))
   }
 
   /** Opens a UDP socket (on 127.0.0.1 unless `localAddress` says otherwise); sends nothing yet. */
@@ -250,7 +276,27 @@ export class MqttSnClient extends EventEmitter<{ message: [SnReceivedMessage]; d
 
   /** SEARCHGW to the gateway's address; resolves with its GWINFO. */
   async searchGateway(radius = 1): Promise<GwInfo> {
-    return (await this.request({ type: 'searchgw', radius }, 'gwinfo')) as GwInfo
+    const gwinfo = (await this.request({ type: 'searchgw', radius }, 'gwinfo')) as GwInfo
+    this.gatewayId = gwinfo.gatewayId
+    return gwinfo
+  }
+
+  /**
+   * SEARCHGW to `address`:`port` (a broadcast address, or wherever gateways or other clients listen); resolves
+   * with the first GWINFO: a gateway's names the gateway at its sender's address, a client's carries the
+   * gateway's address in GwAdd.
+   */
+  async discoverGateway(address: string, port: number, radius = 1): Promise<FoundGateway> {
+    const reply = this.wait('gwinfo', null, this.retryInterval * (this.maxRetries + 1))
+    this.socket.send(encodeDatagram({ type: 'searchgw', radius }, this.options.forwarder), port, address)
+    const gwinfo = (await reply) as GwInfo
+    const sender = this.gwinfoSenders.get(gwinfo)
+    if (gwinfo.gatewayAddress === undefined) {
+      return { gatewayId: gwinfo.gatewayId, address: sender?.address ?? address, port: sender?.port ?? port, answeredBy: 'gateway' }
+    }
+    const named = decodeUdpGatewayAddress(gwinfo.gatewayAddress)
+    if (named === undefined) throw new Error(`GWINFO for gateway ${gwinfo.gatewayId} has a GwAdd this client cannot read`)
+    return { gatewayId: gwinfo.gatewayId, address: named.address, port: named.port ?? port, answeredBy: 'client' }
   }
 
   /** Takes the next received PUBLISH (one that already arrived, or waits for it). */
@@ -277,6 +323,7 @@ export class MqttSnClient extends EventEmitter<{ message: [SnReceivedMessage]; d
   }
 
   close(): void {
+    clearTimeout(this.pendingGwInfo)
     for (const waiter of this.waiters.values()) {
       clearTimeout(waiter.timer)
       waiter.reject(new Error('client closed'))
@@ -324,7 +371,7 @@ export class MqttSnClient extends EventEmitter<{ message: [SnReceivedMessage]; d
     return true
   }
 
-  private onDatagram(bytes: Buffer): void {
+  private onDatagram(bytes: Buffer, remote: dgram.RemoteInfo): void {
     let message: SnMessage
     try {
       message = decodeDatagram(bytes).message
@@ -335,6 +382,20 @@ export class MqttSnClient extends EventEmitter<{ message: [SnReceivedMessage]; d
     this.emit('datagram', message)
     const autoAck = this.options.autoAck ?? true
     switch (message.type) {
+      case 'searchgw':
+        return this.onSearchGw(remote)
+      case 'gwinfo':
+        // Someone answered: this client's own answer is not needed any more (§6.1).
+        clearTimeout(this.pendingGwInfo)
+        this.pendingGwInfo = undefined
+        if (message.gatewayAddress === undefined && this.isGateway(remote)) this.gatewayId = message.gatewayId
+        this.gwinfoSenders.set(message, remote)
+        this.settle('gwinfo', message)
+        return
+      case 'advertise':
+        if (this.isGateway(remote)) this.gatewayId = message.gatewayId
+        this.settle('advertise', message)
+        return
       case 'register':
         this.remember(message.topicName, message.topicId)
         if (!this.settle('register', message) && autoAck) {
@@ -360,6 +421,28 @@ export class MqttSnClient extends EventEmitter<{ message: [SnReceivedMessage]; d
       default:
         this.settle(message.type, message)
     }
+  }
+
+  private isGateway(remote: dgram.RemoteInfo): boolean {
+    return remote.port === this.options.port && remote.address === this.host
+  }
+
+  /**
+   * Another client searches (§6.1): answer for this client's gateway after a random delay, unless a GWINFO
+   * arrives first. The answer goes to the searcher: on UDP its reply port is its own, not a well-known one.
+   */
+  private onSearchGw(searcher: dgram.RemoteInfo): void {
+    const answer = this.options.answerSearchGw
+    const gatewayId = this.gatewayId
+    if (answer === undefined || gatewayId === undefined || this.pendingGwInfo !== undefined || this.isGateway(searcher)) return
+    // GwAdd carries an IP address: a gateway known by host name is not announced.
+    if (isIP(this.host) === 0) return
+    const gatewayAddress = encodeUdpGatewayAddress(this.host, this.options.port)
+    this.pendingGwInfo = setTimeout(() => {
+      this.pendingGwInfo = undefined
+      this.socket.send(encodeDatagram({ type: 'gwinfo', gatewayId, gatewayAddress }, this.options.forwarder), searcher.port, searcher.address)
+    }, Math.random() * answer.maxDelay)
+    this.pendingGwInfo.unref()
   }
 
   private onPublish(message: Publish, autoAck: boolean): void {

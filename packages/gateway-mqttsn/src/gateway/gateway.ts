@@ -4,11 +4,10 @@ import { SessionBridge, type BridgeHandler } from '@wren/gateway-kit'
 import { MalformedDatagram, decodeDatagram } from '../codec/decode.js'
 import { encodeDatagram } from '../codec/encode.js'
 import { ReturnCode, TopicIdType, shortTopicName, type Connect, type Forwarder, type Publish, type SnMessage } from '../codec/messages.js'
-import { resolveOptions, type MqttSnOptions, type RemoteInfo, type ResolvedMqttSnOptions } from './options.js'
+import { resolveOptions, type MqttSnOptions, type RemoteInfo, type ResolvedMqttSnOptions, type SnCredentials } from './options.js'
 import { SnSession, type SessionHost, type SnSessionState } from './sn-session.js'
 import { MqttSnStats } from './stats.js'
 import { gatewayStats } from './gateway-stats.js'
-import type { TopicRegistry } from './topic-registry.js'
 
 /** What `gateway.clients()` reports of one MQTT-SN client. */
 export interface MqttSnClientInfo {
@@ -28,6 +27,27 @@ function keyOf(remote: RemoteInfo, forwarder: Forwarder | undefined): string {
 function ignoreSendError(): void {}
 
 /**
+ * What a client sends only while connected: from an address the gateway has no client for, it gets DISCONNECT.
+ * A DISCONNECT is never answered so (two gateways must not bounce DISCONNECTs), nor are a gateway's own messages.
+ */
+const UNKNOWN_SENDER_DISCONNECTED: ReadonlySet<SnMessage['type']> = new Set<SnMessage['type']>([
+  'register',
+  'regack',
+  'publish',
+  'puback',
+  'pubrec',
+  'pubrel',
+  'pubcomp',
+  'subscribe',
+  'unsubscribe',
+  'pingreq',
+  'willtopic',
+  'willmsg',
+  'willtopicupd',
+  'willmsgupd',
+])
+
+/**
  * An MQTT-SN 1.2 gateway on a UDP socket the host owns: every client becomes an MQTT 5 session of `broker`
  * (transport 'mqtt-sn'), so hooks, ACLs, persistence, $SYS and the cluster apply to it as to any MQTT client.
  */
@@ -37,10 +57,10 @@ export class MqttSnGateway implements SessionHost {
   readonly predefinedIdSet: ReadonlySet<number>
   private readonly byKey = new Map<string, SnSession>()
   private readonly byClientId = new Map<string, SnSession>()
-  /** Topic ids of sessions that outlive their connection (CleanSession false), by client id. */
-  private readonly keptTopics = new Map<string, TopicRegistry>()
   private readonly timers: NodeJS.Timeout[] = []
   private qosMinus1: SessionBridge | null = null
+  /** Epoch ms before which QoS -1 PUBLISHes are dropped: the shared session's login was refused. */
+  private qosMinus1RefusedUntil = 0
   private closedValue = false
   private readonly unregister: () => void
   /**
@@ -133,17 +153,6 @@ export class MqttSnGateway implements SessionHost {
   sessionClosed(session: SnSession): void {
     if (this.byKey.get(session.key) === session) this.byKey.delete(session.key)
     if (this.byClientId.get(session.clientId) === session) this.byClientId.delete(session.clientId)
-    if (session.cleanSession) {
-      this.keptTopics.delete(session.clientId)
-      return
-    }
-    this.keptTopics.delete(session.clientId)
-    // Bounded like the clients themselves: the oldest kept registrations go first.
-    if (this.keptTopics.size >= this.options.maxClients) {
-      const oldest = this.keptTopics.keys().next().value
-      if (oldest !== undefined) this.keptTopics.delete(oldest)
-    }
-    this.keptTopics.set(session.clientId, session.topics)
   }
 
   private sendTo(remote: RemoteInfo, forwarder: Forwarder | undefined, message: SnMessage): boolean {
@@ -194,15 +203,16 @@ export class MqttSnGateway implements SessionHost {
         return
       case 'publish':
         if (message.qos === -1 && session === undefined) {
-          this.publishQosMinus1(message)
+          this.publishQosMinus1(message, remote)
           return
         }
         break
       case 'pingreq':
         if (message.clientId !== undefined && message.clientId !== '') {
           const named = this.byClientId.get(message.clientId)
+          if (named === undefined) break
           // Another port (or forwarder) of the same host is the same device; another host does not get to wake it.
-          if (named === undefined || named.remote.address !== remote.address) {
+          if (named.remote.address !== remote.address) {
             this.stats.datagramsDropped++
             return
           }
@@ -221,6 +231,9 @@ export class MqttSnGateway implements SessionHost {
     }
     if (session === undefined) {
       this.stats.datagramsDropped++
+      // §5.4.21: a gateway that cannot map a message to a client may tell it DISCONNECT. A device that believes
+      // it is connected (e.g. across a broker restart) then CONNECTs again instead of retrying into silence.
+      if (UNKNOWN_SENDER_DISCONNECTED.has(message.type)) this.sendTo(remote, forwarder, { type: 'disconnect' })
       return
     }
     session.receive(message)
@@ -251,9 +264,7 @@ export class MqttSnGateway implements SessionHost {
       this.sendTo(remote, forwarder, { type: 'connack', returnCode: ReturnCode.Congestion })
       return
     }
-    const saved = connect.cleanSession ? undefined : this.keptTopics.get(connect.clientId)
-    if (connect.cleanSession) this.keptTopics.delete(connect.clientId)
-    const session = new SnSession(this, key, remote, forwarder, connect, saved)
+    const session = new SnSession(this, key, remote, forwarder, connect)
     if (session.state === 'gone') return
     this.byKey.set(key, session)
     this.byClientId.set(connect.clientId, session)
@@ -271,7 +282,7 @@ export class MqttSnGateway implements SessionHost {
   }
 
   /** QoS -1 (§6.8): no connection, predefined ids or short names only, published from one shared broker session. */
-  private publishQosMinus1(message: Publish): void {
+  private publishQosMinus1(message: Publish, remote: RemoteInfo): void {
     if (!this.options.qosMinus1) {
       this.stats.datagramsDropped++
       return
@@ -286,8 +297,8 @@ export class MqttSnGateway implements SessionHost {
       this.stats.datagramsDropped++
       return
     }
-    const bridge = this.qosMinus1Bridge()
-    if (!bridge.writable) {
+    const bridge = this.qosMinus1Bridge(remote)
+    if (bridge === undefined || !bridge.writable) {
       this.stats.datagramsDropped++
       return
     }
@@ -295,12 +306,26 @@ export class MqttSnGateway implements SessionHost {
     bridge.publish(topic, message.payload, 0, message.retain, 0)
   }
 
-  private qosMinus1Bridge(): SessionBridge {
+  /**
+   * The shared session, opened by the first QoS -1 datagram; it logs in with what `credentials` gives its client
+   * id (asked with that datagram's address), so a password file admits it as it admits connected clients.
+   */
+  private qosMinus1Bridge(remote: RemoteInfo): SessionBridge | undefined {
     if (this.qosMinus1 !== null && !this.qosMinus1.closed) return this.qosMinus1
+    // After a refusal, datagrams do not each cost a login (a password check is deliberately slow) for a while.
+    if (Date.now() < this.qosMinus1RefusedUntil) return undefined
+    const clientId = this.options.qosMinus1ClientId
+    const credentials = this.options.credentials?.(clientId, remote)
+    if (credentials === false) {
+      this.refuseQosMinus1()
+      return undefined
+    }
     const handler: BridgeHandler = {
       onConnack: (packet) => {
         const code = packet.reasonCode ?? packet.returnCode ?? 0
-        if (code !== 0) this.broker.logger.warn({ clientId: this.options.qosMinus1ClientId, code }, 'mqtt-sn: the broker refused the QoS -1 session')
+        if (code === 0) return
+        this.broker.logger.warn({ clientId, code }, 'mqtt-sn: the broker refused the QoS -1 session')
+        this.refuseQosMinus1()
       },
       onPublish: () => {},
       onAck: () => {},
@@ -309,9 +334,35 @@ export class MqttSnGateway implements SessionHost {
       onClosed: () => {},
     }
     const bridge = new SessionBridge(this.broker, { transport: 'mqtt-sn' }, handler)
-    bridge.connect({ clientId: this.options.qosMinus1ClientId, clean: true, sessionExpiry: 0, receiveMaximum: 1 })
     this.qosMinus1 = bridge
+    if (credentials instanceof Promise) {
+      // QoS -1 PUBLISHes that arrive before the login is known are dropped and counted: QoS -1 promises nothing.
+      bridge.writable = false
+      credentials.then(
+        (resolved) => this.connectQosMinus1(bridge, resolved),
+        (error: unknown) => {
+          this.broker.logger.warn({ err: error, clientId }, 'mqtt-sn: the credentials callback failed')
+          bridge.destroy()
+        },
+      )
+    } else {
+      this.connectQosMinus1(bridge, credentials)
+    }
     return bridge
+  }
+
+  private refuseQosMinus1(): void {
+    this.qosMinus1RefusedUntil = Date.now() + this.options.retryInterval
+  }
+
+  private connectQosMinus1(bridge: SessionBridge, credentials: SnCredentials | false | undefined): void {
+    if (credentials === false) {
+      this.refuseQosMinus1()
+      bridge.destroy()
+      return
+    }
+    bridge.writable = true
+    bridge.connect({ clientId: this.options.qosMinus1ClientId, clean: true, sessionExpiry: 0, receiveMaximum: 1, ...credentials })
   }
 
   private sweep(): void {

@@ -23,8 +23,12 @@ export interface MqttSnOptions {
   qosMinus1ClientId?: string
   /** Periodic ADVERTISE broadcasts; off unless given. */
   advertise?: { address: string; port: number; /** seconds */ interval: number }
-  /** A username/password for a client id, as its broker session logs in (MQTT-SN CONNECT has none); may be async. */
-  credentials?: (clientId: string, remote: RemoteInfo) => SnCredentials | undefined | Promise<SnCredentials | undefined>
+  /**
+   * A username/password for a client id, as its broker session logs in (MQTT-SN 1.2 CONNECT has none), so the
+   * broker's `authenticate` hook decides; `false` refuses the client (CONNACK "rejected: not supported") before
+   * any broker session opens. May be async.
+   */
+  credentials?: (clientId: string, remote: RemoteInfo) => SnCredentials | false | undefined | Promise<SnCredentials | false | undefined>
   /** Connected and sleeping clients. Default 10000; CONNECT beyond it gets "rejected: congestion". */
   maxClients?: number
   /** Largest datagram accepted or sent, in octets. Default 1024 (larger PUBLISHes to a client are dropped and counted). */

@@ -55,6 +55,9 @@ interface Will extends WillTopic {
   payload: Buffer
 }
 
+/** Where a kept session's topic ids are stored with it (Persistence.sessionDataSet). */
+const TOPICS_KEY = 'mqtt-sn:topics'
+
 /** Syntax checks only: the broker applies its own length and level limits and answers with a reason code. */
 const SYNTAX_ONLY = { maxLength: 0xffff, maxLevels: Number.MAX_SAFE_INTEGER }
 
@@ -79,7 +82,7 @@ export class SnSession implements BridgeHandler {
   lastSeen: number
   /** Epoch ms after which an asleep client is lost. */
   sleepDeadline = 0
-  readonly topics: TopicRegistry
+  private readonly topics: TopicRegistry
   private readonly bridge: SessionBridge
   private will: Will | undefined
   private pendingWillTopic: WillTopic | undefined
@@ -96,6 +99,9 @@ export class SnSession implements BridgeHandler {
   private readonly unconfirmed = new Set<number>()
   /** Queued QoS 1/2 messages the gateway acknowledged to the broker when they arrived for the sleeping client. */
   private readonly custodied = new Set<IPublishPacket>()
+  /** A write of the topic ids to the persistence adapter is under way; `topicsChanged` asks for another after it. */
+  private savingTopics = false
+  private topicsChanged = false
 
   constructor(
     private readonly host: SessionHost,
@@ -103,7 +109,6 @@ export class SnSession implements BridgeHandler {
     public remote: RemoteInfo,
     public forwarder: Forwarder | undefined,
     connect: Connect,
-    savedTopics: TopicRegistry | undefined,
   ) {
     const now = Date.now()
     this.startedAt = now
@@ -111,7 +116,7 @@ export class SnSession implements BridgeHandler {
     this.clientId = connect.clientId
     this.cleanSession = connect.cleanSession
     this.duration = connect.duration
-    this.topics = savedTopics ?? new TopicRegistry(host.options.maxRegistrationsPerClient, host.predefinedIdSet)
+    this.topics = new TopicRegistry(host.options.maxRegistrationsPerClient, host.predefinedIdSet)
     this.bridge = new SessionBridge(host.broker, { transport: 'mqtt-sn', remoteAddress: remote.address, remotePort: remote.port }, this)
     if (connect.will) {
       this.state = 'will-topic'
@@ -280,9 +285,58 @@ export class SnSession implements BridgeHandler {
       this.close('connect-refused', false)
       return
     }
+    // A kept session brings back its topic ids (§6.5: registrations live with the session), from the broker's
+    // persistence adapter: they survive a restart where the session does. Until read, the client waits for CONNACK.
+    if (!this.cleanSession && packet.sessionPresent) this.restoreTopics()
+    else this.activate()
+  }
+
+  private activate(): void {
     this.state = 'active'
     this.reply({ type: 'connack', returnCode: ReturnCode.Accepted })
     this.pump()
+  }
+
+  private restoreTopics(): void {
+    this.host.broker.persistence.sessionDataGet(this.clientId, TOPICS_KEY).then(
+      (saved) => {
+        if (this.state !== 'connecting') return
+        if (saved !== undefined) this.topics.restore(saved)
+        this.activate()
+      },
+      (error: unknown) => {
+        if (this.state !== 'connecting') return
+        this.host.broker.logger.warn({ err: error, clientId: this.clientId }, 'mqtt-sn: could not read the topic ids of a kept session')
+        this.reply({ type: 'connack', returnCode: ReturnCode.Congestion })
+        this.close('topics-unreadable', false)
+      },
+    )
+  }
+
+  /**
+   * Writes the confirmed topic ids of a kept session to the persistence adapter; one write at a time, the last
+   * state winning. A clean session's ids end with it and are never written.
+   */
+  private saveTopics(): void {
+    if (this.cleanSession) return
+    if (this.savingTopics) {
+      this.topicsChanged = true
+      return
+    }
+    this.savingTopics = true
+    this.topicsChanged = false
+    this.host.broker.persistence.sessionDataSet(this.clientId, TOPICS_KEY, this.topics.serialize(this.unconfirmed)).then(
+      () => this.topicsSaved(),
+      (error: unknown) => {
+        this.host.broker.logger.warn({ err: error, clientId: this.clientId }, 'mqtt-sn: could not save the topic ids of a kept session')
+        this.topicsSaved()
+      },
+    )
+  }
+
+  private topicsSaved(): void {
+    this.savingTopics = false
+    if (this.topicsChanged) this.saveTopics()
   }
 
   onPublish(packet: IPublishPacket): void {
@@ -372,7 +426,12 @@ export class SnSession implements BridgeHandler {
     this.connectBridge(credentials)
   }
 
-  private connectBridge(credentials: SnCredentials | undefined): void {
+  private connectBridge(credentials: SnCredentials | false | undefined): void {
+    if (credentials === false) {
+      this.reply({ type: 'connack', returnCode: ReturnCode.NotSupported })
+      this.close('not-allowed', false)
+      return
+    }
     this.bridge.connect({
       clientId: this.clientId,
       clean: this.cleanSession,
@@ -397,11 +456,20 @@ export class SnSession implements BridgeHandler {
     let topicId = 0
     if (topicNameProblem(topicName, SYNTAX_ONLY) !== undefined) returnCode = ReturnCode.NotSupported
     else {
-      const id = this.topics.register(topicName)
+      const id = this.topicIdFor(topicName)
       if (id === undefined) returnCode = ReturnCode.Congestion
       else topicId = id
     }
     this.reply({ type: 'regack', topicId, msgId, returnCode })
+  }
+
+  /** The topic's normal id for the client, assigned (and kept with the session) when new; undefined when full. */
+  private topicIdFor(name: string): number | undefined {
+    const known = this.topics.id(name)
+    if (known !== undefined) return known
+    const id = this.topics.register(name)
+    if (id !== undefined) this.saveTopics()
+    return id
   }
 
   /** The topic name a PUBLISH from the client addresses, or undefined when its id is unknown or reserved. */
@@ -467,7 +535,7 @@ export class SnSession implements BridgeHandler {
       const concrete = !filter.includes('+') && !filter.includes('#')
       // A subscription by a full topic name gets its id in SUBACK, so no REGISTER precedes its PUBLISHes.
       if (topic.topicIdType === TopicIdType.Normal && concrete && !filter.startsWith('$share/')) {
-        const id = this.topics.register(filter)
+        const id = this.topicIdFor(filter)
         if (id === undefined) return refuse(ReturnCode.Congestion)
         topicId = id
       }
@@ -583,12 +651,17 @@ export class SnSession implements BridgeHandler {
       this.topics.remove(topicId)
       const packet = this.queue.shift()
       if (packet !== undefined) this.dropDelivery(packet)
+    } else {
+      this.saveTopics()
     }
     this.pump()
   }
 
   private onClientPuback(topicId: number, msgId: number, returnCode: ReturnCode): void {
-    if (returnCode === ReturnCode.InvalidTopicId) this.topics.remove(topicId)
+    if (returnCode === ReturnCode.InvalidTopicId && this.topics.name(topicId) !== undefined) {
+      this.topics.remove(topicId)
+      this.saveTopics()
+    }
     const awaiting = this.awaiting
     if (awaiting === null || awaiting.kind !== 'puback' || awaiting.msgId !== msgId) {
       // A QoS 2 PUBLISH refused with PUBACK (§6.12 error case): it is over on the broker's side too.

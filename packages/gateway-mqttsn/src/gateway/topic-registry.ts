@@ -43,6 +43,31 @@ export class TopicRegistry {
     return id
   }
 
+  /** The registrations as JSON (`{ "id": "topic" }`), leaving out `except`: ids the client has not confirmed. */
+  serialize(except: ReadonlySet<number>): string {
+    const saved: Record<number, string> = {}
+    for (const [id, name] of this.byId) if (!except.has(id)) saved[id] = name
+    return JSON.stringify(saved)
+  }
+
+  /**
+   * Takes back what `serialize` wrote; entries that are not a valid id and topic, clash with a predefined id or
+   * exceed the limit are skipped, as the store is outside this process's control.
+   */
+  restore(json: string): void {
+    const saved: unknown = JSON.parse(json)
+    if (saved === null || typeof saved !== 'object') return
+    for (const [key, name] of Object.entries(saved)) {
+      const id = Number(key)
+      if (this.byId.size >= this.limit) return
+      if (!Number.isInteger(id) || id < 0 || id > 0xffff || isReservedTopicId(id) || this.taken.has(id)) continue
+      if (typeof name !== 'string' || name === '' || this.byId.has(id) || this.byName.has(name)) continue
+      this.byId.set(id, name)
+      this.byName.set(name, id)
+      if (id >= this.nextId) this.nextId = id >= 0xfffe ? 1 : id + 1
+    }
+  }
+
   remove(topicId: number): void {
     const name = this.byId.get(topicId)
     if (name === undefined) return
