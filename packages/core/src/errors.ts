@@ -101,6 +101,8 @@ export const ErrorCode = {
   HookUnknown: 'WREN_HOOK_UNKNOWN',
   HookNotFunction: 'WREN_HOOK_NOT_FUNCTION',
   TopicFilterInvalid: 'WREN_TOPIC_FILTER_INVALID',
+  ComponentDuplicate: 'WREN_COMPONENT_DUPLICATE',
+  ComponentMetricInvalid: 'WREN_COMPONENT_METRIC_INVALID',
   // An operator action that cannot be done: an `AdminError`.
   ClientNotFound: 'WREN_CLIENT_NOT_FOUND',
   SessionNotFound: 'WREN_SESSION_NOT_FOUND',
@@ -127,7 +129,14 @@ export type ProtocolViolationCode =
   | typeof ErrorCode.TopicNameInvalid
 
 /** The codes of a `UsageError`. */
-export type UsageErrorCode = typeof ErrorCode.InvalidOption | typeof ErrorCode.HookUnknown | typeof ErrorCode.HookNotFunction | typeof ErrorCode.TopicNameInvalid | typeof ErrorCode.TopicFilterInvalid
+export type UsageErrorCode =
+  | typeof ErrorCode.InvalidOption
+  | typeof ErrorCode.HookUnknown
+  | typeof ErrorCode.HookNotFunction
+  | typeof ErrorCode.TopicNameInvalid
+  | typeof ErrorCode.TopicFilterInvalid
+  | typeof ErrorCode.ComponentDuplicate
+  | typeof ErrorCode.ComponentMetricInvalid
 
 /** The codes of an `AdminError`. */
 export type AdminErrorCode = typeof ErrorCode.ClientNotFound | typeof ErrorCode.SessionNotFound | typeof ErrorCode.OnOtherNode | typeof ErrorCode.TopicInvalid

@@ -13,9 +13,10 @@ export interface BrokerEvents {
   published: [message: Message, client: ClientInfo | null]
   /**
    * An authentication or authorization hook refused something: a CONNECT ('connect', `detail` = user name or ''),
-   * a PUBLISH or will ('publish', `detail` = topic) or one filter of a SUBSCRIBE ('subscribe', `detail` = filter).
+   * a PUBLISH or will ('publish', `detail` = topic) or one filter of a SUBSCRIBE ('subscribe', `detail` = filter),
+   * with the MQTT 5 reason code of the refusal and the text the hook gave, if any.
    */
-  denied: [client: ClientInfo, action: 'connect' | 'publish' | 'subscribe', detail: string]
+  denied: [client: ClientInfo, action: 'connect' | 'publish' | 'subscribe', detail: string, reasonCode: number, reason: string | undefined]
   /** A client misbehaved or its stream failed: that client is dropped, nothing else is affected. */
   clientError: [client: ClientInfo | null, error: Error]
   /** Something went wrong in the broker itself (e.g. persistence), with what was affected in the error. */

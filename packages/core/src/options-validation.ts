@@ -53,6 +53,8 @@ export const BROKER_OPTION_RULES: { readonly [K in keyof BrokerOptions]-?: Optio
   reasonStrings: { type: 'boolean' },
   maxTopicAliasBytes: integer(0, ANY_COUNT),
   maxRetainedMessages: integer(0, ANY_COUNT),
+  maxRetainedBytes: integer(0, ANY_COUNT),
+  maxSessions: integer(0, ANY_COUNT),
 }
 
 export type BrokerOptionName = keyof typeof BROKER_OPTION_RULES

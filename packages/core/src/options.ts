@@ -102,6 +102,10 @@ export interface BrokerOptions {
   maxTopicAliasBytes?: number
   /** Retained messages kept in all; past it a retained message for a new topic is delivered but not kept. 0 = no cap. Default 0. */
   maxRetainedMessages?: number
+  /** Payload bytes of all retained messages; a retained message that would take the total past it is delivered but not kept. 0 = no cap. Default 0. */
+  maxRetainedBytes?: number
+  /** Stored sessions (persistent ones, online and offline); a CONNECT that would create one more is refused (0x97; 3.1.1: 3). 0 = no cap. Default 0. */
+  maxSessions?: number
 }
 
 /** Picks which member of a shared subscription group gets a message: an index into `members`. */
@@ -146,4 +150,6 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   reasonStrings: true,
   maxTopicAliasBytes: 1024 * 1024,
   maxRetainedMessages: 0,
+  maxRetainedBytes: 0,
+  maxSessions: 0,
 }

@@ -135,15 +135,15 @@ describe('broker.admin', () => {
       hooks: {
         authenticate: (_client, { username }) => username !== 'mallory',
         authorizePublish: (_client, message) => message.topic !== 'secret',
-        authorizeSubscribe: (_client, subscription) => subscription.filter !== 'forbidden',
+        authorizeSubscribe: (_client, subscription) => (subscription.filter === 'forbidden' ? { ok: false, reasonCode: 0x97, reason: 'over quota' } : true),
       },
     })
     const denied: string[] = []
-    b.broker.on('denied', (client, action, detail) => denied.push(`${client.id} ${action} ${detail}`))
+    b.broker.on('denied', (client, action, detail, reasonCode, reason) => denied.push(`${client.id} ${action} ${detail} 0x${reasonCode.toString(16)} ${reason ?? '-'}`))
     await expect(connectClient(b.url, { clientId: 'm', username: 'mallory', password: 'x' })).rejects.toThrow()
     const c = await connectClient(b.url, { clientId: 'ok' })
     await expect(c.client.subscribeAsync('forbidden', { qos: 0 })).rejects.toThrow()
     await c.client.publishAsync('secret', 'x', { qos: 1 })
-    expect(denied).toEqual(['m connect mallory', 'ok subscribe forbidden', 'ok publish secret'])
+    expect(denied).toEqual(['m connect mallory 0x86 -', 'ok subscribe forbidden 0x97 over quota', 'ok publish secret 0x87 -'])
   })
 })

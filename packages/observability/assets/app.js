@@ -129,6 +129,8 @@ const CARDS = [
   ['sessions-offline', 'Sessions offline', (o) => number(o.sessions.offline)],
   ['subscriptions', 'Subscriptions', (o) => number(o.subscriptions)],
   ['retained', 'Retained', (o) => number(o.retainedMessages)],
+  ['offline-queued', 'Offline queues', (o) => number(o.offlineQueued.messages)],
+  ['offline-bytes', 'Offline queue size', (o) => bytes(o.offlineQueued.bytes)],
   ['in-rate', 'Messages in /s', (o) => number(o.rates.received)],
   ['out-rate', 'Messages out /s', (o) => number(o.rates.sent)],
   ['drop-rate', 'Dropped /s', (o) => number(o.rates.dropped)],
@@ -373,6 +375,13 @@ function renderRetained() {
 /** Metric names as column titles: `messages_received` -> `messages received`. */
 const title = (name) => name.replace(/_/g, ' ')
 
+/** A detail value as text: lists joined, objects as `key value` pairs. */
+function detailText(value) {
+  if (Array.isArray(value)) return value.join(', ')
+  if (typeof value === 'object' && value !== null) return Object.entries(value).map(([k, v]) => `${k} ${v}`).join(', ')
+  return String(value ?? '')
+}
+
 /** One page for a kind of component (bridge, gateway): a row each with its state and numbers, details below. */
 function renderComponents(collection, noun) {
   async function show(view) {
@@ -382,7 +391,7 @@ function renderComponents(collection, noun) {
       view.detail.replaceChildren(h('div', { class: 'detail', 'data-detail': c.name },
         h('h3', {}, c.name),
         details([['State', c.state], ...Object.entries(c.values).map(([name, value]) => [title(name), number(value)]),
-          ...Object.entries(c.details ?? {}).map(([name, value]) => [name, typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value ?? '')])])))
+          ...Object.entries(c.details ?? {}).map(([name, value]) => [name, detailText(value)])])))
     } catch {
       view.selected = null
       view.detail.replaceChildren()

@@ -35,7 +35,7 @@ const DROP_REASONS: ReadonlyArray<[keyof DropCounters, string]> = [
   ['tooLarge', 'too_large'],
 ]
 
-/** How long one read of the gauges serves the metrics of one scrape (they are collected in parallel). */
+/** How long one read of the gauges serves the metrics of one `registry.metrics()` (they are collected in parallel). */
 const GAUGES_FRESH_MS = 250
 
 /**
@@ -104,6 +104,8 @@ export function createMetrics(broker: Broker, options: MetricsOptions = {}): Bro
   gauge('wren_retained_messages', 'Retained messages in the store.', (g) => g.retainedMessages)
   gauge('wren_queued_messages', 'QoS 1/2 messages waiting for connected clients behind those in flight.', (g) => g.queuedMessages)
   gauge('wren_inflight_messages', 'QoS 1/2 messages sent to connected clients and not yet acknowledged.', (g) => g.inflightMessages)
+  gauge('wren_offline_queued_messages', 'QoS 1/2 messages in the store for the offline sessions this broker holds.', (g) => g.offlineQueuedMessages)
+  gauge('wren_offline_queued_bytes', 'Payload bytes of the messages in the store for the offline sessions this broker holds.', (g) => g.offlineQueuedBytes)
 
   counter('wren_connections_total', 'Streams handed to the broker, by transport.', ['transport'], (c) => {
     for (const [transport, count] of stats.connectionsByTransport) c.inc({ transport }, count)
@@ -143,6 +145,7 @@ export function createMetrics(broker: Broker, options: MetricsOptions = {}): Bro
     registry,
     contentType: registry.contentType,
     metrics: () => {
+      gaugesRead = null
       components.sync()
       return registry.metrics()
     },

@@ -14,6 +14,8 @@ export interface Overview {
   retainedMessages: number
   queuedMessages: number
   inflightMessages: number
+  /** What waits in the store for the offline sessions this broker holds. */
+  offlineQueued: { messages: number; bytes: number }
   messages: { received: number; sent: number; dropped: number }
   bytes: { received: number; sent: number }
   memory: { rss: number; heapUsed: number; heapTotal: number }
@@ -48,6 +50,7 @@ export class OverviewSource {
       retainedMessages: gauges.retainedMessages,
       queuedMessages: gauges.queuedMessages,
       inflightMessages: gauges.inflightMessages,
+      offlineQueued: { messages: gauges.offlineQueuedMessages, bytes: gauges.offlineQueuedBytes },
       messages: { received: stats.publishReceived, sent: stats.publishSent, dropped },
       bytes: { received: stats.bytesReceived, sent: stats.bytesSent },
       memory: { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal },

@@ -118,8 +118,10 @@ describe('bridges and gateways in the metrics and the admin API', () => {
     const b = await startBroker({ sysInterval: 0 })
     const component = { kind: 'bridge', name: 'twin', metrics: [], snapshot: () => ({ up: true, state: 'connected', values: {} }) } as const
     const unregister = b.broker.admin.register(component)
-    expect(() => b.broker.admin.register({ ...component })).toThrow('WREN_COMPONENT_DUPLICATE')
-    expect(() => b.broker.admin.register({ ...component, name: 'other', metrics: [{ name: 'Bad-Name', type: 'gauge', help: '' }] })).toThrow('WREN_COMPONENT_METRIC_INVALID')
+    expect(() => b.broker.admin.register({ ...component })).toThrow(expect.objectContaining({ code: 'WREN_COMPONENT_DUPLICATE' }))
+    expect(() => b.broker.admin.register({ ...component, name: 'other', metrics: [{ name: 'Bad-Name', type: 'gauge', help: '' }] })).toThrow(
+      expect.objectContaining({ code: 'WREN_COMPONENT_METRIC_INVALID' }),
+    )
     unregister()
     expect(b.broker.admin.components()).toEqual([])
   })

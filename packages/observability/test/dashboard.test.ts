@@ -15,6 +15,7 @@ import { startAdminServer } from './helpers/admin-server.js'
 const TOKEN = 'dashboard-token'
 /** `UPDATE_SCREENSHOT=1` refreshes the screenshot in the docs from this run. */
 const SCREENSHOT = fileURLToPath(new URL('../../../docs/images/dashboard.png', import.meta.url))
+const BRIDGES_SCREENSHOT = fileURLToPath(new URL('../../../docs/images/dashboard-bridges.png', import.meta.url))
 
 let browser: Browser
 
@@ -172,6 +173,7 @@ describe('the dashboard in Chromium', { timeout: 60_000 }, () => {
     await sensor.publish('sn/temp', '21', { qos: 1 })
     await cloud.inbox.next((m) => m.payload.toString() === '21', 5000, 'second message')
     await page.waitForFunction(([id, column]) => document.querySelector(`tr[data-id="${id}"]`)?.children[column as number]?.textContent === '2', [bridge.name, sentColumn])
+    if (process.env.UPDATE_SCREENSHOT === '1') await page.screenshot({ path: BRIDGES_SCREENSHOT })
 
     await page.click('nav a[data-page="gateways"]')
     const gateway = page.locator('tr[data-id="mqtt-sn"]')

@@ -8,6 +8,8 @@ export class KeyLayout {
   readonly subscribers: string
   readonly retained: string
   readonly retainedTopics: string
+  /** Payload bytes of the retained hash, created by the first `retainedBytes()`. */
+  readonly retainedBytes: string
   readonly wills: string
   readonly sequence: string
   /** Message keys are built inside Lua scripts from this prefix and the message id. */
@@ -18,6 +20,7 @@ export class KeyLayout {
     this.subscribers = `${prefix}subscribers`
     this.retained = `${prefix}retained`
     this.retainedTopics = `${prefix}retained-topics`
+    this.retainedBytes = `${prefix}retained-bytes`
     this.wills = `${prefix}wills`
     this.sequence = `${prefix}sequence`
     this.messagePrefix = `${prefix}message:`

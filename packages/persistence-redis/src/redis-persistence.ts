@@ -14,7 +14,7 @@ import type {
 import { decodeMessage, decodeWill, encodeMessage, encodeWill } from './envelope.js'
 import { KeyLayout } from './keys.js'
 import { ScriptLoader } from './script-loader.js'
-import { ACK, ALL_SCRIPTS, type LuaScript, DELETE_RETAINED_IF_SAME, DELETE_SESSION, ENQUEUE, FORGET_IF_UNSUBSCRIBED, LIST, RELEASED, REMOVE, SENT } from './scripts.js'
+import { ACK, ALL_SCRIPTS, type LuaScript, DELETE_RETAINED_IF_SAME, DELETE_SESSION, ENQUEUE, FORGET_IF_UNSUBSCRIBED, LIST, RELEASED, REMOVE, RETAINED_BYTES, SENT, STORE_RETAINED } from './scripts.js'
 import { TickBatcher } from './tick-batcher.js'
 
 export interface RedisPersistenceOptions {
@@ -115,13 +115,8 @@ export class RedisPersistence implements Persistence {
   }
 
   async retainedStore(message: Message): Promise<void> {
-    const multi = this.client().multi()
-    if (message.payload.length === 0) {
-      multi.hdel(this.keys.retained, message.topic).zrem(this.keys.retainedTopics, message.topic)
-    } else {
-      multi.hset(this.keys.retained, message.topic, encodeMessage(message)).zadd(this.keys.retainedTopics, 0, message.topic)
-    }
-    await execAll(multi)
+    const k = this.keys
+    await this.script(STORE_RETAINED, [k.retained, k.retainedTopics, k.retainedBytes], [message.topic, message.payload.length === 0 ? '' : encodeMessage(message)])
   }
 
   async retainedMatch(filter: string): Promise<Message[]> {
@@ -138,7 +133,7 @@ export class RedisPersistence implements Persistence {
       if (!value) return
       const message = decodeMessage(value)
       if (message.expiresAt !== undefined && message.expiresAt < now) {
-        expired.push(this.script(DELETE_RETAINED_IF_SAME, [this.keys.retained, this.keys.retainedTopics], [topics[i] as string, value]))
+        expired.push(this.script(DELETE_RETAINED_IF_SAME, [this.keys.retained, this.keys.retainedTopics, this.keys.retainedBytes], [topics[i] as string, value]))
       } else {
         found.push(message)
       }
@@ -168,6 +163,10 @@ export class RedisPersistence implements Persistence {
     return this.client().hlen(this.keys.retained)
   }
 
+  async retainedBytes(): Promise<number> {
+    return Number(await this.script(RETAINED_BYTES, [this.keys.retained, this.keys.retainedBytes], []))
+  }
+
   async sessionSave(record: SessionRecord): Promise<void> {
     await this.client().hset(this.keys.sessions, record.clientId, JSON.stringify(record))
   }
@@ -194,6 +193,10 @@ export class RedisPersistence implements Persistence {
 
   async sessionDataGet(clientId: string, key: string): Promise<string | undefined> {
     return (await this.client().hget(this.keys.sessionData(clientId), key)) ?? undefined
+  }
+
+  async sessionCount(): Promise<number> {
+    return this.client().hlen(this.keys.sessions)
   }
 
   async subscriptionsAdd(clientId: string, subscriptions: Subscription[]): Promise<void> {

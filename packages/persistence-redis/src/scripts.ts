@@ -182,12 +182,51 @@ return 1
  * Deletes a retained message only if it is still the one that was read, so an expired message never takes a
  * newer one published meanwhile (by this broker or another) with it. KEYS: retained, retained-topics. ARGV: topic, value.
  */
-export const DELETE_RETAINED_IF_SAME = new LuaScript(`
+/** The payload bytes of a stored message: its value less the 4-byte header length and the header. */
+const PAYLOAD_BYTES = `
+local function payloadBytes(value)
+  return #value - 4 - struct.unpack('>I4', value)
+end
+`
+
+/**
+ * KEYS: retained hash, retained-topics zset, retained-bytes counter. ARGV: topic, value ('' clears the topic).
+ * The counter is kept in step only once RETAINED_BYTES has created it.
+ */
+export const STORE_RETAINED = new LuaScript(`${PAYLOAD_BYTES}
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+local delta = 0
+if old then delta = -payloadBytes(old) end
+if ARGV[2] == '' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('ZADD', KEYS[2], 0, ARGV[1])
+  delta = delta + payloadBytes(ARGV[2])
+end
+if delta ~= 0 and redis.call('EXISTS', KEYS[3]) == 1 then redis.call('INCRBY', KEYS[3], delta) end
+return 1
+`)
+
+/** KEYS: retained hash, retained-bytes counter. Counts the stored payloads once, then reads the counter. */
+export const RETAINED_BYTES = new LuaScript(`${PAYLOAD_BYTES}
+local counted = redis.call('GET', KEYS[2])
+if counted then return tonumber(counted) end
+local total = 0
+for _, value in ipairs(redis.call('HVALS', KEYS[1])) do total = total + payloadBytes(value) end
+redis.call('SET', KEYS[2], total)
+return total
+`)
+
+/** KEYS: retained hash, retained-topics zset, retained-bytes counter. ARGV: topic, the expired value. */
+export const DELETE_RETAINED_IF_SAME = new LuaScript(`${PAYLOAD_BYTES}
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('DECRBY', KEYS[3], payloadBytes(ARGV[2])) end
 return 1
 `)
 
 /** Every script, for SCRIPT LOAD ahead of the first EVALSHA on a connection. */
-export const ALL_SCRIPTS: readonly LuaScript[] = [ENQUEUE, SENT, RELEASED, ACK, REMOVE, LIST, DELETE_SESSION, FORGET_IF_UNSUBSCRIBED, DELETE_RETAINED_IF_SAME]
+export const ALL_SCRIPTS: readonly LuaScript[] = [ENQUEUE, SENT, RELEASED, ACK, REMOVE, LIST, DELETE_SESSION, FORGET_IF_UNSUBSCRIBED, STORE_RETAINED, RETAINED_BYTES, DELETE_RETAINED_IF_SAME]

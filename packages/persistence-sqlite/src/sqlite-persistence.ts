@@ -118,6 +118,8 @@ function prepareStatements(db: Database.Database) {
     ),
     retainedAll: db.prepare<[], MessageRow>(`SELECT ${MESSAGE_FIELDS} FROM retained`),
     retainedCount: db.prepare<[], number>('SELECT count(*) FROM retained').pluck(),
+    // length() of a BLOB reads its size from the record, not its content
+    retainedBytes: db.prepare<[], number>('SELECT coalesce(sum(length(payload)), 0) FROM retained').pluck(),
 
     sessionUpsert: db.prepare<[SessionRow]>(
       `INSERT OR REPLACE INTO sessions (client_id, protocol_version, expiry_interval, disconnected_at, broker_id)
@@ -126,6 +128,7 @@ function prepareStatements(db: Database.Database) {
     sessionGet: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE client_id = ?'),
     sessionDelete: db.prepare<[string]>('DELETE FROM sessions WHERE client_id = ?'),
     sessionAll: db.prepare<[], SessionRow>('SELECT * FROM sessions'),
+    sessionCount: db.prepare<[], number>('SELECT count(*) FROM sessions').pluck(),
 
     subscriptionUpsert: db.prepare<[SubscriptionRow]>(
       `INSERT OR REPLACE INTO subscriptions
@@ -314,6 +317,10 @@ export class SqlitePersistence implements Persistence {
     return this.statements.retainedCount.get() ?? 0
   }
 
+  async retainedBytes(): Promise<number> {
+    return this.statements.retainedBytes.get() ?? 0
+  }
+
   async sessionSave(record: SessionRecord): Promise<void> {
     this.group.join()
     this.statements.sessionUpsert.run({
@@ -349,6 +356,10 @@ export class SqlitePersistence implements Persistence {
 
   async sessionDataGet(clientId: string, key: string): Promise<string | undefined> {
     return this.statements.sessionDataGet.get(clientId, key)
+  }
+
+  async sessionCount(): Promise<number> {
+    return this.statements.sessionCount.get() ?? 0
   }
 
   async subscriptionsAdd(clientId: string, subscriptions: Subscription[]): Promise<void> {

@@ -109,6 +109,17 @@ export function deliverySuite(name: string, factory: () => Promise<Persistence>)
       })
     }
 
+    it('a session stored without expiry ends when a broker starts with maxSessionExpiryInterval and its time is up (persistent_client_expiration)', async () => {
+      const persistence = await factory()
+      await persistence.sessionSave({ clientId: 'abandoned', protocolVersion: 4, expiryInterval: 0xffff_ffff, disconnectedAt: Date.now() - 120_000 })
+      await persistence.subscriptionsAdd('abandoned', [{ filter: 'old/#', qos: 1 }])
+      await startBroker(persistence, { maxSessionExpiryInterval: 60 })
+      // bounded wait for the broker's expiry timer, armed at start, to delete the stored session
+      for (let i = 0; i < 100 && (await persistence.sessionGet('abandoned')) !== undefined; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+      expect(await persistence.sessionGet('abandoned')).toBeUndefined()
+      expect(await persistence.subscriptionsGet('abandoned')).toEqual([])
+    })
+
     it('a subscriber that never reads is disconnected and holds nobody back; the one that reads gets every QoS 1 message', { timeout: 120_000 }, async () => {
       const { broker, url, port } = await startBroker(await factory(), { drainTimeout: 3000, maxQueued: 100 })
       const stuck = net.connect(port, '127.0.0.1')

@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe } from 'vitest'
 import type { Persistence } from '@wren/core'
 import { inboundAndWillTests } from './inbound-and-wills.js'
+import { limitTests } from './limits.js'
 import { outboundDeliveryTests } from './outbound-delivery.js'
 import { outboundEnqueueTests } from './outbound-enqueue.js'
 import { reopenTests } from './reopen.js'
@@ -50,6 +51,7 @@ export function persistenceSuite(name: string, factory: () => Promise<Persistenc
     outboundDeliveryTests(store)
     inboundAndWillTests(store)
     sessionDeleteTests(store)
+    limitTests(store)
     const { reopen } = options
     if (reopen) {
       reopenTests(store, async () => {

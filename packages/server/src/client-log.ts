@@ -36,18 +36,32 @@ class LogBudget {
 }
 
 /**
- * Connects and disconnects at debug level (a busy broker would flood info) with the peer's address, user name and reason; denied connects,
- * publishes and subscribes as warnings, at most `DENIED_PER_WINDOW` per action in `WINDOW_MS`.
+ * Every connect and disconnect at info, as Mosquitto logs them at notice by default: who (client id, user name),
+ * from where (address, transport), how (protocol version, keepalive, session expiry) and, on disconnect, why.
+ * Connections come and go far less often than messages; `--log-level warn` leaves them out. Denied connects,
+ * publishes and subscribes are warnings, at most `DENIED_PER_WINDOW` per action in `WINDOW_MS`.
  */
 export function logClientActivity(broker: Broker, logger: Logger): void {
-  broker.on('clientConnected', (client) =>
-    logger.debug({ clientId: client.id, username: client.username, address: address(client), transport: client.meta.transport, protocolVersion: client.protocolVersion }, 'client connected'),
-  )
+  broker.on('clientConnected', (client) => {
+    const details = broker.admin.client(client.id)
+    logger.info(
+      {
+        clientId: client.id,
+        username: client.username,
+        address: address(client),
+        transport: client.meta.transport,
+        protocolVersion: client.protocolVersion,
+        keepalive: details?.keepalive,
+        sessionExpiry: details?.sessionExpiryInterval,
+      },
+      'client connected',
+    )
+  })
   broker.on('clientDisconnected', (client, reason) =>
-    logger.debug({ clientId: client.id, username: client.username, address: address(client), reason }, 'client disconnected'),
+    logger.info({ clientId: client.id, username: client.username, address: address(client), transport: client.meta.transport, reason }, 'client disconnected'),
   )
   const budgets = new Map<string, LogBudget>()
-  broker.on('denied', (client, action, detail) => {
+  broker.on('denied', (client, action, detail, reasonCode, reason) => {
     let budget = budgets.get(action)
     if (!budget) {
       budget = new LogBudget((count) => logger.warn({ action, suppressed: count }, `${count} more denied ${action} attempts not logged`))
@@ -55,6 +69,6 @@ export function logClientActivity(broker: Broker, logger: Logger): void {
     }
     if (!budget.take(Date.now())) return
     const what = action === 'connect' ? { username: detail || undefined } : action === 'publish' ? { topic: detail } : { filter: detail }
-    logger.warn({ clientId: client.id, address: address(client), action, ...what }, `${action} denied`)
+    logger.warn({ clientId: client.id, address: address(client), action, ...what, reasonCode, reason }, `${action} denied`)
   })
 }

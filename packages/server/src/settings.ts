@@ -129,6 +129,8 @@ export const SETTINGS = {
   reasonStrings: brokerOption('reasonStrings', 'reason-strings', 'MQTT 5: whether acks and refusals carry a Reason String (default true)'),
   maxTopicAliasBytes: brokerOption('maxTopicAliasBytes', 'max-topic-alias-bytes', "MQTT 5: bytes of topic names one connection's aliases may hold (default 1048576)"),
   maxRetainedMessages: brokerOption('maxRetainedMessages', 'max-retained-messages', 'retained messages kept in all; 0 = no cap (default 0)'),
+  maxRetainedBytes: brokerOption('maxRetainedBytes', 'max-retained-bytes', 'payload bytes of all retained messages; 0 = no cap (default 0)'),
+  maxSessions: brokerOption('maxSessions', 'max-sessions', 'stored sessions; a CONNECT that would store one more is refused; 0 = no cap (default 0)'),
   mqttsnPort: setting<number>({ flag: 'mqttsn-port', kind: 'number', arg: '<n>', check: integer(0, 65535), default: undefined, doc: 'MQTT-SN 1.2 gateway on this UDP port (default off; 0 = any free port)' }),
   mqttsn: setting<MqttSnConfig>({ kind: 'string', check: parseMqttSnConfig, default: undefined, doc: 'the MQTT-SN gateway: port, host, gatewayId, predefined, qosMinus1, advertise, username, password, clients (config file only; see docs/mqtt-sn.md)' }),
   lwm2mPort: setting<number>({ flag: 'lwm2m-port', kind: 'number', arg: '<n>', check: integer(0, 65535), default: undefined, doc: 'LwM2M 1.0 gateway (CoAP) on this UDP port (default off; 0 = any free port)' }),

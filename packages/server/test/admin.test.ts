@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { connectAsync } from 'mqtt'
 import { afterEach, describe, expect, it } from 'vitest'
 import { prettyLine } from '../src/pretty-log.js'
-import { CLI, assertServerBuilt, runWren, startWren, type LogLine, type WrenProcess } from './helpers/wren-process.js'
+import { CLI, adminUrl, assertServerBuilt, runWren, startWren, type LogLine, type WrenProcess } from './helpers/wren-process.js'
 
 const TOKEN = 'wren-admin-secret'
 let wren: WrenProcess | undefined
@@ -12,14 +12,9 @@ afterEach(async () => {
   wren = undefined
 })
 
-async function adminUrl(process: WrenProcess): Promise<string> {
-  const line = await process.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('admin API, metrics and dashboard on '))
-  return line.url as string
-}
-
 describe('wren --admin-port', () => {
   it('serves metrics, the admin API and the dashboard behind the token, and logs connects and disconnects', async () => {
-    wren = await startWren(['--admin-port', '0', '--admin-token', TOKEN, '--sys-interval', '0', '--log-level', 'debug'])
+    wren = await startWren(['--admin-port', '0', '--admin-token', TOKEN, '--sys-interval', '0'])
     const url = await adminUrl(wren)
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     expect((await fetch(`${url}/metrics`)).status).toBe(401)
@@ -38,11 +33,13 @@ describe('wren --admin-port', () => {
     expect(await page.text()).toContain('<base href="/">')
 
     const connected = await wren.waitForLog((l) => l.msg === 'client connected')
-    expect(connected).toMatchObject({ clientId: 'logged-client', username: 'ann', transport: 'tcp', level: 20 })
+    // At info, the default level: an operator sees every connect and disconnect, as with Mosquitto.
+    expect(connected).toMatchObject({ clientId: 'logged-client', username: 'ann', transport: 'tcp', protocolVersion: 4, keepalive: 60, sessionExpiry: 0, level: 30 })
     expect(connected.address).toMatch(/^127\.0\.0\.1:\d+$/)
     await client.endAsync()
     const gone = await wren.waitForLog((l) => l.msg === 'client disconnected')
-    expect(gone).toMatchObject({ clientId: 'logged-client', username: 'ann', reason: 'disconnect' })
+    expect(gone).toMatchObject({ clientId: 'logged-client', username: 'ann', transport: 'tcp', reason: 'disconnect', level: 30 })
+    expect(gone.address).toBe(connected.address)
   })
 
   it('logs denied connects rate-limited, with client id and reason', async () => {
@@ -54,7 +51,8 @@ describe('wren --admin-port', () => {
     await wren.waitForLog((l) => l.msg === 'connect denied' && l.clientId === 'bad-9')
     const denied = (l: LogLine): boolean => l.msg === 'connect denied'
     expect(wren.logs.filter(denied)).toHaveLength(10)
-    expect(wren.logs.find(denied)).toMatchObject({ clientId: 'bad-0', username: 'nobody', action: 'connect', level: 40 })
+    // 0x86: bad user name or password, as the CONNACK said
+    expect(wren.logs.find(denied)).toMatchObject({ clientId: 'bad-0', username: 'nobody', action: 'connect', reasonCode: 0x86, level: 40 })
   })
 
   it('refuses a non-loopback admin address without a token, in one line', async () => {

@@ -6,7 +6,7 @@ import { connectClient, uniqueId } from '../../core/test/helpers/clients.js'
 import { startMosquitto, type MosquittoServer } from '../../bridge/test/mosquitto-server.js'
 import { startRedisServer } from '../../persistence-redis/test/redis-server.js'
 import { startServer } from '../src/index.js'
-import { runWren, startWren } from './helpers/wren-process.js'
+import { adminUrl, runWren, startWren } from './helpers/wren-process.js'
 
 let dir: string
 let mosquitto: MosquittoServer
@@ -26,7 +26,7 @@ async function file(name: string, content: string): Promise<string> {
 }
 
 describe('bridges in the wren server', () => {
-  it('--bridge-file: Mosquitto bridge blocks work unchanged', async () => {
+  it('--bridge-file: Mosquitto bridge blocks work unchanged, and each bridge has metrics on the admin port', async () => {
     const topic = uniqueId('site')
     const bridges = await file(
       'bridges.conf',
@@ -39,8 +39,9 @@ describe('bridges in the wren server', () => {
         'restart_timeout 1 5',
       ].join('\n'),
     )
-    const server = await startWren(['--bridge-file', bridges, '--sys-interval', '0'])
+    const server = await startWren(['--bridge-file', bridges, '--sys-interval', '0', '--admin-port', '0'])
     onTestFinished(() => server.stop())
+    const admin = await adminUrl(server)
     await server.waitForLog((line) => line.msg === 'bridge connected')
     const remote = await connectClient(mosquitto.url)
     await remote.client.subscribeAsync(`${topic}/#`, { qos: 1 })
@@ -48,6 +49,10 @@ describe('bridges in the wren server', () => {
     await local.client.publishAsync('local/temp', '20', { qos: 1 })
     const message = await remote.inbox.next()
     expect(`${message.topic}=${message.payload.toString()}`).toBe(`${topic}/temp=20`)
+    // The bridge reports by itself: nothing in the server wires it to the metrics.
+    const metrics = await (await fetch(`${admin}/metrics`)).text()
+    expect(metrics).toMatch(/^wren_bridge_up\{bridge="central"\} 1$/m)
+    expect(metrics).toMatch(/^wren_bridge_messages_sent_total\{bridge="central"\} 1$/m)
   })
 
   it('stops with exit code 2 at a bad line, naming the file, the line and why', async () => {

@@ -129,14 +129,19 @@ describe('wren command line', () => {
     const file = await configFile('ok.json', JSON.stringify({ wsPort: 0, wsPath: '/broker', logLevel: 'debug' }))
     const server = await wren(['--config', file, '--no-ws', '--log-level', 'info'])
     expect(Object.keys(server.urls)).toEqual(['tcp'])
-    await client(server.urls.tcp!)
-    expect(server.logs.some((line) => line.msg === 'client connected')).toBe(false)
+    const quiet = await client(server.urls.tcp!, { clientId: 'quiet' })
+    await quiet.subscribeAsync('t', { qos: 0 })
+    await quiet.endAsync()
+    // The disconnect (info) is logged after the subscription (debug) would have been.
+    await server.waitForLog((line) => line.msg === 'client disconnected' && line.clientId === 'quiet')
+    expect(server.logs.some((line) => line.msg === 'client subscribed')).toBe(false)
 
     const wsOnly = await wren(['--config', file, '--no-tcp'])
     expect(Object.keys(wsOnly.urls)).toEqual(['ws'])
     expect(wsOnly.urls.ws).toBe(`ws://127.0.0.1:${wsOnly.ports.ws}/broker`)
-    await client(wsOnly.urls.ws!)
-    await wsOnly.waitForLog((line) => line.msg === 'client connected' && line.transport === 'ws')
+    const loud = await client(wsOnly.urls.ws!)
+    await loud.subscribeAsync('t', { qos: 0 })
+    await wsOnly.waitForLog((line) => line.msg === 'client subscribed')
   })
 
   it('passes --max-connections and --max-packet-size to the broker', async () => {

@@ -6,7 +6,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { setPassword } from '@wren/auth-file'
 import { MqttSnClient, ReturnCode, TopicIdType } from '@wren/gateway-mqttsn'
 import { ConfigError, startServer } from '../src/index.js'
-import { runWren, startWren } from './helpers/wren-process.js'
+import { adminUrl, runWren, startWren } from './helpers/wren-process.js'
 
 const loopback = { host: '127.0.0.1', port: 0, wsPort: -1, sysInterval: 0, logLevel: 'silent' } as const
 
@@ -149,13 +149,18 @@ describe('the MQTT-SN gateway in the server', () => {
     onTestFinished(() => rm(dir, { recursive: true, force: true }))
     const file = join(dir, 'wren.json')
     await writeFile(file, JSON.stringify({ mqttsn: { port: 1, gatewayId: 77 } }))
-    const wren = await startWren(['--config', file, '--mqttsn-port', '0', '--log-level', 'info'])
+    const wren = await startWren(['--config', file, '--mqttsn-port', '0', '--log-level', 'info', '--admin-port', '0'])
     onTestFinished(() => wren.stop())
+    const admin = await adminUrl(wren)
     const port = wren.ports['mqtt-sn']
     expect(port).toBeGreaterThan(1)
     const client = await MqttSnClient.open({ port: port!, clientId: 'cli-sn' })
     onTestFinished(() => client.close())
     expect(await client.searchGateway()).toEqual({ type: 'gwinfo', gatewayId: 77 })
+    // The gateway reports by itself on the admin port.
+    const gateway = (await (await fetch(`${admin}/api/v1/gateways/mqtt-sn`)).json()) as { up: boolean; values: Record<string, number>; details: { gatewayId: number } }
+    expect(gateway).toMatchObject({ up: true, details: { gatewayId: 77 } })
+    expect(gateway.values.datagrams_received).toBeGreaterThanOrEqual(1)
     const bad = await runWren(['--mqttsn-port', 'x'])
     expect(bad.code).toBe(2)
     expect(bad.stderr).toBe('wren: --mqttsn-port must be an integer from 0 to 65535, got "x"\n')

@@ -80,7 +80,14 @@ export interface BrokerGauges {
   retainedMessages: number
   queuedMessages: number
   inflightMessages: number
+  /** QoS 1/2 messages waiting in the store for the offline sessions counted in `sessionsOffline`. */
+  offlineQueuedMessages: number
+  /** Payload bytes of those messages. */
+  offlineQueuedBytes: number
 }
+
+/** Cluster: offline sessions checked per gauge reading for having resumed on another node (bounded work per scrape). */
+const OFFLINE_SWEEP = 1000
 
 /** What an operator may refuse, with a code an HTTP layer can map. */
 export class AdminError extends Error {
@@ -306,7 +313,8 @@ export class BrokerAdmin {
   }
 
   /**
-   * Current levels. In a cluster, offline sessions count on the node that last held them, and the
+   * Current levels, from counts kept as sessions change (no store scan: the cost does not grow with the number
+   * of stored sessions). In a cluster, offline sessions count on the node that last held them, and the
    * subscription counts are the shared routing table's (the same on every node).
    */
   async gauges(): Promise<BrokerGauges> {
@@ -319,20 +327,20 @@ export class BrokerAdmin {
       queued += session.pending.length
       inflight += session.inflight.size
     }
-    let offline = 0
-    for (const record of await persistence.sessionList()) {
-      if (record.disconnectedAt === undefined) continue
-      if (!cluster || record.brokerId === undefined || record.brokerId === this.ctx.id) offline++
-    }
+    const offline = sessions.offline
+    // A session held offline here that resumed on another node is let go of here, a bounded batch at a time.
+    if (cluster) offline.sweep((clientId) => sessions.isOnline(clientId), OFFLINE_SWEEP)
     return {
       clientsConnected: sessions.connectedCount,
       sessionsOnline: sessions.connectedCount,
-      sessionsOffline: offline,
+      sessionsOffline: offline.sessions,
       subscriptions: router.size - router.listenerSize,
       sharedSubscriptions: router.sharedSize,
       retainedMessages: await persistence.retainedCount(),
       queuedMessages: queued,
       inflightMessages: inflight,
+      offlineQueuedMessages: offline.messages,
+      offlineQueuedBytes: offline.bytes,
     }
   }
 

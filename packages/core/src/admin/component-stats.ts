@@ -34,6 +34,8 @@ export interface ComponentStats {
   snapshot(): ComponentSnapshot
 }
 
+import { ErrorCode, UsageError } from '../errors.js'
+
 const NAME = /^[a-z][a-z0-9_]*$/
 
 /** The components registered with one broker, by kind and name. */
@@ -43,9 +45,9 @@ export class ComponentRegistry {
   /** Adds a component; the returned function removes it (call it when the component stops for good). */
   register(component: ComponentStats): () => void {
     const key = `${component.kind}\u0000${component.name}`
-    if (this.byKey.has(key)) throw new TypeError(`WREN_COMPONENT_DUPLICATE: a ${component.kind} named '${component.name}' is registered already`)
+    if (this.byKey.has(key)) throw new UsageError(ErrorCode.ComponentDuplicate, `a ${component.kind} named '${component.name}' is registered already`)
     for (const metric of component.metrics) {
-      if (!NAME.test(metric.name)) throw new TypeError(`WREN_COMPONENT_METRIC_INVALID: '${metric.name}' is not a snake_case metric name`)
+      if (!NAME.test(metric.name)) throw new UsageError(ErrorCode.ComponentMetricInvalid, `'${metric.name}' is not a snake_case metric name`)
     }
     this.byKey.set(key, component)
     return () => {

@@ -9,7 +9,7 @@ import { OutboundAliases } from '../connection/publish-v5.js'
 import { redirectReference } from '../connection/server-reference.js'
 import { ReasonCode, connackCodeForV3, malformed, protocolError } from '../errors.js'
 import type { AuthExchangeResult, AuthenticateResult, Denial, PublishVerdict, Verdict } from '../hooks/hook-types.js'
-import { denialOf, runChainAsync } from '../hooks/hook-runner.js'
+import { denialOf, denialReason, runChainAsync } from '../hooks/hook-runner.js'
 import { generateId } from '../ids.js'
 import { hasWildcard, isBridgeStateTopic, isSysTopic, topicNameProblem } from '../topic/topic-rules.js'
 import type { Message, ProtocolVersion, QoS } from '../types.js'
@@ -246,7 +246,7 @@ async function admit(ctx: BrokerContext, connection: Connection, pending: Pendin
   const authDenied = denialOf(auth, ReasonCode.BadUserNameOrPassword)
   if (authDenied !== undefined) {
     ctx.stats.authentication.failure++
-    ctx.events.emit('denied', connection.client, 'connect', pending.request.username ?? '')
+    ctx.events.emit('denied', connection.client, 'connect', pending.request.username ?? '', authDenied, denialReason(auth))
     return refuse(connection, authDenied, 'refused by authenticate', referenceOf(auth))
   }
   ctx.stats.authentication.success++
@@ -280,8 +280,8 @@ export async function exchangeStep(ctx: BrokerContext, connection: Connection, d
   }
   if (answer.ok === false) {
     ctx.stats.authentication.failure++
-    ctx.events.emit('denied', connection.client, 'connect', connection.client.username ?? '')
     const code = answer.reasonCode ?? ReasonCode.NotAuthorized
+    ctx.events.emit('denied', connection.client, 'connect', connection.client.username ?? '', code, answer.reason)
     if (reauthenticate) connection.close('reauthentication-failed', code) // [MQTT-4.12.1-2]
     else refuse(connection, code, 'refused by authenticateExchange')
     return
@@ -320,7 +320,7 @@ async function openSession(ctx: BrokerContext, connection: Connection, pending: 
     const denied = denialOf(verdict, ReasonCode.NotAuthorized)
     if (denied !== undefined) {
       ctx.stats.authorizationDenied.publish++
-      ctx.events.emit('denied', connection.client, 'publish', will.topic)
+      ctx.events.emit('denied', connection.client, 'publish', will.topic, denied, denialReason(verdict))
       return refuse(connection, denied, 'will not authorized')
     }
     if (typeof verdict === 'object' && verdict !== null && verdict.ok && 'message' in verdict) pending.request.will = verdict.message
@@ -333,6 +333,7 @@ function openSessionExclusive(ctx: BrokerContext, connection: Connection, pendin
   const { clientId, will } = request
   return ctx.sessions.exclusive(clientId, async () => {
     if (!connection.isOpen) return
+    if (await overSessionCap(connection, clientId, extras.expiryInterval)) return refuse(connection, ReasonCode.QuotaExceeded, 'maximum stored sessions reached')
     const { session, present } = await ctx.sessions.open(connection, {
       clientId,
       clean: request.clean,
@@ -358,6 +359,14 @@ function openSessionExclusive(ctx: BrokerContext, connection: Connection, pendin
     ctx.events.emit('clientConnected', connection.client)
     session.resume(connection)
   })
+}
+
+/** Whether this CONNECT would store one session more than `maxSessions` allows (a returning client never does). */
+async function overSessionCap(connection: Connection, clientId: string, expiryInterval: number): Promise<boolean> {
+  const { options, persistence } = connection.ctx
+  if (options.maxSessions === 0 || expiryInterval === 0) return false
+  if ((await persistence.sessionGet(clientId)) !== undefined) return false
+  return (await persistence.sessionCount()) >= options.maxSessions
 }
 
 function connackFor(connection: Connection, present: boolean, pending: PendingConnect): IConnackPacket {

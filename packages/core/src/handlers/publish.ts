@@ -5,7 +5,7 @@ import type { BrokerContext } from '../context.js'
 import type { PacketHandler } from './handler.js'
 import { InboundAliases } from '../connection/inbound-aliases.js'
 import { ErrorCode, ProtocolViolation, ReasonCode, malformed, protocolError } from '../errors.js'
-import { denialOf, runChain } from '../hooks/hook-runner.js'
+import { denialOf, denialReason, runChain } from '../hooks/hook-runner.js'
 import type { PublishVerdict } from '../hooks/hook-types.js'
 import { hasWildcard, isBridgeStateTopic, isSysTopic, topicNameProblem } from '../topic/topic-rules.js'
 import type { Message, QoS } from '../types.js'
@@ -138,9 +138,9 @@ function accept(ctx: BrokerContext, connection: Connection, message: Message, pa
     if (denied !== undefined) {
       ctx.stats.authorizationDenied.publish++
       ctx.stats.dropped.notAuthorized++
-      ctx.events.emit('denied', connection.client, 'publish', message.topic)
+      const reason = denialReason(verdict)
+      ctx.events.emit('denied', connection.client, 'publish', message.topic, denied, reason)
       // 3.1.1 has no negative ack: the message is dropped and acknowledged, as Mosquitto does
-      const reason = typeof verdict === 'object' && verdict !== null && verdict.ok === false ? verdict.reason : undefined
       acknowledge(connection, message.qos, packetId, connection.protocolVersion === 5 ? denied : 0, reason)
       done()
       return

@@ -2,7 +2,7 @@ import type { ISubscribePacket, ISubscription } from 'mqtt-packet'
 import type { Connection } from '../connection/connection.js'
 import type { PacketHandler } from './handler.js'
 import { ReasonCode, malformed, protocolError } from '../errors.js'
-import { denialOf, runChainAsync } from '../hooks/hook-runner.js'
+import { denialOf, denialReason, runChainAsync } from '../hooks/hook-runner.js'
 import type { SubscribeVerdict } from '../hooks/hook-types.js'
 import { isSharedFilter, topicFilterProblem } from '../topic/topic-rules.js'
 import type { QoS, RetainHandling, Subscription } from '../types.js'
@@ -39,8 +39,8 @@ async function grant(connection: Connection, wanted: Subscription): Promise<Subs
   const denied = denialOf(verdict, ReasonCode.NotAuthorized)
   if (denied !== undefined) {
     ctx.stats.authorizationDenied.subscribe++
-    ctx.events.emit('denied', connection.client, 'subscribe', wanted.filter)
-    const reason = typeof verdict === 'object' && verdict !== null && verdict.ok === false ? verdict.reason : undefined
+    const reason = denialReason(verdict)
+    ctx.events.emit('denied', connection.client, 'subscribe', wanted.filter, denied, reason)
     return { code: failureCode(connection, denied), reason }
   }
   const granted = typeof verdict === 'object' && verdict !== null && verdict.ok && 'subscription' in verdict ? verdict.subscription : wanted

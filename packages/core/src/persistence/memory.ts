@@ -45,6 +45,7 @@ export class MemoryPersistence implements Persistence {
   /** Every call takes effect before it returns. */
   readonly appliesInCallOrder = true
   private readonly retained = new RetainedTree<Message>()
+  private retainedPayloadBytes = 0
   private readonly sessions = new Map<string, SessionRecord>()
   private readonly subscriptions = new Map<string, Map<string, Subscription>>()
   private readonly outbound = new Map<string, OutboundQueue>()
@@ -53,24 +54,35 @@ export class MemoryPersistence implements Persistence {
   private readonly sessionData = new Map<string, Map<string, string>>()
 
   async retainedStore(message: Message): Promise<void> {
+    this.retainedPayloadBytes -= this.retained.get(message.topic)?.payload.length ?? 0
     if (message.payload.length === 0) this.retained.delete(message.topic)
-    else this.retained.set(message.topic, message)
+    else {
+      this.retained.set(message.topic, message)
+      this.retainedPayloadBytes += message.payload.length
+    }
   }
 
   async retainedMatch(filter: string): Promise<Message[]> {
     const now = Date.now()
     const found: Message[] = []
-    const expired: string[] = []
-    this.retained.match(filter, (message, topic) => {
-      if (message.expiresAt !== undefined && message.expiresAt < now) expired.push(topic)
+    const expired: Message[] = []
+    this.retained.match(filter, (message) => {
+      if (message.expiresAt !== undefined && message.expiresAt < now) expired.push(message)
       else found.push(message)
     })
-    for (const topic of expired) this.retained.delete(topic)
+    for (const message of expired) {
+      this.retained.delete(message.topic)
+      this.retainedPayloadBytes -= message.payload.length
+    }
     return found
   }
 
   async retainedCount(): Promise<number> {
     return this.retained.size
+  }
+
+  async retainedBytes(): Promise<number> {
+    return this.retainedPayloadBytes
   }
 
   async sessionSave(record: SessionRecord): Promise<void> {
@@ -103,6 +115,10 @@ export class MemoryPersistence implements Persistence {
 
   async sessionDataGet(clientId: string, key: string): Promise<string | undefined> {
     return this.sessionData.get(clientId)?.get(key)
+  }
+
+  async sessionCount(): Promise<number> {
+    return this.sessions.size
   }
 
   async subscriptionsAdd(clientId: string, subscriptions: Subscription[]): Promise<void> {

@@ -65,6 +65,8 @@ export interface Persistence {
   /** Retained messages whose topic matches the filter (wildcards allowed), expired ones left out. */
   retainedMatch(filter: string): Promise<Message[]>
   retainedCount(): Promise<number>
+  /** Payload bytes of every stored retained message (what `maxRetainedBytes` bounds). */
+  retainedBytes(): Promise<number>
 
   sessionSave(record: SessionRecord): Promise<void>
   sessionGet(clientId: string): Promise<SessionRecord | undefined>
@@ -77,6 +79,8 @@ export interface Persistence {
    */
   sessionDataSet(clientId: string, key: string, value: string): Promise<void>
   sessionDataGet(clientId: string, key: string): Promise<string | undefined>
+  /** Stored sessions, online and offline (what `maxSessions` bounds). */
+  sessionCount(): Promise<number>
 
   /** Adds or replaces (same filter) subscriptions of a client. */
   subscriptionsAdd(clientId: string, subscriptions: Subscription[]): Promise<void>

@@ -1,20 +1,27 @@
 import type { BrokerCore } from '../core.js'
 import type { Message } from '../types.js'
 
+const EMPTY = Buffer.alloc(0)
+
 /**
- * Stores a retained message unless that would take the store over `maxRetainedMessages` (0 = no cap): a
- * message for a topic that has none yet is then routed as usual but not kept. Replacing or clearing a
- * topic's retained message is always allowed.
+ * Stores a retained message unless that would take the store over `maxRetainedMessages` or
+ * `maxRetainedBytes` (0 = no cap): the message is then routed as usual but not kept, and a retained message
+ * its topic had is cleared (it is no longer the last one published there). Clearing is always allowed.
  */
 export async function storeRetained(ctx: BrokerCore, message: Message): Promise<void> {
-  const max = ctx.options.maxRetainedMessages
-  if (max > 0 && message.payload.length > 0) {
-    const persistence = ctx.persistence
-    if ((await persistence.retainedCount()) >= max && (await persistence.retainedMatch(message.topic)).length === 0) {
+  const { maxRetainedMessages: maxCount, maxRetainedBytes: maxBytes } = ctx.options
+  const persistence = ctx.persistence
+  if ((maxCount > 0 || maxBytes > 0) && message.payload.length > 0) {
+    const [previous] = await persistence.retainedMatch(message.topic)
+    const overCount = maxCount > 0 && previous === undefined && (await persistence.retainedCount()) >= maxCount
+    const overBytes = maxBytes > 0 && (await persistence.retainedBytes()) - (previous?.payload.length ?? 0) + message.payload.length > maxBytes
+    if (overCount || overBytes) {
       ctx.stats.messagesDropped++
-      ctx.logger.warn({ topic: message.topic, maxRetainedMessages: max }, 'retained message not stored: maxRetainedMessages reached')
+      const limit = overCount ? { maxRetainedMessages: maxCount } : { maxRetainedBytes: maxBytes }
+      ctx.logger.warn({ topic: message.topic, ...limit }, `retained message not stored: ${overCount ? 'maxRetainedMessages' : 'maxRetainedBytes'} reached`)
+      if (previous !== undefined) await persistence.retainedStore({ ...message, payload: EMPTY })
       return
     }
   }
-  return ctx.persistence.retainedStore(message)
+  return persistence.retainedStore(message)
 }

@@ -4,6 +4,7 @@ import type { ClientInfo } from '../hooks/hook-types.js'
 import { runChain } from '../hooks/hook-runner.js'
 import type { OutboundTarget } from '../persistence/persistence.js'
 import { storeRetained } from '../persistence/retained-limit.js'
+import type { OfflineTally } from '../session/offline-tally.js'
 import type { Holdable, Session } from '../session/session.js'
 import type { SharedSubscriptionStrategy } from '../options.js'
 import type { Message, QoS } from '../types.js'
@@ -22,6 +23,8 @@ export interface SessionLookup {
   live(clientId: string): Session | undefined
   /** Connected here or, in a cluster, to another node. */
   isOnline(clientId: string): boolean
+  /** Offline sessions held here: routing counts what it queues for them. */
+  readonly offline: OfflineTally
 }
 
 type Done = (error: Error | null) => void
@@ -248,12 +251,17 @@ export class Distributor {
     const core = this.core
     message.id ??= core.nextMessageId()
     const { persistence, options, stats } = core
+    const tally = this.sessions.offline
+    const size = message.payload.length
+    if (offline !== null) for (const target of offline) tally.queued(target.clientId, size)
     let queued: Promise<unknown> | null = null
     if (bounded !== null) {
-      queued = persistence.outboundEnqueue(bounded, message, options.maxQueued, options.queueFullPolicy === 'drop-old').then((dropped) => {
+      const dropOld = options.queueFullPolicy === 'drop-old'
+      queued = persistence.outboundEnqueue(bounded, message, options.maxQueued, dropOld).then((dropped) => {
         if (dropped.length > 0) {
           stats.messagesDropped += dropped.length
           stats.dropped.queueFull += dropped.length
+          for (const clientId of dropped) tally.refused(clientId, size, dropOld)
         }
       })
     }

@@ -2,6 +2,7 @@ import type { Connection } from '../connection/connection.js'
 import { type BrokerCore, reportStoreError } from '../core.js'
 import { ReasonCode } from '../errors.js'
 import type { ProtocolVersion } from '../types.js'
+import type { OfflineTally } from './offline-tally.js'
 import { Session } from './session.js'
 import type { SessionRegistry } from './session-registry.js'
 import { SessionStore } from './session-store.js'
@@ -19,6 +20,8 @@ export interface OpenRequest {
 const NEVER = 0xffffffff
 /** setTimeout's ceiling (~24.8 days): longer expiries are re-armed in steps. */
 const MAX_TIMER = 2_147_483_647
+/** Store queues counted at once after start: the count must not crowd out the clients' own store traffic. */
+const RECOUNT_CONCURRENCY = 8
 
 /**
  * Owns sessions over their lifetime: creating, resuming and taking them over on CONNECT, keeping or
@@ -45,6 +48,11 @@ export class SessionManager {
 
   isOnline(clientId: string): boolean {
     return this.registry.isOnline(clientId)
+  }
+
+  /** Offline sessions held here and their store queues, for the gauges. */
+  get offline(): OfflineTally {
+    return this.registry.offline
   }
 
   get connectedCount(): number {
@@ -82,6 +90,7 @@ export class SessionManager {
     // Across nodes: the node holding the client lets go (and flushes its state) before we read the store.
     if (this.ctx.cluster) await this.ctx.cluster.claim(clientId)
     this.cancelExpiry(clientId)
+    this.offline.remove(clientId)
     // [MQTT-3.1.2-8] a new connection for the client id within the will delay cancels the will, whether or
     // not it starts clean
     this.wills.cancel(clientId)
@@ -195,6 +204,7 @@ export class SessionManager {
     }
     const flushed = (session.store ? session.store.flushed() : Promise.resolve()).then(() => this.ctx.persistence.sessionSave(record))
     this.track(clientId, flushed)
+    this.offline.wentOffline(clientId, [...session.inflight.values(), ...session.pending])
     this.scheduleExpiry(clientId, session.expiryInterval * 1000)
   }
 
@@ -244,6 +254,7 @@ export class SessionManager {
    */
   discard(clientId: string): Promise<boolean> {
     return this.exclusive(clientId, async () => {
+      this.offline.remove(clientId)
       if (this.isOnline(clientId)) return false
       this.cancelExpiry(clientId)
       this.wills.publishNow(clientId)
@@ -276,6 +287,7 @@ export class SessionManager {
     // In a cluster, state recorded by a live node belongs to it; anything else is orphaned.
     const live = new Set(this.ctx.cluster?.nodes() ?? [])
     const records = await persistence.sessionList()
+    const held: string[] = []
     for (const record of records) {
       if (record.disconnectedAt === undefined && record.brokerId !== undefined && live.has(record.brokerId)) continue
       if (record.expiryInterval === 0) {
@@ -284,8 +296,13 @@ export class SessionManager {
         continue
       }
       const since = record.disconnectedAt ?? now
-      this.scheduleExpiry(record.clientId, Math.max(0, since + record.expiryInterval * 1000 - now))
+      // A session stored under a longer (or no) cap expires by today's `maxSessionExpiryInterval`.
+      const expiry = Math.min(record.expiryInterval, this.ctx.options.maxSessionExpiryInterval)
+      this.scheduleExpiry(record.clientId, Math.max(0, since + expiry * 1000 - now))
+      // In a cluster an offline session counts on the node that last held it.
+      if (!this.ctx.cluster || record.brokerId === undefined || record.brokerId === this.ctx.id) held.push(record.clientId)
     }
+    this.hold(held)
     const sessionExpiry = new Map(records.map((r) => [r.clientId, r.expiryInterval]))
     for (const will of await persistence.willList()) {
       if (this.online.has(will.clientId) || (will.brokerId !== undefined && live.has(will.brokerId))) continue
@@ -320,8 +337,28 @@ export class SessionManager {
         }
         await persistence.sessionSave({ ...record, disconnectedAt: now })
         this.scheduleExpiry(clientId, record.expiryInterval * 1000)
+        this.hold([clientId])
       }).catch((error: unknown) => this.storeError(error))
     }
+  }
+
+  /**
+   * Offline sessions found in the store become this node's to count: at once in the session gauge, their queues
+   * in the background (a few store reads at a time, so that a large store does not hold the start up).
+   */
+  private hold(clientIds: string[]): void {
+    for (const clientId of clientIds) this.offline.hold(clientId)
+    let next = 0
+    const worker = async (): Promise<void> => {
+      // A broker closing (its store with it) stops counting: what is left is no one's concern any more.
+      while (next < clientIds.length && !this.ctx.closing) {
+        const clientId = clientIds[next++] as string
+        await this.offline.recount(clientId, () => this.ctx.persistence.outboundList(clientId)).catch((error: unknown) => {
+          if (!this.ctx.closing) this.storeError(error)
+        })
+      }
+    }
+    for (let i = 0; i < Math.min(RECOUNT_CONCURRENCY, clientIds.length); i++) void worker()
   }
 
   /** Broker shutdown: every timer goes, so the process can exit. */

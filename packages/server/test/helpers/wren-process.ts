@@ -139,3 +139,9 @@ export function runWren(
     })
   })
 }
+
+/** The admin listener's URL, from the line the server logs when it listens. */
+export async function adminUrl(process: WrenProcess): Promise<string> {
+  const line = await process.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('admin API, metrics and dashboard on '))
+  return line.url as string
+}
