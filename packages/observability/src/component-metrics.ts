@@ -21,8 +21,9 @@ export class ComponentMetrics {
     this.snapshots = new ComponentSnapshots(broker)
   }
 
-  /** Adds the families of components registered since the last call: run before each scrape. */
+  /** Starts a scrape: adds the families of components registered since the last one, and reads each anew. */
   sync(): void {
+    this.snapshots.nextScrape()
     for (const component of this.broker.admin.components()) {
       const kind = component.kind
       this.family(kind, `wren_${kind}_up`, 'gauge', `1 while the ${kind} is up (a bridge: linked to its remote broker), 0 otherwise.`, (c) =>

@@ -6,21 +6,23 @@ export interface ComponentJson extends ComponentSnapshot {
   name: string
 }
 
-/** How long one snapshot of a component serves the metric families of one scrape (collected in parallel). */
-const SNAPSHOT_FRESH_MS = 250
-
 /** Snapshots of the broker's registered components, each taken at most once per scrape. */
 export class ComponentSnapshots {
-  private readonly taken = new WeakMap<ComponentStats, { at: number; snapshot: ComponentSnapshot }>()
+  private taken = new WeakMap<ComponentStats, ComponentSnapshot>()
 
   constructor(private readonly broker: Broker) {}
 
+  /** A new scrape begins: every component is read afresh, once, however many metric families ask for it. */
+  nextScrape(): void {
+    this.taken = new WeakMap()
+  }
+
   of(component: ComponentStats): ComponentSnapshot {
-    const now = Date.now()
-    const last = this.taken.get(component)
-    if (last && now - last.at <= SNAPSHOT_FRESH_MS) return last.snapshot
-    const snapshot = component.snapshot()
-    this.taken.set(component, { at: now, snapshot })
+    let snapshot = this.taken.get(component)
+    if (snapshot === undefined) {
+      snapshot = component.snapshot()
+      this.taken.set(component, snapshot)
+    }
     return snapshot
   }
 
