@@ -63,10 +63,33 @@ function streamDrained(this: OwnedStream): void {
   this[kConnection].onDrain()
 }
 /** What a connection does later, on a timer or the next tick. */
-type Later = 'onConnectTimeout' | 'endThrottle' | 'uncork' | 'checkProgress' | 'startShedding' | 'resumeHeld'
+type Later = 'onConnectTimeout' | 'endThrottle' | 'uncork' | 'checkProgress' | 'startShedding'
 // Timers and ticks get the connection and the method's name as arguments: no closure per timer.
 function later(connection: Connection, method: Later): void {
   connection[method]()
+}
+
+/**
+ * Publishers let go together take turns, one PUBLISH each per round, all in one tick: the first one released must
+ * not take all the room a subscriber made while the others stay held, and the writes of a round stay batched.
+ */
+const turns: Connection[] = []
+let turnsQueued = false
+
+function queueTurn(connection: Connection): void {
+  turns.push(connection)
+  if (turnsQueued) return
+  turnsQueued = true
+  process.nextTick(serveTurns)
+}
+
+function serveTurns(): void {
+  for (let i = 0; i < turns.length; i++) {
+    const connection = turns[i] as Connection
+    if (connection.takeTurn()) turns.push(connection)
+  }
+  turns.length = 0
+  turnsQueued = false
 }
 
 /**
@@ -128,6 +151,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
   private busy = false
   /** Released with other held publishers: its waiting PUBLISHes go one per turn until its backlog is empty. */
   private takingTurns = false
+  private inTurn = false
   private paused = false
   private throttled = false
   private rateWindowStart = 0
@@ -241,7 +265,8 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
   endThrottle(): void {
     this.throttled = false
     if (this.state === 'closed') return
-    this.drainBacklog()
+    if (this.takingTurns) queueTurn(this)
+    else this.drainBacklog()
   }
 
   private dispatch(packet: Packet): void {
@@ -275,23 +300,17 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
   /** Called when a handler is done: the next packet waits until then, which keeps per-client order. */
   private readonly onHandled = (): void => {
     this.busy = false
-    // Publishers released together take turns, one PUBLISH each: the first one released must not take all the
-    // room a subscriber made while the others stay held.
-    if (this.takingTurns) process.nextTick(later, this, 'resumeHeld')
-    else this.drainBacklog()
+    if (!this.takingTurns) this.drainBacklog()
+    else if (!this.inTurn) queueTurn(this)
   }
 
   private drainBacklog(): void {
     const backlog = this.backlog
     if (backlog) {
       while (!this.busy && !this.throttled && this.holds === 0 && backlog.length > 0 && this.state !== 'closed') {
-        const packet = backlog.shift() as Packet
-        this.dispatch(packet)
-        // Taking turns: `onHandled` lets the other released publishers have theirs before this one's next PUBLISH.
-        if (this.takingTurns && packet.cmd === 'publish') return
+        this.dispatch(backlog.shift() as Packet)
       }
     }
-    if (backlog === null || backlog.length === 0) this.takingTurns = false
     if (this.state === 'closed' || this.throttled || this.busy || this.holds > 0) return
     if (this.paused || this.stream.isPaused()) {
       this.paused = false
@@ -374,12 +393,25 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     // at once then gets its turn in order rather than one of them refilling the queue first.
     if (--this.holds === 0 && this.state !== 'closed') {
       this.takingTurns = true
-      process.nextTick(later, this, 'resumeHeld')
+      queueTurn(this)
     }
   }
 
-  resumeHeld(): void {
-    if (this.holds === 0 && !this.busy && this.state !== 'closed') this.drainBacklog()
+  /** One turn: waiting packets up to and including one PUBLISH; true while it has more for another round. */
+  takeTurn(): boolean {
+    const backlog = this.backlog
+    this.inTurn = true
+    while (!this.busy && !this.throttled && this.holds === 0 && this.state !== 'closed' && backlog !== null && backlog.length > 0) {
+      const packet = backlog.shift() as Packet
+      this.dispatch(packet)
+      if (packet.cmd === 'publish') break
+    }
+    this.inTurn = false
+    if (this.busy || this.throttled || this.holds > 0 || this.state === 'closed') return false
+    if (backlog !== null && backlog.length > 0) return true
+    this.takingTurns = false
+    this.drainBacklog()
+    return false
   }
 
   /** SessionLink: arms the progress watch, once, while this client is congested or holds publishers back. */
