@@ -1,1 +1,2 @@
 export { SessionBridge, type BridgeConnect, type BridgeHandler } from './session-bridge.js'
+export { udpAddress } from './udp-address.js'

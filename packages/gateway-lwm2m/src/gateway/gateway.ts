@@ -3,6 +3,7 @@ import type { Socket as DgramSocket } from 'node:dgram'
 import { Agent, createServer, type IncomingMessage, type ObserveReadStream, type OutgoingMessage, type Server } from 'coap'
 import { generate as generateCoap, parse as parseCoap, type ParsedPacket } from 'coap-packet'
 import type { Broker } from '@wren/core'
+import { udpAddress } from '@wren/gateway-kit'
 import { decodeContent } from '../codec/content.js'
 import { contentFormatNumber } from '../codec/content-format.js'
 import { parsePath } from '../codec/path.js'
@@ -112,12 +113,7 @@ export class Lwm2mGateway implements DeviceHost {
 
   /** host:port the gateway listens on, while it does. */
   get address(): string | undefined {
-    try {
-      const { address, port } = this.socket.address()
-      return `${address.includes(':') ? `[${address}]` : address}:${port}`
-    } catch {
-      return undefined
-    }
+    return udpAddress(this.socket)
   }
 
   /** The devices registered now. */

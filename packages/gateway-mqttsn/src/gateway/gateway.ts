@@ -1,6 +1,6 @@
 import type { Socket as DgramSocket, RemoteInfo as DgramRemoteInfo } from 'node:dgram'
 import type { Broker } from '@wren/core'
-import { SessionBridge, type BridgeHandler } from '@wren/gateway-kit'
+import { SessionBridge, udpAddress, type BridgeHandler } from '@wren/gateway-kit'
 import { MalformedDatagram, decodeDatagram } from '../codec/decode.js'
 import { encodeDatagram } from '../codec/encode.js'
 import { ReturnCode, TopicIdType, shortTopicName, type Connect, type Forwarder, type Publish, type SnMessage } from '../codec/messages.js'
@@ -115,12 +115,7 @@ export class MqttSnGateway implements SessionHost {
 
   /** `host:port` of the UDP socket; undefined before it is bound. */
   get address(): string | undefined {
-    try {
-      const { address, port } = this.socket.address()
-      return `${address.includes(':') ? `[${address}]` : address}:${port}`
-    } catch {
-      return undefined
-    }
+    return udpAddress(this.socket)
   }
 
   /** The clients the gateway holds (connecting, active, asleep, awake). */
