@@ -304,14 +304,17 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     else if (!this.inTurn) queueTurn(this)
   }
 
+  /** Whether the next waiting packet may be handled now: nothing in progress, not throttled, held or closed. */
+  private get canHandle(): boolean {
+    return !this.busy && !this.throttled && this.holds === 0 && this.state !== 'closed'
+  }
+
   private drainBacklog(): void {
     const backlog = this.backlog
     if (backlog) {
-      while (!this.busy && !this.throttled && this.holds === 0 && backlog.length > 0 && this.state !== 'closed') {
-        this.dispatch(backlog.shift() as Packet)
-      }
+      while (this.canHandle && backlog.length > 0) this.dispatch(backlog.shift() as Packet)
     }
-    if (this.state === 'closed' || this.throttled || this.busy || this.holds > 0) return
+    if (!this.canHandle) return
     if (this.paused || this.stream.isPaused()) {
       this.paused = false
       this.stream.resume()
@@ -401,13 +404,13 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
   takeTurn(): boolean {
     const backlog = this.backlog
     this.inTurn = true
-    while (!this.busy && !this.throttled && this.holds === 0 && this.state !== 'closed' && backlog !== null && backlog.length > 0) {
+    while (this.canHandle && backlog !== null && backlog.length > 0) {
       const packet = backlog.shift() as Packet
       this.dispatch(packet)
       if (packet.cmd === 'publish') break
     }
     this.inTurn = false
-    if (this.busy || this.throttled || this.holds > 0 || this.state === 'closed') return false
+    if (!this.canHandle) return false
     if (backlog !== null && backlog.length > 0) return true
     this.takingTurns = false
     this.drainBacklog()
