@@ -10,6 +10,7 @@ import type { ConnectionMeta, Message, ProtocolVersion } from '../types.js'
 import { encodeAck, encodePacket, encodePublishV4For, encodePublishV4Header, type OutgoingPacket } from './packet-encoder.js'
 import type { InboundAliases } from './inbound-aliases.js'
 import { InboundQuota } from './inbound-quota.js'
+import type { OrderedAcks } from './ordered-acks.js'
 import type { KeepaliveWatched } from './keepalive.js'
 import { forwardedMessage } from './forward-policy.js'
 import { PacketReader, type PacketSink } from './packet-reader.js'
@@ -126,6 +127,8 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
   requestProblemInformation = true
   /** MQTT 5 QoS 1/2 publishes received whose exchange has not ended (the broker's Receive Maximum). */
   readonly inboundQuota: InboundQuota
+  /** Acks of inbound publishes kept in order while their messages are stored; created on first need. */
+  inboundAcks: OrderedAcks | null = null
   congested = false
   /** Congested for longer than `qos0HoldTime`: QoS 0 for this client is dropped rather than holding publishers. */
   shedding = false
