@@ -6,6 +6,7 @@
 import type { IPublishPacket } from 'mqtt-packet'
 import { describe, expect, it } from 'vitest'
 import type { Message, OutboundTarget } from '../src/index.js'
+import { MAX_STORING } from '../src/connection/ordered-acks.js'
 import { MemoryPersistence } from '../src/persistence/memory.js'
 import { RawClient, connectClient } from './helpers/clients.js'
 import { startBroker } from './helpers/start-broker.js'
@@ -60,6 +61,23 @@ describe('QoS 1 PUBLISHes handed to the store without waiting', () => {
     const back = await connectClient(b.url, { clientId: 'gated-sub', clean: false })
     const got = [await back.inbox.next(), await back.inbox.next(), await back.inbox.next()]
     expect(got.map((message) => message.payload.toString())).toEqual(['m1', 'm2', 'm3'])
+  })
+
+  it(`reads on as acks go out once ${MAX_STORING} messages of one connection are being stored`, async () => {
+    const store = new GatedPersistence()
+    const b = await startBroker({ persistence: store, sysInterval: 0 })
+    await offlineSubscriber(b.url)
+    const { raw } = await RawClient.connect(b.port)
+    const count = MAX_STORING + 4
+    const names = Array.from({ length: count }, (_, i) => `m${i + 1}`)
+    for (let n = 1; n <= count; n++) raw.send(publish(`m${n}`, n))
+    await store.waitingFor(names.slice(0, MAX_STORING))
+    // each ack that goes out lets one more waiting PUBLISH through to the store
+    for (let n = 1; n <= count; n++) {
+      store.gates.get(`m${n}`)?.open()
+      expect((await raw.next('puback')).messageId).toBe(n)
+      if (n + MAX_STORING <= count) await store.waitingFor([`m${n + MAX_STORING}`])
+    }
   })
 
   it('MQTT 5: a message the store refused gets a failure code in its place among the acks', async () => {

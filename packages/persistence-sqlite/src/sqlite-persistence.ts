@@ -151,7 +151,7 @@ function prepareStatements(db: Database.Database) {
        RETURNING message_id`,
     ).pluck(),
     outboundInsert: db.prepare<[string, string, number, string | null, number | null]>(
-      `INSERT INTO outbound (client_id, message_id, qos, state, subscription_identifiers, retain) VALUES (?, ?, ?, 'queued', ?, ?)`,
+      `INSERT OR IGNORE INTO outbound (client_id, message_id, qos, state, subscription_identifiers, retain) VALUES (?, ?, ?, 'queued', ?, ?)`,
     ),
     outboundSent: db.prepare<[number, string, string]>(
       `UPDATE outbound SET state = 'sent', packet_id = ? WHERE client_id = ? AND message_id = ?`,
@@ -209,8 +209,9 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
       let added = 0
       s.messageInsert.run(messageToRow(message))
       for (const target of targets) {
-        if (s.outboundHas.get(target.clientId, messageId) !== undefined) continue
         if (limit !== undefined && lengths.get(target.clientId) >= limit) {
+          // A queue that holds this message already neither takes it again nor loses one for it.
+          if (s.outboundHas.get(target.clientId, messageId) !== undefined) continue
           full.push(target.clientId)
           const dropped = dropOldest ? s.outboundDropOldestQueued.get(target.clientId) : undefined
           if (dropped === undefined) continue
@@ -218,7 +219,8 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
           lengths.add(target.clientId, -1)
         }
         const identifiers = target.subscriptionIdentifiers === undefined ? null : JSON.stringify(target.subscriptionIdentifiers)
-        s.outboundInsert.run(target.clientId, messageId, target.qos, identifiers, flag(target.retain))
+        // The unique (client, message) index turns a second enqueue of the same message into a no-op.
+        if (s.outboundInsert.run(target.clientId, messageId, target.qos, identifiers, flag(target.retain)).changes === 0) continue
         lengths.add(target.clientId, 1)
         added++
       }

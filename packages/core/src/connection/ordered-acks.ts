@@ -22,10 +22,11 @@ export class AckSlot {
 }
 
 /**
- * How many QoS 1 PUBLISHes of one connection may be waiting for the store at once: the next one is read only when
- * an earlier ack has gone out (a client's own window, or v5 Receive Maximum, usually bounds it first).
+ * How many QoS 1 PUBLISHes of one connection may be waiting for the store at once: the next one is handled only
+ * when an earlier ack has gone out. Twenty publishers then share a commit or a Redis round trip of up to 320
+ * messages; with 128 the turns grew so long that a subscriber's own acks waited seconds behind them.
  */
-export const MAX_STORING = 128
+export const MAX_STORING = 16
 
 /**
  * PUBACK and PUBREC in the order the PUBLISHes arrived [MQTT-4.6.0-2] [MQTT-4.6.0-3], while a connection hands
