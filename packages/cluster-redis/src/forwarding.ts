@@ -1,10 +1,5 @@
 import type { Message, RemoteDelivery } from '@wren/core'
-import { batchFrame, forwardFrame } from './frames.js'
-
-interface Forward {
-  message: Message
-  deliveries: RemoteDelivery[]
-}
+import { type Forward, forwardsFrame } from './frames.js'
 
 /** How forwards reach a node's channel: PUBLISH, resolving with how many subscribers heard it. */
 export type PublishFrame = (nodeId: string, frame: Buffer) => Promise<number>
@@ -22,6 +17,7 @@ export class Forwarding {
   private readonly pending = new Map<string, Forward[]>()
 
   constructor(
+    private readonly nodeId: string,
     private readonly publish: PublishFrame,
     /** Whether a receiver count of 0 means nobody heard it (exact on one server, one shard's count on Redis Cluster). */
     private readonly exactReceivers: boolean,
@@ -43,8 +39,7 @@ export class Forwarding {
   /** Sends what this tick forwarded (also on stop, before the connections close). */
   flush(): void {
     for (const [nodeId, forwards] of this.pending) {
-      const frames = forwards.map((f) => forwardFrame(f.message, f.deliveries))
-      this.publish(nodeId, frames.length === 1 ? (frames[0] as Buffer) : batchFrame(frames))
+      this.publish(nodeId, forwardsFrame(this.nodeId, forwards))
         .then((receivers) => {
           if (receivers === 0 && this.exactReceivers) for (const f of forwards) this.unheard(f.message, f.deliveries)
         })
