@@ -9,9 +9,10 @@ function flush(forwarding: Forwarding): void {
 }
 
 /**
- * Messages routed here for sessions connected to other nodes. Forwards made in one tick to one node go out as one
- * PUBLISH (a batch frame, in order): a Redis round trip and a pub/sub message per forwarded message was most of what
- * a cross-node message cost.
+ * Messages routed here for sessions connected to other nodes. Forwards made to one node in one turn of the event
+ * loop go out as one PUBLISH (one frame, in order), sent once every socket read of that turn has been handled: a
+ * Redis round trip and a pub/sub message per forwarded message was most of what a cross-node message cost, and the
+ * socket write of each PUBLISH is most of what remains, so the fewer the better.
  */
 export class Forwarding {
   private readonly pending = new Map<string, Forward[]>()
@@ -31,7 +32,7 @@ export class Forwarding {
     if (!pending) {
       pending = []
       this.pending.set(nodeId, pending)
-      if (this.pending.size === 1) process.nextTick(flush, this)
+      if (this.pending.size === 1) setImmediate(flush, this)
     }
     pending.push({ message, deliveries })
   }
