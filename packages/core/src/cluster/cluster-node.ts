@@ -6,7 +6,7 @@ import type { ClusterHandlers } from './cluster-bus.js'
 /** What this node does with what the cluster bus tells it. */
 export function clusterHandlers(core: BrokerCore, sessions: SessionManager, distributor: Distributor): ClusterHandlers {
   return {
-    deliver: (message, deliveries) => distributor.deliverRemote(message, deliveries),
+    deliver: (message, deliveries, from) => distributor.deliverRemote(message, deliveries, from),
     subscriptionAdded: (clientId, subscription) => core.router.add(clientId, subscription),
     subscriptionRemoved: (clientId, filter) => {
       core.router.remove(clientId, filter)

@@ -170,7 +170,7 @@ export class Distributor {
     }
 
     const forwards = remote as Map<string, Delivery[]> | null
-    if (forwards && core.cluster) for (const [node, list] of forwards) core.cluster.forward(node, message, list)
+    if (forwards && core.cluster) for (const [node, list] of forwards) core.cluster.forward(node, message, list, holder)
 
     core.events.emit('published', message, publisher)
     const publishedHooks = core.hooks.published
@@ -201,8 +201,11 @@ export class Distributor {
     )
   }
 
-  /** Cluster: deliveries another node routed to sessions connected here. */
-  deliverRemote(message: Message, deliveries: RemoteDelivery[]): void {
+  /**
+   * Cluster: deliveries node `from` routed to sessions connected here. A session that takes one over its bound holds
+   * that node's senders back, as a local publisher would be: the message is kept, and the publishers there wait.
+   */
+  deliverRemote(message: Message, deliveries: RemoteDelivery[], from: string): void {
     const core = this.core
     let durable: Array<[Session, RemoteDelivery]> | null = null
     let absent: RemoteDelivery[] | null = null
@@ -212,16 +215,17 @@ export class Distributor {
         if (delivery.qos > 0) (absent ??= []).push(delivery)
       } else if (session.persistent && delivery.qos > 0) {
         ;(durable ??= []).push([session, delivery])
-      } else {
-        session.deliver(message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers)
+      } else if (!session.deliver(message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers)) {
+        this.holdSenders(session, from)
       }
     }
     const live = durable as Array<[Session, RemoteDelivery]> | null
     if (live) {
-      // As for local deliveries: the enqueue is issued before the sessions' own writes. A message another node
-      // acknowledged is never dropped for a connected session that holds publishers: it is kept over the bound.
+      // As for local deliveries: the enqueue is issued before the sessions' own writes.
       this.enqueue(message, null, live)?.catch((error: unknown) => reportStoreError(core, error))
-      for (const [session, d] of live) session.deliver(message, d.qos, d.retain, d.subscriptionIdentifiers)
+      for (const [session, d] of live) {
+        if (!session.deliver(message, d.qos, d.retain, d.subscriptionIdentifiers)) this.holdSenders(session, from)
+      }
     }
     const gone = absent as RemoteDelivery[] | null
     if (gone) {
@@ -231,6 +235,11 @@ export class Distributor {
         .then((keep) => this.enqueue(message, gone.filter((_, i) => keep[i]), null))
         .catch((error: unknown) => reportStoreError(core, error))
     }
+  }
+
+  private holdSenders(session: Session, from: string): void {
+    const cluster = this.core.cluster
+    if (cluster) session.holdPublisher(cluster.senders(from, session.clientId))
   }
 
   /**
