@@ -234,42 +234,49 @@ export class Distributor {
   }
 
   /**
-   * Asks the store to queue `message` for persistent sessions: offline ones and connected ones that drop within the
-   * queue bound, connected ones that hold publishers without it (holding their publishers is their bound).
-   * Resolves once stored; null when there was nothing to store.
+   * Asks the store to queue `message` for persistent sessions: offline ones within the queue bound (count and
+   * bytes), connected ones that drop within the count bound (their in-memory queue counts entries only, so the
+   * store must not refuse what it keeps), connected ones that hold publishers without it (holding their
+   * publishers is their bound). Resolves once stored; null when there was nothing to store.
    */
   private enqueue(message: Message, offline: OutboundTarget[] | null, live: ReadonlyArray<readonly [Session, OutboundTarget]> | null): Promise<unknown> | null {
-    let bounded = offline !== null && offline.length > 0 ? offline : null
+    let dropping: OutboundTarget[] | null = null
     let held: OutboundTarget[] | null = null
     if (live) {
       for (const [session, target] of live) {
         if (session.holdsPublishers) (held ??= []).push(target)
-        else (bounded ??= []).push(target)
+        else (dropping ??= []).push(target)
       }
     }
-    if (bounded === null && held === null) return null
+    const away = offline !== null && offline.length > 0 ? offline : null
+    if (away === null && dropping === null && held === null) return null
     const core = this.core
     message.id ??= core.nextMessageId()
-    const { persistence, options, stats } = core
+    const { persistence, options } = core
     const tally = this.sessions.offline
     const size = message.payload.length
-    if (offline !== null) for (const target of offline) tally.queued(target.clientId, size)
-    let queued: Promise<unknown> | null = null
-    if (bounded !== null) {
-      const dropOld = options.queueFullPolicy === 'drop-old'
-      queued = persistence.outboundEnqueue(bounded, message, options.maxQueued, dropOld).then((dropped) => {
-        if (dropped.length > 0) {
-          stats.messagesDropped += dropped.length
-          stats.dropped.queueFull += dropped.length
-          for (const clientId of dropped) tally.refused(clientId, size, dropOld)
-        }
-      })
-    }
-    if (held !== null) {
-      const unbounded = persistence.outboundEnqueue(held, message)
-      queued = queued === null ? unbounded : Promise.all([queued, unbounded])
-    }
-    return queued
+    if (away !== null) for (const target of away) tally.queued(target.clientId, size)
+    const byteLimit = options.maxQueuedBytes === 0 ? undefined : options.maxQueuedBytes
+    const writes: Array<Promise<unknown>> = []
+    if (away !== null && dropping !== null && byteLimit === undefined) away.push(...dropping)
+    else if (dropping !== null) writes.push(this.bounded(dropping, message, undefined))
+    if (away !== null) writes.push(this.bounded(away, message, byteLimit))
+    if (held !== null) writes.push(persistence.outboundEnqueue(held, message))
+    return writes.length === 1 ? (writes[0] as Promise<unknown>) : Promise.all(writes)
+  }
+
+  /** Queues within `maxQueued` (and `byteLimit`), counting what the store refused or dropped. */
+  private bounded(targets: OutboundTarget[], message: Message, byteLimit: number | undefined): Promise<void> {
+    const { persistence, options, stats } = this.core
+    const tally = this.sessions.offline
+    const dropOld = options.queueFullPolicy === 'drop-old'
+    const size = message.payload.length
+    return persistence.outboundEnqueue(targets, message, options.maxQueued, dropOld, byteLimit).then((lost) => {
+      if (lost.length === 0) return
+      stats.messagesDropped += lost.length
+      stats.dropped.queueFull += lost.length
+      for (const clientId of lost) tally.refused(clientId, size, dropOld)
+    })
   }
 }
 
