@@ -27,7 +27,18 @@ export interface SessionLookup {
   readonly offline: OfflineTally
 }
 
-type Done = (error: Error | null) => void
+/**
+ * The publisher's own copy of its message (it subscribes to the topic it published on): the caller delivers it
+ * with `deliverOwn` after acknowledging the PUBLISH, as peers do, so the ack never trails the echo.
+ */
+export interface OwnCopy {
+  readonly session: Session
+  readonly qos: QoS
+  readonly retain: boolean
+  readonly subscriptionIdentifiers: number[] | undefined
+}
+
+type Done = (error: Error | null, own: OwnCopy | null) => void
 
 function deliveryFor(entry: RouteEntry, message: Message): Delivery | null {
   const sub = entry.subscription
@@ -96,11 +107,14 @@ export class Distributor {
    * offline persistent ones through the store), in-process listeners, then the `published` hook.
    * `done` fires once everything that must be durable before the publisher's ack is stored.
    * A connected session that took the message over its bound holds `holder` (the publisher) back until it has room:
-   * the message itself is never dropped for a subscriber that keeps up.
+   * the message itself is never dropped for a subscriber that keeps up. A client publisher that also subscribes
+   * gets its own copy through `done` instead, to deliver once it is acknowledged.
    */
   route(message: Message, publisher: ClientInfo | null, done: Done, holder?: Holdable): void {
     const core = this.core
     const sessions = this.sessions
+    const ownId = publisher !== null && holder !== undefined ? publisher.id : undefined
+    let own: OwnCopy | null = null
     const entries = core.router.match(message.topic)
     // The broker's own $SYS updates routinely go to nobody: only application messages count as dropped.
     if (entries.length === 0 && message.topic.charCodeAt(0) !== 36) core.stats.dropped.noSubscribers++
@@ -117,6 +131,7 @@ export class Distributor {
       const session = sessions.live(delivery.clientId)
       if (session) {
         if (session.persistent && delivery.qos > 0) (deferred ??= []).push([session, delivery])
+        else if (delivery.clientId === ownId) own = ownCopy(session, delivery)
         else if (!session.deliver(message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers)) (full ??= []).push(session)
         return
       }
@@ -186,19 +201,26 @@ export class Distributor {
     const queued = this.enqueue(message, offlineTargets, waiting)
     if (waiting) {
       for (const [session, d] of waiting) {
-        if (!session.deliver(message, d.qos, d.retain, d.subscriptionIdentifiers)) (full ??= []).push(session)
+        if (d.clientId === ownId) own = ownCopy(session, d)
+        else if (!session.deliver(message, d.qos, d.retain, d.subscriptionIdentifiers)) (full ??= []).push(session)
       }
     }
     const heldBy = full as Session[] | null
     if (heldBy !== null && holder !== undefined) for (const session of heldBy) session.holdPublisher(holder)
+    const copy = own as OwnCopy | null
     if (retained === null && queued === null) {
-      done(null)
+      done(null, copy)
       return
     }
     Promise.all([retained, queued]).then(
-      () => done(null),
-      (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
+      () => done(null, copy),
+      (error: unknown) => done(error instanceof Error ? error : new Error(String(error)), copy),
     )
+  }
+
+  /** Delivers the publisher's own copy that `route` handed back, holding the publisher if its own queue is full. */
+  deliverOwn(message: Message, own: OwnCopy, holder: Holdable): void {
+    if (!own.session.deliver(message, own.qos, own.retain, own.subscriptionIdentifiers)) own.session.holdPublisher(holder)
   }
 
   /** Cluster: deliveries another node routed to sessions connected here. */
@@ -278,6 +300,10 @@ export class Distributor {
       for (const clientId of lost) tally.refused(clientId, size, dropOld)
     })
   }
+}
+
+function ownCopy(session: Session, delivery: Delivery): OwnCopy {
+  return { session, qos: delivery.qos, retain: delivery.retain, subscriptionIdentifiers: delivery.subscriptionIdentifiers }
 }
 
 function callListener(core: BrokerCore, entry: RouteEntry, message: Message): void {
