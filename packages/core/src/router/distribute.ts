@@ -104,7 +104,7 @@ export class Distributor {
 
   /**
    * Routes one accepted message: the retained store, every matching session (live ones get it now,
-   * offline persistent ones through the store), in-process listeners, then the `published` hook.
+   * offline persistent ones through the store), in-process listeners, then the `published` event and hook.
    * `done` fires once everything that must be durable before the publisher's ack is stored.
    * A connected session that took the message over its bound holds `holder` (the publisher) back until it has room:
    * the message itself is never dropped for a subscriber that keeps up. A client publisher that also subscribes
@@ -187,14 +187,6 @@ export class Distributor {
     const forwards = remote as Map<string, Delivery[]> | null
     if (forwards && core.cluster) for (const [node, list] of forwards) core.cluster.forward(node, message, list, holder)
 
-    core.events.emit('published', message, publisher)
-    const publishedHooks = core.hooks.published
-    if (publishedHooks.length > 0) {
-      runChain(publishedHooks, (hook) => hook(message, publisher), (error) => {
-        if (error) core.logger.warn({ err: error, topic: message.topic }, 'published hook failed')
-      })
-    }
-
     // [MQTT-3.3.1-5] store (or with an empty payload, clear [MQTT-3.3.1-10]) the retained message
     const retained = message.retain && core.options.retainAvailable ? storeRetained(core, message) : null
     const waiting = deferred as Array<[Session, Delivery]> | null
@@ -207,6 +199,17 @@ export class Distributor {
     }
     const heldBy = full as Session[] | null
     if (heldBy !== null && holder !== undefined) for (const session of heldBy) session.holdPublisher(holder)
+
+    // Every session connected here has the message by now (sent or queued), except a subscribing publisher's own
+    // copy, which follows its acknowledgement; the store writes may still be running.
+    core.events.emit('published', message, publisher)
+    const publishedHooks = core.hooks.published
+    if (publishedHooks.length > 0) {
+      runChain(publishedHooks, (hook) => hook(message, publisher), (error) => {
+        if (error) core.logger.warn({ err: error, topic: message.topic }, 'published hook failed')
+      })
+    }
+
     const copy = own as OwnCopy | null
     if (retained === null && queued === null) {
       done(null, copy)
