@@ -15,6 +15,8 @@ export class AckSlot {
   settled = false
   reasonCode = 0
   reason: string | undefined = undefined
+  /** Runs once the ack is written (or the connection closed in its place): the publisher's own copy. */
+  after: (() => void) | null = null
   constructor(
     readonly kind: 'puback' | 'pubrec',
     readonly packetId: number,
@@ -38,6 +40,7 @@ export class OrderedAcks {
   private readonly slots = new Deque<AckSlot>()
   /** A handler's `done` that waits for an ack to go out because MAX_STORING messages are being stored. */
   private resume: (() => void) | null = null
+  private failed = false
 
   constructor(private readonly writer: AckWriter) {}
 
@@ -75,11 +78,15 @@ export class OrderedAcks {
     else this.resume = done
   }
 
-  /** The message is stored (or failed with `STORE_FAILED`): its ack, and any ready behind it, go out in order. */
-  settle(slot: AckSlot, reasonCode: number, reason?: string): void {
+  /**
+   * The message is stored (or failed with `STORE_FAILED`): its ack, and any ready behind it, go out in order, each
+   * followed by its `after`.
+   */
+  settle(slot: AckSlot, reasonCode: number, reason?: string, after: (() => void) | null = null): void {
     slot.settled = true
     slot.reasonCode = reasonCode
     slot.reason = reason
+    slot.after = after
     this.flush()
   }
 
@@ -87,16 +94,14 @@ export class OrderedAcks {
     const slots = this.slots
     for (let head = slots.peek(); head !== undefined && head.settled; head = slots.peek()) {
       slots.shift()
-      if (head.reasonCode === STORE_FAILED) {
-        slots.clear()
-        this.resume = null
-        this.writer.close('store-failed')
-        return
-      }
-      this.writer.writeAck(head.kind, head.packetId, head.reasonCode, head.reason)
+      // From the first refused message on, nothing more is acknowledged: the connection ends there.
+      if (head.reasonCode === STORE_FAILED) this.failed = true
+      if (this.failed) this.writer.close('store-failed')
+      else this.writer.writeAck(head.kind, head.packetId, head.reasonCode, head.reason)
+      head.after?.()
     }
     const resume = this.resume
-    if (resume !== null && slots.length < MAX_STORING) {
+    if (resume !== null && !this.failed && slots.length < MAX_STORING) {
       this.resume = null
       resume()
     }

@@ -166,10 +166,20 @@ function accept(ctx: BrokerContext, connection: Connection, message: Message, pa
 function route(ctx: BrokerContext, connection: Connection, message: Message, packetId: number, done: () => void): void {
   let routed = false
   let slot: AckSlot | null = null
-  ctx.distributor.route(message, connection.client, (error) => {
+  ctx.distributor.route(message, connection.client, (error, own) => {
     routed = true
-    if (slot === null) finish(ctx, connection, message, packetId, error, done)
-    else (connection.inboundAcks as OrderedAcks).settle(slot, error ? storeFailure(ctx, connection, message, error) : successCode(ctx, connection, message))
+    // The publisher's own copy goes after its ack, so the ack never trails the echo.
+    const deliverOwn = own === null ? null : (): void => ctx.distributor.deliverOwn(message, own, connection)
+    if (slot !== null) {
+      const code = error ? storeFailure(ctx, connection, message, error) : successCode(ctx, connection, message)
+      ;(connection.inboundAcks as OrderedAcks).settle(slot, code, undefined, deliverOwn)
+      return
+    }
+    // ...and before the publisher's next packet is handled, so its order holds.
+    finish(ctx, connection, message, packetId, error, deliverOwn === null ? done : () => {
+      deliverOwn()
+      done()
+    })
   }, connection)
   if (routed || message.qos !== 1 || ctx.persistence.appliesInCallOrder !== true) return
   const acks = (connection.inboundAcks ??= new OrderedAcks(connection))
