@@ -112,7 +112,7 @@ export class SessionManager {
     } else if (await persistence.sessionGet(clientId)) {
       session = this.newSession(request)
       for (const subscription of await persistence.subscriptionsGet(clientId)) {
-        session.subscriptions.set(subscription.filter, subscription)
+        session.subscribe(subscription)
       }
       session.restore(await persistence.outboundList(clientId))
       session.restoredFromStore = true
