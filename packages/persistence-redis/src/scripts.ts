@@ -192,10 +192,6 @@ if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) en
 return 1
 `)
 
-/**
- * Deletes a retained message only if it is still the one that was read, so an expired message never takes a
- * newer one published meanwhile (by this broker or another) with it. KEYS: retained, retained-topics. ARGV: topic, value.
- */
 /** The payload bytes of a stored message: its value less the 4-byte header length and the header. */
 const PAYLOAD_BYTES = `
 local function payloadBytes(value)
@@ -233,7 +229,11 @@ redis.call('SET', KEYS[2], total)
 return total
 `)
 
-/** KEYS: retained hash, retained-topics zset, retained-bytes counter. ARGV: topic, the expired value. */
+/**
+ * Deletes a retained message only if it is still the one that was read, so an expired message never takes a
+ * newer one published meanwhile (by this broker or another) with it. KEYS: retained hash, retained-topics zset,
+ * retained-bytes counter. ARGV: topic, the expired value.
+ */
 export const DELETE_RETAINED_IF_SAME = new LuaScript(`${PAYLOAD_BYTES}
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])

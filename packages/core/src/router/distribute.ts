@@ -104,7 +104,7 @@ export class Distributor {
 
   /**
    * Routes one accepted message: the retained store, every matching session (live ones get it now,
-   * offline persistent ones through the store), in-process listeners, then the `published` hook.
+   * offline persistent ones through the store), in-process listeners, then the `published` event and hook.
    * `done` fires once everything that must be durable before the publisher's ack is stored.
    * A connected session that took the message over its bound holds `holder` (the publisher) back until it has room:
    * the message itself is never dropped for a subscriber that keeps up. A client publisher that also subscribes
@@ -185,15 +185,7 @@ export class Distributor {
     }
 
     const forwards = remote as Map<string, Delivery[]> | null
-    if (forwards && core.cluster) for (const [node, list] of forwards) core.cluster.forward(node, message, list)
-
-    core.events.emit('published', message, publisher)
-    const publishedHooks = core.hooks.published
-    if (publishedHooks.length > 0) {
-      runChain(publishedHooks, (hook) => hook(message, publisher), (error) => {
-        if (error) core.logger.warn({ err: error, topic: message.topic }, 'published hook failed')
-      })
-    }
+    if (forwards && core.cluster) for (const [node, list] of forwards) core.cluster.forward(node, message, list, holder)
 
     // [MQTT-3.3.1-5] store (or with an empty payload, clear [MQTT-3.3.1-10]) the retained message
     const retained = message.retain && core.options.retainAvailable ? storeRetained(core, message) : null
@@ -207,6 +199,17 @@ export class Distributor {
     }
     const heldBy = full as Session[] | null
     if (heldBy !== null && holder !== undefined) for (const session of heldBy) session.holdPublisher(holder)
+
+    // Every session connected here has the message by now (sent or queued), except a subscribing publisher's own
+    // copy, which follows its acknowledgement; the store writes may still be running.
+    core.events.emit('published', message, publisher)
+    const publishedHooks = core.hooks.published
+    if (publishedHooks.length > 0) {
+      runChain(publishedHooks, (hook) => hook(message, publisher), (error) => {
+        if (error) core.logger.warn({ err: error, topic: message.topic }, 'published hook failed')
+      })
+    }
+
     const copy = own as OwnCopy | null
     if (retained === null && queued === null) {
       done(null, copy)
@@ -223,8 +226,11 @@ export class Distributor {
     if (!own.session.deliver(message, own.qos, own.retain, own.subscriptionIdentifiers)) own.session.holdPublisher(holder)
   }
 
-  /** Cluster: deliveries another node routed to sessions connected here. */
-  deliverRemote(message: Message, deliveries: RemoteDelivery[]): void {
+  /**
+   * Cluster: deliveries node `from` routed to sessions connected here. A session that takes one over its bound holds
+   * that node's senders back, as a local publisher would be: the message is kept, and the publishers there wait.
+   */
+  deliverRemote(message: Message, deliveries: RemoteDelivery[], from: string): void {
     const core = this.core
     let durable: Array<[Session, RemoteDelivery]> | null = null
     let absent: RemoteDelivery[] | null = null
@@ -234,16 +240,17 @@ export class Distributor {
         if (delivery.qos > 0) (absent ??= []).push(delivery)
       } else if (session.persistent && delivery.qos > 0) {
         ;(durable ??= []).push([session, delivery])
-      } else {
-        session.deliver(message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers)
+      } else if (!session.deliver(message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers)) {
+        this.holdSenders(session, from)
       }
     }
     const live = durable as Array<[Session, RemoteDelivery]> | null
     if (live) {
-      // As for local deliveries: the enqueue is issued before the sessions' own writes. A message another node
-      // acknowledged is never dropped for a connected session that holds publishers: it is kept over the bound.
+      // As for local deliveries: the enqueue is issued before the sessions' own writes.
       this.enqueue(message, null, live)?.catch((error: unknown) => reportStoreError(core, error))
-      for (const [session, d] of live) session.deliver(message, d.qos, d.retain, d.subscriptionIdentifiers)
+      for (const [session, d] of live) {
+        if (!session.deliver(message, d.qos, d.retain, d.subscriptionIdentifiers)) this.holdSenders(session, from)
+      }
     }
     const gone = absent as RemoteDelivery[] | null
     if (gone) {
@@ -253,6 +260,11 @@ export class Distributor {
         .then((keep) => this.enqueue(message, gone.filter((_, i) => keep[i]), null))
         .catch((error: unknown) => reportStoreError(core, error))
     }
+  }
+
+  private holdSenders(session: Session, from: string): void {
+    const cluster = this.core.cluster
+    if (cluster) session.holdPublisher(cluster.senders(from, session.clientId))
   }
 
   /**
