@@ -1,4 +1,5 @@
 import type { RemoteDelivery } from '../cluster/cluster-bus.js'
+import { payloadLength } from '../connection/split-payload.js'
 import { type BrokerCore, reportStoreError } from '../core.js'
 import type { ClientInfo } from '../hooks/hook-types.js'
 import { runChain } from '../hooks/hook-runner.js'
@@ -252,7 +253,7 @@ export class Distributor {
     message.id ??= core.nextMessageId()
     const { persistence, options, stats } = core
     const tally = this.sessions.offline
-    const size = message.payload.length
+    const size = payloadLength(message)
     if (offline !== null) for (const target of offline) tally.queued(target.clientId, size)
     let queued: Promise<unknown> | null = null
     if (bounded !== null) {
