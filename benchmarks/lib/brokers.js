@@ -71,6 +71,17 @@ const wrenVersion = () => {
   return `${packageVersion('@wren/core')} (${sha})`
 }
 
+/**
+ * A before/after comparison in one run: `wren-base` is the Wren of another checkout (WREN_BASE, with its core
+ * built), started by that checkout's own broker script so that it loads its own @wren/core.
+ */
+const BASE_BROKER = process.env.WREN_BASE ? join(process.env.WREN_BASE, 'benchmarks/brokers/wren.js') : null
+
+function baseVersion() {
+  const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: process.env.WREN_BASE, encoding: 'utf8' }).trim()
+  return `${JSON.parse(readFileSync(join(process.env.WREN_BASE, 'packages/core/package.json'), 'utf8')).version} (${sha})`
+}
+
 const nodeBroker = (script) => ({ port, nodeFlags, storeSpec }) => [
   process.execPath,
   ...nodeFlags,
@@ -150,9 +161,21 @@ export const BROKERS = [
     argv: nodeBroker('wren.js'),
   },
   {
+    name: 'wren-base',
+    label: 'Wren base',
+    store: 'memory',
+    onRequest: true,
+    install: 'WREN_BASE=<another checkout, e.g. a git worktree of main, with @wren/core built>',
+    isInstalled: () => BASE_BROKER !== null && existsSync(BASE_BROKER),
+    version: () => baseVersion(),
+    argv: ({ port, nodeFlags }) => [process.execPath, ...nodeFlags, BASE_BROKER, String(port)],
+  },
+  {
     name: 'aedes',
     label: 'Aedes',
     store: 'memory',
+    // Aedes 1.x refuses MQTT 5 connections.
+    maxProtocolVersion: 4,
     install: 'pnpm install (aedes is a devDependency of wren-benchmarks)',
     isInstalled: () => resolvable('aedes'),
     version: () => packageVersion('aedes'),
@@ -237,4 +260,6 @@ export const BROKERS = [
 ]
 
 /** Whether `broker` takes part in `variant` (see `scenarios` above). */
-export const runsVariant = (broker, variant) => !broker.scenarios || broker.scenarios.includes(variant.scenario)
+export const runsVariant = (broker, variant) =>
+  (!broker.scenarios || broker.scenarios.includes(variant.scenario)) &&
+  (variant.job.protocolVersion ?? 4) <= (broker.maxProtocolVersion ?? 5)
