@@ -14,7 +14,7 @@ export interface ClusterPeers {
 /** What this node does with what the cluster bus tells it. */
 export function clusterHandlers(core: BrokerCore, { sessions, recovery, distributor }: ClusterPeers): ClusterHandlers {
   return {
-    deliver: (message, deliveries) => distributor.deliverRemote(message, deliveries),
+    deliver: (message, deliveries, from) => distributor.deliverRemote(message, deliveries, from),
     subscriptionAdded: (clientId, subscription) => core.router.add(clientId, subscription),
     subscriptionRemoved: (clientId, filter) => {
       core.router.remove(clientId, filter)
