@@ -200,8 +200,8 @@ export class Distributor {
     const heldBy = full as Session[] | null
     if (heldBy !== null && holder !== undefined) for (const session of heldBy) session.holdPublisher(holder)
 
-    // Every session connected here has the message by now (sent or queued), but for the publisher's own copy, which
-    // follows its ack; the store writes may still be running.
+    // Every session connected here has the message by now (sent or queued), except a subscribing publisher's own
+    // copy, which follows its acknowledgement; the store writes may still be running.
     core.events.emit('published', message, publisher)
     const publishedHooks = core.hooks.published
     if (publishedHooks.length > 0) {
