@@ -13,6 +13,8 @@ const PERSISTENT_ONLY = ['persistent']
 // The standalone server and the cluster bus it loads, from the workspace: neither exports its package.json.
 const SERVER_CLI = here('../../packages/server/dist/cli.js')
 const CLUSTER_REDIS = here('../../packages/cluster-redis/dist/index.js')
+/** The V8 flag `pnpm start` gives the standalone server: a 4 MiB semi-space instead of V8's 16 MiB. */
+export const YOUNG_GENERATION_FLAG = '--max-semi-space-size=4'
 const workspaceVersion = (dir) => JSON.parse(readFileSync(here(`../../packages/${dir}/package.json`), 'utf8')).version
 
 function resolvable(specifier) {
@@ -218,6 +220,17 @@ export const BROKERS = [
     isInstalled: () => resolvable('@wren/core') && resolvable('@wren/observability'),
     version: () => `${wrenVersion()}, observability ${workspaceVersion('observability')}`,
     argv: ({ port, nodeFlags }) => [...nodeBroker('wren.js')({ port, nodeFlags, storeSpec: 'memory' }), 'metrics'],
+  },
+  {
+    // What `pnpm start` runs: the same broker with V8's young generation capped (see docs/flow-control.md).
+    name: 'wren-young4',
+    label: 'Wren semi-space 4 MiB',
+    store: 'memory',
+    onRequest: true,
+    install: 'pnpm --filter @wren/core build',
+    isInstalled: () => resolvable('@wren/core'),
+    version: wrenVersion,
+    argv: ({ port, nodeFlags }) => nodeBroker('wren.js')({ port, nodeFlags: [YOUNG_GENERATION_FLAG, ...nodeFlags] }),
   },
   clusterBroker(1),
   clusterBroker(2),
