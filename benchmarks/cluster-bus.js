@@ -2,7 +2,7 @@
 // The cluster bus's own cost per forwarded message (encode, the Redis hop, decode), without MQTT around it: two
 // `@wren/cluster-redis` buses in this process on a redis-server of their own, node A forwarding messages to node B
 // in ticks of `--batch` (as a broker's router does), B counting what it is handed. Reports this process's CPU
-// (both buses: encoding, ioredis on both ends, decoding) and redis-server's CPU per forwarded message, and from the
+// (every bus: encoding, ioredis on both ends, decoding) and redis-server's CPU per forwarded message, and from the
 // latter the forwards per second one Redis core carries at that batch size. `--builds` compares checkouts (each
 // built) in one run, alternating per run; `--targets` forwards each message to that many nodes (a message routed to
 // subscribers on several nodes). Usage:
