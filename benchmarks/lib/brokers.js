@@ -13,6 +13,8 @@ const PERSISTENT_ONLY = ['persistent']
 // The standalone server and the cluster bus it loads, from the workspace: neither exports its package.json.
 const SERVER_CLI = here('../../packages/server/dist/cli.js')
 const CLUSTER_REDIS = here('../../packages/cluster-redis/dist/index.js')
+/** The V8 flag `pnpm start` gives the standalone server: a 4 MiB semi-space instead of V8's 16 MiB. */
+export const YOUNG_GENERATION_FLAG = '--max-semi-space-size=4'
 const workspaceVersion = (dir) => JSON.parse(readFileSync(here(`../../packages/${dir}/package.json`), 'utf8')).version
 
 function resolvable(specifier) {
@@ -67,6 +69,17 @@ export function mosquittoConfig(port, { persistence = false, workDir } = {}) {
 const wrenVersion = () => {
   const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here('.'), encoding: 'utf8' }).trim()
   return `${packageVersion('@wren/core')} (${sha})`
+}
+
+/**
+ * A before/after comparison in one run: `wren-base` is the Wren of another checkout (WREN_BASE, with its core
+ * built), started by that checkout's own broker script so that it loads its own @wren/core.
+ */
+const BASE_BROKER = process.env.WREN_BASE ? join(process.env.WREN_BASE, 'benchmarks/brokers/wren.js') : null
+
+function baseVersion() {
+  const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: process.env.WREN_BASE, encoding: 'utf8' }).trim()
+  return `${JSON.parse(readFileSync(join(process.env.WREN_BASE, 'packages/core/package.json'), 'utf8')).version} (${sha})`
 }
 
 const nodeBroker = (script) => ({ port, nodeFlags, storeSpec }) => [
@@ -151,9 +164,21 @@ export const BROKERS = [
     argv: nodeBroker('wren.js'),
   },
   {
+    name: 'wren-base',
+    label: 'Wren base',
+    store: 'memory',
+    onRequest: true,
+    install: 'WREN_BASE=<another checkout, e.g. a git worktree of main, with @wren/core built>',
+    isInstalled: () => BASE_BROKER !== null && existsSync(BASE_BROKER),
+    version: () => baseVersion(),
+    argv: ({ port, nodeFlags }) => [process.execPath, ...nodeFlags, BASE_BROKER, String(port)],
+  },
+  {
     name: 'aedes',
     label: 'Aedes',
     store: 'memory',
+    // Aedes 1.x refuses MQTT 5 connections.
+    maxProtocolVersion: 4,
     install: 'pnpm install (aedes is a devDependency of wren-benchmarks)',
     isInstalled: () => resolvable('aedes'),
     version: () => packageVersion('aedes'),
@@ -222,6 +247,17 @@ export const BROKERS = [
     version: () => `${wrenVersion()}, observability ${workspaceVersion('observability')}`,
     argv: ({ port, nodeFlags }) => [...nodeBroker('wren.js')({ port, nodeFlags, storeSpec: 'memory' }), 'metrics'],
   },
+  {
+    // What `pnpm start` runs: the same broker with V8's young generation capped (see docs/flow-control.md).
+    name: 'wren-young4',
+    label: 'Wren semi-space 4 MiB',
+    store: 'memory',
+    onRequest: true,
+    install: 'pnpm --filter @wren/core build',
+    isInstalled: () => resolvable('@wren/core'),
+    version: wrenVersion,
+    argv: ({ port, nodeFlags }) => nodeBroker('wren.js')({ port, nodeFlags: [YOUNG_GENERATION_FLAG, ...nodeFlags] }),
+  },
   clusterBroker(1),
   clusterBroker(2),
   // WREN_BENCH_BASELINE=<another checkout, built>: the same cluster from that build, for before/after in one run.
@@ -229,4 +265,6 @@ export const BROKERS = [
 ]
 
 /** Whether `broker` takes part in `variant` (see `scenarios` above). */
-export const runsVariant = (broker, variant) => !broker.scenarios || broker.scenarios.includes(variant.scenario)
+export const runsVariant = (broker, variant) =>
+  (!broker.scenarios || broker.scenarios.includes(variant.scenario)) &&
+  (variant.job.protocolVersion ?? 4) <= (broker.maxProtocolVersion ?? 5)
