@@ -2,14 +2,15 @@
 // are acknowledged in one write per read, and the PUBACK (QoS 1) or PUBCOMP (QoS 2) that completes one of our
 // own publishes is handed to the sender's window.
 import net from 'node:net'
-import { AckHeader, DISCONNECT, encodeAcks, encodeConnect, encodeSubscribe, PacketFramer, PacketType } from './wire.js'
+import { AckHeader, DISCONNECT, encodeAcks, encodeConnect, encodeSubscribe, PacketFramer, PacketType, publishPayloadStart } from './wire.js'
 
 const NO_HANDLER = () => {}
 
 export class Client {
-  constructor(socket, clientId) {
+  constructor(socket, clientId, protocolVersion = 4) {
     this.socket = socket
     this.clientId = clientId
+    this.protocolVersion = protocolVersion
     /** (buffer, payloadStart, payloadEnd, qos) for each PUBLISH the broker delivers. */
     this.onPublish = NO_HANDLER
     /** (messageId) for each PUBACK or PUBCOMP that completes one of our publishes. */
@@ -32,13 +33,8 @@ export class Client {
   dispatch(type, flags, buffer, start, end) {
     if (type === PacketType.PUBLISH) {
       const qos = (flags >> 1) & 3
-      const topicEnd = start + 2 + buffer.readUInt16BE(start)
-      if (qos > 0) {
-        this.queueAck(qos === 1 ? AckHeader.PUBACK : AckHeader.PUBREC, buffer.readUInt16BE(topicEnd))
-        this.onPublish(buffer, topicEnd + 2, end, qos)
-      } else {
-        this.onPublish(buffer, topicEnd, end, qos)
-      }
+      if (qos > 0) this.queueAck(qos === 1 ? AckHeader.PUBACK : AckHeader.PUBREC, buffer.readUInt16BE(start + 2 + buffer.readUInt16BE(start)))
+      this.onPublish(buffer, publishPayloadStart(buffer, start, qos, this.protocolVersion), end, qos)
     } else if (type === PacketType.PUBACK || type === PacketType.PUBCOMP) {
       this.onPuback(buffer.readUInt16BE(start))
     } else if (type === PacketType.PUBREC) {
@@ -49,7 +45,8 @@ export class Client {
       this.sessionPresent = (buffer[start] & 1) === 1
       this.settle('connack', buffer[start + 1] === 0 ? null : new Error(`CONNACK return code ${buffer[start + 1]}`))
     } else if (type === PacketType.SUBACK) {
-      const granted = buffer[start + 2]
+      // v5: the packet id is followed by the properties (none from the brokers measured: a length of 0).
+      const granted = buffer[start + (this.protocolVersion === 5 ? 3 : 2)]
       this.settle(`suback:${buffer.readUInt16BE(start)}`, granted === 0x80 ? new Error('subscription refused') : null)
     }
   }
@@ -93,7 +90,7 @@ export class Client {
   /** Subscribes and resolves once the broker's SUBACK grants it. */
   subscribe(filter, qos, messageId = 1) {
     const granted = this.expect(`suback:${messageId}`)
-    this.socket.write(encodeSubscribe(messageId, filter, qos))
+    this.socket.write(encodeSubscribe(messageId, filter, qos, this.protocolVersion))
     return granted
   }
 
@@ -112,16 +109,17 @@ export class Client {
 }
 
 /**
- * Opens a TCP connection, sends CONNECT (a clean session unless `clean` is false) and resolves once the broker
- * accepts it. `onPublish` is set before CONNECT: a resumed session's messages may arrive with the CONNACK.
+ * Opens a TCP connection, sends CONNECT (a clean session unless `clean` is false; MQTT 3.1.1 unless
+ * `protocolVersion` is 5) and resolves once the broker accepts it. `onPublish` is set before CONNECT: a resumed
+ * session's messages may arrive with the CONNACK.
  */
-export function connectClient({ port, host = '127.0.0.1', clientId, keepalive = 0, clean = true, onPublish }) {
+export function connectClient({ port, host = '127.0.0.1', clientId, keepalive = 0, clean = true, onPublish, protocolVersion = 4 }) {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ port, host, noDelay: true })
-    const client = new Client(socket, clientId)
+    const client = new Client(socket, clientId, protocolVersion)
     if (onPublish) client.onPublish = onPublish
     const accepted = client.expect('connack')
-    socket.once('connect', () => socket.write(encodeConnect(clientId, keepalive, clean)))
+    socket.once('connect', () => socket.write(encodeConnect(clientId, keepalive, clean, protocolVersion)))
     accepted.then(
       () => resolve(client),
       (error) => {

@@ -8,7 +8,7 @@ import { Credit, publishAsFastAsPossible } from './publisher.js'
 export async function runFlow(job) {
   const { port, brokerPid, servicePid, qos, payloadSize, messagesPerPublisher, deliveriesPerMessage } = job
   const clients = await inBatches(job.clients.length, 50, (i) =>
-    connectClient({ port, clientId: `${job.clientPrefix ?? 'bench'}-${i}` }),
+    connectClient({ port, clientId: `${job.clientPrefix ?? 'bench'}-${i}`, protocolVersion: job.protocolVersion }),
   )
   try {
     await Promise.all(

@@ -46,9 +46,10 @@ export class Credit {
 /** Publishes `count` identical messages as fast as socket and credit allow; resolves when all are written
  * (QoS 0) or acknowledged (QoS 1 PUBACK, QoS 2 PUBCOMP). */
 export function publishAsFastAsPossible(client, { topic, payload, qos, count, window, credit }) {
+  const { protocolVersion } = client
   return qos === 0
-    ? publishQos0(client, encodePublish({ topic, payload, qos }).bytes, count, credit)
-    : publishAcknowledged(client, encodePublishPerMessageId({ topic, payload, qos }, window).byId, count, credit)
+    ? publishQos0(client, encodePublish({ topic, payload, qos, protocolVersion }).bytes, count, credit)
+    : publishAcknowledged(client, encodePublishPerMessageId({ topic, payload, qos, protocolVersion }, window).byId, count, credit)
 }
 
 function publishQos0(client, packet, count, credit) {

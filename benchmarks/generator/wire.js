@@ -1,9 +1,8 @@
-// The load generator's MQTT 3.1.1 wire layer: packets are encoded once with mqtt-packet and then written as
-// bytes, and incoming packets are only framed, never decoded into objects, so the generator spends its CPU on
-// moving bytes rather than on a client library's bookkeeping.
+// The load generator's MQTT 3.1.1 / 5.0 wire layer: packets are encoded once with mqtt-packet and then written
+// as bytes, and incoming packets are only framed, never decoded into objects, so the generator spends its CPU
+// on moving bytes rather than on a client library's bookkeeping. Every encoder takes the protocol level (4 or
+// 5, default 4); a v5 packet carries no properties.
 import mqttPacket from 'mqtt-packet'
-
-const PROTOCOL = { protocolVersion: 4 }
 
 export const PacketType = { CONNACK: 2, PUBLISH: 3, PUBACK: 4, PUBREC: 5, PUBREL: 6, PUBCOMP: 7, SUBACK: 9, PINGRESP: 13 }
 
@@ -12,28 +11,45 @@ export const AckHeader = { PUBACK: 0x40, PUBREC: 0x50, PUBREL: 0x62, PUBCOMP: 0x
 
 export const DISCONNECT = Buffer.from([0xe0, 0x00])
 
-export function encodeConnect(clientId, keepalive = 0, clean = true) {
+export function encodeConnect(clientId, keepalive = 0, clean = true, protocolVersion = 4) {
   return mqttPacket.generate(
-    { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean, clientId, keepalive },
-    PROTOCOL,
+    { cmd: 'connect', protocolId: 'MQTT', protocolVersion, clean, clientId, keepalive },
+    { protocolVersion },
   )
 }
 
-export function encodeSubscribe(messageId, topic, qos) {
-  return mqttPacket.generate({ cmd: 'subscribe', messageId, subscriptions: [{ topic, qos }] }, PROTOCOL)
+export function encodeSubscribe(messageId, topic, qos, protocolVersion = 4) {
+  return mqttPacket.generate({ cmd: 'subscribe', messageId, subscriptions: [{ topic, qos }] }, { protocolVersion })
 }
 
 /**
  * A PUBLISH packet and where its variable bytes sit, so senders can patch the packet id or a timestamp in
  * place instead of encoding again.
  */
-export function encodePublish({ topic, payload, qos, retain = false, messageId = 1 }) {
+export function encodePublish({ topic, payload, qos, retain = false, messageId = 1, protocolVersion = 4 }) {
   const bytes = mqttPacket.generate(
     { cmd: 'publish', topic, payload, qos, retain, dup: false, messageId: qos > 0 ? messageId : undefined },
-    PROTOCOL,
+    { protocolVersion },
   )
   const payloadOffset = bytes.length - payload.length
-  return { bytes, payloadOffset, messageIdOffset: qos > 0 ? payloadOffset - 2 : -1 }
+  // v5: the packet id is followed by the (empty, one-byte) property length.
+  const idBeforePayload = protocolVersion === 5 ? 3 : 2
+  return { bytes, payloadOffset, messageIdOffset: qos > 0 ? payloadOffset - idBeforePayload : -1 }
+}
+
+/** Where a PUBLISH's payload starts, given where its body starts (v5: after the property length and properties). */
+export function publishPayloadStart(buffer, bodyStart, qos, protocolVersion) {
+  let pos = bodyStart + 2 + buffer.readUInt16BE(bodyStart) + (qos > 0 ? 2 : 0)
+  if (protocolVersion < 5) return pos
+  let propertiesLength = 0
+  let multiplier = 1
+  let byte
+  do {
+    byte = buffer[pos++]
+    propertiesLength += (byte & 0x7f) * multiplier
+    multiplier *= 128
+  } while (byte & 0x80)
+  return pos + propertiesLength
 }
 
 /** One PUBLISH per packet id 1..count, each its own buffer, for a QoS 1 sender's in-flight window. */

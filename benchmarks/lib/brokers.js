@@ -13,6 +13,8 @@ const PERSISTENT_ONLY = ['persistent']
 // The standalone server and the cluster bus it loads, from the workspace: neither exports its package.json.
 const SERVER_CLI = here('../../packages/server/dist/cli.js')
 const CLUSTER_REDIS = here('../../packages/cluster-redis/dist/index.js')
+/** The V8 flag `pnpm start` gives the standalone server: a 4 MiB semi-space instead of V8's 16 MiB. */
+export const YOUNG_GENERATION_FLAG = '--max-semi-space-size=4'
 const workspaceVersion = (dir) => JSON.parse(readFileSync(here(`../../packages/${dir}/package.json`), 'utf8')).version
 
 function resolvable(specifier) {
@@ -69,6 +71,17 @@ const wrenVersion = () => {
   return `${packageVersion('@wren/core')} (${sha})`
 }
 
+/**
+ * A before/after comparison in one run: `wren-base` is the Wren of another checkout (WREN_BASE, with its core
+ * built), started by that checkout's own broker script so that it loads its own @wren/core.
+ */
+const BASE_BROKER = process.env.WREN_BASE ? join(process.env.WREN_BASE, 'benchmarks/brokers/wren.js') : null
+
+function baseVersion() {
+  const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: process.env.WREN_BASE, encoding: 'utf8' }).trim()
+  return `${JSON.parse(readFileSync(join(process.env.WREN_BASE, 'packages/core/package.json'), 'utf8')).version} (${sha})`
+}
+
 const nodeBroker = (script) => ({ port, nodeFlags, storeSpec }) => [
   process.execPath,
   ...nodeFlags,
@@ -94,10 +107,10 @@ const redisInstalled = () => existsSync(REDIS_SERVER)
  * the measurement's Redis (its cluster bus and, by default, its persistence). The kernel spreads the clients
  * over the workers, so with two a publisher and the subscriber often sit on different nodes.
  */
-const clusterArgv = (workers) => ({ port, nodeFlags, storeSpec }) => [
+const clusterArgv = (workers, cli) => ({ port, nodeFlags, storeSpec }) => [
   process.execPath,
   ...nodeFlags,
-  SERVER_CLI,
+  cli,
   '--host', '127.0.0.1',
   '--port', String(port),
   '--no-ws',
@@ -108,23 +121,26 @@ const clusterArgv = (workers) => ({ port, nodeFlags, storeSpec }) => [
   '--workers', String(workers),
 ]
 
-function clusterBroker(workers) {
+function clusterBroker(workers, baseline) {
+  const cli = baseline ? join(baseline, 'packages/server/dist/cli.js') : SERVER_CLI
   return {
-    name: `wren-cluster-${workers}`,
-    label: `Wren ${workers} worker${workers === 1 ? '' : 's'}`,
+    name: `wren-cluster-${workers}${baseline ? '-base' : ''}`,
+    label: `Wren ${workers} worker${workers === 1 ? '' : 's'}${baseline ? ' (baseline build)' : ''}`,
     store: 'Redis (cluster bus and persistence)',
     scenarios: ['fan-in', 'fan-out'],
     onRequest: true,
     install: 'pnpm --filter @wren/server... build; apt-get install redis-server',
-    isInstalled: () => existsSync(SERVER_CLI) && existsSync(CLUSTER_REDIS) && redisInstalled(),
+    isInstalled: () => existsSync(cli) && existsSync(CLUSTER_REDIS) && redisInstalled(),
     version: () =>
       `${wrenVersion()}, server ${workspaceVersion('server')}, cluster-redis ${workspaceVersion('cluster-redis')}, ${redisVersion()}`,
     services: redisStore,
     // Printed by the workers primary once every worker is listening and joined.
     readyLine: 'all workers started',
+    // Forking and joining the workers takes more than the default 10 s on a loaded machine.
+    startTimeoutMs: 60_000,
     // Subscriptions reach the other nodes through Redis pub/sub: publishing at once would race them.
     settleMs: 500,
-    argv: clusterArgv(workers),
+    argv: clusterArgv(workers, cli),
   }
 }
 
@@ -148,9 +164,21 @@ export const BROKERS = [
     argv: nodeBroker('wren.js'),
   },
   {
+    name: 'wren-base',
+    label: 'Wren base',
+    store: 'memory',
+    onRequest: true,
+    install: 'WREN_BASE=<another checkout, e.g. a git worktree of main, with @wren/core built>',
+    isInstalled: () => BASE_BROKER !== null && existsSync(BASE_BROKER),
+    version: () => baseVersion(),
+    argv: ({ port, nodeFlags }) => [process.execPath, ...nodeFlags, BASE_BROKER, String(port)],
+  },
+  {
     name: 'aedes',
     label: 'Aedes',
     store: 'memory',
+    // Aedes 1.x refuses MQTT 5 connections.
+    maxProtocolVersion: 4,
     install: 'pnpm install (aedes is a devDependency of wren-benchmarks)',
     isInstalled: () => resolvable('aedes'),
     version: () => packageVersion('aedes'),
@@ -219,9 +247,24 @@ export const BROKERS = [
     version: () => `${wrenVersion()}, observability ${workspaceVersion('observability')}`,
     argv: ({ port, nodeFlags }) => [...nodeBroker('wren.js')({ port, nodeFlags, storeSpec: 'memory' }), 'metrics'],
   },
+  {
+    // What `pnpm start` runs: the same broker with V8's young generation capped (see docs/flow-control.md).
+    name: 'wren-young4',
+    label: 'Wren semi-space 4 MiB',
+    store: 'memory',
+    onRequest: true,
+    install: 'pnpm --filter @wren/core build',
+    isInstalled: () => resolvable('@wren/core'),
+    version: wrenVersion,
+    argv: ({ port, nodeFlags }) => nodeBroker('wren.js')({ port, nodeFlags: [YOUNG_GENERATION_FLAG, ...nodeFlags] }),
+  },
   clusterBroker(1),
   clusterBroker(2),
+  // WREN_BENCH_BASELINE=<another checkout, built>: the same cluster from that build, for before/after in one run.
+  ...(process.env.WREN_BENCH_BASELINE ? [clusterBroker(2, process.env.WREN_BENCH_BASELINE)] : []),
 ]
 
 /** Whether `broker` takes part in `variant` (see `scenarios` above). */
-export const runsVariant = (broker, variant) => !broker.scenarios || broker.scenarios.includes(variant.scenario)
+export const runsVariant = (broker, variant) =>
+  (!broker.scenarios || broker.scenarios.includes(variant.scenario)) &&
+  (variant.job.protocolVersion ?? 4) <= (broker.maxProtocolVersion ?? 5)

@@ -52,7 +52,7 @@ const PROFILES = {
     fanInMessages: 5_000,
     fanOutMessages: 1_000,
     manyToManyMessages: 1_000,
-    latency: { ratePerSec: 2_000, durationMs: 2_000 },
+    latency: [{ ratePerSec: 2_000, durationMs: 2_000 }],
     connections: 2_000,
     retained: 20_000,
     persistent: { messagesPerPublisher: 500, backlogPerPublisher: 250 },
@@ -66,7 +66,11 @@ const PROFILES = {
     fanInMessages: 10_000,
     fanOutMessages: 2_000,
     manyToManyMessages: 2_000,
-    latency: { ratePerSec: 2_000, durationMs: 5_000 },
+    // 2,000/s is the long-standing figure; 5,000/s is the rate issue #18's tail target is set at.
+    latency: [
+      { ratePerSec: 2_000, durationMs: 5_000 },
+      { ratePerSec: 5_000, durationMs: 5_000, id: 'latency-5k' },
+    ],
     connections: 10_000,
     retained: 100_000,
     persistent: { messagesPerPublisher: 2_000, backlogPerPublisher: 1_000 },
@@ -85,10 +89,12 @@ function flowClients(count, spec) {
   return Array.from({ length: count }, (_, i) => spec(i))
 }
 
+/** Large payloads also run over MQTT 5, whose PUBLISH carries properties and so takes its own encode path. */
 const payloadSizes = [
-  { label: '16B', bytes: 16 },
-  { label: '1KiB', bytes: 1024 },
-  { label: '64KiB', bytes: 64 * 1024 },
+  { label: '16B', bytes: 16, protocolVersions: [4] },
+  { label: '1KiB', bytes: 1024, protocolVersions: [4] },
+  { label: '64KiB', bytes: 64 * 1024, protocolVersions: [4, 5] },
+  { label: '1MiB', bytes: 1024 * 1024, protocolVersions: [4, 5] },
 ]
 
 /** Every scenario variant, sized for `profileName`, in the order they run. */
@@ -143,14 +149,16 @@ export function allVariants(profileName) {
       },
     })
   }
-  variants.push({
-    id: 'latency',
-    scenario: 'latency',
-    title: `4 latency: QoS 1 one-to-one at ${p.latency.ratePerSec} msgs/s for ${p.latency.durationMs / 1000} s`,
-    figures: ['p50Us', 'p99Us', 'p999Us', 'maxUs', 'lossPct', 'brokerCpuUsPerMsg', 'brokerCpuPct', 'generatorCpuPct'],
-    chart: null,
-    job: { kind: 'latency', qos: 1, payloadSize: 64, ...p.latency, drainMs: 5_000 },
-  })
+  for (const { id = 'latency', ratePerSec, durationMs } of p.latency) {
+    variants.push({
+      id,
+      scenario: 'latency',
+      title: `4 latency: QoS 1 one-to-one at ${ratePerSec} msgs/s for ${durationMs / 1000} s`,
+      figures: ['p50Us', 'p99Us', 'p999Us', 'maxUs', 'lossPct', 'brokerCpuUsPerMsg', 'brokerCpuPct', 'generatorCpuPct'],
+      chart: null,
+      job: { kind: 'latency', qos: 1, payloadSize: 64, ratePerSec, durationMs, drainMs: 5_000 },
+    })
+  }
   variants.push({
     id: 'connections',
     scenario: 'connections',
@@ -216,27 +224,32 @@ export function allVariants(profileName) {
     },
   })
   for (const size of payloadSizes) {
-    for (const qos of QOS_LEVELS) {
-      const total = Math.min(p.payloadMaxMessages, Math.floor(p.payloadBytesBudget / size.bytes))
-      variants.push({
-        id: `payload-${size.label}-qos${qos}`,
-        scenario: 'payload',
-        title: `8 payload ${size.label}: 4 publishers -> 1 subscriber, QoS ${qos}`,
-        figures: ['msgsPerSec', 'mibPerSec', ...THROUGHPUT.slice(1)],
-        chart: 'msgsPerSec',
-        job: {
-          kind: 'flow',
-          qos,
-          payloadSize: size.bytes,
-          messagesPerPublisher: Math.ceil(total / 4),
-          deliveriesPerMessage: 1,
-          clients: [{ subscribe: 'bench/payload/+' }, ...flowClients(4, (i) => ({ publish: `bench/payload/${i}` }))],
-          window: size.bytes > 4096 ? 16 : 100,
-          aheadPerPublisher: Math.min(1_000, Math.floor((4 * 1024 * 1024) / size.bytes)),
-          idleMs: 2_000,
-          timeoutMs: 45_000,
-        },
-      })
+    for (const protocolVersion of size.protocolVersions) {
+      const v5 = protocolVersion === 5 ? '-v5' : ''
+      for (const qos of QOS_LEVELS) {
+        const total = Math.min(p.payloadMaxMessages, Math.floor(p.payloadBytesBudget / size.bytes))
+        variants.push({
+          id: `payload-${size.label}${v5}-qos${qos}`,
+          scenario: 'payload',
+          title: `8 payload ${size.label}${v5 ? ' over MQTT 5' : ''}: 4 publishers -> 1 subscriber, QoS ${qos}`,
+          figures: ['msgsPerSec', 'mibPerSec', ...THROUGHPUT.slice(1)],
+          chart: 'msgsPerSec',
+          job: {
+            kind: 'flow',
+            protocolVersion,
+            qos,
+            payloadSize: size.bytes,
+            messagesPerPublisher: Math.ceil(total / 4),
+            deliveriesPerMessage: 1,
+            clients: [{ subscribe: 'bench/payload/+' }, ...flowClients(4, (i) => ({ publish: `bench/payload/${i}` }))],
+            window: size.bytes > 4096 ? 16 : 100,
+            // At least 2 messages per publisher in flight, or a 1 MiB publisher would wait for each delivery.
+            aheadPerPublisher: Math.max(2, Math.min(1_000, Math.floor((4 * 1024 * 1024) / size.bytes))),
+            idleMs: 2_000,
+            timeoutMs: 45_000,
+          },
+        })
+      }
     }
   }
   for (const qos of QOS_LEVELS) {

@@ -3,7 +3,8 @@
 // is not the subject.
 import { beforeAll, describe, expect, it } from 'vitest'
 import { assertBuilt } from '../../packages/core/test/helpers/built.js'
-import { BROKERS } from '../lib/brokers.js'
+import { readFileSync } from 'node:fs'
+import { BROKERS, runsVariant, YOUNG_GENERATION_FLAG } from '../lib/brokers.js'
 import { measure } from '../lib/harness.js'
 import { renderCharts, renderMarkdown, summarize } from '../lib/report.js'
 import { allVariants } from '../lib/scenarios.js'
@@ -21,6 +22,12 @@ describe('benchmark harness against Wren', () => {
 
   it('finds the built broker', () => {
     expect(wren.isInstalled(), 'build it first: pnpm --filter @wren/core build').toBe(true)
+  })
+
+  it('measures the young-generation cap that pnpm start gives the server', () => {
+    const start = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).scripts.start as string
+    expect(start).toContain(`node ${YOUNG_GENERATION_FLAG} packages/server/dist/cli.js`)
+    expect(BROKERS.find((b) => b.name === 'wren-young4')!.argv({ port: 1, nodeFlags: [] })).toContain(YOUNG_GENERATION_FLAG)
   })
 
   it('runs a tiny fan-in at QoS 0 and QoS 1 and reports every figure', async () => {
@@ -60,6 +67,16 @@ describe('benchmark harness against Wren', () => {
     })
     expect(markdown).toContain('| delivered msgs/s ↑ |')
     expect(markdown).toContain('![fan-in](throughput-fan-in.svg)')
+  })
+
+  it('runs a payload variant over MQTT 5, and leaves Aedes (3.1.1 only) out of it', async () => {
+    const variant = allVariants('quick').find((v) => v.id === 'payload-64KiB-v5-qos1')!
+    // 4 publishers x 3 messages of 64 KiB, bounded at 10 s.
+    const tiny = { ...variant, job: { ...variant.job, messagesPerPublisher: 3, idleMs: 1_000, timeoutMs: 10_000 } }
+    const record = await measure({ broker: wren, variant: tiny, run: 1 })
+    expect(record.error).toBeUndefined()
+    expect(record).toMatchObject({ expected: 12, delivered: 12, lossPct: 0, timedOut: false })
+    expect(runsVariant(BROKERS.find((b) => b.name === 'aedes')!, variant)).toBe(false)
   })
 
   it('runs the broker with its metrics read every second (wren-metrics)', async () => {

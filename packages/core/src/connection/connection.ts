@@ -14,6 +14,7 @@ import type { KeepaliveWatched } from './keepalive.js'
 import { encodeAck, encodePacket, encodePublishV4For, encodePublishV4Header, type OutgoingPacket } from './packet-encoder.js'
 import type { PendingConnect } from './pending-connect.js'
 import { encodePublishV5, type OutboundAliases } from './publish-v5.js'
+import { LARGE_PAYLOAD, payloadLength, splitParts } from './split-payload.js'
 import { redirectReference } from './server-reference.js'
 
 /** A packet handler as the connection calls it (the broker binds its context: handlers/index.ts). */
@@ -45,8 +46,6 @@ class Client implements ClientInfo {
 
 const PACKET_ID_REQUIRED = new Set(['subscribe', 'unsubscribe', 'puback', 'pubrec', 'pubrel', 'pubcomp'])
 
-/** From this payload size on, a PUBLISH is written as header + payload rather than copied into one buffer. */
-const LARGE_PAYLOAD = 16 * 1024
 
 /**
  * One client's protocol state: the session it is bound to, what CONNECT announced, keepalive and connect timeout,
@@ -257,14 +256,15 @@ export class Connection extends DeliveryPolicy implements SessionLink, Keepalive
     }
     const packetId = entry.packetId ?? 0
     const retain = entry.retain === true
-    // A large payload goes to the socket as the second chunk of one writev, after its header: never copied.
-    const separate = message.payload.length >= LARGE_PAYLOAD
+    // A large payload goes to the socket after its header in one writev, as the reads it came in: never copied.
+    const size = payloadLength(message)
+    const separate = size >= LARGE_PAYLOAD
     let buffer: Buffer | null
     if (this.protocolVersion === 5) buffer = encodePublishV5(message, entry, dup, retain, remainingExpiry, this, !separate)
-    else if (separate) buffer = encodePublishV4Header(message.topic, message.payload.length, entry.qos, retain, dup, packetId)
+    else if (separate) buffer = encodePublishV4Header(message.topic, size, entry.qos, retain, dup, packetId)
     else buffer = encodePublishV4For(message, entry.qos, retain, dup, packetId)
     // [MQTT-3.1.2-25] never send a packet larger than the client's Maximum Packet Size: drop it for this client
-    if (buffer === null || buffer.length + (separate ? message.payload.length : 0) > this.clientMaximumPacketSize) {
+    if (buffer === null || buffer.length + (separate ? size : 0) > this.clientMaximumPacketSize) {
       if (this.outboundAliases && this.lastNewAlias !== 0) this.outboundAliases.forget(message.topic, this.lastNewAlias)
       this.ctx.stats.messagesDropped++
       this.ctx.stats.dropped.tooLarge++
@@ -274,7 +274,11 @@ export class Connection extends DeliveryPolicy implements SessionLink, Keepalive
     this.ctx.stats.publishSentByQos[entry.qos]++
     this.publishOut++
     this.writeBuffer(buffer)
-    if (separate) this.writeBytes(message.payload)
+    if (separate) {
+      const parts = splitParts(message)
+      if (parts === undefined) this.writeBytes(message.payload)
+      else for (const part of parts) this.writeBytes(part)
+    }
     return true
   }
 

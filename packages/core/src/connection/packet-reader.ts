@@ -1,11 +1,19 @@
 import { parser as createParser, type IPublishPacket, type Packet } from 'mqtt-packet'
 import { ErrorCode, ProtocolViolation, ReasonCode, malformed } from '../errors.js'
+import { varintLength, writeVarint } from './packet-encoder.js'
+import { LARGE_PAYLOAD, setSplitPayload } from './split-payload.js'
 import { decodeSubscribe, decodeUnsubscribe } from './subscription-packets.js'
 import { frameViolation, publishTopicViolation, type WireLimits } from './wire-rules.js'
 
 const MAX_REMAINING_LENGTH_BYTES = 4
 const SUBSCRIBE = 8
 const UNSUBSCRIBE = 10
+
+/** A payload left in the reads it arrived in (see split-payload.ts). */
+interface Split {
+  parts: Buffer[]
+  length: number
+}
 
 /** Where parsed packets and parse errors go (the connection). */
 export interface PacketSink {
@@ -96,13 +104,16 @@ export class PacketReader {
           this.pendingBytes += chunk.length
           return
         }
-        // Only this packet's bytes are joined: the packets after it are read from the chunk where they lie,
-        // so a large packet is copied once, not again with everything that followed it.
-        this.pending.push(missing === chunk.length ? chunk : chunk.subarray(0, missing))
-        const frame = Buffer.concat(this.pending, this.needed)
+        // Only this packet's bytes are joined (a large PUBLISH's not even those): the packets after it are
+        // read from the chunk where they lie, so a packet is copied at most once.
+        const last = missing === chunk.length ? chunk : chunk.subarray(0, missing)
+        const parts = this.pending
         this.pending = []
         this.pendingBytes = 0
-        this.parse(frame, 0)
+        if (!this.splitPublish(parts, last, chunk)) {
+          parts.push(last)
+          this.parse(Buffer.concat(parts, this.needed), 0)
+        }
         pos = missing
       }
     }
@@ -151,7 +162,53 @@ export class PacketReader {
     }
   }
 
-  private parseWhole(frame: Buffer, bodyStart: number): void {
+  /**
+   * A large PUBLISH whose bytes are `parts` then `last` (the start of `chunk`): its headers are parsed from the
+   * first part and its payload left where it lies. False, with nothing done, when it is not one or its headers
+   * do not all lie in the first part: the caller joins the frame.
+   */
+  private splitPublish(parts: Buffer[], last: Buffer, chunk: Buffer): boolean {
+    const first = parts[0] as Buffer
+    const header = first[0] as number
+    const total = this.needed
+    if (header >> 4 !== 3 || total < LARGE_PAYLOAD) return false
+    // The first part holds the whole fixed header: its length was known before the packet was kept.
+    let bodyStart = 1
+    while (((first[bodyStart] as number) & 0x80) !== 0) bodyStart++
+    bodyStart++
+    if (bodyStart + 2 > first.length) return false
+    let end = bodyStart + 2 + first.readUInt16BE(bodyStart) + (((header >> 1) & 3) > 0 ? 2 : 0)
+    if (this.protocolVersion === 5) {
+      let propertiesLength = 0
+      let multiplier = 1
+      for (let n = 0; ; n++) {
+        if (end >= first.length || n === MAX_REMAINING_LENGTH_BYTES) return false
+        const byte = first[end++] as number
+        propertiesLength += (byte & 0x7f) * multiplier
+        multiplier *= 128
+        if ((byte & 0x80) === 0) break
+      }
+      end += propertiesLength
+    }
+    if (end > first.length) return false
+    // The headers alone, as a PUBLISH with an empty payload, go through the usual checks and parser.
+    const remaining = end - bodyStart
+    const head = Buffer.allocUnsafe(1 + varintLength(remaining) + remaining)
+    head[0] = header
+    const headBody = writeVarint(head, 1, remaining)
+    first.copy(head, headBody, bodyStart, end)
+    const payload: Buffer[] = end < first.length ? [first.subarray(end)] : []
+    for (let i = 1; i < parts.length; i++) payload.push(parts[i] as Buffer)
+    // The packet's last bytes share their read with the packets after it: copied when the read is mostly
+    // theirs, so that a queued or retained message does not keep it.
+    payload.push(last.length < chunk.length >> 1 ? Buffer.from(last) : last)
+    const split = { parts: payload, length: total - end }
+    if (this.fastPublish) this.publish(head, header, headBody, head.length, split)
+    else this.parseWhole(head, headBody, split)
+    return true
+  }
+
+  private parseWhole(frame: Buffer, bodyStart: number, split: Split | null = null): void {
     const violation = frameViolation(frame, bodyStart, this.protocolVersion, this.limits)
     if (violation) return this.fail(violation)
     const type = (frame[0] as number) >> 4
@@ -175,6 +232,7 @@ export class PacketReader {
       return this.fail(error ?? malformed('packet shorter than its declared contents'))
     }
     if (packet.cmd === 'connect') this.protocolVersion = (packet as { protocolVersion?: number }).protocolVersion ?? 4
+    else if (split !== null) withSplitPayload(packet as IPublishPacket, split)
     this.sink.onPacket(packet)
   }
 
@@ -188,7 +246,7 @@ export class PacketReader {
   }
 
   /** PUBLISH of MQTT 3.1/3.1.1 [MQTT-3.3]. */
-  private publish(buffer: Buffer, header: number, start: number, end: number): void {
+  private publish(buffer: Buffer, header: number, start: number, end: number, split: Split | null = null): void {
     const qos = (header >> 1) & 3
     if (qos === 3) {
       this.fail(malformed('Packet must not have both QoS bits set to 1')) // [MQTT-3.3.1-4]
@@ -229,6 +287,12 @@ export class PacketReader {
       payload,
     }
     if (messageId !== undefined) packet.messageId = messageId
+    if (split !== null) withSplitPayload(packet, split)
     this.sink.onPacket(packet)
   }
+}
+
+function withSplitPayload(packet: IPublishPacket, split: Split): void {
+  packet.length = (packet.length ?? 0) + split.length
+  setSplitPayload(packet, split.parts, split.length)
 }

@@ -1,6 +1,7 @@
 import type { OutboundEntry } from '../persistence/persistence.js'
 import type { Message } from '../types.js'
 import { varintLength, writeVarint } from './packet-encoder.js'
+import { payloadLength } from './split-payload.js'
 
 /**
  * Server-to-client topic aliases (MQTT 5 §3.3.2.3.4): the first send of a topic carries topic and alias,
@@ -136,8 +137,9 @@ export function encodePublishV5(
   if (ids) for (const id of ids) propertiesLength += 1 + varintLength(id)
   const topicLength = Buffer.byteLength(topic)
   const qos = entry.qos
-  const remaining = 2 + topicLength + (qos > 0 ? 2 : 0) + varintLength(propertiesLength) + propertiesLength + message.payload.length
-  const buffer = Buffer.allocUnsafe(1 + varintLength(remaining) + remaining - (withPayload ? 0 : message.payload.length))
+  const size = payloadLength(message)
+  const remaining = 2 + topicLength + (qos > 0 ? 2 : 0) + varintLength(propertiesLength) + propertiesLength + size
+  const buffer = Buffer.allocUnsafe(1 + varintLength(remaining) + remaining - (withPayload ? 0 : size))
   buffer[0] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0)
   let pos = writeVarint(buffer, 1, remaining)
   buffer.writeUInt16BE(topicLength, pos)

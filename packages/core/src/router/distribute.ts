@@ -1,4 +1,5 @@
 import type { RemoteDelivery } from '../cluster/cluster-bus.js'
+import { payloadLength } from '../connection/split-payload.js'
 import { type BrokerCore, reportStoreError } from '../core.js'
 import type { ClientInfo } from '../hooks/hook-types.js'
 import { runChain } from '../hooks/hook-runner.js'
@@ -288,7 +289,7 @@ export class Distributor {
     message.id ??= core.nextMessageId()
     const { persistence, options } = core
     const tally = this.sessions.offline
-    const size = message.payload.length
+    const size = payloadLength(message)
     if (away !== null) for (const target of away) tally.queued(target.clientId, size)
     const byteLimit = options.maxQueuedBytes === 0 ? undefined : options.maxQueuedBytes
     const writes: Array<Promise<unknown>> = []
@@ -304,7 +305,7 @@ export class Distributor {
     const { persistence, options, stats } = this.core
     const tally = this.sessions.offline
     const dropOld = options.queueFullPolicy === 'drop-old'
-    const size = message.payload.length
+    const size = payloadLength(message)
     return persistence.outboundEnqueue(targets, message, options.maxQueued, dropOld, byteLimit).then((lost) => {
       if (lost.length === 0) return
       stats.messagesDropped += lost.length

@@ -1,4 +1,5 @@
 import type { OutboundEntry } from '../persistence/persistence.js'
+import { payloadLength } from '../connection/split-payload.js'
 
 interface Queue {
   messages: number
@@ -32,7 +33,7 @@ export class OfflineTally {
     for (const entry of entries) {
       if (entry.qos === 0) continue
       messages++
-      bytes += entry.message.payload.length
+      bytes += payloadLength(entry.message)
     }
     this.set(clientId, { messages, bytes })
   }
@@ -57,9 +58,9 @@ export class OfflineTally {
     if (this.queues.get(clientId) !== queue) return
     for (const entry of entries) {
       queue.messages++
-      queue.bytes += entry.message.payload.length
+      queue.bytes += payloadLength(entry.message)
       this.messages++
-      this.bytes += entry.message.payload.length
+      this.bytes += payloadLength(entry.message)
     }
   }
 

@@ -69,6 +69,8 @@ export class Session {
   progress = 0
   /** Publishers held back until this session has room; created on first need. */
   private holders: Set<Holdable> | null = null
+  /** UTF-8 bytes of the filters in `subscriptions`: what `maxSubscriptionBytesPerClient` bounds. */
+  private filterBytes = 0
   private lastPacketId = 0
   // Created on first use: an idle client's session carries no empty Map or Set (about 550 bytes).
   private subscriptionsByFilter: Map<string, Subscription> | null = null
@@ -99,6 +101,23 @@ export class Session {
 
   get inflightCount(): number {
     return this.inflightById === null ? 0 : this.inflightById.size
+  }
+
+  /** Adds or replaces (same filter) a subscription; use this and `unsubscribe` so the filter bytes stay counted. */
+  subscribe(subscription: Subscription): void {
+    if (!this.subscriptions.has(subscription.filter)) this.filterBytes += Buffer.byteLength(subscription.filter)
+    this.subscriptions.set(subscription.filter, subscription)
+  }
+
+  /** Removes a subscription; false when there was none with this filter. */
+  unsubscribe(filter: string): boolean {
+    if (!this.subscriptions.delete(filter)) return false
+    this.filterBytes -= Buffer.byteLength(filter)
+    return true
+  }
+
+  get subscriptionBytes(): number {
+    return this.filterBytes
   }
 
   get persistent(): boolean {

@@ -2,6 +2,7 @@ import { generate, parser as createParser, type IPublishPacket, type Packet } fr
 import { describe, expect, it } from 'vitest'
 import { encodePublishV4, encodePublishV4For } from '../../src/connection/packet-encoder.js'
 import { PacketReader } from '../../src/connection/packet-reader.js'
+import { payloadLength, splitParts } from '../../src/connection/split-payload.js'
 
 const reference = (topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean, dup: boolean, messageId: number) =>
   generate({ cmd: 'publish', topic, payload, qos, retain, dup, ...(qos > 0 ? { messageId } : {}) }, { protocolVersion: 4 })
@@ -78,6 +79,33 @@ describe('the packet reader', () => {
       const publishes = packets.filter((p): p is IPublishPacket => p.cmd === 'publish')
       expect(publishes.map((p) => p.topic)).toEqual(['a/b', 'c', 'big', 'a/b', 'c'])
       expect(Buffer.from(publishes[2]!.payload as Buffer).equals(big)).toBe(true)
+    }
+  })
+
+  it('leaves a large PUBLISH payload in the reads it came in, 3.1.1 and MQTT 5, and joins it once when read', () => {
+    const big = Buffer.alloc(200_000)
+    for (let i = 0; i < big.length; i++) big[i] = (i * 13) % 251
+    const v5 = generate({ cmd: 'publish', topic: 'big', payload: big, qos: 1, messageId: 3, retain: false, dup: false, properties: { contentType: 'x', userProperties: { k: 'v' } } }, { protocolVersion: 5 })
+    for (const [version, packet] of [[4, reference('big', big, 1, false, false, 3)], [5, v5]] as const) {
+      const after = generate({ cmd: 'publish', topic: 't', payload: Buffer.from('x'), qos: 0, retain: false, dup: false }, { protocolVersion: version })
+      const stream = Buffer.concat([packet, generate({ cmd: 'pingreq' }), after])
+      const chunks = []
+      for (let at = 0; at < stream.length; at += 65_536) chunks.push(stream.subarray(at, at + 65_536))
+      const packets: Packet[] = []
+      const reader = new PacketReader({ maxPacketSize: 1 << 20, maxConnectPacketSize: 1 << 20, maxUserProperties: 1024 }, { onPacket: (p) => packets.push(p), onParseError: (e) => expect.unreachable(e.message) })
+      reader.protocolVersion = version
+      reader.fastPublish = version < 5
+      for (const chunk of chunks) reader.push(chunk)
+      const publish = packets[0] as IPublishPacket
+      expect(packets.map((p) => p.cmd)).toEqual(['publish', 'pingreq', 'publish'])
+      expect([publish.topic, publish.messageId, publish.length]).toEqual(['big', 3, packet.length - 4])
+      if (version === 5) expect(publish.properties).toEqual({ contentType: 'x', userProperties: { k: 'v' } })
+      expect(splitParts(publish)?.length).toBe(chunks.length)
+      expect(payloadLength(publish as { payload: Buffer })).toBe(big.length)
+      const joined = publish.payload as Buffer
+      expect(joined.equals(big)).toBe(true)
+      expect(splitParts(publish)).toBeUndefined()
+      expect(publish.payload).toBe(joined)
     }
   })
 
