@@ -30,6 +30,7 @@ export const FIGURES = {
   connectsPerSec: { label: 'connects/s', better: 'higher', digits: 0 },
   brokerCpuUsPerConnect: { label: 'broker CPU µs/connect', better: 'lower', digits: 1 },
   rssPerConnectionKiB: { label: 'RSS per connection KiB', better: 'lower', digits: 2 },
+  allConnackMs: { label: 'time to all CONNACK ms', better: 'lower', digits: 0 },
   receiveAllMs: { label: 'time to receive all ms', better: 'lower', digits: 0 },
   storePerSec: { label: 'retained stored/s', better: 'higher', digits: 0 },
   backlogStorePerSec: { label: 'backlog stored msgs/s', better: 'higher', digits: 0 },
@@ -165,6 +166,14 @@ export function allVariants(profileName) {
     figures: ['connectsPerSec', 'rssPerConnectionKiB', 'brokerCpuUsPerConnect', 'clients', 'generatorCpuPct', 'brokerPeakRssMiB'],
     chart: 'connectsPerSec',
     job: { kind: 'connections', clients: p.connections, concurrency: 100, settleMs: 1_000, timeoutMs: 60_000 },
+  })
+  variants.push({
+    id: 'connect-storm',
+    scenario: 'connect-storm',
+    title: `5b connect storm: ${p.connections.toLocaleString('en')} clients connecting at once`,
+    figures: ['allConnackMs', 'connectsPerSec', 'brokerCpuUsPerConnect', 'clients', 'generatorCpuPct', 'brokerPeakRssMiB'],
+    chart: 'allConnackMs',
+    job: { kind: 'connections', clients: p.connections, concurrency: p.connections, settleMs: 1_000, timeoutMs: 60_000 },
   })
   for (const qos of QOS_LEVELS) {
     variants.push({

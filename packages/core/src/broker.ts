@@ -28,6 +28,9 @@ import { isSharedFilter, topicFilterProblem, topicNameProblem, type TopicLimits 
 import type { ConnectionMeta, Message, PublishInput } from './types.js'
 import { ErrorCode, ReasonCode, UsageError } from './errors.js'
 
+/** The meta of a stream handed over without one: shared, so such a connection carries no empty object. */
+const NO_META: ConnectionMeta = Object.freeze({})
+
 function resolveOptions(options: BrokerOptions): ResolvedOptions {
   const resolved = { ...DEFAULT_OPTIONS }
   for (const key of Object.keys(DEFAULT_OPTIONS) as Array<keyof ResolvedOptions>) {
@@ -89,7 +92,10 @@ export class Broker extends TypedEmitter<BrokerEvents> {
     const cluster = options.cluster
     const joined = cluster ? cluster.start(clusterHandlers(core, { sessions, recovery, distributor })) : Promise.resolve()
     this.readyPromise = joined.then(() => recovery.restore()).then(
-      () => this.sys.start(),
+      () => {
+        this.sys.start()
+        ctx.started = true
+      },
       (error: unknown) => {
         const err = error instanceof Error ? error : new Error(String(error))
         ctx.logger.error({ err }, 'could not restore persisted state')
@@ -97,7 +103,7 @@ export class Broker extends TypedEmitter<BrokerEvents> {
       },
     )
     this.readyPromise.catch(() => {})
-    const ctx: BrokerContext = Object.assign(core, { sessions, distributor, ready: this.readyPromise })
+    const ctx: BrokerContext = Object.assign(core, { sessions, distributor, ready: this.readyPromise, started: false })
     this.ctx = ctx
     this.handlers = packetHandlers(ctx)
     this.admin = new BrokerAdmin(ctx)
@@ -126,7 +132,7 @@ export class Broker extends TypedEmitter<BrokerEvents> {
   }
 
   /** Takes one client stream (TCP, TLS, WebSocket stream, in-memory duplex): the broker owns it from here. */
-  handle(stream: Duplex, meta: ConnectionMeta = {}): void {
+  handle(stream: Duplex, meta: ConnectionMeta = NO_META): void {
     if (this.ctx.closing) {
       stream.destroy()
       return
@@ -137,7 +143,7 @@ export class Broker extends TypedEmitter<BrokerEvents> {
     this.ctx.stats.connectionOpened(meta.transport ?? 'unknown')
     const connection = new Connection(this.ctx, stream, meta, this.handlers, this.onConnectionClosed)
     this.connections.add(connection)
-    this.readyPromise.catch(() => connection.close('broker-not-ready'))
+    if (!this.ctx.started) this.readyPromise.catch(() => connection.close('broker-not-ready'))
   }
 
   private readonly onConnectionClosed = (connection: Connection): void => {

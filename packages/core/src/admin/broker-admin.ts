@@ -165,7 +165,7 @@ export class BrokerAdmin {
       keepalive: connection.keepalive,
       sessionExpiryInterval: session?.expiryInterval ?? 0,
       subscriptions: session ? [...session.subscriptions.values()] : [],
-      inflight: session?.inflight.size ?? 0,
+      inflight: session?.inflightCount ?? 0,
       queued: session?.pending.length ?? 0,
       bytesIn: connection.bytesIn,
       bytesOut: connection.bytesOut,
@@ -325,7 +325,7 @@ export class BrokerAdmin {
       const session = connection.session
       if (!session) continue
       queued += session.pending.length
-      inflight += session.inflight.size
+      inflight += session.inflightCount
     }
     const offline = sessions.offline
     // A session held offline here that resumed on another node is let go of here, a bounded batch at a time.

@@ -35,9 +35,14 @@ class Client implements ClientInfo {
   protocolVersion: ProtocolVersion = 4
   username: string | undefined = undefined
   bridge = false
-  data: Record<string, unknown> = {}
   closed = false
+  private hostData: Record<string, unknown> | null = null
   constructor(readonly meta: ConnectionMeta) {}
+
+  /** Created on first use: most clients never carry any. */
+  get data(): Record<string, unknown> {
+    return (this.hostData ??= {})
+  }
 }
 
 const PACKET_ID_REQUIRED = new Set(['subscribe', 'unsubscribe', 'puback', 'pubrec', 'pubrel', 'pubcomp'])

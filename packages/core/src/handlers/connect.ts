@@ -205,17 +205,20 @@ function referenceOf(verdict: unknown): string | undefined {
 async function admit(ctx: BrokerContext, connection: Connection, pending: PendingConnect, authData: Buffer | undefined): Promise<void> {
   const { clientId } = pending.request
   // Streams may be handed over before persisted state is loaded: admission waits for it.
-  await ctx.ready
+  if (!ctx.started) await ctx.ready
   if (ctx.closing) return refuse(connection, ReasonCode.ServerUnavailable, 'broker is closing')
   if (ctx.sessions.connectedCount >= ctx.options.maxConnections && !ctx.sessions.online.has(clientId)) {
     return refuse(connection, ReasonCode.ServerBusy, 'maximum connections reached')
   }
-  let verdict: Verdict
-  try {
-    verdict = await runChainAsync(ctx.hooks.preConnect, (hook) => hook(connection.client, pending.request))
-  } catch (error) {
-    ctx.logger.warn({ clientId, err: error }, 'preConnect hook failed: connection refused')
-    verdict = false
+  // An empty chain allows: no promise and no closure for it.
+  let verdict: Verdict = undefined
+  if (ctx.hooks.preConnect.length > 0) {
+    try {
+      verdict = await runChainAsync(ctx.hooks.preConnect, (hook) => hook(connection.client, pending.request))
+    } catch (error) {
+      ctx.logger.warn({ clientId, err: error }, 'preConnect hook failed: connection refused')
+      verdict = false
+    }
   }
   const preDenied = denialOf(verdict, ReasonCode.NotAuthorized)
   if (preDenied !== undefined) return refuse(connection, preDenied, 'refused by preConnect', referenceOf(verdict))
@@ -229,19 +232,21 @@ async function admit(ctx: BrokerContext, connection: Connection, pending: Pendin
     return exchangeStep(ctx, connection, authData, false)
   }
 
-  let auth: AuthenticateResult
-  try {
-    auth = await runChainAsync(ctx.hooks.authenticate, (hook) =>
-      hook(connection.client, {
-        clientId,
-        username: pending.request.username,
-        password: pending.request.password,
-        certificate: connection.client.meta.certificate,
-      }),
-    )
-  } catch (error) {
-    ctx.logger.warn({ clientId, err: error }, 'authenticate hook failed: connection refused')
-    auth = false
+  let auth: AuthenticateResult = undefined
+  if (ctx.hooks.authenticate.length > 0) {
+    try {
+      auth = await runChainAsync(ctx.hooks.authenticate, (hook) =>
+        hook(connection.client, {
+          clientId,
+          username: pending.request.username,
+          password: pending.request.password,
+          certificate: connection.client.meta.certificate,
+        }),
+      )
+    } catch (error) {
+      ctx.logger.warn({ clientId, err: error }, 'authenticate hook failed: connection refused')
+      auth = false
+    }
   }
   const authDenied = denialOf(auth, ReasonCode.BadUserNameOrPassword)
   if (authDenied !== undefined) {

@@ -4,7 +4,7 @@ import { ReasonCode } from '../errors.js'
 import type { ProtocolVersion } from '../types.js'
 import { ClientTimers } from './client-timers.js'
 import type { OfflineTally } from './offline-tally.js'
-import { Session } from './session.js'
+import { Session, type SessionLimits } from './session.js'
 import type { SessionRegistry } from './session-registry.js'
 import { SessionStore } from './session-store.js'
 import { deleteStoredSession, dropSubscriptions } from './stored-session.js'
@@ -37,6 +37,8 @@ export class SessionManager {
   private readonly flushing = new Map<string, Promise<void>>()
   private readonly locks = new Map<string, Promise<unknown>>()
 
+  /** One object for every session: the options do not change while the broker runs. */
+  private readonly sessionLimits: SessionLimits
   constructor(
     private readonly ctx: BrokerCore,
     private readonly registry: SessionRegistry,
@@ -44,6 +46,7 @@ export class SessionManager {
   ) {
     this.online = registry.online
     this.sessions = registry.sessions
+    this.sessionLimits = { maxQueued: ctx.options.maxQueued, queueFullPolicy: ctx.options.queueFullPolicy }
   }
 
   isOnline(clientId: string): boolean {
@@ -94,7 +97,8 @@ export class SessionManager {
     // [MQTT-3.1.2-8] a new connection for the client id within the will delay cancels the will, whether or
     // not it starts clean
     this.wills.cancel(clientId)
-    await this.flushing.get(clientId)
+    const flushing = this.flushing.get(clientId)
+    if (flushing) await flushing
 
     let session = this.sessions.get(clientId)
     let present = false
@@ -148,7 +152,7 @@ export class SessionManager {
       request.clientId,
       request.protocolVersion,
       request.expiryInterval,
-      { maxQueued: this.ctx.options.maxQueued, queueFullPolicy: this.ctx.options.queueFullPolicy },
+      this.sessionLimits,
       this.ctx.stats,
     )
   }

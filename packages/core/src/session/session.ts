@@ -58,10 +58,7 @@ const NEVER = 0xffffffff
  * inbound QoS 2 ids. It outlives a connection when `expiryInterval` > 0 (clean session 0 in 3.1.1).
  */
 export class Session {
-  readonly subscriptions = new Map<string, Subscription>()
-  readonly inflight = new Map<number, OutboundEntry>()
   readonly pending = new Deque<OutboundEntry>()
-  readonly incoming = new Set<number>()
   link: SessionLink | null = null
   /** Set for persistent sessions: mirrors delivery state to the persistence adapter. */
   store: SessionStore | null = null
@@ -75,6 +72,10 @@ export class Session {
   /** UTF-8 bytes of the filters in `subscriptions`: what `maxSubscriptionBytesPerClient` bounds. */
   private filterBytes = 0
   private lastPacketId = 0
+  // Created on first use: an idle client's session carries no empty Map or Set (about 550 bytes).
+  private subscriptionsByFilter: Map<string, Subscription> | null = null
+  private inflightById: Map<number, OutboundEntry> | null = null
+  private incomingIds: Set<number> | null = null
 
   constructor(
     readonly clientId: string,
@@ -83,6 +84,24 @@ export class Session {
     private readonly limits: SessionLimits,
     private readonly counters: SessionCounters,
   ) {}
+
+  get subscriptions(): Map<string, Subscription> {
+    return (this.subscriptionsByFilter ??= new Map())
+  }
+
+  /** Messages in flight by packet id. */
+  get inflight(): Map<number, OutboundEntry> {
+    return (this.inflightById ??= new Map())
+  }
+
+  /** Inbound QoS 2 packet ids whose PUBREL has not arrived yet. */
+  get incoming(): Set<number> {
+    return (this.incomingIds ??= new Set())
+  }
+
+  get inflightCount(): number {
+    return this.inflightById === null ? 0 : this.inflightById.size
+  }
 
   /** Adds or replaces (same filter) a subscription; use this and `unsubscribe` so the filter bytes stay counted. */
   subscribe(subscription: Subscription): void {
@@ -135,12 +154,12 @@ export class Session {
       return true
     }
     const entry: OutboundEntry = { message, qos, state: 'queued', retain, subscriptionIdentifiers }
-    if (link && this.pending.length === 0 && !link.congested && this.inflight.size < link.sendQuota) {
+    if (link && this.pending.length === 0 && !link.congested && this.inflightCount < link.sendQuota) {
       this.send(entry, link)
       return true
     }
     // Counted as the store counts a client's queue: queued and in flight together.
-    if (this.pending.length + this.inflight.size >= this.limits.maxQueued) {
+    if (this.pending.length + this.inflightCount >= this.limits.maxQueued) {
       if (this.holdsPublishers) {
         this.pending.push(entry)
         return link?.heldBack === true
@@ -184,7 +203,7 @@ export class Session {
     if (link === null) return true
     if (link.congested && !link.shedding) return false
     const max = this.limits.maxQueued
-    return this.pending.length + this.inflight.size < max - (max >> 2) || this.pending.length + this.inflight.size === 0
+    return this.pending.length + this.inflightCount < max - (max >> 2) || this.pending.length + this.inflightCount === 0
   }
 
   /** Lets every held publisher go: this session has room, or stopped holding anyone back (gone, stuck, shedding). */
@@ -213,7 +232,7 @@ export class Session {
 
   /** PUBACK: a QoS 1 delivery is complete. Returns false for an unknown packet id. */
   acknowledge(packetId: number): boolean {
-    const entry = this.inflight.get(packetId)
+    const entry = this.inflightById?.get(packetId)
     if (!entry || entry.qos !== 1) return false
     this.complete(packetId)
     return true
@@ -221,7 +240,7 @@ export class Session {
 
   /** PUBREC: the client has the QoS 2 message; answer with PUBREL. Returns false for an unknown packet id. */
   received(packetId: number): boolean {
-    const entry = this.inflight.get(packetId)
+    const entry = this.inflightById?.get(packetId)
     if (!entry || entry.qos !== 2) return false
     if (entry.state !== 'released') {
       entry.state = 'released'
@@ -234,7 +253,7 @@ export class Session {
 
   /** PUBCOMP: a QoS 2 delivery is complete. */
   completed(packetId: number): boolean {
-    const entry = this.inflight.get(packetId)
+    const entry = this.inflightById?.get(packetId)
     if (!entry || entry.state !== 'released') return false
     this.complete(packetId)
     return true
@@ -242,7 +261,7 @@ export class Session {
 
   /** A v5 PUBREC with an error code: the receiver will not take the message, the delivery ends. */
   abandon(packetId: number): void {
-    if (this.inflight.has(packetId)) this.complete(packetId)
+    if (this.inflightById?.has(packetId) === true) this.complete(packetId)
   }
 
   private complete(packetId: number): void {
@@ -256,7 +275,7 @@ export class Session {
   drain(): void {
     const link = this.link
     if (!link) return
-    while (this.pending.length > 0 && !link.congested && this.inflight.size < link.sendQuota) {
+    while (this.pending.length > 0 && !link.congested && this.inflightCount < link.sendQuota) {
       this.send(this.pending.shift() as OutboundEntry, link)
     }
     if (this.holders !== null && this.hasRoom) this.releasePublishers()
@@ -271,12 +290,15 @@ export class Session {
   /** On (re)connect: resend what is in flight, in order, with DUP set [MQTT-4.4.0-1], then drain the queue. */
   resume(link: SessionLink): void {
     this.link = link
-    for (const [packetId, entry] of this.inflight) {
-      if (entry.state === 'released') link.sendPubrel(packetId)
-      else if (!link.sendPublish(entry, true)) {
-        // Expired, denied by authorizeForward or too large for this client now: it must not hold a slot.
-        this.inflight.delete(packetId)
-        this.store?.push({ kind: 'ack', packetId })
+    const inflight = this.inflightById
+    if (inflight !== null) {
+      for (const [packetId, entry] of inflight) {
+        if (entry.state === 'released') link.sendPubrel(packetId)
+        else if (!link.sendPublish(entry, true)) {
+          // Expired, denied by authorizeForward or too large for this client now: it must not hold a slot.
+          inflight.delete(packetId)
+          this.store?.push({ kind: 'ack', packetId })
+        }
       }
     }
     this.drain()
@@ -294,6 +316,6 @@ export class Session {
   }
 
   get queuedCount(): number {
-    return this.pending.length + this.inflight.size
+    return this.pending.length + this.inflightCount
   }
 }

@@ -20,6 +20,12 @@ export interface Listener {
   terminate(): void
 }
 
+/**
+ * Connections the kernel may hold for a listener before it accepts them. Node's default (511) overflows when
+ * thousands of clients connect at once (10,000 at once got 256 resets): the kernel caps this at somaxconn.
+ */
+export const LISTEN_BACKLOG = 4096
+
 /** The host as it goes into a URL: IPv6 addresses in brackets. */
 export function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host

@@ -2,7 +2,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls'
 import { once } from 'node:events'
 import type { Broker } from '@wren/core'
-import { connectionMeta, urlHost, type Listener } from './listener.js'
+import { connectionMeta, LISTEN_BACKLOG, urlHost, type Listener } from './listener.js'
 
 export interface TcpListenerOptions {
   host: string
@@ -29,13 +29,17 @@ export async function listenTcp(broker: Broker, options: TcpListenerOptions): Pr
   if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections
   // Raw sockets, so that a TLS handshake that never ends can be cut too.
   const sockets = new Set<Socket>()
+  // One listener function for every socket: an idle connection carries no closure of its own for it.
+  const forget = function (this: Socket): void {
+    sockets.delete(this)
+  }
   server.on('connection', (socket: Socket) => {
     sockets.add(socket)
-    socket.once('close', () => sockets.delete(socket))
+    socket.on('close', forget)
   })
   // A handshake that timed out or failed: the socket goes at once.
   server.on('tlsClientError', (_error: Error, socket: Socket) => socket.destroy())
-  server.listen(options.port, options.host)
+  server.listen({ port: options.port, host: options.host, backlog: LISTEN_BACKLOG })
   await once(server, 'listening')
   const { port } = server.address() as AddressInfo
   const closed = new Promise<void>((resolve) => server.once('close', resolve))

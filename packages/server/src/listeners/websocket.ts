@@ -5,7 +5,7 @@ import { TLSSocket, type TlsOptions } from 'node:tls'
 import { once } from 'node:events'
 import { WebSocketServer, createWebSocketStream } from 'ws'
 import type { Broker } from '@wren/core'
-import { connectionMeta, urlHost, type Listener } from './listener.js'
+import { connectionMeta, LISTEN_BACKLOG, urlHost, type Listener } from './listener.js'
 
 /** The subprotocols MQTT clients offer: `mqtt` (3.1.1 and 5.0) and `mqttv3.1`. */
 const MQTT_SUBPROTOCOLS = ['mqtt', 'mqttv3.1']
@@ -78,7 +78,7 @@ export async function listenWebSocket(broker: Broker, options: WebSocketListener
   const server = options.tls ? createHttpsServer(options.tls, answerPlainHttp) : createServer(answerPlainHttp)
   const wss = attachWebSocket(server, broker, options.path, options.limits)
   if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections
-  server.listen(options.port, options.host)
+  server.listen({ port: options.port, host: options.host, backlog: LISTEN_BACKLOG })
   await once(server, 'listening')
   const { port } = server.address() as AddressInfo
   const closed = new Promise<void>((resolve) => server.once('close', resolve))
