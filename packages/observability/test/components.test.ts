@@ -52,8 +52,10 @@ describe('bridges and gateways in the metrics and the admin API', () => {
     for (let i = 0; i < 2; i++) await cloud.client.publishAsync('down/cmd', String(i), { qos: 1 })
     await sensor.inbox.take(2, () => true, 5000, 'bridged in')
 
-    let text = await metrics.metrics()
     const labels = { bridge: name }
+    // Counted as sent once the remote acknowledges, which can come after the remote delivered it.
+    await expect.poll(async () => sample(await metrics.metrics(), 'wren_bridge_messages_sent_total', labels)).toBe(3)
+    let text = await metrics.metrics()
     expect(sample(text, 'wren_bridge_up', labels)).toBe(1)
     expect(sample(text, 'wren_bridge_messages_sent_total', labels)).toBe(3)
     expect(sample(text, 'wren_bridge_messages_received_total', labels)).toBe(2)
@@ -76,7 +78,10 @@ describe('bridges and gateways in the metrics and the admin API', () => {
     const again = await tcpProxy(remote.port, { port })
     await once(bridge, 'connected')
     await cloud.inbox.take(2, (m) => m.payload.toString().startsWith('late'), 5000, 'queued messages after the reconnection')
-    const detail = await getJson<ComponentBody>(`${admin.url}/api/v1/bridges/${encodeURIComponent(name)}`)
+    // The bridge counts a message sent when the remote acknowledges it, which can come after the remote delivered it.
+    const bridgeUrl = `${admin.url}/api/v1/bridges/${encodeURIComponent(name)}`
+    await expect.poll(async () => (await getJson<ComponentBody>(bridgeUrl)).body.values.messages_sent).toBe(5)
+    const detail = await getJson<ComponentBody>(bridgeUrl)
     expect(detail.body).toMatchObject({ name, up: true, state: 'connected', values: { reconnects: 1, messages_sent: 5 } })
     expect(detail.body.details).toMatchObject({ remote: `127.0.0.1:${port}`, addresses: [`127.0.0.1:${port}`], localClientId: `local.${name}` })
     expect((await getJson<{ error: { code: string } }>(`${admin.url}/api/v1/bridges/nope`)).body.error.code).toBe('WREN_BRIDGE_NOT_FOUND')
