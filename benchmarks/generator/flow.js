@@ -6,7 +6,7 @@ import { closeWindow, nowMs, openWindow, waitUntil } from './measure.js'
 import { Credit, publishAsFastAsPossible } from './publisher.js'
 
 export async function runFlow(job) {
-  const { port, brokerPid, qos, payloadSize, messagesPerPublisher, deliveriesPerMessage } = job
+  const { port, brokerPid, servicePid, qos, payloadSize, messagesPerPublisher, deliveriesPerMessage } = job
   const clients = await inBatches(job.clients.length, 50, (i) =>
     connectClient({ port, clientId: `${job.clientPrefix ?? 'bench'}-${i}`, protocolVersion: job.protocolVersion }),
   )
@@ -31,7 +31,7 @@ export async function runFlow(job) {
     }
 
     const payload = Buffer.alloc(payloadSize, 0x61)
-    const window = openWindow(brokerPid)
+    const window = openWindow(brokerPid, servicePid)
     const deadlineMs = window.startMs + job.timeoutMs
     for (const [client, topic] of publishers) {
       void publishAsFastAsPossible(client, { topic, payload, qos, count: messagesPerPublisher, window: job.window, credit })
@@ -51,6 +51,7 @@ export async function runFlow(job) {
       msgsPerSec: delivered / (measured.durationMs / 1000),
       mibPerSec: (delivered * payloadSize) / (1024 * 1024) / (measured.durationMs / 1000),
       brokerCpuUsPerMsg: delivered > 0 ? measured.brokerCpuUs / delivered : Number.NaN,
+      serviceCpuUsPerMsg: delivered > 0 && measured.serviceCpuUs !== undefined ? measured.serviceCpuUs / delivered : Number.NaN,
     }
   } finally {
     for (const client of clients) client.close()

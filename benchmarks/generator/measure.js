@@ -4,8 +4,10 @@ import { cpuMicros } from '../lib/proc-stats.js'
 
 export const nowMs = () => Number(process.hrtime.bigint()) / 1e6
 
-export function openWindow(brokerPid) {
-  return { startMs: nowMs(), generatorCpu: process.cpuUsage(), brokerCpuUs: cpuMicros(brokerPid), brokerPid }
+/** `servicePid`, when given, is a process the broker depends on (the cluster's redis-server): charged separately. */
+export function openWindow(brokerPid, servicePid) {
+  const serviceCpuUs = servicePid === undefined ? undefined : cpuMicros(servicePid)
+  return { startMs: nowMs(), generatorCpu: process.cpuUsage(), brokerCpuUs: cpuMicros(brokerPid), brokerPid, servicePid, serviceCpuUs }
 }
 
 /** Closes the window now; `workEndMs` (default now) is when the measured work itself finished. */
@@ -18,6 +20,7 @@ export function closeWindow(window, workEndMs = nowMs()) {
     generatorCpuPct: ((generator.user + generator.system) / 1000 / wallMs) * 100,
     brokerCpuUs: cpuMicros(window.brokerPid) - window.brokerCpuUs,
     brokerCpuPct: ((cpuMicros(window.brokerPid) - window.brokerCpuUs) / 1000 / wallMs) * 100,
+    serviceCpuUs: window.servicePid === undefined ? undefined : cpuMicros(window.servicePid) - window.serviceCpuUs,
   }
 }
 

@@ -95,7 +95,7 @@ export async function redisStore({ workDir }) {
     [REDIS_SERVER, '--port', String(port), '--bind', '127.0.0.1', '--dir', workDir, '--save', '', '--appendonly', 'no'],
     port,
   )
-  return { storeSpec: `redis://127.0.0.1:${port}`, stop: () => server.stop() }
+  return { storeSpec: `redis://127.0.0.1:${port}`, pid: server.pid, stop: () => server.stop() }
 }
 
 const redisInstalled = () => existsSync(REDIS_SERVER)

@@ -32,7 +32,7 @@ export async function measure({ broker, variant, run, nodeFlags = [] }) {
     })
     const job = { ...variant.job, settleMs: broker.settleMs ?? 0 }
     const result = await runGenerator(
-      { ...job, port, brokerPid: running.pid, clientPrefix: `${broker.name}-${variant.id}-${run}` },
+      { ...job, port, brokerPid: running.pid, servicePid: services?.pid, clientPrefix: `${broker.name}-${variant.id}-${run}` },
       jobBoundMs(job) + GENERATOR_SLACK_MS,
     )
     return { ...record, ...result, brokerPeakRssMiB: peakRssKiB(running.pid) / 1024, wallMs: Date.now() - startedAt }

@@ -19,6 +19,7 @@ export const FIGURES = {
   lossPct: { label: 'loss %', better: 'lower', digits: 2 },
   brokerCpuUsPerMsg: { label: 'broker CPU µs/msg', better: 'lower', digits: 2 },
   brokerCpuPct: { label: 'broker CPU %', better: null, digits: 0 },
+  serviceCpuUsPerMsg: { label: 'redis-server CPU µs/msg', better: 'lower', digits: 2 },
   generatorCpuPct: { label: 'generator CPU %', better: null, digits: 0 },
   brokerPeakRssMiB: { label: 'broker peak RSS MiB', better: 'lower', digits: 1 },
   p50Us: { label: 'latency p50 µs', better: 'lower', digits: 0 },
@@ -42,7 +43,7 @@ export const FIGURES = {
   stuckDisconnected: { label: 'never-reading subscriber disconnected (1 = yes)', better: null, digits: 0 },
 }
 
-const THROUGHPUT = ['msgsPerSec', 'lossPct', 'brokerCpuUsPerMsg', 'brokerCpuPct', 'generatorCpuPct', 'brokerPeakRssMiB']
+const THROUGHPUT = ['msgsPerSec', 'lossPct', 'brokerCpuUsPerMsg', 'serviceCpuUsPerMsg', 'brokerCpuPct', 'generatorCpuPct', 'brokerPeakRssMiB']
 
 const PROFILES = {
   quick: {

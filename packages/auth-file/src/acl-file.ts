@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { isSharedFilter, parseSharedFilter, topicFilterProblem, topicMatches } from '@wren/core'
-import { AuthFileError } from './auth-file-error.js'
+import { AuthFileError, AuthFileErrorCode } from './auth-file-error.js'
 import { filterCovers } from './filter-covers.js'
 
 export type AclAccess = 'read' | 'write' | 'readwrite' | 'deny'
@@ -67,7 +67,7 @@ export function parseAcl(text: string, file?: string): Acl {
     if (line.length === 0 || line.startsWith('#')) return
     const location = { file, line: index + 1 }
     const fail = (message: string): never => {
-      throw new AuthFileError('WREN_ACL_FILE_INVALID', message, location)
+      throw new AuthFileError(AuthFileErrorCode.AclFileInvalid, message, location)
     }
     const [keyword, rest] = splitWord(line)
     if (keyword === 'user') {

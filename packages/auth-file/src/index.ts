@@ -23,4 +23,4 @@ export {
 } from './acl-file.js'
 export { filterCovers } from './filter-covers.js'
 export { runPasswd, runPasswdCli, PASSWD_USAGE, type PasswdIo } from './passwd-command.js'
-export { AuthFileError, type AuthFileErrorCode } from './auth-file-error.js'
+export { AuthFileError, AuthFileErrorCode } from './auth-file-error.js'

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { chmod, chown, readFile, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises'
-import { AuthFileError } from './auth-file-error.js'
+import { AuthFileError, AuthFileErrorCode } from './auth-file-error.js'
 import { DECOY_HASH, hashPassword, parsePasswordHash, verifyPassword, type PasswordHash } from './password-hash.js'
 
 /**
@@ -24,7 +24,7 @@ export function usernameProblem(username: string): string | undefined {
 
 function assertUsername(username: string): void {
   const problem = usernameProblem(username)
-  if (problem !== undefined) throw new AuthFileError('WREN_USERNAME_INVALID', problem)
+  if (problem !== undefined) throw new AuthFileError(AuthFileErrorCode.UsernameInvalid, problem)
 }
 
 function isEntry(line: string): boolean {
@@ -51,16 +51,16 @@ export function parsePasswordFile(text: string, file?: string): Map<string, Pass
     if (!isEntry(line)) return
     const location = { file, line: index + 1 }
     const colon = line.indexOf(':')
-    if (colon <= 0) throw new AuthFileError('WREN_PASSWORD_FILE_INVALID', 'expected username:hash', location)
+    if (colon <= 0) throw new AuthFileError(AuthFileErrorCode.PasswordFileInvalid, 'expected username:hash', location)
     const username = line.slice(0, colon)
     if (entries.has(username)) {
-      throw new AuthFileError('WREN_PASSWORD_FILE_INVALID', `user '${username}' is listed twice`, location)
+      throw new AuthFileError(AuthFileErrorCode.PasswordFileInvalid, `user '${username}' is listed twice`, location)
     }
     try {
       entries.set(username, parsePasswordHash(line.slice(colon + 1)))
     } catch (error) {
       const detail = error instanceof AuthFileError ? error.detail : String(error)
-      throw new AuthFileError('WREN_PASSWORD_FILE_INVALID', `user '${username}': ${detail}`, location)
+      throw new AuthFileError(AuthFileErrorCode.PasswordFileInvalid, `user '${username}': ${detail}`, location)
     }
   })
   return entries

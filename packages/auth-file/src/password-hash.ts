@@ -1,5 +1,5 @@
 import { createHash, pbkdf2, randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
-import { AuthFileError } from './auth-file-error.js'
+import { AuthFileError, AuthFileErrorCode } from './auth-file-error.js'
 
 /**
  * A parsed password hash. Wren writes `scrypt`; Mosquitto's `$7$` (PBKDF2-SHA512) and `$6$` (salted SHA-512)
@@ -39,7 +39,7 @@ function toBuffer(password: string | Buffer): Buffer {
 }
 
 function invalid(message: string): AuthFileError {
-  return new AuthFileError('WREN_PASSWORD_HASH_INVALID', message)
+  return new AuthFileError(AuthFileErrorCode.PasswordHashInvalid, message)
 }
 
 function decodeBase64(text: string | undefined, what: string): Buffer {

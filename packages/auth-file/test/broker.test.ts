@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
@@ -121,16 +122,13 @@ describe('file auth in a broker', () => {
   it('works with Mosquitto’s own clients', async () => {
     const run = promisify(execFile)
     const args = ['-h', '127.0.0.1', '-p', String(port), '-V', 'mqttv5']
+    const subscribed = once(broker, 'subscribed')
     const subscriber = run('mosquitto_sub', [...args, '-u', 'alice', '-P', 'alice-pw', '-t', '#', '-v', '-C', '2', '-W', '10'])
-    // Give mosquitto_sub time to subscribe: publish until its two messages arrive, boundedly.
+    await subscribed
     const admin = ['-u', 'admin', '-P', 'admin-pw']
-    let output: { stdout: string } | undefined
-    subscriber.then((result) => (output = result), () => undefined)
-    for (let i = 0; i < 50 && output === undefined; i++) {
-      await run('mosquitto_pub', [...args, ...admin, '-t', 'secret/x', '-m', 'hidden'])
-      await run('mosquitto_pub', [...args, ...admin, '-t', `news/${i}`, '-m', 'shown'])
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
+    await run('mosquitto_pub', [...args, ...admin, '-t', 'secret/x', '-m', 'hidden'])
+    await run('mosquitto_pub', [...args, ...admin, '-t', 'news/1', '-m', 'shown'])
+    await run('mosquitto_pub', [...args, ...admin, '-t', 'news/2', '-m', 'shown'])
     const { stdout } = await subscriber
     expect(stdout).not.toContain('secret')
     expect(stdout.trim().split('\n')).toHaveLength(2)

@@ -1,3 +1,4 @@
+import { BridgeErrorCode } from './bridge-errors.js'
 import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { parseAddress, resolveBridgeOptions, type BridgeOptions, type BridgeTls } from './options.js'
@@ -7,6 +8,7 @@ import type { LinkVersion } from './mqtt-link.js'
 /** A line of a bridge file Wren cannot use: names the file, the line (from 1) and why. */
 export class BridgeFileError extends Error {
   override name = 'BridgeFileError'
+  readonly code = BridgeErrorCode.FileInvalid
   constructor(
     readonly file: string,
     readonly line: number,

@@ -1,3 +1,4 @@
+import { BridgeErrorCode } from './bridge-errors.js'
 import { isIP } from 'node:net'
 import { hostname } from 'node:os'
 import { topicNameProblem } from '@wren/core'
@@ -131,8 +132,10 @@ export interface ResolvedBridgeOptions {
   lease: BridgeLease | undefined
 }
 
+/** A bridge option of the wrong type or range, or unknown. */
 export class BridgeOptionsError extends Error {
   override name = 'BridgeOptionsError'
+  readonly code = BridgeErrorCode.OptionInvalid
 }
 
 /** 'host', 'host:port' or '[v6]:port'. */

@@ -1,3 +1,4 @@
+import { BridgeErrorCode } from './bridge-errors.js'
 import { topicFilterProblem, topicMatches, type QoS } from '@wren/core'
 
 export type BridgeDirection = 'out' | 'in' | 'both'
@@ -28,8 +29,10 @@ export interface TopicRule {
   readonly remoteFilter: string
 }
 
+/** A topic rule that cannot be bridged: a bad pattern, prefix, direction or QoS. */
 export class TopicRuleError extends Error {
   override name = 'TopicRuleError'
+  readonly code = BridgeErrorCode.TopicInvalid
 }
 
 function checkPrefix(prefix: string, side: string): void {

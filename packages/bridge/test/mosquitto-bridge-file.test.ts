@@ -154,6 +154,7 @@ describe('the Mosquitto bridge file', () => {
       error = caught
     }
     expect(error).toBeInstanceOf(BridgeFileError)
+    expect((error as BridgeFileError).code).toBe('WREN_BRIDGE_FILE_INVALID')
     expect((error as BridgeFileError).message).toMatch(new RegExp(`^bridges\\.conf:${line}: `))
     expect((error as BridgeFileError).message).toContain(reason)
   })

@@ -7,6 +7,7 @@ const problem = (options: BridgeOptions): string => {
     resolveBridgeOptions(options)
   } catch (error) {
     expect(error).toBeInstanceOf(BridgeOptionsError)
+    expect((error as BridgeOptionsError).code).toBe('WREN_BRIDGE_OPTION_INVALID')
     return (error as Error).message
   }
   return 'accepted'

@@ -29,6 +29,7 @@ describe('bridge topic rules (Mosquitto semantics)', () => {
     [{ pattern: 'a', qos: 3 }, 'QoS must be 0, 1 or 2'],
   ] as Array<[BridgeTopic, string]>)('refuses %j', (topic, message) => {
     expect(() => topicRule(topic)).toThrow(TopicRuleError)
+    expect(() => topicRule(topic)).toThrow(expect.objectContaining({ code: 'WREN_BRIDGE_TOPIC_INVALID' }))
     expect(() => topicRule(topic)).toThrow(message)
   })
 

@@ -1,10 +1,5 @@
 import type { Message, RemoteDelivery } from '@wren/core'
-import { batchFrame, forwardFrame } from './frames.js'
-
-interface Forward {
-  message: Message
-  deliveries: RemoteDelivery[]
-}
+import { type Forward, forwardsFrame } from './frames.js'
 
 /** How forwards reach a node's channel: PUBLISH, resolving with how many subscribers heard it. */
 export type PublishFrame = (nodeId: string, frame: Buffer) => Promise<number>
@@ -14,14 +9,16 @@ function flush(forwarding: Forwarding): void {
 }
 
 /**
- * Messages routed here for sessions connected to other nodes. Forwards made in one tick to one node go out as one
- * PUBLISH (a batch frame, in order): a Redis round trip and a pub/sub message per forwarded message was most of what
- * a cross-node message cost.
+ * Messages routed here for sessions connected to other nodes. Forwards made to one node in one turn of the event
+ * loop go out as one PUBLISH (one frame, in order), sent once every socket read of that turn has been handled: a
+ * Redis round trip and a pub/sub message per forwarded message was most of what a cross-node message cost, and the
+ * socket write of each PUBLISH is most of what remains, so the fewer the better.
  */
 export class Forwarding {
   private readonly pending = new Map<string, Forward[]>()
 
   constructor(
+    private readonly nodeId: string,
     private readonly publish: PublishFrame,
     /** Whether a receiver count of 0 means nobody heard it (exact on one server, one shard's count on Redis Cluster). */
     private readonly exactReceivers: boolean,
@@ -35,7 +32,7 @@ export class Forwarding {
     if (!pending) {
       pending = []
       this.pending.set(nodeId, pending)
-      if (this.pending.size === 1) process.nextTick(flush, this)
+      if (this.pending.size === 1) setImmediate(flush, this)
     }
     pending.push({ message, deliveries })
   }
@@ -43,8 +40,7 @@ export class Forwarding {
   /** Sends what this tick forwarded (also on stop, before the connections close). */
   flush(): void {
     for (const [nodeId, forwards] of this.pending) {
-      const frames = forwards.map((f) => forwardFrame(f.message, f.deliveries))
-      this.publish(nodeId, frames.length === 1 ? (frames[0] as Buffer) : batchFrame(frames))
+      this.publish(nodeId, forwardsFrame(this.nodeId, forwards))
         .then((receivers) => {
           if (receivers === 0 && this.exactReceivers) for (const f of forwards) this.unheard(f.message, f.deliveries)
         })

@@ -92,6 +92,25 @@ async function cutOff(connectionName: string): Promise<void> {
   for (const id of ids) await admin.client('KILL', 'ID', id as string)
 }
 
+/**
+ * Resolves once `from`'s earlier commands have run: a marker announcement issued after them on the same connection
+ * has reached `to` (Redis runs one connection's commands in order, and publishes to a subscriber in order).
+ */
+let markers = 0
+async function after(from: Node, to: Node): Promise<void> {
+  const filter = `marker/${++markers}`
+  from.bus.announceUnsubscription('marker', filter)
+  await until(() => to.seen.removed.some(([, f]) => f === filter), `${to.bus.nodeId} to see ${from.bus.nodeId}'s marker`)
+}
+
+/** Resolves once each of `nodes` has run another full heartbeat (renew, reap, read counts) after this call. */
+async function nextChecks(nodes: Node[]): Promise<void> {
+  const mark = 1000 + ++markers
+  for (const node of nodes) node.bus.reportClients(mark)
+  // A node reads the others' counts at the end of its heartbeat, after its reaping.
+  await until(() => nodes.every((node) => nodes.every((other) => other === node || node.bus.clientCounts().get(other.bus.nodeId) === mark)), 'another heartbeat on every node')
+}
+
 const unreconnectable = (name: string): RedisOptions => ({ connectionName: name, retryStrategy: () => null, maxRetriesPerRequest: 0 })
 
 describe('forward', () => {
@@ -189,7 +208,7 @@ describe('ownership', () => {
     // The old node's late disown must not clear the new owner.
     a.bus.disown('x')
     for (const node of [a, b, c]) await until(() => node.bus.ownerOf('x') === 'b', `${node.bus.nodeId} to see b own x`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await after(a, c)
     expect(await admin.hgetall(`${prefix}owners`)).toEqual({ x: 'b' })
     expect(await admin.smembers(`${prefix}node-clients:a`)).toEqual([])
     expect(c.bus.ownerOf('x')).toBe('b')
@@ -223,8 +242,8 @@ describe('leases', () => {
     const killedAt = Date.now()
     await cutOff('victim')
     await until(() => a.seen.down.length + b.seen.down.length > 0, 'nodeDown', 3000)
-    // Let every survivor run a few more checks: none may report the same node again.
-    await new Promise((resolve) => setTimeout(resolve, 600))
+    // Every survivor checks again: none may report the same node again.
+    await nextChecks([a, b])
     const reports = [...a.seen.down, ...b.seen.down]
     expect(reports).toHaveLength(1)
     const report = reports[0]!
@@ -328,10 +347,12 @@ describe('prefix isolation', () => {
     one.bus.forward('n1', { topic: 't', payload: Buffer.from('p'), qos: 0, retain: false }, [{ clientId: 'x', qos: 0, retain: false }])
     otherPeer.bus.announceSubscription('y', { filter: 'b', qos: 0 })
     await until(() => one.seen.delivered.length === 1 && other.seen.added.length === 1, 'own-cluster traffic')
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    // Anything of `one`'s that reached `other` would have arrived before a later announcement of its own cluster.
+    await after(otherPeer, other)
     expect(other.bus.ownerOf('x')).toBeUndefined()
     expect(other.seen.delivered).toEqual([])
     expect(other.seen.added).toEqual([['y', { filter: 'b', qos: 0 }]])
+    expect(other.seen.removed.every(([clientId]) => clientId === 'marker')).toBe(true)
     expect(one.seen.added).toEqual([])
     expect(one.bus.nodes()).toEqual(['n1'])
     expect(other.bus.nodes().sort()).toEqual(['n1', 'n2'])

@@ -1,17 +1,37 @@
 import { describe, expect, it } from 'vitest'
-import { FrameKind, batchFrame, decodeFrame, forwardFrame, releaseFrame } from '../src/frames.js'
+import type { Message, RemoteDelivery } from '@wren/core'
+import { FrameKind, decodeFrame, forwardsFrame, holdFrame, releaseFrame } from '../src/frames.js'
 
 describe('cluster frames', () => {
-  it('carries several forwards (and other frames) in one batch, in order and byte for byte', () => {
-    const messages = [0, 1, 2].map((i) => ({ id: `m${i}`, topic: `t/${i}`, payload: Buffer.from([i, 255, 0]), qos: 1 as const, retain: false }))
-    const frames = [...messages.map((m) => forwardFrame(m, [{ clientId: `c${m.id}`, qos: 1, retain: false }])), releaseFrame({ c: 'x', r: 7, n: 'node-a' })]
-    const decoded = decodeFrame(batchFrame(frames))
-    if (decoded.kind !== FrameKind.Batch) throw new Error('not a batch')
-    expect(decoded.frames.map((f) => f.kind)).toEqual([FrameKind.Forward, FrameKind.Forward, FrameKind.Forward, FrameKind.Release])
-    decoded.frames.slice(0, 3).forEach((frame, i) => {
-      if (frame.kind !== FrameKind.Forward) throw new Error('not a forward')
-      expect(frame.message).toEqual(messages[i])
-      expect(frame.deliveries).toEqual([{ clientId: `cm${i}`, qos: 1, retain: false }])
-    })
+  it('carries a tick of forwards in one frame, in order, every field and payload byte for byte', () => {
+    const plain: Message = { topic: 't/0', payload: Buffer.from([0, 255, 0]), qos: 0, retain: false }
+    const full: Message = {
+      id: 'm1',
+      topic: 'ü/1',
+      payload: Buffer.alloc(70_000, 7),
+      qos: 2,
+      retain: true,
+      origin: 'publisher-1',
+      expiresAt: 1_900_000_000_123,
+      properties: { contentType: 'text/plain', correlationData: Buffer.from([1, 2, 3]), userProperties: { a: 'b' }, payloadFormatIndicator: true },
+    }
+    const deliveries: RemoteDelivery[][] = [
+      [{ clientId: 'c0', qos: 0, retain: false }],
+      [
+        { clientId: 'c1', qos: 2, retain: true, subscriptionIdentifiers: [1, 268_435_455] },
+        { clientId: 'ç2', qos: 1, retain: false },
+      ],
+    ]
+    const decoded = decodeFrame(forwardsFrame('node-a', [{ message: plain, deliveries: deliveries[0]! }, { message: full, deliveries: deliveries[1]! }]))
+    if (decoded.kind !== FrameKind.Forwards) throw new Error('not forwards')
+    expect(decoded.from).toBe('node-a')
+    expect(decoded.forwards.map((f) => f.message)).toEqual([plain, full])
+    expect(decoded.forwards.map((f) => f.deliveries)).toEqual(deliveries)
+    expect(decoded.forwards[1]!.message.payload.equals(full.payload)).toBe(true)
+  })
+
+  it('keeps the control frames: release and hold', () => {
+    expect(decodeFrame(releaseFrame({ c: 'x', r: 7, n: 'node-a' }))).toEqual({ kind: FrameKind.Release, header: { c: 'x', r: 7, n: 'node-a' } })
+    expect(decodeFrame(holdFrame({ n: 'node-b', c: 'slow', h: 1 }))).toEqual({ kind: FrameKind.Hold, header: { n: 'node-b', c: 'slow', h: 1 } })
   })
 })

@@ -18,6 +18,7 @@ import type { Persistence } from './persistence/persistence.js'
 import { Distributor, SharedGroups } from './router/distribute.js'
 import { Router } from './router/router.js'
 import { SessionManager } from './session/session-manager.js'
+import { SessionRecovery } from './session/session-recovery.js'
 import { SessionRegistry } from './session/session-registry.js'
 import type { Holdable } from './session/session.js'
 import { Wills } from './session/wills.js'
@@ -77,15 +78,17 @@ export class Broker extends TypedEmitter<BrokerEvents> {
       nextMessageId: createMessageIds(this.id),
     }
     // Built in dependency order: routing looks sessions up in the registry, wills are routed, the manager hands
-    // wills over as connections end.
+    // wills over as connections end, recovery re-arms through the manager what the store or a dead node left.
     const registry = new SessionRegistry(core)
     const distributor = new Distributor(core, registry, new SharedGroups(options.sharedSubscriptionStrategy))
-    const sessions = new SessionManager(core, registry, new Wills(core, distributor))
+    const wills = new Wills(core, distributor)
+    const sessions = new SessionManager(core, registry, wills)
+    const recovery = new SessionRecovery(core, registry, sessions, wills)
     // An 'error' event with no listener would throw: the broker reports, it never crashes its host.
     this.on('error', () => {})
     const cluster = options.cluster
-    const joined = cluster ? cluster.start(clusterHandlers(core, sessions, distributor)) : Promise.resolve()
-    this.readyPromise = joined.then(() => sessions.restore()).then(
+    const joined = cluster ? cluster.start(clusterHandlers(core, { sessions, recovery, distributor })) : Promise.resolve()
+    this.readyPromise = joined.then(() => recovery.restore()).then(
       () => this.sys.start(),
       (error: unknown) => {
         const err = error instanceof Error ? error : new Error(String(error))

@@ -8,7 +8,7 @@ export {
   type OptionRule,
 } from './options-validation.js'
 export type { BrokerOptions, Logger, QueueFullPolicy, SharedMember, SharedSubscriptionStrategy } from './options.js'
-export type { FullQueueAction } from './session/session.js'
+export type { FullQueueAction, Holdable } from './session/session.js'
 export type { BrokerEvents } from './events.js'
 export type * from './types.js'
 export type * from './hooks/hook-types.js'

@@ -26,6 +26,7 @@ export const BROKER_OPTION_RULES: { readonly [K in keyof BrokerOptions]-?: Optio
   maxPacketSize: integer(2, 268_435_455),
   maxInflight: integer(1, 65_535),
   maxQueued: integer(1, ANY_COUNT),
+  maxQueuedBytes: integer(0, ANY_COUNT),
   queueFullPolicy: { type: 'enum', values: ['drop-new', 'drop-old'] },
   fullQueueAction: { type: 'enum', values: ['hold-publishers', 'drop'], orFunction: true },
   maxSocketBuffer: integer(1, ANY_COUNT),

@@ -45,6 +45,12 @@ export interface BrokerOptions {
    * its publishers back (see `fullQueueAction`); an offline session's queue drops by `queueFullPolicy`. Default 1000.
    */
   maxQueued?: number
+  /**
+   * Payload bytes an offline persistent session's stored queue may hold (queued and in flight together, beside the
+   * `maxQueued` count). A message that would take it over is dropped by `queueFullPolicy` and counted as
+   * `queueFull`; one larger than the cap on its own is never queued. 0 = no cap. Default 64 MiB.
+   */
+  maxQueuedBytes?: number
   /** Which message goes when an offline session's queue (or, with `fullQueueAction: 'drop'`, any queue) is full. */
   queueFullPolicy?: QueueFullPolicy
   /**
@@ -124,6 +130,7 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   maxPacketSize: 268_435_455,
   maxInflight: 100,
   maxQueued: 1000,
+  maxQueuedBytes: 64 * 1024 * 1024,
   queueFullPolicy: 'drop-new',
   fullQueueAction: 'hold-publishers',
   maxSocketBuffer: 4 * 1024 * 1024,

@@ -46,6 +46,22 @@ describe('embedding API', () => {
     await seen.expectNone(300)
   })
 
+  it('fires published once every subscriber connected here has the message, persistent QoS 1 sessions too', async () => {
+    const b = await startBroker()
+    const clientId = uniqueId('persistent-sub')
+    const sub = await connectClient(b.url, { clientId, clean: false })
+    await sub.client.subscribeAsync('ev/held', { qos: 1 })
+    // Read in the listener itself: the subscriber's PUBACK cannot have come back yet, so its message is in flight.
+    const inflightAtEvent = new Promise<number | undefined>((resolve) => {
+      b.broker.on('published', (message) => {
+        if (message.topic === 'ev/held') resolve(b.broker.admin.client(clientId)?.inflight)
+      })
+    })
+    await b.broker.publish({ topic: 'ev/held', payload: 'x', qos: 1 })
+    expect(await inflightAtEvent).toBe(1)
+    expect((await sub.inbox.next()).payload.toString()).toBe('x')
+  })
+
   it('fires clientConnected, subscribed, unsubscribed, published and clientDisconnected', async () => {
     const b = await startBroker()
     const events = recordEvents(b.broker)

@@ -65,6 +65,18 @@ describe('MQTT 5 limits and answers', () => {
     expect((await raw.next('puback')).reasonCode ?? 0).toBe(0)
   })
 
+  it.each([4, 5] as const)('v%i: acknowledges a QoS 1 publish to its publisher before delivering the message back to it', async (protocolVersion) => {
+    const b = await startBroker()
+    const { raw } = protocolVersion === 5 ? await rawConnectV5(b.port) : await RawClient.connect(b.port)
+    raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'echo/t', qos: 1 }] })
+    await raw.next('suback')
+    raw.send({ cmd: 'publish', topic: 'echo/t', payload: Buffer.from('x'), qos: 1, messageId: 7, retain: false, dup: false })
+    await raw.next('publish')
+    await raw.next('puback')
+    const order = raw.packets.received.map((packet) => packet.cmd).filter((cmd) => cmd === 'puback' || cmd === 'publish')
+    expect(order).toEqual(['puback', 'publish'])
+  })
+
   it('leaves Reason Strings out of CONNACK and DISCONNECT with reasonStrings: false', async () => {
     const b = await startBroker({ reasonStrings: false, hooks: { preConnect: (client) => client.id !== 'refused' } })
     const refused = await rawHandshakeV5(b.port, { clientId: 'refused' })

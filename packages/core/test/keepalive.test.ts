@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest'
 import { RawClient, sleep } from './helpers/clients.js'
 import { startBroker } from './helpers/start-broker.js'
 
+// What these tests check is real time passing: a client that pings at an interval below its keepalive stays
+// connected, so the pings are paced by the clock (the broker has no injectable clock).
+
 describe('keepalive', () => {
   it('answers PINGREQ with PINGRESP [MQTT-3.12.4-1]', async () => {
     const b = await startBroker()

@@ -64,6 +64,8 @@ describe('MQTT 3.1.1: packets a connected client must not send', () => {
   it.each<[string, Buffer]>([
     ['a SUBSCRIBE filter with U+0000 [MQTT-1.5.3-2]', frame(0x82, [0, 1], NUL_TEXT, [0])],
     ['a SUBSCRIBE filter that is not UTF-8 [MQTT-1.5.3-1]', frame(0x82, [0, 1], ILL_FORMED, [0])],
+    ['an empty SUBSCRIBE filter [MQTT-4.7.3-1]', frame(0x82, [0, 1], field([]), [0])],
+    ['a bad SUBSCRIBE filter after 2,000 good ones (no SUBACK for any)', frame(0x82, [0, 1], ...Array.from({ length: 2000 }, (_, i) => [...encodeString(`ok/${i}`), 0]), NUL_TEXT, [0])],
     ['an UNSUBSCRIBE filter with U+0000', frame(0xa2, [0, 1], NUL_TEXT)],
     ['an UNSUBSCRIBE filter that is not UTF-8', frame(0xa2, [0, 1], ILL_FORMED)],
     ['an empty UNSUBSCRIBE filter [MQTT-4.7.3-1]', frame(0xa2, [0, 1], field([]))],
@@ -115,6 +117,8 @@ describe('MQTT 5: protocol errors (0x82) and malformed packets (0x81) end the co
     ['U+0000 in a PUBLISH topic', publishV5(NUL_TEXT, properties()), 0x81],
     ['a property PUBLISH may not carry (Session Expiry Interval)', publishV5(TOPIC, properties([17, 0, 0, 0, 1])), 0x81],
     ['a SUBSCRIBE filter with U+0000', frame(0x82, [0, 1], properties(), NUL_TEXT, [0]), 0x81],
+    ['a SUBSCRIBE filter that is not UTF-8', frame(0x82, [0, 1], properties(), encodeString('s/t'), [0], ILL_FORMED, [0]), 0x81],
+    ['an empty SUBSCRIBE filter', frame(0x82, [0, 1], properties(), field([]), [0]), 0x81],
     ['a SUBSCRIBE with Subscription Identifier 0 (§3.8.2.1.2)', frame(0x82, [0, 1], properties([11, 0]), encodeString('s/t'), [0]), 0x82],
     ['SUBSCRIBE options with a reserved bit set [MQTT-3.8.3-5]', frame(0x82, [0, 1], properties(), encodeString('s/t'), [0x40]), 0x81],
     ['SUBSCRIBE options with Retain Handling 3', frame(0x82, [0, 1], properties(), encodeString('s/t'), [0x30]), 0x81],

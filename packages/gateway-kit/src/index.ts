@@ -1,2 +1,3 @@
 export { SessionBridge, type BridgeConnect, type BridgeHandler } from './session-bridge.js'
 export { udpAddress } from './udp-address.js'
+export { publishSysValues, reportGateway } from './gateway-reporting.js'

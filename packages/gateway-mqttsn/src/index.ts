@@ -1,6 +1,6 @@
 export * from './codec/index.js'
 export { attachMqttSn, MqttSnGateway, type MqttSnClientInfo } from './gateway/gateway.js'
-export type { MqttSnOptions, RemoteInfo, SnCredentials } from './gateway/options.js'
+export { MqttSnErrorCode, MqttSnOptionsError, type MqttSnOptions, type RemoteInfo, type SnCredentials } from './gateway/options.js'
 export type { SnSessionState } from './gateway/sn-session.js'
 export { MqttSnStats } from './gateway/stats.js'
 export { SessionBridge, type BridgeConnect, type BridgeHandler } from '@wren/gateway-kit'

@@ -213,7 +213,7 @@ describe('MQTT-SN gateway: discovery, QoS -1, authorization, limits, robustness'
     a.socket.on('message', (bytes: Buffer) => replies.push(bytes))
     expect(await a.connect()).toBe(ReturnCode.Accepted)
     expect(replies[0]?.[1]).toBe(0xfe)
-    expect(decodeDatagram(replies[0] as Buffer).forwarder?.wirelessNodeId).toEqual(Buffer.from([1]))
+    expect(decodeDatagram(replies[0] as Buffer).forwarder?.wirelessNodeId?.equals(Buffer.from([1]))).toBe(true)
     // A second node behind the same forwarder socket is a separate client.
     const b = new MqttSnClient(a.socket, { port: gw.udpPort, clientId: 'node-b', forwarder: { ctrl: 0, wirelessNodeId: Buffer.from([2]) } })
     expect(await b.connect()).toBe(ReturnCode.Accepted)

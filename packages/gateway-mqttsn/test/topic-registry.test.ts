@@ -49,6 +49,7 @@ describe('gateway options', () => {
     expect(() => resolveOptions({ predefined: { 5: '' } })).toThrow(RangeError)
     expect(() => resolveOptions({ maxDatagramSize: 70_000 })).toThrow(RangeError)
     expect(() => resolveOptions({ gatewayId: 256 })).toThrow(RangeError)
+    expect(() => resolveOptions({ gatewayId: 256 })).toThrow(expect.objectContaining({ code: 'WREN_MQTTSN_OPTION_INVALID' }))
     const resolved = resolveOptions({ predefined: { 5: 'p/five' } })
     expect([resolved.predefined.get(5), resolved.predefinedIds.get('p/five'), resolved.qosMinus1]).toEqual(['p/five', 5, true])
   })

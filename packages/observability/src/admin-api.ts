@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import { AdminError, type Broker, type Message } from '@wren/core'
-import { ApiError, page } from './http-json.js'
+import { ApiError, ApiErrorCode } from './api-error.js'
+import { page } from './http-json.js'
 import type { ComponentSnapshots } from './components.js'
 import type { OverviewSource } from './overview.js'
 
@@ -87,7 +88,7 @@ async function route({ broker, overview, components }: ApiContext, { method, pat
   const [, collection = '', ...rest] = path.split('/')
   const key = rest.length > 0 ? decodeURIComponent(rest.join('/')) : undefined
   const allow = (...methods: string[]): void => {
-    if (!methods.includes(method)) throw new ApiError(405, 'WREN_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path} (allowed: ${methods.join(', ')})`)
+    if (!methods.includes(method)) throw new ApiError(405, ApiErrorCode.MethodNotAllowed, `${method} is not allowed on ${path} (allowed: ${methods.join(', ')})`)
   }
   switch (collection) {
     case 'stats':
@@ -108,14 +109,14 @@ async function route({ broker, overview, components }: ApiContext, { method, pat
         return ok({ kicked: key })
       }
       const client = admin.client(key)
-      if (!client) throw new ApiError(404, 'WREN_CLIENT_NOT_FOUND', `no client '${key}' connected to this node`)
+      if (!client) throw new ApiError(404, ApiErrorCode.ClientNotFound, `no client '${key}' connected to this node`)
       return ok(client)
     }
     case 'sessions': {
       if (key === undefined) {
         allow('GET')
         const state = query.get('state')
-        if (state !== null && state !== 'online' && state !== 'offline') throw new ApiError(400, 'WREN_BAD_REQUEST', `state must be online or offline, got "${state}"`)
+        if (state !== null && state !== 'online' && state !== 'offline') throw new ApiError(400, ApiErrorCode.BadRequest, `state must be online or offline, got "${state}"`)
         const q = query.get('q')
         const list = (await admin.sessions()).filter((s) => (state === null || s.state === state) && contains(s.clientId, q))
         return ok(page(list, query))
@@ -126,7 +127,7 @@ async function route({ broker, overview, components }: ApiContext, { method, pat
         return ok({ deleted: key })
       }
       const session = await admin.session(key)
-      if (!session) throw new ApiError(404, 'WREN_SESSION_NOT_FOUND', `no session '${key}'`)
+      if (!session) throw new ApiError(404, ApiErrorCode.SessionNotFound, `no session '${key}'`)
       return ok(session)
     }
     case 'subscriptions':
@@ -142,11 +143,11 @@ async function route({ broker, overview, components }: ApiContext, { method, pat
       }
       allow('GET', 'DELETE')
       if (method === 'DELETE') {
-        if (!(await admin.deleteRetained(key))) throw new ApiError(404, 'WREN_RETAINED_NOT_FOUND', `no retained message on '${key}'`)
+        if (!(await admin.deleteRetained(key))) throw new ApiError(404, ApiErrorCode.RetainedNotFound, `no retained message on '${key}'`)
         return ok({ deleted: key })
       }
       const message = await admin.retainedMessage(key)
-      if (!message) throw new ApiError(404, 'WREN_RETAINED_NOT_FOUND', `no retained message on '${key}'`)
+      if (!message) throw new ApiError(404, ApiErrorCode.RetainedNotFound, `no retained message on '${key}'`)
       return ok(retainedJson(message, false))
     }
     case 'bridges':
@@ -155,9 +156,9 @@ async function route({ broker, overview, components }: ApiContext, { method, pat
       const kind = COMPONENT_KINDS[collection]
       if (key === undefined) return ok(page(components.list(kind), query))
       const component = components.get(kind, key)
-      if (!component) throw new ApiError(404, `WREN_${kind.toUpperCase()}_NOT_FOUND`, `no ${kind} '${key}'`)
+      if (!component) throw new ApiError(404, kind === 'bridge' ? ApiErrorCode.BridgeNotFound : ApiErrorCode.GatewayNotFound, `no ${kind} '${key}'`)
       return ok(component)
     }
   }
-  throw new ApiError(404, 'WREN_NOT_FOUND', `no API route ${path}`)
+  throw new ApiError(404, ApiErrorCode.NotFound, `no API route ${path}`)
 }

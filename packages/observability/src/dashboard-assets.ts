@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs'
 import type { ServerResponse } from 'node:http'
 import { extname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ApiError } from './http-json.js'
+import { ApiError, ApiErrorCode } from './api-error.js'
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -36,7 +36,7 @@ export class DashboardAssets {
 
   file(res: ServerResponse, name: string): void {
     const file = name === 'index.html' ? undefined : this.files.get(name)
-    if (!file) throw new ApiError(404, 'WREN_NOT_FOUND', `no asset ${name}`)
+    if (!file) throw new ApiError(404, ApiErrorCode.NotFound, `no asset ${name}`)
     res.writeHead(200, { 'content-type': file.type, 'cache-control': 'public, max-age=300', 'x-content-type-options': 'nosniff' })
     res.end(file.body)
   }

@@ -4,7 +4,8 @@ import type { Broker } from '@wren/core'
 import { answerApi } from './admin-api.js'
 import { ComponentSnapshots } from './components.js'
 import { DashboardAssets } from './dashboard-assets.js'
-import { ApiError, sendError, sendJson } from './http-json.js'
+import { ApiError, ApiErrorCode } from './api-error.js'
+import { sendError, sendJson } from './http-json.js'
 import { LiveFeed } from './live-feed.js'
 import { createMetrics, type BrokerMetrics, type MetricsOptions } from './metrics.js'
 import { OverviewSource } from './overview.js'
@@ -84,10 +85,10 @@ export function createAdminHandler(options: AdminHandlerOptions): AdminHandler {
     const isApi = path === '/api/v1' || path.startsWith('/api/v1/')
     if (!isMetrics && !isApi) {
       if (next) return next()
-      throw new ApiError(404, 'WREN_NOT_FOUND', `nothing at ${path}`)
+      throw new ApiError(404, ApiErrorCode.NotFound, `nothing at ${path}`)
     }
     if (!(isMetrics && options.publicMetrics) && !(await authorized(req))) {
-      return sendError(res, new ApiError(401, 'WREN_UNAUTHORIZED', 'missing or wrong bearer token'), { 'www-authenticate': 'Bearer realm="wren"' })
+      return sendError(res, new ApiError(401, ApiErrorCode.Unauthorized, 'missing or wrong bearer token'), { 'www-authenticate': 'Bearer realm="wren"' })
     }
     if (isMetrics) {
       const text = await metrics.metrics()
@@ -110,7 +111,7 @@ export function createAdminHandler(options: AdminHandlerOptions): AdminHandler {
       if (error instanceof ApiError) sendError(res, error)
       else {
         broker.logger.error({ err: error, url: req.url }, 'admin request failed')
-        sendError(res, new ApiError(500, 'WREN_INTERNAL', 'internal error'))
+        sendError(res, new ApiError(500, ApiErrorCode.Internal, 'internal error'))
       }
     })
   }) as AdminHandler

@@ -1,16 +1,5 @@
 import type { ServerResponse } from 'node:http'
-
-/** An error the API answers with: `{ "error": { "code", "message" } }` and an HTTP status. */
-export class ApiError extends Error {
-  override name = 'ApiError'
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message)
-  }
-}
+import { ApiError, ApiErrorCode } from './api-error.js'
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body)
@@ -36,7 +25,7 @@ const MAX_LIMIT = 1000
 function whole(query: URLSearchParams, name: string, fallback: number, max: number): number {
   const raw = query.get(name)
   if (raw === null) return fallback
-  if (!/^\d+$/.test(raw) || Number(raw) > max) throw new ApiError(400, 'WREN_BAD_REQUEST', `${name} must be an integer from 0 to ${max}, got "${raw}"`)
+  if (!/^\d+$/.test(raw) || Number(raw) > max) throw new ApiError(400, ApiErrorCode.BadRequest, `${name} must be an integer from 0 to ${max}, got "${raw}"`)
   return Number(raw)
 }
 

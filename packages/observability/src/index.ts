@@ -3,5 +3,6 @@ export { timePersistence, persistenceTimings, LATENCY_BUCKETS, type OperationTim
 export { createAdminHandler, type AdminHandler, type AdminHandlerOptions, type AuthorizeRequest } from './handler.js'
 export type { Overview } from './overview.js'
 export type { Page } from './http-json.js'
+export { ApiErrorCode } from './api-error.js'
 export type { RetainedJson } from './admin-api.js'
 export type { ComponentJson } from './components.js'

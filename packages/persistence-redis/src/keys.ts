@@ -42,6 +42,11 @@ export class KeyLayout {
     return `${this.prefix}delivery:${clientId}`
   }
 
+  /** Payload bytes of the client's queue, kept in step by every script that adds or drops an entry. */
+  queueBytes(clientId: string): string {
+    return `${this.prefix}queue-bytes:${clientId}`
+  }
+
   inflight(clientId: string): string {
     return `${this.prefix}inflight:${clientId}`
   }

@@ -234,12 +234,20 @@ export class RedisPersistence implements Persistence {
     return all
   }
 
-  async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest = false): Promise<string[]> {
+  async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest = false, byteLimit?: number): Promise<string[]> {
     if (message.id === undefined) throw new TypeError('outboundEnqueue: message.id is required (the broker assigns it)')
     if (targets.length === 0) return []
     const k = this.keys
     const keys = [k.message(message.id), k.sequence]
-    const args: Array<string | Buffer | number> = [message.id, encodeMessage(message), limit ?? -1, dropOldest ? 1 : 0, k.messagePrefix]
+    const args: Array<string | Buffer | number> = [
+      message.id,
+      encodeMessage(message),
+      limit ?? -1,
+      dropOldest ? 1 : 0,
+      k.messagePrefix,
+      byteLimit ?? -1,
+      message.payload.length,
+    ]
     for (const target of targets) {
       const delivery: Delivery = { qos: target.qos }
       if (target.subscriptionIdentifiers !== undefined) delivery.subscriptionIdentifiers = target.subscriptionIdentifiers
@@ -284,7 +292,7 @@ export class RedisPersistence implements Persistence {
   }
 
   private queueKeys(clientId: string): string[] {
-    return [this.keys.queue(clientId), this.keys.delivery(clientId), this.keys.inflight(clientId)]
+    return [this.keys.queue(clientId), this.keys.delivery(clientId), this.keys.inflight(clientId), this.keys.queueBytes(clientId)]
   }
 
   async incomingAdd(clientId: string, packetId: number): Promise<void> {

@@ -32,9 +32,9 @@ export class LuaScript {
   }
 }
 
-/** Drops one entry of a client's queue and its message reference. */
+/** Drops one entry of a client's queue, its payload bytes from the queue's total, and its message reference. */
 const DROP_ENTRY = `
-local function drop(queue, delivery, inflight, id, messagePrefix)
+local function drop(queue, delivery, inflight, bytes, id, messagePrefix)
   if redis.call('ZREM', queue, id) == 0 then return 0 end
   redis.call('HDEL', delivery, id)
   local flight = redis.call('HGET', inflight, 'm:' .. id)
@@ -44,6 +44,8 @@ local function drop(queue, delivery, inflight, id, messagePrefix)
     redis.call('HDEL', inflight, 'm:' .. id)
   end
   local messageKey = messagePrefix .. id
+  local size = tonumber(redis.call('HGET', messageKey, 'size') or '0')
+  if size > 0 and redis.call('DECRBY', bytes, size) <= 0 then redis.call('DEL', bytes) end
   if redis.call('HINCRBY', messageKey, 'refs', -1) <= 0 then redis.call('DEL', messageKey) end
   return 1
 end
@@ -65,43 +67,55 @@ end
 `
 
 /**
- * Appends a message to many queues in one call. A queue at the limit refuses it, or with drop-oldest gives
- * up its oldest entry not in flight to take it.
- * KEYS: message, sequence, then (queue, delivery, inflight) per target.
+ * Appends a message to many queues in one call. A queue is full when it holds `limit` entries or its payload
+ * bytes plus the message's would pass the byte limit: it refuses the message, or with drop-oldest gives up its
+ * oldest entries not in flight until the message fits. A message larger than the byte limit goes to no queue.
+ * KEYS: message, sequence, then (queue, delivery, inflight, queue bytes) per target.
  * ARGV: message id, encoded message, limit (-1 for none), drop-oldest (1 or 0), message key prefix,
- * then (client id, delivery JSON) per target.
- * Returns the ids of the clients that lost a message.
+ * byte limit (-1 for none), payload bytes, then (client id, delivery JSON) per target.
+ * Returns one client id per message lost (refused or dropped).
  */
 export const ENQUEUE = new LuaScript(`${DROP_ENTRY}${OLDEST_QUEUED}
 local id = ARGV[1]
 local limit = tonumber(ARGV[3])
 local dropOldest = ARGV[4] == '1'
+local byteLimit = tonumber(ARGV[6])
+local size = tonumber(ARGV[7])
+local function fits(queue, bytes)
+  if limit >= 0 and redis.call('ZCARD', queue) >= limit then return false end
+  return byteLimit < 0 or tonumber(redis.call('GET', bytes) or '0') + size <= byteLimit
+end
 local sequence = redis.call('INCR', KEYS[2])
 local added = 0
-local full = {}
-for i = 0, (#KEYS - 2) / 3 - 1 do
-  local queue = KEYS[3 + 3 * i]
-  local delivery = KEYS[4 + 3 * i]
-  local inflight = KEYS[5 + 3 * i]
+local lost = {}
+for i = 0, (#KEYS - 2) / 4 - 1 do
+  local queue = KEYS[3 + 4 * i]
+  local delivery = KEYS[4 + 4 * i]
+  local inflight = KEYS[5 + 4 * i]
+  local bytes = KEYS[6 + 4 * i]
+  local clientId = ARGV[8 + 2 * i]
   if redis.call('HEXISTS', delivery, id) == 0 then
-    local room = true
-    if limit >= 0 and redis.call('ZCARD', queue) >= limit then
-      full[#full + 1] = ARGV[6 + 2 * i]
+    local room = not (byteLimit >= 0 and size > byteLimit)
+    if not room then lost[#lost + 1] = clientId end
+    while room and not fits(queue, bytes) do
+      lost[#lost + 1] = clientId
       local oldest = dropOldest and oldestQueued(queue, inflight)
-      room = oldest and drop(queue, delivery, inflight, oldest, ARGV[5]) == 1
+      room = oldest and drop(queue, delivery, inflight, bytes, oldest, ARGV[5]) == 1
     end
     if room then
       redis.call('ZADD', queue, sequence, id)
-      redis.call('HSET', delivery, id, ARGV[7 + 2 * i])
+      redis.call('HSET', delivery, id, ARGV[9 + 2 * i])
+      if size > 0 then redis.call('INCRBY', bytes, size) end
       added = added + 1
     end
   end
 end
 if added > 0 then
   redis.call('HSETNX', KEYS[1], 'body', ARGV[2])
+  redis.call('HSETNX', KEYS[1], 'size', size)
   redis.call('HINCRBY', KEYS[1], 'refs', added)
 end
-return full
+return lost
 `)
 
 /** KEYS: delivery, inflight. ARGV: message id, packet id. */
@@ -125,21 +139,21 @@ redis.call('HSET', KEYS[1], 'm:' .. id, 'r:' .. ARGV[1])
 return 1
 `)
 
-/** KEYS: queue, delivery, inflight. ARGV: packet id, message key prefix. */
+/** KEYS: queue, delivery, inflight, queue bytes. ARGV: packet id, message key prefix. */
 export const ACK = new LuaScript(`${DROP_ENTRY}
 local id = redis.call('HGET', KEYS[3], 'p:' .. ARGV[1])
 if not id then return 0 end
-return drop(KEYS[1], KEYS[2], KEYS[3], id, ARGV[2])
+return drop(KEYS[1], KEYS[2], KEYS[3], KEYS[4], id, ARGV[2])
 `)
 
-/** KEYS: queue, delivery, inflight. ARGV: message id, message key prefix. */
+/** KEYS: queue, delivery, inflight, queue bytes. ARGV: message id, message key prefix. */
 export const REMOVE = new LuaScript(`${DROP_ENTRY}
-return drop(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2])
+return drop(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2])
 `)
 
 /**
  * The queue in order, as flat groups of four: message id, delivery JSON, inflight state ('' when queued), message.
- * KEYS: queue, delivery, inflight. ARGV: message key prefix.
+ * KEYS: queue, delivery, inflight, queue bytes (unused). ARGV: message key prefix.
  */
 export const LIST = new LuaScript(`
 local out = {}
@@ -156,7 +170,7 @@ return out
  * Removes a session and everything that belongs to it in one call, so that it is sent at once and applies in
  * call order: its subscriptions, its queue with every message reference, its inbound QoS 2 ids, its will and its
  * session data.
- * KEYS: sessions, subscriptions, incoming, subscribers, wills, queue, delivery, inflight, session data.
+ * KEYS: sessions, subscriptions, incoming, subscribers, wills, queue, delivery, inflight, queue bytes, session data.
  * ARGV: client id, message key prefix.
  */
 export const DELETE_SESSION = new LuaScript(`
@@ -168,7 +182,7 @@ end
 redis.call('HDEL', KEYS[1], clientId)
 redis.call('HDEL', KEYS[5], clientId)
 redis.call('SREM', KEYS[4], clientId)
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[6], KEYS[7], KEYS[8], KEYS[9])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10])
 return 1
 `)
 
@@ -178,10 +192,6 @@ if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) en
 return 1
 `)
 
-/**
- * Deletes a retained message only if it is still the one that was read, so an expired message never takes a
- * newer one published meanwhile (by this broker or another) with it. KEYS: retained, retained-topics. ARGV: topic, value.
- */
 /** The payload bytes of a stored message: its value less the 4-byte header length and the header. */
 const PAYLOAD_BYTES = `
 local function payloadBytes(value)
@@ -219,7 +229,11 @@ redis.call('SET', KEYS[2], total)
 return total
 `)
 
-/** KEYS: retained hash, retained-topics zset, retained-bytes counter. ARGV: topic, the expired value. */
+/**
+ * Deletes a retained message only if it is still the one that was read, so an expired message never takes a
+ * newer one published meanwhile (by this broker or another) with it. KEYS: retained hash, retained-topics zset,
+ * retained-bytes counter. ARGV: topic, the expired value.
+ */
 export const DELETE_RETAINED_IF_SAME = new LuaScript(`${PAYLOAD_BYTES}
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])

@@ -55,6 +55,7 @@ describe('redis layout', () => {
         'layout:inflight:c',
         `layout:message:${message.id}`,
         'layout:queue:c',
+        'layout:queue-bytes:c',
         'layout:retained',
         'layout:retained-topics',
         'layout:sequence',

@@ -15,7 +15,7 @@ import type {
 } from '@wren/core'
 import { GroupCommit } from './group-commit.js'
 import { MESSAGE_FIELDS, MESSAGE_PARAMS, type MessageRow, messageToRow, rowToMessage } from './message-row.js'
-import { QueueLengths } from './queue-lengths.js'
+import { QueueLengths, type QueueSize } from './queue-lengths.js'
 import { migrate } from './schema.js'
 
 export interface SqlitePersistenceOptions {
@@ -146,6 +146,11 @@ function prepareStatements(db: Database.Database) {
     ),
     outboundHas: db.prepare<[string, string], number>('SELECT 1 FROM outbound WHERE client_id = ? AND message_id = ?').pluck(),
     outboundCount: db.prepare<[string], number>('SELECT count(*) FROM outbound WHERE client_id = ?').pluck(),
+    outboundSize: db.prepare<[string], QueueSize>(
+      `SELECT count(*) AS entries, coalesce(sum(length(m.payload)), 0) AS bytes
+       FROM outbound o JOIN messages m ON m.message_id = o.message_id WHERE o.client_id = ?`,
+    ),
+    messageBytes: db.prepare<[string], number>('SELECT length(payload) FROM messages WHERE message_id = ?').pluck(),
     outboundDropOldestQueued: db.prepare<[string], string>(
       `DELETE FROM outbound WHERE seq = (SELECT seq FROM outbound WHERE client_id = ? AND state = 'queued' ORDER BY seq LIMIT 1)
        RETURNING message_id`,
@@ -186,6 +191,11 @@ function prepareStatements(db: Database.Database) {
 type Statements = ReturnType<typeof prepareStatements>
 
 function prepareTransactions(db: Database.Database, s: Statements, lengths: QueueLengths) {
+  /** An entry of `clientId`'s queue is gone: its size leaves the tracked total, its body goes once unreferenced. */
+  const left = (clientId: string, messageId: string): void => {
+    if (lengths.tracks(clientId)) lengths.add(clientId, -1, -(s.messageBytes.get(messageId) ?? 0))
+    s.messageDeleteUnreferenced.run(messageId, messageId)
+  }
   return {
     subscriptionsAdd: db.transaction((clientId: string, subscriptions: Subscription[]) => {
       for (const subscription of subscriptions) {
@@ -203,38 +213,51 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
     subscriptionsRemove: db.transaction((clientId: string, filters: string[]) => {
       for (const filter of filters) s.subscriptionDelete.run(clientId, filter)
     }),
-    enqueue: db.transaction((targets: OutboundTarget[], message: Message, limit: number | undefined, dropOldest: boolean): string[] => {
-      const messageId = message.id as string
-      const full: string[] = []
-      let added = 0
-      s.messageInsert.run(messageToRow(message))
-      for (const target of targets) {
-        if (s.outboundHas.get(target.clientId, messageId) !== undefined) continue
-        if (limit !== undefined && lengths.get(target.clientId) >= limit) {
-          full.push(target.clientId)
-          const dropped = dropOldest ? s.outboundDropOldestQueued.get(target.clientId) : undefined
-          if (dropped === undefined) continue
-          s.messageDeleteUnreferenced.run(dropped, dropped)
-          lengths.add(target.clientId, -1)
+    enqueue: db.transaction(
+      (targets: OutboundTarget[], message: Message, limit: number | undefined, dropOldest: boolean, byteLimit: number | undefined): string[] => {
+        const messageId = message.id as string
+        const size = message.payload.length
+        const bounded = limit !== undefined || byteLimit !== undefined
+        const fits = (queue: QueueSize): boolean =>
+          (limit === undefined || queue.entries < limit) && (byteLimit === undefined || queue.bytes + size <= byteLimit)
+        const lost: string[] = []
+        let added = 0
+        s.messageInsert.run(messageToRow(message))
+        for (const target of targets) {
+          const clientId = target.clientId
+          if (s.outboundHas.get(clientId, messageId) !== undefined) continue
+          if (byteLimit !== undefined && size > byteLimit) {
+            lost.push(clientId)
+            continue
+          }
+          if (bounded) {
+            const queue = lengths.get(clientId)
+            let room = fits(queue)
+            while (!room) {
+              lost.push(clientId)
+              const dropped = dropOldest ? s.outboundDropOldestQueued.get(clientId) : undefined
+              if (dropped === undefined) break
+              lengths.add(clientId, -1, -(s.messageBytes.get(dropped) ?? 0))
+              s.messageDeleteUnreferenced.run(dropped, dropped)
+              room = fits(queue)
+            }
+            if (!room) continue
+          }
+          const identifiers = target.subscriptionIdentifiers === undefined ? null : JSON.stringify(target.subscriptionIdentifiers)
+          s.outboundInsert.run(clientId, messageId, target.qos, identifiers, flag(target.retain))
+          lengths.add(clientId, 1, size)
+          added++
         }
-        const identifiers = target.subscriptionIdentifiers === undefined ? null : JSON.stringify(target.subscriptionIdentifiers)
-        s.outboundInsert.run(target.clientId, messageId, target.qos, identifiers, flag(target.retain))
-        lengths.add(target.clientId, 1)
-        added++
-      }
-      // Taken by no queue (all full or holding it already): the body inserted above must not stay behind.
-      if (added === 0) s.messageDeleteUnreferenced.run(messageId, messageId)
-      return full
-    }),
+        // Taken by no queue (all full or holding it already): the body inserted above must not stay behind.
+        if (added === 0) s.messageDeleteUnreferenced.run(messageId, messageId)
+        return lost
+      },
+    ),
     ack: db.transaction((clientId: string, packetId: number) => {
-      const removed = s.outboundAck.all(clientId, packetId)
-      for (const messageId of removed) s.messageDeleteUnreferenced.run(messageId, messageId)
-      lengths.add(clientId, -removed.length)
+      for (const messageId of s.outboundAck.all(clientId, packetId)) left(clientId, messageId)
     }),
     remove: db.transaction((clientId: string, messageId: string) => {
-      if (s.outboundRemove.get(clientId, messageId) === undefined) return
-      s.messageDeleteUnreferenced.run(messageId, messageId)
-      lengths.add(clientId, -1)
+      if (s.outboundRemove.get(clientId, messageId) !== undefined) left(clientId, messageId)
     }),
     sessionDelete: db.transaction((clientId: string) => {
       lengths.forget(clientId)
@@ -269,7 +292,7 @@ export class SqlitePersistence implements Persistence {
     this.db.pragma('foreign_keys = ON')
     migrate(this.db)
     this.statements = prepareStatements(this.db)
-    this.lengths = new QueueLengths((clientId) => this.statements.outboundCount.get(clientId) ?? 0)
+    this.lengths = new QueueLengths((clientId) => this.statements.outboundSize.get(clientId) ?? { entries: 0, bytes: 0 })
     this.transactions = prepareTransactions(this.db, this.statements, this.lengths)
     // A batch was rolled back: the queue lengths may count writes that are gone.
     this.group = new GroupCommit(this.db, () => this.lengths.clear())
@@ -391,10 +414,10 @@ export class SqlitePersistence implements Persistence {
     return Array.from(grouped, ([clientId, subscriptions]) => ({ clientId, subscriptions }))
   }
 
-  async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest = false): Promise<string[]> {
+  async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest = false, byteLimit?: number): Promise<string[]> {
     if (message.id === undefined) throw new TypeError('outboundEnqueue: message.id is required (the broker assigns it)')
     this.group.join()
-    return this.group.wroteEnqueue(this.counted(() => this.transactions.enqueue(targets, message, limit, dropOldest)))
+    return this.group.wroteEnqueue(this.counted(() => this.transactions.enqueue(targets, message, limit, dropOldest, byteLimit)))
   }
 
   async outboundSent(clientId: string, messageId: string, packetId: number): Promise<void> {

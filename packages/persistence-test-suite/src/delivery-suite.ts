@@ -120,6 +120,46 @@ export function deliverySuite(name: string, factory: () => Promise<Persistence>)
       expect(await persistence.subscriptionsGet('abandoned')).toEqual([])
     })
 
+    const byteCapCases = [
+      { protocolVersion: 4, policy: 'drop-new', kept: [0, 9] },
+      { protocolVersion: 5, policy: 'drop-old', kept: [10, 19] },
+    ] as const
+    for (const { protocolVersion, policy, kept } of byteCapCases) {
+      it(`v${protocolVersion}, ${policy}: an offline session's queue keeps at most maxQueuedBytes of payload, the drops counted in $SYS`, { timeout: 60_000 }, async () => {
+        const { broker, url } = await startBroker(await factory(), { maxQueuedBytes: 10 * 1024, queueFullPolicy: policy, sysInterval: 1 })
+        const clientId = `byte-cap-${protocolVersion}`
+        const subscriber = await connected(url, { protocolVersion, clientId, clean: false, ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 600 } } : {}) })
+        await subscriber.subscribeAsync('cap/#', { qos: 1 })
+        const offline = new Promise<void>((resolve) => broker.on('clientDisconnected', (client) => client.id === clientId && resolve()))
+        subscriber.end()
+        await offline
+        const publisher = await connected(url, { protocolVersion: 4 })
+        // 20 QoS 1 messages of 1 KiB, each acknowledged: twice what 10 KiB holds
+        for (let i = 0; i < 20; i++) await publisher.publishAsync('cap/t', Buffer.concat([Buffer.from(`p:${i}:`), Buffer.alloc(1024 - `p:${i}:`.length, 0x61)]), { qos: 1 })
+        const monitor = await connected(url, { protocolVersion: 4 })
+        const counted = new Promise<void>((resolve) => monitor.on('message', (topic, payload) => topic === '$SYS/broker/messages/dropped' && payload.toString() === '10' && resolve()))
+        await monitor.subscribeAsync('$SYS/broker/messages/dropped')
+        await counted
+        expect(broker.stats.dropped.queueFull).toBe(10)
+
+        const back = connect(url, { reconnectPeriod: 0, protocolVersion, clientId, clean: false, ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 600 } } : {}) })
+        onTestFinished(() => {
+          back.end(true)
+        })
+        // the marker is published once the stored queue was resent: it arrives after everything that was kept
+        const inbox = collect(back, 11)
+        await new Promise<void>((resolve, reject) => {
+          back.once('connect', () => resolve())
+          back.once('error', reject)
+        })
+        await publisher.publishAsync('cap/t', 'marker:0', { qos: 1 })
+        await inbox.all
+        const [first, last] = kept
+        expect(inbox.payloads.slice(0, 10).map((payload) => Number(payload.split(':')[1]))).toEqual(Array.from({ length: last - first + 1 }, (_, i) => first + i))
+        expect(inbox.payloads[10]).toBe('marker:0')
+      })
+    }
+
     it('a subscriber that never reads is disconnected and holds nobody back; the one that reads gets every QoS 1 message', { timeout: 120_000 }, async () => {
       const { broker, url, port } = await startBroker(await factory(), { drainTimeout: 3000, maxQueued: 100 })
       const stuck = net.connect(port, '127.0.0.1')

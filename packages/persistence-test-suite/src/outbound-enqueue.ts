@@ -139,6 +139,52 @@ export function outboundEnqueueTests(store: () => Persistence): void {
       expect(await p.outboundList('c2')).toEqual([{ message: shared, qos: 1, state: 'queued' }])
     })
 
+    it('refuses the message for clients whose queued payload bytes would pass `byteLimit`, counting entries in flight', async () => {
+      const bytes = (n: number) => Buffer.alloc(n, 1)
+      const first = testMessage('t', bytes(6))
+      await p.outboundEnqueue(targets('busy'), first)
+      await p.outboundEnqueue(targets('busy'), testMessage('t', bytes(3)))
+      await p.outboundSent('busy', first.id as string, 1)
+      const lost = await p.outboundEnqueue(targets('busy', 'empty'), testMessage('t', bytes(2)), 100, false, 10)
+      expect(lost).toEqual(['busy'])
+      expect(await p.outboundCount('busy')).toBe(2)
+      expect(await p.outboundCount('empty')).toBe(1)
+      // exactly at the cap fits
+      expect(await p.outboundEnqueue(targets('busy'), testMessage('t', bytes(1)), 100, false, 10)).toEqual([])
+      // acknowledging frees its bytes
+      await p.outboundAck('busy', 1)
+      expect(await p.outboundEnqueue(targets('busy'), testMessage('t', bytes(6)), 100, false, 10)).toEqual([])
+      expect((await p.outboundList('busy')).map((entry) => entry.message.payload.length)).toEqual([3, 1, 6])
+    })
+
+    it('with dropOldest and `byteLimit`, drops as many of the oldest queued entries as the message needs, one id per loss', async () => {
+      const old = [4, 4, 4].map((n, i) => testMessage('t', Buffer.alloc(n, i)))
+      for (const message of old) await p.outboundEnqueue(targets('c1'), message)
+      await p.outboundSent('c1', old[0]?.id as string, 1)
+      const big = testMessage('t', Buffer.alloc(6, 9))
+      expect(await p.outboundEnqueue(targets('c1'), big, 100, true, 12)).toEqual(['c1', 'c1'])
+      expect((await p.outboundList('c1')).map((entry) => entry.message.id)).toEqual([old[0]?.id, big.id])
+      // removed and acknowledged entries free their bytes too
+      await p.outboundRemove('c1', big.id as string)
+      expect(await p.outboundEnqueue(targets('c1'), testMessage('t', Buffer.alloc(8)), 100, true, 12)).toEqual([])
+    })
+
+    it('refuses a message larger than `byteLimit` on its own without dropping anything, and keeps it for others', async () => {
+      const kept = testMessage('t', 'abc')
+      await p.outboundEnqueue(targets('c1'), kept)
+      const huge = testMessage('t', Buffer.alloc(20))
+      expect(await p.outboundEnqueue(targets('c1'), huge, 100, true, 10)).toEqual(['c1'])
+      expect((await p.outboundList('c1')).map((entry) => entry.message.id)).toEqual([kept.id])
+      expect(await p.outboundEnqueue(targets('c2'), huge)).toEqual([])
+      expect(await p.outboundList('c2')).toEqual([{ message: huge, qos: 1, state: 'queued' }])
+    })
+
+    it('forgets the bytes of a deleted session', async () => {
+      await p.outboundEnqueue(targets('c1'), testMessage('t', Buffer.alloc(10)))
+      await p.sessionDelete('c1')
+      expect(await p.outboundEnqueue(targets('c1'), testMessage('t', Buffer.alloc(10)), 100, false, 10)).toEqual([])
+    })
+
     it('takes any number of messages when no limit is given', async () => {
       for (let i = 0; i < 120; i++) expect(await p.outboundEnqueue(targets('c1'), testMessage('t'))).toEqual([])
       expect(await p.outboundCount('c1')).toBe(120)

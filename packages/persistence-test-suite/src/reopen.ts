@@ -58,5 +58,16 @@ export function reopenTests(store: () => Persistence, reopen: () => Promise<Pers
       await p.outboundEnqueue(targets('c1'), testMessage('q', '3'))
       expect((await p.outboundList('c1')).map((entry) => entry.message.payload.toString())).toEqual(['1', '3'])
     })
+
+    it('still counts the payload bytes of a queue stored before it was reopened', async () => {
+      const first = testMessage('q', Buffer.alloc(6))
+      await p.outboundEnqueue(targets('c1'), first)
+      await p.outboundEnqueue(targets('c1'), testMessage('q', Buffer.alloc(3)))
+      await p.outboundSent('c1', first.id as string, 1)
+      p = await reopen()
+      expect(await p.outboundEnqueue(targets('c1'), testMessage('q', Buffer.alloc(2)), 100, false, 10)).toEqual(['c1'])
+      await p.outboundAck('c1', 1)
+      expect(await p.outboundEnqueue(targets('c1'), testMessage('q', Buffer.alloc(7)), 100, false, 10)).toEqual([])
+    })
   })
 }

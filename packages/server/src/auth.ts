@@ -30,7 +30,7 @@ function openFileAuth({ passwordFile, aclFile, allowAnonymous }: Pick<ServerConf
       ...(allowAnonymous ? { allowAnonymous: true } : {}),
     })
   } catch (error) {
-    if (error instanceof AuthFileError) throw new ConfigError(error.message)
+    if (error instanceof AuthFileError) throw new ConfigError(`${error.code}: ${error.message}`)
     const failure = error as NodeJS.ErrnoException
     if (failure.code !== 'ENOENT' && failure.code !== 'EACCES') throw error
     const key = failure.path === aclFile ? 'aclFile' : 'passwordFile'

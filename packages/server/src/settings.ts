@@ -104,6 +104,7 @@ export const SETTINGS = {
   maxConnections: brokerOption('maxConnections', 'max-connections', 'clients connected at once (default 1000000)'),
   maxPacketSize: brokerOption('maxPacketSize', 'max-packet-size', 'largest packet accepted from a client, in bytes (default 268435455)'),
   maxQueued: brokerOption('maxQueued', 'max-queued', 'QoS 1/2 messages held for one client, queued and in flight (default 1000)'),
+  maxQueuedBytes: brokerOption('maxQueuedBytes', 'max-queued-bytes', "payload bytes an offline session's stored queue may hold; 0 = no cap (default 67108864)"),
   queueFullPolicy: brokerOption('queueFullPolicy', 'queue-full-policy', "which message goes when a client's queue is full (default drop-new)"),
   fullQueueAction: brokerOption('fullQueueAction', 'full-queue-action', "what a connected client's full queue does (default hold-publishers)"),
   maxInflight: brokerOption('maxInflight', 'max-inflight', 'QoS 1/2 messages in flight to one client (default 100)'),

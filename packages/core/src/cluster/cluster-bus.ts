@@ -1,3 +1,4 @@
+import type { Holdable } from '../session/session.js'
 import type { Message, QoS, Subscription } from '../types.js'
 
 /** One delivery the publishing node computed for a session that is connected to another node. */
@@ -10,8 +11,11 @@ export interface RemoteDelivery {
 
 /** What a node learns from the others. Every handler is called in the order the bus received events. */
 export interface ClusterHandlers {
-  /** Another node routed a message and these of its deliveries are for sessions connected here. */
-  deliver(message: Message, deliveries: RemoteDelivery[]): void
+  /**
+   * Node `from` routed a message and these of its deliveries are for sessions connected here. A session that takes
+   * it over its bound holds `senders(from, clientId)` back, as it holds a local publisher.
+   */
+  deliver(message: Message, deliveries: RemoteDelivery[], from: string): void
   /** A subscription was added or replaced on another node. */
   subscriptionAdded(clientId: string, subscription: Subscription): void
   subscriptionRemoved(clientId: string, filter: string): void
@@ -45,8 +49,17 @@ export interface ClusterBus {
   claim(clientId: string): Promise<string | undefined>
   /** The client disconnected from this node. */
   disown(clientId: string): void
-  /** Sends a message with deliveries to another node; per sender, order is kept. */
-  forward(nodeId: string, message: Message, deliveries: RemoteDelivery[]): void
+  /**
+   * Sends a message with deliveries to another node; per sender, order is kept. `publisher` is held back while a
+   * session there that one of these deliveries is for holds this node's senders (see `senders`).
+   */
+  forward(nodeId: string, message: Message, deliveries: RemoteDelivery[], publisher?: Holdable): void
+  /**
+   * Node `nodeId`'s publishers of messages for the local session `clientId`, as one publisher that the session can
+   * hold back when it is full: a message acknowledged on one node is then kept, never dropped because a queue on
+   * another was full, and the publishers there are slowed instead.
+   */
+  senders(nodeId: string, clientId: string): Holdable
   announceSubscription(clientId: string, subscription: Subscription): void
   announceUnsubscription(clientId: string, filter: string): void
   /** Live nodes, this one included. */

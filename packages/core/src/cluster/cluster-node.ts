@@ -1,12 +1,20 @@
 import type { BrokerCore } from '../core.js'
 import type { Distributor } from '../router/distribute.js'
 import type { SessionManager } from '../session/session-manager.js'
+import type { SessionRecovery } from '../session/session-recovery.js'
 import type { ClusterHandlers } from './cluster-bus.js'
 
+/** The parts of this node the cluster bus reaches. */
+export interface ClusterPeers {
+  sessions: SessionManager
+  recovery: SessionRecovery
+  distributor: Distributor
+}
+
 /** What this node does with what the cluster bus tells it. */
-export function clusterHandlers(core: BrokerCore, sessions: SessionManager, distributor: Distributor): ClusterHandlers {
+export function clusterHandlers(core: BrokerCore, { sessions, recovery, distributor }: ClusterPeers): ClusterHandlers {
   return {
-    deliver: (message, deliveries) => distributor.deliverRemote(message, deliveries),
+    deliver: (message, deliveries, from) => distributor.deliverRemote(message, deliveries, from),
     subscriptionAdded: (clientId, subscription) => core.router.add(clientId, subscription),
     subscriptionRemoved: (clientId, filter) => {
       core.router.remove(clientId, filter)
@@ -14,7 +22,7 @@ export function clusterHandlers(core: BrokerCore, sessions: SessionManager, dist
     release: (clientId) => sessions.release(clientId),
     nodeDown: (nodeId, clients) => {
       core.logger.warn({ nodeId, clients: clients.length }, 'cluster node down: adopting its clients')
-      void sessions.adoptOrphans(nodeId, clients)
+      void recovery.adoptOrphans(nodeId, clients)
     },
   }
 }

@@ -4,15 +4,14 @@ import type { BrokerCore } from '../core.js'
 import { type DisconnectReason, ErrorCode, ProtocolViolation, ReasonCode, malformed, protocolError } from '../errors.js'
 import type { ClientInfo } from '../hooks/hook-types.js'
 import type { OutboundEntry } from '../persistence/persistence.js'
-import type { Holdable, Session, SessionLink } from '../session/session.js'
-import { Deque } from '../session/deque.js'
+import type { Session, SessionLink } from '../session/session.js'
 import type { ConnectionMeta, Message, ProtocolVersion } from '../types.js'
-import { encodeAck, encodePacket, encodePublishV4For, encodePublishV4Header, type OutgoingPacket } from './packet-encoder.js'
-import type { InboundAliases } from './inbound-aliases.js'
-import { InboundQuota } from './inbound-quota.js'
-import type { KeepaliveWatched } from './keepalive.js'
+import { callLater } from './deferred-call.js'
+import { DeliveryPolicy } from './delivery-policy.js'
 import { forwardedMessage } from './forward-policy.js'
-import { PacketReader, type PacketSink } from './packet-reader.js'
+import type { InboundAliases } from './inbound-aliases.js'
+import type { KeepaliveWatched } from './keepalive.js'
+import { encodeAck, encodePacket, encodePublishV4For, encodePublishV4Header, type OutgoingPacket } from './packet-encoder.js'
 import type { PendingConnect } from './pending-connect.js'
 import { encodePublishV5, type OutboundAliases } from './publish-v5.js'
 import { LARGE_PAYLOAD, payloadLength, splitParts } from './split-payload.js'
@@ -20,8 +19,6 @@ import { redirectReference } from './server-reference.js'
 
 /** A packet handler as the connection calls it (the broker binds its context: handlers/index.ts). */
 export type ConnectionHandler = (connection: Connection, packet: Packet, done: () => void) => void
-
-type State = 'new' | 'connecting' | 'authenticating' | 'connected' | 'closed'
 
 /** The slice of a connect the rest of the connection needs once CONNECT is accepted. */
 export interface ConnectedInfo {
@@ -45,69 +42,15 @@ class Client implements ClientInfo {
 const PACKET_ID_REQUIRED = new Set(['subscribe', 'unsubscribe', 'puback', 'pubrec', 'pubrel', 'pubcomp'])
 
 
-const kConnection = Symbol('wren.connection')
-type OwnedStream = Duplex & { [kConnection]: Connection }
-
-// Listeners shared by every stream (the emitter is `this`): an idle connection carries no closures for them.
-function streamData(this: OwnedStream, chunk: Buffer): void {
-  this[kConnection].onData(chunk)
-}
-function streamError(this: OwnedStream, error: Error): void {
-  this[kConnection].onStreamError(error)
-}
-function streamClosed(this: OwnedStream): void {
-  this[kConnection].onStreamClosed()
-}
-function streamDrained(this: OwnedStream): void {
-  this[kConnection].onDrain()
-}
-/** What a connection does later, on a timer or the next tick. */
-type Later = 'onConnectTimeout' | 'endThrottle' | 'uncork' | 'checkProgress' | 'startShedding'
-// Timers and ticks get the connection and the method's name as arguments: no closure per timer.
-function later(connection: Connection, method: Later): void {
-  connection[method]()
-}
-
 /**
- * Publishers let go together take turns, one PUBLISH each per round, all in one tick: the first one released must
- * not take all the room a subscriber made while the others stay held, and the writes of a round stay batched.
+ * One client's protocol state: the session it is bound to, what CONNECT announced, keepalive and connect timeout,
+ * packets checked and handed to their handler, PUBLISH encoded for this client, and an orderly close. The bytes
+ * are transport.ts's, when a packet may be handled is delivery-policy.ts's, and what each packet means lives in
+ * `handlers/`.
  */
-const turns: Connection[] = []
-let turnsQueued = false
-
-function queueTurn(connection: Connection): void {
-  turns.push(connection)
-  if (turnsQueued) return
-  turnsQueued = true
-  process.nextTick(serveTurns)
-}
-
-function serveTurns(): void {
-  for (let i = 0; i < turns.length; i++) {
-    const connection = turns[i] as Connection
-    if (connection.takeTurn()) turns.push(connection)
-  }
-  turns.length = 0
-  turnsQueued = false
-}
-
-/**
- * What a held publisher may still send: answers to the broker's own deliveries. Holding them back could leave two
- * clients that publish to each other each waiting for the other's acknowledgements.
- */
-const ANSWERS = new Set(['puback', 'pubrec', 'pubcomp', 'pingreq'])
-
-/** How many packets may wait behind one that is being handled asynchronously before reading pauses. */
-const BACKLOG_PAUSE = 256
-
-/**
- * One client's stream: the parse loop, packets handled strictly in order, batched writes, keepalive,
- * backpressure, and an orderly close. What each packet means lives in `handlers/`.
- */
-export class Connection implements SessionLink, Holdable, KeepaliveWatched, PacketSink {
-  readonly client: Client
-  state: State = 'new'
-  session: Session | null = null
+export class Connection extends DeliveryPolicy implements SessionLink, KeepaliveWatched {
+  override readonly client: Client
+  override session: Session | null = null
   protocolVersion: ProtocolVersion = 4
   will: Message | undefined = undefined
   willDelayInterval = 0
@@ -123,46 +66,15 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
   lastNewAlias = 0
   /** MQTT 5 Request Problem Information (default on): whether acks may carry a Reason String. */
   requestProblemInformation = true
-  /** MQTT 5 QoS 1/2 publishes received whose exchange has not ended (the broker's Receive Maximum). */
-  readonly inboundQuota: InboundQuota
-  congested = false
-  /** Congested for longer than `qos0HoldTime`: QoS 0 for this client is dropped rather than holding publishers. */
-  shedding = false
   /** MQTT 5 enhanced authentication: the method named in CONNECT, the exchange's step, and the CONNECT it holds. */
   authMethod: string | undefined = undefined
   authStep = 0
   pendingConnect: PendingConnect | null = null
   /** Reached CONNACK success: counted as connected, so its end is reported. */
   wasConnected = false
-  /** Watches a client that is congested or holds publishers: no progress for `drainTimeout` closes it. */
-  private progressTimer: NodeJS.Timeout | null = null
-  private sheddingTimer: NodeJS.Timeout | null = null
-  /** Acks plus bytes that left the socket buffer when the progress timer was armed. */
-  private progressMark = 0
-  /** Bytes handed to the stream, and socket drains: with writableLength they tell how much the client read. */
-  private written = 0
-  /** Sessions holding this connection back as a publisher: no PUBLISH is handled while above 0. */
-  private holds = 0
-  private drainWaiters: Array<() => void> | null = null
-  private readonly reader: PacketReader
-  /** Packets that arrived while an earlier one was still being handled; created on first need. */
-  private backlog: Deque<Packet> | null = null
-  private busy = false
-  /** Released with other held publishers: its waiting PUBLISHes go one per turn until its backlog is empty. */
-  private takingTurns = false
-  private inTurn = false
-  private paused = false
-  private throttled = false
-  private rateWindowStart = 0
-  private rateCount = 0
-  private corked = false
-  lastActivity = 0
   keepaliveTicks = 0
-  /** Per-connection traffic for the admin API: plain counters, read when someone asks. */
-  bytesIn = 0
-  bytesOut = 0
+  /** Per-connection traffic for the admin API, beside the transport's byte counts. */
   packetsIn = 0
-  packetsOut = 0
   publishIn = 0
   publishOut = 0
   /** Epoch ms of CONNACK success (0 before). */
@@ -172,22 +84,15 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
   private closeReason: DisconnectReason | null = null
 
   constructor(
-    readonly ctx: BrokerCore,
-    readonly stream: Duplex,
+    ctx: BrokerCore,
+    stream: Duplex,
     meta: ConnectionMeta,
     private readonly handlers: Readonly<Record<string, ConnectionHandler>>,
     private readonly onClose: (connection: Connection, reason: DisconnectReason) => void,
   ) {
+    super(ctx, stream)
     this.client = new Client(meta)
-    this.reader = new PacketReader(ctx.options, this)
-    this.inboundQuota = new InboundQuota(ctx.options.receiveMaximum)
-    ;(stream as OwnedStream)[kConnection] = this
-    stream.on('data', streamData)
-    stream.on('error', streamError)
-    stream.on('close', streamClosed)
-    stream.on('end', streamClosed)
-    stream.on('drain', streamDrained)
-    this.connectTimer = setTimeout(later, ctx.options.connectTimeout, this, 'onConnectTimeout')
+    this.connectTimer = callLater(ctx.options.connectTimeout, this, 'onConnectTimeout')
     this.connectTimer.unref()
   }
 
@@ -199,13 +104,6 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     return this.state !== 'closed'
   }
 
-  onData(chunk: Buffer): void {
-    this.ctx.stats.bytesReceived += chunk.length
-    this.bytesIn += chunk.length
-    this.lastActivity = this.ctx.keepalive.tick
-    this.reader.push(chunk)
-  }
-
   /** The protocol level from CONNECT decides how the rest of the stream is read and written. */
   useProtocol(version: ProtocolVersion): void {
     this.protocolVersion = version
@@ -214,7 +112,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     this.reader.protocolVersion = version
   }
 
-  onPacket(packet: Packet): void {
+  override onPacket(packet: Packet): void {
     if (this.state === 'closed') return
     this.ctx.stats.messagesReceived++
     this.ctx.stats.packetsReceived[packet.cmd]++
@@ -228,47 +126,10 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
         return
       }
     }
-    if (this.busy || this.throttled || this.holds > 0 || this.takingTurns) {
-      if (!this.busy && !this.throttled && ANSWERS.has(packet.cmd)) {
-        this.dispatch(packet)
-        return
-      }
-      const backlog = (this.backlog ??= new Deque())
-      backlog.push(packet)
-      if (!this.paused && backlog.length >= BACKLOG_PAUSE) {
-        this.paused = true
-        this.stream.pause()
-        if (this.holds > 0) this.session?.releasePublishers()
-      }
-      return
-    }
-    this.dispatch(packet)
+    this.admit(packet)
   }
 
-  /**
-   * Per-client publish rate: the PUBLISH that uses up the current one-second window's budget is the last
-   * one handled in it; what follows (already read or not) waits for the next window.
-   */
-  private countPublish(): void {
-    const now = Date.now()
-    if (now - this.rateWindowStart >= 1000) {
-      this.rateWindowStart = now
-      this.rateCount = 0
-    }
-    if (++this.rateCount < this.ctx.options.maxPublishRate) return
-    this.throttled = true
-    this.stream.pause()
-    setTimeout(later, 1000 - (now - this.rateWindowStart), this, 'endThrottle').unref()
-  }
-
-  endThrottle(): void {
-    this.throttled = false
-    if (this.state === 'closed') return
-    if (this.takingTurns) queueTurn(this)
-    else this.drainBacklog()
-  }
-
-  private dispatch(packet: Packet): void {
+  protected override dispatch(packet: Packet): void {
     const handler = this.handlers[packet.cmd]
     if (!handler) {
       this.fail(malformed(`unexpected ${packet.cmd} packet from a client`))
@@ -287,7 +148,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
       this.fail(malformed(`${packet.cmd} with packet identifier 0`)) // [MQTT-2.3.1-1]
       return
     }
-    this.busy = true
+    this.startHandling()
     try {
       handler(this, packet, this.onHandled)
     } catch (error) {
@@ -296,31 +157,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     }
   }
 
-  /** Called when a handler is done: the next packet waits until then, which keeps per-client order. */
-  private readonly onHandled = (): void => {
-    this.busy = false
-    if (!this.takingTurns) this.drainBacklog()
-    else if (!this.inTurn) queueTurn(this)
-  }
-
-  /** Whether the next waiting packet may be handled now: nothing in progress, not throttled, held or closed. */
-  private get canHandle(): boolean {
-    return !this.busy && !this.throttled && this.holds === 0 && this.state !== 'closed'
-  }
-
-  private drainBacklog(): void {
-    const backlog = this.backlog
-    if (backlog) {
-      while (this.canHandle && backlog.length > 0) this.dispatch(backlog.shift() as Packet)
-    }
-    if (!this.canHandle) return
-    if (this.paused || this.stream.isPaused()) {
-      this.paused = false
-      this.stream.resume()
-    }
-  }
-
-  onParseError(error: Error): void {
+  override onParseError(error: Error): void {
     if (!(error instanceof ProtocolViolation)) {
       this.fail(malformed(error.message))
       return
@@ -342,115 +179,14 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     this.close('keepalive-timeout', ReasonCode.KeepAliveTimeout) // [MQTT-3.1.2-24]
   }
 
-  onStreamError(error: Error): void {
+  override onStreamError(error: Error): void {
     this.ctx.logger.debug({ clientId: this.client.id, err: error }, 'client stream error')
     if (this.state !== 'closed') this.ctx.events.emit('clientError', this.wasConnected ? this.client : null, error)
     this.close('socket-error')
   }
 
-  onStreamClosed(): void {
+  override onStreamClosed(): void {
     this.close('socket-closed')
-  }
-
-  /** Resolves when the socket has drained (or the connection closed). */
-  drained(): Promise<void> {
-    if (!this.congested || this.state === 'closed') return Promise.resolve()
-    return new Promise((resolve) => (this.drainWaiters ??= []).push(resolve))
-  }
-
-  private releaseDrainWaiters(): void {
-    const waiters = this.drainWaiters
-    this.drainWaiters = null
-    if (waiters) for (const resolve of waiters) resolve()
-  }
-
-  onDrain(): void {
-    this.releaseDrainWaiters()
-    if (!this.congested) return
-    this.congested = false
-    this.shedding = false
-    if (this.sheddingTimer) {
-      clearTimeout(this.sheddingTimer)
-      this.sheddingTimer = null
-    }
-    this.session?.drain()
-  }
-
-  get takesQos0(): boolean {
-    return !this.congested || (!this.shedding && this.stream.writableLength < 2 * this.ctx.options.maxSocketBuffer)
-  }
-
-  /** Holdable: a subscriber's full queue holds this publisher; PUBLISH packets wait until it is released. */
-  hold(): void {
-    if (++this.holds === 1 && this.paused) this.session?.releasePublishers()
-  }
-
-  get heldBack(): boolean {
-    return this.holds > 0 && this.paused
-  }
-
-  release(): void {
-    if (this.holds === 0) return
-    // Resumed on the next tick: a release comes from inside another client's packet, and every publisher let go
-    // at once then gets its turn in order rather than one of them refilling the queue first.
-    if (--this.holds === 0 && this.state !== 'closed') {
-      this.takingTurns = true
-      queueTurn(this)
-    }
-  }
-
-  /** One turn: waiting packets up to and including one PUBLISH; true while it has more for another round. */
-  takeTurn(): boolean {
-    const backlog = this.backlog
-    this.inTurn = true
-    while (this.canHandle && backlog !== null && backlog.length > 0) {
-      const packet = backlog.shift() as Packet
-      this.dispatch(packet)
-      if (packet.cmd === 'publish') break
-    }
-    this.inTurn = false
-    if (!this.canHandle) return false
-    if (backlog !== null && backlog.length > 0) return true
-    this.takingTurns = false
-    this.drainBacklog()
-    return false
-  }
-
-  /** SessionLink: arms the progress watch, once, while this client is congested or holds publishers back. */
-  watchProgress(): void {
-    if (this.progressTimer !== null || this.state === 'closed') return
-    this.progressMark = this.progressCount()
-    this.progressTimer = setTimeout(later, this.ctx.options.drainTimeout, this, 'checkProgress')
-    this.progressTimer.unref()
-  }
-
-  /** Acknowledgements received plus bytes the client has read off the socket: grows while it makes progress. */
-  private progressCount(): number {
-    return (this.session?.progress ?? 0) + this.written - this.stream.writableLength
-  }
-
-  /**
-   * A client that is behind (congested, or holding publishers) and has neither acknowledged anything nor read a
-   * byte for `drainTimeout` is stuck: it must not hold memory or other clients hostage, so it is disconnected.
-   */
-  checkProgress(): void {
-    this.progressTimer = null
-    if (this.state === 'closed') return
-    if (!this.congested && this.session?.holding !== true) return
-    if (this.progressCount() !== this.progressMark) {
-      this.watchProgress()
-      return
-    }
-    this.ctx.logger.warn({ clientId: this.client.id, buffered: this.stream.writableLength, queued: this.session?.queuedCount }, 'slow consumer made no progress: disconnected')
-    this.close('slow-consumer', ReasonCode.QuotaExceeded)
-  }
-
-  /** Congested for the whole QoS 0 hold: publishers go on, and QoS 0 for this client is dropped until it drains. */
-  startShedding(): void {
-    this.sheddingTimer = null
-    if (!this.congested || this.state === 'closed') return
-    this.shedding = true
-    this.session?.releasePublishers()
   }
 
   /** Called once CONNECT is accepted. */
@@ -473,42 +209,6 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
       this.lastActivity = this.ctx.keepalive.tick
       this.ctx.keepalive.watch(this)
     }
-  }
-
-  /** Writes one buffer; writes made in the same tick reach the socket as one batch. */
-  writeBuffer(buffer: Buffer): void {
-    this.ctx.stats.messagesSent++
-    this.ctx.stats.packetSent(buffer[0] as number)
-    this.packetsOut++
-    this.writeBytes(buffer)
-  }
-
-  /** Writes bytes that are part of a packet already counted (a large payload written after its header). */
-  private writeBytes(buffer: Buffer): void {
-    if (this.state === 'closed') return
-    if (!this.corked) {
-      this.corked = true
-      this.stream.cork()
-      process.nextTick(later, this, 'uncork')
-    }
-    this.ctx.stats.bytesSent += buffer.length
-    this.bytesOut += buffer.length
-    this.written += buffer.length
-    if (!this.stream.write(buffer) && this.stream.writableLength > this.ctx.options.maxSocketBuffer) this.becomeCongested()
-  }
-
-  uncork(): void {
-    if (!this.corked) return
-    this.corked = false
-    this.stream.uncork()
-  }
-
-  private becomeCongested(): void {
-    if (this.congested) return
-    this.congested = true
-    this.watchProgress()
-    this.sheddingTimer = setTimeout(later, this.ctx.options.qos0HoldTime, this, 'startShedding')
-    this.sheddingTimer.unref()
   }
 
   writePacket(packet: OutgoingPacket): void {
@@ -589,7 +289,7 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
    * Closes once. A v5 client that got as far as CONNACK first receives DISCONNECT with `reasonCode`
    * [MQTT-4.13.2-1]; everything after (will, session) is the broker's onClose.
    */
-  close(reason: DisconnectReason, reasonCode?: number, reasonString?: string): void {
+  override close(reason: DisconnectReason, reasonCode?: number, reasonString?: string): void {
     if (this.state === 'closed') return
     const wasConnected = this.state === 'connected'
     if (wasConnected && reasonCode !== undefined && this.protocolVersion === 5) {
@@ -606,14 +306,8 @@ export class Connection implements SessionLink, Holdable, KeepaliveWatched, Pack
     this.closeReason = reason
     if (this.keepaliveTicks > 0) this.ctx.keepalive.unwatch(this)
     if (this.connectTimer) clearTimeout(this.connectTimer)
-    if (this.progressTimer) clearTimeout(this.progressTimer)
-    if (this.sheddingTimer) clearTimeout(this.sheddingTimer)
-    this.backlog = null
-    this.releaseDrainWaiters()
-    this.uncork()
-    this.stream.end()
-    // A peer that never reads would keep end() pending forever: destroy after a grace period.
-    setTimeout(() => this.stream.destroy(), 1000).unref()
+    this.stopDelivery()
+    this.endStream()
     this.onClose(this, reason)
   }
 

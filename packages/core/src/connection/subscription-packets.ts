@@ -1,12 +1,15 @@
 import type { ISubscribePacket, ISubscription, IUnsubscribePacket, UserProperties } from 'mqtt-packet'
 import { ProtocolViolation, malformed, protocolError } from '../errors.js'
+import { textViolation } from './wire-rules.js'
 
 /**
  * SUBSCRIBE and UNSUBSCRIBE decoded in one pass over the frame. A SUBSCRIBE may carry thousands of filters:
  * the generic parser copies each through a buffer list and took tens of milliseconds (on a loaded machine,
  * hundreds) for one packet, holding every other client. The frame has passed `frameViolation` already, so its
- * strings are well-formed UTF-8 without U+0000 and its properties are known, allowed and not duplicated;
- * only what those rules leave (header flags, option bits, lengths) is checked here.
+ * properties are known, allowed and not duplicated (and an UNSUBSCRIBE's filters are well-formed UTF-8 without
+ * U+0000); only what those rules leave (header flags, option bits, lengths) is checked here. A SUBSCRIBE's
+ * filters are checked and decoded one at a time by the handler (`SubscribeFilters`), which takes turns with
+ * other clients between slices of them.
  */
 
 const SUBSCRIPTION_IDENTIFIER = 11
@@ -99,27 +102,51 @@ function start(frame: Buffer, bodyStart: number, version: number, packet: string
   return { reader, messageId, properties }
 }
 
-/** SUBSCRIBE [MQTT-3.8]: packet id, v5 properties, then filters each with an options byte. */
-export function decodeSubscribe(frame: Buffer, bodyStart: number, version: number): ISubscribePacket | ProtocolViolation {
-  const begun = start(frame, bodyStart, version, 'subscribe')
-  if (begun instanceof ProtocolViolation) return begun
-  const { reader } = begun
-  const subscriptions: ISubscription[] = []
-  while (reader.left > 0) {
-    const topic = reader.text()
-    if (topic === undefined || reader.left === 0) return malformed('Malformed Subscribe Payload')
+/**
+ * A SUBSCRIBE as the reader hands it on: `subscriptions` is empty until the handler has read `filters` into it,
+ * in slices (a packet of thousands of filters must not hold the event loop for its whole length).
+ */
+export interface SubscribeRequest extends ISubscribePacket {
+  filters: SubscribeFilters
+}
+
+/** A SUBSCRIBE's filters [MQTT-3.8.3], each checked and decoded when asked for: well-formed UTF-8, no U+0000, not empty, valid options. */
+export class SubscribeFilters {
+  constructor(
+    private readonly reader: Reader,
+    private readonly version: number,
+  ) {}
+
+  /** The next filter, null after the last one; a violation means the whole packet is refused. */
+  next(): ISubscription | ProtocolViolation | null {
+    const reader = this.reader
+    if (reader.left === 0) return null
+    const length = reader.int16()
+    if (length === undefined || reader.left <= length) return malformed('Malformed Subscribe Payload')
+    const start = reader.pos
+    const violation = textViolation(reader.frame, start, start + length, 'topic filter')
+    if (violation) return violation
+    // [MQTT-4.7.3-1] a topic filter is at least one character long
+    if (length === 0) return malformed('empty topic filter')
+    const topic = reader.frame.toString('utf8', start, start + length)
+    reader.pos += length
     const options = reader.frame[reader.pos++] as number
+    const version = this.version
     // [MQTT-3.8.3-4] (3.1.1: -5) reserved bits are 0; QoS 3 and Retain Handling 3 do not exist
     if (options & (version === 5 ? 0xc0 : 0xfc)) return malformed('Invalid subscribe topic flag bits')
     const qos = options & 0x03
     if (qos > 2) return malformed('Invalid subscribe QoS, must be <= 2')
     const rh = (options >> 4) & 0x03
     if (rh > 2) return malformed('Invalid retain handling, must be <= 2')
-    subscriptions.push(
-      version === 5 ? { topic, qos: qos as 0 | 1 | 2, nl: (options & 0x04) !== 0, rap: (options & 0x08) !== 0, rh } : { topic, qos: qos as 0 | 1 | 2 },
-    )
+    return version === 5 ? { topic, qos: qos as 0 | 1 | 2, nl: (options & 0x04) !== 0, rap: (options & 0x08) !== 0, rh } : { topic, qos: qos as 0 | 1 | 2 }
   }
-  const packet: ISubscribePacket = { cmd: 'subscribe', messageId: begun.messageId, subscriptions }
+}
+
+/** SUBSCRIBE [MQTT-3.8]: packet id and v5 properties now; the filters, each with an options byte, as the handler reads them. */
+export function decodeSubscribe(frame: Buffer, bodyStart: number, version: number): SubscribeRequest | ProtocolViolation {
+  const begun = start(frame, bodyStart, version, 'subscribe')
+  if (begun instanceof ProtocolViolation) return begun
+  const packet: SubscribeRequest = { cmd: 'subscribe', messageId: begun.messageId, subscriptions: [], filters: new SubscribeFilters(begun.reader, version) }
   if (begun.properties && Object.keys(begun.properties).length > 0) packet.properties = begun.properties
   return packet
 }

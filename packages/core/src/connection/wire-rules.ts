@@ -103,14 +103,8 @@ class Walk {
     this.need(length)
     const start = this.pos
     this.pos += length
-    // Most strings are ASCII: checked in place, without a view per string (a SUBSCRIBE may carry thousands).
-    let ascii = true
-    for (let i = start; i < this.pos; i++) {
-      const byte = this.frame[i] as number
-      if (byte === 0) throw new Stop(malformed(`${what} contains U+0000`))
-      if (byte > 0x7f) ascii = false
-    }
-    if (!ascii && !isUtf8(this.frame.subarray(start, this.pos))) throw new Stop(malformed(`${what} is not well-formed UTF-8`))
+    const violation = textViolation(this.frame, start, this.pos, what)
+    if (violation) throw new Stop(violation)
     return length
   }
 
@@ -200,10 +194,10 @@ export function frameViolation(frame: Buffer, bodyStart: number, version: number
         }
         return undefined
       case 8:
-        checkSubscriptions(walk, version, true)
+        checkSubscribeHead(walk, version)
         return undefined
       case 10:
-        checkSubscriptions(walk, version, false)
+        checkUnsubscribe(walk, version)
         return undefined
       case 12:
         return remaining === 0 ? undefined : malformed('PINGREQ with a payload')
@@ -264,13 +258,32 @@ function checkPublish(walk: Walk, header: number, version: number): void {
   if (version === 5) walk.properties('publish')
 }
 
-function checkSubscriptions(walk: Walk, version: number, subscribe: boolean): void {
+/**
+ * What is wrong with the UTF-8 Encoded String in `frame[start, end)`: U+0000 or ill-formed UTF-8
+ * [MQTT-1.5.4-1] [MQTT-1.5.4-2]. Most strings are ASCII: checked in place, without a view per string.
+ */
+export function textViolation(frame: Buffer, start: number, end: number, what: string): ProtocolViolation | undefined {
+  let ascii = true
+  for (let i = start; i < end; i++) {
+    const byte = frame[i] as number
+    if (byte === 0) return malformed(`${what} contains U+0000`)
+    if (byte > 0x7f) ascii = false
+  }
+  return ascii || isUtf8(frame.subarray(start, end)) ? undefined : malformed(`${what} is not well-formed UTF-8`)
+}
+
+/** SUBSCRIBE's packet id and properties: its filters are checked as they are decoded (`SubscribeFilters`). */
+function checkSubscribeHead(walk: Walk, version: number): void {
   walk.int16()
-  if (version === 5) walk.properties(subscribe ? 'subscribe' : 'unsubscribe')
+  if (version === 5) walk.properties('subscribe')
+}
+
+function checkUnsubscribe(walk: Walk, version: number): void {
+  walk.int16()
+  if (version === 5) walk.properties('unsubscribe')
   while (walk.pos < walk.end) {
     // [MQTT-4.7.3-1] a topic filter is at least one character long
     if (walk.text('topic filter') === 0) throw new Stop(malformed('empty topic filter'))
-    if (subscribe) walk.byte()
   }
 }
 

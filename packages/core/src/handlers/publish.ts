@@ -157,40 +157,45 @@ function accept(ctx: BrokerContext, connection: Connection, message: Message, pa
 
 function route(ctx: BrokerContext, connection: Connection, message: Message, packetId: number, done: () => void): void {
   const qos = message.qos
-  ctx.distributor.route(message, connection.client, (error) => {
+  ctx.distributor.route(message, connection.client, (error, own) => {
+    // The publisher's own copy goes after its ack and before its next packet is handled, so its order holds.
+    const finish = own === null ? done : (): void => {
+      ctx.distributor.deliverOwn(message, own, connection)
+      done()
+    }
     if (error) {
       ctx.logger.error({ clientId: connection.client.id, err: error, topic: message.topic }, 'message could not be stored')
       // Not acknowledged: the client still owns the message and will resend it.
       if (connection.protocolVersion === 5 && qos > 0) acknowledge(connection, qos, packetId, ReasonCode.UnspecifiedError)
       else if (qos > 0) connection.close('store-failed')
-      done()
+      finish()
       return
     }
     // MQTT 5: 0x10 tells the publisher nobody was subscribed (a hint; the message was accepted)
     const code = qos > 0 && connection.protocolVersion === 5 && ctx.router.match(message.topic).length === 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success
     if (qos !== 2) {
       acknowledge(connection, qos, packetId, code)
-      done()
+      finish()
       return
     }
     const session = connection.session
-    if (!session) return done()
+    if (!session) return finish()
     session.incoming.add(packetId)
     if (!session.persistent) {
       acknowledge(connection, 2, packetId, code)
-      done()
+      finish()
       return
     }
     // Stored before PUBREC, so a resend after a broker crash is still recognised as a duplicate.
     ctx.persistence.incomingAdd(connection.client.id, packetId).then(
       () => {
         acknowledge(connection, 2, packetId, code)
-        done()
+        finish()
       },
       (storeError: unknown) => {
         ctx.logger.error({ clientId: connection.client.id, err: storeError }, 'inbound QoS 2 state could not be stored')
         acknowledge(connection, 2, packetId, code)
-        done()
+        finish()
       },
     )
   }, connection)

@@ -1,7 +1,8 @@
-import type { ISubscribePacket, ISubscription } from 'mqtt-packet'
+import type { ISubscription } from 'mqtt-packet'
 import type { Connection } from '../connection/connection.js'
+import type { SubscribeRequest } from '../connection/subscription-packets.js'
 import type { PacketHandler } from './handler.js'
-import { ReasonCode, malformed, protocolError } from '../errors.js'
+import { ProtocolViolation, ReasonCode, malformed, protocolError } from '../errors.js'
 import { denialOf, denialReason, runChainAsync } from '../hooks/hook-runner.js'
 import type { SubscribeVerdict } from '../hooks/hook-types.js'
 import { isSharedFilter, topicFilterProblem } from '../topic/topic-rules.js'
@@ -13,7 +14,34 @@ import type { QoS, RetainHandling, Subscription } from '../types.js'
  * length. Slices are timed rather than counted because a filter's cost varies (hooks, a cold JIT, a loaded CPU).
  */
 const SLICE_MS = 2
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+/** Steps (filters read, granted or answered with retained messages) between two looks at the clock, which costs more than reading a filter. */
+const STEPS_PER_LOOK = 8
+
+/** The slices of one SUBSCRIBE: `due` says when the current one is used up, `next` waits for the next turn. */
+class Slices {
+  private started = performance.now()
+  private steps = 0
+
+  get due(): boolean {
+    return ++this.steps % STEPS_PER_LOOK === 0 && performance.now() - this.started > SLICE_MS
+  }
+
+  async next(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve))
+    this.started = performance.now()
+  }
+}
+
+/** Reads every filter of the packet into `request.subscriptions`; a violation refuses the whole packet. */
+async function readFilters(request: SubscribeRequest, slices: Slices): Promise<ProtocolViolation | undefined> {
+  for (;;) {
+    if (slices.due) await slices.next()
+    const next = request.filters.next()
+    if (next === null) return undefined
+    if (next instanceof ProtocolViolation) return next
+    request.subscriptions.push(next)
+  }
+}
 
 /** SUBACK failure code: 0x80 in 3.1.1, the specific reason in 5.0. */
 function failureCode(connection: Connection, reasonCode: number): number {
@@ -81,35 +109,28 @@ function subscriptionFrom(connection: Connection, requested: ISubscription, iden
  * stored, acknowledged with SUBACK, then matching retained messages are sent.
  */
 export const handleSubscribe: PacketHandler = (ctx, connection, packet, done) => {
-  const subscribe = packet as ISubscribePacket
+  const subscribe = packet as SubscribeRequest
   const session = connection.session
   if (!session) return done()
-  if (subscribe.subscriptions.length === 0) {
-    connection.fail(malformed('SUBSCRIBE without topic filters')) // [MQTT-3.8.3-3]
-    return done()
-  }
   const identifier = subscribe.properties?.subscriptionIdentifier
-  if (connection.protocolVersion === 5) {
-    for (const requested of subscribe.subscriptions) {
-      if (requested.nl && isSharedFilter(requested.topic)) {
-        connection.fail(protocolError('No Local on a shared subscription')) // [MQTT-3.8.3-4]
-        return done()
-      }
-    }
-  }
   const run = async (): Promise<void> => {
+    // Every filter is read and checked before any is granted: a malformed one refuses the whole packet.
+    const slices = new Slices()
+    const violation = await readFilters(subscribe, slices)
+    if (!connection.isOpen) return
+    if (violation) return connection.fail(violation)
+    if (subscribe.subscriptions.length === 0) return connection.fail(malformed('SUBSCRIBE without topic filters')) // [MQTT-3.8.3-3]
+    if (connection.protocolVersion === 5 && subscribe.subscriptions.some((requested) => requested.nl && isSharedFilter(requested.topic))) {
+      return connection.fail(protocolError('No Local on a shared subscription')) // [MQTT-3.8.3-4]
+    }
     const codes: number[] = []
     const accepted: Subscription[] = []
     const retainedFor: Subscription[] = []
     const reasons: string[] = []
     // A filter repeated with the same options in one SUBSCRIBE is granted once: the copies get its code.
     const handled = new Map<string, { options: number; code: number }>()
-    let sliceStart = performance.now()
     for (const requested of subscribe.subscriptions) {
-      if (performance.now() - sliceStart > SLICE_MS) {
-        await nextTurn()
-        sliceStart = performance.now()
-      }
+      if (slices.due) await slices.next()
       const options = optionsByte(requested)
       const earlier = handled.get(requested.topic)
       if (earlier !== undefined && earlier.options === options) {
@@ -141,12 +162,8 @@ export const handleSubscribe: PacketHandler = (ctx, connection, packet, done) =>
     const reason = connection.protocolVersion === 5 && reasons.length > 0 ? reasons.join('; ') : undefined
     connection.writePacket({ cmd: 'suback', messageId: subscribe.messageId ?? 0, granted: codes, ...connection.reasonProperties(reason) })
     if (accepted.length > 0) ctx.events.emit('subscribed', connection.client, accepted)
-    sliceStart = performance.now()
     for (const subscription of retainedFor) {
-      if (performance.now() - sliceStart > SLICE_MS) {
-        await nextTurn()
-        sliceStart = performance.now()
-      }
+      if (slices.due) await slices.next()
       const ids = subscription.subscriptionIdentifier === undefined ? undefined : [subscription.subscriptionIdentifier]
       for (const message of await ctx.persistence.retainedMatch(subscription.filter)) {
         // A large retained set must not overrun the socket (where QoS 0 would be dropped): keep pace with it.

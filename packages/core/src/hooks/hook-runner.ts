@@ -83,12 +83,12 @@ export function runChainAsync<F, R>(chain: readonly F[], invoke: (hook: F) => Ho
   return new Promise((resolve, reject) => runChain(chain, invoke, (error, answer) => (error ? reject(error) : resolve(answer))))
 }
 
-/** Reads a verdict: undefined/true allow; false or a Denial deny (with its reason code, if any). */
 /** The text a denial gave (`{ ok: false, reason }`), if any. */
 export function denialReason(verdict: unknown): string | undefined {
   return typeof verdict === 'object' && verdict !== null && (verdict as { ok?: unknown }).ok === false ? (verdict as { reason?: string }).reason : undefined
 }
 
+/** Reads a verdict: undefined/true allow; false or a Denial deny (with its reason code, if any). */
 export function denialOf(verdict: unknown, fallbackCode: number): number | undefined {
   if (verdict === false) return fallbackCode
   if (typeof verdict === 'object' && verdict !== null && (verdict as { ok?: unknown }).ok === false) {

@@ -8,16 +8,25 @@ import type {
   WillRecord,
 } from './persistence.js'
 import { RetainedTree } from './retained-tree.js'
+import { payloadLength } from '../connection/split-payload.js'
 
 /** One client's queue: a Map keeps insertion order and finds an entry by message id in O(1). */
 class OutboundQueue {
   readonly byMessageId = new Map<string, OutboundEntry>()
   readonly byPacketId = new Map<number, string>()
+  /** Payload bytes of every entry (what `byteLimit` bounds). */
+  bytes = 0
+
+  add(messageId: string, entry: OutboundEntry): void {
+    this.byMessageId.set(messageId, entry)
+    this.bytes += payloadLength(entry.message)
+  }
 
   delete(messageId: string): void {
     const entry = this.byMessageId.get(messageId)
     if (!entry) return
     this.byMessageId.delete(messageId)
+    this.bytes -= payloadLength(entry.message)
     if (entry.packetId !== undefined && this.byPacketId.get(entry.packetId) === messageId) this.byPacketId.delete(entry.packetId)
   }
 
@@ -26,9 +35,15 @@ class OutboundQueue {
     for (const [messageId, entry] of this.byMessageId) {
       if (entry.state !== 'queued') continue
       this.byMessageId.delete(messageId)
+      this.bytes -= payloadLength(entry.message)
       return true
     }
     return false
+  }
+
+  /** Whether a message of `size` payload bytes fits under both bounds. */
+  fits(size: number, limit: number | undefined, byteLimit: number | undefined): boolean {
+    return (limit === undefined || this.byMessageId.size < limit) && (byteLimit === undefined || this.bytes + size <= byteLimit)
   }
 }
 
@@ -149,26 +164,43 @@ export class MemoryPersistence implements Persistence {
     }))
   }
 
-  async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest = false): Promise<string[]> {
+  async outboundEnqueue(
+    targets: OutboundTarget[],
+    message: Message,
+    limit?: number,
+    dropOldest = false,
+    byteLimit?: number,
+  ): Promise<string[]> {
     const messageId = messageIdOf(message)
-    const full: string[] = []
+    const size = payloadLength(message)
+    const lost: string[] = []
     for (const target of targets) {
       let queue = this.outbound.get(target.clientId)
       if (queue?.byMessageId.has(messageId)) continue
-      if (limit !== undefined && (queue?.byMessageId.size ?? 0) >= limit) {
-        full.push(target.clientId)
-        if (!dropOldest || !queue?.dropOldestQueued()) continue
+      if (byteLimit !== undefined && size > byteLimit) {
+        lost.push(target.clientId)
+        continue
       }
       if (!queue) {
         queue = new OutboundQueue()
         this.outbound.set(target.clientId, queue)
       }
+      let room = queue.fits(size, limit, byteLimit)
+      while (!room) {
+        lost.push(target.clientId)
+        if (!dropOldest || !queue.dropOldestQueued()) break
+        room = queue.fits(size, limit, byteLimit)
+      }
+      if (!room) {
+        if (queue.byMessageId.size === 0) this.outbound.delete(target.clientId)
+        continue
+      }
       const entry: OutboundEntry = { message, qos: target.qos, state: 'queued' }
       if (target.subscriptionIdentifiers !== undefined) entry.subscriptionIdentifiers = [...target.subscriptionIdentifiers]
       if (target.retain !== undefined) entry.retain = target.retain
-      queue.byMessageId.set(messageId, entry)
+      queue.add(messageId, entry)
     }
-    return full
+    return lost
   }
 
   async outboundSent(clientId: string, messageId: string, packetId: number): Promise<void> {

@@ -94,12 +94,14 @@ export interface Persistence {
 
   /**
    * Appends one message to the queues of many clients at once (one round trip where the backend allows).
-   * A queue already holding `limit` entries is full: without `dropOldest` it does not take the message;
-   * with `dropOldest` its oldest 'queued' entry (never one in flight) is removed to make room, and a queue
-   * with nothing left to drop refuses the message as before.
-   * Returns the ids of the clients that lost a message either way.
+   * A queue is full for the message when it already holds `limit` entries, or when the payload bytes of its
+   * entries (sent and released ones included) plus the message's would exceed `byteLimit`. Without `dropOldest`
+   * a full queue does not take the message; with `dropOldest` its oldest 'queued' entries (never one in flight)
+   * are removed one by one until the message fits, and a queue with nothing left to drop refuses it as well.
+   * A message whose payload alone exceeds `byteLimit` is refused without dropping anything.
+   * Returns one client id per message lost (refused or dropped): an id repeats when several went.
    */
-  outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest?: boolean): Promise<string[]>
+  outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest?: boolean, byteLimit?: number): Promise<string[]>
   /** Marks the entry for `messageId` as sent with `packetId`. */
   outboundSent(clientId: string, messageId: string, packetId: number): Promise<void>
   /** PUBREC received: the entry with `packetId` becomes 'released' (its message body may be dropped). */

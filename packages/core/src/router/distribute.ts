@@ -28,7 +28,18 @@ export interface SessionLookup {
   readonly offline: OfflineTally
 }
 
-type Done = (error: Error | null) => void
+/**
+ * The publisher's own copy of its message (it subscribes to the topic it published on): the caller delivers it
+ * with `deliverOwn` after acknowledging the PUBLISH, as peers do, so the ack never trails the echo.
+ */
+export interface OwnCopy {
+  readonly session: Session
+  readonly qos: QoS
+  readonly retain: boolean
+  readonly subscriptionIdentifiers: number[] | undefined
+}
+
+type Done = (error: Error | null, own: OwnCopy | null) => void
 
 function deliveryFor(entry: RouteEntry, message: Message): Delivery | null {
   const sub = entry.subscription
@@ -94,14 +105,17 @@ export class Distributor {
 
   /**
    * Routes one accepted message: the retained store, every matching session (live ones get it now,
-   * offline persistent ones through the store), in-process listeners, then the `published` hook.
+   * offline persistent ones through the store), in-process listeners, then the `published` event and hook.
    * `done` fires once everything that must be durable before the publisher's ack is stored.
    * A connected session that took the message over its bound holds `holder` (the publisher) back until it has room:
-   * the message itself is never dropped for a subscriber that keeps up.
+   * the message itself is never dropped for a subscriber that keeps up. A client publisher that also subscribes
+   * gets its own copy through `done` instead, to deliver once it is acknowledged.
    */
   route(message: Message, publisher: ClientInfo | null, done: Done, holder?: Holdable): void {
     const core = this.core
     const sessions = this.sessions
+    const ownId = publisher !== null && holder !== undefined ? publisher.id : undefined
+    let own: OwnCopy | null = null
     const entries = core.router.match(message.topic)
     // The broker's own $SYS updates routinely go to nobody: only application messages count as dropped.
     if (entries.length === 0 && message.topic.charCodeAt(0) !== 36) core.stats.dropped.noSubscribers++
@@ -118,6 +132,7 @@ export class Distributor {
       const session = sessions.live(delivery.clientId)
       if (session) {
         if (session.persistent && delivery.qos > 0) (deferred ??= []).push([session, delivery])
+        else if (delivery.clientId === ownId) own = ownCopy(session, delivery)
         else if (!session.deliver(message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers)) (full ??= []).push(session)
         return
       }
@@ -171,8 +186,23 @@ export class Distributor {
     }
 
     const forwards = remote as Map<string, Delivery[]> | null
-    if (forwards && core.cluster) for (const [node, list] of forwards) core.cluster.forward(node, message, list)
+    if (forwards && core.cluster) for (const [node, list] of forwards) core.cluster.forward(node, message, list, holder)
 
+    // [MQTT-3.3.1-5] store (or with an empty payload, clear [MQTT-3.3.1-10]) the retained message
+    const retained = message.retain && core.options.retainAvailable ? storeRetained(core, message) : null
+    const waiting = deferred as Array<[Session, Delivery]> | null
+    const queued = this.enqueue(message, offlineTargets, waiting)
+    if (waiting) {
+      for (const [session, d] of waiting) {
+        if (d.clientId === ownId) own = ownCopy(session, d)
+        else if (!session.deliver(message, d.qos, d.retain, d.subscriptionIdentifiers)) (full ??= []).push(session)
+      }
+    }
+    const heldBy = full as Session[] | null
+    if (heldBy !== null && holder !== undefined) for (const session of heldBy) session.holdPublisher(holder)
+
+    // Every session connected here has the message by now (sent or queued), except a subscribing publisher's own
+    // copy, which follows its acknowledgement; the store writes may still be running.
     core.events.emit('published', message, publisher)
     const publishedHooks = core.hooks.published
     if (publishedHooks.length > 0) {
@@ -181,29 +211,27 @@ export class Distributor {
       })
     }
 
-    // [MQTT-3.3.1-5] store (or with an empty payload, clear [MQTT-3.3.1-10]) the retained message
-    const retained = message.retain && core.options.retainAvailable ? storeRetained(core, message) : null
-    const waiting = deferred as Array<[Session, Delivery]> | null
-    const queued = this.enqueue(message, offlineTargets, waiting)
-    if (waiting) {
-      for (const [session, d] of waiting) {
-        if (!session.deliver(message, d.qos, d.retain, d.subscriptionIdentifiers)) (full ??= []).push(session)
-      }
-    }
-    const heldBy = full as Session[] | null
-    if (heldBy !== null && holder !== undefined) for (const session of heldBy) session.holdPublisher(holder)
+    const copy = own as OwnCopy | null
     if (retained === null && queued === null) {
-      done(null)
+      done(null, copy)
       return
     }
     Promise.all([retained, queued]).then(
-      () => done(null),
-      (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
+      () => done(null, copy),
+      (error: unknown) => done(error instanceof Error ? error : new Error(String(error)), copy),
     )
   }
 
-  /** Cluster: deliveries another node routed to sessions connected here. */
-  deliverRemote(message: Message, deliveries: RemoteDelivery[]): void {
+  /** Delivers the publisher's own copy that `route` handed back, holding the publisher if its own queue is full. */
+  deliverOwn(message: Message, own: OwnCopy, holder: Holdable): void {
+    if (!own.session.deliver(message, own.qos, own.retain, own.subscriptionIdentifiers)) own.session.holdPublisher(holder)
+  }
+
+  /**
+   * Cluster: deliveries node `from` routed to sessions connected here. A session that takes one over its bound holds
+   * that node's senders back, as a local publisher would be: the message is kept, and the publishers there wait.
+   */
+  deliverRemote(message: Message, deliveries: RemoteDelivery[], from: string): void {
     const core = this.core
     let durable: Array<[Session, RemoteDelivery]> | null = null
     let absent: RemoteDelivery[] | null = null
@@ -213,16 +241,17 @@ export class Distributor {
         if (delivery.qos > 0) (absent ??= []).push(delivery)
       } else if (session.persistent && delivery.qos > 0) {
         ;(durable ??= []).push([session, delivery])
-      } else {
-        session.deliver(message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers)
+      } else if (!session.deliver(message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers)) {
+        this.holdSenders(session, from)
       }
     }
     const live = durable as Array<[Session, RemoteDelivery]> | null
     if (live) {
-      // As for local deliveries: the enqueue is issued before the sessions' own writes. A message another node
-      // acknowledged is never dropped for a connected session that holds publishers: it is kept over the bound.
+      // As for local deliveries: the enqueue is issued before the sessions' own writes.
       this.enqueue(message, null, live)?.catch((error: unknown) => reportStoreError(core, error))
-      for (const [session, d] of live) session.deliver(message, d.qos, d.retain, d.subscriptionIdentifiers)
+      for (const [session, d] of live) {
+        if (!session.deliver(message, d.qos, d.retain, d.subscriptionIdentifiers)) this.holdSenders(session, from)
+      }
     }
     const gone = absent as RemoteDelivery[] | null
     if (gone) {
@@ -234,44 +263,60 @@ export class Distributor {
     }
   }
 
+  private holdSenders(session: Session, from: string): void {
+    const cluster = this.core.cluster
+    if (cluster) session.holdPublisher(cluster.senders(from, session.clientId))
+  }
+
   /**
-   * Asks the store to queue `message` for persistent sessions: offline ones and connected ones that drop within the
-   * queue bound, connected ones that hold publishers without it (holding their publishers is their bound).
-   * Resolves once stored; null when there was nothing to store.
+   * Asks the store to queue `message` for persistent sessions: offline ones within the queue bound (count and
+   * bytes), connected ones that drop within the count bound (their in-memory queue counts entries only, so the
+   * store must not refuse what it keeps), connected ones that hold publishers without it (holding their
+   * publishers is their bound). Resolves once stored; null when there was nothing to store.
    */
   private enqueue(message: Message, offline: OutboundTarget[] | null, live: ReadonlyArray<readonly [Session, OutboundTarget]> | null): Promise<unknown> | null {
-    let bounded = offline !== null && offline.length > 0 ? offline : null
+    let dropping: OutboundTarget[] | null = null
     let held: OutboundTarget[] | null = null
     if (live) {
       for (const [session, target] of live) {
         if (session.holdsPublishers) (held ??= []).push(target)
-        else (bounded ??= []).push(target)
+        else (dropping ??= []).push(target)
       }
     }
-    if (bounded === null && held === null) return null
+    const away = offline !== null && offline.length > 0 ? offline : null
+    if (away === null && dropping === null && held === null) return null
     const core = this.core
     message.id ??= core.nextMessageId()
-    const { persistence, options, stats } = core
+    const { persistence, options } = core
     const tally = this.sessions.offline
     const size = payloadLength(message)
-    if (offline !== null) for (const target of offline) tally.queued(target.clientId, size)
-    let queued: Promise<unknown> | null = null
-    if (bounded !== null) {
-      const dropOld = options.queueFullPolicy === 'drop-old'
-      queued = persistence.outboundEnqueue(bounded, message, options.maxQueued, dropOld).then((dropped) => {
-        if (dropped.length > 0) {
-          stats.messagesDropped += dropped.length
-          stats.dropped.queueFull += dropped.length
-          for (const clientId of dropped) tally.refused(clientId, size, dropOld)
-        }
-      })
-    }
-    if (held !== null) {
-      const unbounded = persistence.outboundEnqueue(held, message)
-      queued = queued === null ? unbounded : Promise.all([queued, unbounded])
-    }
-    return queued
+    if (away !== null) for (const target of away) tally.queued(target.clientId, size)
+    const byteLimit = options.maxQueuedBytes === 0 ? undefined : options.maxQueuedBytes
+    const writes: Array<Promise<unknown>> = []
+    if (away !== null && dropping !== null && byteLimit === undefined) away.push(...dropping)
+    else if (dropping !== null) writes.push(this.bounded(dropping, message, undefined))
+    if (away !== null) writes.push(this.bounded(away, message, byteLimit))
+    if (held !== null) writes.push(persistence.outboundEnqueue(held, message))
+    return writes.length === 1 ? (writes[0] as Promise<unknown>) : Promise.all(writes)
   }
+
+  /** Queues within `maxQueued` (and `byteLimit`), counting what the store refused or dropped. */
+  private bounded(targets: OutboundTarget[], message: Message, byteLimit: number | undefined): Promise<void> {
+    const { persistence, options, stats } = this.core
+    const tally = this.sessions.offline
+    const dropOld = options.queueFullPolicy === 'drop-old'
+    const size = payloadLength(message)
+    return persistence.outboundEnqueue(targets, message, options.maxQueued, dropOld, byteLimit).then((lost) => {
+      if (lost.length === 0) return
+      stats.messagesDropped += lost.length
+      stats.dropped.queueFull += lost.length
+      for (const clientId of lost) tally.refused(clientId, size, dropOld)
+    })
+  }
+}
+
+function ownCopy(session: Session, delivery: Delivery): OwnCopy {
+  return { session, qos: delivery.qos, retain: delivery.retain, subscriptionIdentifiers: delivery.subscriptionIdentifiers }
 }
 
 function callListener(core: BrokerCore, entry: RouteEntry, message: Message): void {

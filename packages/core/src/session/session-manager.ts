@@ -2,10 +2,12 @@ import type { Connection } from '../connection/connection.js'
 import { type BrokerCore, reportStoreError } from '../core.js'
 import { ReasonCode } from '../errors.js'
 import type { ProtocolVersion } from '../types.js'
+import { ClientTimers } from './client-timers.js'
 import type { OfflineTally } from './offline-tally.js'
 import { Session } from './session.js'
 import type { SessionRegistry } from './session-registry.js'
 import { SessionStore } from './session-store.js'
+import { deleteStoredSession, dropSubscriptions } from './stored-session.js'
 import type { Wills } from './wills.js'
 
 export interface OpenRequest {
@@ -17,23 +19,21 @@ export interface OpenRequest {
   protocolVersion: ProtocolVersion
 }
 
+/** The session expiry interval that means "never expires". */
 const NEVER = 0xffffffff
-/** setTimeout's ceiling (~24.8 days): longer expiries are re-armed in steps. */
-const MAX_TIMER = 2_147_483_647
-/** Store queues counted at once after start: the count must not crowd out the clients' own store traffic. */
-const RECOUNT_CONCURRENCY = 8
 
 /**
  * Owns sessions over their lifetime: creating, resuming and taking them over on CONNECT, keeping or
- * ending them when the connection goes (handing the will to `Wills`), expiring offline ones, and the cluster's
- * take-overs. Live sessions are in memory (`SessionRegistry`); an offline persistent session lives only in the
- * persistence adapter.
+ * ending them when the connection goes (handing the will to `Wills`), expiring offline ones, and letting a client go
+ * to the cluster node that takes it over. Live sessions are in memory (`SessionRegistry`); an offline persistent
+ * session lives only in the persistence adapter. Sessions found in the store at start or left by a dead node are
+ * `SessionRecovery`'s.
  */
 export class SessionManager {
   /** Connected clients by client id. */
   readonly online: Map<string, Connection>
   private readonly sessions: Map<string, Session>
-  private readonly expiryTimers = new Map<string, NodeJS.Timeout>()
+  private readonly expiry = new ClientTimers()
   private readonly flushing = new Map<string, Promise<void>>()
   private readonly locks = new Map<string, Promise<unknown>>()
 
@@ -89,7 +89,7 @@ export class SessionManager {
     }
     // Across nodes: the node holding the client lets go (and flushes its state) before we read the store.
     if (this.ctx.cluster) await this.ctx.cluster.claim(clientId)
-    this.cancelExpiry(clientId)
+    this.expiry.clear(clientId)
     this.offline.remove(clientId)
     // [MQTT-3.1.2-8] a new connection for the client id within the will delay cancels the will, whether or
     // not it starts clean
@@ -101,12 +101,9 @@ export class SessionManager {
     // [MQTT-3.1.2-6] a live session that was to end with its connection (clean, expiry 0) ended when that
     // connection was taken over: nothing of it is resumed, whatever this CONNECT asks
     if (request.clean || (session !== undefined && !session.persistent)) {
-      if (session) this.dropSubscriptions(session.clientId, [...session.subscriptions.keys()])
+      if (session) dropSubscriptions(this.ctx, session.clientId, [...session.subscriptions.keys()])
       session = undefined
-      if (await persistence.sessionGet(clientId)) {
-        this.dropSubscriptions(clientId, (await persistence.subscriptionsGet(clientId)).map((s) => s.filter))
-        await persistence.sessionDelete(clientId)
-      }
+      if (await persistence.sessionGet(clientId)) await deleteStoredSession(this.ctx, clientId)
     } else if (session) {
       present = true
     } else if (await persistence.sessionGet(clientId)) {
@@ -174,7 +171,7 @@ export class SessionManager {
         sessionContinues = true
         this.keepOffline(session)
       } else {
-        this.dropSubscriptions(clientId, [...session.subscriptions.keys()])
+        dropSubscriptions(this.ctx, clientId, [...session.subscriptions.keys()])
         // Persistent until now (v5 DISCONNECT set expiry 0), or recorded for the cluster: the stored copy ends with it,
         // before another node taking the client over reads the store.
         if (session.store || this.ctx.cluster) this.track(clientId, this.ctx.persistence.sessionDelete(clientId))
@@ -205,7 +202,7 @@ export class SessionManager {
     const flushed = (session.store ? session.store.flushed() : Promise.resolve()).then(() => this.ctx.persistence.sessionSave(record))
     this.track(clientId, flushed)
     this.offline.wentOffline(clientId, [...session.inflight.values(), ...session.pending])
-    this.scheduleExpiry(clientId, session.expiryInterval * 1000)
+    this.expireAfter(clientId, session.expiryInterval * 1000)
   }
 
   /** Remembers a store write that a resumption of `clientId` (here or on another node) must wait for. */
@@ -220,24 +217,10 @@ export class SessionManager {
     })
   }
 
-  private scheduleExpiry(clientId: string, inMs: number): void {
+  /** Arms an offline session's expiry: after `inMs` it is discarded, unless its client comes back first. */
+  expireAfter(clientId: string, inMs: number): void {
     if (inMs >= NEVER * 1000) return
-    this.cancelExpiry(clientId)
-    const timer = setTimeout(() => {
-      this.expiryTimers.delete(clientId)
-      if (inMs > MAX_TIMER) this.scheduleExpiry(clientId, inMs - MAX_TIMER)
-      else void this.expire(clientId)
-    }, Math.min(inMs, MAX_TIMER))
-    timer.unref()
-    this.expiryTimers.set(clientId, timer)
-  }
-
-  private cancelExpiry(clientId: string): void {
-    const timer = this.expiryTimers.get(clientId)
-    if (timer) {
-      clearTimeout(timer)
-      this.expiryTimers.delete(clientId)
-    }
+    this.expiry.set(clientId, inMs, () => void this.expire(clientId))
   }
 
   /** The session's time is up: its state goes, and a will still waiting on its delay is published now. */
@@ -256,61 +239,12 @@ export class SessionManager {
     return this.exclusive(clientId, async () => {
       this.offline.remove(clientId)
       if (this.isOnline(clientId)) return false
-      this.cancelExpiry(clientId)
+      this.expiry.clear(clientId)
       this.wills.publishNow(clientId)
-      const persistence = this.ctx.persistence
-      const existed = (await persistence.sessionGet(clientId)) !== undefined
-      this.dropSubscriptions(clientId, (await persistence.subscriptionsGet(clientId)).map((s) => s.filter))
-      await persistence.sessionDelete(clientId)
+      const existed = (await this.ctx.persistence.sessionGet(clientId)) !== undefined
+      await deleteStoredSession(this.ctx, clientId)
       return existed
     })
-  }
-
-  /** Removes a session's subscriptions from the router (and from every other cluster node's). */
-  private dropSubscriptions(clientId: string, filters: string[]): void {
-    for (const filter of filters) {
-      this.ctx.router.remove(clientId, filter)
-      this.ctx.cluster?.announceUnsubscription(clientId, filter)
-    }
-  }
-
-  /**
-   * At start: loads stored subscriptions into the router, re-arms expiry of offline sessions, and
-   * publishes the wills of clients that were connected when the previous process died.
-   */
-  async restore(): Promise<void> {
-    const persistence = this.ctx.persistence
-    for (const { clientId, subscriptions } of await persistence.subscriptionsAll()) {
-      for (const subscription of subscriptions) this.ctx.router.add(clientId, subscription)
-    }
-    const now = Date.now()
-    // In a cluster, state recorded by a live node belongs to it; anything else is orphaned.
-    const live = new Set(this.ctx.cluster?.nodes() ?? [])
-    const records = await persistence.sessionList()
-    const held: string[] = []
-    for (const record of records) {
-      if (record.disconnectedAt === undefined && record.brokerId !== undefined && live.has(record.brokerId)) continue
-      if (record.expiryInterval === 0) {
-        this.dropSubscriptions(record.clientId, (await persistence.subscriptionsGet(record.clientId)).map((s) => s.filter))
-        await persistence.sessionDelete(record.clientId)
-        continue
-      }
-      const since = record.disconnectedAt ?? now
-      // A session stored under a longer (or no) cap expires by today's `maxSessionExpiryInterval`.
-      const expiry = Math.min(record.expiryInterval, this.ctx.options.maxSessionExpiryInterval)
-      this.scheduleExpiry(record.clientId, Math.max(0, since + expiry * 1000 - now))
-      // In a cluster an offline session counts on the node that last held it.
-      if (!this.ctx.cluster || record.brokerId === undefined || record.brokerId === this.ctx.id) held.push(record.clientId)
-    }
-    this.hold(held)
-    const sessionExpiry = new Map(records.map((r) => [r.clientId, r.expiryInterval]))
-    for (const will of await persistence.willList()) {
-      if (this.online.has(will.clientId) || (will.brokerId !== undefined && live.has(will.brokerId))) continue
-      // The previous process died with the client connected: its will delay starts now.
-      const delay = Math.min(will.delayInterval, sessionExpiry.get(will.clientId) ?? 0)
-      if (delay > 0) this.wills.delay(will.clientId, will.message, delay)
-      else this.wills.publish(will.clientId, will.message)
-    }
   }
 
   /** Cluster: another node took `clientId` over; the local connection goes and its state reaches the store. */
@@ -319,52 +253,9 @@ export class SessionManager {
     await this.flushing.get(clientId)
   }
 
-  /** Cluster: this node won the claim on a dead node's clients: their wills go out, their sessions go offline. */
-  async adoptOrphans(nodeId: string, clients: string[]): Promise<void> {
-    const persistence = this.ctx.persistence
-    const now = Date.now()
-    for (const clientId of clients) {
-      await this.exclusive(clientId, async () => {
-        if (this.isOnline(clientId)) return
-        const will = await persistence.willGet(clientId)
-        if (will && will.brokerId === nodeId) this.wills.publish(clientId, will.message)
-        const record = await persistence.sessionGet(clientId)
-        if (!record || record.brokerId !== nodeId) return
-        if (record.expiryInterval === 0) {
-          this.dropSubscriptions(clientId, (await persistence.subscriptionsGet(clientId)).map((s) => s.filter))
-          await persistence.sessionDelete(clientId)
-          return
-        }
-        await persistence.sessionSave({ ...record, disconnectedAt: now })
-        this.scheduleExpiry(clientId, record.expiryInterval * 1000)
-        this.hold([clientId])
-      }).catch((error: unknown) => this.storeError(error))
-    }
-  }
-
-  /**
-   * Offline sessions found in the store become this node's to count: at once in the session gauge, their queues
-   * in the background (a few store reads at a time, so that a large store does not hold the start up).
-   */
-  private hold(clientIds: string[]): void {
-    for (const clientId of clientIds) this.offline.hold(clientId)
-    let next = 0
-    const worker = async (): Promise<void> => {
-      // A broker closing (its store with it) stops counting: what is left is no one's concern any more.
-      while (next < clientIds.length && !this.ctx.closing) {
-        const clientId = clientIds[next++] as string
-        await this.offline.recount(clientId, () => this.ctx.persistence.outboundList(clientId)).catch((error: unknown) => {
-          if (!this.ctx.closing) this.storeError(error)
-        })
-      }
-    }
-    for (let i = 0; i < Math.min(RECOUNT_CONCURRENCY, clientIds.length); i++) void worker()
-  }
-
   /** Broker shutdown: every timer goes, so the process can exit. */
   stop(): void {
-    for (const timer of this.expiryTimers.values()) clearTimeout(timer)
-    this.expiryTimers.clear()
+    this.expiry.clearAll()
     this.wills.stop()
   }
 

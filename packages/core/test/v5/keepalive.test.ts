@@ -3,6 +3,9 @@ import { sleep } from '../helpers/clients.js'
 import { rawConnectV5 } from '../helpers/v5.js'
 import { startBroker } from '../helpers/start-broker.js'
 
+// What these tests check is real time passing: a client that pings at an interval below its keepalive stays
+// connected, so the pings are paced by the clock (the broker has no injectable clock).
+
 describe('MQTT 5 Server Keep Alive', () => {
   it('enforces the capped keepalive at 1.5 x Server Keep Alive, not the client value [MQTT-3.2.2-21] [MQTT-3.1.2-22]', async () => {
     const b = await startBroker({ maxKeepalive: 1 })

@@ -3,6 +3,9 @@ import { closesWithin, sleep, uniqueId } from '../helpers/clients.js'
 import { connectV5 } from '../helpers/v5.js'
 import { startBroker, type StartedBroker } from '../helpers/start-broker.js'
 
+// What these tests check is real time passing: the broker has no injectable clock, so they sleep past an interval of
+// one or two seconds (a bounded wait). Every other wait is on an event.
+
 async function goOffline(b: StartedBroker, clientId: string, topic: string) {
   const first = await connectV5(b.url, { clientId, clean: false, properties: { sessionExpiryInterval: 60 } })
   await first.client.subscribeAsync(topic, { qos: 1 })

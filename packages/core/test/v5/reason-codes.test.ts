@@ -134,15 +134,18 @@ describe('MQTT 5 DISCONNECT from the server', () => {
   })
 
   it('0x93 when a client sends more QoS 1 publishes than Receive Maximum while none is acknowledged yet (§3.3.4)', async () => {
-    // A slow authorizePublish keeps the first PUBACK from being sent while the next two arrive. (With an
-    // immediate PUBACK the server has acknowledged each before reading the next: no quota is exceeded, as in Mosquitto.)
-    const slow = () => new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 300))
-    const b = await startBroker({ receiveMaximum: 2, hooks: { authorizePublish: slow } })
+    // An authorizePublish held until the DISCONNECT keeps the first PUBACK from being sent while the next two arrive.
+    // (With an immediate PUBACK the server has acknowledged each before reading the next: no quota is exceeded, as in
+    // Mosquitto.)
+    let release = (): void => {}
+    const held = new Promise<undefined>((resolve) => (release = () => resolve(undefined)))
+    const b = await startBroker({ receiveMaximum: 2, hooks: { authorizePublish: () => held } })
     const { raw, connack } = await rawConnectV5(b.port)
     expect(connack.properties?.receiveMaximum).toBe(2)
     const bytes = Buffer.concat([1, 2, 3].map((id) => generate(publish('rm/t', 1, id), { protocolVersion: 5 })))
     raw.write(bytes)
     expect((await raw.next('disconnect')).reasonCode).toBe(0x93)
+    release()
     expect(await raw.closesWithin(2000)).toBe(true)
   })
 

@@ -33,6 +33,7 @@ describe('regressions (MQTT 5)', () => {
     await first.raw.closed
 
     await b.broker.publish({ topic: 'resume/expiry', payload: 'later', qos: 1 })
+    // Time passing is what is tested: the in-flight message's one second of life runs out while its client is away.
     await sleep(1200)
     const second = await rawConnectV5(b.port, session)
     expect(second.connack.sessionPresent).toBe(true)

@@ -3,6 +3,9 @@ import { closesWithin, sleep, uniqueId } from '../helpers/clients.js'
 import { connectV5, rawConnectV5, rawSubscribe } from '../helpers/v5.js'
 import { startBroker, type StartedBroker } from '../helpers/start-broker.js'
 
+// What these tests check is real time passing: the broker has no injectable clock, so they sleep past an interval of
+// one or two seconds (a bounded wait). Every other wait is on an event.
+
 /** Connects with Clean Start 0, subscribes `topic` at QoS 1 and disconnects normally. */
 async function leaveSession(b: StartedBroker, clientId: string, topic: string, sessionExpiryInterval: number | undefined) {
   const first = await connectV5(b.url, { clientId, clean: false, properties: sessionExpiryInterval === undefined ? {} : { sessionExpiryInterval } })

@@ -3,7 +3,7 @@ import type { Socket as DgramSocket } from 'node:dgram'
 import { Agent, createServer, type IncomingMessage, type ObserveReadStream, type OutgoingMessage, type Server } from 'coap'
 import { generate as generateCoap, parse as parseCoap, type ParsedPacket } from 'coap-packet'
 import type { Broker } from '@wren/core'
-import { udpAddress } from '@wren/gateway-kit'
+import { publishSysValues, reportGateway, udpAddress } from '@wren/gateway-kit'
 import { decodeContent } from '../codec/content.js'
 import { contentFormatNumber } from '../codec/content-format.js'
 import { parsePath } from '../codec/path.js'
@@ -98,7 +98,7 @@ export class Lwm2mGateway implements DeviceHost {
     this.server.on('error', (error: Error) => this.broker.logger.warn({ err: error }, 'lwm2m: socket error'))
     this.agent = new Agent({ socket })
     this.agent.on('error', (error: Error) => this.broker.logger.warn({ err: error }, 'lwm2m: socket error'))
-    this.unregister = reportTo(broker, this)
+    this.unregister = reportGateway(broker, gatewayStats(this), 'LwM2M')
     const sysInterval = options.sysInterval ?? 10
     if (sysInterval > 0) {
       const timer = setInterval(() => this.publishSys(), sysInterval * 1000)
@@ -436,19 +436,7 @@ export class Lwm2mGateway implements DeviceHost {
       ['responses/received', s.responsesReceived],
       ['notifications', s.notifications],
     ]
-    for (const [name, value] of values) {
-      this.broker.publish({ topic: `$SYS/broker/lwm2m/${name}`, payload: String(value), retain: true }).catch(() => {})
-    }
-  }
-}
-
-/** Registers the gateway's metrics with the broker; a second LwM2M gateway on one broker serves but is not reported. */
-function reportTo(broker: Broker, gateway: Lwm2mGateway): () => void {
-  try {
-    return broker.admin.register(gatewayStats(gateway))
-  } catch (error) {
-    broker.logger.warn({ err: error }, 'lwm2m: another LwM2M gateway reports for this broker: this one has no metrics')
-    return () => undefined
+    publishSysValues(this.broker, 'lwm2m', values)
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Socket as DgramSocket, RemoteInfo as DgramRemoteInfo } from 'node:dgram'
 import type { Broker } from '@wren/core'
-import { SessionBridge, udpAddress, type BridgeHandler } from '@wren/gateway-kit'
+import { publishSysValues, reportGateway, SessionBridge, udpAddress, type BridgeHandler } from '@wren/gateway-kit'
 import { MalformedDatagram, decodeDatagram } from '../codec/decode.js'
 import { encodeDatagram } from '../codec/encode.js'
 import { ReturnCode, TopicIdType, shortTopicName, type Connect, type Forwarder, type Publish, type SnMessage } from '../codec/messages.js'
@@ -85,7 +85,7 @@ export class MqttSnGateway implements SessionHost {
   ) {
     this.options = resolveOptions(options)
     this.predefinedIdSet = new Set(this.options.predefined.keys())
-    this.unregister = reportTo(broker, this)
+    this.unregister = reportGateway(broker, gatewayStats(this), 'MQTT-SN')
     socket.on('message', this.onMessage)
     // The host may close its socket first: the gateway then ends its clients' sessions instead of sending into it.
     socket.once('close', this.onSocketClosed)
@@ -392,19 +392,7 @@ export class MqttSnGateway implements SessionHost {
       ['publish/messages/rejected', s.publishesRejected],
       ['messages/dropped', s.messagesDropped],
     ]
-    for (const [name, value] of values) {
-      this.broker.publish({ topic: `$SYS/broker/mqtt-sn/${name}`, payload: String(value), retain: true }).catch(() => {})
-    }
-  }
-}
-
-/** Registers the gateway's metrics with the broker; a second gateway on one broker serves but is not reported. */
-function reportTo(broker: Broker, gateway: MqttSnGateway): () => void {
-  try {
-    return broker.admin.register(gatewayStats(gateway))
-  } catch (error) {
-    broker.logger.warn({ err: error }, 'mqtt-sn: another MQTT-SN gateway reports for this broker: this one has no metrics')
-    return () => undefined
+    publishSysValues(this.broker, 'mqtt-sn', values)
   }
 }
 

@@ -61,8 +61,19 @@ export type ResolvedMqttSnOptions = Required<Omit<MqttSnOptions, 'advertise' | '
     predefinedIds: ReadonlyMap<string, number>
   }
 
+/** The code of an `MqttSnOptionsError` (docs/errors.md): hosts switch on `error.code`. */
+export const MqttSnErrorCode = { OptionInvalid: 'WREN_MQTTSN_OPTION_INVALID' } as const
+
+export type MqttSnErrorCode = (typeof MqttSnErrorCode)[keyof typeof MqttSnErrorCode]
+
+/** A gateway option out of range: thrown by `attachMqttSn` before anything listens. */
+export class MqttSnOptionsError extends RangeError {
+  override name = 'MqttSnOptionsError'
+  readonly code = MqttSnErrorCode.OptionInvalid
+}
+
 function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTEGER, min = 1): number {
-  if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(`mqtt-sn option ${name} must be an integer from ${min} to ${max}, got ${value}`)
+  if (!Number.isInteger(value) || value < min || value > max) throw new MqttSnOptionsError(`mqtt-sn option ${name} must be an integer from ${min} to ${max}, got ${value}`)
   return value
 }
 
@@ -72,9 +83,9 @@ export function resolveOptions(options: MqttSnOptions): ResolvedMqttSnOptions {
   for (const [key, topic] of Object.entries(options.predefined ?? {})) {
     const id = Number(key)
     if (!Number.isInteger(id) || id < 0 || id > 0xffff || isReservedTopicId(id)) {
-      throw new RangeError(`mqtt-sn predefined topic id ${key} must be an integer from 1 to 65534`)
+      throw new MqttSnOptionsError(`mqtt-sn predefined topic id ${key} must be an integer from 1 to 65534`)
     }
-    if (typeof topic !== 'string' || topic === '') throw new RangeError(`mqtt-sn predefined topic id ${key} needs a topic name`)
+    if (typeof topic !== 'string' || topic === '') throw new MqttSnOptionsError(`mqtt-sn predefined topic id ${key} needs a topic name`)
     predefined.set(id, topic)
     predefinedIds.set(topic, id)
   }
