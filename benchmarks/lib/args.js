@@ -9,7 +9,8 @@ export const USAGE = `Usage: pnpm bench [--quick] [--runs N] [--brokers wren,aed
   --brokers     which brokers to compare (default: all installed): wren, aedes, mosquitto, and for the
                 persistent scenario only wren-sqlite, wren-redis, aedes-redis, mosquitto-persist; only when
                 named, for fan-in and fan-out: wren-cluster-1, wren-cluster-2 (the server's workers mode on Redis),
-                wren-metrics (with the Prometheus metrics read every second and the store timed)
+                wren-metrics (with the Prometheus metrics read every second and the store timed),
+                and in every scenario wren-young4 (V8's young generation capped as \`pnpm start\` does)
   --scenarios   variant id prefixes to run, e.g. fan-in,latency,payload-1KiB
   --out NAME    write results/NAME.md and NAME.json (default: latest, or quick with --quick)
   --cpu-prof    run Node brokers under --cpu-prof; profiles go to results/profiles/

@@ -13,6 +13,8 @@ const PERSISTENT_ONLY = ['persistent']
 // The standalone server and the cluster bus it loads, from the workspace: neither exports its package.json.
 const SERVER_CLI = here('../../packages/server/dist/cli.js')
 const CLUSTER_REDIS = here('../../packages/cluster-redis/dist/index.js')
+/** The V8 flag `pnpm start` gives the standalone server: a 4 MiB semi-space instead of V8's 16 MiB. */
+export const YOUNG_GENERATION_FLAG = '--max-semi-space-size=4'
 const workspaceVersion = (dir) => JSON.parse(readFileSync(here(`../../packages/${dir}/package.json`), 'utf8')).version
 
 function resolvable(specifier) {
@@ -105,10 +107,10 @@ const redisInstalled = () => existsSync(REDIS_SERVER)
  * the measurement's Redis (its cluster bus and, by default, its persistence). The kernel spreads the clients
  * over the workers, so with two a publisher and the subscriber often sit on different nodes.
  */
-const clusterArgv = (workers) => ({ port, nodeFlags, storeSpec }) => [
+const clusterArgv = (workers, cli) => ({ port, nodeFlags, storeSpec }) => [
   process.execPath,
   ...nodeFlags,
-  SERVER_CLI,
+  cli,
   '--host', '127.0.0.1',
   '--port', String(port),
   '--no-ws',
@@ -119,23 +121,26 @@ const clusterArgv = (workers) => ({ port, nodeFlags, storeSpec }) => [
   '--workers', String(workers),
 ]
 
-function clusterBroker(workers) {
+function clusterBroker(workers, baseline) {
+  const cli = baseline ? join(baseline, 'packages/server/dist/cli.js') : SERVER_CLI
   return {
-    name: `wren-cluster-${workers}`,
-    label: `Wren ${workers} worker${workers === 1 ? '' : 's'}`,
+    name: `wren-cluster-${workers}${baseline ? '-base' : ''}`,
+    label: `Wren ${workers} worker${workers === 1 ? '' : 's'}${baseline ? ' (baseline build)' : ''}`,
     store: 'Redis (cluster bus and persistence)',
     scenarios: ['fan-in', 'fan-out'],
     onRequest: true,
     install: 'pnpm --filter @wren/server... build; apt-get install redis-server',
-    isInstalled: () => existsSync(SERVER_CLI) && existsSync(CLUSTER_REDIS) && redisInstalled(),
+    isInstalled: () => existsSync(cli) && existsSync(CLUSTER_REDIS) && redisInstalled(),
     version: () =>
       `${wrenVersion()}, server ${workspaceVersion('server')}, cluster-redis ${workspaceVersion('cluster-redis')}, ${redisVersion()}`,
     services: redisStore,
     // Printed by the workers primary once every worker is listening and joined.
     readyLine: 'all workers started',
+    // Forking and joining the workers takes more than the default 10 s on a loaded machine.
+    startTimeoutMs: 60_000,
     // Subscriptions reach the other nodes through Redis pub/sub: publishing at once would race them.
     settleMs: 500,
-    argv: clusterArgv(workers),
+    argv: clusterArgv(workers, cli),
   }
 }
 
@@ -242,8 +247,21 @@ export const BROKERS = [
     version: () => `${wrenVersion()}, observability ${workspaceVersion('observability')}`,
     argv: ({ port, nodeFlags }) => [...nodeBroker('wren.js')({ port, nodeFlags, storeSpec: 'memory' }), 'metrics'],
   },
+  {
+    // What `pnpm start` runs: the same broker with V8's young generation capped (see docs/flow-control.md).
+    name: 'wren-young4',
+    label: 'Wren semi-space 4 MiB',
+    store: 'memory',
+    onRequest: true,
+    install: 'pnpm --filter @wren/core build',
+    isInstalled: () => resolvable('@wren/core'),
+    version: wrenVersion,
+    argv: ({ port, nodeFlags }) => nodeBroker('wren.js')({ port, nodeFlags: [YOUNG_GENERATION_FLAG, ...nodeFlags] }),
+  },
   clusterBroker(1),
   clusterBroker(2),
+  // WREN_BENCH_BASELINE=<another checkout, built>: the same cluster from that build, for before/after in one run.
+  ...(process.env.WREN_BENCH_BASELINE ? [clusterBroker(2, process.env.WREN_BENCH_BASELINE)] : []),
 ]
 
 /** Whether `broker` takes part in `variant` (see `scenarios` above). */

@@ -29,6 +29,7 @@ export async function measure({ broker, variant, run, nodeFlags = [] }) {
     const port = await freePort()
     running = await startBroker(broker.argv({ port, workDir, nodeFlags, storeSpec: services?.storeSpec }), port, {
       readyLine: broker.readyLine,
+      timeoutMs: broker.startTimeoutMs,
     })
     const job = { ...variant.job, settleMs: broker.settleMs ?? 0 }
     const result = await runGenerator(

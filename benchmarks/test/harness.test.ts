@@ -3,7 +3,8 @@
 // is not the subject.
 import { beforeAll, describe, expect, it } from 'vitest'
 import { assertBuilt } from '../../packages/core/test/helpers/built.js'
-import { BROKERS, runsVariant } from '../lib/brokers.js'
+import { readFileSync } from 'node:fs'
+import { BROKERS, runsVariant, YOUNG_GENERATION_FLAG } from '../lib/brokers.js'
 import { measure } from '../lib/harness.js'
 import { renderCharts, renderMarkdown, summarize } from '../lib/report.js'
 import { allVariants } from '../lib/scenarios.js'
@@ -21,6 +22,12 @@ describe('benchmark harness against Wren', () => {
 
   it('finds the built broker', () => {
     expect(wren.isInstalled(), 'build it first: pnpm --filter @wren/core build').toBe(true)
+  })
+
+  it('measures the young-generation cap that pnpm start gives the server', () => {
+    const start = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).scripts.start as string
+    expect(start).toContain(`node ${YOUNG_GENERATION_FLAG} packages/server/dist/cli.js`)
+    expect(BROKERS.find((b) => b.name === 'wren-young4')!.argv({ port: 1, nodeFlags: [] })).toContain(YOUNG_GENERATION_FLAG)
   })
 
   it('runs a tiny fan-in at QoS 0 and QoS 1 and reports every figure', async () => {

@@ -39,8 +39,10 @@ export class Forwarding {
 
   /** Sends what this tick forwarded (also on stop, before the connections close). */
   flush(): void {
+    // A message routed to several nodes is encoded for the first and copied into the others' frames.
+    const written = this.pending.size > 1 ? new Map<Message, Buffer>() : undefined
     for (const [nodeId, forwards] of this.pending) {
-      this.publish(nodeId, forwardsFrame(this.nodeId, forwards))
+      this.publish(nodeId, forwardsFrame(this.nodeId, forwards, written))
         .then((receivers) => {
           if (receivers === 0 && this.exactReceivers) for (const f of forwards) this.unheard(f.message, f.deliveries)
         })

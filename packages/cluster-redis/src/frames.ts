@@ -56,13 +56,17 @@ function propertiesJson(message: Message): string | undefined {
   return message.properties ? JSON.stringify(messageHeader(message).properties) : undefined
 }
 
-function forwardSize(forward: Forward, properties: string | undefined): number {
-  const { message, deliveries } = forward
-  let size = 1 + stringSize(message.topic) + 4 + message.payload.length + 2
+function messageSize(message: Message, properties: string | undefined): number {
+  let size = 1 + stringSize(message.topic) + 4 + message.payload.length
   if (message.id !== undefined) size += stringSize(message.id)
   if (message.origin !== undefined) size += stringSize(message.origin)
   if (message.expiresAt !== undefined) size += 8
   if (properties !== undefined) size += 4 + Buffer.byteLength(properties)
+  return size
+}
+
+function deliveriesSize(deliveries: readonly RemoteDelivery[]): number {
+  let size = 2
   for (const delivery of deliveries) {
     size += stringSize(delivery.clientId) + 1
     if (delivery.subscriptionIdentifiers) size += 1 + 4 * delivery.subscriptionIdentifiers.length
@@ -159,7 +163,7 @@ class Reader {
   }
 }
 
-function writeForward(out: Writer, { message, deliveries }: Forward, properties: string | undefined): void {
+function writeMessage(out: Writer, message: Message, properties: string | undefined): void {
   let flags = message.qos | (message.retain ? RETAIN : 0)
   if (message.id !== undefined) flags |= HAS_ID
   if (message.origin !== undefined) flags |= HAS_ORIGIN
@@ -173,6 +177,9 @@ function writeForward(out: Writer, { message, deliveries }: Forward, properties:
   if (properties !== undefined) out.text(properties)
   out.u32(message.payload.length)
   out.bytes(message.payload)
+}
+
+function writeDeliveries(out: Writer, deliveries: readonly RemoteDelivery[]): void {
   out.u16(deliveries.length)
   for (const delivery of deliveries) {
     const ids = delivery.subscriptionIdentifiers
@@ -221,16 +228,34 @@ function readForward(input: Reader): Forward {
   return { message, deliveries }
 }
 
-/** Every forward node `from` made to one node in one tick, in order: one buffer, written in one pass. */
-export function forwardsFrame(from: string, forwards: readonly Forward[]): Buffer {
-  const properties = forwards.map(({ message }) => propertiesJson(message))
+/**
+ * Every forward node `from` made to one node in one turn, in order: one buffer, written in one pass. With `written`
+ * (shared by the frames of one flush), a message already encoded for another node is copied from that frame
+ * rather than encoded again.
+ */
+export function forwardsFrame(from: string, forwards: readonly Forward[], written?: Map<Message, Buffer>): Buffer {
+  const known = forwards.map(({ message }) => written?.get(message))
+  const properties = forwards.map(({ message }, i) => (known[i] ? undefined : propertiesJson(message)))
   let size = 1 + stringSize(from) + 4
-  for (let i = 0; i < forwards.length; i++) size += forwardSize(forwards[i] as Forward, properties[i])
+  for (let i = 0; i < forwards.length; i++) {
+    const { message, deliveries } = forwards[i] as Forward
+    size += (known[i]?.length ?? messageSize(message, properties[i])) + deliveriesSize(deliveries)
+  }
   const out = new Writer(Buffer.allocUnsafe(size))
   out.u8(FrameKind.Forwards)
   out.string(from)
   out.u32(forwards.length)
-  for (let i = 0; i < forwards.length; i++) writeForward(out, forwards[i] as Forward, properties[i])
+  for (let i = 0; i < forwards.length; i++) {
+    const { message, deliveries } = forwards[i] as Forward
+    const encoded = known[i]
+    if (encoded) out.bytes(encoded)
+    else {
+      const start = out.pos
+      writeMessage(out, message, properties[i])
+      written?.set(message, out.buffer.subarray(start, out.pos))
+    }
+    writeDeliveries(out, deliveries)
+  }
   return out.buffer
 }
 

@@ -114,6 +114,22 @@ describe('backpressure across cluster nodes', () => {
     })
   }
 
+  it('two clients on two nodes flooding each other at QoS 1 past maxQueued do not deadlock', { timeout: 120_000 }, async () => {
+    const [a, b] = await twoNodes({ maxQueued: 20, maxInflight: 5, drainTimeout: 600_000 })
+    const onA = await connectClient(a.url)
+    const onB = await connectClient(b.url)
+    await onA.client.subscribeAsync('to/a', { qos: 1 })
+    await onB.client.subscribeAsync('to/b', { qos: 1 })
+    await knows(b, onA.client.options.clientId as string)
+    await knows(a, onB.client.options.clientId as string)
+    const count = 2000
+    const sent = [flood(onA.client, 'to/b', count).all, flood(onB.client, 'to/a', count).all]
+    const [atA, atB] = await Promise.all([received(onA, 'to/a', count), received(onB, 'to/b', count)])
+    await Promise.all(sent)
+    expect(numbers(atA)).toEqual(ordered(count))
+    expect(numbers(atB)).toEqual(ordered(count))
+  })
+
   it('a subscriber on B that never reads is disconnected after drainTimeout; the publisher on A and a reader on B get everything', { timeout: 120_000 }, async () => {
     const [a, b] = await twoNodes({ maxQueued: 100, drainTimeout: 2000, maxSocketBuffer: 64 * 1024 })
     const gone = new Promise<string>((resolve) => b.broker.on('clientDisconnected', (client, reason) => client.id === 'never-reads' && resolve(reason)))

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { ClusterHandlers, Message, RemoteDelivery, Subscription } from '@wren/core'
+import type { ClusterHandlers, Holdable, Message, RemoteDelivery, Subscription } from '@wren/core'
 import { startRedisServer, type RedisServer } from '../../persistence-redis/test/redis-server.js'
 import { type RedisClusterBus, type RedisClusterOptions, createRedisCluster } from '../src/index.js'
 
@@ -314,6 +314,46 @@ describe('lost subscription', () => {
     expect(b.seen.added[50]?.[0]).toBe('after')
     // Forwards meant for b during the gap went to the store: its client resumes from there.
     expect(b.seen.released).toEqual(['live-on-b'])
+  })
+})
+
+/** A publisher as the core holds one: counted holds. */
+class Publisher implements Holdable {
+  holds = 0
+  hold(): void {
+    this.holds++
+  }
+  release(): void {
+    this.holds--
+  }
+}
+
+describe('backpressure', () => {
+  it('a full session on one node holds the publishers of its messages on another until room, or until that node is gone', async () => {
+    const a = await startNode('a')
+    const b = await startNode('b', { redis: unreconnectable('full-b') })
+    const message: Message = { topic: 't', payload: Buffer.from('p'), qos: 1, retain: false }
+    const toSlow: RemoteDelivery[] = [{ clientId: 'slow', qos: 1, retain: false }]
+    const slowPublisher = new Publisher()
+    const otherPublisher = new Publisher()
+    const senders = b.bus.senders('a', 'slow')
+    senders.hold()
+    await after(b, a)
+    a.bus.forward('b', message, toSlow, slowPublisher)
+    a.bus.forward('b', message, toSlow, slowPublisher)
+    a.bus.forward('b', message, [{ clientId: 'fast', qos: 1, retain: false }], otherPublisher)
+    expect(slowPublisher.holds).toBe(1)
+    expect(otherPublisher.holds).toBe(0)
+    senders.release()
+    await after(b, a)
+    expect(slowPublisher.holds).toBe(0)
+    // Held again; then b dies holding it: a lets go once b is declared dead.
+    b.bus.senders('a', 'slow').hold()
+    await after(b, a)
+    a.bus.forward('b', message, toSlow, slowPublisher)
+    expect(slowPublisher.holds).toBe(1)
+    await cutOff('full-b')
+    await until(() => slowPublisher.holds === 0, 'a to let the publisher go when b is declared dead')
   })
 })
 

@@ -30,6 +30,18 @@ describe('cluster frames', () => {
     expect(decoded.forwards[1]!.message.payload.equals(full.payload)).toBe(true)
   })
 
+  it('copies a message already encoded for one node into the next node\'s frame, with that node\'s deliveries', () => {
+    const shared: Message = { id: 'x', topic: 'fan/out', payload: Buffer.from('both'), qos: 1, retain: false, properties: { contentType: 'a/b' } }
+    const only: Message = { topic: 'only/b', payload: Buffer.from('b'), qos: 0, retain: false }
+    const written = new Map<Message, Buffer>()
+    const toB = decodeFrame(forwardsFrame('a', [{ message: shared, deliveries: [{ clientId: 'on-b', qos: 1, retain: false }] }, { message: only, deliveries: [{ clientId: 'on-b', qos: 0, retain: false }] }], written))
+    const toC = decodeFrame(forwardsFrame('a', [{ message: shared, deliveries: [{ clientId: 'on-c', qos: 0, retain: true }] }], written))
+    if (toB.kind !== FrameKind.Forwards || toC.kind !== FrameKind.Forwards) throw new Error('not forwards')
+    expect(written.size).toBe(2)
+    expect(toB.forwards.map((f) => f.message)).toEqual([shared, only])
+    expect(toC.forwards).toEqual([{ message: shared, deliveries: [{ clientId: 'on-c', qos: 0, retain: true }] }])
+  })
+
   it('keeps the control frames: release and hold', () => {
     expect(decodeFrame(releaseFrame({ c: 'x', r: 7, n: 'node-a' }))).toEqual({ kind: FrameKind.Release, header: { c: 'x', r: 7, n: 'node-a' } })
     expect(decodeFrame(holdFrame({ n: 'node-b', c: 'slow', h: 1 }))).toEqual({ kind: FrameKind.Hold, header: { n: 'node-b', c: 'slow', h: 1 } })

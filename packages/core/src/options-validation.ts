@@ -37,6 +37,7 @@ export const BROKER_OPTION_RULES: { readonly [K in keyof BrokerOptions]-?: Optio
   // MQTT 3.1.1 §3.1.3.1: a server MUST allow client ids of 1 to 23 characters.
   maxClientIdLength: integer(23, 65_535),
   maxSubscriptionsPerClient: integer(1, ANY_COUNT),
+  maxSubscriptionBytesPerClient: integer(0, ANY_COUNT),
   maxConnections: integer(1, ANY_COUNT),
   maxQos: integer(0, 2),
   retainAvailable: { type: 'boolean' },

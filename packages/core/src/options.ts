@@ -76,6 +76,11 @@ export interface BrokerOptions {
   maxTopicLevels?: number
   maxClientIdLength?: number
   maxSubscriptionsPerClient?: number
+  /**
+   * UTF-8 bytes of topic filters one session may hold (with `maxSubscriptionsPerClient`, what its subscriptions
+   * cost in memory and in the store); a filter past it is refused (0x97; 3.1.1: 0x80). 0 = no cap. Default 4 MiB.
+   */
+  maxSubscriptionBytesPerClient?: number
   maxConnections?: number
   /** Highest QoS the broker grants/accepts. Default 2. */
   maxQos?: QoS
@@ -140,6 +145,7 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   maxTopicLevels: 128,
   maxClientIdLength: 65535,
   maxSubscriptionsPerClient: 10_000,
+  maxSubscriptionBytesPerClient: 4 * 1024 * 1024,
   maxConnections: 1_000_000,
   maxQos: 2,
   retainAvailable: true,

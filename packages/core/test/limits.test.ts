@@ -57,6 +57,25 @@ describe('maxSubscriptionsPerClient', () => {
   })
 })
 
+describe('maxSubscriptionBytesPerClient', () => {
+  it('refuses a filter that would take the bytes of the filters a client holds past the cap (0x80 / 0x97); replacing does not count, unsubscribing frees', async () => {
+    const b = await startBroker({ sysInterval: 0, maxSubscriptionBytesPerClient: 2500 })
+    const long = (name: string): string => `${name}/${'x'.repeat(998)}`
+    const v3 = await connectClient(b.url)
+    expect(await granted(v3, [long('a'), long('b'), long('c')])).toEqual([1, 1, 0x80])
+    expect(await granted(v3, [long('a'), 'short'])).toEqual([1, 1])
+    await v3.client.unsubscribeAsync(long('b'))
+    expect(await granted(v3, [long('c')])).toEqual([1])
+
+    const v5 = await connectClient(b.url, { protocolVersion: 5 })
+    expect(await granted(v5, [long('d'), long('e'), long('f')])).toEqual([1, 1, 0x97])
+    await b.broker.publish({ topic: long('f'), payload: 'not subscribed', qos: 1 })
+    await b.broker.publish({ topic: long('e'), payload: 'subscribed', qos: 1 })
+    expect((await v5.inbox.next()).payload.toString()).toBe('subscribed')
+    expect(v5.client.connected).toBe(true)
+  })
+})
+
 describe('maxPublishRate', () => {
   const RATE = 20
   const COUNT = 3 * RATE

@@ -11,7 +11,7 @@ export {
   type PersistenceSpec,
   type ServerConfig,
 } from './config.js'
-export { StartupError } from './config-error.js'
+export { ServerErrorCode, StartupError } from './config-error.js'
 export { openPersistence } from './persistence.js'
 export { createLogger } from './logger.js'
 export type { Listener, ListenerAddress } from './listeners/listener.js'

@@ -110,6 +110,7 @@ export const SETTINGS = {
   maxInflight: brokerOption('maxInflight', 'max-inflight', 'QoS 1/2 messages in flight to one client (default 100)'),
   maxPublishRate: brokerOption('maxPublishRate', 'max-publish-rate', 'PUBLISH packets per second and client; 0 = no limit (default 0)'),
   maxSubscriptions: brokerOption('maxSubscriptionsPerClient', 'max-subscriptions', 'subscriptions one client may hold (default 10000)'),
+  maxSubscriptionBytes: brokerOption('maxSubscriptionBytesPerClient', 'max-subscription-bytes', 'bytes of topic filters one client may hold; 0 = no cap (default 4194304)'),
   connectTimeout: brokerOption('connectTimeout', 'connect-timeout', 'milliseconds a new connection has to send CONNECT (default 10000)'),
   maxSocketBuffer: brokerOption('maxSocketBuffer', 'max-socket-buffer', "bytes buffered on a client's socket before it counts as slow (default 4194304)"),
   qos0HoldTime: brokerOption('qos0HoldTime', 'qos0-hold-time', 'milliseconds a congested client may hold QoS 0 publishers back (default 2000)'),

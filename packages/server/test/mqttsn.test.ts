@@ -134,7 +134,9 @@ describe('the MQTT-SN gateway in the server', () => {
 
   it('checks the mqttsn setting', async () => {
     await expect(startServer({ ...loopback, mqttsn: { port: 70000 } as never })).rejects.toThrow(/config.mqttsn.port must be an integer from 0 to 65535/)
-    await expect(startServer({ ...loopback, mqttsn: { port: 0, predefined: { '0': 'x' } } })).rejects.toThrow(ConfigError)
+    const refused: unknown = await startServer({ ...loopback, mqttsn: { port: 0, predefined: { '0': 'x' } } }).catch((error: unknown) => error)
+    expect(refused).toBeInstanceOf(ConfigError)
+    expect((refused as ConfigError).code).toBe('WREN_CONFIG_INVALID')
     await expect(startServer({ ...loopback, mqttsn: { port: 0, predefined: { '1': 'a/#' } } })).rejects.toThrow(/without wildcards/)
     await expect(startServer({ ...loopback, mqttsn: { port: 0, colour: 'red' } as never })).rejects.toThrow(/config.mqttsn.colour is not a known setting/)
     await expect(startServer({ ...loopback, mqttsn: { port: 0, advertise: { interval: 0 } } })).rejects.toThrow(/config.mqttsn.advertise.interval must be an integer from 1/)

@@ -84,18 +84,19 @@ async function publishUntilAcked(publisher: MqttClient, topic: string, payload: 
   throw new Error('no publish acknowledged after Redis came back')
 }
 
-function collect(subscriber: MqttClient): string[] {
-  const payloads: string[] = []
-  subscriber.on('message', (_topic, payload) => payloads.push(payload.toString()))
-  return payloads
-}
-
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+/** Resolves once `subscriber` has received every payload in `expected`, checked on each message it gets. */
+function receivesAll(subscriber: MqttClient, expected: string[], timeoutMs: number): Promise<void> {
+  const received: string[] = []
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${expected.join(', ')} (got ${JSON.stringify(received)})`)), timeoutMs)
+    subscriber.on('message', (_topic, payload) => {
+      received.push(payload.toString())
+      if (expected.every((one) => received.includes(one))) {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+  })
 }
 
 describe.each(OUTAGES)('Redis $name while clients publish', (outage) => {
@@ -146,12 +147,7 @@ describe.each(OUTAGES)('Redis $name while clients publish', (outage) => {
     // The persistent session has everything acknowledged, before and after the outage.
     const back = connect(url, { clientId: 'outage-away', clean: false, reconnectPeriod: 0 })
     clients.push(back)
-    const received = collect(back)
-    await until(
-      () => ['before', 'v5-after', 'v3-qos1-during'].every((payload) => received.includes(payload)),
-      10_000,
-      `the persistent session's messages (got ${JSON.stringify(received)})`,
-    )
+    await receivesAll(back, ['before', 'v5-after', 'v3-qos1-during'], 10_000)
     console.info(`[redis ${outage.name}] publishers told in ${during.map((d) => Math.round(d.ms)).join('/')} ms; first ack after ${attempts} tries`)
   }, 60_000)
 })

@@ -73,8 +73,14 @@ async function grant(connection: Connection, wanted: Subscription): Promise<Subs
   }
   const granted = typeof verdict === 'object' && verdict !== null && verdict.ok && 'subscription' in verdict ? verdict.subscription : wanted
   const session = connection.session
-  if (session && !session.subscriptions.has(granted.filter) && session.subscriptions.size >= ctx.options.maxSubscriptionsPerClient) {
-    return { code: failureCode(connection, ReasonCode.QuotaExceeded), reason: 'too many subscriptions' }
+  if (session && !session.subscriptions.has(granted.filter)) {
+    if (session.subscriptions.size >= ctx.options.maxSubscriptionsPerClient) {
+      return { code: failureCode(connection, ReasonCode.QuotaExceeded), reason: 'too many subscriptions' }
+    }
+    const cap = ctx.options.maxSubscriptionBytesPerClient
+    if (cap > 0 && session.subscriptionBytes + Buffer.byteLength(granted.filter) > cap) {
+      return { code: failureCode(connection, ReasonCode.QuotaExceeded), reason: 'subscription filters over maxSubscriptionBytesPerClient' }
+    }
   }
   return granted
 }
@@ -146,7 +152,7 @@ export const handleSubscribe: PacketHandler = (ctx, connection, packet, done) =>
       }
       const existed = session.subscriptions.has(outcome.filter)
       // [MQTT-3.8.4-3] a subscription with the same filter replaces the old one
-      session.subscriptions.set(outcome.filter, outcome)
+      session.subscribe(outcome)
       ctx.router.add(session.clientId, outcome)
       ctx.cluster?.announceSubscription(session.clientId, outcome)
       accepted.push(outcome)

@@ -14,7 +14,7 @@ export const handleUnsubscribe: PacketHandler = (ctx, connection, packet, done) 
   const codes: number[] = []
   const removed: string[] = []
   for (const filter of unsubscribe.unsubscriptions) {
-    const existed = session.subscriptions.delete(filter)
+    const existed = session.unsubscribe(filter)
     if (existed) {
       ctx.router.remove(session.clientId, filter)
       ctx.cluster?.announceUnsubscription(session.clientId, filter)

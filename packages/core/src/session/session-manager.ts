@@ -109,7 +109,7 @@ export class SessionManager {
     } else if (await persistence.sessionGet(clientId)) {
       session = this.newSession(request)
       for (const subscription of await persistence.subscriptionsGet(clientId)) {
-        session.subscriptions.set(subscription.filter, subscription)
+        session.subscribe(subscription)
       }
       session.restore(await persistence.outboundList(clientId))
       session.restoredFromStore = true
@@ -163,12 +163,13 @@ export class SessionManager {
     }
     const session = connection.session
     connection.session = null
-    let sessionContinues = false
+    // Seconds the session outlives the connection by; null when it ends with it.
+    let keptFor: number | null = null
     if (session) {
       session.detach()
       this.sessions.delete(clientId)
       if (session.persistent) {
-        sessionContinues = true
+        keptFor = session.expiryInterval
         this.keepOffline(session)
       } else {
         dropSubscriptions(this.ctx, clientId, [...session.subscriptions.keys()])
@@ -178,12 +179,7 @@ export class SessionManager {
       }
     }
     const will = connection.will
-    if (will) {
-      if (connection.graceful) this.wills.forget(clientId)
-      else if (connection.willDelayInterval > 0 && sessionContinues) {
-        this.wills.delay(clientId, will, Math.min(connection.willDelayInterval, session?.expiryInterval ?? 0))
-      } else this.wills.publish(clientId, will)
-    }
+    if (will) this.wills.connectionEnded(clientId, will, connection.graceful, connection.willDelayInterval, keptFor)
     if (connection.wasConnected) {
       this.ctx.stats.clientsConnected--
       this.ctx.events.emit('clientDisconnected', connection.client, connection.reason)

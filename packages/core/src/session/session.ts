@@ -72,6 +72,8 @@ export class Session {
   progress = 0
   /** Publishers held back until this session has room; created on first need. */
   private holders: Set<Holdable> | null = null
+  /** UTF-8 bytes of the filters in `subscriptions`: what `maxSubscriptionBytesPerClient` bounds. */
+  private filterBytes = 0
   private lastPacketId = 0
 
   constructor(
@@ -81,6 +83,23 @@ export class Session {
     private readonly limits: SessionLimits,
     private readonly counters: SessionCounters,
   ) {}
+
+  /** Adds or replaces (same filter) a subscription; use this and `unsubscribe` so the filter bytes stay counted. */
+  subscribe(subscription: Subscription): void {
+    if (!this.subscriptions.has(subscription.filter)) this.filterBytes += Buffer.byteLength(subscription.filter)
+    this.subscriptions.set(subscription.filter, subscription)
+  }
+
+  /** Removes a subscription; false when there was none with this filter. */
+  unsubscribe(filter: string): boolean {
+    if (!this.subscriptions.delete(filter)) return false
+    this.filterBytes -= Buffer.byteLength(filter)
+    return true
+  }
+
+  get subscriptionBytes(): number {
+    return this.filterBytes
+  }
 
   get persistent(): boolean {
     return this.expiryInterval > 0

@@ -12,6 +12,17 @@ export class Wills {
     private readonly distributor: Distributor,
   ) {}
 
+  /**
+   * A connection that left a will ended: after its DISCONNECT the will goes unpublished; otherwise it is published
+   * now, or after its delay when the session outlives the connection (`sessionExpiry` seconds; null when the session
+   * ended with it), whichever of the two ends first.
+   */
+  connectionEnded(clientId: string, will: Message, graceful: boolean, delaySeconds: number, sessionExpiry: number | null): void {
+    if (graceful) this.forget(clientId)
+    else if (delaySeconds > 0 && sessionExpiry !== null) this.delay(clientId, will, Math.min(delaySeconds, sessionExpiry))
+    else this.publish(clientId, will)
+  }
+
   /** Publishes `will` after `seconds`, unless the session resumes first. */
   delay(clientId: string, will: Message, seconds: number): void {
     this.delayed.set(clientId, seconds * 1000, () => this.publish(clientId, will))

@@ -3,7 +3,7 @@ import type { Socket as DgramSocket } from 'node:dgram'
 import { Agent, createServer, type IncomingMessage, type ObserveReadStream, type OutgoingMessage, type Server } from 'coap'
 import { generate as generateCoap, parse as parseCoap, type ParsedPacket } from 'coap-packet'
 import type { Broker } from '@wren/core'
-import { publishSysValues, reportGateway, udpAddress } from '@wren/gateway-kit'
+import { Intervals, publishSysValues, reportGateway, udpAddress } from '@wren/gateway-kit'
 import { decodeContent } from '../codec/content.js'
 import { contentFormatNumber } from '../codec/content-format.js'
 import { parsePath } from '../codec/path.js'
@@ -62,7 +62,7 @@ export class Lwm2mGateway implements DeviceHost {
   private readonly byLocation = new Map<string, Lwm2mDevice>()
   private readonly server: Server
   private readonly agent: Agent
-  private readonly timers: NodeJS.Timeout[] = []
+  private readonly intervals = new Intervals()
   private readonly lifetimeMin: number
   private readonly lifetimeMax: number
   private readonly requestTimeout: number
@@ -101,9 +101,7 @@ export class Lwm2mGateway implements DeviceHost {
     this.unregister = reportGateway(broker, gatewayStats(this), 'LwM2M')
     const sysInterval = options.sysInterval ?? 10
     if (sysInterval > 0) {
-      const timer = setInterval(() => this.publishSys(), sysInterval * 1000)
-      timer.unref()
-      this.timers.push(timer)
+      this.intervals.every(sysInterval * 1000, () => this.publishSys())
     }
   }
 
@@ -139,7 +137,7 @@ export class Lwm2mGateway implements DeviceHost {
     if (this.closedValue) return
     this.closedValue = true
     this.unregister()
-    for (const timer of this.timers) clearInterval(timer)
+    this.intervals.stop()
     for (const device of [...this.byEndpoint.values()]) device.close()
     this.socket.removeListener('message', this.onDatagram)
     this.server.close()

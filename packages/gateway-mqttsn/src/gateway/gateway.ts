@@ -1,6 +1,6 @@
 import type { Socket as DgramSocket, RemoteInfo as DgramRemoteInfo } from 'node:dgram'
 import type { Broker } from '@wren/core'
-import { publishSysValues, reportGateway, SessionBridge, udpAddress, type BridgeHandler } from '@wren/gateway-kit'
+import { Intervals, publishSysValues, reportGateway, SessionBridge, udpAddress, type BridgeHandler } from '@wren/gateway-kit'
 import { MalformedDatagram, decodeDatagram } from '../codec/decode.js'
 import { encodeDatagram } from '../codec/encode.js'
 import { ReturnCode, TopicIdType, shortTopicName, type Connect, type Forwarder, type Publish, type SnMessage } from '../codec/messages.js'
@@ -57,7 +57,7 @@ export class MqttSnGateway implements SessionHost {
   readonly predefinedIdSet: ReadonlySet<number>
   private readonly byKey = new Map<string, SnSession>()
   private readonly byClientId = new Map<string, SnSession>()
-  private readonly timers: NodeJS.Timeout[] = []
+  private readonly intervals = new Intervals()
   private qosMinus1: SessionBridge | null = null
   /** Epoch ms before which QoS -1 PUBLISHes are dropped: the shared session's login was refused. */
   private qosMinus1RefusedUntil = 0
@@ -89,23 +89,15 @@ export class MqttSnGateway implements SessionHost {
     socket.on('message', this.onMessage)
     // The host may close its socket first: the gateway then ends its clients' sessions instead of sending into it.
     socket.once('close', this.onSocketClosed)
-    const sweep = setInterval(() => this.sweep(), Math.min(1000, this.options.retryInterval))
-    sweep.unref()
-    this.timers.push(sweep)
-    if (this.options.sysInterval > 0) {
-      const sys = setInterval(() => this.publishSys(), this.options.sysInterval * 1000)
-      sys.unref()
-      this.timers.push(sys)
-    }
+    this.intervals.every(Math.min(1000, this.options.retryInterval), () => this.sweep())
+    if (this.options.sysInterval > 0) this.intervals.every(this.options.sysInterval * 1000, () => this.publishSys())
     const advertise = this.options.advertise
     if (advertise !== undefined) {
       const send = (): void => {
         this.sendTo(advertise, undefined, { type: 'advertise', gatewayId: this.options.gatewayId, duration: advertise.interval })
       }
       send()
-      const timer = setInterval(send, advertise.interval * 1000)
-      timer.unref()
-      this.timers.push(timer)
+      this.intervals.every(advertise.interval * 1000, send)
     }
   }
 
@@ -136,7 +128,7 @@ export class MqttSnGateway implements SessionHost {
     this.unregister()
     this.socket.removeListener('message', this.onMessage)
     this.socket.removeListener('close', this.onSocketClosed)
-    for (const timer of this.timers) clearInterval(timer)
+    this.intervals.stop()
     for (const session of [...this.byKey.values()]) session.close('gateway-closing', false)
     this.qosMinus1?.disconnect()
   }

@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// The cluster bus's own cost per forwarded message (encode, the Redis hop, decode), without MQTT around it: two
+// `@wren/cluster-redis` buses in this process on a redis-server of their own, node A forwarding messages to node B
+// in ticks of `--batch` (as a broker's router does), B counting what it is handed. Reports this process's CPU
+// (both buses: encoding, ioredis on both ends, decoding) and redis-server's CPU per forwarded message, and from the
+// latter the forwards per second one Redis core carries at that batch size. `--builds` compares checkouts (each
+// built) in one run, alternating per run. Usage:
+//   node benchmarks/cluster-bus.js [--builds /path/a,/path/b] [--messages 200000] [--batch 50] [--payload 64] [--runs 3]
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
+import { redisStore } from './lib/brokers.js'
+import { cpuMicros } from './lib/proc-stats.js'
+import { median } from './lib/stats.js'
+
+const { values } = parseArgs({
+  options: {
+    builds: { type: 'string' },
+    messages: { type: 'string', default: '200000' },
+    batch: { type: 'string', default: '50' },
+    payload: { type: 'string', default: '64' },
+    runs: { type: 'string', default: '3' },
+  },
+})
+const builds = values.builds ? values.builds.split(',') : [fileURLToPath(new URL('..', import.meta.url))]
+const messages = Number(values.messages)
+const batch = Number(values.batch)
+const runs = Number(values.runs)
+const payload = Buffer.alloc(Number(values.payload), 0x61)
+// At most this many forwards on their way at once: the sender waits for the receiver, as held publishers would.
+const window = Math.max(20 * batch, 1000)
+
+const silent = { deliver() {}, subscriptionAdded() {}, subscriptionRemoved() {}, release: async () => {}, nodeDown() {} }
+
+async function measureOnce(root, run) {
+  const { createRedisCluster } = await import(pathToFileURL(join(root, 'packages/cluster-redis/dist/index.js')).href)
+  const workDir = mkdtempSync(join(tmpdir(), 'wren-bus-bench-'))
+  const redis = await redisStore({ workDir })
+  const prefix = `bench${run}:`
+  const a = createRedisCluster({ url: redis.storeSpec, nodeId: 'a', prefix })
+  const b = createRedisCluster({ url: redis.storeSpec, nodeId: 'b', prefix })
+  let received = 0
+  let wake = null
+  await a.start(silent)
+  await b.start({
+    ...silent,
+    deliver(_message, deliveries) {
+      received += deliveries.length
+      if (wake && received >= wake.at) wake.resolve()
+    },
+  })
+  const until = (at) => (received >= at ? null : new Promise((resolve) => (wake = { at, resolve })))
+  try {
+    const deliveries = [{ clientId: 'subscriber-on-b', qos: 1, retain: false }]
+    const cpu = process.cpuUsage()
+    const redisCpu = cpuMicros(redis.pid)
+    const started = performance.now()
+    for (let sent = 0; sent < messages; ) {
+      for (let i = 0; i < batch && sent < messages; i++, sent++) {
+        a.forward('b', { id: `m${sent}`, topic: `sensors/${sent % 100}/temperature`, payload, qos: 1, retain: false, origin: `publisher-${sent % 20}` }, deliveries)
+      }
+      await (until(sent - window) ?? new Promise((resolve) => setImmediate(resolve)))
+    }
+    await until(messages)
+    const seconds = (performance.now() - started) / 1000
+    const used = process.cpuUsage(cpu)
+    return {
+      busCpuUsPerMsg: (used.user + used.system) / messages,
+      redisCpuUsPerMsg: (cpuMicros(redis.pid) - redisCpu) / messages,
+      msgsPerSec: messages / seconds,
+    }
+  } finally {
+    await Promise.all([a.stop(), b.stop()])
+    await redis.stop()
+    rmSync(workDir, { recursive: true, force: true })
+  }
+}
+
+const results = new Map(builds.map((root) => [root, []]))
+for (let run = 1; run <= runs; run++) {
+  for (const root of run % 2 ? builds : [...builds].reverse()) results.get(root).push(await measureOnce(root, run))
+}
+console.log(`${messages} forwards of ${payload.length} bytes, ${batch} per tick, ${runs} runs (medians)`)
+console.log('| build | forwards/s | bus CPU µs/forward (both nodes) | redis-server CPU µs/forward | forwards/s one Redis core carries |')
+console.log('| --- | ---: | ---: | ---: | ---: |')
+for (const [root, figures] of results) {
+  const m = (key) => median(figures.map((f) => f[key]))
+  const redisUs = m('redisCpuUsPerMsg')
+  console.log(`| ${root} | ${Math.round(m('msgsPerSec')).toLocaleString('en')} | ${m('busCpuUsPerMsg').toFixed(2)} | ${redisUs.toFixed(2)} | ${Math.round(1e6 / redisUs).toLocaleString('en')} |`)
+}
