@@ -2,10 +2,11 @@
 // The cluster bus's own cost per forwarded message (encode, the Redis hop, decode), without MQTT around it: two
 // `@wren/cluster-redis` buses in this process on a redis-server of their own, node A forwarding messages to node B
 // in ticks of `--batch` (as a broker's router does), B counting what it is handed. Reports this process's CPU
-// (both buses: encoding, ioredis on both ends, decoding) and redis-server's CPU per forwarded message, and from the
+// (every bus: encoding, ioredis on both ends, decoding) and redis-server's CPU per forwarded message, and from the
 // latter the forwards per second one Redis core carries at that batch size. `--builds` compares checkouts (each
-// built) in one run, alternating per run. Usage:
-//   node benchmarks/cluster-bus.js [--builds /path/a,/path/b] [--messages 200000] [--batch 50] [--payload 64] [--runs 3]
+// built) in one run, alternating per run; `--targets` forwards each message to that many nodes (a message routed to
+// subscribers on several nodes). Usage:
+//   node benchmarks/cluster-bus.js [--builds /path/a,/path/b] [--messages 200000] [--batch 50] [--payload 64] [--targets 1] [--runs 3]
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '200000' },
     batch: { type: 'string', default: '50' },
     payload: { type: 'string', default: '64' },
+    targets: { type: 'string', default: '1' },
     runs: { type: 'string', default: '3' },
   },
 })
@@ -28,6 +30,7 @@ const builds = values.builds ? values.builds.split(',') : [fileURLToPath(new URL
 const messages = Number(values.messages)
 const batch = Number(values.batch)
 const runs = Number(values.runs)
+const targets = Array.from({ length: Number(values.targets) }, (_, i) => `b${i + 1}`)
 const payload = Buffer.alloc(Number(values.payload), 0x61)
 // At most this many forwards on their way at once: the sender waits for the receiver, as held publishers would.
 const window = Math.max(20 * batch, 1000)
@@ -40,39 +43,43 @@ async function measureOnce(root, run) {
   const redis = await redisStore({ workDir })
   const prefix = `bench${run}:`
   const a = createRedisCluster({ url: redis.storeSpec, nodeId: 'a', prefix })
-  const b = createRedisCluster({ url: redis.storeSpec, nodeId: 'b', prefix })
+  const receivers = targets.map((nodeId) => createRedisCluster({ url: redis.storeSpec, nodeId, prefix }))
   let received = 0
   let wake = null
   await a.start(silent)
-  await b.start({
-    ...silent,
-    deliver(_message, deliveries) {
-      received += deliveries.length
-      if (wake && received >= wake.at) wake.resolve()
-    },
-  })
+  for (const receiver of receivers) {
+    await receiver.start({
+      ...silent,
+      deliver(_message, deliveries) {
+        received += deliveries.length
+        if (wake && received >= wake.at) wake.resolve()
+      },
+    })
+  }
   const until = (at) => (received >= at ? null : new Promise((resolve) => (wake = { at, resolve })))
   try {
-    const deliveries = [{ clientId: 'subscriber-on-b', qos: 1, retain: false }]
+    const deliveries = targets.map((nodeId) => [{ clientId: `subscriber-on-${nodeId}`, qos: 1, retain: false }])
+    const forwards = messages * targets.length
     const cpu = process.cpuUsage()
     const redisCpu = cpuMicros(redis.pid)
     const started = performance.now()
     for (let sent = 0; sent < messages; ) {
       for (let i = 0; i < batch && sent < messages; i++, sent++) {
-        a.forward('b', { id: `m${sent}`, topic: `sensors/${sent % 100}/temperature`, payload, qos: 1, retain: false, origin: `publisher-${sent % 20}` }, deliveries)
+        const message = { id: `m${sent}`, topic: `sensors/${sent % 100}/temperature`, payload, qos: 1, retain: false, origin: `publisher-${sent % 20}` }
+        targets.forEach((nodeId, t) => a.forward(nodeId, message, deliveries[t]))
       }
-      await (until(sent - window) ?? new Promise((resolve) => setImmediate(resolve)))
+      await (until((sent - window) * targets.length) ?? new Promise((resolve) => setImmediate(resolve)))
     }
-    await until(messages)
+    await until(forwards)
     const seconds = (performance.now() - started) / 1000
     const used = process.cpuUsage(cpu)
     return {
-      busCpuUsPerMsg: (used.user + used.system) / messages,
-      redisCpuUsPerMsg: (cpuMicros(redis.pid) - redisCpu) / messages,
-      msgsPerSec: messages / seconds,
+      busCpuUsPerMsg: (used.user + used.system) / forwards,
+      redisCpuUsPerMsg: (cpuMicros(redis.pid) - redisCpu) / forwards,
+      msgsPerSec: forwards / seconds,
     }
   } finally {
-    await Promise.all([a.stop(), b.stop()])
+    await Promise.all([a, ...receivers].map((bus) => bus.stop()))
     await redis.stop()
     rmSync(workDir, { recursive: true, force: true })
   }
@@ -82,8 +89,8 @@ const results = new Map(builds.map((root) => [root, []]))
 for (let run = 1; run <= runs; run++) {
   for (const root of run % 2 ? builds : [...builds].reverse()) results.get(root).push(await measureOnce(root, run))
 }
-console.log(`${messages} forwards of ${payload.length} bytes, ${batch} per tick, ${runs} runs (medians)`)
-console.log('| build | forwards/s | bus CPU µs/forward (both nodes) | redis-server CPU µs/forward | forwards/s one Redis core carries |')
+console.log(`${messages} messages of ${payload.length} bytes, each forwarded to ${targets.length} node(s), ${batch} messages per tick, ${runs} runs (medians)`)
+console.log('| build | forwards/s | bus CPU µs/forward (sender and receivers) | redis-server CPU µs/forward | forwards/s one Redis core carries |')
 console.log('| --- | ---: | ---: | ---: | ---: |')
 for (const [root, figures] of results) {
   const m = (key) => median(figures.map((f) => f[key]))

@@ -1,8 +1,9 @@
 // Wren from @wren/core's built dist, served on 127.0.0.1:<port> (argv[2]), with the persistence named by
 // argv[3]: `memory` (the default), `sqlite:<file>` or a `redis://` URL. Every limit is at its default: a
 // connected subscriber's full queue holds publishers back rather than dropping, so nothing needs raising.
-// With argv[4] `metrics`, the broker runs as with the server's admin port: the store is timed and the
-// Prometheus metrics are read every second (fifteen times Prometheus' default scrape interval).
+// With `metrics` after them, the broker runs as with the server's admin port: the store is timed and the
+// Prometheus metrics are read every second (fifteen times Prometheus' default scrape interval). With
+// `max-queued=N`, offline queues hold N messages (the persistent scenario's backlog) instead of the default.
 import net from 'node:net'
 import { createBroker, createMemoryPersistence } from '@wren/core'
 
@@ -22,10 +23,16 @@ async function persistenceFor(spec) {
   throw new Error(`unknown persistence ${spec}`)
 }
 
-const withMetrics = process.argv[4] === 'metrics'
+const extras = process.argv.slice(4)
+const withMetrics = extras.includes('metrics')
+const maxQueued = Number(extras.find((arg) => arg.startsWith('max-queued='))?.slice('max-queued='.length) ?? Number.NaN)
 const observability = withMetrics ? await import('@wren/observability') : null
 const persistence = await persistenceFor(store)
-const broker = createBroker({ sysInterval: 0, persistence: observability ? observability.timePersistence(persistence) : persistence })
+const broker = createBroker({
+  sysInterval: 0,
+  persistence: observability ? observability.timePersistence(persistence) : persistence,
+  ...(Number.isInteger(maxQueued) ? { maxQueued } : {}),
+})
 await broker.ready()
 if (observability) {
   const metrics = observability.createMetrics(broker)

@@ -90,6 +90,16 @@ const nodeBroker = (script) => ({ port, nodeFlags, storeSpec }) => [
   ...(storeSpec ? [storeSpec] : []),
 ]
 
+/**
+ * Wren with its offline queues raised to `maxQueued` when a scenario asks (the persistent scenario's backlog), as
+ * the harness runs Mosquitto with `max_queued_messages 1000000` everywhere: a drain is then compared on the same
+ * number of messages. Every other limit stays at its default.
+ */
+const wrenBroker = ({ port, nodeFlags, storeSpec, maxQueued }) => [
+  ...nodeBroker('wren.js')({ port, nodeFlags, storeSpec: storeSpec ?? 'memory' }),
+  ...(maxQueued ? [`max-queued=${maxQueued}`] : []),
+]
+
 /** A redis-server of the measurement's own, in its temp dir, with nothing written to disk. */
 export async function redisStore({ workDir }) {
   const port = await freePort()
@@ -161,7 +171,7 @@ export const BROKERS = [
     install: 'pnpm --filter @wren/core build',
     isInstalled: () => resolvable('@wren/core'),
     version: wrenVersion,
-    argv: nodeBroker('wren.js'),
+    argv: wrenBroker,
   },
   {
     name: 'wren-base',
@@ -202,7 +212,7 @@ export const BROKERS = [
     isInstalled: () => resolvable('@wren/core') && resolvable('@wren/persistence-sqlite'),
     version: () => `${wrenVersion()}, persistence-sqlite ${packageVersion('@wren/persistence-sqlite')}`,
     services: async ({ workDir }) => ({ storeSpec: `sqlite:${join(workDir, 'wren.db')}`, stop: async () => {} }),
-    argv: nodeBroker('wren.js'),
+    argv: wrenBroker,
   },
   {
     name: 'wren-redis',
@@ -213,7 +223,7 @@ export const BROKERS = [
     isInstalled: () => resolvable('@wren/core') && resolvable('@wren/persistence-redis') && redisInstalled(),
     version: () => `${wrenVersion()}, persistence-redis ${packageVersion('@wren/persistence-redis')}, ${redisVersion()}`,
     services: redisStore,
-    argv: nodeBroker('wren.js'),
+    argv: wrenBroker,
   },
   {
     name: 'aedes-redis',

@@ -27,7 +27,7 @@ export async function measure({ broker, variant, run, nodeFlags = [] }) {
   try {
     services = await broker.services?.({ workDir })
     const port = await freePort()
-    running = await startBroker(broker.argv({ port, workDir, nodeFlags, storeSpec: services?.storeSpec }), port, {
+    running = await startBroker(broker.argv({ port, workDir, nodeFlags, storeSpec: services?.storeSpec, maxQueued: variant.job.maxQueued }), port, {
       readyLine: broker.readyLine,
       timeoutMs: broker.startTimeoutMs,
     })

@@ -30,18 +30,22 @@ describe('scenario 7, persistent QoS 1', () => {
     const fanIn = variants.find((v) => v.scenario === 'fan-in')!
     expect(BROKERS.filter((b) => runsVariant(b, persistent)).map((b) => b.name)).toEqual([
       'wren',
+      'wren-base',
       'aedes',
       'mosquitto',
       'wren-sqlite',
       'wren-redis',
       'aedes-redis',
       'mosquitto-persist',
+      'wren-young4',
     ])
     expect(BROKERS.filter((b) => runsVariant(b, fanIn)).map((b) => b.name)).toEqual([
       'wren',
+      'wren-base',
       'aedes',
       'mosquitto',
       'wren-metrics',
+      'wren-young4',
       'wren-cluster-1',
       'wren-cluster-2',
     ])

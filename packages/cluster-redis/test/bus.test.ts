@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { ClusterHandlers, Holdable, Message, RemoteDelivery, Subscription } from '@wren/core'
+import { capturingLogger } from '../../core/test/helpers/logger.js'
 import { startRedisServer, type RedisServer } from '../../persistence-redis/test/redis-server.js'
 import { type RedisClusterBus, type RedisClusterOptions, createRedisCluster } from '../src/index.js'
 
@@ -154,6 +155,21 @@ describe('forward', () => {
     a.bus.forward('gone', message, deliveries)
     await until(() => a.seen.delivered.length === 1, 'the forward to come back')
     expect(a.seen.delivered[0]).toEqual({ message, deliveries })
+  })
+})
+
+describe('bad input', () => {
+  it('a malformed frame on a node\'s channel is logged and dropped; the forwards after it arrive', async () => {
+    const logger = capturingLogger()
+    const a = await startNode('a')
+    const b = await startNode('b', { logger })
+    // A forwards frame whose sender id runs past its end, and a kind no node sends.
+    await admin.publish(`${prefix}node:b`, Buffer.from([1, 0, 9, 0x61]))
+    await admin.publish(`${prefix}node:b`, Buffer.from([9, 0, 0]))
+    a.bus.forward('b', { topic: 't', payload: Buffer.from('after'), qos: 0, retain: false }, [{ clientId: 'x', qos: 0, retain: false }])
+    await until(() => b.seen.delivered.length === 1, 'the forward after the bad frames')
+    expect(b.seen.delivered[0]?.message.payload.equals(Buffer.from('after'))).toBe(true)
+    expect(logger.warnings).toEqual(['cluster bus operation failed', 'cluster bus operation failed'])
   })
 })
 

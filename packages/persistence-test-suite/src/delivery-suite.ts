@@ -94,10 +94,14 @@ export function deliverySuite(name: string, factory: () => Promise<Persistence>)
         await subscriber.subscribeAsync('flow/#', { qos })
         const inbox = collect(subscriber, publishers * perPublisher)
         const clients = await Promise.all(Array.from({ length: publishers }, () => connected(url, { protocolVersion })))
-        // Every publish is written at once, without waiting for acks: the broker must hold the publishers back.
+        // Every publish is written at once, without waiting for acks: the broker must hold the publishers back,
+        // and acknowledge each publisher's messages in the order they were sent [MQTT-4.6.0-2] [MQTT-4.6.0-3].
+        const acked = clients.map(() => [] as number[])
         await Promise.all(
           clients.map((client, p) =>
-            Promise.all(Array.from({ length: perPublisher }, (_, i) => client.publishAsync(`flow/${p}`, `p${p}:${i}`, { qos }))),
+            Promise.all(
+              Array.from({ length: perPublisher }, (_, i) => client.publishAsync(`flow/${p}`, `p${p}:${i}`, { qos }).then(() => acked[p]?.push(i))),
+            ),
           ),
         )
         await inbox.all
@@ -105,6 +109,7 @@ export function deliverySuite(name: string, factory: () => Promise<Persistence>)
         const got = sequences(inbox.payloads)
         expect(got.size).toBe(publishers)
         for (const list of got.values()) expect(list).toEqual(expected)
+        for (const list of acked) expect(list).toEqual(expected)
         expect(broker.stats.messagesDropped).toBe(0)
       })
     }

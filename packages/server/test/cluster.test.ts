@@ -107,7 +107,8 @@ describe('wren --cluster', () => {
 describe('wren --workers', () => {
   it('workers share one port; clients on any worker see each other; SIGTERM stops all and exits 0', async () => {
     const wrenProcess = await wren(2, ['--workers', '2', '--node-id', 'w', '--log-level', 'debug'])
-    await wrenProcess.waitForLog((line) => line.msg === 'all workers started')
+    // Two Node processes loading the server: seconds apart on a busy CI machine (10 s was missed at load 38).
+    await wrenProcess.waitForLog((line) => line.msg === 'all workers started', 30_000)
     const workerIds = new Set(
       wrenProcess.logs.filter((line) => line.msg === 'broker started').map((line) => line.brokerId),
     )
@@ -133,7 +134,7 @@ describe('wren --workers', () => {
     const exit = await wrenProcess.exited
     expect(exit).toEqual({ code: 0, signal: null })
     expect(wrenProcess.logs.some((line) => line.msg === 'all workers stopped')).toBe(true)
-  })
+  }, 60_000)
 
   it('refuses workers without a cluster (exit 2)', async () => {
     const { code, stderr } = await runWren(['--workers', '2'])

@@ -12,6 +12,7 @@ import { forwardedMessage } from './forward-policy.js'
 import type { InboundAliases } from './inbound-aliases.js'
 import type { KeepaliveWatched } from './keepalive.js'
 import { encodeAck, encodePacket, encodePublishV4For, encodePublishV4Header, type OutgoingPacket } from './packet-encoder.js'
+import type { OrderedAcks } from './ordered-acks.js'
 import type { PendingConnect } from './pending-connect.js'
 import { encodePublishV5, type OutboundAliases } from './publish-v5.js'
 import { LARGE_PAYLOAD, payloadLength, splitParts } from './split-payload.js'
@@ -66,6 +67,8 @@ export class Connection extends DeliveryPolicy implements SessionLink, Keepalive
   lastNewAlias = 0
   /** MQTT 5 Request Problem Information (default on): whether acks may carry a Reason String. */
   requestProblemInformation = true
+  /** Acks of inbound publishes kept in order while their messages are stored; created on first need. */
+  inboundAcks: OrderedAcks | null = null
   /** MQTT 5 enhanced authentication: the method named in CONNECT, the exchange's step, and the CONNECT it holds. */
   authMethod: string | undefined = undefined
   authStep = 0

@@ -4,6 +4,7 @@ import type { Connection } from '../connection/connection.js'
 import type { BrokerContext } from '../context.js'
 import type { PacketHandler } from './handler.js'
 import { InboundAliases } from '../connection/inbound-aliases.js'
+import { type AckSlot, OrderedAcks, STORE_FAILED } from '../connection/ordered-acks.js'
 import { carrySplitPayload, splitParts } from '../connection/split-payload.js'
 import { ErrorCode, ProtocolViolation, ReasonCode, malformed, protocolError } from '../errors.js'
 import { denialOf, denialReason, runChain } from '../hooks/hook-runner.js'
@@ -35,10 +36,16 @@ function resolveTopic(connection: Connection, packet: IPublishPacket): string | 
   return topic
 }
 
-/** Acknowledges an inbound QoS 1/2 publish, with a v5 reason code (and reason) when it was not accepted. */
+/**
+ * Acknowledges an inbound QoS 1/2 publish, with a v5 reason code (and reason) when it was not accepted: after the
+ * acks of earlier PUBLISHes whose messages are still being stored, if any.
+ */
 function acknowledge(connection: Connection, qos: QoS, packetId: number, reasonCode: number, reason?: string): void {
-  if (qos === 1) connection.writeAck('puback', packetId, reasonCode, reason)
-  else if (qos === 2) connection.writeAck('pubrec', packetId, reasonCode, reason)
+  if (qos === 0) return
+  const kind = qos === 1 ? 'puback' : 'pubrec'
+  const acks = connection.inboundAcks
+  if (acks === null) connection.writeAck(kind, packetId, reasonCode, reason)
+  else acks.write(kind, packetId, reasonCode, reason)
 }
 
 /**
@@ -155,48 +162,84 @@ function accept(ctx: BrokerContext, connection: Connection, message: Message, pa
   })
 }
 
+/**
+ * Routes the message and acknowledges it once routing has stored what must be durable. A QoS 1 message on a store
+ * that applies calls in order does not hold up the connection meanwhile: the next PUBLISH is routed (and handed
+ * to the store) at once, so a publisher's messages share the store's round trips and commits, and the acks
+ * follow in order as the writes settle. QoS 2 still waits, as its PUBREC must follow the stored inbound id.
+ */
 function route(ctx: BrokerContext, connection: Connection, message: Message, packetId: number, done: () => void): void {
-  const qos = message.qos
+  let routed = false
+  let slot: AckSlot | null = null
   ctx.distributor.route(message, connection.client, (error, own) => {
-    // The publisher's own copy goes after its ack and before its next packet is handled, so its order holds.
-    const finish = own === null ? done : (): void => {
-      ctx.distributor.deliverOwn(message, own, connection)
+    routed = true
+    // The publisher's own copy goes after its ack, so the ack never trails the echo.
+    const deliverOwn = own === null ? null : (): void => ctx.distributor.deliverOwn(message, own, connection)
+    if (slot !== null) {
+      const code = error ? storeFailure(ctx, connection, message, error) : successCode(ctx, connection, message)
+      ;(connection.inboundAcks as OrderedAcks).settle(slot, code, undefined, deliverOwn)
+      return
+    }
+    // ...and before the publisher's next packet is handled, so its order holds.
+    finish(ctx, connection, message, packetId, error, deliverOwn === null ? done : () => {
+      deliverOwn()
       done()
-    }
-    if (error) {
-      ctx.logger.error({ clientId: connection.client.id, err: error, topic: message.topic }, 'message could not be stored')
-      // Not acknowledged: the client still owns the message and will resend it.
-      if (connection.protocolVersion === 5 && qos > 0) acknowledge(connection, qos, packetId, ReasonCode.UnspecifiedError)
-      else if (qos > 0) connection.close('store-failed')
-      finish()
-      return
-    }
-    // MQTT 5: 0x10 tells the publisher nobody was subscribed (a hint; the message was accepted)
-    const code = qos > 0 && connection.protocolVersion === 5 && ctx.router.match(message.topic).length === 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success
-    if (qos !== 2) {
-      acknowledge(connection, qos, packetId, code)
-      finish()
-      return
-    }
-    const session = connection.session
-    if (!session) return finish()
-    session.incoming.add(packetId)
-    if (!session.persistent) {
-      acknowledge(connection, 2, packetId, code)
-      finish()
-      return
-    }
-    // Stored before PUBREC, so a resend after a broker crash is still recognised as a duplicate.
-    ctx.persistence.incomingAdd(connection.client.id, packetId).then(
-      () => {
-        acknowledge(connection, 2, packetId, code)
-        finish()
-      },
-      (storeError: unknown) => {
-        ctx.logger.error({ clientId: connection.client.id, err: storeError }, 'inbound QoS 2 state could not be stored')
-        acknowledge(connection, 2, packetId, code)
-        finish()
-      },
-    )
+    })
   }, connection)
+  if (routed || message.qos !== 1 || ctx.persistence.appliesInCallOrder !== true) return
+  const acks = (connection.inboundAcks ??= new OrderedAcks(connection))
+  slot = acks.reserve('puback', packetId)
+  acks.admit(done)
+}
+
+/** MQTT 5: 0x10 tells the publisher nobody was subscribed (a hint; the message was accepted). */
+function successCode(ctx: BrokerContext, connection: Connection, message: Message): number {
+  return connection.protocolVersion === 5 && ctx.router.match(message.topic).length === 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success
+}
+
+/**
+ * The message is not acknowledged: the client still owns it and will resend it. A v5 client is told with a
+ * failure code; a v3 one has no negative ack, so its connection ends (STORE_FAILED) where the ack would have gone.
+ */
+function storeFailure(ctx: BrokerContext, connection: Connection, message: Message, error: Error): number {
+  ctx.logger.error({ clientId: connection.client.id, err: error, topic: message.topic }, 'message could not be stored')
+  return connection.protocolVersion === 5 ? ReasonCode.UnspecifiedError : STORE_FAILED
+}
+
+/** The end of a PUBLISH the connection waited for: its ack, and for QoS 2 the inbound id kept before PUBREC. */
+function finish(ctx: BrokerContext, connection: Connection, message: Message, packetId: number, error: Error | null, done: () => void): void {
+  const qos = message.qos
+  if (error) {
+    const code = storeFailure(ctx, connection, message, error)
+    if (qos > 0 && code === STORE_FAILED) connection.close('store-failed')
+    else acknowledge(connection, qos, packetId, code)
+    done()
+    return
+  }
+  const code = qos > 0 ? successCode(ctx, connection, message) : ReasonCode.Success
+  if (qos !== 2) {
+    acknowledge(connection, qos, packetId, code)
+    done()
+    return
+  }
+  const session = connection.session
+  if (!session) return done()
+  session.incoming.add(packetId)
+  if (!session.persistent) {
+    acknowledge(connection, 2, packetId, code)
+    done()
+    return
+  }
+  // Stored before PUBREC, so a resend after a broker crash is still recognised as a duplicate.
+  ctx.persistence.incomingAdd(connection.client.id, packetId).then(
+    () => {
+      acknowledge(connection, 2, packetId, code)
+      done()
+    },
+    (storeError: unknown) => {
+      ctx.logger.error({ clientId: connection.client.id, err: storeError }, 'inbound QoS 2 state could not be stored')
+      acknowledge(connection, 2, packetId, code)
+      done()
+    },
+  )
 }

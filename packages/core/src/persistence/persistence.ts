@@ -56,7 +56,9 @@ export interface Persistence {
   /**
    * True when calls take effect in the order they are made even if the caller does not wait for each (a
    * synchronous store, or one connection that pipelines): the broker then issues a session's writes
-   * without waiting for the previous one. Leave it unset for a store that may reorder (e.g. a pool).
+   * without waiting for the previous one, and routes a connection's next QoS 1 PUBLISH before the previous
+   * one is stored (each is acknowledged, in order, once its own writes have settled). Leave it unset for a
+   * store that may reorder (e.g. a pool).
    */
   readonly appliesInCallOrder?: boolean
 

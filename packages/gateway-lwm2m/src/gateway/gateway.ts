@@ -60,6 +60,11 @@ export class Lwm2mGateway implements DeviceHost {
   readonly registry: ObjectRegistry
   private readonly byEndpoint = new Map<string, Lwm2mDevice>()
   private readonly byLocation = new Map<string, Lwm2mDevice>()
+  /**
+   * Requests not answered yet. Closing answers them: otherwise the CoAP library's piggyback timer for each would
+   * fire later and write to a socket the host may have closed by then, an uncaught ERR_SOCKET_DGRAM_NOT_RUNNING.
+   */
+  private readonly unanswered = new Set<OutgoingMessage>()
   private readonly server: Server
   private readonly agent: Agent
   private readonly intervals = new Intervals()
@@ -139,6 +144,8 @@ export class Lwm2mGateway implements DeviceHost {
     this.unregister()
     this.intervals.stop()
     for (const device of [...this.byEndpoint.values()]) device.close()
+    for (const response of this.unanswered) this.answer(response, '5.03')
+    this.unanswered.clear()
     this.socket.removeListener('message', this.onDatagram)
     this.server.close()
     this.agent.close()
@@ -245,7 +252,9 @@ export class Lwm2mGateway implements DeviceHost {
   // --- CoAP requests from devices ---
 
   private onRequest(request: IncomingMessage, response: OutgoingMessage): void {
-    if (this.closed) return
+    if (this.closed) return this.answer(response, '5.03')
+    this.unanswered.add(response)
+    response.once('finish', () => this.unanswered.delete(response))
     try {
       const url = new URL(request.url, 'coap://gateway')
       const segments = url.pathname.split('/').filter((segment) => segment !== '')
@@ -319,6 +328,7 @@ export class Lwm2mGateway implements DeviceHost {
   }
 
   private answer(response: OutgoingMessage, code: string): void {
+    if (response.writableEnded) return
     response.code = code
     response.end()
   }
