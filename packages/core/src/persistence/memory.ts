@@ -8,6 +8,7 @@ import type {
   WillRecord,
 } from './persistence.js'
 import { RetainedTree } from './retained-tree.js'
+import { payloadLength } from '../connection/split-payload.js'
 
 /** One client's queue: a Map keeps insertion order and finds an entry by message id in O(1). */
 class OutboundQueue {
@@ -18,14 +19,14 @@ class OutboundQueue {
 
   add(messageId: string, entry: OutboundEntry): void {
     this.byMessageId.set(messageId, entry)
-    this.bytes += entry.message.payload.length
+    this.bytes += payloadLength(entry.message)
   }
 
   delete(messageId: string): void {
     const entry = this.byMessageId.get(messageId)
     if (!entry) return
     this.byMessageId.delete(messageId)
-    this.bytes -= entry.message.payload.length
+    this.bytes -= payloadLength(entry.message)
     if (entry.packetId !== undefined && this.byPacketId.get(entry.packetId) === messageId) this.byPacketId.delete(entry.packetId)
   }
 
@@ -34,7 +35,7 @@ class OutboundQueue {
     for (const [messageId, entry] of this.byMessageId) {
       if (entry.state !== 'queued') continue
       this.byMessageId.delete(messageId)
-      this.bytes -= entry.message.payload.length
+      this.bytes -= payloadLength(entry.message)
       return true
     }
     return false
@@ -171,7 +172,7 @@ export class MemoryPersistence implements Persistence {
     byteLimit?: number,
   ): Promise<string[]> {
     const messageId = messageIdOf(message)
-    const size = message.payload.length
+    const size = payloadLength(message)
     const lost: string[] = []
     for (const target of targets) {
       let queue = this.outbound.get(target.clientId)
