@@ -43,13 +43,22 @@ async function offlineSubscriber(url: string): Promise<void> {
   await sub.client.endAsync()
 }
 
+/**
+ * A broker on a gated store with one offline subscriber on gated/t, and a raw publisher (3.1.1 unless `connect`
+ * says otherwise) that has sent QoS 1 messages m1..m`count`.
+ */
+async function publishedToGatedStore(count: number, connect: typeof rawConnectV5 = RawClient.connect): Promise<{ store: GatedPersistence; url: string; raw: RawClient }> {
+  const store = new GatedPersistence()
+  const b = await startBroker({ persistence: store, sysInterval: 0 })
+  await offlineSubscriber(b.url)
+  const { raw } = await connect(b.port)
+  for (let n = 1; n <= count; n++) raw.send(publish(`m${n}`, n))
+  return { store, url: b.url, raw }
+}
+
 describe('QoS 1 PUBLISHes handed to the store without waiting', () => {
   it('acknowledges in arrival order once each message is stored, whatever order the store settles in', async () => {
-    const store = new GatedPersistence()
-    const b = await startBroker({ persistence: store, sysInterval: 0 })
-    await offlineSubscriber(b.url)
-    const { raw } = await RawClient.connect(b.port)
-    for (let n = 1; n <= 3; n++) raw.send(publish(`m${n}`, n))
+    const { store, url, raw } = await publishedToGatedStore(3)
     // all three reached the store before the first was stored: the connection did not wait for each
     await store.waitingFor(['m1', 'm2', 'm3'])
     store.gates.get('m3')?.open()
@@ -58,19 +67,15 @@ describe('QoS 1 PUBLISHes handed to the store without waiting', () => {
     const acks = [await raw.next('puback'), await raw.next('puback'), await raw.next('puback')]
     expect(acks.map((ack) => ack.messageId)).toEqual([1, 2, 3])
 
-    const back = await connectClient(b.url, { clientId: 'gated-sub', clean: false })
+    const back = await connectClient(url, { clientId: 'gated-sub', clean: false })
     const got = [await back.inbox.next(), await back.inbox.next(), await back.inbox.next()]
     expect(got.map((message) => message.payload.toString())).toEqual(['m1', 'm2', 'm3'])
   })
 
   it(`reads on as acks go out once ${MAX_STORING} messages of one connection are being stored`, async () => {
-    const store = new GatedPersistence()
-    const b = await startBroker({ persistence: store, sysInterval: 0 })
-    await offlineSubscriber(b.url)
-    const { raw } = await RawClient.connect(b.port)
     const count = MAX_STORING + 4
     const names = Array.from({ length: count }, (_, i) => `m${i + 1}`)
-    for (let n = 1; n <= count; n++) raw.send(publish(`m${n}`, n))
+    const { store, raw } = await publishedToGatedStore(count)
     await store.waitingFor(names.slice(0, MAX_STORING))
     // each ack that goes out lets one more waiting PUBLISH through to the store
     for (let n = 1; n <= count; n++) {
@@ -81,11 +86,7 @@ describe('QoS 1 PUBLISHes handed to the store without waiting', () => {
   })
 
   it('MQTT 5: a message the store refused gets a failure code in its place among the acks', async () => {
-    const store = new GatedPersistence()
-    const b = await startBroker({ persistence: store, sysInterval: 0 })
-    await offlineSubscriber(b.url)
-    const { raw } = await rawConnectV5(b.port)
-    for (let n = 1; n <= 3; n++) raw.send(publish(`m${n}`, n))
+    const { store, raw } = await publishedToGatedStore(3, rawConnectV5)
     await store.waitingFor(['m1', 'm2', 'm3'])
     store.gates.get('m3')?.open()
     store.gates.get('m2')?.fail(new Error('disk full'))
@@ -99,11 +100,7 @@ describe('QoS 1 PUBLISHes handed to the store without waiting', () => {
   })
 
   it('MQTT 3.1.1: the connection ends where the refused message\'s ack would go; later messages are not acknowledged', async () => {
-    const store = new GatedPersistence()
-    const b = await startBroker({ persistence: store, sysInterval: 0 })
-    await offlineSubscriber(b.url)
-    const { raw } = await RawClient.connect(b.port)
-    for (let n = 1; n <= 3; n++) raw.send(publish(`m${n}`, n))
+    const { store, raw } = await publishedToGatedStore(3)
     await store.waitingFor(['m1', 'm2', 'm3'])
     store.gates.get('m3')?.open()
     store.gates.get('m2')?.fail(new Error('disk full'))
