@@ -69,7 +69,9 @@ export async function runSlowConsumer(job) {
   await waitUntil(() => (published && delivered >= messages) || (published && nowMs() - Math.max(lastDeliveryMs, window.startMs) > job.idleMs), deadlineMs)
   const measured = closeWindow(window, lastDeliveryMs || nowMs())
   clearInterval(sampler)
-  const cutOff = await wasCutOff(stuck, 2_000)
+  // The stuck client is cut off `drainTimeout` (10 s by default) after it stopped making progress, which a quiet
+  // flood can outlast by only a few seconds: wait that long, not just a moment, before calling it never cut off.
+  const cutOff = await wasCutOff(stuck, 12_000)
   reader.close()
   publisher.close()
   stuck.destroy()
