@@ -1,9 +1,10 @@
 /** Runs the example as a user does (`node index.js`) and sends a message each way across its bridge. */
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { connectAsync, type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { assertBuilt } from '../../../packages/core/test/helpers/built.js'
+import { startExample } from '../../../packages/core/test/helpers/example-process.js'
 
 const EXAMPLE = fileURLToPath(new URL('../index.js', import.meta.url))
 
@@ -14,29 +15,18 @@ const clients: MqttClient[] = []
 beforeAll(async () => {
   // The example imports the packages as a user would, from their builds.
   assertBuilt('bridge')
-  child = spawn(process.execPath, [EXAMPLE], {
-    env: { ...process.env, SITE_PORT: '0', CENTRAL_PORT: '0', MQTT_HOST: '127.0.0.1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const started = await startExample(EXAMPLE, { SITE_PORT: '0', CENTRAL_PORT: '0', MQTT_HOST: '127.0.0.1' }, (output) => {
+    const found = /site broker on port (\d+), central broker on port (\d+)/.exec(output)
+    // Started once the bridge is connected too
+    return found && output.includes('bridge connected') ? { site: Number(found[1]), central: Number(found[2]) } : undefined
   })
-  let output = ''
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
-  ports = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the example did not start within 10 s:\n${output}`)), 10_000)
-    child.once('exit', (code) => reject(new Error(`the example exited with ${code}:\n${output}`)))
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk
-      const found = /site broker on port (\d+), central broker on port (\d+)/.exec(output)
-      // Started once the bridge is connected too
-      if (!found || !output.includes('bridge connected')) return
-      clearTimeout(timer)
-      resolve({ site: Number(found[1]), central: Number(found[2]) })
-    })
-  })
+  child = started.child
+  ports = started.ready
 })
 
 afterAll(async () => {
   await Promise.all(clients.map((client) => client.endAsync(true)))
-  if (child.exitCode === null) {
+  if (child?.exitCode === null) {
     const exited = new Promise((resolve) => child.once('exit', resolve))
     child.kill('SIGTERM')
     await exited

@@ -2,37 +2,22 @@
  * Runs the example as a user does (`node index.js`): the simulated thermostat registers, the example's MQTT
  * application reads, writes and observes it; then this test, as a second MQTT application, reads it too.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { connectAsync } from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { printedPort, startExample } from '../../../packages/core/test/helpers/example-process.js'
 
 const EXAMPLE = fileURLToPath(new URL('../index.js', import.meta.url))
 /** The example imports the packages as a user would, from their builds. */
 const BUILDS = ['core', 'gateway-kit', 'gateway-lwm2m'].map((pkg) => fileURLToPath(new URL(`../../../packages/${pkg}/dist/index.js`, import.meta.url)))
 
-function start(): Promise<{ child: ChildProcess; tcpPort: number; output: () => string }> {
-  const child = spawn(process.execPath, [EXAMPLE], {
-    env: { ...process.env, MQTT_PORT: '0', LWM2M_PORT: '0', NOTIFICATIONS: '2', KEEP_RUNNING: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+async function start(): Promise<{ tcpPort: number; output: () => string }> {
+  const started = await startExample(EXAMPLE, { MQTT_PORT: '0', LWM2M_PORT: '0', NOTIFICATIONS: '2', KEEP_RUNNING: '1' }, printedPort(/TCP on port (\d+)/))
   onTestFinished(() => {
-    child.kill('SIGKILL')
+    started.child.kill('SIGKILL')
   })
-  let output = ''
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the example did not start within 10 s:\n${output}`)), 10_000)
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk
-      const port = /TCP on port (\d+)/.exec(output)?.[1]
-      if (port === undefined) return
-      clearTimeout(timer)
-      resolve({ child, tcpPort: Number(port), output: () => output })
-    })
-    child.once('exit', (code) => reject(new Error(`the example exited with ${code}:\n${output}`)))
-  })
+  return { tcpPort: started.ready, output: started.output }
 }
 
 describe('lwm2m-device example', () => {

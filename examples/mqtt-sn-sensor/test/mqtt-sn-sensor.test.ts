@@ -2,36 +2,20 @@
  * Runs the example as a user does (`node index.js`), watches the sensor's readings from an MQTT client on TCP,
  * and sends the sleeping sensor a configuration that it must pick up when it wakes.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { connectAsync } from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { assertBuilt } from '../../../packages/core/test/helpers/built.js'
+import { printedPort, startExample } from '../../../packages/core/test/helpers/example-process.js'
 
 const EXAMPLE = fileURLToPath(new URL('../index.js', import.meta.url))
-/** The example imports the packages as a user would, from their builds. */
 
-function start(): Promise<{ child: ChildProcess; tcpPort: number; output: () => string }> {
-  const child = spawn(process.execPath, [EXAMPLE], {
-    env: { ...process.env, MQTT_PORT: '0', MQTTSN_PORT: '0', CYCLES: '6', SLEEP_SECONDS: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+async function start(): Promise<{ tcpPort: number; output: () => string }> {
+  const started = await startExample(EXAMPLE, { MQTT_PORT: '0', MQTTSN_PORT: '0', CYCLES: '6', SLEEP_SECONDS: '1' }, printedPort(/TCP on port (\d+)/))
   onTestFinished(() => {
-    child.kill('SIGKILL')
+    started.child.kill('SIGKILL')
   })
-  let output = ''
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the example did not start within 10 s:\n${output}`)), 10_000)
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk
-      const port = /TCP on port (\d+)/.exec(output)?.[1]
-      if (port === undefined) return
-      clearTimeout(timer)
-      resolve({ child, tcpPort: Number(port), output: () => output })
-    })
-    child.once('exit', (code) => reject(new Error(`the example exited with ${code}:\n${output}`)))
-  })
+  return { tcpPort: started.ready, output: started.output }
 }
 
 describe('mqtt-sn-sensor example', () => {
