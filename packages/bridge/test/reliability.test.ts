@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { createBroker, type Persistence } from '@wren/core'
+import { type BrokerOptions, createBroker, type Persistence } from '@wren/core'
 import { createRedisPersistence } from '@wren/persistence-redis'
 import { createSqlitePersistence } from '@wren/persistence-sqlite'
 import { startRedisServer } from '../../persistence-redis/test/redis-server.js'
@@ -19,21 +19,30 @@ async function distinctPayloads(inbox: TestClient['inbox'], count: number, topic
   return seen
 }
 
+/**
+ * Wren bridged out (QoS 1) to a persistent Mosquitto, with a persistent subscriber there that is offline, and
+ * Mosquitto halted: messages for the remote now wait in Wren.
+ */
+async function bridgeToHaltedMosquitto(name: string, options: BrokerOptions = {}) {
+  const mosquitto = await startMosquitto({ persistence: true })
+  onTestFinished(() => mosquitto.stop())
+  const wren = await startBroker(options)
+  const topic = uniqueId(name)
+  const bridge = await connectedBridge(wren.broker, mosquitto.port, { topics: [{ pattern: `${topic}/#`, qos: 1 }] })
+  const subscriberId = uniqueId('remote-sub')
+  const first = await connectClient(mosquitto.url, { clientId: subscriberId, clean: false })
+  await first.client.subscribeAsync(`${topic}/#`, { qos: 1 })
+  first.client.end(true)
+  const down = bridgeState(bridge, 'disconnected')
+  await mosquitto.halt()
+  await down
+  return { mosquitto, wren, topic, bridge, subscriberId }
+}
+
 describe('outgoing reliability: QoS 1 waits in Wren while the remote is away', () => {
   it('1,000 QoS 1 messages published while Mosquitto restarts all arrive, once each', async () => {
-    const mosquitto = await startMosquitto({ persistence: true })
-    onTestFinished(() => mosquitto.stop())
-    const wren = await startBroker({ maxQueued: 5000 })
-    const topic = uniqueId('queued')
-    const bridge = await connectedBridge(wren.broker, mosquitto.port, { topics: [{ pattern: `${topic}/#`, qos: 1 }] })
-    const subscriberId = uniqueId('remote-sub')
-    const first = await connectClient(mosquitto.url, { clientId: subscriberId, clean: false })
-    await first.client.subscribeAsync(`${topic}/#`, { qos: 1 })
-    first.client.end(true)
+    const { mosquitto, wren, topic, bridge, subscriberId } = await bridgeToHaltedMosquitto('queued', { maxQueued: 5000 })
 
-    const down = bridgeState(bridge, 'disconnected')
-    await mosquitto.halt()
-    await down
     const publisher = await connectClient(wren.url)
     for (let i = 0; i < 1000; i++) await publisher.client.publishAsync(`${topic}/n`, String(i), { qos: 1 })
 
@@ -129,18 +138,7 @@ describe('a QoS 1 flood across a bridge to a slow reader loses nothing that was 
   }
 
   it('Wren -> Mosquitto, which restarts meanwhile, to a reader that is offline: the full bridge queue holds the publisher, nothing is dropped', async () => {
-    const mosquitto = await startMosquitto({ persistence: true })
-    onTestFinished(() => mosquitto.stop())
-    const wren = await startBroker()
-    const topic = uniqueId('flood-restart')
-    const bridge = await connectedBridge(wren.broker, mosquitto.port, { topics: [{ pattern: `${topic}/#`, qos: 1 }] })
-    const subscriberId = uniqueId('remote-sub')
-    const first = await connectClient(mosquitto.url, { clientId: subscriberId, clean: false })
-    await first.client.subscribeAsync(`${topic}/#`, { qos: 1 })
-    first.client.end(true)
-    const down = bridgeState(bridge, 'disconnected')
-    await mosquitto.halt()
-    await down
+    const { mosquitto, wren, topic, bridge, subscriberId } = await bridgeToHaltedMosquitto('flood-restart')
 
     const publisher = await connectClient(wren.url)
     let acknowledged = 0
