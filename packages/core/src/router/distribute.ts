@@ -294,18 +294,17 @@ export class Distributor {
     const byteLimit = options.maxQueuedBytes === 0 ? undefined : options.maxQueuedBytes
     const writes: Array<Promise<unknown>> = []
     if (away !== null && dropping !== null && byteLimit === undefined) away.push(...dropping)
-    else if (dropping !== null) writes.push(this.bounded(dropping, message, undefined))
-    if (away !== null) writes.push(this.bounded(away, message, byteLimit))
+    else if (dropping !== null) writes.push(this.bounded(dropping, message, size, undefined))
+    if (away !== null) writes.push(this.bounded(away, message, size, byteLimit))
     if (held !== null) writes.push(persistence.outboundEnqueue(held, message))
     return writes.length === 1 ? (writes[0] as Promise<unknown>) : Promise.all(writes)
   }
 
   /** Queues within `maxQueued` (and `byteLimit`), counting what the store refused or dropped. */
-  private bounded(targets: OutboundTarget[], message: Message, byteLimit: number | undefined): Promise<void> {
+  private bounded(targets: OutboundTarget[], message: Message, size: number, byteLimit: number | undefined): Promise<void> {
     const { persistence, options, stats } = this.core
     const tally = this.sessions.offline
     const dropOld = options.queueFullPolicy === 'drop-old'
-    const size = payloadLength(message)
     return persistence.outboundEnqueue(targets, message, options.maxQueued, dropOld, byteLimit).then((lost) => {
       if (lost.length === 0) return
       stats.messagesDropped += lost.length
