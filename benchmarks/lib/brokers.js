@@ -279,7 +279,13 @@ export const BROKERS = [
     version: () => `${wrenVersion()}, server ${workspaceVersion('server')}, Node ${process.version}`,
     // It loads the whole server, twice where it re-executes itself: more than 10 s on a loaded machine.
     startTimeoutMs: 30_000,
-    argv: ({ port, nodeFlags }) => [process.execPath, ...nodeFlags, SERVER_CLI, '--host', '127.0.0.1', '--port', String(port), '--no-ws', '--sys-interval', '0'],
+    argv: ({ port, nodeFlags, maxQueued }) => [
+      process.execPath,
+      ...nodeFlags,
+      SERVER_CLI,
+      ...['--host', '127.0.0.1', '--port', String(port), '--no-ws', '--sys-interval', '0'],
+      ...(maxQueued ? ['--max-queued', String(maxQueued)] : []),
+    ],
   },
   clusterBroker(1),
   clusterBroker(2),
