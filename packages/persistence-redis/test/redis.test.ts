@@ -145,6 +145,9 @@ describe('redis layout', () => {
     const settled = await Promise.all(writes)
     expect(await counted).toBe(25)
     expect(await evalshaCalls()).toBe(1)
+    // The acked half was called off before the batch left: their enqueues never ran (each takes a sequence number).
+    expect(await redis.get('batch:sequence')).toBe('25')
+    expect(await redis.keys('batch:message:*')).toHaveLength(25)
     // Enqueues resolve to the clients they lost a message for: the queue held 40 at most, with every other entry acked.
     const lost = settled.filter((value): value is string[] => Array.isArray(value) && value.length > 0)
     expect(lost).toEqual([])
@@ -154,13 +157,21 @@ describe('redis layout', () => {
     await Promise.all([redis.quit(), admin.quit()])
   })
 
-  it('resolves each enqueue of a batch to the clients it lost the message for', async () => {
+  it('resolves each enqueue of a batch to the clients it lost the message for, around writes called off', async () => {
     const redis = new Redis(server.url)
     const persistence = createRedisPersistence({ redis, prefix: 'batch-lost:' })
+    const delivered = testMessage('t')
+    const called = [
+      persistence.outboundEnqueue([{ clientId: 'a', qos: 1 }], delivered, 2),
+      persistence.outboundSent('a', delivered.id as string, 7),
+      persistence.outboundAck('a', 7),
+    ]
     const results = await Promise.all(
       Array.from({ length: 4 }, () => persistence.outboundEnqueue([{ clientId: 'a', qos: 1 }, { clientId: 'b', qos: 1 }], testMessage('t'), 2)),
     )
+    expect(await Promise.all(called)).toEqual([[], undefined, undefined])
     expect(results).toEqual([[], [], ['a', 'b'], ['a', 'b']])
+    expect(await persistence.outboundCount('a')).toBe(2)
     await persistence.close()
     await redis.quit()
   })
