@@ -117,6 +117,32 @@ export async function redisStore({ workDir }) {
 
 const redisInstalled = () => existsSync(REDIS_SERVER)
 
+/** A SQLite file in the measurement's temp dir. */
+const sqliteStore = async ({ workDir }) => ({ storeSpec: `sqlite:${join(workDir, 'wren.db')}`, stop: async () => {} })
+
+/** `wren-base` on a durable store, for the persistent scenario's before/after in one run. */
+function baseWithStore(name, store, services) {
+  return {
+    name,
+    label: `Wren base ${store === 'Redis' ? 'Redis' : 'SQLite'}`,
+    store,
+    scenarios: PERSISTENT_ONLY,
+    onRequest: true,
+    install: 'WREN_BASE=<another checkout with its persistence packages built>',
+    isInstalled: () => BASE_BROKER !== null && existsSync(BASE_BROKER) && (store !== 'Redis' || redisInstalled()),
+    version: () => baseVersion(),
+    services,
+    argv: ({ port, nodeFlags, storeSpec, maxQueued }) => [
+      process.execPath,
+      ...nodeFlags,
+      BASE_BROKER,
+      String(port),
+      storeSpec,
+      ...(maxQueued ? [`max-queued=${maxQueued}`] : []),
+    ],
+  }
+}
+
 /**
  * The `wren` server in workers mode: `workers` node:cluster workers sharing the port, each a cluster node on
  * the measurement's Redis (its cluster bus and, by default, its persistence). The kernel spreads the clients
@@ -190,6 +216,8 @@ export const BROKERS = [
     version: () => baseVersion(),
     argv: ({ port, nodeFlags }) => [process.execPath, ...nodeFlags, BASE_BROKER, String(port)],
   },
+  baseWithStore('wren-base-sqlite', 'SQLite file', sqliteStore),
+  baseWithStore('wren-base-redis', 'Redis', redisStore),
   {
     name: 'aedes',
     label: 'Aedes',
@@ -222,7 +250,7 @@ export const BROKERS = [
     install: 'pnpm --filter @wren/persistence-sqlite... build',
     isInstalled: () => resolvable('@wren/core') && resolvable('@wren/persistence-sqlite'),
     version: () => `${wrenVersion()}, persistence-sqlite ${packageVersion('@wren/persistence-sqlite')}`,
-    services: async ({ workDir }) => ({ storeSpec: `sqlite:${join(workDir, 'wren.db')}`, stop: async () => {} }),
+    services: sqliteStore,
     argv: wrenBroker,
   },
   {
