@@ -39,11 +39,11 @@ describe('the v3/v4 PUBLISH encoder', () => {
 })
 
 describe('the packet reader', () => {
-  const read = (chunks: Buffer[], fastPublish = true) => {
+  const read = (chunks: Buffer[], protocolVersion = 4) => {
     const packets: Packet[] = []
     const errors: Error[] = []
     const reader = new PacketReader({ maxPacketSize: 1 << 20, maxConnectPacketSize: 1 << 20, maxUserProperties: 1024 }, { onPacket: (p) => packets.push(p), onParseError: (e) => errors.push(e) })
-    reader.fastPublish = fastPublish
+    reader.protocolVersion = protocolVersion
     for (const chunk of chunks) reader.push(chunk)
     return { packets, errors }
   }
@@ -66,6 +66,46 @@ describe('the packet reader', () => {
     }
     const oneByteAtATime = read([...bytes].map((b) => Buffer.from([b])))
     expect(strip(oneByteAtATime.packets)).toEqual(strip(expected))
+  })
+
+  it('reads acknowledgements and MQTT 5 PUBLISHes, with and without properties, as mqtt-packet does, whole or split at every byte', () => {
+    const ack = (cmd: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', extra: object = {}) => ({ cmd, messageId: 7, ...extra }) as Packet
+    const sets: Array<[number, Packet[]]> = [
+      [4, [ack('puback'), ack('pubrec'), ack('pubrel'), ack('pubcomp')]],
+      [
+        5,
+        [
+          ack('puback'),
+          ack('pubrec', { reasonCode: 0x10 }),
+          ack('pubrel', { reasonCode: 0x92 }),
+          ack('pubcomp', { reasonCode: 0, properties: { reasonString: 'ok' } }),
+          { cmd: 'publish', topic: 'a/b', payload: Buffer.from('one'), qos: 1, messageId: 5, retain: false, dup: false },
+          { cmd: 'publish', topic: 'c', payload: Buffer.from('two'), qos: 0, retain: true, dup: false, properties: { contentType: 'x' } },
+          { cmd: 'publish', topic: 'd', payload: Buffer.alloc(0), qos: 2, messageId: 9, retain: false, dup: true },
+        ],
+      ],
+    ]
+    for (const [protocolVersion, list] of sets) {
+      const stream = Buffer.concat(list.map((packet) => generate(packet, { protocolVersion })))
+      const expected: Packet[] = []
+      const p = createParser({ protocolVersion })
+      p.on('packet', (packet: Packet) => expected.push(packet))
+      p.parse(stream)
+      const plain = (packets: Packet[]) => packets.map((x) => ({ ...x, ...(x.cmd === 'publish' ? { payload: Buffer.from((x as IPublishPacket).payload) } : {}) }))
+      expect(expected).toHaveLength(list.length)
+      for (let cut = 0; cut <= stream.length; cut++) {
+        const { packets, errors } = read([stream.subarray(0, cut), stream.subarray(cut)], protocolVersion)
+        expect(errors).toEqual([])
+        expect(plain(packets)).toEqual(plain(expected))
+      }
+    }
+  })
+
+  it('refuses acknowledgements with reserved flags set or the wrong length, as mqtt-packet and the wire rules do', () => {
+    expect(read([Buffer.from([0x41, 0x02, 0x00, 0x01])]).errors[0]?.message).toMatch(/Invalid header flag bits/)
+    expect(read([Buffer.from([0x60, 0x02, 0x00, 0x01])]).errors[0]?.message).toMatch(/Invalid header flag bits/)
+    expect(read([Buffer.from([0x40, 0x03, 0x00, 0x01, 0x00])]).errors[0]?.message).toMatch(/remaining length of 3/)
+    expect(read([Buffer.from([0x40, 0x03, 0x00, 0x01, 0x01])], 5).errors[0]?.message).toMatch(/Invalid puback reason code/)
   })
 
   it('reads a packet spread over several chunks, with packets before and after it in the same chunks', () => {
@@ -94,7 +134,6 @@ describe('the packet reader', () => {
       const packets: Packet[] = []
       const reader = new PacketReader({ maxPacketSize: 1 << 20, maxConnectPacketSize: 1 << 20, maxUserProperties: 1024 }, { onPacket: (p) => packets.push(p), onParseError: (e) => expect.unreachable(e.message) })
       reader.protocolVersion = version
-      reader.fastPublish = version < 5
       for (const chunk of chunks) reader.push(chunk)
       const publish = packets[0] as IPublishPacket
       expect(packets.map((p) => p.cmd)).toEqual(['publish', 'pingreq', 'publish'])
