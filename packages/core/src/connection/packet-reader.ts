@@ -1,7 +1,7 @@
 import { parser as createParser, type IPubackPacket, type IPublishPacket, type Packet } from 'mqtt-packet'
 import { ErrorCode, ProtocolViolation, ReasonCode, malformed } from '../errors.js'
 import { varintLength, writeVarint } from './packet-encoder.js'
-import { LARGE_PAYLOAD, setSplitPayload } from './split-payload.js'
+import { LARGE_PAYLOAD, markSplitPayload, type SplitPayload } from './split-payload.js'
 import { decodeSubscribe, decodeUnsubscribe } from './subscription-packets.js'
 import { frameViolation, publishTopicViolation, type WireLimits } from './wire-rules.js'
 
@@ -13,12 +13,6 @@ const PUBCOMP = 7
 const SUBSCRIBE = 8
 const UNSUBSCRIBE = 10
 const ACK_NAMES = ['puback', 'pubrec', 'pubrel', 'pubcomp'] as const
-
-/** A payload left in the reads it arrived in (see split-payload.ts). */
-interface Split {
-  parts: Buffer[]
-  length: number
-}
 
 /** Where parsed packets and parse errors go (the connection). */
 export interface PacketSink {
@@ -212,7 +206,7 @@ export class PacketReader {
     return true
   }
 
-  private parseWhole(frame: Buffer, bodyStart: number, split: Split | null = null): void {
+  private parseWhole(frame: Buffer, bodyStart: number, split: SplitPayload | null = null): void {
     const violation = frameViolation(frame, bodyStart, this.protocolVersion, this.limits)
     if (violation) return this.fail(violation)
     const type = (frame[0] as number) >> 4
@@ -253,7 +247,7 @@ export class PacketReader {
    * PUBLISH [MQTT-3.3], of MQTT 3.1/3.1.1 or an MQTT 5 one without properties (a property length of 0). False,
    * with nothing done, for an MQTT 5 PUBLISH with properties: the caller hands it to the parser.
    */
-  private publish(buffer: Buffer, header: number, start: number, end: number, split: Split | null = null): boolean {
+  private publish(buffer: Buffer, header: number, start: number, end: number, split: SplitPayload | null = null): boolean {
     const qos = (header >> 1) & 3
     if (qos === 3) {
       this.fail(malformed('Packet must not have both QoS bits set to 1')) // [MQTT-3.3.1-4]
@@ -329,7 +323,7 @@ export class PacketReader {
   }
 }
 
-function withSplitPayload(packet: IPublishPacket, split: Split): void {
+function withSplitPayload(packet: IPublishPacket, split: SplitPayload): void {
   packet.length = (packet.length ?? 0) + split.length
-  setSplitPayload(packet, split.parts, split.length)
+  markSplitPayload(packet, split)
 }

@@ -2,7 +2,8 @@ import { generate, parser as createParser, type IPublishPacket, type Packet } fr
 import { describe, expect, it } from 'vitest'
 import { encodePublishV4, encodePublishV4For } from '../../src/connection/packet-encoder.js'
 import { PacketReader } from '../../src/connection/packet-reader.js'
-import { payloadLength, splitParts } from '../../src/connection/split-payload.js'
+import { joined, payloadLength, splitPayloadOf, splitParts } from '../../src/connection/split-payload.js'
+import { createMessage } from '../../src/handlers/message-from-packet.js'
 
 const reference = (topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean, dup: boolean, messageId: number) =>
   generate({ cmd: 'publish', topic, payload, qos, retain, dup, ...(qos > 0 ? { messageId } : {}) }, { protocolVersion: 4 })
@@ -118,11 +119,11 @@ describe('the packet reader', () => {
       expect(errors).toEqual([])
       const publishes = packets.filter((p): p is IPublishPacket => p.cmd === 'publish')
       expect(publishes.map((p) => p.topic)).toEqual(['a/b', 'c', 'big', 'a/b', 'c'])
-      expect(Buffer.from(publishes[2]!.payload as Buffer).equals(big)).toBe(true)
+      expect(joined(splitPayloadOf(publishes[2]!) ?? (publishes[2]!.payload as Buffer)).equals(big)).toBe(true)
     }
   })
 
-  it('leaves a large PUBLISH payload in the reads it came in, 3.1.1 and MQTT 5, and joins it once when read', () => {
+  it('leaves a large PUBLISH payload in the reads it came in, 3.1.1 and MQTT 5; the message made from it joins it once when read', () => {
     const big = Buffer.alloc(200_000)
     for (let i = 0; i < big.length; i++) big[i] = (i * 13) % 251
     const v5 = generate({ cmd: 'publish', topic: 'big', payload: big, qos: 1, messageId: 3, retain: false, dup: false, properties: { contentType: 'x', userProperties: { k: 'v' } } }, { protocolVersion: 5 })
@@ -141,10 +142,17 @@ describe('the packet reader', () => {
       if (version === 5) expect(publish.properties).toEqual({ contentType: 'x', userProperties: { k: 'v' } })
       expect(splitParts(publish)?.length).toBe(chunks.length)
       expect(payloadLength(publish as { payload: Buffer })).toBe(big.length)
-      const joined = publish.payload as Buffer
-      expect(joined.equals(big)).toBe(true)
-      expect(splitParts(publish)).toBeUndefined()
-      expect(publish.payload).toBe(joined)
+      const split = splitPayloadOf(publish)
+      if (split === undefined) return expect.unreachable('the payload was joined')
+      const message = createMessage(publish.topic, split, 1, false, undefined, 'c')
+      const other = createMessage('other', split, 1, false, undefined, 'c')
+      expect(Object.keys(message)).toEqual(['topic', 'qos', 'retain', 'payload', 'origin'])
+      expect(payloadLength(message)).toBe(big.length)
+      const payload = message.payload
+      expect(payload.equals(big)).toBe(true)
+      expect(splitParts(message)).toBeUndefined()
+      expect(message.payload).toBe(payload)
+      expect({ ...other }.payload.equals(big)).toBe(true)
     }
   })
 
