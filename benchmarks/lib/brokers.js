@@ -268,6 +268,19 @@ export const BROKERS = [
     version: wrenVersion,
     argv: ({ port, nodeFlags }) => nodeBroker('wren.js')({ port, nodeFlags: [YOUNG_GENERATION_FLAG, ...nodeFlags] }),
   },
+  {
+    // The `wren` command as installed, at its defaults: on Node 22.15 and later it caps V8's young generation itself.
+    name: 'wren-server',
+    label: 'wren command',
+    store: 'memory',
+    onRequest: true,
+    install: 'pnpm --filter @wren/server... build',
+    isInstalled: () => existsSync(SERVER_CLI),
+    version: () => `${wrenVersion()}, server ${workspaceVersion('server')}, Node ${process.version}`,
+    // It loads the whole server, twice where it re-executes itself: more than 10 s on a loaded machine.
+    startTimeoutMs: 30_000,
+    argv: ({ port, nodeFlags }) => [process.execPath, ...nodeFlags, SERVER_CLI, '--host', '127.0.0.1', '--port', String(port), '--no-ws', '--sys-interval', '0'],
+  },
   clusterBroker(1),
   clusterBroker(2),
   // WREN_BENCH_BASELINE=<another checkout, built>: the same cluster from that build, for before/after in one run.
