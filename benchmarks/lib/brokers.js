@@ -117,6 +117,32 @@ export async function redisStore({ workDir }) {
 
 const redisInstalled = () => existsSync(REDIS_SERVER)
 
+/** A SQLite file in the measurement's temp dir. */
+const sqliteStore = async ({ workDir }) => ({ storeSpec: `sqlite:${join(workDir, 'wren.db')}`, stop: async () => {} })
+
+/** `wren-base` on a durable store, for the persistent scenario's before/after in one run. */
+function baseWithStore(name, store, services) {
+  return {
+    name,
+    label: `Wren base ${store === 'Redis' ? 'Redis' : 'SQLite'}`,
+    store,
+    scenarios: PERSISTENT_ONLY,
+    onRequest: true,
+    install: 'WREN_BASE=<another checkout with its persistence packages built>',
+    isInstalled: () => BASE_BROKER !== null && existsSync(BASE_BROKER) && (store !== 'Redis' || redisInstalled()),
+    version: () => baseVersion(),
+    services,
+    argv: ({ port, nodeFlags, storeSpec, maxQueued }) => [
+      process.execPath,
+      ...nodeFlags,
+      BASE_BROKER,
+      String(port),
+      storeSpec,
+      ...(maxQueued ? [`max-queued=${maxQueued}`] : []),
+    ],
+  }
+}
+
 /**
  * The `wren` server in workers mode: `workers` node:cluster workers sharing the port, each a cluster node on
  * the measurement's Redis (its cluster bus and, by default, its persistence). The kernel spreads the clients
@@ -190,6 +216,8 @@ export const BROKERS = [
     version: () => baseVersion(),
     argv: ({ port, nodeFlags }) => [process.execPath, ...nodeFlags, BASE_BROKER, String(port)],
   },
+  baseWithStore('wren-base-sqlite', 'SQLite file', sqliteStore),
+  baseWithStore('wren-base-redis', 'Redis', redisStore),
   {
     name: 'aedes',
     label: 'Aedes',
@@ -222,7 +250,7 @@ export const BROKERS = [
     install: 'pnpm --filter @wren/persistence-sqlite... build',
     isInstalled: () => resolvable('@wren/core') && resolvable('@wren/persistence-sqlite'),
     version: () => `${wrenVersion()}, persistence-sqlite ${packageVersion('@wren/persistence-sqlite')}`,
-    services: async ({ workDir }) => ({ storeSpec: `sqlite:${join(workDir, 'wren.db')}`, stop: async () => {} }),
+    services: sqliteStore,
     argv: wrenBroker,
   },
   {
@@ -280,6 +308,25 @@ export const BROKERS = [
     transports: ALL_TRANSPORTS,
     passwords: true,
     argv: (options) => wrenBroker({ ...options, nodeFlags: [YOUNG_GENERATION_FLAG, ...options.nodeFlags] }),
+  },
+  {
+    // The `wren` command as installed, at its defaults: on Node 22.15 and later it caps V8's young generation itself.
+    name: 'wren-server',
+    label: 'wren command',
+    store: 'memory',
+    onRequest: true,
+    install: 'pnpm --filter @wren/server... build',
+    isInstalled: () => existsSync(SERVER_CLI),
+    version: () => `${wrenVersion()}, server ${workspaceVersion('server')}, Node ${process.version}`,
+    // It loads the whole server, twice where it re-executes itself: more than 10 s on a loaded machine.
+    startTimeoutMs: 30_000,
+    argv: ({ port, nodeFlags, maxQueued }) => [
+      process.execPath,
+      ...nodeFlags,
+      SERVER_CLI,
+      ...['--host', '127.0.0.1', '--port', String(port), '--no-ws', '--sys-interval', '0'],
+      ...(maxQueued ? ['--max-queued', String(maxQueued)] : []),
+    ],
   },
   clusterBroker(1),
   clusterBroker(2),
