@@ -10,6 +10,27 @@ import { createWebSocketStream, WebSocketServer } from 'ws'
 // The Wren server's listeners' backlog (packages/server listener.ts): Node's default 511 resets clients in a connect storm.
 const BACKLOG = 4096
 
+/**
+ * What the Wren server tells the broker about a connection. The peer's address is read when a hook asks (a
+ * login check keys its per-address limit on it): it costs a getpeername call that an idle client nobody asks
+ * about need not pay for, and getters on a class cost nothing per object, unlike getters in an object literal.
+ */
+class ConnectionMeta {
+  #socket
+  constructor(transport, socket) {
+    this.transport = transport
+    this.#socket = socket
+  }
+
+  get remoteAddress() {
+    return this.#socket.remoteAddress
+  }
+
+  get remotePort() {
+    return this.#socket.remotePort
+  }
+}
+
 /** The value of `name=value` among `args`, or undefined. */
 export function argValue(args, name) {
   return args.find((arg) => arg.startsWith(`${name}=`))?.slice(name.length + 1)
@@ -21,17 +42,7 @@ export function argValue(args, name) {
  */
 export function listen(port, args, handle, { backlog = true } = {}) {
   const transport = argValue(args, 'transport') ?? 'tcp'
-  // Read when a hook asks (a login check keys its per-address limit on it): the peer's address costs a
-  // getpeername call, which an idle client that nobody asks about need not pay for.
-  const meta = (socket) => ({
-    transport,
-    get remoteAddress() {
-      return socket.remoteAddress
-    },
-    get remotePort() {
-      return socket.remotePort
-    },
-  })
+  const meta = (socket) => new ConnectionMeta(transport, socket)
   let server
   if (transport === 'tls') {
     const key = readFileSync(argValue(args, 'tls-key'))
