@@ -38,6 +38,7 @@ describe('scenario 7, persistent QoS 1', () => {
       'aedes-redis',
       'mosquitto-persist',
       'wren-young4',
+      'wren-server',
     ])
     expect(BROKERS.filter((b) => runsVariant(b, fanIn)).map((b) => b.name)).toEqual([
       'wren',
@@ -46,6 +47,7 @@ describe('scenario 7, persistent QoS 1', () => {
       'mosquitto',
       'wren-metrics',
       'wren-young4',
+      'wren-server',
       'wren-cluster-1',
       'wren-cluster-2',
     ])

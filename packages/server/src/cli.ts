@@ -10,6 +10,7 @@ import { configFromFlags, flagHelp, flagOptions } from './flags.js'
 import { createLogger } from './logger.js'
 import { startServer, type RunningServer } from './server.js'
 import { WORKER_STARTED, WORKER_STOP, runPrimary, workerConfig } from './workers.js'
+import { relaunchWithSmallYoungGeneration } from './young-generation.js'
 
 const USAGE = `Usage: wren [options]
        wren passwd <password-file> <username> [<password>]
@@ -62,6 +63,7 @@ async function main(argv: string[]): Promise<void> {
     return
   }
 
+  relaunchWithSmallYoungGeneration()
   let config: ServerConfig
   try {
     config = await loadConfig(values)

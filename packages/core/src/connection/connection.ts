@@ -116,7 +116,6 @@ export class Connection extends DeliveryPolicy implements SessionLink, Keepalive
   useProtocol(version: ProtocolVersion): void {
     this.protocolVersion = version
     this.client.protocolVersion = version
-    this.reader.fastPublish = version !== 5
     this.reader.protocolVersion = version
   }
 

@@ -1,19 +1,18 @@
-import { parser as createParser, type IPublishPacket, type Packet } from 'mqtt-packet'
+import { parser as createParser, type IPubackPacket, type IPublishPacket, type Packet } from 'mqtt-packet'
 import { ErrorCode, ProtocolViolation, ReasonCode, malformed } from '../errors.js'
 import { varintLength, writeVarint } from './packet-encoder.js'
-import { LARGE_PAYLOAD, setSplitPayload } from './split-payload.js'
+import { LARGE_PAYLOAD, markSplitPayload, type SplitPayload } from './split-payload.js'
 import { decodeSubscribe, decodeUnsubscribe } from './subscription-packets.js'
 import { frameViolation, publishTopicViolation, type WireLimits } from './wire-rules.js'
 
 const MAX_REMAINING_LENGTH_BYTES = 4
+const PUBLISH = 3
+const PUBACK = 4
+const PUBREL = 6
+const PUBCOMP = 7
 const SUBSCRIBE = 8
 const UNSUBSCRIBE = 10
-
-/** A payload left in the reads it arrived in (see split-payload.ts). */
-interface Split {
-  parts: Buffer[]
-  length: number
-}
+const ACK_NAMES = ['puback', 'pubrec', 'pubrel', 'pubcomp'] as const
 
 /** Where parsed packets and parse errors go (the connection). */
 export interface PacketSink {
@@ -51,10 +50,11 @@ function sharedParser(): SharedParser {
 }
 
 /**
- * Splits the byte stream into packets and parses them. A 3.1/3.1.1 PUBLISH, the packet on the hot path,
- * is parsed here directly from the chunk it arrived in; every other packet (and every v5 PUBLISH, which
- * carries properties) is handed whole to mqtt-packet's parser. Framing here also lets an oversized packet
- * be refused from its fixed header, before its body is buffered.
+ * Splits the byte stream into packets and parses them. The packets of the QoS 1/2 hot path, a PUBLISH without
+ * properties (every 3.1/3.1.1 one) and a PUBACK, PUBREC, PUBREL or PUBCOMP without properties, are parsed here
+ * directly from the chunk they arrived in; every other packet is handed whole to mqtt-packet's parser, whose
+ * stream machinery (a buffer list, a debug call per state) allocates kilobytes per packet. Framing here also
+ * lets an oversized packet be refused from its fixed header, before its body is buffered.
  */
 export class PacketReader {
   /** The protocol level the shared parser must assume for this stream's packets. */
@@ -63,8 +63,6 @@ export class PacketReader {
   private pendingBytes = 0
   /** Bytes needed before the buffered prefix can be framed again (0: unknown, retry on any chunk). */
   private needed = 0
-  /** MQTT 5 PUBLISH packets carry properties: they go through mqtt-packet. */
-  fastPublish = true
   private failed = false
   /** Largest packet accepted now: small until CONNECT is accepted (see `admitted`). */
   private maxPacketSize: number
@@ -156,8 +154,9 @@ export class PacketReader {
         return
       }
       const header = buffer[pos] as number
-      if (header >> 4 === 3 && this.fastPublish) this.publish(buffer, header, index, end)
-      else this.parseWhole(buffer.subarray(pos, end), index - pos)
+      const type = header >> 4
+      const direct = type === PUBLISH ? this.publish(buffer, header, index, end) : type >= PUBACK && type <= PUBCOMP && this.ack(buffer, header, index, end)
+      if (!direct) this.parseWhole(buffer.subarray(pos, end), index - pos)
       pos = end
     }
   }
@@ -203,12 +202,11 @@ export class PacketReader {
     // theirs, so that a queued or retained message does not keep it.
     payload.push(last.length < chunk.length >> 1 ? Buffer.from(last) : last)
     const split = { parts: payload, length: total - end }
-    if (this.fastPublish) this.publish(head, header, headBody, head.length, split)
-    else this.parseWhole(head, headBody, split)
+    if (!this.publish(head, header, headBody, head.length, split)) this.parseWhole(head, headBody, split)
     return true
   }
 
-  private parseWhole(frame: Buffer, bodyStart: number, split: Split | null = null): void {
+  private parseWhole(frame: Buffer, bodyStart: number, split: SplitPayload | null = null): void {
     const violation = frameViolation(frame, bodyStart, this.protocolVersion, this.limits)
     if (violation) return this.fail(violation)
     const type = (frame[0] as number) >> 4
@@ -245,33 +243,39 @@ export class PacketReader {
     this.needed = needed
   }
 
-  /** PUBLISH of MQTT 3.1/3.1.1 [MQTT-3.3]. */
-  private publish(buffer: Buffer, header: number, start: number, end: number, split: Split | null = null): void {
+  /**
+   * PUBLISH [MQTT-3.3], of MQTT 3.1/3.1.1 or an MQTT 5 one without properties (a property length of 0). False,
+   * with nothing done, for an MQTT 5 PUBLISH with properties: the caller hands it to the parser.
+   */
+  private publish(buffer: Buffer, header: number, start: number, end: number, split: SplitPayload | null = null): boolean {
     const qos = (header >> 1) & 3
     if (qos === 3) {
       this.fail(malformed('Packet must not have both QoS bits set to 1')) // [MQTT-3.3.1-4]
-      return
+      return true
     }
     if (end - start < 2) {
       this.fail(malformed('Cannot parse topic'))
-      return
+      return true
     }
     const topicLength = buffer.readUInt16BE(start)
     let pos = start + 2 + topicLength
     if (pos + (qos > 0 ? 2 : 0) > end) {
       this.fail(malformed('Cannot parse topic'))
-      return
-    }
-    const topic = buffer.toString('utf8', start + 2, pos)
-    const violation = publishTopicViolation(buffer, header, topic, start + 2, pos)
-    if (violation) {
-      this.fail(violation)
-      return
+      return true
     }
     let messageId: number | undefined
-    if (qos > 0) {
-      messageId = buffer.readUInt16BE(pos)
-      pos += 2
+    if (qos > 0) messageId = buffer.readUInt16BE(pos)
+    const topicEnd = pos
+    if (qos > 0) pos += 2
+    if (this.protocolVersion === 5) {
+      if (pos >= end || buffer[pos] !== 0) return false
+      pos++
+    }
+    const topic = buffer.toString('utf8', start + 2, topicEnd)
+    const violation = publishTopicViolation(buffer, header, topic, start + 2, topicEnd)
+    if (violation) {
+      this.fail(violation)
+      return true
     }
     // A copy, unless this packet is most of the buffer: a view would pin the whole read chunk for as long
     // as the message is retained or queued.
@@ -289,10 +293,37 @@ export class PacketReader {
     if (messageId !== undefined) packet.messageId = messageId
     if (split !== null) withSplitPayload(packet, split)
     this.sink.onPacket(packet)
+    return true
+  }
+
+  /**
+   * PUBACK, PUBREC, PUBREL or PUBCOMP [MQTT-3.4] to [MQTT-3.7] that is a packet id, or an MQTT 5 one with reason
+   * code Success and no properties: the packet mqtt-packet would give. False, with nothing done, for any other
+   * (flags, length, reason code or properties): the caller hands it to the parser, which checks and reports it.
+   */
+  private ack(buffer: Buffer, header: number, start: number, end: number): boolean {
+    const length = end - start
+    if (length !== 2 && (length !== 3 || this.protocolVersion !== 5 || buffer[start + 2] !== 0)) return false
+    const type = header >> 4
+    // [MQTT-2.2.2-1] reserved flags: 0010 for PUBREL, 0000 for the others
+    if ((header & 0x0f) !== (type === PUBREL ? 2 : 0)) return false
+    const packet = {
+      cmd: ACK_NAMES[type - PUBACK] as (typeof ACK_NAMES)[number],
+      retain: false,
+      qos: (header >> 1) & 3,
+      dup: false,
+      length,
+      topic: null,
+      payload: null,
+      messageId: buffer.readUInt16BE(start),
+    } as Packet
+    if (this.protocolVersion === 5) (packet as IPubackPacket).reasonCode = 0
+    this.sink.onPacket(packet)
+    return true
   }
 }
 
-function withSplitPayload(packet: IPublishPacket, split: Split): void {
+function withSplitPayload(packet: IPublishPacket, split: SplitPayload): void {
   packet.length = (packet.length ?? 0) + split.length
-  setSplitPayload(packet, split.parts, split.length)
+  markSplitPayload(packet, split)
 }

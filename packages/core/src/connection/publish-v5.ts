@@ -41,8 +41,9 @@ export class OutboundAliases {
  * row, so the last message's bytes are kept and reused (a PUBLISH with 100,000 user properties to 20
  * subscribers encodes them once, not 20 times).
  */
+const NO_PROPERTIES = Buffer.alloc(0)
 let lastMessage: Message | null = null
-let lastProperties: Buffer = Buffer.alloc(0)
+let lastProperties: Buffer = NO_PROPERTIES
 
 function carriedProperties(message: Message): Buffer {
   if (message === lastMessage) return lastProperties
@@ -62,6 +63,12 @@ function carriedProperties(message: Message): Buffer {
         else for (const v of value) size += 5 + keyBytes + Buffer.byteLength(v)
       }
     }
+  }
+  lastMessage = message
+  if (size === 0) {
+    // Most messages carry none: no buffer (nor the writer below) per message.
+    lastProperties = NO_PROPERTIES
+    return NO_PROPERTIES
   }
   const out = Buffer.allocUnsafe(size)
   let pos = 0
@@ -97,7 +104,6 @@ function carriedProperties(message: Message): Buffer {
       }
     }
   }
-  lastMessage = message
   lastProperties = out
   return out
 }

@@ -1,4 +1,5 @@
 import type { IPublishPacket } from 'mqtt-packet'
+import { giveSplitPayload, type SplitPayload } from '../connection/split-payload.js'
 import type { Message, MessageProperties, QoS } from '../types.js'
 
 type PublishLikeProperties = IPublishPacket['properties']
@@ -23,16 +24,19 @@ export function toBuffer(payload: string | Buffer | Uint8Array | undefined): Buf
   return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
 }
 
-/** Builds the routed message; the expiry deadline starts now, when the broker accepts it. */
+/**
+ * Builds the routed message; the expiry deadline starts now, when the broker accepts it. A large payload still in
+ * the reads it arrived in stays so (see split-payload.ts).
+ */
 export function createMessage(
   topic: string,
-  payload: Buffer,
+  payload: Buffer | SplitPayload,
   qos: QoS,
   retain: boolean,
   properties: MessageProperties | undefined,
   origin: string | undefined,
 ): Message {
-  const message: Message = { topic, payload, qos, retain }
+  const message: Message = Buffer.isBuffer(payload) ? { topic, payload, qos, retain } : giveSplitPayload({ topic, qos, retain }, payload)
   if (properties) {
     message.properties = properties
     if (properties.messageExpiryInterval !== undefined) {

@@ -5,15 +5,13 @@ import type { BrokerContext } from '../context.js'
 import type { PacketHandler } from './handler.js'
 import { InboundAliases } from '../connection/inbound-aliases.js'
 import { type AckSlot, OrderedAcks, STORE_FAILED } from '../connection/ordered-acks.js'
-import { carrySplitPayload, splitParts } from '../connection/split-payload.js'
+import { joined, type SplitPayload, splitPayloadOf } from '../connection/split-payload.js'
 import { ErrorCode, ProtocolViolation, ReasonCode, malformed, protocolError } from '../errors.js'
 import { denialOf, denialReason, runChain } from '../hooks/hook-runner.js'
 import type { PublishVerdict } from '../hooks/hook-types.js'
 import { hasWildcard, isBridgeStateTopic, isSysTopic, topicNameProblem } from '../topic/topic-rules.js'
 import type { Message, QoS } from '../types.js'
 import { createMessage, messageProperties, toBuffer } from './message-from-packet.js'
-
-const EMPTY_PAYLOAD = Buffer.alloc(0)
 
 /** Resolves an MQTT 5 topic alias (§3.3.2.3.4); undefined after failing the connection. */
 function resolveTopic(connection: Connection, packet: IPublishPacket): string | undefined {
@@ -106,15 +104,15 @@ export const handlePublish: PacketHandler = (ctx, connection, packet, done) => {
       return done()
     }
   }
-  if (properties?.payloadFormatIndicator === true && !isUtf8(toBuffer(publish.payload))) {
+  let payload: Buffer | SplitPayload = splitPayloadOf(publish) ?? toBuffer(publish.payload)
+  // Checked whole: a character may span two reads.
+  if (properties?.payloadFormatIndicator === true && !isUtf8((payload = joined(payload)))) {
     // [MQTT-3.3.2-4] the payload claims UTF-8 and is not
     if (qos === 0) connection.fail(new ProtocolViolation(ErrorCode.PayloadFormatInvalid, ReasonCode.PayloadFormatInvalid, 'payload is not UTF-8'))
     else acknowledge(connection, qos, packetId, ReasonCode.PayloadFormatInvalid)
     return done()
   }
-  // A large payload still in the reads it arrived in stays so (see split-payload.ts).
-  const message = createMessage(topic, splitParts(publish) ? EMPTY_PAYLOAD : toBuffer(publish.payload), qos, publish.retain, properties, connection.client.id)
-  carrySplitPayload(publish, message)
+  const message = createMessage(topic, payload, qos, publish.retain, properties, connection.client.id)
   const session = connection.session
   if (qos === 2 && session) {
     if (session.incoming.has(packetId)) {

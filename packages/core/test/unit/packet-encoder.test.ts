@@ -2,7 +2,8 @@ import { generate, parser as createParser, type IPublishPacket, type Packet } fr
 import { describe, expect, it } from 'vitest'
 import { encodePublishV4, encodePublishV4For } from '../../src/connection/packet-encoder.js'
 import { PacketReader } from '../../src/connection/packet-reader.js'
-import { payloadLength, splitParts } from '../../src/connection/split-payload.js'
+import { joined, payloadLength, splitPayloadOf, splitParts } from '../../src/connection/split-payload.js'
+import { createMessage } from '../../src/handlers/message-from-packet.js'
 
 const reference = (topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean, dup: boolean, messageId: number) =>
   generate({ cmd: 'publish', topic, payload, qos, retain, dup, ...(qos > 0 ? { messageId } : {}) }, { protocolVersion: 4 })
@@ -39,11 +40,11 @@ describe('the v3/v4 PUBLISH encoder', () => {
 })
 
 describe('the packet reader', () => {
-  const read = (chunks: Buffer[], fastPublish = true) => {
+  const read = (chunks: Buffer[], protocolVersion = 4) => {
     const packets: Packet[] = []
     const errors: Error[] = []
     const reader = new PacketReader({ maxPacketSize: 1 << 20, maxConnectPacketSize: 1 << 20, maxUserProperties: 1024 }, { onPacket: (p) => packets.push(p), onParseError: (e) => errors.push(e) })
-    reader.fastPublish = fastPublish
+    reader.protocolVersion = protocolVersion
     for (const chunk of chunks) reader.push(chunk)
     return { packets, errors }
   }
@@ -68,6 +69,46 @@ describe('the packet reader', () => {
     expect(strip(oneByteAtATime.packets)).toEqual(strip(expected))
   })
 
+  it('reads acknowledgements and MQTT 5 PUBLISHes, with and without properties, as mqtt-packet does, whole or split at every byte', () => {
+    const ack = (cmd: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', extra: object = {}) => ({ cmd, messageId: 7, ...extra }) as Packet
+    const sets: Array<[number, Packet[]]> = [
+      [4, [ack('puback'), ack('pubrec'), ack('pubrel'), ack('pubcomp')]],
+      [
+        5,
+        [
+          ack('puback'),
+          ack('pubrec', { reasonCode: 0x10 }),
+          ack('pubrel', { reasonCode: 0x92 }),
+          ack('pubcomp', { reasonCode: 0, properties: { reasonString: 'ok' } }),
+          { cmd: 'publish', topic: 'a/b', payload: Buffer.from('one'), qos: 1, messageId: 5, retain: false, dup: false },
+          { cmd: 'publish', topic: 'c', payload: Buffer.from('two'), qos: 0, retain: true, dup: false, properties: { contentType: 'x' } },
+          { cmd: 'publish', topic: 'd', payload: Buffer.alloc(0), qos: 2, messageId: 9, retain: false, dup: true },
+        ],
+      ],
+    ]
+    for (const [protocolVersion, list] of sets) {
+      const stream = Buffer.concat(list.map((packet) => generate(packet, { protocolVersion })))
+      const expected: Packet[] = []
+      const p = createParser({ protocolVersion })
+      p.on('packet', (packet: Packet) => expected.push(packet))
+      p.parse(stream)
+      const plain = (packets: Packet[]) => packets.map((x) => ({ ...x, ...(x.cmd === 'publish' ? { payload: Buffer.from((x as IPublishPacket).payload) } : {}) }))
+      expect(expected).toHaveLength(list.length)
+      for (let cut = 0; cut <= stream.length; cut++) {
+        const { packets, errors } = read([stream.subarray(0, cut), stream.subarray(cut)], protocolVersion)
+        expect(errors).toEqual([])
+        expect(plain(packets)).toEqual(plain(expected))
+      }
+    }
+  })
+
+  it('refuses acknowledgements with reserved flags set or the wrong length, as mqtt-packet and the wire rules do', () => {
+    expect(read([Buffer.from([0x41, 0x02, 0x00, 0x01])]).errors[0]?.message).toMatch(/Invalid header flag bits/)
+    expect(read([Buffer.from([0x60, 0x02, 0x00, 0x01])]).errors[0]?.message).toMatch(/Invalid header flag bits/)
+    expect(read([Buffer.from([0x40, 0x03, 0x00, 0x01, 0x00])]).errors[0]?.message).toMatch(/remaining length of 3/)
+    expect(read([Buffer.from([0x40, 0x03, 0x00, 0x01, 0x01])], 5).errors[0]?.message).toMatch(/Invalid puback reason code/)
+  })
+
   it('reads a packet spread over several chunks, with packets before and after it in the same chunks', () => {
     const big = Buffer.alloc(70_000)
     for (let i = 0; i < big.length; i++) big[i] = i % 251
@@ -78,11 +119,11 @@ describe('the packet reader', () => {
       expect(errors).toEqual([])
       const publishes = packets.filter((p): p is IPublishPacket => p.cmd === 'publish')
       expect(publishes.map((p) => p.topic)).toEqual(['a/b', 'c', 'big', 'a/b', 'c'])
-      expect(Buffer.from(publishes[2]!.payload as Buffer).equals(big)).toBe(true)
+      expect(joined(splitPayloadOf(publishes[2]!) ?? (publishes[2]!.payload as Buffer)).equals(big)).toBe(true)
     }
   })
 
-  it('leaves a large PUBLISH payload in the reads it came in, 3.1.1 and MQTT 5, and joins it once when read', () => {
+  it('leaves a large PUBLISH payload in the reads it came in, 3.1.1 and MQTT 5; the message made from it joins it once when read', () => {
     const big = Buffer.alloc(200_000)
     for (let i = 0; i < big.length; i++) big[i] = (i * 13) % 251
     const v5 = generate({ cmd: 'publish', topic: 'big', payload: big, qos: 1, messageId: 3, retain: false, dup: false, properties: { contentType: 'x', userProperties: { k: 'v' } } }, { protocolVersion: 5 })
@@ -94,7 +135,6 @@ describe('the packet reader', () => {
       const packets: Packet[] = []
       const reader = new PacketReader({ maxPacketSize: 1 << 20, maxConnectPacketSize: 1 << 20, maxUserProperties: 1024 }, { onPacket: (p) => packets.push(p), onParseError: (e) => expect.unreachable(e.message) })
       reader.protocolVersion = version
-      reader.fastPublish = version < 5
       for (const chunk of chunks) reader.push(chunk)
       const publish = packets[0] as IPublishPacket
       expect(packets.map((p) => p.cmd)).toEqual(['publish', 'pingreq', 'publish'])
@@ -102,10 +142,17 @@ describe('the packet reader', () => {
       if (version === 5) expect(publish.properties).toEqual({ contentType: 'x', userProperties: { k: 'v' } })
       expect(splitParts(publish)?.length).toBe(chunks.length)
       expect(payloadLength(publish as { payload: Buffer })).toBe(big.length)
-      const joined = publish.payload as Buffer
-      expect(joined.equals(big)).toBe(true)
-      expect(splitParts(publish)).toBeUndefined()
-      expect(publish.payload).toBe(joined)
+      const split = splitPayloadOf(publish)
+      if (split === undefined) return expect.unreachable('the payload was joined')
+      const message = createMessage(publish.topic, split, 1, false, undefined, 'c')
+      const other = createMessage('other', split, 1, false, undefined, 'c')
+      expect(Object.keys(message)).toEqual(['topic', 'qos', 'retain', 'payload', 'origin'])
+      expect(payloadLength(message)).toBe(big.length)
+      const payload = message.payload
+      expect(payload.equals(big)).toBe(true)
+      expect(splitParts(message)).toBeUndefined()
+      expect(message.payload).toBe(payload)
+      expect({ ...other }.payload.equals(big)).toBe(true)
     }
   })
 

@@ -32,6 +32,15 @@ describe('MQTT 5 publish properties end to end', () => {
     raw.send({ cmd: 'publish', topic: 'pfi/good', payload: Buffer.from('ok'), qos: 1, messageId: 8, retain: false, dup: false, properties: { payloadFormatIndicator: true } })
     expect((await raw.next('puback')).reasonCode).toBe(0)
     expect((await sub.messages.next()).topic).toBe('pfi/good')
+    // A payload larger than one socket read is kept in the reads it came in: checked whole all the same.
+    const large = Buffer.concat([Buffer.alloc(100_000, 0x61), invalidUtf8])
+    raw.send({ cmd: 'publish', topic: 'pfi/bad', payload: large, qos: 1, messageId: 9, retain: false, dup: false, properties: { payloadFormatIndicator: true } })
+    expect((await raw.next('puback')).reasonCode).toBe(0x99)
+    const text = Buffer.from(`${'a'.repeat(99_999)}é`)
+    raw.send({ cmd: 'publish', topic: 'pfi/large', payload: text, qos: 1, messageId: 10, retain: false, dup: false, properties: { payloadFormatIndicator: true } })
+    expect((await raw.next('puback')).reasonCode).toBe(0)
+    const delivered = await sub.messages.next()
+    expect([delivered.topic, Buffer.from(delivered.payload).equals(text)]).toEqual(['pfi/large', true])
   })
 
   it('disconnects with 0x99 a QoS 0 publish whose payload claims UTF-8 and is not (§3.3.2.3.2)', async () => {
