@@ -10,6 +10,14 @@ type Arg = string | Buffer | number
 /** A message stands in `args` for its encoding until the batch is sent: one called off is never encoded. */
 type Gathered = Arg | Message
 
+/**
+ * The key of a client's message id or packet id. The client id is length-prefixed: client ids from gateways and
+ * in-process clients may hold any character, so a separator alone would let one pair pose as another.
+ */
+function deliveryKey(clientId: string, id: string | number): string {
+  return `${clientId.length}:${clientId}${id}`
+}
+
 interface PendingEnqueue {
   /** Its write number in the batch (from 1), or 0 once it was called off. */
   write: number
@@ -31,7 +39,7 @@ class Batch {
   /** Write numbers that were called off: their arguments are left out when the batch is sent. */
   readonly cancelled = new Set<number>()
   readonly enqueues: PendingEnqueue[] = []
-  /** One-client enqueues by client and message id, then by client and packet id once marked sent. */
+  /** One-client enqueues by client and message id, then by client and packet id once marked sent (`deliveryKey`). */
   readonly byMessage = new Map<string, Delivery>()
   readonly byPacket = new Map<string, Delivery>()
   readonly applied: Promise<void>
@@ -141,7 +149,7 @@ export class WriteBatch {
     const messageId = message.id as string
     args.push('E', targets.length, messageId, message, limit, dropOldest ? 1 : 0, byteLimit, message.payload.length)
     for (const target of targets) args.push(target.clientId, this.delivery(target))
-    if (targets.length === 1) batch.byMessage.set(`${(targets[0] as OutboundTarget).clientId}\n${messageId}`, { enqueue: write, sent: 0 })
+    if (targets.length === 1) batch.byMessage.set(deliveryKey((targets[0] as OutboundTarget).clientId, messageId), { enqueue: write, sent: 0 })
     const lost = new Promise<string[]>((resolve, reject) => batch.enqueues.push({ write, resolve, reject }))
     this.sendIfFull(batch)
     return lost
@@ -151,12 +159,12 @@ export class WriteBatch {
     const batch = this.open()
     const write = batch.begin()
     batch.args.push('S', clientId, messageId, packetId)
-    const key = `${clientId}\n${messageId}`
+    const key = deliveryKey(clientId, messageId)
     const delivery = batch.byMessage.get(key)
     if (delivery !== undefined) {
       batch.byMessage.delete(key)
       delivery.sent = write
-      batch.byPacket.set(`${clientId}\n${packetId}`, delivery)
+      batch.byPacket.set(deliveryKey(clientId, packetId), delivery)
     }
     this.sendIfFull(batch)
     return batch.applied
@@ -165,7 +173,7 @@ export class WriteBatch {
   released(clientId: string, packetId: number): Promise<void> {
     // A QoS 2 delivery is not called off by its PUBCOMP's ack: its released state stays written in between.
     const batch = this.open()
-    batch.byPacket.delete(`${clientId}\n${packetId}`)
+    batch.byPacket.delete(deliveryKey(clientId, packetId))
     batch.begin()
     batch.args.push('R', clientId, packetId)
     this.sendIfFull(batch)
@@ -174,7 +182,7 @@ export class WriteBatch {
 
   ack(clientId: string, packetId: number): Promise<void> {
     const batch = this.open()
-    const key = `${clientId}\n${packetId}`
+    const key = deliveryKey(clientId, packetId)
     const delivery = batch.byPacket.get(key)
     if (delivery !== undefined) {
       batch.byPacket.delete(key)
@@ -190,7 +198,7 @@ export class WriteBatch {
 
   remove(clientId: string, messageId: string): Promise<void> {
     const batch = this.open()
-    batch.byMessage.delete(`${clientId}\n${messageId}`)
+    batch.byMessage.delete(deliveryKey(clientId, messageId))
     batch.begin()
     batch.args.push('X', clientId, messageId)
     this.sendIfFull(batch)
