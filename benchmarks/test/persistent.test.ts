@@ -31,6 +31,8 @@ describe('scenario 7, persistent QoS 1', () => {
     expect(BROKERS.filter((b) => runsVariant(b, persistent)).map((b) => b.name)).toEqual([
       'wren',
       'wren-base',
+      'wren-base-sqlite',
+      'wren-base-redis',
       'aedes',
       'mosquitto',
       'wren-sqlite',
