@@ -103,6 +103,32 @@ describe(`a client holding ${COUNT} filters`, () => {
     turns.expectInterleaved()
   })
 
+  it('leaves nothing routed when it goes in the middle of granting them', async () => {
+    let asked = 0
+    let leave = (): void => {}
+    let left: Promise<unknown> = Promise.resolve()
+    const b = await startBroker({
+      hooks: {
+        authorizeSubscribe: () => {
+          if (++asked !== 100) return true
+          // The client goes while its 100th filter is being authorized; the answer comes once it is gone.
+          left = new Promise((resolve) => b.broker.once('clientDisconnected', resolve))
+          leave()
+          return left.then(() => true)
+        },
+      },
+    })
+    const { raw } = await rawConnectV5(b.port, { clientId: 'many' })
+    leave = () => raw.destroy()
+    raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: filters.map((topic) => ({ topic, qos: 0 as const })) })
+    await raw.closed
+    await left
+    // The handler resumes with the 100th answer; a turn later it has granted more, or stopped.
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(asked).toBe(100)
+    expect((await b.broker.admin.gauges()).subscriptions).toBe(0)
+  })
+
   it('refuses the whole UNSUBSCRIBE when one of its filters is malformed, and keeps every subscription', async () => {
     const b = await startBroker()
     // A persistent session, so that what it holds outlives the connection the refusal closes.
