@@ -21,7 +21,17 @@ export function argValue(args, name) {
  */
 export function listen(port, args, handle, { backlog = true } = {}) {
   const transport = argValue(args, 'transport') ?? 'tcp'
-  const meta = (socket) => ({ transport, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort })
+  // Read when a hook asks (a login check keys its per-address limit on it): the peer's address costs a
+  // getpeername call, which an idle client that nobody asks about need not pay for.
+  const meta = (socket) => ({
+    transport,
+    get remoteAddress() {
+      return socket.remoteAddress
+    },
+    get remotePort() {
+      return socket.remotePort
+    },
+  })
   let server
   if (transport === 'tls') {
     const key = readFileSync(argValue(args, 'tls-key'))

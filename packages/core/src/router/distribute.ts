@@ -202,8 +202,9 @@ export class Distributor {
     if (heldBy !== null && holder !== undefined) for (const session of heldBy) session.holdPublisher(holder)
 
     // Every session connected here has the message by now (sent or queued), except a subscribing publisher's own
-    // copy, which follows its acknowledgement; the store writes may still be running.
-    core.events.emit('published', message, publisher)
+    // copy, which follows its acknowledgement; the store writes may still be running. Usually nobody listens: the
+    // emit's argument arrays are not allocated for nothing.
+    if (core.events.listenerCount('published') > 0) core.events.emit('published', message, publisher)
     const publishedHooks = core.hooks.published
     if (publishedHooks.length > 0) {
       runChain(publishedHooks, (hook) => hook(message, publisher), (error) => {
