@@ -1,9 +1,10 @@
 // Aedes 1.x served on 127.0.0.1:<port> (argv[2]), with its default in-memory persistence, or with
 // aedes-persistence-redis when argv[3] is a `redis://` URL. Routing stays on Aedes' in-process mqemitter either
-// way: mqemitter-redis is for several brokers sharing one Redis, and this is one broker.
-import net from 'node:net'
+// way: mqemitter-redis is for several brokers sharing one Redis, and this is one broker. The listener's
+// transport comes from listen.js.
 import { createRequire } from 'node:module'
 import { Aedes } from 'aedes'
+import { listen } from './listen.js'
 
 const port = Number(process.argv[2])
 const store = process.argv[3] ?? 'memory'
@@ -24,7 +25,6 @@ function redisOptions(url) {
 }
 
 const aedes = await Aedes.createBroker({ persistence: persistenceFor(store) })
-const server = net.createServer(aedes.handle)
-server.listen(port, '127.0.0.1')
+listen(port, process.argv.slice(4), (stream) => aedes.handle(stream), { backlog: false })
 // A clean exit lets `node --cpu-prof` write its profile.
 process.on('SIGTERM', () => process.exit(0))

@@ -4,8 +4,10 @@
 // With `metrics` after them, the broker runs as with the server's admin port: the store is timed and the
 // Prometheus metrics are read every second (fifteen times Prometheus' default scrape interval). With
 // `max-queued=N`, offline queues hold N messages (the persistent scenario's backlog) instead of the default.
-import net from 'node:net'
+// With `password-file=<file>`, clients log in as a user of that file (@wren/auth-file, at its defaults); the
+// listener's transport comes from listen.js.
 import { createBroker, createMemoryPersistence } from '@wren/core'
+import { argValue, listen } from './listen.js'
 
 const port = Number(process.argv[2])
 const store = process.argv[3] ?? 'memory'
@@ -25,11 +27,14 @@ async function persistenceFor(spec) {
 
 const extras = process.argv.slice(4)
 const withMetrics = extras.includes('metrics')
-const maxQueued = Number(extras.find((arg) => arg.startsWith('max-queued='))?.slice('max-queued='.length) ?? Number.NaN)
+const maxQueued = Number(argValue(extras, 'max-queued') ?? Number.NaN)
+const passwordFile = argValue(extras, 'password-file')
 const observability = withMetrics ? await import('@wren/observability') : null
 const persistence = await persistenceFor(store)
+const fileAuth = passwordFile ? (await import('@wren/auth-file')).createFileAuth({ passwordFile }) : null
 const broker = createBroker({
   sysInterval: 0,
+  ...(fileAuth ? { hooks: fileAuth.hooks } : {}),
   persistence: observability ? observability.timePersistence(persistence) : persistence,
   ...(Number.isInteger(maxQueued) ? { maxQueued } : {}),
 })
@@ -38,8 +43,6 @@ if (observability) {
   const metrics = observability.createMetrics(broker)
   setInterval(() => void metrics.metrics(), 1000)
 }
-const server = net.createServer((socket) => broker.handle(socket))
-// The server's listeners' backlog (packages/server listener.ts): Node's default 511 resets clients in a connect storm.
-server.listen({ port, host: '127.0.0.1', backlog: 4096 })
+listen(port, extras, (stream, meta) => broker.handle(stream, meta))
 // A clean exit lets `node --cpu-prof` write its profile.
 process.on('SIGTERM', () => process.exit(0))

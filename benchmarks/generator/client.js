@@ -2,6 +2,8 @@
 // are acknowledged in one write per read, and the PUBACK (QoS 1) or PUBCOMP (QoS 2) that completes one of our
 // own publishes is handed to the sender's window.
 import net from 'node:net'
+import tls from 'node:tls'
+import { createWebSocketStream, WebSocket } from 'ws'
 import { AckHeader, DISCONNECT, encodeAcks, encodeConnect, encodeSubscribe, PacketFramer, PacketType, publishPayloadStart } from './wire.js'
 
 const NO_HANDLER = () => {}
@@ -109,17 +111,30 @@ export class Client {
 }
 
 /**
- * Opens a TCP connection, sends CONNECT (a clean session unless `clean` is false; MQTT 3.1.1 unless
- * `protocolVersion` is 5) and resolves once the broker accepts it. `onPublish` is set before CONNECT: a resumed
- * session's messages may arrive with the CONNACK.
+ * A connection to the broker over `transport` (tcp, tls or ws) and the event after which it can carry MQTT
+ * (none: `ws`'s duplex stream, as MQTT.js uses in Node, holds writes until the upgrade is done). The benchmark's
+ * TLS certificate is self-signed for the run, so it is not verified.
  */
-export function connectClient({ port, host = '127.0.0.1', clientId, keepalive = 0, clean = true, onPublish, protocolVersion = 4 }) {
+function open(transport, port, host) {
+  if (transport === 'tls') return { socket: tls.connect({ port, host, rejectUnauthorized: false }), ready: 'secureConnect' }
+  if (transport === 'ws') return { socket: createWebSocketStream(new WebSocket(`ws://${host}:${port}/mqtt`, 'mqtt')), ready: null }
+  return { socket: net.connect({ port, host, noDelay: true }), ready: 'connect' }
+}
+
+/**
+ * Opens a connection, sends CONNECT (a clean session unless `clean` is false; MQTT 3.1.1 unless
+ * `protocolVersion` is 5; `credentials` `{ username, password }` when given) and resolves once the broker
+ * accepts it. `onPublish` is set before CONNECT: a resumed session's messages may arrive with the CONNACK.
+ */
+export function connectClient({ port, host = '127.0.0.1', transport = 'tcp', clientId, keepalive = 0, clean = true, onPublish, protocolVersion = 4, credentials }) {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ port, host, noDelay: true })
+    const { socket, ready } = open(transport, port, host)
     const client = new Client(socket, clientId, protocolVersion)
     if (onPublish) client.onPublish = onPublish
     const accepted = client.expect('connack')
-    socket.once('connect', () => socket.write(encodeConnect(clientId, keepalive, clean, protocolVersion)))
+    const connect = () => socket.write(encodeConnect(clientId, keepalive, clean, protocolVersion, credentials))
+    if (ready) socket.once(ready, connect)
+    else connect()
     accepted.then(
       () => resolve(client),
       (error) => {

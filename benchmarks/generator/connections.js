@@ -10,10 +10,15 @@ import { openFileLimit, rssKiB } from '../lib/proc-stats.js'
 // Sockets each process keeps for itself (stdio, IPC, the listener, libuv) besides the clients' ones.
 const SPARE_FILES = 100
 
+/** `job.clients`, or fewer when this process or the broker may not open that many sockets. */
+export function clientsWithinFileLimits(job) {
+  const fileLimit = Math.min(openFileLimit(), openFileLimit(job.brokerPid))
+  return Math.max(1, Math.min(job.clients, fileLimit - SPARE_FILES))
+}
+
 export async function runConnections(job) {
   const { port, brokerPid } = job
-  const fileLimit = Math.min(openFileLimit(), openFileLimit(brokerPid))
-  const clientCount = Math.max(1, Math.min(job.clients, fileLimit - SPARE_FILES))
+  const clientCount = clientsWithinFileLimits(job)
   const rssBeforeKiB = rssKiB(brokerPid)
   const window = openWindow(brokerPid)
   const clients = []
@@ -21,7 +26,7 @@ export async function runConnections(job) {
   try {
     await withTimeout(
       inBatches(clientCount, job.concurrency, async (i) => {
-        clients.push(await connectClient({ port, clientId: `bench-idle-${i}`, keepalive: 0 }))
+        clients.push(await connectClient({ port, transport: job.transport, clientId: `bench-idle-${i}`, keepalive: 0 }))
         lastConnackMs = nowMs()
       }),
       job.timeoutMs,

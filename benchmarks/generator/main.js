@@ -4,10 +4,11 @@ import { runConnections } from './connections.js'
 import { runFlow } from './flow.js'
 import { runLatency } from './latency.js'
 import { runPersistent } from './persistent.js'
+import { runReconnectStorm } from './reconnect-storm.js'
 import { runRetained } from './retained.js'
 import { runSlowConsumer } from './slow-consumer.js'
 
-const runners = { flow: runFlow, latency: runLatency, connections: runConnections, retained: runRetained, persistent: runPersistent, 'slow-consumer': runSlowConsumer }
+const runners = { flow: runFlow, latency: runLatency, connections: runConnections, retained: runRetained, persistent: runPersistent, 'slow-consumer': runSlowConsumer, 'reconnect-storm': runReconnectStorm }
 
 process.once('message', async (job) => {
   let reply

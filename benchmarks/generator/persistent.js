@@ -11,8 +11,11 @@ import { Credit, publishAsFastAsPossible } from './publisher.js'
 
 const QOS = 1
 
+/** The store's own CPU (redis-server) per message, when the broker has one: NaN otherwise. */
+const perMessage = (serviceCpuUs, messages) => (serviceCpuUs !== undefined && messages > 0 ? serviceCpuUs / messages : Number.NaN)
+
 export async function runPersistent(job) {
-  const { port, brokerPid, publishers: publisherCount, payloadSize } = job
+  const { port, brokerPid, servicePid, publishers: publisherCount, payloadSize } = job
   const prefix = job.clientPrefix ?? 'bench'
   const subscriberId = `${prefix}-sub`
   const payload = Buffer.alloc(payloadSize, 0x61)
@@ -36,7 +39,7 @@ export async function runPersistent(job) {
       lastDeliveryMs = nowMs()
       credit.settle(1)
     }
-    const live = openWindow(brokerPid)
+    const live = openWindow(brokerPid, servicePid)
     const livePublishes = publishers.map((client, i) =>
       publishAsFastAsPossible(client, {
         topic: `${job.topicPrefix}${i}`,
@@ -59,7 +62,7 @@ export async function runPersistent(job) {
     // Backlog phase: nothing receives, so only the sender window bounds the publishers.
     await withTimeout(subscriber.disconnect(), job.phaseTimeoutMs, 'disconnecting the persistent subscriber')
     const backlogExpected = publisherCount * job.backlogPerPublisher
-    const store = openWindow(brokerPid)
+    const store = openWindow(brokerPid, servicePid)
     const unbounded = new Credit(Number.POSITIVE_INFINITY)
     await withTimeout(
       Promise.all(
@@ -85,7 +88,7 @@ export async function runPersistent(job) {
       drained++
       lastDrainMs = nowMs()
     }
-    const drain = openWindow(brokerPid)
+    const drain = openWindow(brokerPid, servicePid)
     subscriber = await withTimeout(
       connectClient({ port, clientId: subscriberId, clean: false, onPublish }),
       job.phaseTimeoutMs,
@@ -107,13 +110,16 @@ export async function runPersistent(job) {
       lossPct: ((liveExpected - liveDelivered) / liveExpected) * 100,
       msgsPerSec: liveDelivered / (liveMeasured.durationMs / 1000),
       brokerCpuUsPerMsg: liveDelivered > 0 ? liveMeasured.brokerCpuUs / liveDelivered : Number.NaN,
+      serviceCpuUsPerMsg: perMessage(liveMeasured.serviceCpuUs, liveDelivered),
       backlogExpected,
       backlogStorePerSec: backlogExpected / (storeMeasured.durationMs / 1000),
       backlogStoreCpuUsPerMsg: storeMeasured.brokerCpuUs / backlogExpected,
+      backlogStoreServiceCpuUsPerMsg: perMessage(storeMeasured.serviceCpuUs, backlogExpected),
       backlogDrained: drained,
       backlogLossPct: (Math.max(0, backlogExpected - drained) / backlogExpected) * 100,
       backlogDrainPerSec: drained / drainSeconds,
       backlogDrainCpuUsPerMsg: drained > 0 ? drainMeasured.brokerCpuUs / drained : Number.NaN,
+      backlogDrainServiceCpuUsPerMsg: perMessage(drainMeasured.serviceCpuUs, drained),
     }
   } finally {
     subscriber?.close()

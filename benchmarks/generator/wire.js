@@ -11,9 +11,10 @@ export const AckHeader = { PUBACK: 0x40, PUBREC: 0x50, PUBREL: 0x62, PUBCOMP: 0x
 
 export const DISCONNECT = Buffer.from([0xe0, 0x00])
 
-export function encodeConnect(clientId, keepalive = 0, clean = true, protocolVersion = 4) {
+/** `credentials`, when given, is `{ username, password }`. */
+export function encodeConnect(clientId, keepalive = 0, clean = true, protocolVersion = 4, credentials = undefined) {
   return mqttPacket.generate(
-    { cmd: 'connect', protocolId: 'MQTT', protocolVersion, clean, clientId, keepalive },
+    { cmd: 'connect', protocolId: 'MQTT', protocolVersion, clean, clientId, keepalive, ...credentials },
     { protocolVersion },
   )
 }

@@ -10,7 +10,8 @@ export const USAGE = `Usage: pnpm bench [--quick] [--runs N] [--brokers wren,aed
                 persistent scenario only wren-sqlite, wren-redis, aedes-redis, mosquitto-persist; only when
                 named, for fan-in and fan-out: wren-cluster-1, wren-cluster-2 (the server's workers mode on Redis),
                 wren-metrics (with the Prometheus metrics read every second and the store timed),
-                and in every scenario wren-young4 (V8's young generation capped as \`pnpm start\` does)
+                and in every scenario wren-young4 (V8's young generation capped as \`pnpm start\` does) and
+                wren-server (the \`wren\` command at its defaults, on the Node that runs the harness)
   --scenarios   variant id prefixes to run, e.g. fan-in,latency,payload-1KiB
   --out NAME    write results/NAME.md and NAME.json (default: latest, or quick with --quick)
   --cpu-prof    run Node brokers under --cpu-prof; profiles go to results/profiles/

@@ -4,12 +4,14 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { accessArgs } from './access.js'
 import { freePort, startBroker } from './processes.js'
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url))
 const MOSQUITTO = '/usr/sbin/mosquitto'
 const REDIS_SERVER = '/usr/bin/redis-server'
 const PERSISTENT_ONLY = ['persistent']
+const ALL_TRANSPORTS = ['tcp', 'tls', 'ws']
 // The standalone server and the cluster bus it loads, from the workspace: neither exports its package.json.
 const SERVER_CLI = here('../../packages/server/dist/cli.js')
 const CLUSTER_REDIS = here('../../packages/cluster-redis/dist/index.js')
@@ -29,9 +31,9 @@ function resolvable(specifier) {
 const packageVersion = (name) => JSON.parse(readFileSync(here(`../node_modules/${name}/package.json`), 'utf8')).version
 
 function mosquittoArgv({ persistence }) {
-  return ({ port, workDir }) => {
+  return ({ port, workDir, access }) => {
     const config = join(workDir, `mosquitto-${port}.conf`)
-    writeFileSync(config, mosquittoConfig(port, { persistence, workDir }))
+    writeFileSync(config, mosquittoConfig(port, { persistence, workDir, access }))
     return [MOSQUITTO, '-c', config]
   }
 }
@@ -49,10 +51,12 @@ function mosquittoVersion() {
 
 // Comparable limits: Wren's defaults are 100 in flight per client, and queues must not drop in a benchmark.
 // With `persistence`, Mosquitto snapshots its state to `workDir` (at its autosave interval and on exit).
-export function mosquittoConfig(port, { persistence = false, workDir } = {}) {
+// `access` (lib/access.js) adds the listener's certificate and the password file.
+export function mosquittoConfig(port, { persistence = false, workDir, access } = {}) {
   return [
     `listener ${port} 127.0.0.1`,
-    'allow_anonymous true',
+    ...(access?.tls ? [`certfile ${access.tls.certFile}`, `keyfile ${access.tls.keyFile}`] : []),
+    ...(access?.passwordFile ? [`password_file ${access.passwordFile}`, 'allow_anonymous false'] : ['allow_anonymous true']),
     ...(persistence ? ['persistence true', `persistence_location ${workDir}/`] : ['persistence false']),
     'max_inflight_messages 100',
     'max_queued_messages 1000000',
@@ -82,12 +86,13 @@ function baseVersion() {
   return `${JSON.parse(readFileSync(join(process.env.WREN_BASE, 'packages/core/package.json'), 'utf8')).version} (${sha})`
 }
 
-const nodeBroker = (script) => ({ port, nodeFlags, storeSpec }) => [
+const nodeBroker = (script) => ({ port, nodeFlags, storeSpec, access }) => [
   process.execPath,
   ...nodeFlags,
   here(`../brokers/${script}`),
   String(port),
-  ...(storeSpec ? [storeSpec] : []),
+  storeSpec ?? 'memory',
+  ...accessArgs(access),
 ]
 
 /**
@@ -95,8 +100,8 @@ const nodeBroker = (script) => ({ port, nodeFlags, storeSpec }) => [
  * the harness runs Mosquitto with `max_queued_messages 1000000` everywhere: a drain is then compared on the same
  * number of messages. Every other limit stays at its default.
  */
-const wrenBroker = ({ port, nodeFlags, storeSpec, maxQueued }) => [
-  ...nodeBroker('wren.js')({ port, nodeFlags, storeSpec: storeSpec ?? 'memory' }),
+const wrenBroker = ({ port, nodeFlags, storeSpec, maxQueued, access }) => [
+  ...nodeBroker('wren.js')({ port, nodeFlags, storeSpec, access }),
   ...(maxQueued ? [`max-queued=${maxQueued}`] : []),
 ]
 
@@ -111,6 +116,32 @@ export async function redisStore({ workDir }) {
 }
 
 const redisInstalled = () => existsSync(REDIS_SERVER)
+
+/** A SQLite file in the measurement's temp dir. */
+const sqliteStore = async ({ workDir }) => ({ storeSpec: `sqlite:${join(workDir, 'wren.db')}`, stop: async () => {} })
+
+/** `wren-base` on a durable store, for the persistent scenario's before/after in one run. */
+function baseWithStore(name, store, services) {
+  return {
+    name,
+    label: `Wren base ${store === 'Redis' ? 'Redis' : 'SQLite'}`,
+    store,
+    scenarios: PERSISTENT_ONLY,
+    onRequest: true,
+    install: 'WREN_BASE=<another checkout with its persistence packages built>',
+    isInstalled: () => BASE_BROKER !== null && existsSync(BASE_BROKER) && (store !== 'Redis' || redisInstalled()),
+    version: () => baseVersion(),
+    services,
+    argv: ({ port, nodeFlags, storeSpec, maxQueued }) => [
+      process.execPath,
+      ...nodeFlags,
+      BASE_BROKER,
+      String(port),
+      storeSpec,
+      ...(maxQueued ? [`max-queued=${maxQueued}`] : []),
+    ],
+  }
+}
 
 /**
  * The `wren` server in workers mode: `workers` node:cluster workers sharing the port, each a cluster node on
@@ -168,6 +199,8 @@ export const BROKERS = [
     name: 'wren',
     label: 'Wren',
     store: 'memory',
+    transports: ALL_TRANSPORTS,
+    passwords: true,
     install: 'pnpm --filter @wren/core build',
     isInstalled: () => resolvable('@wren/core'),
     version: wrenVersion,
@@ -183,12 +216,15 @@ export const BROKERS = [
     version: () => baseVersion(),
     argv: ({ port, nodeFlags }) => [process.execPath, ...nodeFlags, BASE_BROKER, String(port)],
   },
+  baseWithStore('wren-base-sqlite', 'SQLite file', sqliteStore),
+  baseWithStore('wren-base-redis', 'Redis', redisStore),
   {
     name: 'aedes',
     label: 'Aedes',
     store: 'memory',
     // Aedes 1.x refuses MQTT 5 connections.
     maxProtocolVersion: 4,
+    transports: ALL_TRANSPORTS,
     install: 'pnpm install (aedes is a devDependency of wren-benchmarks)',
     isInstalled: () => resolvable('aedes'),
     version: () => packageVersion('aedes'),
@@ -198,6 +234,9 @@ export const BROKERS = [
     name: 'mosquitto',
     label: 'Mosquitto',
     store: 'memory',
+    // Debian's Mosquitto 2.0 is built without libwebsockets: its `protocol websockets` listener fails to start.
+    transports: ['tcp', 'tls'],
+    passwords: true,
     install: 'apt-get install mosquitto',
     isInstalled: () => existsSync(MOSQUITTO),
     version: mosquittoVersion,
@@ -211,7 +250,7 @@ export const BROKERS = [
     install: 'pnpm --filter @wren/persistence-sqlite... build',
     isInstalled: () => resolvable('@wren/core') && resolvable('@wren/persistence-sqlite'),
     version: () => `${wrenVersion()}, persistence-sqlite ${packageVersion('@wren/persistence-sqlite')}`,
-    services: async ({ workDir }) => ({ storeSpec: `sqlite:${join(workDir, 'wren.db')}`, stop: async () => {} }),
+    services: sqliteStore,
     argv: wrenBroker,
   },
   {
@@ -255,7 +294,7 @@ export const BROKERS = [
     install: 'pnpm --filter @wren/observability... build',
     isInstalled: () => resolvable('@wren/core') && resolvable('@wren/observability'),
     version: () => `${wrenVersion()}, observability ${workspaceVersion('observability')}`,
-    argv: ({ port, nodeFlags }) => [...nodeBroker('wren.js')({ port, nodeFlags, storeSpec: 'memory' }), 'metrics'],
+    argv: ({ port, nodeFlags }) => [...nodeBroker('wren.js')({ port, nodeFlags }), 'metrics'],
   },
   {
     // What `pnpm start` runs: the same broker with V8's young generation capped (see docs/flow-control.md).
@@ -266,7 +305,9 @@ export const BROKERS = [
     install: 'pnpm --filter @wren/core build',
     isInstalled: () => resolvable('@wren/core'),
     version: wrenVersion,
-    argv: ({ port, nodeFlags }) => nodeBroker('wren.js')({ port, nodeFlags: [YOUNG_GENERATION_FLAG, ...nodeFlags] }),
+    transports: ALL_TRANSPORTS,
+    passwords: true,
+    argv: (options) => wrenBroker({ ...options, nodeFlags: [YOUNG_GENERATION_FLAG, ...options.nodeFlags] }),
   },
   {
     // The `wren` command as installed, at its defaults: on Node 22.15 and later it caps V8's young generation itself.
@@ -279,7 +320,13 @@ export const BROKERS = [
     version: () => `${wrenVersion()}, server ${workspaceVersion('server')}, Node ${process.version}`,
     // It loads the whole server, twice where it re-executes itself: more than 10 s on a loaded machine.
     startTimeoutMs: 30_000,
-    argv: ({ port, nodeFlags }) => [process.execPath, ...nodeFlags, SERVER_CLI, '--host', '127.0.0.1', '--port', String(port), '--no-ws', '--sys-interval', '0'],
+    argv: ({ port, nodeFlags, maxQueued }) => [
+      process.execPath,
+      ...nodeFlags,
+      SERVER_CLI,
+      ...['--host', '127.0.0.1', '--port', String(port), '--no-ws', '--sys-interval', '0'],
+      ...(maxQueued ? ['--max-queued', String(maxQueued)] : []),
+    ],
   },
   clusterBroker(1),
   clusterBroker(2),
@@ -287,7 +334,12 @@ export const BROKERS = [
   ...(process.env.WREN_BENCH_BASELINE ? [clusterBroker(2, process.env.WREN_BENCH_BASELINE)] : []),
 ]
 
-/** Whether `broker` takes part in `variant` (see `scenarios` above). */
+/**
+ * Whether `broker` takes part in `variant` (see `scenarios` above). A TLS or WebSocket variant runs on the brokers
+ * whose `transports` list it, a password variant on those with `passwords`; every broker serves plain TCP.
+ */
 export const runsVariant = (broker, variant) =>
   (!broker.scenarios || broker.scenarios.includes(variant.scenario)) &&
-  (variant.job.protocolVersion ?? 4) <= (broker.maxProtocolVersion ?? 5)
+  (variant.job.protocolVersion ?? 4) <= (broker.maxProtocolVersion ?? 5) &&
+  (broker.transports ?? ['tcp']).includes(variant.job.transport ?? 'tcp') &&
+  (!variant.job.passwordUsers || broker.passwords === true)

@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { prepareAccess } from './access.js'
 import { peakRssKiB } from './proc-stats.js'
 import { freePort, runGenerator, startBroker } from './processes.js'
 
@@ -27,7 +28,8 @@ export async function measure({ broker, variant, run, nodeFlags = [] }) {
   try {
     services = await broker.services?.({ workDir })
     const port = await freePort()
-    running = await startBroker(broker.argv({ port, workDir, nodeFlags, storeSpec: services?.storeSpec, maxQueued: variant.job.maxQueued }), port, {
+    const access = prepareAccess(variant.job, workDir)
+    running = await startBroker(broker.argv({ port, workDir, nodeFlags, storeSpec: services?.storeSpec, maxQueued: variant.job.maxQueued, access }), port, {
       readyLine: broker.readyLine,
       timeoutMs: broker.startTimeoutMs,
     })

@@ -88,6 +88,42 @@ describe('benchmark harness against Wren', () => {
   })
 })
 
+/** `id` from the quick profile with `clients` clients instead of thousands. */
+function tinyConnections(id: string, clients: number) {
+  const variant = allVariants('quick').find((v) => v.id === id)!
+  const passwords = variant.job.passwordUsers ? { passwordUsers: clients } : {}
+  return { ...variant, job: { ...variant.job, ...passwords, clients, timeoutMs: 10_000 } }
+}
+
+describe('connection variants: TLS, WebSocket and a password file', () => {
+  const mosquitto = BROKERS.find((b) => b.name === 'mosquitto')!
+
+  it.each(['connections-tls', 'connections-ws'])('holds idle Wren clients over %s', async (id) => {
+    const record = await measure({ broker: wren, variant: tinyConnections(id, 20), run: 1 })
+    expect(record.error).toBeUndefined()
+    expect(record).toMatchObject({ clients: 20 })
+    expect(record.brokerCpuUsPerConnect).toBeGreaterThan(0)
+  })
+
+  it('gives Mosquitto the certificate, and leaves it out of WebSocket (built without libwebsockets here)', async () => {
+    const record = await measure({ broker: mosquitto, variant: tinyConnections('connections-tls', 20), run: 1 })
+    expect(record.error).toBeUndefined()
+    expect(record).toMatchObject({ clients: 20 })
+    expect(runsVariant(mosquitto, tinyConnections('connections-ws', 20))).toBe(false)
+  })
+
+  it.each(['wren', 'mosquitto'])('logs every user of the password file in on %s, then reconnects all at once', async (name) => {
+    const broker = BROKERS.find((b) => b.name === name)!
+    const record = await measure({ broker, variant: tinyConnections('reconnect-storm-password', 30), run: 1 })
+    expect(record.error).toBeUndefined()
+    expect(record).toMatchObject({ clients: 30, refusedConnects: 0, firstWaveRefused: 0 })
+  })
+
+  it('leaves Aedes out of the password storm: the harness gives it no password file', () => {
+    expect(runsVariant(BROKERS.find((b) => b.name === 'aedes')!, tinyConnections('reconnect-storm-password', 30))).toBe(false)
+  })
+})
+
 describe('the generator framer', () => {
   it('frames packets however the stream splits them', async () => {
     const { PacketFramer, encodePublish } = await import('../generator/wire.js')

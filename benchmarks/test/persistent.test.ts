@@ -31,6 +31,8 @@ describe('scenario 7, persistent QoS 1', () => {
     expect(BROKERS.filter((b) => runsVariant(b, persistent)).map((b) => b.name)).toEqual([
       'wren',
       'wren-base',
+      'wren-base-sqlite',
+      'wren-base-redis',
       'aedes',
       'mosquitto',
       'wren-sqlite',
@@ -38,6 +40,7 @@ describe('scenario 7, persistent QoS 1', () => {
       'aedes-redis',
       'mosquitto-persist',
       'wren-young4',
+      'wren-server',
     ])
     expect(BROKERS.filter((b) => runsVariant(b, fanIn)).map((b) => b.name)).toEqual([
       'wren',
@@ -46,6 +49,7 @@ describe('scenario 7, persistent QoS 1', () => {
       'mosquitto',
       'wren-metrics',
       'wren-young4',
+      'wren-server',
       'wren-cluster-1',
       'wren-cluster-2',
     ])

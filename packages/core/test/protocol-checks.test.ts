@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { connectClient, encodeString, RawClient, remainingLength } from './helpers/clients.js'
-import { rawConnectV5, rawHandshakeV5 } from './helpers/v5.js'
+import { connectV5, rawConnectV5, rawHandshakeV5 } from './helpers/v5.js'
 import { startBroker } from './helpers/start-broker.js'
 
 /** A packet from its first byte and its body. */
@@ -145,12 +145,49 @@ describe('MQTT 5: protocol errors (0x82) and malformed packets (0x81) end the co
   it('closes with 0x97 a packet with more User Properties than maxUserProperties', async () => {
     const b = await startBroker({ maxUserProperties: 3 })
     const { raw } = await rawConnectV5(b.port)
-    const pair = Buffer.concat([Buffer.from([38]), encodeString('k'), encodeString('v')])
-    raw.write(publishV5(TOPIC, properties(pair, pair, pair)))
+    raw.write(publishV5(TOPIC, properties(PAIR, PAIR, PAIR)))
     raw.send({ cmd: 'pingreq' })
     await raw.next('pingresp')
-    raw.write(publishV5(TOPIC, properties(pair, pair, pair, pair)))
+    raw.write(publishV5(TOPIC, properties(PAIR, PAIR, PAIR, PAIR)))
     expect((await raw.next('disconnect')).reasonCode).toBe(0x97)
+  })
+})
+
+/** One User Property `k: v`. */
+const PAIR = Buffer.concat([Buffer.from([38]), encodeString('k'), encodeString('v')])
+/** A User Property whose value is not UTF-8: a packet that gets this far is malformed (0x81). */
+const ILL_FORMED_PAIR = Buffer.concat([Buffer.from([38]), encodeString('k'), ILL_FORMED])
+/** Four User Properties, one past a cap of 3, then one that would make the packet malformed if it were read. */
+const OVER_CAP = properties(PAIR, PAIR, PAIR, PAIR, ILL_FORMED_PAIR)
+
+describe('MQTT 5: User Properties past maxUserProperties, in every packet that carries them', () => {
+  it.each<[string, Buffer]>([
+    ['PUBLISH', publishV5(TOPIC, OVER_CAP)],
+    ['SUBSCRIBE', frame(0x82, [0, 1], OVER_CAP, encodeString('s/t'), [0])],
+    ['UNSUBSCRIBE', frame(0xa2, [0, 1], OVER_CAP, encodeString('s/t'))],
+    ['PUBACK', frame(0x40, [0, 1, 0], OVER_CAP)],
+    ['DISCONNECT', frame(0xe0, [0], OVER_CAP)],
+  ])('%s: refused with DISCONNECT 0x97 once the cap is passed (the rest is not read); another client carries on', async (_what, bytes) => {
+    const b = await startBroker({ maxUserProperties: 3 })
+    const bystander = await connectV5(b.url)
+    await bystander.client.subscribeAsync('after/#', { qos: 1 })
+    const { raw } = await rawConnectV5(b.port)
+    raw.write(bytes)
+    expect((await raw.next('disconnect')).reasonCode).toBe(0x97)
+    expect(await raw.closesWithin(3000)).toBe(true)
+    await b.broker.publish({ topic: 'after/refusal', payload: 'still here', qos: 1, retain: false })
+    expect((await bystander.inbox.next()).payload.toString()).toBe('still here')
+  })
+
+  it.each<[string, Buffer]>([
+    ['in its properties', frame(0x10, encodeString('MQTT'), [5, 0x02, 0, 60], OVER_CAP, encodeString('c1'))],
+    ['in its will properties', frame(0x10, encodeString('MQTT'), [5, 0x06, 0, 60], properties(), encodeString('c1'), OVER_CAP, encodeString('w/t'), field([1]))],
+  ])('CONNECT with too many %s: closed without CONNACK', async (_what, bytes) => {
+    const b = await startBroker({ maxUserProperties: 3 })
+    const raw = await RawClient.open(b.port, 5)
+    raw.write(bytes)
+    expect(await raw.closesWithin(3000)).toBe(true)
+    expect(raw.packets.received.filter((p) => p.cmd === 'connack')).toEqual([])
   })
 })
 

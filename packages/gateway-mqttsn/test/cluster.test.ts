@@ -6,6 +6,10 @@ import { startRedisServer } from '../../persistence-redis/test/redis-server.js'
 import { MqttSnClient, ReturnCode, TopicIdType, type SnMessage } from '../src/index.js'
 import { startGateway, type StartedGateway } from './helpers.js'
 
+/** Node `at` routes to `clientId`'s subscriptions, wherever they were made. */
+const knows = (at: StartedGateway, clientId: string): Promise<void> =>
+  expect.poll(() => at.broker.admin.subscriptions({ clientId }).length, { timeout: 30_000 }).toBeGreaterThan(0)
+
 describe('MQTT-SN clients in a cluster', () => {
   it('are sessions of the cluster: messages cross nodes both ways, and a kept session with its topic ids moves to another node\'s gateway', async () => {
     const redis = await startRedisServer()
@@ -22,6 +26,9 @@ describe('MQTT-SN clients in a cluster', () => {
     const upId = await sn.register('up/roamer')
     const onB = await connectClient(b.url)
     await onB.client.subscribeAsync('up/#', { qos: 1 })
+    // A subscription reaches the other nodes' routers through Redis a moment after its SUBACK.
+    await knows(a, onB.client.options.clientId as string)
+    await knows(b, 'roamer')
     expect(await sn.publish('up/roamer', 'from a', { qos: 1 })).toBe(ReturnCode.Accepted)
     expect((await onB.inbox.next(() => true, 5000)).payload.toString()).toBe('from a')
     await onB.client.publishAsync('cmd/roamer', 'from b', { qos: 1 })

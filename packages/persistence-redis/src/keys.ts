@@ -14,6 +14,11 @@ export class KeyLayout {
   readonly sequence: string
   /** Message keys are built inside Lua scripts from this prefix and the message id. */
   readonly messagePrefix: string
+  /** A client's queue keys are these prefixes and its client id: the batch script builds them so. */
+  readonly queuePrefix: string
+  readonly deliveryPrefix: string
+  readonly inflightPrefix: string
+  readonly queueBytesPrefix: string
 
   constructor(private readonly prefix: string) {
     this.sessions = `${prefix}sessions`
@@ -24,6 +29,10 @@ export class KeyLayout {
     this.wills = `${prefix}wills`
     this.sequence = `${prefix}sequence`
     this.messagePrefix = `${prefix}message:`
+    this.queuePrefix = `${prefix}queue:`
+    this.deliveryPrefix = `${prefix}delivery:`
+    this.inflightPrefix = `${prefix}inflight:`
+    this.queueBytesPrefix = `${prefix}queue-bytes:`
   }
 
   message(messageId: string): string {
@@ -35,20 +44,20 @@ export class KeyLayout {
   }
 
   queue(clientId: string): string {
-    return `${this.prefix}queue:${clientId}`
+    return `${this.queuePrefix}${clientId}`
   }
 
   delivery(clientId: string): string {
-    return `${this.prefix}delivery:${clientId}`
+    return `${this.deliveryPrefix}${clientId}`
   }
 
   /** Payload bytes of the client's queue, kept in step by every script that adds or drops an entry. */
   queueBytes(clientId: string): string {
-    return `${this.prefix}queue-bytes:${clientId}`
+    return `${this.queueBytesPrefix}${clientId}`
   }
 
   inflight(clientId: string): string {
-    return `${this.prefix}inflight:${clientId}`
+    return `${this.inflightPrefix}${clientId}`
   }
 
   incoming(clientId: string): string {

@@ -14,8 +14,9 @@ import type {
 import { decodeMessage, decodeWill, encodeMessage, encodeWill } from './envelope.js'
 import { KeyLayout } from './keys.js'
 import { ScriptLoader } from './script-loader.js'
-import { ACK, ALL_SCRIPTS, type LuaScript, DELETE_RETAINED_IF_SAME, DELETE_SESSION, ENQUEUE, FORGET_IF_UNSUBSCRIBED, LIST, RELEASED, REMOVE, RETAINED_BYTES, SENT, STORE_RETAINED } from './scripts.js'
+import { ALL_SCRIPTS, BATCH, type LuaScript, DELETE_RETAINED_IF_SAME, DELETE_SESSION, FORGET_IF_UNSUBSCRIBED, LIST, RETAINED_BYTES, STORE_RETAINED } from './scripts.js'
 import { TickBatcher } from './tick-batcher.js'
+import { WriteBatch } from './write-batch.js'
 
 export interface RedisPersistenceOptions {
   /** e.g. 'redis://127.0.0.1:6379/0'. */
@@ -78,8 +79,9 @@ function entryFrom(delivery: Delivery, inflight: string, message: Message): Outb
  */
 export class RedisPersistence implements Persistence {
   /**
-   * Every call sends all its writes at once, before it returns, on one connection, and no script is ever
-   * retried (ScriptLoader loads them ahead), so Redis applies calls in the order they were made.
+   * Every call's writes go out on one connection in call order: queue writes gathered into the turn's batch
+   * (WriteBatch), which is sent before any other command, and no script is ever retried (ScriptLoader loads them
+   * ahead), so Redis applies calls in the order they were made.
    */
   readonly appliesInCallOrder = true
   private readonly redis: Redis
@@ -87,6 +89,7 @@ export class RedisPersistence implements Persistence {
   private readonly keys: KeyLayout
   private readonly scripts: ScriptLoader
   private readonly batcher: TickBatcher
+  private readonly writes: WriteBatch
 
   constructor(options: RedisPersistenceOptions = {}) {
     if (options.redis) {
@@ -100,16 +103,23 @@ export class RedisPersistence implements Persistence {
     this.keys = new KeyLayout(options.prefix ?? 'wren:')
     this.batcher = new TickBatcher(this.redis)
     this.scripts = new ScriptLoader(this.redis, ALL_SCRIPTS)
+    const k = this.keys
+    this.writes = new WriteBatch([k.queuePrefix, k.deliveryPrefix, k.inflightPrefix, k.queueBytesPrefix, k.messagePrefix, k.sequence], (args) => {
+      this.batcher.hold()
+      return this.scripts.run(BATCH, [], args, false)
+    })
   }
 
-  /** The client for the next command, which then joins the tick's batch. */
+  /** The client for the next command, which then joins the tick's batch behind the queue writes made before it. */
   private client(): Redis {
+    this.writes.flush()
     this.batcher.hold()
     return this.redis
   }
 
   /** Runs a script in the tick's batch, behind the scripts' SCRIPT LOAD if this connection has not had it. */
   private script(script: LuaScript, keys: string[], args: Array<string | Buffer | number>, buffers = false): Promise<unknown> {
+    this.writes.flush()
     this.batcher.hold()
     return this.scripts.run(script, keys, args, buffers)
   }
@@ -234,17 +244,15 @@ export class RedisPersistence implements Persistence {
     return all
   }
 
-  async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest = false, byteLimit?: number): Promise<string[]> {
-    if (message.id === undefined) throw new TypeError('outboundEnqueue: message.id is required (the broker assigns it)')
-    if (targets.length === 0) return []
-    const k = this.keys
-    const keys = [k.message(message.id), k.sequence]
-    const args: Array<string | Buffer | number> = [
+  outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest = false, byteLimit?: number): Promise<string[]> {
+    if (message.id === undefined) return Promise.reject(new TypeError('outboundEnqueue: message.id is required (the broker assigns it)'))
+    if (targets.length === 0) return Promise.resolve([])
+    const fields: Array<string | Buffer | number> = [
+      targets.length,
       message.id,
       encodeMessage(message),
       limit ?? -1,
       dropOldest ? 1 : 0,
-      k.messagePrefix,
       byteLimit ?? -1,
       message.payload.length,
     ]
@@ -252,26 +260,25 @@ export class RedisPersistence implements Persistence {
       const delivery: Delivery = { qos: target.qos }
       if (target.subscriptionIdentifiers !== undefined) delivery.subscriptionIdentifiers = target.subscriptionIdentifiers
       if (target.retain !== undefined) delivery.retain = target.retain
-      keys.push(...this.queueKeys(target.clientId))
-      args.push(target.clientId, JSON.stringify(delivery))
+      fields.push(target.clientId, JSON.stringify(delivery))
     }
-    return (await this.script(ENQUEUE, keys, args)) as string[]
+    return this.writes.enqueue(fields)
   }
 
-  async outboundSent(clientId: string, messageId: string, packetId: number): Promise<void> {
-    await this.script(SENT, [this.keys.delivery(clientId), this.keys.inflight(clientId)], [messageId, packetId])
+  outboundSent(clientId: string, messageId: string, packetId: number): Promise<void> {
+    return this.writes.sent(clientId, messageId, packetId)
   }
 
-  async outboundReleased(clientId: string, packetId: number): Promise<void> {
-    await this.script(RELEASED, [this.keys.inflight(clientId)], [packetId])
+  outboundReleased(clientId: string, packetId: number): Promise<void> {
+    return this.writes.released(clientId, packetId)
   }
 
-  async outboundAck(clientId: string, packetId: number): Promise<void> {
-    await this.script(ACK, this.queueKeys(clientId), [packetId, this.keys.messagePrefix])
+  outboundAck(clientId: string, packetId: number): Promise<void> {
+    return this.writes.ack(clientId, packetId)
   }
 
-  async outboundRemove(clientId: string, messageId: string): Promise<void> {
-    await this.script(REMOVE, this.queueKeys(clientId), [messageId, this.keys.messagePrefix])
+  outboundRemove(clientId: string, messageId: string): Promise<void> {
+    return this.writes.remove(clientId, messageId)
   }
 
   async outboundList(clientId: string): Promise<OutboundEntry[]> {
@@ -326,6 +333,8 @@ export class RedisPersistence implements Persistence {
   }
 
   async close(): Promise<void> {
+    // Writes gathered this turn go out ahead of QUIT, which waits for their replies.
+    this.writes.flush()
     this.scripts.detach()
     if (!this.ownsClient || this.redis.status === 'end') return
     // QUIT waits for replies to what is already sent; a client that is not connected has nothing to wait for.

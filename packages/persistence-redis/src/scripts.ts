@@ -67,88 +67,122 @@ end
 `
 
 /**
- * Appends a message to many queues in one call. A queue is full when it holds `limit` entries or its payload
+ * A batch of queue writes in one call: every enqueue, sent, released, ack and remove issued during one turn
+ * of the event loop, applied in the order they were made. One EVALSHA carries a turn's writes, so Redis parses,
+ * dispatches and replies once per turn instead of once per write, and the adapter builds one command.
+ *
+ * ARGV: queue, delivery, inflight, queue-bytes and message key prefixes, the sequence key, then the writes,
+ * each an opcode followed by its fields:
+ * - `E`, target count n, message id, encoded message, limit (-1 for none), drop-oldest (1 or 0),
+ *   byte limit (-1 for none), payload bytes, then (client id, delivery JSON) n times;
+ * - `S` (sent), client id, message id, packet id;
+ * - `R` (released), client id, packet id;
+ * - `A` (ack), client id, packet id;
+ * - `X` (remove), client id, message id.
+ *
+ * An enqueue appends the message to many queues. A queue is full when it holds `limit` entries or its payload
  * bytes plus the message's would pass the byte limit: it refuses the message, or with drop-oldest gives up its
  * oldest entries not in flight until the message fits. A message larger than the byte limit goes to no queue.
- * KEYS: message, sequence, then (queue, delivery, inflight, queue bytes) per target.
- * ARGV: message id, encoded message, limit (-1 for none), drop-oldest (1 or 0), message key prefix,
- * byte limit (-1 for none), payload bytes, then (client id, delivery JSON) per target.
- * Returns one client id per message lost (refused or dropped).
+ * Returns, flat, (write number from 1, client id) per message an enqueue lost (refused or dropped).
+ * Keys are built from the prefixes, as message keys always were: one Redis, not Redis Cluster.
  */
-export const ENQUEUE = new LuaScript(`${DROP_ENTRY}${OLDEST_QUEUED}
-local id = ARGV[1]
-local limit = tonumber(ARGV[3])
-local dropOldest = ARGV[4] == '1'
-local byteLimit = tonumber(ARGV[6])
-local size = tonumber(ARGV[7])
-local function fits(queue, bytes)
+export const BATCH = new LuaScript(`${DROP_ENTRY}${OLDEST_QUEUED}
+local queuePrefix, deliveryPrefix, inflightPrefix, bytesPrefix, messagePrefix, sequenceKey =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local lost = {}
+
+local function fits(queue, bytes, limit, byteLimit, size)
   if limit >= 0 and redis.call('ZCARD', queue) >= limit then return false end
   return byteLimit < 0 or tonumber(redis.call('GET', bytes) or '0') + size <= byteLimit
 end
-local sequence = redis.call('INCR', KEYS[2])
-local added = 0
-local lost = {}
-for i = 0, (#KEYS - 2) / 4 - 1 do
-  local queue = KEYS[3 + 4 * i]
-  local delivery = KEYS[4 + 4 * i]
-  local inflight = KEYS[5 + 4 * i]
-  local bytes = KEYS[6 + 4 * i]
-  local clientId = ARGV[8 + 2 * i]
-  if redis.call('HEXISTS', delivery, id) == 0 then
-    local room = not (byteLimit >= 0 and size > byteLimit)
-    if not room then lost[#lost + 1] = clientId end
-    while room and not fits(queue, bytes) do
-      lost[#lost + 1] = clientId
-      local oldest = dropOldest and oldestQueued(queue, inflight)
-      room = oldest and drop(queue, delivery, inflight, bytes, oldest, ARGV[5]) == 1
-    end
-    if room then
-      redis.call('ZADD', queue, sequence, id)
-      redis.call('HSET', delivery, id, ARGV[9 + 2 * i])
-      if size > 0 then redis.call('INCRBY', bytes, size) end
-      added = added + 1
+
+local function enqueue(i, op)
+  local n = tonumber(ARGV[i + 1])
+  local id = ARGV[i + 2]
+  local limit = tonumber(ARGV[i + 4])
+  local dropOldest = ARGV[i + 5] == '1'
+  local byteLimit = tonumber(ARGV[i + 6])
+  local size = tonumber(ARGV[i + 7])
+  local sequence = redis.call('INCR', sequenceKey)
+  local added = 0
+  for t = 0, n - 1 do
+    local clientId = ARGV[i + 8 + 2 * t]
+    local queue = queuePrefix .. clientId
+    local delivery = deliveryPrefix .. clientId
+    local inflight = inflightPrefix .. clientId
+    local bytes = bytesPrefix .. clientId
+    if redis.call('HEXISTS', delivery, id) == 0 then
+      local room = not (byteLimit >= 0 and size > byteLimit)
+      if not room then lost[#lost + 1] = op; lost[#lost + 1] = clientId end
+      while room and not fits(queue, bytes, limit, byteLimit, size) do
+        lost[#lost + 1] = op
+        lost[#lost + 1] = clientId
+        local oldest = dropOldest and oldestQueued(queue, inflight)
+        room = oldest and drop(queue, delivery, inflight, bytes, oldest, messagePrefix) == 1
+      end
+      if room then
+        redis.call('ZADD', queue, sequence, id)
+        redis.call('HSET', delivery, id, ARGV[i + 9 + 2 * t])
+        if size > 0 then redis.call('INCRBY', bytes, size) end
+        added = added + 1
+      end
     end
   end
+  if added > 0 then
+    local messageKey = messagePrefix .. id
+    redis.call('HSETNX', messageKey, 'body', ARGV[i + 3])
+    redis.call('HSETNX', messageKey, 'size', size)
+    redis.call('HINCRBY', messageKey, 'refs', added)
+  end
+  return i + 8 + 2 * n
 end
-if added > 0 then
-  redis.call('HSETNX', KEYS[1], 'body', ARGV[2])
-  redis.call('HSETNX', KEYS[1], 'size', size)
-  redis.call('HINCRBY', KEYS[1], 'refs', added)
+
+local function sent(clientId, id, packetId)
+  local inflight = inflightPrefix .. clientId
+  if redis.call('HEXISTS', deliveryPrefix .. clientId, id) == 0 then return end
+  local previous = redis.call('HGET', inflight, 'm:' .. id)
+  if previous then
+    local packetField = 'p:' .. string.sub(previous, 3)
+    if redis.call('HGET', inflight, packetField) == id then redis.call('HDEL', inflight, packetField) end
+  end
+  redis.call('HSET', inflight, 'm:' .. id, 's:' .. packetId, 'p:' .. packetId, id)
+end
+
+local function released(clientId, packetId)
+  local inflight = inflightPrefix .. clientId
+  local id = redis.call('HGET', inflight, 'p:' .. packetId)
+  if id then redis.call('HSET', inflight, 'm:' .. id, 'r:' .. packetId) end
+end
+
+local function dropFrom(clientId, id)
+  drop(queuePrefix .. clientId, deliveryPrefix .. clientId, inflightPrefix .. clientId, bytesPrefix .. clientId, id, messagePrefix)
+end
+
+local i = 7
+local op = 0
+while i <= #ARGV do
+  op = op + 1
+  local kind = ARGV[i]
+  if kind == 'E' then
+    i = enqueue(i, op)
+  elseif kind == 'S' then
+    sent(ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
+    i = i + 4
+  elseif kind == 'R' then
+    released(ARGV[i + 1], ARGV[i + 2])
+    i = i + 3
+  elseif kind == 'A' then
+    local id = redis.call('HGET', inflightPrefix .. ARGV[i + 1], 'p:' .. ARGV[i + 2])
+    if id then dropFrom(ARGV[i + 1], id) end
+    i = i + 3
+  elseif kind == 'X' then
+    dropFrom(ARGV[i + 1], ARGV[i + 2])
+    i = i + 3
+  else
+    return redis.error_reply('unknown write ' .. tostring(kind))
+  end
 end
 return lost
-`)
-
-/** KEYS: delivery, inflight. ARGV: message id, packet id. */
-export const SENT = new LuaScript(`
-local id = ARGV[1]
-if redis.call('HEXISTS', KEYS[1], id) == 0 then return 0 end
-local previous = redis.call('HGET', KEYS[2], 'm:' .. id)
-if previous then
-  local packetField = 'p:' .. string.sub(previous, 3)
-  if redis.call('HGET', KEYS[2], packetField) == id then redis.call('HDEL', KEYS[2], packetField) end
-end
-redis.call('HSET', KEYS[2], 'm:' .. id, 's:' .. ARGV[2], 'p:' .. ARGV[2], id)
-return 1
-`)
-
-/** KEYS: inflight. ARGV: packet id. */
-export const RELEASED = new LuaScript(`
-local id = redis.call('HGET', KEYS[1], 'p:' .. ARGV[1])
-if not id then return 0 end
-redis.call('HSET', KEYS[1], 'm:' .. id, 'r:' .. ARGV[1])
-return 1
-`)
-
-/** KEYS: queue, delivery, inflight, queue bytes. ARGV: packet id, message key prefix. */
-export const ACK = new LuaScript(`${DROP_ENTRY}
-local id = redis.call('HGET', KEYS[3], 'p:' .. ARGV[1])
-if not id then return 0 end
-return drop(KEYS[1], KEYS[2], KEYS[3], KEYS[4], id, ARGV[2])
-`)
-
-/** KEYS: queue, delivery, inflight, queue bytes. ARGV: message id, message key prefix. */
-export const REMOVE = new LuaScript(`${DROP_ENTRY}
-return drop(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2])
 `)
 
 /**
@@ -243,4 +277,4 @@ return 1
 `)
 
 /** Every script, for SCRIPT LOAD ahead of the first EVALSHA on a connection. */
-export const ALL_SCRIPTS: readonly LuaScript[] = [ENQUEUE, SENT, RELEASED, ACK, REMOVE, LIST, DELETE_SESSION, FORGET_IF_UNSUBSCRIBED, STORE_RETAINED, RETAINED_BYTES, DELETE_RETAINED_IF_SAME]
+export const ALL_SCRIPTS: readonly LuaScript[] = [BATCH, LIST, DELETE_SESSION, FORGET_IF_UNSUBSCRIBED, STORE_RETAINED, RETAINED_BYTES, DELETE_RETAINED_IF_SAME]

@@ -125,4 +125,54 @@ describe('redis layout', () => {
     expect(await redis.hget(`once:message:${message.id}`, 'refs')).toBe('200')
     await redis.quit()
   })
+
+  it("sends a turn's queue writes as one script call, behind the commands before it and ahead of those after", async () => {
+    const redis = new Redis(server.url)
+    const admin = new Redis(server.url)
+    const persistence = createRedisPersistence({ redis, prefix: 'batch:' })
+    await persistence.sessionCount()
+    const evalshaCalls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0)
+    await admin.config('RESETSTAT')
+    const messages = Array.from({ length: 50 }, () => testMessage('t'))
+    const writes: Array<Promise<unknown>> = []
+    messages.forEach((message, i) => {
+      writes.push(persistence.outboundEnqueue([{ clientId: 'c', qos: 1 }], message, 40))
+      writes.push(persistence.outboundSent('c', message.id as string, i + 1))
+      if (i % 2 === 0) writes.push(persistence.outboundAck('c', i + 1))
+    })
+    // Issued in the same turn, after the writes: it must see all of them.
+    const counted = persistence.outboundCount('c')
+    const settled = await Promise.all(writes)
+    expect(await counted).toBe(25)
+    expect(await evalshaCalls()).toBe(1)
+    // The acked half was called off before the batch left: their enqueues never ran (each takes a sequence number).
+    expect(await redis.get('batch:sequence')).toBe('25')
+    expect(await redis.keys('batch:message:*')).toHaveLength(25)
+    // Enqueues resolve to the clients they lost a message for: the queue held 40 at most, with every other entry acked.
+    const lost = settled.filter((value): value is string[] => Array.isArray(value) && value.length > 0)
+    expect(lost).toEqual([])
+    const entries = await persistence.outboundList('c')
+    expect(entries.map((entry) => entry.packetId)).toEqual(messages.map((_, i) => i + 1).filter((id) => id % 2 === 0))
+    await persistence.close()
+    await Promise.all([redis.quit(), admin.quit()])
+  })
+
+  it('resolves each enqueue of a batch to the clients it lost the message for, around writes called off', async () => {
+    const redis = new Redis(server.url)
+    const persistence = createRedisPersistence({ redis, prefix: 'batch-lost:' })
+    const delivered = testMessage('t')
+    const called = [
+      persistence.outboundEnqueue([{ clientId: 'a', qos: 1 }], delivered, 2),
+      persistence.outboundSent('a', delivered.id as string, 7),
+      persistence.outboundAck('a', 7),
+    ]
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () => persistence.outboundEnqueue([{ clientId: 'a', qos: 1 }, { clientId: 'b', qos: 1 }], testMessage('t'), 2)),
+    )
+    expect(await Promise.all(called)).toEqual([[], undefined, undefined])
+    expect(results).toEqual([[], [], ['a', 'b'], ['a', 'b']])
+    expect(await persistence.outboundCount('a')).toBe(2)
+    await persistence.close()
+    await redis.quit()
+  })
 })

@@ -1,11 +1,13 @@
 import { parser as createParser, type IPubackPacket, type IPublishPacket, type Packet } from 'mqtt-packet'
 import { ErrorCode, ProtocolViolation, ReasonCode, malformed } from '../errors.js'
+import { decodeConnectV4 } from './connect-packet.js'
 import { varintLength, writeVarint } from './packet-encoder.js'
 import { LARGE_PAYLOAD, markSplitPayload, type SplitPayload } from './split-payload.js'
 import { decodeSubscribe, decodeUnsubscribe } from './subscription-packets.js'
 import { frameViolation, publishTopicViolation, type WireLimits } from './wire-rules.js'
 
 const MAX_REMAINING_LENGTH_BYTES = 4
+const CONNECT = 1
 const PUBLISH = 3
 const PUBACK = 4
 const PUBREL = 6
@@ -210,6 +212,13 @@ export class PacketReader {
     const violation = frameViolation(frame, bodyStart, this.protocolVersion, this.limits)
     if (violation) return this.fail(violation)
     const type = (frame[0] as number) >> 4
+    if (type === CONNECT) {
+      const connect = decodeConnectV4(frame, bodyStart)
+      if (connect !== null) {
+        this.protocolVersion = connect.protocolVersion as number
+        return this.sink.onPacket(connect)
+      }
+    }
     if (type === SUBSCRIBE || type === UNSUBSCRIBE) {
       const decoded = type === SUBSCRIBE ? decodeSubscribe(frame, bodyStart, this.protocolVersion) : decodeUnsubscribe(frame, bodyStart, this.protocolVersion)
       return decoded instanceof ProtocolViolation ? this.fail(decoded) : this.sink.onPacket(decoded)

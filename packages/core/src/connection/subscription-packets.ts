@@ -3,13 +3,12 @@ import { ProtocolViolation, malformed, protocolError } from '../errors.js'
 import { textViolation } from './wire-rules.js'
 
 /**
- * SUBSCRIBE and UNSUBSCRIBE decoded in one pass over the frame. A SUBSCRIBE may carry thousands of filters:
- * the generic parser copies each through a buffer list and took tens of milliseconds (on a loaded machine,
- * hundreds) for one packet, holding every other client. The frame has passed `frameViolation` already, so its
- * properties are known, allowed and not duplicated (and an UNSUBSCRIBE's filters are well-formed UTF-8 without
- * U+0000); only what those rules leave (header flags, option bits, lengths) is checked here. A SUBSCRIBE's
- * filters are checked and decoded one at a time by the handler (`SubscribeFilters`), which takes turns with
- * other clients between slices of them.
+ * SUBSCRIBE and UNSUBSCRIBE decoded straight from the frame. Either may carry thousands of filters: the generic
+ * parser copies each through a buffer list and took tens of milliseconds (on a loaded machine, hundreds) for one
+ * packet, holding every other client. The frame has passed `frameViolation` already, so its properties are known,
+ * allowed and not duplicated; only what those rules leave (header flags, lengths) is checked here. The filters
+ * are checked and decoded one at a time by the handler (`SubscribeFilters`, `UnsubscribeFilters`), which takes
+ * turns with other clients between slices of them.
  */
 
 const SUBSCRIPTION_IDENTIFIER = 11
@@ -102,6 +101,18 @@ function start(frame: Buffer, bodyStart: number, version: number, packet: string
   return { reader, messageId, properties }
 }
 
+/** One topic filter [MQTT-4.7.3-1] [MQTT-1.5.4-1] [MQTT-1.5.4-2]: well-formed UTF-8, no U+0000, not empty, with `after` more bytes behind it. */
+function readFilter(reader: Reader, after: number, short: string): string | ProtocolViolation {
+  const length = reader.int16()
+  if (length === undefined || reader.left < length + after) return malformed(short)
+  const start = reader.pos
+  const violation = textViolation(reader.frame, start, start + length, 'topic filter')
+  if (violation) return violation
+  if (length === 0) return malformed('empty topic filter')
+  reader.pos += length
+  return reader.frame.toString('utf8', start, start + length)
+}
+
 /**
  * A SUBSCRIBE as the reader hands it on: `subscriptions` is empty until the handler has read `filters` into it,
  * in slices (a packet of thousands of filters must not hold the event loop for its whole length).
@@ -121,15 +132,9 @@ export class SubscribeFilters {
   next(): ISubscription | ProtocolViolation | null {
     const reader = this.reader
     if (reader.left === 0) return null
-    const length = reader.int16()
-    if (length === undefined || reader.left <= length) return malformed('Malformed Subscribe Payload')
-    const start = reader.pos
-    const violation = textViolation(reader.frame, start, start + length, 'topic filter')
-    if (violation) return violation
-    // [MQTT-4.7.3-1] a topic filter is at least one character long
-    if (length === 0) return malformed('empty topic filter')
-    const topic = reader.frame.toString('utf8', start, start + length)
-    reader.pos += length
+    // Each filter is followed by its options byte.
+    const topic = readFilter(reader, 1, 'Malformed Subscribe Payload')
+    if (typeof topic !== 'string') return topic
     const options = reader.frame[reader.pos++] as number
     const version = this.version
     // [MQTT-3.8.3-4] (3.1.1: -5) reserved bits are 0; QoS 3 and Retain Handling 3 do not exist
@@ -151,18 +156,26 @@ export function decodeSubscribe(frame: Buffer, bodyStart: number, version: numbe
   return packet
 }
 
-/** UNSUBSCRIBE [MQTT-3.10]: packet id, v5 properties, then filters. */
-export function decodeUnsubscribe(frame: Buffer, bodyStart: number, version: number): IUnsubscribePacket | ProtocolViolation {
+/** An UNSUBSCRIBE as the reader hands it on: `unsubscriptions` is empty until the handler has read `filters` into it. */
+export interface UnsubscribeRequest extends IUnsubscribePacket {
+  filters: UnsubscribeFilters
+}
+
+/** An UNSUBSCRIBE's filters [MQTT-3.10.3], each checked and decoded when asked for. */
+export class UnsubscribeFilters {
+  constructor(private readonly reader: Reader) {}
+
+  /** The next filter, null after the last one; a violation means the whole packet is refused. */
+  next(): string | ProtocolViolation | null {
+    return this.reader.left === 0 ? null : readFilter(this.reader, 0, 'Cannot parse topic')
+  }
+}
+
+/** UNSUBSCRIBE [MQTT-3.10]: packet id and v5 properties now; the filters as the handler reads them. */
+export function decodeUnsubscribe(frame: Buffer, bodyStart: number, version: number): UnsubscribeRequest | ProtocolViolation {
   const begun = start(frame, bodyStart, version, 'unsubscribe')
   if (begun instanceof ProtocolViolation) return begun
-  const { reader } = begun
-  const unsubscriptions: string[] = []
-  while (reader.left > 0) {
-    const topic = reader.text()
-    if (topic === undefined) return malformed('Cannot parse topic')
-    unsubscriptions.push(topic)
-  }
-  const packet: IUnsubscribePacket = { cmd: 'unsubscribe', messageId: begun.messageId, unsubscriptions }
+  const packet: UnsubscribeRequest = { cmd: 'unsubscribe', messageId: begun.messageId, unsubscriptions: [], filters: new UnsubscribeFilters(begun.reader) }
   if (begun.properties?.userProperties) packet.properties = { userProperties: begun.properties.userProperties }
   return packet
 }

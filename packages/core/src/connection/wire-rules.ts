@@ -97,15 +97,14 @@ class Walk {
     this.pos += length
   }
 
-  /** A UTF-8 Encoded String: well-formed, no U+0000 [MQTT-1.5.4-1] [MQTT-1.5.4-2]; returns its byte length. */
-  text(what: string): number {
+  /** A UTF-8 Encoded String: well-formed, no U+0000 [MQTT-1.5.4-1] [MQTT-1.5.4-2]. */
+  text(what: string): void {
     const length = this.int16()
     this.need(length)
     const start = this.pos
     this.pos += length
     const violation = textViolation(this.frame, start, this.pos, what)
     if (violation) throw new Stop(violation)
-    return length
   }
 
   /** A v5 property list: known, allowed here, each at most once except User Property, strings checked. */
@@ -194,10 +193,10 @@ export function frameViolation(frame: Buffer, bodyStart: number, version: number
         }
         return undefined
       case 8:
-        checkSubscribeHead(walk, version)
+        checkSubscriptionHead(walk, version, 'subscribe')
         return undefined
       case 10:
-        checkUnsubscribe(walk, version)
+        checkSubscriptionHead(walk, version, 'unsubscribe')
         return undefined
       case 12:
         return remaining === 0 ? undefined : malformed('PINGREQ with a payload')
@@ -272,19 +271,10 @@ export function textViolation(frame: Buffer, start: number, end: number, what: s
   return ascii || isUtf8(frame.subarray(start, end)) ? undefined : malformed(`${what} is not well-formed UTF-8`)
 }
 
-/** SUBSCRIBE's packet id and properties: its filters are checked as they are decoded (`SubscribeFilters`). */
-function checkSubscribeHead(walk: Walk, version: number): void {
+/** A SUBSCRIBE's or UNSUBSCRIBE's packet id and properties: its filters are checked as they are decoded (subscription-packets.ts). */
+function checkSubscriptionHead(walk: Walk, version: number, context: 'subscribe' | 'unsubscribe'): void {
   walk.int16()
-  if (version === 5) walk.properties('subscribe')
-}
-
-function checkUnsubscribe(walk: Walk, version: number): void {
-  walk.int16()
-  if (version === 5) walk.properties('unsubscribe')
-  while (walk.pos < walk.end) {
-    // [MQTT-4.7.3-1] a topic filter is at least one character long
-    if (walk.text('topic filter') === 0) throw new Stop(malformed('empty topic filter'))
-  }
+  if (version === 5) walk.properties(context)
 }
 
 /**

@@ -17,6 +17,10 @@ import { createMessage, messageProperties, toBuffer } from './message-from-packe
 
 const NEVER = 0xffffffff
 
+/** The MQTT 3.1.1 and 3.1 CONNACKs that accept, the same four bytes for every client: encoded once, written as they are. */
+const CONNACK_ACCEPTED = Buffer.from([0x20, 0x02, 0x00, 0x00])
+const CONNACK_ACCEPTED_PRESENT = Buffer.from([0x20, 0x02, 0x01, 0x00])
+
 /** CONNACK with a refusal, then close [MQTT-3.2.2-5]. */
 function refuse(connection: Connection, reasonCode: number, reason: string, serverReference?: string): void {
   const packet: IConnackPacket =
@@ -338,7 +342,9 @@ function openSessionExclusive(ctx: BrokerContext, connection: Connection, pendin
   const { clientId, will } = request
   return ctx.sessions.exclusive(clientId, async () => {
     if (!connection.isOpen) return
-    if (await overSessionCap(connection, clientId, extras.expiryInterval)) return refuse(connection, ReasonCode.QuotaExceeded, 'maximum stored sessions reached')
+    if (extras.expiryInterval !== 0 && ctx.options.maxSessions !== 0 && (await overSessionCap(connection, clientId))) {
+      return refuse(connection, ReasonCode.QuotaExceeded, 'maximum stored sessions reached')
+    }
     const { session, present } = await ctx.sessions.open(connection, {
       clientId,
       clean: request.clean,
@@ -354,7 +360,10 @@ function openSessionExclusive(ctx: BrokerContext, connection: Connection, pendin
       connection.willDelayInterval = pending.willDelayInterval
       await ctx.persistence.willPut({ clientId, brokerId: ctx.id, message: will, delayInterval: pending.willDelayInterval })
     }
-    if (!writeConnack(connection, connackFor(connection, present, pending))) {
+    if (connection.protocolVersion !== 5) {
+      // [MQTT-3.2.2-1] [MQTT-3.2.2-2] session present reflects whether state was resumed; in MQTT 3.1 that byte is reserved
+      connection.writeBuffer(present && connection.protocolVersion === 4 ? CONNACK_ACCEPTED_PRESENT : CONNACK_ACCEPTED)
+    } else if (!writeConnack(connection, connackFor(connection, present, pending))) {
       connection.close('connack-too-large')
       return
     }
@@ -366,18 +375,19 @@ function openSessionExclusive(ctx: BrokerContext, connection: Connection, pendin
   })
 }
 
-/** Whether this CONNECT would store one session more than `maxSessions` allows (a returning client never does). */
-async function overSessionCap(connection: Connection, clientId: string, expiryInterval: number): Promise<boolean> {
+/**
+ * Whether this CONNECT, which asks for a session that outlives it while `maxSessions` is set, would store one
+ * session more than that allows (a returning client never does).
+ */
+async function overSessionCap(connection: Connection, clientId: string): Promise<boolean> {
   const { options, persistence } = connection.ctx
-  if (options.maxSessions === 0 || expiryInterval === 0) return false
   if ((await persistence.sessionGet(clientId)) !== undefined) return false
   return (await persistence.sessionCount()) >= options.maxSessions
 }
 
+/** The MQTT 5 CONNACK that accepts: its properties depend on the options and on this CONNECT. */
 function connackFor(connection: Connection, present: boolean, pending: PendingConnect): IConnackPacket {
   const extras = pending.extras
-  // [MQTT-3.2.2-1] [MQTT-3.2.2-2] session present reflects whether state was resumed; in MQTT 3.1 that byte is reserved
-  if (connection.protocolVersion !== 5) return { cmd: 'connack', returnCode: 0, sessionPresent: connection.protocolVersion === 4 && present }
   const options = connection.ctx.options
   // Properties whose absence means the value the broker has are left out (§3.2.2.3): fewer bytes per CONNACK.
   const properties: NonNullable<IConnackPacket['properties']> = {}

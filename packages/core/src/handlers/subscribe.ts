@@ -2,46 +2,12 @@ import type { ISubscription } from 'mqtt-packet'
 import type { Connection } from '../connection/connection.js'
 import type { SubscribeRequest } from '../connection/subscription-packets.js'
 import type { PacketHandler } from './handler.js'
-import { ProtocolViolation, ReasonCode, malformed, protocolError } from '../errors.js'
+import { Slices, readFilters } from './slices.js'
+import { ReasonCode, malformed, protocolError } from '../errors.js'
 import { denialOf, denialReason, runChainAsync } from '../hooks/hook-runner.js'
 import type { SubscribeVerdict } from '../hooks/hook-types.js'
 import { isSharedFilter, topicFilterProblem } from '../topic/topic-rules.js'
 import type { QoS, RetainHandling, Subscription } from '../types.js'
-
-/**
- * A SUBSCRIBE with thousands of filters is handled in slices of at most this many milliseconds: between them
- * other clients' packets and timers get their turn, so one packet cannot hold the event loop for its whole
- * length. Slices are timed rather than counted because a filter's cost varies (hooks, a cold JIT, a loaded CPU).
- */
-const SLICE_MS = 2
-/** Steps (filters read, granted or answered with retained messages) between two looks at the clock, which costs more than reading a filter. */
-const STEPS_PER_LOOK = 8
-
-/** The slices of one SUBSCRIBE: `due` says when the current one is used up, `next` waits for the next turn. */
-class Slices {
-  private started = performance.now()
-  private steps = 0
-
-  get due(): boolean {
-    return ++this.steps % STEPS_PER_LOOK === 0 && performance.now() - this.started > SLICE_MS
-  }
-
-  async next(): Promise<void> {
-    await new Promise((resolve) => setImmediate(resolve))
-    this.started = performance.now()
-  }
-}
-
-/** Reads every filter of the packet into `request.subscriptions`; a violation refuses the whole packet. */
-async function readFilters(request: SubscribeRequest, slices: Slices): Promise<ProtocolViolation | undefined> {
-  for (;;) {
-    if (slices.due) await slices.next()
-    const next = request.filters.next()
-    if (next === null) return undefined
-    if (next instanceof ProtocolViolation) return next
-    request.subscriptions.push(next)
-  }
-}
 
 /** SUBACK failure code: 0x80 in 3.1.1, the specific reason in 5.0. */
 function failureCode(connection: Connection, reasonCode: number): number {
@@ -122,8 +88,8 @@ export const handleSubscribe: PacketHandler = (ctx, connection, packet, done) =>
   const run = async (): Promise<void> => {
     // Every filter is read and checked before any is granted: a malformed one refuses the whole packet.
     const slices = new Slices()
-    const violation = await readFilters(subscribe, slices)
-    if (!connection.isOpen) return
+    const violation = await readFilters(subscribe.filters, subscribe.subscriptions, slices)
+    if (connection.session !== session) return
     if (violation) return connection.fail(violation)
     if (subscribe.subscriptions.length === 0) return connection.fail(malformed('SUBSCRIBE without topic filters')) // [MQTT-3.8.3-3]
     if (connection.protocolVersion === 5 && subscribe.subscriptions.some((requested) => requested.nl && isSharedFilter(requested.topic))) {
@@ -144,6 +110,8 @@ export const handleSubscribe: PacketHandler = (ctx, connection, packet, done) =>
         continue
       }
       const outcome = await grant(connection, subscriptionFrom(connection, requested, identifier))
+      // Closed or taken over meanwhile: the session's subscriptions were dropped or handed on, none may be added now.
+      if (connection.session !== session) break
       handled.set(requested.topic, { options, code: 'filter' in outcome ? outcome.qos : outcome.code })
       if (!('filter' in outcome)) {
         codes.push(outcome.code)
@@ -161,8 +129,9 @@ export const handleSubscribe: PacketHandler = (ctx, connection, packet, done) =>
       // [MQTT-3.3.1-9..11] retained messages on subscribe, per Retain Handling; never for shared subscriptions
       if (!isSharedFilter(outcome.filter) && (handling === 0 || (handling === 1 && !existed))) retainedFor.push(outcome)
     }
-    // Stored for persistent sessions, and for every session in a cluster (nodes started later load them).
-    if ((session.persistent || ctx.cluster) && accepted.length > 0) await ctx.persistence.subscriptionsAdd(session.clientId, accepted)
+    // Stored for persistent sessions, and for every live session in a cluster (nodes started later load them).
+    const stored = session.persistent || (ctx.cluster !== undefined && connection.session === session)
+    if (stored && accepted.length > 0) await ctx.persistence.subscriptionsAdd(session.clientId, accepted)
     if (!connection.isOpen) return
     // [MQTT-3.8.4-1] [MQTT-3.8.4-5] one SUBACK, one code per filter in order
     const reason = connection.protocolVersion === 5 && reasons.length > 0 ? reasons.join('; ') : undefined

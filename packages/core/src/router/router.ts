@@ -30,7 +30,13 @@ export class Router {
   private listenerCount = 0
 
   constructor(cacheSize: number) {
-    this.cache = new LRUCache({ max: Math.max(1, cacheSize) })
+    const max = Math.max(1, cacheSize)
+    this.cache = new LRUCache({ max, maxSize: max * CACHE_BYTES_PER_ENTRY, maxEntrySize: MAX_CACHED_BYTES, sizeCalculation: footprint })
+  }
+
+  /** What the topic-match cache holds, by the estimate its byte bound uses. */
+  get cachedBytes(): number {
+    return this.cache.calculatedSize
   }
 
   /** Every entry: client subscriptions (shared ones included) and in-process listeners. */
@@ -99,8 +105,8 @@ export class Router {
       else found = [entry]
     })
     const result = found ?? NO_ENTRIES
-    // A huge topic is matched again rather than kept: the cache must not pin megabytes of topic names.
-    if (topic.length <= MAX_CACHED_TOPIC) this.cache.set(topic, { generation: this.generation, entries: result })
+    // A result over MAX_CACHED_BYTES (a huge topic, thousands of matching subscriptions) is not kept.
+    this.cache.set(topic, { generation: this.generation, entries: result })
     return result
   }
 
@@ -121,5 +127,16 @@ interface CachedMatch {
   entries: readonly RouteEntry[]
 }
 
-/** Topics longer than this (UTF-16 units) are not cached. */
-const MAX_CACHED_TOPIC = 1024
+/**
+ * The cache is bounded by bytes as well as by count: a client can make topics of 64 KiB, or one topic match
+ * thousands of its subscriptions (one per shared group), and a count alone let it pin 63 MiB of topic names.
+ * On average an entry may take this much; typical ones (a short topic, a few subscribers) take a tenth of it.
+ */
+const CACHE_BYTES_PER_ENTRY = 1024
+/** A result estimated larger than this is matched again on each publish rather than kept. */
+const MAX_CACHED_BYTES = 64 * 1024
+
+/** Estimated bytes of one cached result: its topic (UTF-16 at worst), the array of entries and the record around them. */
+function footprint(value: CachedMatch, topic: string): number {
+  return 2 * topic.length + 8 * value.entries.length + 64
+}

@@ -2,6 +2,7 @@ import type { Connection } from '../connection/connection.js'
 import { type BrokerCore, reportStoreError } from '../core.js'
 import { ReasonCode } from '../errors.js'
 import type { ProtocolVersion } from '../types.js'
+import { ClientLocks } from './client-locks.js'
 import { ClientTimers } from './client-timers.js'
 import type { OfflineTally } from './offline-tally.js'
 import { Session, type SessionLimits } from './session.js'
@@ -35,7 +36,7 @@ export class SessionManager {
   private readonly sessions: Map<string, Session>
   private readonly expiry = new ClientTimers()
   private readonly flushing = new Map<string, Promise<void>>()
-  private readonly locks = new Map<string, Promise<unknown>>()
+  private readonly locks = new ClientLocks()
 
   /** One object for every session: the options do not change while the broker runs. */
   private readonly sessionLimits: SessionLimits
@@ -64,17 +65,7 @@ export class SessionManager {
 
   /** Runs `task` after every earlier task for the same client id: two CONNECTs for one id never interleave. */
   exclusive<T>(clientId: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(clientId) ?? Promise.resolve()
-    const result = previous.then(task, task)
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    )
-    this.locks.set(clientId, tail)
-    void tail.then(() => {
-      if (this.locks.get(clientId) === tail) this.locks.delete(clientId)
-    })
-    return result
+    return this.locks.run(clientId, task)
   }
 
   /** Creates or resumes the session for an accepted CONNECT; returns whether one was present. */

@@ -102,7 +102,8 @@ export async function startWren(args: string[] = [], { shortcuts = true } = {}):
     },
   }
   try {
-    await waitForLog((line) => line.msg === 'broker started')
+    // Loading the server takes seconds on a loaded machine, more in workers mode (10 s was missed at load 11).
+    await waitForLog((line) => line.msg === 'broker started', 30_000)
   } catch (error) {
     await wren.stop()
     throw error
@@ -119,7 +120,7 @@ export async function startWren(args: string[] = [], { shortcuts = true } = {}):
 /** Runs `wren` to completion, for the cases where it must not start and for `wren passwd`; `input` is piped to stdin. */
 export function runWren(
   args: string[],
-  { timeoutMs = 10_000, input }: { timeoutMs?: number; input?: string } = {},
+  { timeoutMs = 30_000, input }: { timeoutMs?: number; input?: string } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   assertServerBuilt()
   return new Promise((resolve, reject) => {

@@ -1,0 +1,220 @@
+/** What an enqueue that lost nothing resolves to; frozen because every such caller shares it. */
+const NOTHING_LOST: readonly string[] = Object.freeze([])
+
+/** How many writes one batch takes before it is sent without waiting: a script blocks Redis while it runs. */
+const MAX_WRITES_PER_BATCH = 500
+
+type Arg = string | Buffer | number
+
+interface PendingEnqueue {
+  /** Its write number in the batch (from 1), or 0 once it was called off. */
+  write: number
+  resolve: (lost: string[]) => void
+  reject: (error: unknown) => void
+}
+
+/** A one-client enqueue of this batch and the write that marked it sent: both are called off if its ack joins the batch. */
+interface Delivery {
+  enqueue: number
+  sent: number
+}
+
+class Batch {
+  writes = 0
+  readonly args: Arg[]
+  /** Where each write starts in `args`, by write number less one. */
+  readonly starts: number[] = []
+  /** Write numbers that were called off: their arguments are left out when the batch is sent. */
+  readonly cancelled = new Set<number>()
+  readonly enqueues: PendingEnqueue[] = []
+  /** One-client enqueues by client and message id, then by client and packet id once marked sent. */
+  readonly byMessage = new Map<string, Delivery>()
+  readonly byPacket = new Map<string, Delivery>()
+  readonly applied: Promise<void>
+  resolve!: () => void
+  reject!: (error: unknown) => void
+
+  constructor(readonly headLength: number, head: readonly Arg[]) {
+    this.args = head.slice()
+    this.applied = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve
+      this.reject = reject
+    })
+    // Callers get `applied` or an enqueue promise: a batch of enqueues alone must not leave it unhandled.
+    this.applied.catch(() => {})
+  }
+
+  /** Starts a write: returns its number. */
+  begin(): number {
+    this.starts.push(this.args.length)
+    return ++this.writes
+  }
+
+  /** The arguments to send, without the writes called off, and each remaining enqueue's write number in them. */
+  compact(): Arg[] {
+    if (this.cancelled.size === 0) return this.args
+    const args = this.args.slice(0, this.headLength)
+    const renumbered = new Map<number, number>()
+    let kept = 0
+    for (let write = 1; write <= this.writes; write++) {
+      if (this.cancelled.has(write)) continue
+      renumbered.set(write, ++kept)
+      const end = write < this.writes ? (this.starts[write] as number) : this.args.length
+      for (let i = this.starts[write - 1] as number; i < end; i++) args.push(this.args[i] as Arg)
+    }
+    for (const enqueue of this.enqueues) enqueue.write = renumbered.get(enqueue.write) ?? 0
+    return args
+  }
+
+  settle(reply: Arg[]): void {
+    let lost: Map<number, string[]> | null = null
+    for (let i = 0; i < reply.length; i += 2) {
+      lost ??= new Map()
+      const write = Number(reply[i])
+      const list = lost.get(write)
+      if (list) list.push(String(reply[i + 1]))
+      else lost.set(write, [String(reply[i + 1])])
+    }
+    for (const enqueue of this.enqueues) enqueue.resolve(lost?.get(enqueue.write) ?? (NOTHING_LOST as string[]))
+    this.resolve()
+  }
+
+  fail(error: unknown): void {
+    for (const enqueue of this.enqueues) enqueue.reject(error)
+    this.reject(error)
+  }
+}
+
+/**
+ * Gathers the queue writes (enqueue, sent, released, ack, remove) into one call of the batch script. One batch
+ * is in flight at a time: the writes made meanwhile wait for its reply and go together in the next, so a loaded
+ * Redis gets fewer, larger calls. A batch is sent at once when it is full or before any other command (so that
+ * every call still takes effect in the order it was made). Each write's promise settles when Redis has applied
+ * its batch.
+ *
+ * A message enqueued for one client, marked sent and acknowledged before its batch left is never written: the
+ * three writes are called off, as its subscriber has it and nothing about it is left to survive a crash; their
+ * promises still settle with the batch, so a publisher's PUBACK waits as before.
+ *
+ * A script error fails every write of its batch; Redis does not undo the writes the script made before the
+ * error, as it did not for a failed single-write script either.
+ */
+export class WriteBatch {
+  private batch: Batch | null = null
+  private sendScheduled = false
+  /** Batches sent and not answered yet. */
+  private inFlight = 0
+  private readonly sendTurn = (): void => {
+    this.sendScheduled = false
+    if (this.inFlight === 0) this.flush()
+  }
+
+  /**
+   * @param head the script's fixed leading arguments (key prefixes)
+   * @param run sends the batch script with these arguments, resolving to its reply
+   */
+  constructor(
+    private readonly head: readonly Arg[],
+    private readonly run: (args: Arg[]) => Promise<unknown>,
+  ) {}
+
+  /** `fields`: the enqueue's arguments after its opcode, the message id second and (client id, delivery) pairs from the eighth. */
+  enqueue(fields: Arg[]): Promise<string[]> {
+    const batch = this.open()
+    const write = batch.begin()
+    const args = batch.args
+    args.push('E')
+    for (const field of fields) args.push(field)
+    if (fields[0] === 1) batch.byMessage.set(`${fields[7] as string}\n${fields[1] as string}`, { enqueue: write, sent: 0 })
+    const lost = new Promise<string[]>((resolve, reject) => batch.enqueues.push({ write, resolve, reject }))
+    this.sendIfFull(batch)
+    return lost
+  }
+
+  sent(clientId: string, messageId: string, packetId: number): Promise<void> {
+    const batch = this.open()
+    const write = batch.begin()
+    batch.args.push('S', clientId, messageId, packetId)
+    const key = `${clientId}\n${messageId}`
+    const delivery = batch.byMessage.get(key)
+    if (delivery !== undefined) {
+      batch.byMessage.delete(key)
+      delivery.sent = write
+      batch.byPacket.set(`${clientId}\n${packetId}`, delivery)
+    }
+    this.sendIfFull(batch)
+    return batch.applied
+  }
+
+  released(clientId: string, packetId: number): Promise<void> {
+    // A QoS 2 delivery is not called off by its PUBCOMP's ack: its released state stays written in between.
+    const batch = this.open()
+    batch.byPacket.delete(`${clientId}\n${packetId}`)
+    batch.begin()
+    batch.args.push('R', clientId, packetId)
+    this.sendIfFull(batch)
+    return batch.applied
+  }
+
+  ack(clientId: string, packetId: number): Promise<void> {
+    const batch = this.open()
+    const key = `${clientId}\n${packetId}`
+    const delivery = batch.byPacket.get(key)
+    if (delivery !== undefined) {
+      batch.byPacket.delete(key)
+      batch.cancelled.add(delivery.enqueue)
+      batch.cancelled.add(delivery.sent)
+      return batch.applied
+    }
+    batch.begin()
+    batch.args.push('A', clientId, packetId)
+    this.sendIfFull(batch)
+    return batch.applied
+  }
+
+  remove(clientId: string, messageId: string): Promise<void> {
+    const batch = this.open()
+    batch.byMessage.delete(`${clientId}\n${messageId}`)
+    batch.begin()
+    batch.args.push('X', clientId, messageId)
+    this.sendIfFull(batch)
+    return batch.applied
+  }
+
+  /** Sends what is gathered: call before any other command, so it reaches Redis after the writes made before it. */
+  flush(): void {
+    const batch = this.batch
+    if (batch === null) return
+    this.batch = null
+    this.inFlight++
+    this.run(batch.compact()).then(
+      (reply) => {
+        this.answered()
+        batch.settle(reply as Arg[])
+      },
+      (error: unknown) => {
+        this.answered()
+        batch.fail(error)
+      },
+    )
+  }
+
+  /** A batch is answered: once none is in flight, the writes gathered meanwhile go. */
+  private answered(): void {
+    if (--this.inFlight === 0) this.flush()
+  }
+
+  private open(): Batch {
+    if (this.batch !== null) return this.batch
+    this.batch = new Batch(this.head.length, this.head)
+    if (!this.sendScheduled) {
+      this.sendScheduled = true
+      setImmediate(this.sendTurn)
+    }
+    return this.batch
+  }
+
+  private sendIfFull(batch: Batch): void {
+    if (batch.writes >= MAX_WRITES_PER_BATCH) this.flush()
+  }
+}
