@@ -22,6 +22,16 @@ async function primeCache(b: StartedBroker): Promise<void> {
   for (let i = 0; i < COUNT; i += 100) await b.broker.publish({ topic: `f/${i}/x`, payload: 'prime' })
 }
 
+/** A broker where client `many` holds every filter and the match cache has routed topics to it, and another client. */
+async function holdingAll(): Promise<{ b: StartedBroker; raw: RawClient; other: RawClient }> {
+  const b = await startBroker()
+  const { raw } = await rawConnectV5(b.port, { clientId: 'many' })
+  await subscribeAll(raw)
+  await primeCache(b)
+  const { raw: other } = await rawConnectV5(b.port)
+  return { b, raw, other }
+}
+
 async function subscriptionsOf(b: StartedBroker, clientId: string): Promise<string[]> {
   return b.broker.admin.subscriptions({ clientId }).map((s) => s.filter)
 }
@@ -70,11 +80,7 @@ function watchTurns(b: StartedBroker, clientId: string, other: RawClient) {
 
 describe(`a client holding ${COUNT} filters`, () => {
   it('unsubscribes them in turns: another client is answered meanwhile, and the UNSUBACK has a code per filter', async () => {
-    const b = await startBroker()
-    const { raw } = await rawConnectV5(b.port, { clientId: 'many' })
-    await subscribeAll(raw)
-    await primeCache(b)
-    const { raw: other } = await rawConnectV5(b.port)
+    const { b, raw, other } = await holdingAll()
     // Two filters it never held, in the middle and at the end: 0x11 for them, 0x00 for the rest.
     const unsubscribe = generate({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: [...filters.slice(0, 2500), 'never/held', ...filters.slice(2500), 'f/+/+'] }, { protocolVersion: 5 })
     const turns = watchTurns(b, 'many', other)
@@ -140,11 +146,7 @@ describe(`a client holding ${COUNT} filters`, () => {
   })
 
   it('leaves with DISCONNECT: its filters go, and topics the cache had routed to it reach nobody', async () => {
-    const b = await startBroker()
-    const { raw } = await rawConnectV5(b.port, { clientId: 'many' })
-    await subscribeAll(raw)
-    await primeCache(b)
-    const { raw: publisher } = await rawConnectV5(b.port)
+    const { b, raw, other: publisher } = await holdingAll()
     publisher.send({ cmd: 'publish', topic: 'f/4900/x', payload: Buffer.from('x'), qos: 1, messageId: 1, retain: false, dup: false })
     expect((await publisher.next('puback')).reasonCode ?? 0).toBe(0)
     const gone = new Promise((resolve) => b.broker.once('clientDisconnected', resolve))

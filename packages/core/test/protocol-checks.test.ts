@@ -179,6 +179,31 @@ describe('MQTT 5: User Properties past maxUserProperties, in every packet that c
     expect((await bystander.inbox.next()).payload.toString()).toBe('still here')
   })
 
+  it('refuses a PUBLISH from its first bytes, without waiting for the rest, once they hold too many User Properties', async () => {
+    const b = await startBroker({ maxUserProperties: 3 })
+    const { raw } = await rawConnectV5(b.port)
+    const payload = 200_000
+    const list = properties(PAIR, PAIR, PAIR, PAIR)
+    const head = Buffer.concat([TOPIC, list])
+    // The fixed header announces 200 kB of payload; only the topic and the properties are sent.
+    raw.write(Buffer.concat([Buffer.from([0x30]), remainingLength(head.length + payload), head]))
+    expect((await raw.next('disconnect')).reasonCode).toBe(0x97)
+  })
+
+  it('takes a large PUBLISH whose first bytes hold User Properties up to the cap', async () => {
+    const b = await startBroker({ maxUserProperties: 3 })
+    const subscriber = await connectV5(b.url)
+    await subscriber.client.subscribeAsync('p/#', { qos: 0 })
+    const { raw } = await rawConnectV5(b.port)
+    const frameBytes = publishV5(TOPIC, properties(PAIR, PAIR, PAIR))
+    const large = frame(0x30, TOPIC, properties(PAIR, PAIR, PAIR), Buffer.alloc(200_000, 1))
+    raw.write(large.subarray(0, 100))
+    raw.write(large.subarray(100))
+    expect((await subscriber.inbox.next()).payload.length).toBe(200_000)
+    raw.write(frameBytes)
+    expect((await subscriber.inbox.next()).payload.toString()).toBe('x')
+  })
+
   it.each<[string, Buffer]>([
     ['in its properties', frame(0x10, encodeString('MQTT'), [5, 0x02, 0, 60], OVER_CAP, encodeString('c1'))],
     ['in its will properties', frame(0x10, encodeString('MQTT'), [5, 0x06, 0, 60], properties(), encodeString('c1'), OVER_CAP, encodeString('w/t'), field([1]))],

@@ -61,6 +61,14 @@ async function execAll(batch: ChainableCommander): Promise<unknown[]> {
   })
 }
 
+/** What a queue stores per client for a message: its delivery options, as JSON. */
+function deliveryOf(target: OutboundTarget): string {
+  const delivery: Delivery = { qos: target.qos }
+  if (target.subscriptionIdentifiers !== undefined) delivery.subscriptionIdentifiers = target.subscriptionIdentifiers
+  if (target.retain !== undefined) delivery.retain = target.retain
+  return JSON.stringify(delivery)
+}
+
 function entryFrom(delivery: Delivery, inflight: string, message: Message): OutboundEntry {
   const entry: OutboundEntry = { message, qos: delivery.qos, state: 'queued' }
   if (inflight !== '') {
@@ -104,10 +112,15 @@ export class RedisPersistence implements Persistence {
     this.batcher = new TickBatcher(this.redis)
     this.scripts = new ScriptLoader(this.redis, ALL_SCRIPTS)
     const k = this.keys
-    this.writes = new WriteBatch([k.queuePrefix, k.deliveryPrefix, k.inflightPrefix, k.queueBytesPrefix, k.messagePrefix, k.sequence], (args) => {
-      this.batcher.hold()
-      return this.scripts.run(BATCH, [], args, false)
-    })
+    this.writes = new WriteBatch(
+      [k.queuePrefix, k.deliveryPrefix, k.inflightPrefix, k.queueBytesPrefix, k.messagePrefix, k.sequence],
+      (args) => {
+        this.batcher.hold()
+        return this.scripts.run(BATCH, [], args, false)
+      },
+      encodeMessage,
+      deliveryOf,
+    )
   }
 
   /** The client for the next command, which then joins the tick's batch behind the queue writes made before it. */
@@ -247,22 +260,7 @@ export class RedisPersistence implements Persistence {
   outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest = false, byteLimit?: number): Promise<string[]> {
     if (message.id === undefined) return Promise.reject(new TypeError('outboundEnqueue: message.id is required (the broker assigns it)'))
     if (targets.length === 0) return Promise.resolve([])
-    const fields: Array<string | Buffer | number> = [
-      targets.length,
-      message.id,
-      encodeMessage(message),
-      limit ?? -1,
-      dropOldest ? 1 : 0,
-      byteLimit ?? -1,
-      message.payload.length,
-    ]
-    for (const target of targets) {
-      const delivery: Delivery = { qos: target.qos }
-      if (target.subscriptionIdentifiers !== undefined) delivery.subscriptionIdentifiers = target.subscriptionIdentifiers
-      if (target.retain !== undefined) delivery.retain = target.retain
-      fields.push(target.clientId, JSON.stringify(delivery))
-    }
-    return this.writes.enqueue(fields)
+    return this.writes.enqueue(targets, message, limit ?? -1, dropOldest, byteLimit ?? -1)
   }
 
   outboundSent(clientId: string, messageId: string, packetId: number): Promise<void> {

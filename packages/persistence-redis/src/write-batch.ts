@@ -4,7 +4,19 @@ const NOTHING_LOST: readonly string[] = Object.freeze([])
 /** How many writes one batch takes before it is sent without waiting: a script blocks Redis while it runs. */
 const MAX_WRITES_PER_BATCH = 500
 
+import type { Message, OutboundTarget } from '@wren/core'
+
 type Arg = string | Buffer | number
+/** A message stands in `args` for its encoding until the batch is sent: one called off is never encoded. */
+type Gathered = Arg | Message
+
+/**
+ * The key of a client's message id or packet id. The client id is length-prefixed: client ids from gateways and
+ * in-process clients may hold any character, so a separator alone would let one pair pose as another.
+ */
+function deliveryKey(clientId: string, id: string | number): string {
+  return `${clientId.length}:${clientId}${id}`
+}
 
 interface PendingEnqueue {
   /** Its write number in the batch (from 1), or 0 once it was called off. */
@@ -21,13 +33,13 @@ interface Delivery {
 
 class Batch {
   writes = 0
-  readonly args: Arg[]
+  readonly args: Gathered[]
   /** Where each write starts in `args`, by write number less one. */
   readonly starts: number[] = []
   /** Write numbers that were called off: their arguments are left out when the batch is sent. */
   readonly cancelled = new Set<number>()
   readonly enqueues: PendingEnqueue[] = []
-  /** One-client enqueues by client and message id, then by client and packet id once marked sent. */
+  /** One-client enqueues by client and message id, then by client and packet id once marked sent (`deliveryKey`). */
   readonly byMessage = new Map<string, Delivery>()
   readonly byPacket = new Map<string, Delivery>()
   readonly applied: Promise<void>
@@ -50,17 +62,24 @@ class Batch {
     return ++this.writes
   }
 
-  /** The arguments to send, without the writes called off, and each remaining enqueue's write number in them. */
-  compact(): Arg[] {
-    if (this.cancelled.size === 0) return this.args
-    const args = this.args.slice(0, this.headLength)
+  /** The arguments to send, messages encoded, without the writes called off; renumbers the remaining enqueues. */
+  compact(encode: (message: Message) => Buffer): Arg[] {
+    const args: Arg[] = []
+    const add = (arg: Gathered): void => {
+      args.push(typeof arg === 'object' && !Buffer.isBuffer(arg) ? encode(arg) : arg)
+    }
+    for (let i = 0; i < this.headLength; i++) add(this.args[i] as Gathered)
+    if (this.cancelled.size === 0) {
+      for (let i = this.headLength; i < this.args.length; i++) add(this.args[i] as Gathered)
+      return args
+    }
     const renumbered = new Map<number, number>()
     let kept = 0
     for (let write = 1; write <= this.writes; write++) {
       if (this.cancelled.has(write)) continue
       renumbered.set(write, ++kept)
       const end = write < this.writes ? (this.starts[write] as number) : this.args.length
-      for (let i = this.starts[write - 1] as number; i < end; i++) args.push(this.args[i] as Arg)
+      for (let i = this.starts[write - 1] as number; i < end; i++) add(this.args[i] as Gathered)
     }
     for (const enqueue of this.enqueues) enqueue.write = renumbered.get(enqueue.write) ?? 0
     return args
@@ -112,20 +131,25 @@ export class WriteBatch {
   /**
    * @param head the script's fixed leading arguments (key prefixes)
    * @param run sends the batch script with these arguments, resolving to its reply
+   * @param encode a message as stored
+   * @param delivery a target's per-client delivery options as stored
    */
   constructor(
     private readonly head: readonly Arg[],
     private readonly run: (args: Arg[]) => Promise<unknown>,
+    private readonly encode: (message: Message) => Buffer,
+    private readonly delivery: (target: OutboundTarget) => string,
   ) {}
 
-  /** `fields`: the enqueue's arguments after its opcode, the message id second and (client id, delivery) pairs from the eighth. */
-  enqueue(fields: Arg[]): Promise<string[]> {
+  /** `message` must have its id. */
+  enqueue(targets: OutboundTarget[], message: Message, limit: number, dropOldest: boolean, byteLimit: number): Promise<string[]> {
     const batch = this.open()
     const write = batch.begin()
     const args = batch.args
-    args.push('E')
-    for (const field of fields) args.push(field)
-    if (fields[0] === 1) batch.byMessage.set(`${fields[7] as string}\n${fields[1] as string}`, { enqueue: write, sent: 0 })
+    const messageId = message.id as string
+    args.push('E', targets.length, messageId, message, limit, dropOldest ? 1 : 0, byteLimit, message.payload.length)
+    for (const target of targets) args.push(target.clientId, this.delivery(target))
+    if (targets.length === 1) batch.byMessage.set(deliveryKey((targets[0] as OutboundTarget).clientId, messageId), { enqueue: write, sent: 0 })
     const lost = new Promise<string[]>((resolve, reject) => batch.enqueues.push({ write, resolve, reject }))
     this.sendIfFull(batch)
     return lost
@@ -135,12 +159,12 @@ export class WriteBatch {
     const batch = this.open()
     const write = batch.begin()
     batch.args.push('S', clientId, messageId, packetId)
-    const key = `${clientId}\n${messageId}`
+    const key = deliveryKey(clientId, messageId)
     const delivery = batch.byMessage.get(key)
     if (delivery !== undefined) {
       batch.byMessage.delete(key)
       delivery.sent = write
-      batch.byPacket.set(`${clientId}\n${packetId}`, delivery)
+      batch.byPacket.set(deliveryKey(clientId, packetId), delivery)
     }
     this.sendIfFull(batch)
     return batch.applied
@@ -149,7 +173,7 @@ export class WriteBatch {
   released(clientId: string, packetId: number): Promise<void> {
     // A QoS 2 delivery is not called off by its PUBCOMP's ack: its released state stays written in between.
     const batch = this.open()
-    batch.byPacket.delete(`${clientId}\n${packetId}`)
+    batch.byPacket.delete(deliveryKey(clientId, packetId))
     batch.begin()
     batch.args.push('R', clientId, packetId)
     this.sendIfFull(batch)
@@ -158,7 +182,7 @@ export class WriteBatch {
 
   ack(clientId: string, packetId: number): Promise<void> {
     const batch = this.open()
-    const key = `${clientId}\n${packetId}`
+    const key = deliveryKey(clientId, packetId)
     const delivery = batch.byPacket.get(key)
     if (delivery !== undefined) {
       batch.byPacket.delete(key)
@@ -174,7 +198,7 @@ export class WriteBatch {
 
   remove(clientId: string, messageId: string): Promise<void> {
     const batch = this.open()
-    batch.byMessage.delete(`${clientId}\n${messageId}`)
+    batch.byMessage.delete(deliveryKey(clientId, messageId))
     batch.begin()
     batch.args.push('X', clientId, messageId)
     this.sendIfFull(batch)
@@ -187,7 +211,7 @@ export class WriteBatch {
     if (batch === null) return
     this.batch = null
     this.inFlight++
-    this.run(batch.compact()).then(
+    this.run(batch.compact(this.encode)).then(
       (reply) => {
         this.answered()
         batch.settle(reply as Arg[])

@@ -175,4 +175,26 @@ describe('redis layout', () => {
     await persistence.close()
     await redis.quit()
   })
+
+  it("calls off only a one-client delivery whose own client acked it, never a QoS 2 delivery's", async () => {
+    const redis = new Redis(server.url)
+    const persistence = createRedisPersistence({ redis, prefix: 'batch-off:' })
+    const kept = testMessage('t')
+    const exactlyOnce = testMessage('t')
+    await Promise.all([
+      persistence.outboundEnqueue([{ clientId: 'a', qos: 1 }], kept),
+      persistence.outboundSent('a', kept.id as string, 1),
+      // the same packet id, acked by another client
+      persistence.outboundAck('b', 1),
+      persistence.outboundEnqueue([{ clientId: 'a', qos: 2 }], exactlyOnce),
+      persistence.outboundSent('a', exactlyOnce.id as string, 2),
+      persistence.outboundReleased('a', 2),
+      persistence.outboundAck('a', 2),
+    ])
+    expect(await redis.get('batch-off:sequence')).toBe('2')
+    const entries = await persistence.outboundList('a')
+    expect(entries.map((entry) => [entry.message.id, entry.state, entry.packetId])).toEqual([[kept.id, 'sent', 1]])
+    await persistence.close()
+    await redis.quit()
+  })
 })

@@ -4,7 +4,7 @@ import { decodeConnectV4 } from './connect-packet.js'
 import { varintLength, writeVarint } from './packet-encoder.js'
 import { LARGE_PAYLOAD, markSplitPayload, type SplitPayload } from './split-payload.js'
 import { decodeSubscribe, decodeUnsubscribe } from './subscription-packets.js'
-import { frameViolation, publishTopicViolation, type WireLimits } from './wire-rules.js'
+import { earlyPropertyViolation, frameViolation, publishTopicViolation, type WireLimits } from './wire-rules.js'
 
 const MAX_REMAINING_LENGTH_BYTES = 4
 const CONNECT = 1
@@ -152,7 +152,9 @@ export class PacketReader {
         return
       }
       if (end > length) {
-        this.keep(buffer, pos, end - pos)
+        const early = this.protocolVersion === 5 ? earlyPropertyViolation(buffer, pos, index, length, this.limits) : undefined
+        if (early) this.fail(early)
+        else this.keep(buffer, pos, end - pos)
         return
       }
       const header = buffer[pos] as number

@@ -47,8 +47,8 @@ const JOIN_ON_READ: PropertyDescriptor & ThisType<Carrier> = {
 }
 
 /**
- * Marks a parsed PUBLISH as carrying its payload in `parts`: the packet's own `payload` stays empty, and only the
- * message made from it (`splitMessagePayload`) joins them when read.
+ * Marks a parsed PUBLISH as carrying its payload in `split`: the packet's own `payload` stays empty; the message
+ * made from it is given the parts (`giveSplitPayload`).
  */
 export function markSplitPayload(packet: { payload: Buffer | string }, split: SplitPayload): void {
   ;(packet as Carrier)[SPLIT] = split

@@ -121,9 +121,7 @@ class Walk {
       const kind = PROPERTY_KIND.get(id)
       if (kind === undefined || !allowed.has(id)) throw new Stop(malformed(`property ${id} is not allowed in ${context}`))
       if (id === USER_PROPERTY) {
-        if (++userProperties > this.limits.maxUserProperties) {
-          throw new Stop(new ProtocolViolation(ErrorCode.TooManyUserProperties, ReasonCode.QuotaExceeded, `more than ${this.limits.maxUserProperties} user properties`))
-        }
+        if (++userProperties > this.limits.maxUserProperties) throw new Stop(tooManyUserProperties(this.limits))
       } else if (id < 32) {
         if (seenLow & (1 << id)) throw new Stop(protocolError(`property ${id} included more than once`))
         seenLow |= 1 << id
@@ -159,6 +157,72 @@ class Walk {
     }
     if (this.pos !== end) throw new Stop(malformed('property list overruns its length'))
   }
+}
+
+/** Bytes a property's value takes at `pos` (its identifier read), or undefined when they are not all in `frame[..end)`. */
+function valueLength(kind: Kind, frame: Buffer, pos: number, end: number): number | undefined {
+  switch (kind) {
+    case Kind.Byte:
+      return 1
+    case Kind.Int16:
+      return 2
+    case Kind.Int32:
+      return 4
+    case Kind.Varint: {
+      for (let i = 0; i < 4 && pos + i < end; i++) if (((frame[pos + i] as number) & 0x80) === 0) return i + 1
+      return undefined
+    }
+    case Kind.Text:
+    case Kind.Binary:
+      return pos + 2 <= end ? 2 + frame.readUInt16BE(pos) : undefined
+    case Kind.Pair: {
+      if (pos + 2 > end) return undefined
+      const value = pos + 2 + frame.readUInt16BE(pos)
+      return value + 2 <= end ? value + 2 + frame.readUInt16BE(value) - pos : undefined
+    }
+  }
+}
+
+/**
+ * The first bytes of an MQTT 5 packet still arriving, `frame[start..end)` (its body from `bodyStart`): a violation
+ * when the User Properties among them already pass the cap, so that a packet of thousands is refused from its first
+ * read rather than once all of it is buffered. Whatever else is wrong, or lies beyond `end`, is left to
+ * `frameViolation` on the whole frame.
+ */
+export function earlyPropertyViolation(frame: Buffer, start: number, bodyStart: number, end: number, limits: WireLimits): ProtocolViolation | undefined {
+  const header = frame[start] as number
+  const type = header >> 4
+  let pos = bodyStart
+  if (type === 3) pos += 2 + (end >= pos + 2 ? frame.readUInt16BE(pos) : 0) + ((header & 0x06) === 0 ? 0 : 2)
+  else if (type >= 4 && type <= 7) pos += 3
+  else if (type === 8 || type === 10) pos += 2
+  else if (type === 14 || type === 15) pos += 1
+  else return undefined
+  let listEnd = 0
+  let multiplier = 1
+  for (let i = 0; ; i++) {
+    if (i === 4 || pos >= end) return undefined
+    const byte = frame[pos++] as number
+    listEnd += (byte & 0x7f) * multiplier
+    multiplier *= 128
+    if ((byte & 0x80) === 0) break
+  }
+  listEnd = Math.min(end, pos + listEnd)
+  let userProperties = 0
+  while (pos < listEnd) {
+    const id = frame[pos++] as number
+    const kind = PROPERTY_KIND.get(id)
+    if (kind === undefined) return undefined
+    const length = valueLength(kind, frame, pos, listEnd)
+    if (length === undefined) return undefined
+    pos += length
+    if (id === USER_PROPERTY && ++userProperties > limits.maxUserProperties) return tooManyUserProperties(limits)
+  }
+  return undefined
+}
+
+function tooManyUserProperties(limits: WireLimits): ProtocolViolation {
+  return new ProtocolViolation(ErrorCode.TooManyUserProperties, ReasonCode.QuotaExceeded, `more than ${limits.maxUserProperties} user properties`)
 }
 
 const USERNAME_FLAG = 0x80
