@@ -254,8 +254,10 @@ describe('MQTT-SN gateway: discovery, QoS -1, authorization, limits, robustness'
   it('an MQTT client taking over an SN client\'s id ends the SN session; the SN client is told DISCONNECT', async () => {
     const gw = await startGateway()
     const sn = await snClient(gw, { clientId: 'shared-id' })
+    // Waiting from before the takeover: a DISCONNECT that arrives while connectClient settles is not waited for later.
+    const told = sn.waitFor('disconnect', 30_000)
     await connectClient(gw.url, { clientId: 'shared-id' })
-    await sn.waitFor('disconnect')
+    await told
     expect(gw.gateway.clients()).toEqual([])
   })
 
