@@ -21,18 +21,25 @@ function neverReading(port, clientId, filter, qos) {
   })
 }
 
-/** Reads what the broker left buffered for the stuck client; true when the broker had closed the connection. */
-function wasCutOff(socket, withinMs) {
+/**
+ * Leaves the stuck client unread for `idleMs` more, then reads what the broker left buffered for it: true when the
+ * broker had closed the connection. Reading any earlier would make it a client that progresses, which the broker
+ * rightly keeps; and a paused socket does not see the broker's close until it reads up to it.
+ */
+function wasCutOff(socket, idleMs, readMs = 10_000) {
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), withinMs)
-    const closed = () => {
+    let timer = null
+    const onClosed = () => {
       clearTimeout(timer)
       resolve(true)
     }
-    socket.once('end', closed)
-    socket.once('close', closed)
+    socket.once('end', onClosed)
+    socket.once('close', onClosed)
     socket.on('error', () => {})
-    socket.resume()
+    timer = setTimeout(() => {
+      timer = setTimeout(() => resolve(false), readMs)
+      socket.resume()
+    }, idleMs)
   })
 }
 
@@ -70,9 +77,7 @@ export async function runSlowConsumer(job) {
   const measured = closeWindow(window, lastDeliveryMs || nowMs())
   clearInterval(sampler)
   // The stuck client is cut off `drainTimeout` (10 s by default) after it stopped making progress, which a quiet
-  // flood can outlast by only a few seconds: wait that long, not just a moment, before calling it never cut off.
-  // A QoS 0 flood that ends sooner can leave nothing pending for it in the broker (what was not shed sits in the
-  // kernel's socket buffers): the broker then has no reason to cut it off until it next writes to it.
+  // flood can outlast by only a few seconds: leave it unread that long, not just a moment, before looking.
   const cutOff = await wasCutOff(stuck, 12_000)
   reader.close()
   publisher.close()
