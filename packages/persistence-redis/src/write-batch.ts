@@ -174,10 +174,7 @@ export class WriteBatch {
     // A QoS 2 delivery is not called off by its PUBCOMP's ack: its released state stays written in between.
     const batch = this.open()
     batch.byPacket.delete(deliveryKey(clientId, packetId))
-    batch.begin()
-    batch.args.push('R', clientId, packetId)
-    this.sendIfFull(batch)
-    return batch.applied
+    return this.append(batch, 'R', clientId, packetId)
   }
 
   ack(clientId: string, packetId: number): Promise<void> {
@@ -190,19 +187,13 @@ export class WriteBatch {
       batch.cancelled.add(delivery.sent)
       return batch.applied
     }
-    batch.begin()
-    batch.args.push('A', clientId, packetId)
-    this.sendIfFull(batch)
-    return batch.applied
+    return this.append(batch, 'A', clientId, packetId)
   }
 
   remove(clientId: string, messageId: string): Promise<void> {
     const batch = this.open()
     batch.byMessage.delete(deliveryKey(clientId, messageId))
-    batch.begin()
-    batch.args.push('X', clientId, messageId)
-    this.sendIfFull(batch)
-    return batch.applied
+    return this.append(batch, 'X', clientId, messageId)
   }
 
   /** Sends what is gathered: call before any other command, so it reaches Redis after the writes made before it. */
@@ -236,6 +227,14 @@ export class WriteBatch {
       setImmediate(this.sendTurn)
     }
     return this.batch
+  }
+
+  /** One write whose only outcome is the batch being applied. */
+  private append(batch: Batch, ...args: Arg[]): Promise<void> {
+    batch.begin()
+    batch.args.push(...args)
+    this.sendIfFull(batch)
+    return batch.applied
   }
 
   private sendIfFull(batch: Batch): void {
