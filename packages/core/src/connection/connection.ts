@@ -45,6 +45,13 @@ class Client implements ClientInfo {
   }
 }
 
+/**
+ * The largest packet MQTT can encode (a 268,435,455-byte remaining length behind a 5-byte fixed header): the
+ * client's Maximum Packet Size until it announces one. A small integer, unlike Infinity, is kept in the object
+ * itself rather than in a number box of its own on every connection.
+ */
+const LARGEST_PACKET = 268_435_460
+
 const PACKET_ID_REQUIRED = new Set(['subscribe', 'unsubscribe', 'puback', 'pubrec', 'pubrel', 'pubcomp'])
 
 
@@ -64,7 +71,7 @@ export class Connection extends DeliveryPolicy implements SessionLink, Keepalive
   graceful = false
   /** MQTT 5 limits the client announced in CONNECT. */
   clientReceiveMaximum = 65535
-  clientMaximumPacketSize = Number.POSITIVE_INFINITY
+  clientMaximumPacketSize = LARGEST_PACKET
   /** MQTT 5 client-to-server topic aliases, created on first use. */
   inboundAliases: InboundAliases | null = null
   outboundAliases: OutboundAliases | null = null

@@ -1,6 +1,4 @@
 import type { Packet } from 'mqtt-packet'
-import type { Duplex } from 'node:stream'
-import type { BrokerCore } from '../core.js'
 import { type DisconnectReason, ReasonCode } from '../errors.js'
 import { Deque } from '../session/deque.js'
 import type { Holdable, Session } from '../session/session.js'
@@ -49,8 +47,7 @@ const BACKLOG_PAUSE = 256
 export abstract class DeliveryPolicy extends Transport implements Holdable {
   abstract readonly client: { readonly id: string }
   abstract session: Session | null
-  /** MQTT 5 QoS 1/2 publishes received whose exchange has not ended (the broker's Receive Maximum). */
-  readonly inboundQuota: InboundQuota
+  private quota: InboundQuota | null = null
   /** The socket's buffer is over `maxSocketBuffer`: QoS 0 is dropped and QoS 1/2 waits. */
   congested = false
   /** Congested for longer than `qos0HoldTime`: QoS 0 for this client is dropped rather than holding publishers. */
@@ -74,9 +71,9 @@ export abstract class DeliveryPolicy extends Transport implements Holdable {
   private rateWindowStart = 0
   private rateCount = 0
 
-  constructor(ctx: BrokerCore, stream: Duplex) {
-    super(ctx, stream)
-    this.inboundQuota = new InboundQuota(ctx.options.receiveMaximum)
+  /** QoS 1/2 publishes received whose exchange has not ended (the broker's Receive Maximum); created on the first. */
+  get inboundQuota(): InboundQuota {
+    return (this.quota ??= new InboundQuota(this.ctx.options.receiveMaximum))
   }
 
   /** Handles one packet now; it calls `onHandled` when done. */

@@ -15,6 +15,8 @@ const PUBCOMP = 7
 const SUBSCRIBE = 8
 const UNSUBSCRIBE = 10
 const ACK_NAMES = ['puback', 'pubrec', 'pubrel', 'pubcomp'] as const
+/** `pending` while nothing is: shared by every reader, never pushed to (bytes are kept through `keep` first). */
+const NOTHING_PENDING: Buffer[] = []
 
 /** Where parsed packets and parse errors go (the connection). */
 export interface PacketSink {
@@ -61,7 +63,7 @@ function sharedParser(): SharedParser {
 export class PacketReader {
   /** The protocol level the shared parser must assume for this stream's packets. */
   protocolVersion = 4
-  private pending: Buffer[] = []
+  private pending: Buffer[] = NOTHING_PENDING
   private pendingBytes = 0
   /** Bytes needed before the buffered prefix can be framed again (0: unknown, retry on any chunk). */
   private needed = 0
@@ -95,7 +97,7 @@ export class PacketReader {
       if (this.needed === 0) {
         // The fixed header itself was split: a few bytes, so joining them with the chunk is cheap and rare.
         buffer = Buffer.concat([...this.pending, chunk], this.pendingBytes + chunk.length)
-        this.pending = []
+        this.pending = NOTHING_PENDING
         this.pendingBytes = 0
       } else {
         const missing = this.needed - this.pendingBytes
@@ -108,7 +110,7 @@ export class PacketReader {
         // read from the chunk where they lie, so a packet is copied at most once.
         const last = missing === chunk.length ? chunk : chunk.subarray(0, missing)
         const parts = this.pending
-        this.pending = []
+        this.pending = NOTHING_PENDING
         this.pendingBytes = 0
         if (!this.splitPublish(parts, last, chunk)) {
           parts.push(last)

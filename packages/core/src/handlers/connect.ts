@@ -12,6 +12,7 @@ import type { AuthExchangeResult, AuthenticateResult, Denial, PublishVerdict, Ve
 import { denialOf, denialReason, runChainAsync } from '../hooks/hook-runner.js'
 import { generateId } from '../ids.js'
 import { hasWildcard, isBridgeStateTopic, isSysTopic, topicNameProblem } from '../topic/topic-rules.js'
+import type { Session } from '../session/session.js'
 import type { Message, ProtocolVersion, QoS } from '../types.js'
 import { createMessage, messageProperties, toBuffer } from './message-from-packet.js'
 
@@ -316,41 +317,47 @@ function authProperties(method: string, data: Buffer | undefined): { authenticat
  * The session part of admission, serialised per client id so two CONNECTs for one id never interleave.
  * A will goes through authorizePublish first: a client may not leave a will where it may not publish.
  */
-async function openSession(ctx: BrokerContext, connection: Connection, pending: PendingConnect): Promise<void> {
-  const will = pending.request.will
-  if (will && ctx.hooks.authorizePublish.length > 0) {
-    let verdict: PublishVerdict
-    try {
-      verdict = await runChainAsync(ctx.hooks.authorizePublish, (hook) => hook(connection.client, will))
-    } catch (error) {
-      ctx.logger.warn({ clientId: connection.client.id, err: error }, 'authorizePublish failed for the will: connection refused')
-      verdict = false
-    }
-    const denied = denialOf(verdict, ReasonCode.NotAuthorized)
-    if (denied !== undefined) {
-      ctx.stats.authorizationDenied.publish++
-      ctx.events.emit('denied', connection.client, 'publish', will.topic, denied, denialReason(verdict))
-      return refuse(connection, denied, 'will not authorized')
-    }
-    if (typeof verdict === 'object' && verdict !== null && verdict.ok && 'message' in verdict) pending.request.will = verdict.message
-  }
+function openSession(ctx: BrokerContext, connection: Connection, pending: PendingConnect): Promise<void> | void {
+  if (pending.request.will && ctx.hooks.authorizePublish.length > 0) return openSessionWithWill(ctx, connection, pending, pending.request.will)
   return openSessionExclusive(ctx, connection, pending)
 }
 
-function openSessionExclusive(ctx: BrokerContext, connection: Connection, pending: PendingConnect): Promise<void> {
+async function openSessionWithWill(ctx: BrokerContext, connection: Connection, pending: PendingConnect, will: Message): Promise<void> {
+  let verdict: PublishVerdict
+  try {
+    verdict = await runChainAsync(ctx.hooks.authorizePublish, (hook) => hook(connection.client, will))
+  } catch (error) {
+    ctx.logger.warn({ clientId: connection.client.id, err: error }, 'authorizePublish failed for the will: connection refused')
+    verdict = false
+  }
+  const denied = denialOf(verdict, ReasonCode.NotAuthorized)
+  if (denied !== undefined) {
+    ctx.stats.authorizationDenied.publish++
+    ctx.events.emit('denied', connection.client, 'publish', will.topic, denied, denialReason(verdict))
+    return refuse(connection, denied, 'will not authorized')
+  }
+  if (typeof verdict === 'object' && verdict !== null && verdict.ok && 'message' in verdict) pending.request.will = verdict.message
+  return openSessionExclusive(ctx, connection, pending)
+}
+
+/**
+ * Opens the session under the client id's lock; a clean session without a will that nothing needs to wait for
+ * (see `SessionManager.openNow`) is opened and accepted at once, without a promise.
+ */
+function openSessionExclusive(ctx: BrokerContext, connection: Connection, pending: PendingConnect): Promise<void> | void {
   const { request, extras } = pending
   const { clientId, will } = request
+  const open = { clientId, clean: request.clean, expiryInterval: extras.expiryInterval, protocolVersion: request.protocolVersion }
+  if (will === undefined && connection.isOpen) {
+    const session = ctx.sessions.openNow(connection, open)
+    if (session) return accept(ctx, connection, pending, session, false)
+  }
   return ctx.sessions.exclusive(clientId, async () => {
     if (!connection.isOpen) return
     if (extras.expiryInterval !== 0 && ctx.options.maxSessions !== 0 && (await overSessionCap(connection, clientId))) {
       return refuse(connection, ReasonCode.QuotaExceeded, 'maximum stored sessions reached')
     }
-    const { session, present } = await ctx.sessions.open(connection, {
-      clientId,
-      clean: request.clean,
-      expiryInterval: extras.expiryInterval,
-      protocolVersion: request.protocolVersion,
-    })
+    const { session, present } = await ctx.sessions.open(connection, open)
     if (!connection.isOpen) {
       ctx.sessions.closed(connection)
       return
@@ -360,19 +367,25 @@ function openSessionExclusive(ctx: BrokerContext, connection: Connection, pendin
       connection.willDelayInterval = pending.willDelayInterval
       await ctx.persistence.willPut({ clientId, brokerId: ctx.id, message: will, delayInterval: pending.willDelayInterval })
     }
-    if (connection.protocolVersion !== 5) {
-      // [MQTT-3.2.2-1] [MQTT-3.2.2-2] session present reflects whether state was resumed; in MQTT 3.1 that byte is reserved
-      connection.writeBuffer(present && connection.protocolVersion === 4 ? CONNACK_ACCEPTED_PRESENT : CONNACK_ACCEPTED)
-    } else if (!writeConnack(connection, connackFor(connection, present, pending))) {
-      connection.close('connack-too-large')
-      return
-    }
-    connection.connected({ clientId, username: request.username, protocolVersion: request.protocolVersion, keepalive: request.keepalive })
-    ctx.stats.clientConnected()
-    ctx.stats.clientsTotal++
-    ctx.events.emit('clientConnected', connection.client)
-    session.resume(connection)
+    accept(ctx, connection, pending, session, present)
   })
+}
+
+/** CONNACK, and the connection is connected to its open session. */
+function accept(ctx: BrokerContext, connection: Connection, pending: PendingConnect, session: Session, present: boolean): void {
+  const { request } = pending
+  if (connection.protocolVersion !== 5) {
+    // [MQTT-3.2.2-1] [MQTT-3.2.2-2] session present reflects whether state was resumed; in MQTT 3.1 that byte is reserved
+    connection.writeBuffer(present && connection.protocolVersion === 4 ? CONNACK_ACCEPTED_PRESENT : CONNACK_ACCEPTED)
+  } else if (!writeConnack(connection, connackFor(connection, present, pending))) {
+    connection.close('connack-too-large')
+    return
+  }
+  connection.connected({ clientId: request.clientId, username: request.username, protocolVersion: request.protocolVersion, keepalive: request.keepalive })
+  ctx.stats.clientConnected()
+  ctx.stats.clientsTotal++
+  ctx.events.emit('clientConnected', connection.client)
+  session.resume(connection)
 }
 
 /**

@@ -109,6 +109,11 @@ export class MemoryPersistence implements Persistence {
     return record && { ...record }
   }
 
+  /** Whether `sessionGet` would find a record, without a promise: the connect of a clean session asks it. */
+  holdsSession(clientId: string): boolean {
+    return this.sessions.has(clientId)
+  }
+
   async sessionDelete(clientId: string): Promise<void> {
     this.sessions.delete(clientId)
     this.subscriptions.delete(clientId)

@@ -7,6 +7,11 @@ export class ClientLocks {
   /** Client ids with a task running, each with the starts of the tasks waiting behind it, in order. */
   private readonly queues = new Map<string, Array<() => void>>()
 
+  /** Whether a task for `clientId` is running or waiting. */
+  held(clientId: string): boolean {
+    return this.queues.has(clientId)
+  }
+
   run<T>(clientId: string, task: () => Promise<T>): Promise<T> {
     const waiting = this.queues.get(clientId)
     if (waiting === undefined) {

@@ -1,6 +1,7 @@
 import type { Connection } from '../connection/connection.js'
 import { type BrokerCore, reportStoreError } from '../core.js'
 import { ReasonCode } from '../errors.js'
+import { MemoryPersistence } from '../persistence/memory.js'
 import type { ProtocolVersion } from '../types.js'
 import { ClientLocks } from './client-locks.js'
 import { ClientTimers } from './client-timers.js'
@@ -72,22 +73,10 @@ export class SessionManager {
   async open(connection: Connection, request: OpenRequest): Promise<{ session: Session; present: boolean }> {
     const { clientId } = request
     const persistence = this.ctx.persistence
-    const previous = this.online.get(clientId)
-    if (previous && previous !== connection) {
-      // [MQTT-3.1.4-2] the existing connection is closed; it keeps its will semantics (published unless delayed).
-      // Until the new connection resumes the session, messages for it wait in its queue.
-      previous.session?.detach()
-      previous.session = null
-      this.online.delete(clientId)
-      previous.close('taken-over', ReasonCode.SessionTakenOver)
-    }
+    this.takeOver(connection, clientId)
     // Across nodes: the node holding the client lets go (and flushes its state) before we read the store.
     if (this.ctx.cluster) await this.ctx.cluster.claim(clientId)
-    this.expiry.clear(clientId)
-    this.offline.remove(clientId)
-    // [MQTT-3.1.2-8] a new connection for the client id within the will delay cancels the will, whether or
-    // not it starts clean
-    this.wills.cancel(clientId)
+    this.forgetOffline(clientId)
     const flushing = this.flushing.get(clientId)
     if (flushing) await flushing
 
@@ -96,7 +85,7 @@ export class SessionManager {
     // [MQTT-3.1.2-6] a live session that was to end with its connection (clean, expiry 0) ended when that
     // connection was taken over: nothing of it is resumed, whatever this CONNECT asks
     if (request.clean || (session !== undefined && !session.persistent)) {
-      if (session) dropSubscriptions(this.ctx, session.clientId, [...session.subscriptions.keys()])
+      if (session) dropSubscriptions(this.ctx, session.clientId, session.filters())
       session = undefined
       if (await persistence.sessionGet(clientId)) await deleteStoredSession(this.ctx, clientId)
     } else if (session) {
@@ -130,12 +119,57 @@ export class SessionManager {
       session.store = null
       await persistence.sessionDelete(clientId)
     }
+    this.attach(connection, session)
+    return { session, present }
+  }
+
+  /**
+   * `open` without a promise, for the connect that has nothing to wait for: a session that ends with its
+   * connection, the memory store holding no record of the client, no cluster, no other CONNECT of the client
+   * id under way (`exclusive`) and no write of its last session in flight. Null when any of that does not
+   * hold: `open`, inside `exclusive`, is the way then.
+   */
+  openNow(connection: Connection, request: OpenRequest): Session | null {
+    const { clientId } = request
+    const persistence = this.ctx.persistence
+    if (!request.clean || request.expiryInterval !== 0 || this.ctx.cluster || this.locks.held(clientId) || this.flushing.has(clientId)) return null
+    if (!(persistence instanceof MemoryPersistence) || persistence.holdsSession(clientId)) return null
+    this.takeOver(connection, clientId)
+    this.forgetOffline(clientId)
+    const live = this.sessions.get(clientId)
+    // [MQTT-3.1.2-6] nothing of a live session is resumed by a clean start
+    if (live) dropSubscriptions(this.ctx, clientId, live.filters())
+    const session = this.newSession(request)
+    this.attach(connection, session)
+    return session
+  }
+
+  /** [MQTT-3.1.4-2] a connection already open for the client id is closed; it keeps its will semantics (published unless delayed). */
+  private takeOver(connection: Connection, clientId: string): void {
+    const previous = this.online.get(clientId)
+    if (!previous || previous === connection) return
+    // Until the new connection resumes the session, messages for it wait in its queue.
+    previous.session?.detach()
+    previous.session = null
+    this.online.delete(clientId)
+    previous.close('taken-over', ReasonCode.SessionTakenOver)
+  }
+
+  /** The client is back: its expiry, its offline tally and a delayed will it left end here. */
+  private forgetOffline(clientId: string): void {
+    this.expiry.clear(clientId)
+    this.offline.remove(clientId)
+    // [MQTT-3.1.2-8] a new connection for the client id within the will delay cancels the will, whether or
+    // not it starts clean
+    this.wills.cancel(clientId)
+  }
+
+  private attach(connection: Connection, session: Session): void {
     const action = this.ctx.options.fullQueueAction
     session.fullQueueAction = typeof action === 'function' ? action(connection.client) : action
-    this.sessions.set(clientId, session)
-    this.online.set(clientId, connection)
+    this.sessions.set(session.clientId, session)
+    this.online.set(session.clientId, connection)
     connection.session = session
-    return { session, present }
   }
 
   private newSession(request: OpenRequest): Session {
@@ -167,7 +201,7 @@ export class SessionManager {
         keptFor = session.expiryInterval
         this.keepOffline(session)
       } else {
-        dropSubscriptions(this.ctx, clientId, [...session.subscriptions.keys()])
+        dropSubscriptions(this.ctx, clientId, session.filters())
         // Persistent until now (v5 DISCONNECT set expiry 0), or recorded for the cluster: the stored copy ends with it,
         // before another node taking the client over reads the store.
         if (session.store || this.ctx.cluster) this.track(clientId, this.ctx.persistence.sessionDelete(clientId))

@@ -89,6 +89,11 @@ export class Session {
     return (this.subscriptionsByFilter ??= new Map())
   }
 
+  /** The filters subscribed to, in a new array; an idle client's close does not create its Map for this. */
+  filters(): string[] {
+    return this.subscriptionsByFilter === null ? [] : [...this.subscriptionsByFilter.keys()]
+  }
+
   /** Messages in flight by packet id. */
   get inflight(): Map<number, OutboundEntry> {
     return (this.inflightById ??= new Map())
