@@ -1,11 +1,12 @@
 // Many idle clients: how fast a broker accepts connections and what each one costs it in memory (connections:
 // 100 connecting at a time), or how long it takes until every one of them has its CONNACK when all connect at
-// once (connect-storm: the listen backlog and the accept path under a burst). The RSS
+// once (connect-storm: the listen backlog and the accept path under a burst; the handshakes the kernel dropped
+// for a full backlog are counted, since each waits a retransmission timeout of a second or more). The RSS
 // growth is measured after the last CONNACK and a short settle, so it counts what the broker keeps per
 // client, not the transient garbage of the handshakes.
 import { connectClient, inBatches } from './client.js'
 import { closeWindow, nowMs, openWindow, withTimeout } from './measure.js'
-import { openFileLimit, rssKiB } from '../lib/proc-stats.js'
+import { listenOverflows, openFileLimit, rssKiB } from '../lib/proc-stats.js'
 
 // Sockets each process keeps for itself (stdio, IPC, the listener, libuv) besides the clients' ones.
 const SPARE_FILES = 100
@@ -20,6 +21,7 @@ export async function runConnections(job) {
   const { port, brokerPid } = job
   const clientCount = clientsWithinFileLimits(job)
   const rssBeforeKiB = rssKiB(brokerPid)
+  const overflowsBefore = listenOverflows()
   const window = openWindow(brokerPid)
   const clients = []
   let lastConnackMs = window.startMs
@@ -33,6 +35,7 @@ export async function runConnections(job) {
       `connecting ${clientCount} clients`,
     )
     const measured = closeWindow(window, lastConnackMs)
+    const overflows = listenOverflows() - overflowsBefore
     await new Promise((resolve) => setTimeout(resolve, job.settleMs))
     const rssAfterKiB = rssKiB(brokerPid)
     return {
@@ -43,6 +46,7 @@ export async function runConnections(job) {
       connectsPerSec: clientCount / (measured.durationMs / 1000),
       brokerCpuUsPerConnect: measured.brokerCpuUs / clientCount,
       rssPerConnectionKiB: (rssAfterKiB - rssBeforeKiB) / clientCount,
+      listenOverflows: overflows,
     }
   } finally {
     for (const client of clients) client.close()

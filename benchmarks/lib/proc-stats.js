@@ -87,3 +87,15 @@ export function openFileLimit(pid = 'self') {
   if (!match || match[1] === 'unlimited') return Number.POSITIVE_INFINITY
   return Number(match[1])
 }
+
+/**
+ * Connections the kernel could not queue for accept because a listener's backlog was full (TcpExt ListenOverflows,
+ * for the whole machine): each one is a client whose handshake is retried after a timeout of a second or more.
+ */
+export function listenOverflows() {
+  const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n')
+  const names = lines.find((line) => line.startsWith('TcpExt:'))?.split(' ')
+  const values = lines.findLast((line) => line.startsWith('TcpExt:'))?.split(' ')
+  const at = names?.indexOf('ListenOverflows') ?? -1
+  return at > 0 && values ? Number(values[at]) : Number.NaN
+}

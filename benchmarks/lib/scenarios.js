@@ -31,6 +31,7 @@ export const FIGURES = {
   brokerCpuUsPerConnect: { label: 'broker CPU µs/connect', better: 'lower', digits: 1 },
   rssPerConnectionKiB: { label: 'RSS per connection KiB', better: 'lower', digits: 2 },
   allConnackMs: { label: 'time to all CONNACK ms', better: 'lower', digits: 0 },
+  listenOverflows: { label: 'handshakes dropped, backlog full (machine-wide)', better: 'lower', digits: 0 },
   refusedConnects: { label: 'connects refused', better: 'lower', digits: 0 },
   firstWaveMs: { label: 'first wave: every user logs in once, 8 at a time, ms', better: 'lower', digits: 0 },
   firstWaveCpuUsPerConnect: { label: 'first wave: broker CPU µs/connect', better: 'lower', digits: 1 },
@@ -189,7 +190,7 @@ export function allVariants(profileName) {
     id: 'connect-storm',
     scenario: 'connect-storm',
     title: `5b connect storm: ${p.connections.toLocaleString('en')} clients connecting at once`,
-    figures: ['allConnackMs', 'connectsPerSec', 'brokerCpuUsPerConnect', 'clients', 'generatorCpuPct', 'brokerPeakRssMiB'],
+    figures: ['allConnackMs', 'listenOverflows', 'connectsPerSec', 'brokerCpuUsPerConnect', 'clients', 'generatorCpuPct', 'brokerPeakRssMiB'],
     chart: 'allConnackMs',
     job: { kind: 'connections', clients: p.connections, concurrency: p.connections, settleMs: 1_000, timeoutMs: 60_000 },
   })

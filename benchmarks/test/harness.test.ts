@@ -105,6 +105,13 @@ describe('connection variants: TLS, WebSocket and a password file', () => {
     expect(record.brokerCpuUsPerConnect).toBeGreaterThan(0)
   })
 
+  it('counts the handshakes the kernel dropped for a full listen backlog in a connect storm', async () => {
+    const record = await measure({ broker: wren, variant: tinyConnections('connect-storm', 20), run: 1 })
+    expect(record.error).toBeUndefined()
+    expect(record).toMatchObject({ clients: 20 })
+    expect(record.listenOverflows).toBeGreaterThanOrEqual(0)
+  })
+
   it('gives Mosquitto the certificate, and leaves it out of WebSocket (built without libwebsockets here)', async () => {
     const record = await measure({ broker: mosquitto, variant: tinyConnections('connections-tls', 20), run: 1 })
     expect(record.error).toBeUndefined()
