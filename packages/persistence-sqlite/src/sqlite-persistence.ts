@@ -191,12 +191,42 @@ function prepareStatements(db: Database.Database) {
 type Statements = ReturnType<typeof prepareStatements>
 
 function prepareTransactions(db: Database.Database, s: Statements, lengths: QueueLengths) {
+  /**
+   * Bodies whose last queue entry may be gone, deleted at the batch's COMMIT unless an entry took them since.
+   * Deferring the delete makes an ack or a remove one statement, atomic on its own, so it needs no savepoint.
+   */
+  const orphans = new Set<string>()
   /** An entry of `clientId`'s queue is gone: its size leaves the tracked total, its body goes once unreferenced. */
   const left = (clientId: string, messageId: string): void => {
     if (lengths.tracks(clientId)) lengths.add(clientId, -1, -(s.messageBytes.get(messageId) ?? 0))
-    s.messageDeleteUnreferenced.run(messageId, messageId)
+    orphans.add(messageId)
   }
   return {
+    /** Runs inside the batch's transaction, just before its COMMIT. */
+    deleteOrphans: (): void => {
+      for (const messageId of orphans) s.messageDeleteUnreferenced.run(messageId, messageId)
+      orphans.clear()
+    },
+    /** The batch was rolled back, and the deletes it would have made with it. */
+    forgetOrphans: (): void => orphans.clear(),
+    /**
+     * A connected subscriber's enqueue (one client, no bound to check): at most three statements and one write to
+     * undo, so no savepoint. If the entry's INSERT fails, the body inserted before it is left to `deleteOrphans`.
+     */
+    enqueueOne: (target: OutboundTarget, message: Message): void => {
+      const clientId = target.clientId
+      const messageId = message.id as string
+      if (s.outboundHas.get(clientId, messageId) !== undefined) return
+      s.messageInsert.run(messageToRow(message))
+      const identifiers = target.subscriptionIdentifiers === undefined ? null : JSON.stringify(target.subscriptionIdentifiers)
+      try {
+        s.outboundInsert.run(clientId, messageId, target.qos, identifiers, flag(target.retain))
+      } catch (error) {
+        orphans.add(messageId)
+        throw error
+      }
+      lengths.add(clientId, 1, message.payload.length)
+    },
     subscriptionsAdd: db.transaction((clientId: string, subscriptions: Subscription[]) => {
       for (const subscription of subscriptions) {
         s.subscriptionUpsert.run({
@@ -253,12 +283,12 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
         return lost
       },
     ),
-    ack: db.transaction((clientId: string, packetId: number) => {
+    ack: (clientId: string, packetId: number): void => {
       for (const messageId of s.outboundAck.all(clientId, packetId)) left(clientId, messageId)
-    }),
-    remove: db.transaction((clientId: string, messageId: string) => {
+    },
+    remove: (clientId: string, messageId: string): void => {
       if (s.outboundRemove.get(clientId, messageId) !== undefined) left(clientId, messageId)
-    }),
+    },
     sessionDelete: db.transaction((clientId: string) => {
       lengths.forget(clientId)
       s.sessionDelete.run(clientId)
@@ -299,7 +329,14 @@ export class SqlitePersistence implements Persistence {
     this.lengths = new QueueLengths((clientId) => this.statements.outboundSize.get(clientId) ?? { entries: 0, bytes: 0 })
     this.transactions = prepareTransactions(this.db, this.statements, this.lengths)
     // A batch was rolled back: the queue lengths may count writes that are gone.
-    this.group = new GroupCommit(this.db, () => this.lengths.clear())
+    this.group = new GroupCommit(
+      this.db,
+      () => {
+        this.lengths.clear()
+        this.transactions.forgetOrphans()
+      },
+      this.transactions.deleteOrphans,
+    )
   }
 
   async retainedStore(message: Message): Promise<void> {
@@ -421,6 +458,10 @@ export class SqlitePersistence implements Persistence {
   async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest = false, byteLimit?: number): Promise<string[]> {
     if (message.id === undefined) throw new TypeError('outboundEnqueue: message.id is required (the broker assigns it)')
     this.group.join()
+    if (targets.length === 1 && limit === undefined && byteLimit === undefined) {
+      this.counted(() => this.transactions.enqueueOne(targets[0] as OutboundTarget, message))
+      return this.group.wroteNothingDropped()
+    }
     return this.group.wroteEnqueue(this.counted(() => this.transactions.enqueue(targets, message, limit, dropOldest, byteLimit)))
   }
 
