@@ -455,20 +455,30 @@ export class SqlitePersistence implements Persistence {
     return Array.from(grouped, ([clientId, subscriptions]) => ({ clientId, subscriptions }))
   }
 
-  async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest = false, byteLimit?: number): Promise<string[]> {
-    if (message.id === undefined) throw new TypeError('outboundEnqueue: message.id is required (the broker assigns it)')
-    this.group.join()
-    if (targets.length === 1 && limit === undefined && byteLimit === undefined) {
-      this.counted(() => this.transactions.enqueueOne(targets[0] as OutboundTarget, message))
-      return this.group.wroteNothingDropped()
+  // The enqueue, sent and ack of every persisted QoS 1 message: not `async`, so each returns its batch's shared
+  // promise instead of a new one resolved with it.
+  outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest = false, byteLimit?: number): Promise<string[]> {
+    try {
+      if (message.id === undefined) throw new TypeError('outboundEnqueue: message.id is required (the broker assigns it)')
+      this.group.join()
+      if (targets.length === 1 && limit === undefined && byteLimit === undefined) {
+        this.transactions.enqueueOne(targets[0] as OutboundTarget, message)
+        return this.group.wroteNothingDropped()
+      }
+      return this.group.wroteEnqueue(this.transactions.enqueue(targets, message, limit, dropOldest, byteLimit))
+    } catch (error) {
+      return this.failed(error)
     }
-    return this.group.wroteEnqueue(this.counted(() => this.transactions.enqueue(targets, message, limit, dropOldest, byteLimit)))
   }
 
-  async outboundSent(clientId: string, messageId: string, packetId: number): Promise<void> {
-    this.group.join()
-    this.statements.outboundSent.run(packetId, clientId, messageId)
-    return this.group.wrote()
+  outboundSent(clientId: string, messageId: string, packetId: number): Promise<void> {
+    try {
+      this.group.join()
+      this.statements.outboundSent.run(packetId, clientId, messageId)
+      return this.group.wrote()
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   async outboundReleased(clientId: string, packetId: number): Promise<void> {
@@ -477,26 +487,30 @@ export class SqlitePersistence implements Persistence {
     return this.group.wrote()
   }
 
-  async outboundAck(clientId: string, packetId: number): Promise<void> {
-    this.group.join()
-    this.counted(() => this.transactions.ack(clientId, packetId))
-    return this.group.wrote()
-  }
-
-  async outboundRemove(clientId: string, messageId: string): Promise<void> {
-    this.group.join()
-    this.counted(() => this.transactions.remove(clientId, messageId))
-    return this.group.wrote()
-  }
-
-  /** Runs a transaction that keeps queue lengths in step; one that failed leaves them to be counted again. */
-  private counted<T>(transaction: () => T): T {
+  outboundAck(clientId: string, packetId: number): Promise<void> {
     try {
-      return transaction()
+      this.group.join()
+      this.transactions.ack(clientId, packetId)
+      return this.group.wrote()
     } catch (error) {
-      this.lengths.clear()
-      throw error
+      return this.failed(error)
     }
+  }
+
+  outboundRemove(clientId: string, messageId: string): Promise<void> {
+    try {
+      this.group.join()
+      this.transactions.remove(clientId, messageId)
+      return this.group.wrote()
+    } catch (error) {
+      return this.failed(error)
+    }
+  }
+
+  /** A write that keeps queue lengths in step failed: they are counted again when next needed. */
+  private failed(error: unknown): Promise<never> {
+    this.lengths.clear()
+    return Promise.reject(error)
   }
 
   async outboundList(clientId: string): Promise<OutboundEntry[]> {
