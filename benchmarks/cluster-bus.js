@@ -6,7 +6,8 @@
 // latter the forwards per second one Redis core carries at that batch size. `--builds` compares checkouts (each
 // built) in one run, alternating per run; `--targets` forwards each message to that many nodes (a message routed to
 // subscribers on several nodes). Usage:
-//   node benchmarks/cluster-bus.js [--builds /path/a,/path/b] [--messages 200000] [--batch 50] [--payload 64] [--targets 1] [--runs 3]
+//   node benchmarks/cluster-bus.js [--builds /path/a,/path/b] [--messages 200000] [--batch 50] [--window N] [--payload 64] [--targets 1] [--runs 3]
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     payload: { type: 'string', default: '64' },
     targets: { type: 'string', default: '1' },
     runs: { type: 'string', default: '3' },
+    window: { type: 'string' },
   },
 })
 const builds = values.builds ? values.builds.split(',') : [fileURLToPath(new URL('..', import.meta.url))]
@@ -32,8 +34,15 @@ const batch = Number(values.batch)
 const runs = Number(values.runs)
 const targets = Array.from({ length: Number(values.targets) }, (_, i) => `b${i + 1}`)
 const payload = Buffer.alloc(Number(values.payload), 0x61)
-// At most this many forwards on their way at once: the sender waits for the receiver, as held publishers would.
-const window = Math.max(20 * batch, 1000)
+// At most this many messages on their way at once: the sender waits for the receivers, as held publishers would.
+// `--window 1` sends each message only once the previous one arrived: a quiet cluster, where nothing can share a PUBLISH.
+const window = values.window ? Number(values.window) : Math.max(20 * batch, 1000)
+
+/** How many PUBLISH commands the redis-server at `url` has run. */
+function publishCount(url) {
+  const stats = execFileSync('redis-cli', ['-u', url, 'info', 'commandstats'], { encoding: 'utf8' })
+  return Number(/cmdstat_publish:calls=(\d+)/.exec(stats)?.[1] ?? 0)
+}
 
 const silent = { deliver() {}, subscriptionAdded() {}, subscriptionRemoved() {}, release: async () => {}, nodeDown() {} }
 
@@ -62,21 +71,24 @@ async function measureOnce(root, run) {
     const forwards = messages * targets.length
     const cpu = process.cpuUsage()
     const redisCpu = cpuMicros(redis.pid)
+    const publishes = publishCount(redis.storeSpec)
     const started = performance.now()
     for (let sent = 0; sent < messages; ) {
       for (let i = 0; i < batch && sent < messages; i++, sent++) {
         const message = { id: `m${sent}`, topic: `sensors/${sent % 100}/temperature`, payload, qos: 1, retain: false, origin: `publisher-${sent % 20}` }
         targets.forEach((nodeId, t) => a.forward(nodeId, message, deliveries[t]))
       }
-      await (until((sent - window) * targets.length) ?? new Promise((resolve) => setImmediate(resolve)))
+      await (until((sent - window + 1) * targets.length) ?? new Promise((resolve) => setImmediate(resolve)))
     }
     await until(forwards)
     const seconds = (performance.now() - started) / 1000
     const used = process.cpuUsage(cpu)
     return {
       busCpuUsPerMsg: (used.user + used.system) / forwards,
+      busKernelUsPerMsg: used.system / forwards,
       redisCpuUsPerMsg: (cpuMicros(redis.pid) - redisCpu) / forwards,
       msgsPerSec: forwards / seconds,
+      forwardsPerPublish: forwards / (publishCount(redis.storeSpec) - publishes),
     }
   } finally {
     await Promise.all([a, ...receivers].map((bus) => bus.stop()))
@@ -89,11 +101,11 @@ const results = new Map(builds.map((root) => [root, []]))
 for (let run = 1; run <= runs; run++) {
   for (const root of run % 2 ? builds : [...builds].reverse()) results.get(root).push(await measureOnce(root, run))
 }
-console.log(`${messages} messages of ${payload.length} bytes, each forwarded to ${targets.length} node(s), ${batch} messages per tick, ${runs} runs (medians)`)
-console.log('| build | forwards/s | bus CPU µs/forward (sender and receivers) | redis-server CPU µs/forward | forwards/s one Redis core carries |')
-console.log('| --- | ---: | ---: | ---: | ---: |')
+console.log(`${messages} messages of ${payload.length} bytes, each forwarded to ${targets.length} node(s), ${batch} messages per tick, at most ${window} on their way, ${runs} runs (medians)`)
+console.log('| build | forwards/s | forwards per PUBLISH | bus CPU µs/forward (sender and receivers) | of it in the kernel | redis-server CPU µs/forward | forwards/s one Redis core carries |')
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const [root, figures] of results) {
   const m = (key) => median(figures.map((f) => f[key]))
   const redisUs = m('redisCpuUsPerMsg')
-  console.log(`| ${root} | ${Math.round(m('msgsPerSec')).toLocaleString('en')} | ${m('busCpuUsPerMsg').toFixed(2)} | ${redisUs.toFixed(2)} | ${Math.round(1e6 / redisUs).toLocaleString('en')} |`)
+  console.log(`| ${root} | ${Math.round(m('msgsPerSec')).toLocaleString('en')} | ${m('forwardsPerPublish').toFixed(1)} | ${m('busCpuUsPerMsg').toFixed(2)} | ${m('busKernelUsPerMsg').toFixed(2)} | ${redisUs.toFixed(2)} | ${Math.round(1e6 / redisUs).toLocaleString('en')} |`)
 }

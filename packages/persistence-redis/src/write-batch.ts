@@ -4,6 +4,12 @@ const NOTHING_LOST: readonly string[] = Object.freeze([])
 /** How many writes one batch takes before it is sent without waiting: a script blocks Redis while it runs. */
 const MAX_WRITES_PER_BATCH = 500
 
+/**
+ * How long (ms) the batch in flight may go unanswered before the next one is sent anyway. A batch's round trip
+ * is a few ms; this only matters when Redis is slow or has stopped answering.
+ */
+const OVERDUE_MS = 50
+
 import type { Message, OutboundTarget } from '@wren/core'
 
 type Arg = string | Buffer | number
@@ -105,11 +111,14 @@ class Batch {
 }
 
 /**
- * Gathers the queue writes (enqueue, sent, released, ack, remove) into one call of the batch script. One batch
- * is in flight at a time: the writes made meanwhile wait for its reply and go together in the next, so a loaded
- * Redis gets fewer, larger calls. A batch is sent at once when it is full or before any other command (so that
- * every call still takes effect in the order it was made). Each write's promise settles when Redis has applied
- * its batch.
+ * Gathers the queue writes (enqueue, sent, released, ack, remove) into one call of the batch script. While a
+ * batch is in flight, the writes made meanwhile wait for its reply and go together in the next, so a loaded
+ * Redis gets fewer, larger calls; but once the oldest batch in flight is overdue (`OVERDUE_MS`), the next is
+ * sent without waiting, so a write waits at most that long before its own command is sent (and its own
+ * `commandTimeout` starts) when Redis stops answering. Sending before a reply changes nothing about order or
+ * failure: Redis runs one connection's commands in the order sent, and a failed batch never held back the next
+ * one. A batch is also sent at once when it is full or before any other command (so that every call still
+ * takes effect in the order it was made). Each write's promise settles when Redis has applied its batch.
  *
  * A message enqueued for one client, marked sent and acknowledged before its batch left is never written: the
  * three writes are called off, as its subscriber has it and nothing about it is left to survive a crash; their
@@ -121,11 +130,16 @@ class Batch {
 export class WriteBatch {
   private batch: Batch | null = null
   private sendScheduled = false
-  /** Batches sent and not answered yet. */
-  private inFlight = 0
+  /** When each batch in flight was sent (`performance.now()`), oldest first: Redis answers in that order. */
+  private readonly sentAt: number[] = []
+  private overdueTimer: NodeJS.Timeout | null = null
   private readonly sendTurn = (): void => {
     this.sendScheduled = false
-    if (this.inFlight === 0) this.flush()
+    this.sendUnlessWaiting()
+  }
+  private readonly sendOverdue = (): void => {
+    this.overdueTimer = null
+    this.sendUnlessWaiting()
   }
 
   /**
@@ -201,7 +215,11 @@ export class WriteBatch {
     const batch = this.batch
     if (batch === null) return
     this.batch = null
-    this.inFlight++
+    if (this.overdueTimer !== null) {
+      clearTimeout(this.overdueTimer)
+      this.overdueTimer = null
+    }
+    this.sentAt.push(performance.now())
     this.run(batch.compact(this.encode)).then(
       (reply) => {
         this.answered()
@@ -216,7 +234,17 @@ export class WriteBatch {
 
   /** A batch is answered: once none is in flight, the writes gathered meanwhile go. */
   private answered(): void {
-    if (--this.inFlight === 0) this.flush()
+    this.sentAt.shift()
+    if (this.sentAt.length === 0) this.flush()
+  }
+
+  /** Sends the gathered batch unless it should wait for the reply to one in flight that is not overdue yet. */
+  private sendUnlessWaiting(): void {
+    if (this.batch === null) return
+    const oldest = this.sentAt[0]
+    const wait = oldest === undefined ? 0 : oldest + OVERDUE_MS - performance.now()
+    if (wait <= 0) this.flush()
+    else this.overdueTimer ??= setTimeout(this.sendOverdue, wait)
   }
 
   private open(): Batch {

@@ -197,4 +197,37 @@ describe('redis layout', () => {
     await persistence.close()
     await redis.quit()
   })
+
+  it('sends the next batch behind one Redis has not answered, so a write waits for its own command only', async () => {
+    const hung = await startRedisServer()
+    const redis = new Redis(hung.url, { commandTimeout: 20_000 })
+    const persistence = createRedisPersistence({ redis, prefix: 'hung:' })
+    try {
+      await persistence.sessionCount()
+      const socket = redis.stream
+      /** Resolves once more bytes than `since` were handed to the socket: a batch was sent. Bounded in tries. */
+      const sentBeyond = async (since: number): Promise<void> => {
+        for (let tries = 0; socket.bytesWritten <= since; tries++) {
+          if (tries === 500) throw new Error('no batch sent')
+          await new Promise((resolve) => setTimeout(resolve, 10))
+        }
+      }
+      hung.pause()
+      let firstAnswered = false
+      const first = persistence.outboundEnqueue([{ clientId: 'c', qos: 1 }], testMessage('t')).finally(() => {
+        firstAnswered = true
+      })
+      await sentBeyond(socket.bytesWritten)
+      const second = persistence.outboundEnqueue([{ clientId: 'c', qos: 1 }], testMessage('t'))
+      await sentBeyond(socket.bytesWritten)
+      expect(firstAnswered).toBe(false)
+      hung.resume()
+      expect(await Promise.all([first, second])).toEqual([[], []])
+      expect(await persistence.outboundCount('c')).toBe(2)
+      await persistence.close()
+    } finally {
+      redis.disconnect()
+      await hung.stop()
+    }
+  })
 })
