@@ -158,6 +158,11 @@ function prepareStatements(db: Database.Database) {
     outboundInsert: db.prepare<[string, string, number, string | null, number | null]>(
       `INSERT INTO outbound (client_id, message_id, qos, state, subscription_identifiers, retain) VALUES (?, ?, ?, 'queued', ?, ?)`,
     ),
+    // A second copy of a message for the same client is not queued: the conflict is the duplicate check.
+    outboundInsertOnce: db.prepare<[string, string, number, string | null, number | null]>(
+      `INSERT INTO outbound (client_id, message_id, qos, state, subscription_identifiers, retain) VALUES (?, ?, ?, 'queued', ?, ?)
+       ON CONFLICT (client_id, message_id) DO NOTHING`,
+    ),
     outboundSent: db.prepare<[number, string, string]>(
       `UPDATE outbound SET state = 'sent', packet_id = ? WHERE client_id = ? AND message_id = ?`,
     ),
@@ -216,16 +221,15 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
     enqueueOne: (target: OutboundTarget, message: Message): void => {
       const clientId = target.clientId
       const messageId = message.id as string
-      if (s.outboundHas.get(clientId, messageId) !== undefined) return
       s.messageInsert.run(messageToRow(message))
       const identifiers = target.subscriptionIdentifiers === undefined ? null : JSON.stringify(target.subscriptionIdentifiers)
+      let queued = false
       try {
-        s.outboundInsert.run(clientId, messageId, target.qos, identifiers, flag(target.retain))
-      } catch (error) {
-        orphans.add(messageId)
-        throw error
+        queued = s.outboundInsertOnce.run(clientId, messageId, target.qos, identifiers, flag(target.retain)).changes === 1
+      } finally {
+        if (queued) lengths.add(clientId, 1, message.payload.length)
+        else orphans.add(messageId)
       }
-      lengths.add(clientId, 1, message.payload.length)
     },
     subscriptionsAdd: db.transaction((clientId: string, subscriptions: Subscription[]) => {
       for (const subscription of subscriptions) {
