@@ -5,10 +5,13 @@
 // (every bus: encoding, ioredis on both ends, decoding) and redis-server's CPU per forwarded message, and from the
 // latter the forwards per second one Redis core carries at that batch size. `--builds` compares checkouts (each
 // built) in one run, alternating per run; `--targets` forwards each message to that many nodes (a message routed to
-// subscribers on several nodes). Usage:
-//   node benchmarks/cluster-bus.js [--builds /path/a,/path/b] [--messages 200000] [--batch 50] [--window N] [--payload 64] [--targets 1] [--runs 3]
+// subscribers on several nodes). The build `floor` is no bus at all: the same PUBLISHes of the bare payloads, written
+// and read on plain sockets, which is what Node and Redis pub/sub cost without a client library or a codec. Usage:
+//   node benchmarks/cluster-bus.js [--builds /path/a,floor] [--messages 200000] [--batch 50] [--window N] [--payload 64] [--targets 1] [--runs 3]
 import { execFileSync } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -44,15 +47,99 @@ function publishCount(url) {
   return Number(/cmdstat_publish:calls=(\d+)/.exec(stats)?.[1] ?? 0)
 }
 
+/** Reads RESP pub/sub pushes (`*3 message <channel> <payload>`) from a subscribed socket; skips everything else. */
+function pushReader(onPayload) {
+  let buffered = Buffer.alloc(0)
+  return (chunk) => {
+    buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk
+    let pos = 0
+    for (;;) {
+      const fields = []
+      let at = buffered.indexOf('\r\n', pos)
+      if (at < 0 || buffered[pos] !== 0x2a) break
+      const count = Number(buffered.toString('latin1', pos + 1, at))
+      at += 2
+      for (let i = 0; i < count && at >= 0; i++) {
+        const end = buffered.indexOf('\r\n', at)
+        if (end < 0) at = -1
+        else if (buffered[at] !== 0x24) {
+          fields.push(null)
+          at = end + 2
+        } else {
+          const length = Number(buffered.toString('latin1', at + 1, end))
+          if (end + 2 + length + 2 > buffered.length) at = -1
+          else {
+            fields.push(buffered.subarray(end + 2, end + 2 + length))
+            at = end + 2 + length + 2
+          }
+        }
+      }
+      if (at < 0) break
+      pos = at
+      if (fields[0]?.toString() === 'message') onPayload(fields[2])
+    }
+    buffered = buffered.subarray(pos)
+  }
+}
+
+/** One PUBLISH per target and turn of the bare payloads on a plain socket, and a plain subscribed socket: the floor. */
+function floorNode(url, nodeId, prefix) {
+  const { hostname, port } = new URL(url)
+  const channel = (node) => `${prefix}node:${node}`
+  const sockets = []
+  const pending = new Map()
+  const open = async () => {
+    const socket = connect(Number(port), hostname)
+    socket.setNoDelay(true)
+    await once(socket, 'connect')
+    sockets.push(socket)
+    return socket
+  }
+  let command
+  const flush = () => {
+    for (const [to, payloads] of pending) {
+      const length = payloads.reduce((sum, data) => sum + data.length, 0)
+      const head = Buffer.from(`*3\r\n$7\r\nPUBLISH\r\n$${Buffer.byteLength(channel(to))}\r\n${channel(to)}\r\n$${length}\r\n`)
+      command.write(Buffer.concat([head, ...payloads, Buffer.from('\r\n')]))
+    }
+    pending.clear()
+  }
+  return {
+    async start(handlers) {
+      command = await open()
+      command.on('data', () => {})
+      const subscriber = await open()
+      const delivery = [{ clientId: 'subscriber', qos: 1, retain: false }]
+      subscriber.on('data', pushReader((data) => {
+        for (let n = data.length / payload.length; n > 0; n--) handlers.deliver(null, delivery)
+      }))
+      subscriber.write(`*2\r\n$9\r\nSUBSCRIBE\r\n$${Buffer.byteLength(channel(nodeId))}\r\n${channel(nodeId)}\r\n`)
+      await once(subscriber, 'data')
+    },
+    forward(to, message) {
+      if (pending.size === 0) setImmediate(flush)
+      const payloads = pending.get(to) ?? []
+      payloads.push(message.payload)
+      pending.set(to, payloads)
+    },
+    async stop() {
+      for (const socket of sockets) socket.destroy()
+    },
+  }
+}
+
 const silent = { deliver() {}, subscriptionAdded() {}, subscriptionRemoved() {}, release: async () => {}, nodeDown() {} }
 
 async function measureOnce(root, run) {
-  const { createRedisCluster } = await import(pathToFileURL(join(root, 'packages/cluster-redis/dist/index.js')).href)
+  const createNode =
+    root === 'floor'
+      ? ({ url, nodeId, prefix }) => floorNode(url, nodeId, prefix)
+      : (await import(pathToFileURL(join(root, 'packages/cluster-redis/dist/index.js')).href)).createRedisCluster
   const workDir = mkdtempSync(join(tmpdir(), 'wren-bus-bench-'))
   const redis = await redisStore({ workDir })
   const prefix = `bench${run}:`
-  const a = createRedisCluster({ url: redis.storeSpec, nodeId: 'a', prefix })
-  const receivers = targets.map((nodeId) => createRedisCluster({ url: redis.storeSpec, nodeId, prefix }))
+  const a = createNode({ url: redis.storeSpec, nodeId: 'a', prefix })
+  const receivers = targets.map((nodeId) => createNode({ url: redis.storeSpec, nodeId, prefix }))
   let received = 0
   let wake = null
   await a.start(silent)

@@ -1,9 +1,10 @@
 import { decodeEnvelope, encodeEnvelope, messageFromHeader, messageHeader, type Message, type MessageHeader, type QoS, type RemoteDelivery } from '@wren/core'
 
 /**
- * What travels on a node's own channel. Forwards are the hot path: one binary frame per node and tick carries every
- * message forwarded to it in that tick, with fixed-width fields and no JSON (encoding JSON headers and copying each
- * payload twice was most of a forwarded message's cost on both nodes). Payload bytes go in exactly as published.
+ * What travels on a node's own channel. Forwards are the hot path: one binary frame per PUBLISH carries every message
+ * forwarded to that node since the last one (`Forwarding` says when), with fixed-width fields and no JSON (encoding JSON
+ * headers and copying each payload twice was most of a forwarded message's cost on both nodes). Payload bytes go in
+ * exactly as published.
  * The rare control frames (hand-over of a client, backpressure) are a kind byte and a JSON header.
  */
 export const FrameKind = { Forwards: 1, Release: 2, Released: 3, Hold: 4 } as const

@@ -174,7 +174,7 @@ export class RedisClusterBus implements ClusterBus {
   async stop(): Promise<void> {
     if (this.stopping) return
     this.stopping = true
-    // Forwards made in this tick still go out before the connections close.
+    // Forwards not sent yet still go out before the connections close.
     this.forwarding.flushAll()
     this.membership.stop()
     this.releases.finishAll()

@@ -157,9 +157,15 @@ describe('forward', () => {
     const a = await startNode('a')
     const b = await startNode('b')
     const spy = new Redis(redis.url)
+    const channel = `${prefix}node:b`
+    const marker = `${prefix}spy-marker`
     let frames = 0
-    spy.on('messageBuffer', () => frames++)
-    await spy.subscribe(`${prefix}node:b`)
+    let marked = false
+    spy.on('messageBuffer', (from: Buffer) => {
+      if (from.toString() === channel) frames++
+      else marked = true
+    })
+    await spy.subscribe(channel, marker)
     const sent: Message[] = []
     await admin.client('PAUSE', 60_000, 'WRITE')
     try {
@@ -173,7 +179,9 @@ describe('forward', () => {
       await admin.client('UNPAUSE')
     }
     await until(() => b.seen.delivered.length === count, `${count} forwards`)
-    await until(() => frames > 0 && spy.status === 'ready', 'the spy to see the frames')
+    // Redis writes to one subscriber in order: once the spy sees a later marker, it has seen every frame.
+    await admin.publish(marker, 'after')
+    await until(() => marked, 'the spy to see the marker')
     await spy.quit()
     return { delivered: b.seen.delivered.map((d) => d.message), sent, frames }
   }
