@@ -121,6 +121,16 @@ const redisInstalled = () => existsSync(REDIS_SERVER)
 const sqliteStore = async ({ workDir }) => ({ storeSpec: `sqlite:${join(workDir, 'wren.db')}`, stop: async () => {} })
 
 /** `wren-base` on a durable store, for the persistent scenario's before/after in one run. */
+/** The base checkout's broker script, with the same store and `maxQueued` as `wren` gets, so drains compare. */
+const baseBroker = ({ port, nodeFlags, storeSpec, maxQueued }) => [
+  process.execPath,
+  ...nodeFlags,
+  BASE_BROKER,
+  String(port),
+  storeSpec ?? 'memory',
+  ...(maxQueued ? [`max-queued=${maxQueued}`] : []),
+]
+
 function baseWithStore(name, store, services) {
   return {
     name,
@@ -132,14 +142,7 @@ function baseWithStore(name, store, services) {
     isInstalled: () => BASE_BROKER !== null && existsSync(BASE_BROKER) && (store !== 'Redis' || redisInstalled()),
     version: () => baseVersion(),
     services,
-    argv: ({ port, nodeFlags, storeSpec, maxQueued }) => [
-      process.execPath,
-      ...nodeFlags,
-      BASE_BROKER,
-      String(port),
-      storeSpec,
-      ...(maxQueued ? [`max-queued=${maxQueued}`] : []),
-    ],
+    argv: baseBroker,
   }
 }
 
@@ -214,7 +217,7 @@ export const BROKERS = [
     install: 'WREN_BASE=<another checkout, e.g. a git worktree of main, with @wren/core built>',
     isInstalled: () => BASE_BROKER !== null && existsSync(BASE_BROKER),
     version: () => baseVersion(),
-    argv: ({ port, nodeFlags }) => [process.execPath, ...nodeFlags, BASE_BROKER, String(port)],
+    argv: baseBroker,
   },
   baseWithStore('wren-base-sqlite', 'SQLite file', sqliteStore),
   baseWithStore('wren-base-redis', 'Redis', redisStore),

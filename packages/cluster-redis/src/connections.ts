@@ -31,8 +31,10 @@ export class BusConnections {
       return options.url ? new Redis(options.url, redisOptions) : new Redis(redisOptions)
     }
     this.exactReceivers = !options.redisCluster
-    // Forwards issued in one tick share one socket write (in order); the subscriber connection stays plain.
-    this.command = connect({ enableAutoPipelining: true })
+    // Scripts issued in one tick share one socket write (in order). PUBLISH is written at once: `Forwarding` already
+    // batches forwards per PUBLISH, and an auto-pipeline per PUBLISH (a Pipeline object, a timer, a promise per
+    // command) cost more than the write it saved. The subscriber connection stays plain.
+    this.command = connect({ enableAutoPipelining: true, autoPipeliningIgnoredCommands: ['publish'] })
     this.subscriber = connect({})
     for (const [name, connection] of [['command', this.command], ['subscriber', this.subscriber]] as const) {
       connection.on('error', (error: Error) => logger.warn({ err: error, connection: name, nodeId }, 'cluster redis connection error'))

@@ -1,9 +1,10 @@
 import { decodeEnvelope, encodeEnvelope, messageFromHeader, messageHeader, type Message, type MessageHeader, type QoS, type RemoteDelivery } from '@wren/core'
 
 /**
- * What travels on a node's own channel. Forwards are the hot path: one binary frame per node and tick carries every
- * message forwarded to it in that tick, with fixed-width fields and no JSON (encoding JSON headers and copying each
- * payload twice was most of a forwarded message's cost on both nodes). Payload bytes go in exactly as published.
+ * What travels on a node's own channel. Forwards are the hot path: one binary frame per PUBLISH carries every message
+ * forwarded to that node since the last one (`Forwarding` says when), with fixed-width fields and no JSON (encoding JSON
+ * headers and copying each payload twice was most of a forwarded message's cost on both nodes). Payload bytes go in
+ * exactly as published.
  * The rare control frames (hand-over of a client, backpressure) are a kind byte and a JSON header.
  */
 export const FrameKind = { Forwards: 1, Release: 2, Released: 3, Hold: 4 } as const
@@ -49,7 +50,8 @@ const HAS_PROPERTIES = 0x40
 // Delivery flags: the low two bits are the QoS.
 const HAS_SUBSCRIPTION_IDS = 0x08
 
-const stringSize = (value: string): number => 2 + Buffer.byteLength(value)
+/** At most what a string takes behind its length (UTF-8: up to 3 bytes per UTF-16 unit): frames are sized without measuring each string. */
+const stringSize = (value: string): number => 2 + 3 * value.length
 
 /** MQTT 5 properties, rare on this path, keep the store's JSON shape (correlation data as base64). */
 function propertiesJson(message: Message): string | undefined {
@@ -78,22 +80,37 @@ class Writer {
   pos = 0
   constructor(readonly buffer: Buffer) {}
 
+  // The frame was sized for everything written into it, so the writes skip Buffer's range checks.
   u8(value: number): void {
-    this.pos = this.buffer.writeUInt8(value, this.pos)
+    this.buffer[this.pos++] = value
   }
 
   u16(value: number): void {
-    this.pos = this.buffer.writeUInt16BE(value, this.pos)
+    this.buffer[this.pos++] = value >>> 8
+    this.buffer[this.pos++] = value & 0xff
   }
 
   u32(value: number): void {
-    this.pos = this.buffer.writeUInt32BE(value, this.pos)
+    this.buffer[this.pos++] = value >>> 24
+    this.buffer[this.pos++] = (value >>> 16) & 0xff
+    this.buffer[this.pos++] = (value >>> 8) & 0xff
+    this.buffer[this.pos++] = value & 0xff
   }
 
+  /** Topics and client ids are mostly short and ASCII: copied byte by byte, which costs less than a call into Buffer. */
   string(value: string): void {
-    const length = this.buffer.write(value, this.pos + 2)
-    this.buffer.writeUInt16BE(length, this.pos)
-    this.pos += 2 + length
+    const buffer = this.buffer
+    const start = this.pos + 2
+    let length = 0
+    while (length < value.length) {
+      const code = value.charCodeAt(length)
+      if (code > 0x7f) break
+      buffer[start + length++] = code
+    }
+    if (length < value.length) length = buffer.write(value, start)
+    if (length > 0xffff) throw new RangeError(`cluster frame string of ${length} bytes (at most 65535)`)
+    this.u16(length)
+    this.pos += length
   }
 
   f64(value: number): void {
@@ -158,8 +175,10 @@ class Reader {
 
   /** A copy: a message kept in a queue must not pin the whole frame it came in. */
   bytes(length: number): Buffer {
-    this.pos += length
-    return Buffer.from(this.buffer.subarray(this.pos - length, this.pos))
+    if (this.pos + length > this.buffer.length) throw new RangeError('cluster frame ends inside a payload')
+    const copy = Buffer.allocUnsafe(length)
+    this.pos += this.buffer.copy(copy, 0, this.pos, this.pos + length)
+    return copy
   }
 }
 
@@ -256,7 +275,7 @@ export function forwardsFrame(from: string, forwards: readonly Forward[], writte
     }
     writeDeliveries(out, deliveries)
   }
-  return out.buffer
+  return out.buffer.subarray(0, out.pos)
 }
 
 function controlFrame(kind: FrameKind, header: object): Buffer {

@@ -48,7 +48,7 @@ function positiveInteger(name: string, value: number): number {
  *
  * This class wires the parts together and routes what arrives to them: `Membership` (leases, heartbeat, dead
  * nodes), `Ownership` (who holds which client), `EventFeed` (events in stream order, catch-up after a lost
- * subscription), `Forwarding` (per-tick batches to other nodes), `Backpressure` (publishers held across nodes)
+ * subscription), `Forwarding` (what goes to other nodes' channels: forwards batched per PUBLISH, control frames after them), `Backpressure` (publishers held across nodes)
  * and `ReleaseRequests` (the hand-over of a client).
  */
 export class RedisClusterBus implements ClusterBus {
@@ -78,8 +78,18 @@ export class RedisClusterBus implements ClusterBus {
     const eventLogLength = (this.eventLogLength = positiveInteger('eventLogLength', options.eventLogLength ?? 10_000))
     const logger = (this.logger = options.logger ?? silentLogger)
     const redis = (this.redis = new BusConnections(options, nodeId, logger))
-    const publish = (to: string, frame: Buffer): Promise<number> => redis.command.publish(keys.channel(to), frame)
     const failed = (error: unknown, action: string): void => this.failed(error, action)
+    // A forward nobody heard is handed to this node's broker, which finds none of these sessions here and queues
+    // the messages in the store for those that persist.
+    this.forwarding = new Forwarding(
+      nodeId,
+      (to, frame) => redis.command.publish(keys.channel(to), frame),
+      redis.exactReceivers,
+      (message, deliveries) => this.handlers?.deliver(message, deliveries, nodeId),
+      failed,
+    )
+    // Control frames go to a node's channel after the forwards queued for it.
+    const publish = (to: string, frame: Buffer): Promise<number> => this.forwarding.send(to, frame)
     this.membership = new Membership({ nodeId, keys, leaseMs, heartbeatMs, eventLogLength, logger }, redis, {
       declaredDead: () => this.declaredDead(),
       reaped: (deadNode, clients) => {
@@ -104,9 +114,6 @@ export class RedisClusterBus implements ClusterBus {
       },
       failed,
     })
-    // A forward nobody heard is handed to this node's broker, which finds none of these sessions here and queues
-    // the messages in the store for those that persist.
-    this.forwarding = new Forwarding(nodeId, publish, redis.exactReceivers, (message, deliveries) => this.handlers?.deliver(message, deliveries, nodeId), failed)
     this.backpressure = new Backpressure(nodeId, (to, frame) => void publish(to, frame).catch((error: unknown) => this.failed(error, 'backpressure')))
   }
 
@@ -167,8 +174,8 @@ export class RedisClusterBus implements ClusterBus {
   async stop(): Promise<void> {
     if (this.stopping) return
     this.stopping = true
-    // Forwards made in this tick still go out before the connections close.
-    this.forwarding.flush()
+    // Forwards not sent yet still go out before the connections close.
+    this.forwarding.flushAll()
     this.membership.stop()
     this.releases.finishAll()
     this.backpressure.releaseAll()
@@ -230,7 +237,7 @@ export class RedisClusterBus implements ClusterBus {
         void Promise.resolve()
           .then(() => handlers?.release(clientId))
           .catch((error: unknown) => this.failed(error, 'release'))
-          .then(() => this.redis.command.publish(this.keys.channel(claimer), releasedFrame({ r: request })))
+          .then(() => this.forwarding.send(claimer, releasedFrame({ r: request })))
           .catch((error: unknown) => this.failed(error, 'answer release'))
         break
       }

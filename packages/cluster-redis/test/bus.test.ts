@@ -148,6 +148,59 @@ describe('forward', () => {
     expect(a.seen.delivered).toHaveLength(0)
   })
 
+  /**
+   * Forwards `count` messages of `size` bytes from a to b, one per event-loop turn, while Redis holds every PUBLISH
+   * (CLIENT PAUSE WRITE): the first one's PUBLISH stays on its way meanwhile. Returns what b got, and the frames a
+   * spy subscribed to b's channel saw.
+   */
+  async function forwardWhilePaused(count: number, size: number): Promise<{ delivered: Message[]; sent: Message[]; frames: number }> {
+    const a = await startNode('a')
+    const b = await startNode('b')
+    const spy = new Redis(redis.url)
+    const channel = `${prefix}node:b`
+    const marker = `${prefix}spy-marker`
+    let frames = 0
+    let marked = false
+    spy.on('messageBuffer', (from: Buffer) => {
+      if (from.toString() === channel) frames++
+      else marked = true
+    })
+    await spy.subscribe(channel, marker)
+    const sent: Message[] = []
+    await admin.client('PAUSE', 60_000, 'WRITE')
+    try {
+      for (let i = 0; i < count; i++) {
+        const message: Message = { id: `a-${i}`, topic: `t/${i}`, payload: Buffer.alloc(size, i), qos: 1, retain: false }
+        sent.push(message)
+        a.bus.forward('b', message, [{ clientId: 'c', qos: 1, retain: false }])
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+    } finally {
+      await admin.client('UNPAUSE')
+    }
+    await until(() => b.seen.delivered.length === count, `${count} forwards`)
+    // Redis writes to one subscriber in order: once the spy sees a later marker, it has seen every frame.
+    await admin.publish(marker, 'after')
+    await until(() => marked, 'the spy to see the marker')
+    await spy.quit()
+    return { delivered: b.seen.delivered.map((d) => d.message), sent, frames }
+  }
+
+  it('while a PUBLISH to a node is on its way, what is forwarded to it waits and follows in one frame, in order', async () => {
+    const { delivered, sent, frames } = await forwardWhilePaused(100, 16)
+    expect(delivered).toEqual(sent)
+    expect(frames).toBe(2)
+  })
+
+  it('a backlog is cut into frames of about 256 KiB of payload, in order', async () => {
+    // The first 130 KiB goes alone; the next two share a frame; the third starts another past 256 KiB.
+    const { delivered, sent, frames } = await forwardWhilePaused(4, 130 * 1024)
+    expect(delivered.map((m) => m.id)).toEqual(sent.map((m) => m.id))
+    // Buffer.equals: a deep comparison of large buffers element by element takes seconds.
+    expect(delivered.every((m, i) => m.payload.equals(sent[i]!.payload))).toBe(true)
+    expect(frames).toBe(3)
+  })
+
   it('hands a forward nobody hears back to the sending node, whose broker queues it in the store', async () => {
     const a = await startNode('a')
     const message: Message = { topic: 't', payload: Buffer.from('lost?'), qos: 1, retain: false }

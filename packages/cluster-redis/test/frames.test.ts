@@ -7,7 +7,7 @@ describe('cluster frames', () => {
     const plain: Message = { topic: 't/0', payload: Buffer.from([0, 255, 0]), qos: 0, retain: false }
     const full: Message = {
       id: 'm1',
-      topic: 'ü/1',
+      topic: 'room/ü/1',
       payload: Buffer.alloc(70_000, 7),
       qos: 2,
       retain: true,
@@ -40,6 +40,11 @@ describe('cluster frames', () => {
     expect(written.size).toBe(2)
     expect(toB.forwards.map((f) => f.message)).toEqual([shared, only])
     expect(toC.forwards).toEqual([{ message: shared, deliveries: [{ clientId: 'on-c', qos: 0, retain: true }] }])
+  })
+
+  it('refuses a frame that ends inside a payload', () => {
+    const frame = forwardsFrame('a', [{ message: { topic: 't', payload: Buffer.alloc(10, 1), qos: 0, retain: false }, deliveries: [] }])
+    expect(() => decodeFrame(frame.subarray(0, frame.length - 5))).toThrow(RangeError)
   })
 
   it('keeps the control frames: release and hold', () => {
