@@ -75,8 +75,8 @@ end
  * of the event loop, applied in the order they were made. One EVALSHA carries a turn's writes, so Redis parses,
  * dispatches and replies once per turn instead of once per write, and the adapter builds one command.
  *
- * ARGV: queue, delivery, inflight, queue-bytes and message key prefixes, the sequence key, then the writes,
- * each an opcode followed by its fields:
+ * ARGV: queue, delivery, inflight, queue-bytes and message key prefixes, the sequence key, the number of
+ * enqueues among the writes, then the writes, each an opcode followed by its fields:
  * - `E`, target count n, message id, encoded message, limit (-1 for none), drop-oldest (1 or 0),
  *   byte limit (-1 for none), payload bytes, then (client id, delivery JSON) n times;
  * - `S` (sent), client id, message id, packet id;
@@ -91,9 +91,12 @@ end
  * Keys are built from the prefixes, as message keys always were: one Redis, not Redis Cluster.
  */
 export const BATCH = new LuaScript(`${DROP_ENTRY}${OLDEST_QUEUED}
-local queuePrefix, deliveryPrefix, inflightPrefix, bytesPrefix, messagePrefix, sequenceKey =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local queuePrefix, deliveryPrefix, inflightPrefix, bytesPrefix, messagePrefix, sequenceKey, enqueues =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local lost = {}
+-- One INCRBY takes the batch's block of sequence numbers; each enqueue uses the next, in call order.
+local sequence = 0
+if enqueues ~= '0' then sequence = redis.call('INCRBY', sequenceKey, enqueues) - tonumber(enqueues) end
 
 local function fits(queue, bytes, limit, byteLimit, size)
   if limit >= 0 and redis.call('ZCARD', queue) >= limit then return false end
@@ -107,7 +110,7 @@ local function enqueue(i, op)
   local dropOldest = ARGV[i + 5] == '1'
   local byteLimit = tonumber(ARGV[i + 6])
   local size = tonumber(ARGV[i + 7])
-  local sequence = redis.call('INCR', sequenceKey)
+  sequence = sequence + 1
   local added = 0
   for t = 0, n - 1 do
     local clientId = ARGV[i + 8 + 2 * t]
@@ -166,7 +169,7 @@ local function dropFrom(clientId, id, packetField)
   drop(queuePrefix .. clientId, deliveryPrefix .. clientId, inflightPrefix .. clientId, bytesPrefix .. clientId, id, messagePrefix, packetField)
 end
 
-local i = 7
+local i = 8
 local op = 0
 while i <= #ARGV do
   op = op + 1

@@ -70,13 +70,17 @@ class Batch {
     return ++this.writes
   }
 
-  /** The arguments to send, messages encoded, without the writes called off; renumbers the remaining enqueues. */
+  /**
+   * The arguments to send: the head, the number of enqueues sent, then the writes, messages encoded, without the
+   * writes called off; renumbers the remaining enqueues.
+   */
   compact(encode: (message: Message) => Buffer): Arg[] {
     const args: Arg[] = []
     const add = (arg: Gathered): void => {
       args.push(typeof arg === 'object' && !Buffer.isBuffer(arg) ? encode(arg) : arg)
     }
     for (let i = 0; i < this.headLength; i++) add(this.args[i] as Gathered)
+    args.push(this.enqueues.length)
     if (this.cancelled.size === 0) {
       for (let i = this.headLength; i < this.args.length; i++) add(this.args[i] as Gathered)
       return args
@@ -89,7 +93,12 @@ class Batch {
       const end = write < this.writes ? (this.starts[write] as number) : this.args.length
       for (let i = this.starts[write - 1] as number; i < end; i++) add(this.args[i] as Gathered)
     }
-    for (const enqueue of this.enqueues) enqueue.write = renumbered.get(enqueue.write) ?? 0
+    let enqueues = 0
+    for (const enqueue of this.enqueues) {
+      enqueue.write = renumbered.get(enqueue.write) ?? 0
+      if (enqueue.write !== 0) enqueues++
+    }
+    args[this.headLength] = enqueues
     return args
   }
 
