@@ -43,9 +43,41 @@ function wasCutOff(socket, idleMs, readMs = 10_000) {
   })
 }
 
+/**
+ * Ordinary traffic before the flood: `count` messages through a subscriber that keeps up, the publisher at most
+ * 1,000 ahead. A fresh Node process grows by tens of MiB under its first load of any kind (optimised code, V8's
+ * heap sizes, malloc's arenas), once; without this the flood's figure would be mostly that.
+ */
+async function warmUp(port, topic, qos, payloadSize, count) {
+  const reader = await connectClient({ port, clientId: 'bench-warm-reader' })
+  await reader.subscribe(topic, qos)
+  const publisher = await connectClient({ port, clientId: 'bench-warm-publisher' })
+  const credit = new Credit(1_000)
+  let received = 0
+  const allReceived = new Promise((resolve) => {
+    reader.onPublish = () => {
+      credit.settle(1)
+      if (++received === count) resolve()
+    }
+  })
+  await publishAsFastAsPossible(publisher, { topic, payload: Buffer.alloc(payloadSize, 0x61), qos, count, window: 100, credit })
+  await allReceived
+  reader.close()
+  publisher.close()
+}
+
 export async function runSlowConsumer(job) {
   const { port, brokerPid, qos, payloadSize, messages } = job
   const filter = 'bench/slow/#'
+  const rssFreshKiB = rssKiB(brokerPid)
+  let rssPeakKiB = rssFreshKiB
+  const sampler = setInterval(() => {
+    rssPeakKiB = Math.max(rssPeakKiB, rssKiB(brokerPid))
+  }, 50)
+  await warmUp(port, 'bench/warm', qos, payloadSize, job.warmUpMessages)
+  const rssBeforeKiB = rssKiB(brokerPid)
+  const rssWarmUpPeakKiB = rssPeakKiB
+  rssPeakKiB = rssBeforeKiB
   const stuck = await neverReading(port, 'bench-never-reads', filter, qos)
   const reader = await connectClient({ port, clientId: 'bench-reader' })
   await reader.subscribe(filter, qos)
@@ -56,11 +88,6 @@ export async function runSlowConsumer(job) {
     delivered++
     lastDeliveryMs = nowMs()
   }
-  const rssBeforeKiB = rssKiB(brokerPid)
-  let rssPeakKiB = rssBeforeKiB
-  const sampler = setInterval(() => {
-    rssPeakKiB = Math.max(rssPeakKiB, rssKiB(brokerPid))
-  }, 50)
   const window = openWindow(brokerPid)
   let published = false
   // No credit and a window of 10,000 ids: the publisher does not wait for the subscribers at all.
@@ -88,6 +115,7 @@ export async function runSlowConsumer(job) {
     delivered,
     deliveredPct: (delivered / messages) * 100,
     rssGrowthMiB: Math.max(0, rssPeakKiB - rssBeforeKiB) / 1024,
+    rssGrowthFromFreshMiB: Math.max(0, rssPeakKiB - rssFreshKiB, rssWarmUpPeakKiB - rssFreshKiB) / 1024,
     publisherStalled: published ? 0 : 1,
     stuckDisconnected: cutOff ? 1 : 0,
     msgsPerSec: delivered / (measured.durationMs / 1000),

@@ -54,9 +54,14 @@ export class GroupCommit {
     this.commit()
   }
 
+  /**
+   * `beforeCommit` runs the batch's deferred statements inside its transaction; if it throws, the batch rolls
+   * back as a failed COMMIT does.
+   */
   constructor(
     private readonly db: Database.Database,
     private readonly onRollback: () => void,
+    private readonly beforeCommit: () => void,
   ) {
     this.begin = db.prepare('BEGIN')
     this.commitStatement = db.prepare('COMMIT')
@@ -82,10 +87,15 @@ export class GroupCommit {
     return this.count().committed
   }
 
+  /** `wrote()` for an enqueue that nobody lost the message in. */
+  wroteNothingDropped(): Promise<string[]> {
+    return this.count().committedWithNothingDropped()
+  }
+
   /** `wrote()` for an enqueue, resolving to the clients that lost a message. */
   wroteEnqueue(dropped: string[]): Promise<string[]> {
-    const batch = this.count()
-    return dropped.length === 0 ? batch.committedWithNothingDropped() : batch.committed.then(() => dropped)
+    if (dropped.length === 0) return this.wroteNothingDropped()
+    return this.count().committed.then(() => dropped)
   }
 
   /** Commits the open transaction now (at the end of a turn, when full, or before the file closes). */
@@ -98,6 +108,7 @@ export class GroupCommit {
     }
     this.batch = null
     try {
+      this.beforeCommit()
       this.commitStatement.run()
     } catch (error) {
       if (this.db.inTransaction) this.rollback.run()

@@ -158,6 +158,11 @@ function prepareStatements(db: Database.Database) {
     outboundInsert: db.prepare<[string, string, number, string | null, number | null]>(
       `INSERT INTO outbound (client_id, message_id, qos, state, subscription_identifiers, retain) VALUES (?, ?, ?, 'queued', ?, ?)`,
     ),
+    // A second copy of a message for the same client is not queued: the conflict is the duplicate check.
+    outboundInsertOnce: db.prepare<[string, string, number, string | null, number | null]>(
+      `INSERT INTO outbound (client_id, message_id, qos, state, subscription_identifiers, retain) VALUES (?, ?, ?, 'queued', ?, ?)
+       ON CONFLICT (client_id, message_id) DO NOTHING`,
+    ),
     outboundSent: db.prepare<[number, string, string]>(
       `UPDATE outbound SET state = 'sent', packet_id = ? WHERE client_id = ? AND message_id = ?`,
     ),
@@ -191,12 +196,41 @@ function prepareStatements(db: Database.Database) {
 type Statements = ReturnType<typeof prepareStatements>
 
 function prepareTransactions(db: Database.Database, s: Statements, lengths: QueueLengths) {
+  /**
+   * Bodies whose last queue entry may be gone, deleted at the batch's COMMIT unless an entry took them since.
+   * Deferring the delete makes an ack or a remove one statement, atomic on its own, so it needs no savepoint.
+   */
+  const orphans = new Set<string>()
   /** An entry of `clientId`'s queue is gone: its size leaves the tracked total, its body goes once unreferenced. */
   const left = (clientId: string, messageId: string): void => {
     if (lengths.tracks(clientId)) lengths.add(clientId, -1, -(s.messageBytes.get(messageId) ?? 0))
-    s.messageDeleteUnreferenced.run(messageId, messageId)
+    orphans.add(messageId)
   }
   return {
+    /** Runs inside the batch's transaction, just before its COMMIT. */
+    deleteOrphans: (): void => {
+      for (const messageId of orphans) s.messageDeleteUnreferenced.run(messageId, messageId)
+      orphans.clear()
+    },
+    /** The batch was rolled back, and the deletes it would have made with it. */
+    forgetOrphans: (): void => orphans.clear(),
+    /**
+     * A connected subscriber's enqueue (one client, no bound to check): at most three statements and one write to
+     * undo, so no savepoint. If the entry's INSERT fails, the body inserted before it is left to `deleteOrphans`.
+     */
+    enqueueOne: (target: OutboundTarget, message: Message): void => {
+      const clientId = target.clientId
+      const messageId = message.id as string
+      s.messageInsert.run(messageToRow(message))
+      const identifiers = target.subscriptionIdentifiers === undefined ? null : JSON.stringify(target.subscriptionIdentifiers)
+      let queued = false
+      try {
+        queued = s.outboundInsertOnce.run(clientId, messageId, target.qos, identifiers, flag(target.retain)).changes === 1
+      } finally {
+        if (queued) lengths.add(clientId, 1, message.payload.length)
+        else orphans.add(messageId)
+      }
+    },
     subscriptionsAdd: db.transaction((clientId: string, subscriptions: Subscription[]) => {
       for (const subscription of subscriptions) {
         s.subscriptionUpsert.run({
@@ -253,12 +287,12 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
         return lost
       },
     ),
-    ack: db.transaction((clientId: string, packetId: number) => {
+    ack: (clientId: string, packetId: number): void => {
       for (const messageId of s.outboundAck.all(clientId, packetId)) left(clientId, messageId)
-    }),
-    remove: db.transaction((clientId: string, messageId: string) => {
+    },
+    remove: (clientId: string, messageId: string): void => {
       if (s.outboundRemove.get(clientId, messageId) !== undefined) left(clientId, messageId)
-    }),
+    },
     sessionDelete: db.transaction((clientId: string) => {
       lengths.forget(clientId)
       s.sessionDelete.run(clientId)
@@ -299,7 +333,14 @@ export class SqlitePersistence implements Persistence {
     this.lengths = new QueueLengths((clientId) => this.statements.outboundSize.get(clientId) ?? { entries: 0, bytes: 0 })
     this.transactions = prepareTransactions(this.db, this.statements, this.lengths)
     // A batch was rolled back: the queue lengths may count writes that are gone.
-    this.group = new GroupCommit(this.db, () => this.lengths.clear())
+    this.group = new GroupCommit(
+      this.db,
+      () => {
+        this.lengths.clear()
+        this.transactions.forgetOrphans()
+      },
+      this.transactions.deleteOrphans,
+    )
   }
 
   async retainedStore(message: Message): Promise<void> {
@@ -418,16 +459,30 @@ export class SqlitePersistence implements Persistence {
     return Array.from(grouped, ([clientId, subscriptions]) => ({ clientId, subscriptions }))
   }
 
-  async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest = false, byteLimit?: number): Promise<string[]> {
-    if (message.id === undefined) throw new TypeError('outboundEnqueue: message.id is required (the broker assigns it)')
-    this.group.join()
-    return this.group.wroteEnqueue(this.counted(() => this.transactions.enqueue(targets, message, limit, dropOldest, byteLimit)))
+  // The enqueue, sent and ack of every persisted QoS 1 message: not `async`, so each returns its batch's shared
+  // promise instead of a new one resolved with it.
+  outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest = false, byteLimit?: number): Promise<string[]> {
+    try {
+      if (message.id === undefined) throw new TypeError('outboundEnqueue: message.id is required (the broker assigns it)')
+      this.group.join()
+      if (targets.length === 1 && limit === undefined && byteLimit === undefined) {
+        this.transactions.enqueueOne(targets[0] as OutboundTarget, message)
+        return this.group.wroteNothingDropped()
+      }
+      return this.group.wroteEnqueue(this.transactions.enqueue(targets, message, limit, dropOldest, byteLimit))
+    } catch (error) {
+      return this.failed(error)
+    }
   }
 
-  async outboundSent(clientId: string, messageId: string, packetId: number): Promise<void> {
-    this.group.join()
-    this.statements.outboundSent.run(packetId, clientId, messageId)
-    return this.group.wrote()
+  outboundSent(clientId: string, messageId: string, packetId: number): Promise<void> {
+    try {
+      this.group.join()
+      this.statements.outboundSent.run(packetId, clientId, messageId)
+      return this.group.wrote()
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   async outboundReleased(clientId: string, packetId: number): Promise<void> {
@@ -436,26 +491,30 @@ export class SqlitePersistence implements Persistence {
     return this.group.wrote()
   }
 
-  async outboundAck(clientId: string, packetId: number): Promise<void> {
-    this.group.join()
-    this.counted(() => this.transactions.ack(clientId, packetId))
-    return this.group.wrote()
-  }
-
-  async outboundRemove(clientId: string, messageId: string): Promise<void> {
-    this.group.join()
-    this.counted(() => this.transactions.remove(clientId, messageId))
-    return this.group.wrote()
-  }
-
-  /** Runs a transaction that keeps queue lengths in step; one that failed leaves them to be counted again. */
-  private counted<T>(transaction: () => T): T {
+  outboundAck(clientId: string, packetId: number): Promise<void> {
     try {
-      return transaction()
+      this.group.join()
+      this.transactions.ack(clientId, packetId)
+      return this.group.wrote()
     } catch (error) {
-      this.lengths.clear()
-      throw error
+      return this.failed(error)
     }
+  }
+
+  outboundRemove(clientId: string, messageId: string): Promise<void> {
+    try {
+      this.group.join()
+      this.transactions.remove(clientId, messageId)
+      return this.group.wrote()
+    } catch (error) {
+      return this.failed(error)
+    }
+  }
+
+  /** A write that keeps queue lengths in step failed: they are counted again when next needed. */
+  private failed(error: unknown): Promise<never> {
+    this.lengths.clear()
+    return Promise.reject(error)
   }
 
   async outboundList(clientId: string): Promise<OutboundEntry[]> {

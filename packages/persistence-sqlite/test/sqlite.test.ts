@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import type { Persistence } from '@wren/core'
+import type { Persistence, QoS } from '@wren/core'
 import { deliverySuite, persistenceSuite, testMessage } from '@wren/persistence-test-suite'
 import { afterAll, describe, expect, it } from 'vitest'
 import { MIGRATIONS, createSqlitePersistence } from '@wren/persistence-sqlite'
@@ -83,6 +83,41 @@ describe('sqlite file', () => {
     )
     expect(visibleOnResolve[0]).toBe(messages.length)
     reader.close()
+    await persistence.close()
+  })
+
+  it("deletes a message body at its batch's commit once no entry holds it, even after a failed enqueue", async () => {
+    const path = join(dir, 'bodies.db')
+    const persistence = createSqlitePersistence({ path })
+    const reader = new Database(path, { readonly: true })
+    const bodies = reader.prepare<[], number>('SELECT count(*) FROM messages').pluck()
+    const delivered = testMessage('t')
+    await persistence.outboundEnqueue([{ clientId: 'a', qos: 1 }], delivered)
+    await persistence.outboundSent('a', delivered.id as string, 1)
+    expect(bodies.get()).toBe(1)
+    // the entry's INSERT fails (qos is NOT NULL) after its body was written: neither caller's body stays
+    const results = await Promise.allSettled([
+      persistence.outboundAck('a', 1),
+      persistence.outboundEnqueue([{ clientId: 'b', qos: null as unknown as QoS }], testMessage('t')),
+    ])
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected'])
+    expect(bodies.get()).toBe(0)
+    expect(await persistence.outboundCount('a')).toBe(0)
+    reader.close()
+    await persistence.close()
+  })
+
+  it('keeps a body that another queue took in the batch that acknowledged its last entry', async () => {
+    const path = join(dir, 'retaken.db')
+    let persistence = createSqlitePersistence({ path })
+    const message = testMessage('t')
+    await persistence.outboundEnqueue([{ clientId: 'a', qos: 1 }], message)
+    await persistence.outboundSent('a', message.id as string, 7)
+    await Promise.all([persistence.outboundAck('a', 7), persistence.outboundEnqueue([{ clientId: 'b', qos: 1 }], message)])
+    await persistence.close()
+    persistence = createSqlitePersistence({ path })
+    expect(await persistence.outboundList('a')).toEqual([])
+    expect((await persistence.outboundList('b')).map((entry) => entry.message.payload.toString())).toEqual(['payload'])
     await persistence.close()
   })
 

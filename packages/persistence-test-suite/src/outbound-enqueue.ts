@@ -201,6 +201,7 @@ export function outboundEnqueueTests(store: () => Persistence): void {
         ],
         message,
       )
+      await p.outboundEnqueue([{ clientId: 'c1', qos: 2 }], message)
       expect((await p.outboundList('c1')).map((entry) => entry.qos)).toEqual([1])
       expect((await p.outboundList('c2')).map((entry) => entry.qos)).toEqual([1])
     })
