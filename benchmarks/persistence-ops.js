@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createMemoryPersistence } from '@wren/core'
 import { redisStore } from './lib/brokers.js'
+import { cpuMicros } from './lib/proc-stats.js'
 
 const PER_TURN = 20
 const [store = 'sqlite', count = '20000', depthArg] = process.argv.slice(2)
@@ -28,12 +29,12 @@ async function open() {
   if (store === 'redis') {
     const { createRedisPersistence } = await import('@wren/persistence-redis')
     const redis = await redisStore({ workDir })
-    return { persistence: createRedisPersistence({ url: redis.storeSpec }), stop: redis.stop }
+    return { persistence: createRedisPersistence({ url: redis.storeSpec }), stop: redis.stop, servicePid: redis.pid }
   }
   throw new Error(`unknown store ${store}: memory, sqlite, sqlite-full or redis`)
 }
 
-const { persistence, stop } = await open()
+const { persistence, stop, servicePid } = await open()
 const payload = Buffer.alloc(64, 0x61)
 const target = [{ clientId: 'subscriber', qos: 1 }]
 const deliver = async (message, packetId) => {
@@ -44,6 +45,7 @@ const deliver = async (message, packetId) => {
 const message = (i) => ({ id: `m${i}`, topic: `bench/ops/${i % PER_TURN}`, payload, qos: 1, retain: false })
 const packetId = (i) => (i % 65_535) + 1
 const cpuStart = process.cpuUsage()
+const serviceStart = servicePid === undefined ? 0 : cpuMicros(servicePid)
 const wallStart = performance.now()
 if (depth === null) {
   for (let sent = 0; sent < messages; sent += PER_TURN) {
@@ -66,8 +68,9 @@ if (depth === null) {
 }
 const cpu = process.cpuUsage(cpuStart)
 const wallMs = performance.now() - wallStart
+const service = servicePid === undefined ? '' : `, redis-server ${((cpuMicros(servicePid) - serviceStart) / messages).toFixed(1)} µs CPU`
 console.log(
-  `${store}: ${((cpu.user + cpu.system) / messages).toFixed(1)} µs CPU and ${((wallMs * 1000) / messages).toFixed(1)} µs wall per message ` +
+  `${store}: ${((cpu.user + cpu.system) / messages).toFixed(1)} µs CPU and ${((wallMs * 1000) / messages).toFixed(1)} µs wall per message${service} ` +
     `(${messages} messages, ${PER_TURN} per turn${depth === null ? '' : `, live queue ${depth} deep`})`,
 )
 await persistence.close()

@@ -34,19 +34,23 @@ export class LuaScript {
 
 /** Drops one entry of a client's queue, its payload bytes from the queue's total, and its message reference. */
 const DROP_ENTRY = `
-local function drop(queue, delivery, inflight, bytes, id, messagePrefix)
+-- packetField: the entry's 'p:<packet id>' field when the caller read it (an ack); nil to look it up.
+local function drop(queue, delivery, inflight, bytes, id, messagePrefix, packetField)
   if redis.call('ZREM', queue, id) == 0 then return 0 end
   redis.call('HDEL', delivery, id)
-  local flight = redis.call('HGET', inflight, 'm:' .. id)
-  if flight then
-    local packetField = 'p:' .. string.sub(flight, 3)
-    if redis.call('HGET', inflight, packetField) == id then redis.call('HDEL', inflight, packetField) end
-    redis.call('HDEL', inflight, 'm:' .. id)
+  if not packetField then
+    local flight = redis.call('HGET', inflight, 'm:' .. id)
+    if flight then
+      packetField = 'p:' .. string.sub(flight, 3)
+      if redis.call('HGET', inflight, packetField) ~= id then packetField = nil end
+    end
   end
+  if packetField then redis.call('HDEL', inflight, packetField, 'm:' .. id) else redis.call('HDEL', inflight, 'm:' .. id) end
   local messageKey = messagePrefix .. id
-  local size = tonumber(redis.call('HGET', messageKey, 'size') or '0')
-  if size > 0 and redis.call('DECRBY', bytes, size) <= 0 then redis.call('DEL', bytes) end
-  if redis.call('HINCRBY', messageKey, 'refs', -1) <= 0 then redis.call('DEL', messageKey) end
+  -- Numbers go to redis.call as the strings they were stored as: Redis prints a Lua number with printf.
+  local size = redis.call('HGET', messageKey, 'size')
+  if size and size ~= '0' and redis.call('DECRBY', bytes, size) <= 0 then redis.call('DEL', bytes) end
+  if redis.call('HINCRBY', messageKey, 'refs', '-1') <= 0 then redis.call('DEL', messageKey) end
   return 1
 end
 `
@@ -71,8 +75,8 @@ end
  * of the event loop, applied in the order they were made. One EVALSHA carries a turn's writes, so Redis parses,
  * dispatches and replies once per turn instead of once per write, and the adapter builds one command.
  *
- * ARGV: queue, delivery, inflight, queue-bytes and message key prefixes, the sequence key, then the writes,
- * each an opcode followed by its fields:
+ * ARGV: queue, delivery, inflight, queue-bytes and message key prefixes, the sequence key, the number of
+ * enqueues among the writes, then the writes, each an opcode followed by its fields:
  * - `E`, target count n, message id, encoded message, limit (-1 for none), drop-oldest (1 or 0),
  *   byte limit (-1 for none), payload bytes, then (client id, delivery JSON) n times;
  * - `S` (sent), client id, message id, packet id;
@@ -87,9 +91,12 @@ end
  * Keys are built from the prefixes, as message keys always were: one Redis, not Redis Cluster.
  */
 export const BATCH = new LuaScript(`${DROP_ENTRY}${OLDEST_QUEUED}
-local queuePrefix, deliveryPrefix, inflightPrefix, bytesPrefix, messagePrefix, sequenceKey =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local queuePrefix, deliveryPrefix, inflightPrefix, bytesPrefix, messagePrefix, sequenceKey, enqueues =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local lost = {}
+-- One INCRBY takes the batch's block of sequence numbers; each enqueue uses the next, in call order.
+local sequence = 0
+if enqueues ~= '0' then sequence = redis.call('INCRBY', sequenceKey, enqueues) - tonumber(enqueues) end
 
 local function fits(queue, bytes, limit, byteLimit, size)
   if limit >= 0 and redis.call('ZCARD', queue) >= limit then return false end
@@ -103,7 +110,7 @@ local function enqueue(i, op)
   local dropOldest = ARGV[i + 5] == '1'
   local byteLimit = tonumber(ARGV[i + 6])
   local size = tonumber(ARGV[i + 7])
-  local sequence = redis.call('INCR', sequenceKey)
+  sequence = sequence + 1
   local added = 0
   for t = 0, n - 1 do
     local clientId = ARGV[i + 8 + 2 * t]
@@ -111,8 +118,10 @@ local function enqueue(i, op)
     local delivery = deliveryPrefix .. clientId
     local inflight = inflightPrefix .. clientId
     local bytes = bytesPrefix .. clientId
-    if redis.call('HEXISTS', delivery, id) == 0 then
-      local room = not (byteLimit >= 0 and size > byteLimit)
+    local room = not (byteLimit >= 0 and size > byteLimit)
+    -- The common case, a queue with room, takes the duplicate check and the delivery write in one call.
+    local fresh = room and fits(queue, bytes, limit, byteLimit, size) and redis.call('HSETNX', delivery, id, ARGV[i + 9 + 2 * t]) == 1
+    if not fresh and redis.call('HEXISTS', delivery, id) == 0 then
       if not room then lost[#lost + 1] = op; lost[#lost + 1] = clientId end
       while room and not fits(queue, bytes, limit, byteLimit, size) do
         lost[#lost + 1] = op
@@ -120,19 +129,21 @@ local function enqueue(i, op)
         local oldest = dropOldest and oldestQueued(queue, inflight)
         room = oldest and drop(queue, delivery, inflight, bytes, oldest, messagePrefix) == 1
       end
-      if room then
-        redis.call('ZADD', queue, sequence, id)
-        redis.call('HSET', delivery, id, ARGV[i + 9 + 2 * t])
-        if size > 0 then redis.call('INCRBY', bytes, size) end
-        added = added + 1
-      end
+      if room then redis.call('HSET', delivery, id, ARGV[i + 9 + 2 * t]) end
+      fresh = room
+    end
+    if fresh then
+      redis.call('ZADD', queue, sequence, id)
+      if size > 0 then redis.call('INCRBY', bytes, ARGV[i + 7]) end
+      added = added + 1
     end
   end
   if added > 0 then
     local messageKey = messagePrefix .. id
-    redis.call('HSETNX', messageKey, 'body', ARGV[i + 3])
-    redis.call('HSETNX', messageKey, 'size', size)
-    redis.call('HINCRBY', messageKey, 'refs', added)
+    -- A message is stored once: its body and size go with the first reference.
+    if redis.call('HINCRBY', messageKey, 'refs', added == 1 and '1' or added) == added then
+      redis.call('HSET', messageKey, 'body', ARGV[i + 3], 'size', ARGV[i + 7])
+    end
   end
   return i + 8 + 2 * n
 end
@@ -154,11 +165,11 @@ local function released(clientId, packetId)
   if id then redis.call('HSET', inflight, 'm:' .. id, 'r:' .. packetId) end
 end
 
-local function dropFrom(clientId, id)
-  drop(queuePrefix .. clientId, deliveryPrefix .. clientId, inflightPrefix .. clientId, bytesPrefix .. clientId, id, messagePrefix)
+local function dropFrom(clientId, id, packetField)
+  drop(queuePrefix .. clientId, deliveryPrefix .. clientId, inflightPrefix .. clientId, bytesPrefix .. clientId, id, messagePrefix, packetField)
 end
 
-local i = 7
+local i = 8
 local op = 0
 while i <= #ARGV do
   op = op + 1
@@ -172,8 +183,9 @@ while i <= #ARGV do
     released(ARGV[i + 1], ARGV[i + 2])
     i = i + 3
   elseif kind == 'A' then
-    local id = redis.call('HGET', inflightPrefix .. ARGV[i + 1], 'p:' .. ARGV[i + 2])
-    if id then dropFrom(ARGV[i + 1], id) end
+    local packetField = 'p:' .. ARGV[i + 2]
+    local id = redis.call('HGET', inflightPrefix .. ARGV[i + 1], packetField)
+    if id then dropFrom(ARGV[i + 1], id, packetField) end
     i = i + 3
   elseif kind == 'X' then
     dropFrom(ARGV[i + 1], ARGV[i + 2])

@@ -11,7 +11,7 @@ import { startWren, type WrenProcess } from './helpers/wren-process.js'
 
 /**
  * The adapter's default command timeout (REDIS_CLIENT_DEFAULTS), plus room for a loaded machine: a write made while
- * Redis hangs goes out behind the unanswered batch at most 50 ms later and times out with its own command.
+ * Redis hangs goes out behind the unanswered batch at most 250 ms later and times out with its own command.
  */
 const TOLD_WITHIN_MS = 8_000
 const UNSPECIFIED_ERROR = 0x80
