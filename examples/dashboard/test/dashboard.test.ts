@@ -27,7 +27,8 @@ describe('dashboard example', () => {
   })
 
   it('answers the admin API and metrics behind the token', async () => {
-    client = await connectAsync(`mqtt://127.0.0.1:${app.mqttPort}`, { clientId: 'example-client', reconnectPeriod: 0 })
+    // A session that outlives its connection is looked up in the store (a clean one with the memory store is not).
+    client = await connectAsync(`mqtt://127.0.0.1:${app.mqttPort}`, { clientId: 'example-client', clean: false, reconnectPeriod: 0 })
     expect((await fetch(`http://127.0.0.1:${app.httpPort}/admin/api/v1/clients`)).status).toBe(401)
     const clients = await (await fetch(`http://127.0.0.1:${app.httpPort}/admin/api/v1/clients`, { headers: auth })).json()
     expect(clients).toMatchObject({ total: 1, items: [{ id: 'example-client', transport: 'tcp' }] })
