@@ -492,19 +492,21 @@ export class SqlitePersistence implements Persistence {
   }
 
   outboundAck(clientId: string, packetId: number): Promise<void> {
-    try {
-      this.group.join()
-      this.transactions.ack(clientId, packetId)
-      return this.group.wrote()
-    } catch (error) {
-      return this.failed(error)
-    }
+    return this.queueWrite(this.transactions.ack, clientId, packetId)
   }
 
   outboundRemove(clientId: string, messageId: string): Promise<void> {
+    return this.queueWrite(this.transactions.remove, clientId, messageId)
+  }
+
+  /**
+   * One write that keeps queue lengths in step, made in the open batch; its promise is the batch's. The write and
+   * its arguments are passed apart so that no closure is made per message.
+   */
+  private queueWrite<K>(write: (clientId: string, key: K) => void, clientId: string, key: K): Promise<void> {
     try {
       this.group.join()
-      this.transactions.remove(clientId, messageId)
+      write(clientId, key)
       return this.group.wrote()
     } catch (error) {
       return this.failed(error)
