@@ -1,7 +1,8 @@
 /**
  * A Redis outage between two nodes: messages acknowledged to their publisher on node A while Redis does not answer
- * must still reach the subscriber on node B, once each and in order, when Redis is back. Two brokers in this process
- * on real sockets, one real redis-server (append-only file) that the test kills and starts again on its port.
+ * must still reach the subscriber on node B, in order, when Redis is back, and not twice. Two brokers in this
+ * process on real sockets, one real redis-server (append-only file) that the tests kill and start again on its
+ * port, or stop (SIGSTOP) and let go on.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Logger } from '@wren/core'
@@ -90,5 +91,28 @@ describe('a Redis outage between cluster nodes', () => {
     const first = [...new Set(payloads)]
     expect(first.length).toBeGreaterThan(acked)
     expect(first).toEqual([...Array.from({ length: first.length - 1 }, (_, i) => String(i)), 'end'])
+  })
+
+  it('a PUBLISH that timed out but reached Redis is not delivered twice when its frame is sent again', { timeout: 60_000 }, async () => {
+    const { logger, count: failed } = failures()
+    // ioredis rejects a command after 300 ms, though it stays on the socket and a stopped Redis runs it on SIGCONT.
+    const [a, b] = await twoNodes('outage2:', { logger, redis: { commandTimeout: 300 } })
+    const subscriber = await connectClient(b.url, { clientId: 'stopped-sub', protocolVersion: 5 })
+    await subscriber.client.subscribeAsync('stop/#', { qos: 2 })
+    await until(() => a.broker.admin.subscriptions({ clientId: 'stopped-sub' }).length > 0, 'the subscription to reach node A')
+    const publisher = await connectClient(a.url, { protocolVersion: 5 })
+
+    redis.pause()
+    const total = 50
+    const all = Promise.all(Array.from({ length: total }, (_, i) => publisher.client.publishAsync('stop/t', String(i), { qos: 2 })))
+    // Sent again at least once while Redis is stopped: both copies reach it.
+    await until(() => failed('forward') > 1, 'a forward\'s PUBLISH to fail twice')
+    redis.resume()
+    await all
+
+    await publisher.client.publishAsync('stop/end', 'end', { qos: 2 })
+    await subscriber.inbox.next((m) => m.topic === 'stop/end', 30_000, 'the last message')
+    // Exactly once, in order: every repeat of a frame was dropped by node B.
+    expect(subscriber.inbox.received.map((m) => m.payload.toString())).toEqual([...Array.from({ length: total }, (_, i) => String(i)), 'end'])
   })
 })
