@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+// Where the slowest deliveries of scenario 4 come from: runs `latency-5k` against one broker with both
+// processes' garbage collections recorded on the Unix clock (the broker's through lib/gc-log.js, when it is a
+// Node broker), then lines the slowest 0.1 % up against them and against the generator's late send ticks.
+// With --c-subscriber, mosquitto_sub (C, its own process) receives and timestamps the deliveries instead of the
+// generator's in-process subscriber: the same figure without one Node process's pauses on the receiving end.
+// Usage: node benchmarks/latency-trace.js [--broker wren] [--runs 3] [--rate 5000] [--duration 5000]
+//          [--warm-up 1000] [--show 25] [--c-subscriber]
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { BROKERS } from './lib/brokers.js'
+import { freePort, runGenerator, startBroker } from './lib/processes.js'
+import { percentileOfSorted } from './lib/stats.js'
+
+const { values } = parseArgs({
+  options: {
+    broker: { type: 'string', default: 'wren' },
+    runs: { type: 'string', default: '3' },
+    rate: { type: 'string', default: '5000' },
+    duration: { type: 'string', default: '5000' },
+    show: { type: 'string', default: '25' },
+    'warm-up': { type: 'string', default: '1000' },
+    'c-subscriber': { type: 'boolean', default: false },
+  },
+})
+const READY_TOPIC = 'bench/latency-ready'
+const GC_LOG = fileURLToPath(new URL('./lib/gc-log.js', import.meta.url))
+// A send tick later than this after the one before is a generator stall (the ticks are 1 ms timers).
+const LATE_TICK_MS = 3
+
+const broker = BROKERS.find((b) => b.name === values.broker)
+if (!broker) throw new Error(`unknown broker ${values.broker}`)
+const isNode = (argv) => argv[0] === process.execPath
+
+async function traceOnce(run) {
+  const workDir = mkdtempSync(join(tmpdir(), 'wren-trace-'))
+  const gcFile = join(workDir, 'broker-gc.json')
+  let running
+  try {
+    const port = await freePort()
+    const argv = broker.argv({ port, workDir, nodeFlags: ['--import', GC_LOG] })
+    running = await startBroker(isNode(argv) ? ['/usr/bin/env', `WREN_GC_LOG=${gcFile}`, ...argv] : argv, port, { readyLine: broker.readyLine })
+    const warmUp = Math.round((Number(values.rate) * Number(values['warm-up'])) / 1000)
+    const total = Math.round((Number(values.rate) * Number(values.duration)) / 1000)
+    const cSubscriber = values['c-subscriber'] ? await startCSubscriber(port, warmUp + total) : null
+    const job = { kind: 'latency', qos: 1, payloadSize: 64, ratePerSec: Number(values.rate), durationMs: Number(values.duration), warmUpMs: Number(values['warm-up']), drainMs: 5_000, trace: true, externalSubscriber: Boolean(cSubscriber), port, brokerPid: running.pid }
+    const result = await runGenerator(job, job.durationMs + 40_000)
+    if (cSubscriber) Object.assign(result, fromCSubscriber(await cSubscriber.lines(), warmUp, result.trace))
+    await running.stop()
+    running = null
+    const brokerCollections = isNode(argv) ? JSON.parse(readFileSync(gcFile, 'utf8')) : []
+    report(run, result, brokerCollections)
+  } finally {
+    await running?.stop()
+    rmSync(workDir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * mosquitto_sub at QoS 1 printing each delivery's Unix receive time and payload; resolves once it is subscribed
+ * (it has printed the retained message put on a second topic for that). `lines()` resolves with its output
+ * once it has received `count` messages (or after 30 s).
+ */
+function startCSubscriber(port, count) {
+  const where = ['-h', '127.0.0.1', '-p', String(port)]
+  spawnSync('mosquitto_pub', [...where, '-t', READY_TOPIC, '-q', '1', '-r', '-m', 'ready'])
+  // Line-buffered (stdbuf), so the retained message is seen before any other flows.
+  const argv = ['-oL', 'mosquitto_sub', ...where, '-t', 'bench/latency', '-t', READY_TOPIC, '-q', '1', '-i', 'bench-latency-csub', '--nodelay']
+  const child = spawn('stdbuf', [...argv, '-F', '%U %x', '-C', String(count + 1), '-W', '30'])
+  const chunks = []
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  return new Promise((resolve, reject) => {
+    child.once('error', reject)
+    child.stdout.on('data', (chunk) => {
+      chunks.push(chunk)
+      if (chunks.length === 1) resolve({ lines: () => exited.then(() => Buffer.concat(chunks).toString().split('\n')) })
+    })
+  })
+}
+
+/** The figures and the trace from mosquitto_sub's lines: the payload's first 8 bytes are the generator's send time. */
+function fromCSubscriber(lines, warmUp, trace) {
+  const deliveries = lines.filter((line) => /^\d+\.\d+ [0-9a-f]{128}$/.test(line)).slice(warmUp)
+  const sentMs = []
+  const latencyUs = []
+  for (const line of deliveries) {
+    const [received, payload] = line.split(' ')
+    const sent = Buffer.from(payload.slice(0, 16), 'hex').readDoubleBE(0) + trace.toUnixMs
+    sentMs.push(sent)
+    latencyUs.push((Number(received) * 1000 - sent) * 1000)
+  }
+  const sorted = [...latencyUs].sort((a, b) => a - b)
+  return {
+    trace: { ...trace, sentMs, latencyUs },
+    p50Us: percentileOfSorted(sorted, 50),
+    p99Us: percentileOfSorted(sorted, 99),
+    p999Us: percentileOfSorted(sorted, 99.9),
+    maxUs: sorted[sorted.length - 1],
+  }
+}
+
+/** The pauses among `pauses` ({ startMs, durationMs }) that overlap a delivery in flight from sentMs to doneMs. */
+const overlapping = (pauses, sentMs, doneMs) => pauses.filter((p) => p.startMs < doneMs && p.startMs + p.durationMs > sentMs)
+
+function lateTicks(tickMs) {
+  const late = []
+  for (let i = 1; i < tickMs.length; i++) {
+    const gap = tickMs[i] - tickMs[i - 1]
+    if (gap > LATE_TICK_MS) late.push({ startMs: tickMs[i - 1], durationMs: gap, kind: 'late tick' })
+  }
+  return late
+}
+
+function report(run, result, brokerCollections) {
+  const { sentMs, latencyUs, tickMs, collections } = result.trace
+  const order = latencyUs.map((_, i) => i).sort((a, b) => latencyUs[b] - latencyUs[a])
+  const slowest = order.slice(0, Math.max(1, Math.round(latencyUs.length / 1000)))
+  const late = lateTicks(tickMs)
+  const origin = sentMs[0]
+  const ms = (us) => (us / 1000).toFixed(2)
+  const sum = (events) => events.reduce((total, e) => total + e.durationMs, 0)
+  console.log(
+    `\nrun ${run}: ${values.broker}, load ${loadavg()[0].toFixed(1)}; p50 ${ms(result.p50Us)} p99 ${ms(result.p99Us)} p99.9 ${ms(result.p999Us)} max ${ms(result.maxUs)} ms; ` +
+      `broker GCs ${brokerCollections.length} (${sum(brokerCollections).toFixed(1)} ms), generator GCs ${collections.length} (${sum(collections).toFixed(1)} ms), ` +
+      `late ticks ${late.length} (longest ${Math.max(0, ...late.map((t) => t.durationMs)).toFixed(1)} ms)`,
+  )
+  const blame = { broker: 0, generator: 0, tick: 0, none: 0 }
+  const shown = new Set(slowest.slice(0, Number(values.show)))
+  for (const i of slowest) {
+    const done = sentMs[i] + latencyUs[i] / 1000
+    const inBroker = overlapping(brokerCollections, sentMs[i], done)
+    const inGenerator = overlapping(collections, sentMs[i], done)
+    const ticks = overlapping(late, sentMs[i], done)
+    const describe = (events) => events.map((e) => `${e.kind} ${e.durationMs.toFixed(1)}`).join(', ')
+    if (inBroker.length) blame.broker++
+    if (inGenerator.length) blame.generator++
+    if (ticks.length) blame.tick++
+    if (!inBroker.length && !inGenerator.length && !ticks.length) blame.none++
+    if (!shown.has(i)) continue
+    console.log(
+      `  sent +${(sentMs[i] - origin).toFixed(1)} ms  ${ms(latencyUs[i])} ms  broker[${describe(inBroker)}]  generator[${describe(inGenerator)}]  ticks[${describe(ticks)}]`,
+    )
+  }
+  const sorted = [...latencyUs].sort((a, b) => a - b)
+  console.log(`  slowest ${slowest.length}: broker GC in flight ${blame.broker}, generator GC ${blame.generator}, generator late tick ${blame.tick}, none ${blame.none}; p99.9 ${ms(percentileOfSorted(sorted, 99.9))} ms`)
+}
+
+for (let run = 1; run <= Number(values.runs); run++) await traceOnce(run)
