@@ -264,6 +264,7 @@ export function renderMarkdown({ meta, summary, variants, brokers, skipped, char
     `- Machine: ${meta.machine.cpu}, ${meta.machine.cores} cores, ${meta.machine.memoryGiB} GiB, ${meta.machine.os}; ` +
       `load average (1, 5, 15 min) at start ${meta.loadAverage.start}, at end ${meta.loadAverage.end}, highest 1-min ` +
       `at a measurement's start ${meta.loadAverage.highest1m} (the harness itself keeps about 1 to 2 cores busy)`,
+    ...(meta.realtime ? ["- `--realtime`: the latency scenarios' broker and generator ran in the real-time scheduling class (chrt -f 10)"] : []),
     `- Node ${meta.node}; ${brokers.map((b) => `${b.label} ${meta.versions[b.name]}`).join(', ')}`,
     ...skipped.map((s) => `- ${s.label} skipped: ${s.reason}. Install with \`${s.install}\``),
     '',
