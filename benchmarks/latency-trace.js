@@ -10,7 +10,7 @@
 // --node-flags='<flags>' adds V8/Node flags to a Node broker's command line.
 // --cpu-prof profiles a Node broker (sampling every 0.2 ms) and prints what it ran during its stalls.
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -54,7 +54,7 @@ async function traceOnce(run) {
     running = await startBroker([...launcher, ...(isNode(argv) ? ['/usr/bin/env', `WREN_GC_LOG=${gcFile}`] : []), ...argv], port, { readyLine: broker.readyLine })
     const warmUp = Math.round((Number(values.rate) * Number(values['warm-up'])) / 1000)
     const total = Math.round((Number(values.rate) * Number(values.duration)) / 1000)
-    const cSubscriber = values['c-subscriber'] ? await startCSubscriber(port, warmUp + total, values.realtime ? REALTIME : []) : null
+    const cSubscriber = values['c-subscriber'] ? await startCSubscriber(port, warmUp + total, launcher, workDir) : null
     const job = { kind: 'latency', qos: 1, payloadSize: 64, ratePerSec: Number(values.rate), durationMs: Number(values.duration), warmUpMs: Number(values['warm-up']), drainMs: 5_000, trace: true, externalSubscriber: Boolean(cSubscriber), port, brokerPid: running.pid }
     const result = await runGenerator(job, job.durationMs + 40_000, launcher)
     if (cSubscriber) Object.assign(result, fromCSubscriber(await cSubscriber.lines(), warmUp, result.trace))
@@ -71,26 +71,28 @@ async function traceOnce(run) {
 }
 
 /**
- * mosquitto_sub at QoS 1 printing each delivery's Unix receive time and payload; resolves once it is subscribed
- * (it has printed the retained message put on a second topic for that). `lines()` resolves with its output
- * once it has received `count` messages (or after 30 s).
+ * mosquitto_sub at QoS 1 writing each delivery's Unix receive time and payload to a file (a pipe to this
+ * process, which is not real-time, would hold it up when full); resolves once it is subscribed (it has written
+ * the retained message put on a second topic for that). `lines()` resolves with its output once it has
+ * received `count` messages (or after 30 s).
  */
-function startCSubscriber(port, count, launcher) {
+async function startCSubscriber(port, count, launcher, workDir) {
   const where = ['-h', '127.0.0.1', '-p', String(port)]
   spawnSync('mosquitto_pub', [...where, '-t', READY_TOPIC, '-q', '1', '-r', '-m', 'ready'])
-  // Line-buffered (stdbuf), so the retained message is seen before any other flows.
+  const file = join(workDir, 'mosquitto_sub.out')
+  const out = openSync(file, 'w')
+  // Line-buffered (stdbuf), so the retained message is written before any other flows.
   const argv = ['-oL', 'mosquitto_sub', ...where, '-t', 'bench/latency', '-t', READY_TOPIC, '-q', '1', '-i', 'bench-latency-csub', '--nodelay']
   const [command, ...args] = [...launcher, 'stdbuf', ...argv, '-F', '%U %x', '-C', String(count + 1), '-W', '30']
-  const child = spawn(command, args)
-  const chunks = []
+  const child = spawn(command, args, { stdio: ['ignore', out, 'inherit'] })
+  closeSync(out)
   const exited = new Promise((resolve) => child.once('exit', resolve))
-  return new Promise((resolve, reject) => {
-    child.once('error', reject)
-    child.stdout.on('data', (chunk) => {
-      chunks.push(chunk)
-      if (chunks.length === 1) resolve({ lines: () => exited.then(() => Buffer.concat(chunks).toString().split('\n')) })
-    })
-  })
+  const deadline = Date.now() + 10_000
+  while (statSync(file).size === 0) {
+    if (Date.now() > deadline) throw new Error('mosquitto_sub did not subscribe within 10 s')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  return { lines: () => exited.then(() => readFileSync(file, 'utf8').split('\n')) }
 }
 
 /** The figures and the trace from mosquitto_sub's lines: the payload's first 8 bytes are the generator's send time. */
@@ -134,9 +136,10 @@ function report(run, result, { collections: brokerCollections, stalls: brokerSta
   const origin = sentMs[0]
   const ms = (us) => (us / 1000).toFixed(2)
   const sum = (events) => events.reduce((total, e) => total + e.durationMs, 0)
+  const inWindow = brokerCollections.filter((c) => c.startMs >= origin).map((c) => c.durationMs).sort((a, b) => a - b)
   console.log(
     `\nrun ${run}: ${values.broker}, load ${loadavg()[0].toFixed(1)}; p50 ${ms(result.p50Us)} p99 ${ms(result.p99Us)} p99.9 ${ms(result.p999Us)} max ${ms(result.maxUs)} ms; ` +
-      `broker GCs ${brokerCollections.length} (${sum(brokerCollections).toFixed(1)} ms, longest ${Math.max(0, ...brokerCollections.map((c) => c.durationMs)).toFixed(1)}), generator GCs ${collections.length} (${sum(collections).toFixed(1)} ms), ` +
+       `broker GCs in the window ${inWindow.length} (median ${(inWindow[inWindow.length >> 1] ?? 0).toFixed(2)} ms, longest ${(inWindow.at(-1) ?? 0).toFixed(2)}), generator GCs ${collections.length} (${sum(collections).toFixed(1)} ms), ` +
       `late ticks ${late.length} (longest ${Math.max(0, ...late.map((t) => t.durationMs)).toFixed(1)} ms), broker stalls ${brokerStalls.length} (longest ${Math.max(0, ...brokerStalls.map((t) => t.durationMs)).toFixed(1)} ms)`,
   )
   const blame = { broker: 0, brokerStall: 0, generator: 0, tick: 0, brokerOnly: 0, none: 0 }
