@@ -18,6 +18,14 @@ const hasStoreVariants = (variant, brokers) => brokersOf(variant, brokers).some(
 const STORE_REFERENCES = ['wren', 'aedes', 'aedes-redis', 'wren-cluster-1']
 const STORE_RATIO_FIGURES = { msgsPerSec: 'msgs/s', brokerCpuUsPerMsg: 'CPU µs/msg', backlogDrainPerSec: 'drained msgs/s' }
 
+/** A figure's median over the runs, or the aggregate (e.g. the worst run) its FIGURES entry names. */
+function acrossRuns(key, measurements) {
+  const { of, across } = FIGURES[key]
+  if (!across) return median(measurements.map((m) => m[key]))
+  const values = measurements.map((m) => m[of]).filter(Number.isFinite)
+  return values.length > 0 ? across(...values) : Number.NaN
+}
+
 /** `{ [variantId]: { [broker]: { runs, errors, figures: { [key]: median } } } }` */
 export function summarize(measurements, variants, brokerNames) {
   const summary = {}
@@ -27,7 +35,7 @@ export function summarize(measurements, variants, brokerNames) {
       const mine = measurements.filter((m) => m.variant === variant.id && m.broker === broker)
       const ok = mine.filter((m) => !m.error)
       const figures = {}
-      for (const key of variant.figures) figures[key] = median(ok.map((m) => m[key]))
+      for (const key of variant.figures) figures[key] = acrossRuns(key, ok)
       summary[variant.id][broker] = {
         runs: ok.length,
         errors: mine.filter((m) => m.error).map((m) => m.error),

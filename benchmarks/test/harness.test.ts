@@ -89,6 +89,10 @@ describe('benchmark harness against Wren', () => {
     expect(record.error).toBeUndefined()
     expect(record).toMatchObject({ expected: 200, delivered: 200, lossPct: 0, timedOut: false })
     expect(record.p999Us).toBeGreaterThan(0)
+    // The report gives p99.9's median and its best and worst run.
+    const worse = { ...record, run: 2, p999Us: record.p999Us * 3 }
+    const { figures } = summarize([record, worse], [tiny], ['wren'])[tiny.id].wren
+    expect(figures).toMatchObject({ p999Us: record.p999Us * 2, p999MinUs: record.p999Us, p999MaxUs: record.p999Us * 3 })
   })
 
   it.skipIf(spawnSync('chrt', ['-f', '10', 'true']).status !== 0)('runs a latency variant with broker and generator in the real-time class', async () => {
