@@ -138,7 +138,7 @@ function report(run, result, { collections: brokerCollections, stalls: brokerSta
   const sum = (events) => events.reduce((total, e) => total + e.durationMs, 0)
   const inWindow = brokerCollections.filter((c) => c.startMs >= origin).map((c) => c.durationMs).sort((a, b) => a - b)
   console.log(
-    `\nrun ${run}: ${values.broker}, load ${loadavg()[0].toFixed(1)}; p50 ${ms(result.p50Us)} p99 ${ms(result.p99Us)} p99.9 ${ms(result.p999Us)} max ${ms(result.maxUs)} ms; ` +
+    `\nrun ${run}: ${values.broker}, load ${loadavg()[0].toFixed(1)}; ${latencyUs.length} deliveries timed; p50 ${ms(result.p50Us)} p99 ${ms(result.p99Us)} p99.9 ${ms(result.p999Us)} max ${ms(result.maxUs)} ms; ` +
        `broker GCs in the window ${inWindow.length} (median ${(inWindow[inWindow.length >> 1] ?? 0).toFixed(2)} ms, longest ${(inWindow.at(-1) ?? 0).toFixed(2)}), generator GCs ${collections.length} (${sum(collections).toFixed(1)} ms), ` +
       `late ticks ${late.length} (longest ${Math.max(0, ...late.map((t) => t.durationMs)).toFixed(1)} ms), broker stalls ${brokerStalls.length} (longest ${Math.max(0, ...brokerStalls.map((t) => t.durationMs)).toFixed(1)} ms)`,
   )
