@@ -162,7 +162,9 @@ export class Broker extends TypedEmitter<BrokerEvents> {
     const message = createMessage(input.topic, toBuffer(input.payload), input.qos ?? 0, input.retain === true, messageProperties(input.properties), undefined)
     return new Promise((resolve, reject) => {
       const wait = new HostPublish(resolve)
-      this.ctx.distributor.route(message, null, (error) => (error ? reject(error) : wait.routed()), wait)
+      const stored = this.ctx.distributor.route(message, null, wait)
+      if (stored === null) wait.routed()
+      else stored.then(() => wait.routed(), reject)
     })
   }
 

@@ -11,12 +11,13 @@ import { DeliveryPolicy } from './delivery-policy.js'
 import { forwardedMessage } from './forward-policy.js'
 import type { InboundAliases } from './inbound-aliases.js'
 import type { KeepaliveWatched } from './keepalive.js'
-import { encodeAck, encodePacket, encodePublishV4For, encodePublishV4Header, type OutgoingPacket } from './packet-encoder.js'
+import { encodePacket, encodePublishV4For, encodePublishV4Header, type OutgoingPacket, PUBACK_LIKE, publishV4Length } from './packet-encoder.js'
 import type { OrderedAcks } from './ordered-acks.js'
 import type { PendingConnect } from './pending-connect.js'
 import { encodePublishV5, type OutboundAliases } from './publish-v5.js'
 import { LARGE_PAYLOAD, payloadLength, splitParts } from './split-payload.js'
 import { redirectReference } from './server-reference.js'
+import { SMALL_WRITE } from './transport.js'
 
 /** A packet handler as the connection calls it (the broker binds its context: handlers/index.ts). */
 export type ConnectionHandler = (connection: Connection, packet: Packet, done: () => void) => void
@@ -232,7 +233,7 @@ export class Connection extends DeliveryPolicy implements SessionLink, Keepalive
   writeAck(kind: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', packetId: number, reasonCode = 0, reason?: string): void {
     // The ack that ends an inbound QoS 1/2 exchange gives its Receive Maximum slot back.
     if (kind === 'puback' || kind === 'pubcomp' || (kind === 'pubrec' && reasonCode >= 0x80)) this.inboundQuota.release()
-    if (reasonCode === 0 || this.protocolVersion < 5) this.writeBuffer(encodeAck(kind, packetId))
+    if (reasonCode === 0 || this.protocolVersion < 5) this.writeShortAck(PUBACK_LIKE[kind], packetId)
     else this.writePacket({ cmd: kind, messageId: packetId, reasonCode, ...this.reasonProperties(reason) })
   }
 
@@ -268,12 +269,21 @@ export class Connection extends DeliveryPolicy implements SessionLink, Keepalive
     // A large payload goes to the socket after its header in one writev, as the reads it came in: never copied.
     const size = payloadLength(message)
     const separate = size >= LARGE_PAYLOAD
-    let buffer: Buffer | null
+    let buffer: Buffer | null = null
+    // A small 3.1/3.1.1 PUBLISH is encoded straight into the tick's write batch: no Buffer of its own.
+    let inPlace = 0
     if (this.protocolVersion === 5) buffer = encodePublishV5(message, entry, dup, retain, remainingExpiry, this, !separate)
     else if (separate) buffer = encodePublishV4Header(message.topic, size, entry.qos, retain, dup, packetId)
-    else buffer = encodePublishV4For(message, entry.qos, retain, dup, packetId)
+    else {
+      inPlace = publishV4Length(message.topic, size, entry.qos)
+      if (inPlace > SMALL_WRITE) {
+        inPlace = 0
+        buffer = encodePublishV4For(message, entry.qos, retain, dup, packetId)
+      }
+    }
+    const length = inPlace > 0 ? inPlace : buffer === null ? -1 : buffer.length + (separate ? size : 0)
     // [MQTT-3.1.2-25] never send a packet larger than the client's Maximum Packet Size: drop it for this client
-    if (buffer === null || buffer.length + (separate ? size : 0) > this.clientMaximumPacketSize) {
+    if (length < 0 || length > this.clientMaximumPacketSize) {
       if (this.outboundAliases && this.lastNewAlias !== 0) this.outboundAliases.forget(message.topic, this.lastNewAlias)
       this.ctx.stats.messagesDropped++
       this.ctx.stats.dropped.tooLarge++
@@ -282,6 +292,10 @@ export class Connection extends DeliveryPolicy implements SessionLink, Keepalive
     this.ctx.stats.publishSent++
     this.ctx.stats.publishSentByQos[entry.qos]++
     this.publishOut++
+    if (buffer === null) {
+      this.writePublishV4InPlace(inPlace, message, entry.qos, retain, dup, packetId)
+      return true
+    }
     this.writeBuffer(buffer)
     if (separate) {
       const parts = splitParts(message)

@@ -74,15 +74,36 @@ export function encodePublishV4Header(topic: string, payloadLength: number, qos:
 function writePublishHeader(topic: string, payloadLength: number, qos: number, retain: boolean, dup: boolean, packetId: number, room: number): Buffer {
   const topicLength = Buffer.byteLength(topic)
   const remaining = 2 + topicLength + (qos > 0 ? 2 : 0) + payloadLength
-  const headerLength = 1 + varintLength(remaining) + remaining - payloadLength
-  const buffer = Buffer.allocUnsafe(headerLength + room)
-  buffer[0] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0)
-  let pos = writeVarint(buffer, 1, remaining)
+  const buffer = Buffer.allocUnsafe(1 + varintLength(remaining) + remaining - payloadLength + room)
+  writePublishHeaderAt(buffer, 0, topic, topicLength, remaining, qos, retain, dup, packetId)
+  return buffer
+}
+
+/** Writes a PUBLISH's fixed header, topic and packet id at `at`; returns the position of its payload. */
+function writePublishHeaderAt(buffer: Buffer, at: number, topic: string, topicLength: number, remaining: number, qos: number, retain: boolean, dup: boolean, packetId: number): number {
+  buffer[at] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0)
+  let pos = writeVarint(buffer, at + 1, remaining)
   buffer.writeUInt16BE(topicLength, pos)
   pos += 2
   pos += buffer.write(topic, pos, 'utf8')
-  if (qos > 0) buffer.writeUInt16BE(packetId, pos)
-  return buffer
+  if (qos > 0) {
+    buffer.writeUInt16BE(packetId, pos)
+    pos += 2
+  }
+  return pos
+}
+
+/** Bytes of a whole 3.1/3.1.1 PUBLISH. */
+export function publishV4Length(topic: string, payloadLength: number, qos: number): number {
+  const remaining = 2 + Buffer.byteLength(topic) + (qos > 0 ? 2 : 0) + payloadLength
+  return 1 + varintLength(remaining) + remaining
+}
+
+/** Writes a whole 3.1/3.1.1 PUBLISH at `at` of a buffer with room for it (`publishV4Length`). */
+export function writePublishV4At(buffer: Buffer, at: number, topic: string, payload: Buffer, qos: number, retain: boolean, dup: boolean, packetId: number): void {
+  const topicLength = Buffer.byteLength(topic)
+  const remaining = 2 + topicLength + (qos > 0 ? 2 : 0) + payload.length
+  payload.copy(buffer, writePublishHeaderAt(buffer, at, topic, topicLength, remaining, qos, retain, dup, packetId))
 }
 
 /**
@@ -112,7 +133,8 @@ export function encodePublishV4For(message: { topic: string; payload: Buffer }, 
   return copy
 }
 
-const PUBACK_LIKE: Record<'puback' | 'pubrec' | 'pubrel' | 'pubcomp', number> = {
+/** First byte of PUBACK, PUBREC, PUBREL and PUBCOMP. */
+export const PUBACK_LIKE: Record<'puback' | 'pubrec' | 'pubrel' | 'pubcomp', number> = {
   puback: 0x40,
   pubrec: 0x50,
   pubrel: 0x62,

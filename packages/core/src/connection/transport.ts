@@ -1,7 +1,8 @@
 import type { Packet } from 'mqtt-packet'
 import type { Duplex } from 'node:stream'
 import type { BrokerCore } from '../core.js'
-import { callLater, callNextTick } from './deferred-call.js'
+import { callLater } from './deferred-call.js'
+import { writePublishV4At } from './packet-encoder.js'
 import { PacketReader, type PacketSink } from './packet-reader.js'
 
 /** Where a connection is in its life: the protocol layer moves it, every layer reads whether it is closed. */
@@ -24,6 +25,31 @@ function streamDrained(this: OwnedStream): void {
   this[kTransport].onDrain()
 }
 
+/**
+ * Small packets (acks, most PUBLISHes) written in one tick are gathered in a region of a shared staging slab and
+ * reach the stream as one exactly-sized copy per connection per tick: no stream write request per packet, and no
+ * Buffer per ack. A region that fills is written and reused. Every region is free again once the tick's batches
+ * are written; only when one tick has more connections writing than the slab has regions is a new slab begun.
+ */
+export const SMALL_WRITE = 256
+const BATCH_REGION = 1024
+const STAGING_BYTES = 64 * 1024
+let staging = Buffer.allocUnsafeSlow(STAGING_BYTES)
+let stagingUsed = 0
+
+/** Connections with writes waiting for the end of the tick: one tick flushes them all. */
+const flushing: Transport[] = []
+
+function flushAll(): void {
+  // A flush may write to another connection (a drain handler): that one is pushed and flushed in this loop.
+  try {
+    for (let next = flushing.pop(); next !== undefined; next = flushing.pop()) next.flush()
+  } finally {
+    flushing.length = 0
+    stagingUsed = 0
+  }
+}
+
 /** How long a closing stream may wait for a peer that never reads before it is destroyed. */
 const DESTROY_GRACE_MS = 1000
 
@@ -44,6 +70,12 @@ export abstract class Transport implements PacketSink {
   /** Bytes handed to the stream: with writableLength they tell how much the client has read. */
   protected written = 0
   private corked = false
+  /** Waiting in `flushing` for the end of the tick. */
+  private flushQueued = false
+  /** This tick's small writes: `batch` (a slab, null when empty) from `batchStart` to `batchEnd`. */
+  private batch: Buffer | null = null
+  private batchStart = 0
+  private batchEnd = 0
 
   constructor(
     readonly ctx: BrokerCore,
@@ -76,19 +108,54 @@ export abstract class Transport implements PacketSink {
 
   /** Writes one packet's bytes; writes made in the same tick reach the socket as one batch. */
   writeBuffer(buffer: Buffer): void {
-    this.ctx.stats.messagesSent++
-    this.ctx.stats.packetSent(buffer[0] as number)
-    this.packetsOut++
+    this.countPacket(buffer[0] as number)
     this.writeBytes(buffer)
+  }
+
+  /**
+   * A four-byte ack (PUBACK, PUBREC, PUBREL or PUBCOMP without reason code or properties), written straight into
+   * the tick's batch: no Buffer of its own per ack.
+   */
+  writeShortAck(first: number, packetId: number): void {
+    this.countPacket(first)
+    if (this.state === 'closed') return
+    const batch = this.room(4)
+    const at = this.batchEnd
+    batch[at] = first
+    batch[at + 1] = 2
+    batch[at + 2] = packetId >> 8
+    batch[at + 3] = packetId & 0xff
+    this.batched(4)
+  }
+
+  /** A small 3.1/3.1.1 PUBLISH of `length` bytes (`publishV4Length`), encoded straight into the tick's batch. */
+  protected writePublishV4InPlace(length: number, message: { topic: string; payload: Buffer }, qos: number, retain: boolean, dup: boolean, packetId: number): void {
+    this.countPacket(0x30)
+    if (this.state === 'closed') return
+    writePublishV4At(this.room(length), this.batchEnd, message.topic, message.payload, qos, retain, dup, packetId)
+    this.batched(length)
+  }
+
+  private countPacket(first: number): void {
+    this.ctx.stats.messagesSent++
+    this.ctx.stats.packetSent(first)
+    this.packetsOut++
   }
 
   /** Writes bytes that are part of a packet already counted (a large payload written after its header). */
   protected writeBytes(buffer: Buffer): void {
     if (this.state === 'closed') return
+    if (buffer.length <= SMALL_WRITE) {
+      buffer.copy(this.room(buffer.length), this.batchEnd)
+      this.batched(buffer.length)
+      return
+    }
+    // Written as it is, after what is batched: corked, so a header and its payload still leave in one writev.
+    this.flushBatch()
+    this.scheduleFlush()
     if (!this.corked) {
       this.corked = true
       this.stream.cork()
-      callNextTick(this, 'uncork')
     }
     this.ctx.stats.bytesSent += buffer.length
     this.bytesOut += buffer.length
@@ -96,7 +163,60 @@ export abstract class Transport implements PacketSink {
     if (!this.stream.write(buffer) && this.stream.writableLength > this.ctx.options.maxSocketBuffer) this.becomeCongested()
   }
 
-  uncork(): void {
+  /** The staging slab holding this tick's batch, with room for `length` more bytes at `batchEnd`. */
+  private room(length: number): Buffer {
+    const batch = this.batch
+    if (batch !== null) {
+      if (this.batchEnd + length <= this.batchStart + BATCH_REGION) return batch
+      this.flushBatch()
+      this.batch = batch
+      return batch
+    }
+    this.scheduleFlush()
+    if (stagingUsed + BATCH_REGION > staging.length) {
+      staging = Buffer.allocUnsafeSlow(STAGING_BYTES)
+      stagingUsed = 0
+    }
+    this.batch = staging
+    this.batchStart = this.batchEnd = stagingUsed
+    stagingUsed += BATCH_REGION
+    return staging
+  }
+
+  /** `length` bytes were put in the batch; a client already behind gets them at once, so congestion shows as before. */
+  private batched(length: number): void {
+    this.batchEnd += length
+    this.ctx.stats.bytesSent += length
+    this.bytesOut += length
+    if (this.stream.writableLength + this.batchEnd - this.batchStart > this.ctx.options.maxSocketBuffer) this.flushBatch()
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushQueued) return
+    this.flushQueued = true
+    if (flushing.push(this) === 1) process.nextTick(flushAll)
+  }
+
+  /** Hands the batch to the stream as one write; its region stays this connection's until the tick ends. */
+  private flushBatch(): void {
+    const batch = this.batch
+    if (batch === null) return
+    this.batch = null
+    const start = this.batchStart
+    const end = this.batchEnd
+    this.batchEnd = start
+    if (end === start || this.stream.destroyed) return
+    // Copied out: the stream may hold the bytes past this tick (a slow client), the region is reused.
+    const bytes = Buffer.allocUnsafe(end - start)
+    batch.copy(bytes, 0, start, end)
+    this.written += bytes.length
+    if (!this.stream.write(bytes) && this.stream.writableLength > this.ctx.options.maxSocketBuffer) this.becomeCongested()
+  }
+
+  /** The end of the tick: what is batched goes to the socket. */
+  flush(): void {
+    this.flushQueued = false
+    this.flushBatch()
     if (!this.corked) return
     this.corked = false
     this.stream.uncork()
@@ -109,7 +229,7 @@ export abstract class Transport implements PacketSink {
 
   /** Flushes what is batched and ends the stream; called once, by the connection's close. */
   protected endStream(): void {
-    this.uncork()
+    this.flush()
     this.stream.end()
     // A peer that never reads would keep end() pending forever: destroy after a grace period.
     callLater(DESTROY_GRACE_MS, this, 'destroyStream').unref()

@@ -4,12 +4,14 @@ import type { Connection } from '../connection/connection.js'
 import type { BrokerContext } from '../context.js'
 import type { PacketHandler } from './handler.js'
 import { InboundAliases } from '../connection/inbound-aliases.js'
-import { type AckSlot, OrderedAcks, STORE_FAILED } from '../connection/ordered-acks.js'
+import { OrderedAcks, STORE_FAILED } from '../connection/ordered-acks.js'
 import { joined, type SplitPayload, splitPayloadOf } from '../connection/split-payload.js'
 import { ErrorCode, ProtocolViolation, ReasonCode, malformed, protocolError } from '../errors.js'
 import { denialOf, denialReason, runChain } from '../hooks/hook-runner.js'
 import type { PublishVerdict } from '../hooks/hook-types.js'
 import { hasWildcard, isBridgeStateTopic, isSysTopic, topicNameProblem } from '../topic/topic-rules.js'
+import type { OwnCopy } from '../router/distribute.js'
+import type { Session } from '../session/session.js'
 import type { Message, QoS } from '../types.js'
 import { createMessage, messageProperties, toBuffer } from './message-from-packet.js'
 
@@ -120,29 +122,35 @@ export const handlePublish: PacketHandler = (ctx, connection, packet, done) => {
       return done()
     }
     if (session.restoredFromStore) {
-      ctx.persistence.incomingHas(connection.client.id, packetId).then(
-        (seen) => {
-          if (seen) {
-            session.incoming.add(packetId)
-            acknowledgeDuplicate(connection, packetId)
-            done()
-          } else accept(ctx, connection, message, packetId, done)
-        },
-        () => accept(ctx, connection, message, packetId, done),
-      )
+      acceptUnlessSeen(ctx, connection, session, message, packetId, done)
       return
     }
   }
   accept(ctx, connection, message, packetId, done)
 }
 
+/** A QoS 2 PUBLISH on a session restored from the store: the store knows which packet ids were already routed. */
+function acceptUnlessSeen(ctx: BrokerContext, connection: Connection, session: Session, message: Message, packetId: number, done: () => void): void {
+  ctx.persistence.incomingHas(connection.client.id, packetId).then(
+    (seen) => {
+      if (seen) {
+        session.incoming.add(packetId)
+        acknowledgeDuplicate(connection, packetId)
+        done()
+      } else accept(ctx, connection, message, packetId, done)
+    },
+    () => accept(ctx, connection, message, packetId, done),
+  )
+}
+
 function accept(ctx: BrokerContext, connection: Connection, message: Message, packetId: number, done: () => void): void {
-  const hooks = ctx.hooks.authorizePublish
-  if (hooks.length === 0) {
-    route(ctx, connection, message, packetId, done)
-    return
-  }
-  runChain(hooks, (hook) => hook(connection.client, message), (error, verdict: PublishVerdict | undefined) => {
+  if (ctx.hooks.authorizePublish.length === 0) route(ctx, connection, message, packetId, done)
+  else authorize(ctx, connection, message, packetId, done)
+}
+
+/** authorizePublish, then routing of what it allowed (or rewrote); a denied message is acknowledged and dropped. */
+function authorize(ctx: BrokerContext, connection: Connection, message: Message, packetId: number, done: () => void): void {
+  runChain(ctx.hooks.authorizePublish, (hook) => hook(connection.client, message), (error, verdict: PublishVerdict | undefined) => {
     if (error) ctx.logger.warn({ clientId: connection.client.id, err: error }, 'authorizePublish failed: message denied')
     const denied = error ? ReasonCode.NotAuthorized : denialOf(verdict, ReasonCode.NotAuthorized)
     if (denied !== undefined) {
@@ -167,27 +175,46 @@ function accept(ctx: BrokerContext, connection: Connection, message: Message, pa
  * follow in order as the writes settle. QoS 2 still waits, as its PUBREC must follow the stored inbound id.
  */
 function route(ctx: BrokerContext, connection: Connection, message: Message, packetId: number, done: () => void): void {
-  let routed = false
-  let slot: AckSlot | null = null
-  ctx.distributor.route(message, connection.client, (error, own) => {
-    routed = true
-    // The publisher's own copy goes after its ack, so the ack never trails the echo.
-    const deliverOwn = own === null ? null : (): void => ctx.distributor.deliverOwn(message, own, connection)
-    if (slot !== null) {
-      const code = error ? storeFailure(ctx, connection, message, error) : successCode(ctx, connection, message)
-      ;(connection.inboundAcks as OrderedAcks).settle(slot, code, undefined, deliverOwn)
-      return
-    }
-    // ...and before the publisher's next packet is handled, so its order holds.
-    finish(ctx, connection, message, packetId, error, deliverOwn === null ? done : () => {
-      deliverOwn()
-      done()
-    })
-  }, connection)
-  if (routed || message.qos !== 1 || ctx.persistence.appliesInCallOrder !== true) return
+  const stored = ctx.distributor.route(message, connection.client, connection)
+  const own = ctx.distributor.takeOwnCopy()
+  if (stored === null && own === null) finish(ctx, connection, message, packetId, null, done)
+  else settleLater(ctx, connection, message, packetId, stored, own, done)
+}
+
+/**
+ * The rest of `route` when there is a store write to wait for or an own copy to deliver: kept apart so the common
+ * path above allocates no closure (nor the scope they would share).
+ */
+function settleLater(ctx: BrokerContext, connection: Connection, message: Message, packetId: number, stored: Promise<unknown> | null, own: OwnCopy | null, done: () => void): void {
+  // The publisher's own copy goes after its ack, so the ack never trails the echo...
+  const deliverOwn = own === null ? null : (): void => ctx.distributor.deliverOwn(message, own, connection)
+  // ...and before the publisher's next packet is handled, so its order holds.
+  const finished = deliverOwn === null ? done : (): void => {
+    deliverOwn()
+    done()
+  }
+  if (stored === null) {
+    finish(ctx, connection, message, packetId, null, finished)
+    return
+  }
+  if (message.qos !== 1 || ctx.persistence.appliesInCallOrder !== true) {
+    stored.then(
+      () => finish(ctx, connection, message, packetId, null, finished),
+      (error: unknown) => finish(ctx, connection, message, packetId, asError(error), finished),
+    )
+    return
+  }
   const acks = (connection.inboundAcks ??= new OrderedAcks(connection))
-  slot = acks.reserve('puback', packetId)
+  const slot = acks.reserve('puback', packetId)
   acks.admit(done)
+  stored.then(
+    () => acks.settle(slot, successCode(ctx, connection, message), undefined, deliverOwn),
+    (error: unknown) => acks.settle(slot, storeFailure(ctx, connection, message, asError(error)), undefined, deliverOwn),
+  )
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error))
 }
 
 /** MQTT 5: 0x10 tells the publisher nobody was subscribed (a hint; the message was accepted). */
@@ -228,7 +255,11 @@ function finish(ctx: BrokerContext, connection: Connection, message: Message, pa
     done()
     return
   }
-  // Stored before PUBREC, so a resend after a broker crash is still recognised as a duplicate.
+  storeIncoming(ctx, connection, packetId, code, done)
+}
+
+/** Stored before PUBREC, so a resend after a broker crash is still recognised as a duplicate. */
+function storeIncoming(ctx: BrokerContext, connection: Connection, packetId: number, code: number, done: () => void): void {
   ctx.persistence.incomingAdd(connection.client.id, packetId).then(
     () => {
       acknowledge(connection, 2, packetId, code)

@@ -39,8 +39,6 @@ export interface OwnCopy {
   readonly subscriptionIdentifiers: number[] | undefined
 }
 
-type Done = (error: Error | null, own: OwnCopy | null) => void
-
 function deliveryFor(entry: RouteEntry, message: Message): Delivery | null {
   const sub = entry.subscription
   // [MQTT-3.8.3-3] No Local: not back to the publisher
@@ -63,6 +61,42 @@ function merge(into: Delivery, next: Delivery): void {
     into.subscriptionIdentifiers = into.subscriptionIdentifiers
       ? into.subscriptionIdentifiers.concat(next.subscriptionIdentifiers)
       : next.subscriptionIdentifiers
+  }
+}
+
+/** Where one message's deliveries go, gathered while routing it on the general path (several entries, or not live). */
+class Fanout {
+  /** The publisher's own copy, delivered after its ack. */
+  own: OwnCopy | null = null
+  /** Sessions that took the message over their bound: they hold the publisher. */
+  full: Session[] | null = null
+  /** Live persistent sessions at QoS 1/2: handed the message once the store has been asked to enqueue it. */
+  deferred: Array<[Session, Delivery]> | null = null
+  /** Offline persistent sessions: QoS 1/2 goes to their store queues. */
+  offline: OutboundTarget[] | null = null
+  /** Deliveries for sessions connected to other cluster nodes, per node: sent on after local routing. */
+  remote: Map<string, Delivery[]> | null = null
+
+  constructor(private readonly ownId: string | undefined) {}
+
+  add(delivery: Delivery, sessions: SessionLookup, core: BrokerCore, message: Message): void {
+    const session = sessions.live(delivery.clientId)
+    if (session) {
+      if (session.persistent && delivery.qos > 0) (this.deferred ??= []).push([session, delivery])
+      else if (delivery.clientId === this.ownId) this.own = ownCopy(session, delivery)
+      else if (!session.deliver(message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers)) (this.full ??= []).push(session)
+      return
+    }
+    const owner = core.cluster?.ownerOf(delivery.clientId)
+    if (owner !== undefined && owner !== core.id) {
+      this.remote ??= new Map()
+      const forNode = this.remote.get(owner)
+      if (forNode) forNode.push(delivery)
+      else this.remote.set(owner, [delivery])
+    } else if (delivery.qos > 0) {
+      // Offline persistent session: QoS 0 is not queued for offline clients (as Mosquitto's default).
+      ;(this.offline ??= []).push(delivery)
+    }
   }
 }
 
@@ -103,124 +137,128 @@ export class Distributor {
     private readonly shared: SharedGroups,
   ) {}
 
+  /** The publisher's own copy the last `route` found (see `takeOwnCopy`). */
+  private own: OwnCopy | null = null
+
   /**
    * Routes one accepted message: the retained store, every matching session (live ones get it now,
    * offline persistent ones through the store), in-process listeners, then the `published` event and hook.
-   * `done` fires once everything that must be durable before the publisher's ack is stored.
+   * Returns what must be durable before the publisher's ack, or null when nothing is being stored: on the common
+   * path (memory store, subscribers online) routing is synchronous and allocates no closure or promise.
    * A connected session that took the message over its bound holds `holder` (the publisher) back until it has room:
    * the message itself is never dropped for a subscriber that keeps up. A client publisher that also subscribes
-   * gets its own copy through `done` instead, to deliver once it is acknowledged.
+   * gets its own copy through `takeOwnCopy` instead, to deliver once it is acknowledged.
    */
-  route(message: Message, publisher: ClientInfo | null, done: Done, holder?: Holdable): void {
+  route(message: Message, publisher: ClientInfo | null, holder?: Holdable): Promise<unknown> | null {
     const core = this.core
-    const sessions = this.sessions
     const ownId = publisher !== null && holder !== undefined ? publisher.id : undefined
-    let own: OwnCopy | null = null
     const entries = core.router.match(message.topic)
     // The broker's own $SYS updates routinely go to nobody: only application messages count as dropped.
     if (entries.length === 0 && message.topic.charCodeAt(0) !== 36) core.stats.dropped.noSubscribers++
-    // Offline persistent sessions: QoS 1/2 goes to their store queues.
-    let offlineTargets: OutboundTarget[] | null = null
-    let full: Session[] | null = null
-
-    // Live persistent sessions are handed the message only after the store has been asked to enqueue it,
-    // so that their 'sent' write can never reach the store before the entry it updates.
-    let deferred: Array<[Session, Delivery]> | null = null
-    // Deliveries for sessions connected to other cluster nodes, per node: sent on after local routing.
-    let remote: Map<string, Delivery[]> | null = null
-    const deliver = (delivery: Delivery): void => {
-      const session = sessions.live(delivery.clientId)
-      if (session) {
-        if (session.persistent && delivery.qos > 0) (deferred ??= []).push([session, delivery])
-        else if (delivery.clientId === ownId) own = ownCopy(session, delivery)
-        else if (!session.deliver(message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers)) (full ??= []).push(session)
-        return
-      }
-      const owner = core.cluster?.ownerOf(delivery.clientId)
-      if (owner !== undefined && owner !== core.id) {
-        remote ??= new Map()
-        const forNode = remote.get(owner)
-        if (forNode) forNode.push(delivery)
-        else remote.set(owner, [delivery])
-      } else if (delivery.qos > 0) {
-        // Offline persistent session: QoS 0 is not queued for offline clients (as Mosquitto's default).
-        ;(offlineTargets ??= []).push(delivery)
-      }
-    }
-
+    let fanout: Fanout | null = null
     if (entries.length === 1) {
       const entry = entries[0] as RouteEntry
       if (entry.listener) callListener(core, entry, message)
-      else {
+      else if (!this.deliverOne(entry, message, ownId, holder)) {
         const delivery = deliveryFor(entry, message)
-        if (delivery) deliver(delivery)
+        if (delivery) (fanout = new Fanout(ownId)).add(delivery, this.sessions, core, message)
       }
-    } else if (entries.length > 1) {
-      const byClient = new Map<string, Delivery>()
-      let groups: Map<string, RouteEntry[]> | null = null
-      for (const entry of entries) {
-        if (entry.listener) {
-          callListener(core, entry, message)
-          continue
-        }
-        if (entry.groupKey !== undefined) {
-          groups ??= new Map()
-          const members = groups.get(entry.groupKey)
-          if (members) members.push(entry)
-          else groups.set(entry.groupKey, [entry])
-          continue
-        }
-        const delivery = deliveryFor(entry, message)
-        if (!delivery) continue
-        const existing = byClient.get(entry.clientId)
-        if (existing) merge(existing, delivery)
-        else byClient.set(entry.clientId, delivery)
-      }
-      for (const delivery of byClient.values()) deliver(delivery)
-      if (groups) {
-        for (const members of groups.values()) {
-          const delivery = deliveryFor(this.shared.pick(members, sessions, message), message)
-          if (delivery) deliver(delivery)
-        }
-      }
+    } else if (entries.length > 1) fanout = this.fanOut(entries, message, ownId)
+
+    let own: OwnCopy | null = null
+    let queued: Promise<unknown> | null = null
+    if (fanout !== null) {
+      const forwards = fanout.remote
+      if (forwards && core.cluster) for (const [node, list] of forwards) core.cluster.forward(node, message, list, holder)
     }
-
-    const forwards = remote as Map<string, Delivery[]> | null
-    if (forwards && core.cluster) for (const [node, list] of forwards) core.cluster.forward(node, message, list, holder)
-
     // [MQTT-3.3.1-5] store (or with an empty payload, clear [MQTT-3.3.1-10]) the retained message
     const retained = message.retain && core.options.retainAvailable ? storeRetained(core, message) : null
-    const waiting = deferred as Array<[Session, Delivery]> | null
-    const queued = this.enqueue(message, offlineTargets, waiting)
-    if (waiting) {
-      for (const [session, d] of waiting) {
-        if (d.clientId === ownId) own = ownCopy(session, d)
-        else if (!session.deliver(message, d.qos, d.retain, d.subscriptionIdentifiers)) (full ??= []).push(session)
+    if (fanout !== null) {
+      // Live persistent sessions are handed the message only after the store has been asked to enqueue it,
+      // so that their 'sent' write can never reach the store before the entry it updates.
+      const waiting = fanout.deferred
+      queued = this.enqueue(message, fanout.offline, waiting)
+      if (waiting) {
+        for (const [session, d] of waiting) {
+          if (d.clientId === ownId) fanout.own = ownCopy(session, d)
+          else if (!session.deliver(message, d.qos, d.retain, d.subscriptionIdentifiers)) (fanout.full ??= []).push(session)
+        }
       }
+      if (fanout.full !== null && holder !== undefined) for (const session of fanout.full) session.holdPublisher(holder)
+      own = fanout.own
     }
-    const heldBy = full as Session[] | null
-    if (heldBy !== null && holder !== undefined) for (const session of heldBy) session.holdPublisher(holder)
 
     // Every session connected here has the message by now (sent or queued), except a subscribing publisher's own
     // copy, which follows its acknowledgement; the store writes may still be running. Usually nobody listens: the
     // emit's argument arrays are not allocated for nothing.
     if (core.events.listenerCount('published') > 0) core.events.emit('published', message, publisher)
-    const publishedHooks = core.hooks.published
-    if (publishedHooks.length > 0) {
-      runChain(publishedHooks, (hook) => hook(message, publisher), (error) => {
-        if (error) core.logger.warn({ err: error, topic: message.topic }, 'published hook failed')
-      })
-    }
+    if (core.hooks.published.length > 0) runPublishedHooks(core, message, publisher)
+    // Set last: an in-process listener or hook above may route a message of its own.
+    this.own = own
+    if (retained === null) return queued
+    return queued === null ? retained : Promise.all([retained, queued])
+  }
 
-    const copy = own as OwnCopy | null
-    if (retained === null && queued === null) {
-      done(null, copy)
-      return
+  /** The own copy the `route` just returned from left for its publisher (null if none); read once, at once. */
+  takeOwnCopy(): OwnCopy | null {
+    const own = this.own
+    this.own = null
+    return own
+  }
+
+  /**
+   * The common single subscriber: a session connected here that takes the message now (not persistent at QoS 1/2,
+   * not the publisher itself), delivered without a routing state or delivery object. False: the general path.
+   */
+  private deliverOne(entry: RouteEntry, message: Message, ownId: string | undefined, holder: Holdable | undefined): boolean {
+    const sub = entry.subscription
+    if (entry.groupKey !== undefined || entry.clientId === ownId) return false
+    // [MQTT-3.8.3-3] No Local: not back to the publisher
+    if (sub.noLocal && message.origin === entry.clientId) return true
+    const qos = (message.qos < sub.qos ? message.qos : sub.qos) as QoS
+    const session = this.sessions.live(entry.clientId)
+    if (session === undefined || (session.persistent && qos > 0)) return false
+    const id = sub.subscriptionIdentifier
+    // [MQTT-3.3.1-9] forwarded messages have retain=0 unless Retain As Published
+    if (!session.deliver(message, qos, sub.retainAsPublished === true ? message.retain : false, id === undefined ? undefined : [id]) && holder !== undefined) {
+      session.holdPublisher(holder)
     }
-    Promise.all([retained, queued]).then(
-      () => done(null, copy),
-      (error: unknown) => done(error instanceof Error ? error : new Error(String(error)), copy),
-    )
+    return true
+  }
+
+  /** Several matching entries: one delivery per client [MQTT-3.3.5-1], and one member per shared group. */
+  private fanOut(entries: readonly RouteEntry[], message: Message, ownId: string | undefined): Fanout {
+    const core = this.core
+    const sessions = this.sessions
+    const fanout = new Fanout(ownId)
+    const byClient = new Map<string, Delivery>()
+    let groups: Map<string, RouteEntry[]> | null = null
+    for (const entry of entries) {
+      if (entry.listener) {
+        callListener(core, entry, message)
+        continue
+      }
+      if (entry.groupKey !== undefined) {
+        groups ??= new Map()
+        const members = groups.get(entry.groupKey)
+        if (members) members.push(entry)
+        else groups.set(entry.groupKey, [entry])
+        continue
+      }
+      const delivery = deliveryFor(entry, message)
+      if (!delivery) continue
+      const existing = byClient.get(entry.clientId)
+      if (existing) merge(existing, delivery)
+      else byClient.set(entry.clientId, delivery)
+    }
+    for (const delivery of byClient.values()) fanout.add(delivery, sessions, core, message)
+    if (groups) {
+      for (const members of groups.values()) {
+        const delivery = deliveryFor(this.shared.pick(members, sessions, message), message)
+        if (delivery) fanout.add(delivery, sessions, core, message)
+      }
+    }
+    return fanout
   }
 
   /** Delivers the publisher's own copy that `route` handed back, holding the publisher if its own queue is full. */
@@ -317,6 +355,13 @@ export class Distributor {
 
 function ownCopy(session: Session, delivery: Delivery): OwnCopy {
   return { session, qos: delivery.qos, retain: delivery.retain, subscriptionIdentifiers: delivery.subscriptionIdentifiers }
+}
+
+/** Kept out of `route`: its closures would give every routing call a scope to allocate. */
+function runPublishedHooks(core: BrokerCore, message: Message, publisher: ClientInfo | null): void {
+  runChain(core.hooks.published, (hook) => hook(message, publisher), (error) => {
+    if (error) core.logger.warn({ err: error, topic: message.topic }, 'published hook failed')
+  })
 }
 
 function callListener(core: BrokerCore, entry: RouteEntry, message: Message): void {

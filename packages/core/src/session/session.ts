@@ -158,7 +158,8 @@ export class Session {
       this.counters.dropped.slowConsumer++
       return true
     }
-    const entry: OutboundEntry = { message, qos, state: 'queued', retain, subscriptionIdentifiers }
+    // packetId from the start: set on send, it would otherwise give every entry an out-of-object property store.
+    const entry: OutboundEntry = { message, qos, packetId: undefined, state: 'queued', retain, subscriptionIdentifiers }
     if (link && this.pending.length === 0 && !link.congested && this.inflightCount < link.sendQuota) {
       this.send(entry, link)
       return true

@@ -42,10 +42,17 @@ export class Wills {
     const interval = stored.properties?.messageExpiryInterval
     // [MQTT-3.1.3-9] a will's expiry runs from its publication
     const will = interval === undefined ? stored : { ...stored, expiresAt: Date.now() + interval * 1000 }
-    this.distributor.route(will, null, (error) => {
-      if (error) reportStoreError(this.core, error)
-      this.forget(clientId)
-    })
+    const storing = this.distributor.route(will, null)
+    if (storing === null) this.forget(clientId)
+    else {
+      storing.then(
+        () => this.forget(clientId),
+        (error: unknown) => {
+          reportStoreError(this.core, error)
+          this.forget(clientId)
+        },
+      )
+    }
   }
 
   /** The stored will goes: it was published, or must never be. */

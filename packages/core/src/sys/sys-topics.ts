@@ -1,4 +1,5 @@
 import type { BrokerContext } from '../context.js'
+import { reportStoreError } from '../core.js'
 import { VERSION } from '../version.js'
 
 /**
@@ -26,7 +27,7 @@ export class SysTopics {
   }
 
   private publish(topic: string, value: string | number): void {
-    this.ctx.distributor.route({ topic, payload: Buffer.from(String(value)), qos: 0, retain: true }, null, () => {})
+    this.ctx.distributor.route({ topic, payload: Buffer.from(String(value)), qos: 0, retain: true }, null)?.catch((error: unknown) => reportStoreError(this.ctx, error))
   }
 
   private publishAll(): void {
