@@ -11,10 +11,10 @@ import { DeliveryPolicy } from './delivery-policy.js'
 import { forwardedMessage } from './forward-policy.js'
 import type { InboundAliases } from './inbound-aliases.js'
 import type { KeepaliveWatched } from './keepalive.js'
-import { encodePacket, encodePublishV4For, encodePublishV4Header, type OutgoingPacket, PUBACK_LIKE, publishV4Length } from './packet-encoder.js'
+import { encodePacket, encodePublishV4For, encodePublishV4Header, type OutgoingPacket, PUBACK_LIKE, publishV4Length, writePublishV4At } from './packet-encoder.js'
 import type { OrderedAcks } from './ordered-acks.js'
 import type { PendingConnect } from './pending-connect.js'
-import { encodePublishV5, type OutboundAliases } from './publish-v5.js'
+import { encodePlannedPublishV5, type OutboundAliases, planPublishV5, writePublishV5At } from './publish-v5.js'
 import { LARGE_PAYLOAD, payloadLength, splitParts } from './split-payload.js'
 import { redirectReference } from './server-reference.js'
 import { SMALL_WRITE } from './transport.js'
@@ -269,21 +269,22 @@ export class Connection extends DeliveryPolicy implements SessionLink, Keepalive
     // A large payload goes to the socket after its header in one writev, as the reads it came in: never copied.
     const size = payloadLength(message)
     const separate = size >= LARGE_PAYLOAD
+    const v5 = this.protocolVersion === 5
+    // The whole packet's bytes; a small one is encoded straight into the tick's write batch: no Buffer of its own.
+    let length: number
     let buffer: Buffer | null = null
-    // A small 3.1/3.1.1 PUBLISH is encoded straight into the tick's write batch: no Buffer of its own.
-    let inPlace = 0
-    if (this.protocolVersion === 5) buffer = encodePublishV5(message, entry, dup, retain, remainingExpiry, this, !separate)
-    else if (separate) buffer = encodePublishV4Header(message.topic, size, entry.qos, retain, dup, packetId)
-    else {
-      inPlace = publishV4Length(message.topic, size, entry.qos)
-      if (inPlace > SMALL_WRITE) {
-        inPlace = 0
-        buffer = encodePublishV4For(message, entry.qos, retain, dup, packetId)
-      }
+    if (v5) {
+      length = planPublishV5(message, entry, dup, remainingExpiry, this)
+      if (separate || length > SMALL_WRITE) buffer = encodePlannedPublishV5(length, message, entry, dup, retain, remainingExpiry, !separate)
+    } else if (separate) {
+      buffer = encodePublishV4Header(message.topic, size, entry.qos, retain, dup, packetId)
+      length = buffer.length + size
+    } else {
+      length = publishV4Length(message.topic, size, entry.qos)
+      if (length > SMALL_WRITE) buffer = encodePublishV4For(message, entry.qos, retain, dup, packetId)
     }
-    const length = inPlace > 0 ? inPlace : buffer === null ? -1 : buffer.length + (separate ? size : 0)
     // [MQTT-3.1.2-25] never send a packet larger than the client's Maximum Packet Size: drop it for this client
-    if (length < 0 || length > this.clientMaximumPacketSize) {
+    if (length > this.clientMaximumPacketSize) {
       if (this.outboundAliases && this.lastNewAlias !== 0) this.outboundAliases.forget(message.topic, this.lastNewAlias)
       this.ctx.stats.messagesDropped++
       this.ctx.stats.dropped.tooLarge++
@@ -293,7 +294,10 @@ export class Connection extends DeliveryPolicy implements SessionLink, Keepalive
     this.ctx.stats.publishSentByQos[entry.qos]++
     this.publishOut++
     if (buffer === null) {
-      this.writePublishV4InPlace(inPlace, message, entry.qos, retain, dup, packetId)
+      const batch = this.batchFor(length)
+      if (v5) writePublishV5At(batch, this.batchEnd, message, entry, dup, retain, remainingExpiry, true)
+      else writePublishV4At(batch, this.batchEnd, message.topic, message.payload, entry.qos, retain, dup, packetId)
+      this.batchedPacket(length)
       return true
     }
     this.writeBuffer(buffer)

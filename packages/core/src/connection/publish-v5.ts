@@ -109,19 +109,26 @@ function carriedProperties(message: Message): Buffer {
 }
 
 /**
- * Encodes a v5 PUBLISH with the message's properties, the remaining expiry and subscription identifiers.
- * Only the per-client parts (topic or alias, packet id, expiry, identifiers, flags) are written per call.
- * Without `withPayload` only the packet up to its payload is returned, for a payload written on its own.
+ * What `planPublishV5` sized, for `writePublishV5At` to write: module state read at once by the same caller, so
+ * sizing a PUBLISH (to check it against the client's Maximum Packet Size) allocates nothing.
  */
-export function encodePublishV5(
+let planTopic = ''
+let planAlias = 0
+let planCarried: Buffer = Buffer.alloc(0)
+let planPropertiesLength = 0
+let planRemaining = 0
+
+/**
+ * Sizes a v5 PUBLISH with the message's properties, the remaining expiry and subscription identifiers, choosing its
+ * topic alias; returns the whole packet's bytes, payload included. `writePublishV5At` writes what it planned.
+ */
+export function planPublishV5(
   message: Message,
   entry: OutboundEntry,
   dup: boolean,
-  retain: boolean,
   remainingExpiry: number | undefined,
   link: { outboundAliases: OutboundAliases | null; lastNewAlias: number },
-  withPayload: boolean,
-): Buffer {
+): number {
   let topic = message.topic
   let alias = 0
   link.lastNewAlias = 0
@@ -141,32 +148,45 @@ export function encodePublishV5(
   if (remainingExpiry !== undefined) propertiesLength += 5
   if (alias !== 0) propertiesLength += 3
   if (ids) for (const id of ids) propertiesLength += 1 + varintLength(id)
-  const topicLength = Buffer.byteLength(topic)
+  const remaining = 2 + Buffer.byteLength(topic) + (entry.qos > 0 ? 2 : 0) + varintLength(propertiesLength) + propertiesLength + payloadLength(message)
+  planTopic = topic
+  planAlias = alias
+  planCarried = carried
+  planPropertiesLength = propertiesLength
+  planRemaining = remaining
+  return 1 + varintLength(remaining) + remaining
+}
+
+/**
+ * Writes the PUBLISH `planPublishV5` just sized at `at` (only the per-client parts, topic or alias, packet id,
+ * expiry, identifiers and flags, are written per call); without `withPayload` it stops before the payload, for a
+ * payload written on its own.
+ */
+export function writePublishV5At(buffer: Buffer, at: number, message: Message, entry: OutboundEntry, dup: boolean, retain: boolean, remainingExpiry: number | undefined, withPayload: boolean): void {
   const qos = entry.qos
-  const size = payloadLength(message)
-  const remaining = 2 + topicLength + (qos > 0 ? 2 : 0) + varintLength(propertiesLength) + propertiesLength + size
-  const buffer = Buffer.allocUnsafe(1 + varintLength(remaining) + remaining - (withPayload ? 0 : size))
-  buffer[0] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0)
-  let pos = writeVarint(buffer, 1, remaining)
-  buffer.writeUInt16BE(topicLength, pos)
+  buffer[at] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0)
+  let pos = writeVarint(buffer, at + 1, planRemaining)
   pos += 2
-  pos += buffer.write(topic, pos, 'utf8')
+  const topicLength = buffer.write(planTopic, pos, 'utf8')
+  buffer.writeUInt16BE(topicLength, pos - 2)
+  pos += topicLength
   if (qos > 0) {
     buffer.writeUInt16BE(entry.packetId ?? 0, pos)
     pos += 2
   }
-  pos = writeVarint(buffer, pos, propertiesLength)
-  pos += carried.copy(buffer, pos)
+  pos = writeVarint(buffer, pos, planPropertiesLength)
+  pos += planCarried.copy(buffer, pos)
   if (remainingExpiry !== undefined) {
     buffer[pos] = 0x02
     buffer.writeUInt32BE(remainingExpiry, pos + 1)
     pos += 5
   }
-  if (alias !== 0) {
+  if (planAlias !== 0) {
     buffer[pos] = 0x23
-    buffer.writeUInt16BE(alias, pos + 1)
+    buffer.writeUInt16BE(planAlias, pos + 1)
     pos += 3
   }
+  const ids = entry.subscriptionIdentifiers
   if (ids) {
     for (const id of ids) {
       buffer[pos++] = 0x0b
@@ -174,5 +194,11 @@ export function encodePublishV5(
     }
   }
   if (withPayload) message.payload.copy(buffer, pos)
+}
+
+/** The PUBLISH `planPublishV5` just sized, in a Buffer of its own (up to its payload without `withPayload`). */
+export function encodePlannedPublishV5(length: number, message: Message, entry: OutboundEntry, dup: boolean, retain: boolean, remainingExpiry: number | undefined, withPayload: boolean): Buffer {
+  const buffer = Buffer.allocUnsafe(withPayload ? length : length - payloadLength(message))
+  writePublishV5At(buffer, 0, message, entry, dup, retain, remainingExpiry, withPayload)
   return buffer
 }

@@ -2,7 +2,6 @@ import type { Packet } from 'mqtt-packet'
 import type { Duplex } from 'node:stream'
 import type { BrokerCore } from '../core.js'
 import { callLater } from './deferred-call.js'
-import { writePublishV4At } from './packet-encoder.js'
 import { PacketReader, type PacketSink } from './packet-reader.js'
 
 /** Where a connection is in its life: the protocol layer moves it, every layer reads whether it is closed. */
@@ -75,7 +74,7 @@ export abstract class Transport implements PacketSink {
   /** This tick's small writes: `batch` (a slab, null when empty) from `batchStart` to `batchEnd`. */
   private batch: Buffer | null = null
   private batchStart = 0
-  private batchEnd = 0
+  protected batchEnd = 0
 
   constructor(
     readonly ctx: BrokerCore,
@@ -128,11 +127,17 @@ export abstract class Transport implements PacketSink {
     this.batched(4)
   }
 
-  /** A small 3.1/3.1.1 PUBLISH of `length` bytes (`publishV4Length`), encoded straight into the tick's batch. */
-  protected writePublishV4InPlace(length: number, message: { topic: string; payload: Buffer }, qos: number, retain: boolean, dup: boolean, packetId: number): void {
-    this.countPacket(0x30)
-    if (this.state === 'closed') return
-    writePublishV4At(this.room(length), this.batchEnd, message.topic, message.payload, qos, retain, dup, packetId)
+  /**
+   * Room for a small packet of `length` bytes encoded in place: the batch, to be written at `batchEnd` and then
+   * counted with `batchedPacket` (the connection is open: callers check first).
+   */
+  protected batchFor(length: number): Buffer {
+    return this.room(length)
+  }
+
+  /** The packet just encoded at `batchEnd` is part of the batch. */
+  protected batchedPacket(length: number): void {
+    this.countPacket((this.batch as Buffer)[this.batchEnd] as number)
     this.batched(length)
   }
 
