@@ -74,6 +74,40 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (client_id, key)
   ) WITHOUT ROWID;
   `,
+  // An entry carries its own body when it is the message's only copy (message_qos and message_retain are the
+  // body's qos and retain; the entry's own are the delivery's): such a message writes no row in `messages`
+  // and no entry in `outbound_by_message`, which then indexes only the entries whose body is shared. The
+  // table is rebuilt because the foreign key to `messages` cannot be dropped in place, and a body delete
+  // would scan `outbound` to check it once `outbound_by_message` is partial. Existing entries keep their
+  // shared bodies.
+  `
+  CREATE TABLE outbound_v3 (
+    seq INTEGER PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    qos INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    packet_id INTEGER,
+    subscription_identifiers TEXT,
+    retain INTEGER,
+    topic TEXT,
+    payload BLOB,
+    message_qos INTEGER,
+    message_retain INTEGER,
+    origin TEXT,
+    expires_at INTEGER,
+    properties TEXT,
+    correlation_data BLOB
+  );
+  INSERT INTO outbound_v3 (seq, client_id, message_id, qos, state, packet_id, subscription_identifiers, retain)
+    SELECT seq, client_id, message_id, qos, state, packet_id, subscription_identifiers, retain FROM outbound;
+  DROP TABLE outbound;
+  ALTER TABLE outbound_v3 RENAME TO outbound;
+  CREATE INDEX outbound_by_client ON outbound (client_id);
+  CREATE UNIQUE INDEX outbound_by_client_message ON outbound (client_id, message_id);
+  CREATE INDEX outbound_by_client_packet ON outbound (client_id, packet_id) WHERE packet_id IS NOT NULL;
+  CREATE INDEX outbound_by_message ON outbound (message_id) WHERE topic IS NULL;
+  `,
 ]
 
 /** Brings the schema up to date, one transaction per version; refuses a file written by a newer adapter. */

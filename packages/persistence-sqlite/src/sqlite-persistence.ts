@@ -55,6 +55,12 @@ interface OutboundRow extends MessageRow {
   delivery_retain: number | null
 }
 
+/** An entry just deleted: its body's size when it carried its body, null when the body is shared in `messages`. */
+interface RemovedEntry {
+  message_id: string
+  bytes: number | null
+}
+
 interface WillRow extends MessageRow {
   client_id: string
   broker_id: string | null
@@ -63,6 +69,10 @@ interface WillRow extends MessageRow {
 
 function flag(value: boolean | undefined): number | null {
   return value === undefined ? null : value ? 1 : 0
+}
+
+function identifiersOf(target: OutboundTarget): string | null {
+  return target.subscriptionIdentifiers === undefined ? null : JSON.stringify(target.subscriptionIdentifiers)
 }
 
 function rowToSession(row: SessionRow): SessionRecord {
@@ -99,10 +109,19 @@ function rowToWill(row: WillRow): WillRecord {
   return record
 }
 
+/** What a DELETE from `outbound` returns, as a RemovedEntry. */
+const REMOVED = 'message_id, length(payload) AS bytes'
+
 function prepareStatements(db: Database.Database) {
+  // An entry either carries its body (topic is set) or shares one in `messages`: the join finds no row for the
+  // first kind, so each coalesce picks the entry's own column, and the second kind's columns are all NULL.
+  const withBody = 'FROM outbound o LEFT JOIN messages m ON o.topic IS NULL AND m.message_id = o.message_id'
   const outboundSelect = `SELECT o.qos AS delivery_qos, o.state, o.packet_id, o.subscription_identifiers, o.retain AS delivery_retain,
-    m.message_id, m.topic, m.payload, m.qos, m.retain, m.origin, m.expires_at, m.properties, m.correlation_data
-    FROM outbound o JOIN messages m ON m.message_id = o.message_id`
+    o.message_id, coalesce(o.topic, m.topic) AS topic, coalesce(o.payload, m.payload) AS payload,
+    coalesce(o.message_qos, m.qos) AS qos, coalesce(o.message_retain, m.retain) AS retain, coalesce(o.origin, m.origin) AS origin,
+    coalesce(o.expires_at, m.expires_at) AS expires_at, coalesce(o.properties, m.properties) AS properties,
+    coalesce(o.correlation_data, m.correlation_data) AS correlation_data
+    ${withBody}`
   return {
     retainedUpsert: db.prepare<[MessageRow]>(
       `INSERT INTO retained (${MESSAGE_FIELDS}) VALUES (${MESSAGE_PARAMS})
@@ -142,36 +161,39 @@ function prepareStatements(db: Database.Database) {
 
     messageInsert: db.prepare<[MessageRow]>(`INSERT OR IGNORE INTO messages (${MESSAGE_FIELDS}) VALUES (${MESSAGE_PARAMS})`),
     messageDeleteUnreferenced: db.prepare<[string, string]>(
-      'DELETE FROM messages WHERE message_id = ? AND NOT EXISTS (SELECT 1 FROM outbound WHERE message_id = ?)',
+      'DELETE FROM messages WHERE message_id = ? AND NOT EXISTS (SELECT 1 FROM outbound WHERE message_id = ? AND topic IS NULL)',
     ),
     outboundHas: db.prepare<[string, string], number>('SELECT 1 FROM outbound WHERE client_id = ? AND message_id = ?').pluck(),
     outboundCount: db.prepare<[string], number>('SELECT count(*) FROM outbound WHERE client_id = ?').pluck(),
     outboundSize: db.prepare<[string], QueueSize>(
-      `SELECT count(*) AS entries, coalesce(sum(length(m.payload)), 0) AS bytes
-       FROM outbound o JOIN messages m ON m.message_id = o.message_id WHERE o.client_id = ?`,
+      `SELECT count(*) AS entries, coalesce(sum(coalesce(length(o.payload), length(m.payload))), 0) AS bytes
+       ${withBody} WHERE o.client_id = ?`,
     ),
     messageBytes: db.prepare<[string], number>('SELECT length(payload) FROM messages WHERE message_id = ?').pluck(),
-    outboundDropOldestQueued: db.prepare<[string], string>(
+    outboundDropOldestQueued: db.prepare<[string], RemovedEntry>(
       `DELETE FROM outbound WHERE seq = (SELECT seq FROM outbound WHERE client_id = ? AND state = 'queued' ORDER BY seq LIMIT 1)
-       RETURNING message_id`,
-    ).pluck(),
+       RETURNING ${REMOVED}`,
+    ),
     outboundInsert: db.prepare<[string, string, number, string | null, number | null]>(
       `INSERT INTO outbound (client_id, message_id, qos, state, subscription_identifiers, retain) VALUES (?, ?, ?, 'queued', ?, ?)`,
     ),
-    // A second copy of a message for the same client is not queued: the conflict is the duplicate check.
-    outboundInsertOnce: db.prepare<[string, string, number, string | null, number | null]>(
-      `INSERT INTO outbound (client_id, message_id, qos, state, subscription_identifiers, retain) VALUES (?, ?, ?, 'queued', ?, ?)
+    // The entry of a message's only copy, with its body. A second copy of a message for the same client is not
+    // queued: the conflict is the duplicate check.
+    outboundInsertWithBody: db.prepare<
+      [string, string, number, string | null, number | null, string, Buffer, number, number, string | null, number | null, string | null, Buffer | null]
+    >(
+      `INSERT INTO outbound (client_id, message_id, qos, state, subscription_identifiers, retain,
+         topic, payload, message_qos, message_retain, origin, expires_at, properties, correlation_data)
+       VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (client_id, message_id) DO NOTHING`,
     ),
     outboundSent: db.prepare<[number, string, string]>(
       `UPDATE outbound SET state = 'sent', packet_id = ? WHERE client_id = ? AND message_id = ?`,
     ),
     outboundReleased: db.prepare<[string, number]>(`UPDATE outbound SET state = 'released' WHERE client_id = ? AND packet_id = ?`),
-    outboundAck: db.prepare<[string, number], string>('DELETE FROM outbound WHERE client_id = ? AND packet_id = ? RETURNING message_id').pluck(),
-    outboundRemove: db.prepare<[string, string], string>(
-      'DELETE FROM outbound WHERE client_id = ? AND message_id = ? RETURNING message_id',
-    ).pluck(),
-    outboundDeleteClient: db.prepare<[string], string>('DELETE FROM outbound WHERE client_id = ? RETURNING message_id').pluck(),
+    outboundAck: db.prepare<[string, number], RemovedEntry>(`DELETE FROM outbound WHERE client_id = ? AND packet_id = ? RETURNING ${REMOVED}`),
+    outboundRemove: db.prepare<[string, string], RemovedEntry>(`DELETE FROM outbound WHERE client_id = ? AND message_id = ? RETURNING ${REMOVED}`),
+    outboundDeleteClient: db.prepare<[string], RemovedEntry>(`DELETE FROM outbound WHERE client_id = ? RETURNING ${REMOVED}`),
     outboundList: db.prepare<[string], OutboundRow>(`${outboundSelect} WHERE o.client_id = ? ORDER BY o.seq`),
 
     incomingAdd: db.prepare<[string, number]>('INSERT OR IGNORE INTO incoming (client_id, packet_id) VALUES (?, ?)'),
@@ -201,10 +223,38 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
    * Deferring the delete makes an ack or a remove one statement, atomic on its own, so it needs no savepoint.
    */
   const orphans = new Set<string>()
-  /** An entry of `clientId`'s queue is gone: its size leaves the tracked total, its body goes once unreferenced. */
-  const left = (clientId: string, messageId: string): void => {
-    if (lengths.tracks(clientId)) lengths.add(clientId, -1, -(s.messageBytes.get(messageId) ?? 0))
-    orphans.add(messageId)
+  /**
+   * An entry of `clientId`'s queue is gone: its size leaves the tracked total; a shared body goes once
+   * unreferenced, a body of its own went with it.
+   */
+  const left = (clientId: string, removed: RemovedEntry): void => {
+    if (removed.bytes !== null) {
+      lengths.add(clientId, -1, -removed.bytes)
+      return
+    }
+    if (lengths.tracks(clientId)) lengths.add(clientId, -1, -(s.messageBytes.get(removed.message_id) ?? 0))
+    orphans.add(removed.message_id)
+  }
+  /** Queues the only copy of `message`, body included; false when the client's queue holds it already. */
+  const insertWithBody = (target: OutboundTarget, message: Message): boolean => {
+    const row = messageToRow(message)
+    return (
+      s.outboundInsertWithBody.run(
+        target.clientId,
+        message.id as string,
+        target.qos,
+        identifiersOf(target),
+        flag(target.retain),
+        row.topic,
+        row.payload,
+        row.qos,
+        row.retain,
+        row.origin,
+        row.expires_at,
+        row.properties,
+        row.correlation_data,
+      ).changes === 1
+    )
   }
   return {
     /** Runs inside the batch's transaction, just before its COMMIT. */
@@ -214,22 +264,9 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
     },
     /** The batch was rolled back, and the deletes it would have made with it. */
     forgetOrphans: (): void => orphans.clear(),
-    /**
-     * A connected subscriber's enqueue (one client, no bound to check): at most three statements and one write to
-     * undo, so no savepoint. If the entry's INSERT fails, the body inserted before it is left to `deleteOrphans`.
-     */
+    /** A connected subscriber's enqueue (one client, no bound to check): one INSERT, atomic on its own, so no savepoint. */
     enqueueOne: (target: OutboundTarget, message: Message): void => {
-      const clientId = target.clientId
-      const messageId = message.id as string
-      s.messageInsert.run(messageToRow(message))
-      const identifiers = target.subscriptionIdentifiers === undefined ? null : JSON.stringify(target.subscriptionIdentifiers)
-      let queued = false
-      try {
-        queued = s.outboundInsertOnce.run(clientId, messageId, target.qos, identifiers, flag(target.retain)).changes === 1
-      } finally {
-        if (queued) lengths.add(clientId, 1, message.payload.length)
-        else orphans.add(messageId)
-      }
+      if (insertWithBody(target, message)) lengths.add(target.clientId, 1, message.payload.length)
     },
     subscriptionsAdd: db.transaction((clientId: string, subscriptions: Subscription[]) => {
       for (const subscription of subscriptions) {
@@ -256,7 +293,9 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
           (limit === undefined || queue.entries < limit) && (byteLimit === undefined || queue.bytes + size <= byteLimit)
         const lost: string[] = []
         let added = 0
-        s.messageInsert.run(messageToRow(message))
+        // One target: its entry carries the body. Several share one body row.
+        const shared = targets.length > 1
+        if (shared) s.messageInsert.run(messageToRow(message))
         for (const target of targets) {
           const clientId = target.clientId
           if (s.outboundHas.get(clientId, messageId) !== undefined) continue
@@ -271,33 +310,35 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
               lost.push(clientId)
               const dropped = dropOldest ? s.outboundDropOldestQueued.get(clientId) : undefined
               if (dropped === undefined) break
-              lengths.add(clientId, -1, -(s.messageBytes.get(dropped) ?? 0))
-              s.messageDeleteUnreferenced.run(dropped, dropped)
+              left(clientId, dropped)
               room = fits(queue)
             }
             if (!room) continue
           }
-          const identifiers = target.subscriptionIdentifiers === undefined ? null : JSON.stringify(target.subscriptionIdentifiers)
-          s.outboundInsert.run(clientId, messageId, target.qos, identifiers, flag(target.retain))
+          if (shared) s.outboundInsert.run(clientId, messageId, target.qos, identifiersOf(target), flag(target.retain))
+          else insertWithBody(target, message)
           lengths.add(clientId, 1, size)
           added++
         }
         // Taken by no queue (all full or holding it already): the body inserted above must not stay behind.
-        if (added === 0) s.messageDeleteUnreferenced.run(messageId, messageId)
+        if (shared && added === 0) s.messageDeleteUnreferenced.run(messageId, messageId)
         return lost
       },
     ),
     ack: (clientId: string, packetId: number): void => {
-      for (const messageId of s.outboundAck.all(clientId, packetId)) left(clientId, messageId)
+      for (const removed of s.outboundAck.all(clientId, packetId)) left(clientId, removed)
     },
     remove: (clientId: string, messageId: string): void => {
-      if (s.outboundRemove.get(clientId, messageId) !== undefined) left(clientId, messageId)
+      const removed = s.outboundRemove.get(clientId, messageId)
+      if (removed !== undefined) left(clientId, removed)
     },
     sessionDelete: db.transaction((clientId: string) => {
       lengths.forget(clientId)
       s.sessionDelete.run(clientId)
       s.subscriptionsDeleteClient.run(clientId)
-      for (const messageId of new Set(s.outboundDeleteClient.all(clientId))) s.messageDeleteUnreferenced.run(messageId, messageId)
+      for (const removed of s.outboundDeleteClient.all(clientId)) {
+        if (removed.bytes === null) s.messageDeleteUnreferenced.run(removed.message_id, removed.message_id)
+      }
       s.incomingDeleteClient.run(clientId)
       s.willDelete.run(clientId)
       s.sessionDataDeleteClient.run(clientId)

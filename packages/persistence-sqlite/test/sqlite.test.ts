@@ -86,39 +86,113 @@ describe('sqlite file', () => {
     await persistence.close()
   })
 
-  it("deletes a message body at its batch's commit once no entry holds it, even after a failed enqueue", async () => {
+  it("deletes a shared message body at its batch's commit once no entry holds it, and none of a failed enqueue's", async () => {
     const path = join(dir, 'bodies.db')
     const persistence = createSqlitePersistence({ path })
     const reader = new Database(path, { readonly: true })
     const bodies = reader.prepare<[], number>('SELECT count(*) FROM messages').pluck()
     const delivered = testMessage('t')
-    await persistence.outboundEnqueue([{ clientId: 'a', qos: 1 }], delivered)
+    await persistence.outboundEnqueue([{ clientId: 'a', qos: 1 }, { clientId: 'c', qos: 1 }], delivered)
     await persistence.outboundSent('a', delivered.id as string, 1)
+    await persistence.outboundRemove('c', delivered.id as string)
     expect(bodies.get()).toBe(1)
-    // the entry's INSERT fails (qos is NOT NULL) after its body was written: neither caller's body stays
+    // each failed enqueue's INSERT of an entry fails (qos is NOT NULL): no body of theirs stays
+    const failing = { clientId: 'b', qos: null as unknown as QoS }
     const results = await Promise.allSettled([
       persistence.outboundAck('a', 1),
-      persistence.outboundEnqueue([{ clientId: 'b', qos: null as unknown as QoS }], testMessage('t')),
+      persistence.outboundEnqueue([failing], testMessage('t')),
+      persistence.outboundEnqueue([{ clientId: 'd', qos: 1 }, failing], testMessage('t')),
     ])
-    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected'])
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'rejected'])
     expect(bodies.get()).toBe(0)
     expect(await persistence.outboundCount('a')).toBe(0)
+    expect(await persistence.outboundCount('d')).toBe(0)
     reader.close()
     await persistence.close()
   })
 
-  it('keeps a body that another queue took in the batch that acknowledged its last entry', async () => {
+  it('keeps a shared body that another queue took in the batch that acknowledged its last entry', async () => {
     const path = join(dir, 'retaken.db')
     let persistence = createSqlitePersistence({ path })
     const message = testMessage('t')
-    await persistence.outboundEnqueue([{ clientId: 'a', qos: 1 }], message)
+    await persistence.outboundEnqueue([{ clientId: 'a', qos: 1 }, { clientId: 'x', qos: 1 }], message)
+    await persistence.outboundRemove('x', message.id as string)
     await persistence.outboundSent('a', message.id as string, 7)
-    await Promise.all([persistence.outboundAck('a', 7), persistence.outboundEnqueue([{ clientId: 'b', qos: 1 }], message)])
+    await Promise.all([
+      persistence.outboundAck('a', 7),
+      persistence.outboundEnqueue([{ clientId: 'b', qos: 1 }, { clientId: 'y', qos: 1 }], message),
+    ])
     await persistence.close()
     persistence = createSqlitePersistence({ path })
     expect(await persistence.outboundList('a')).toEqual([])
     expect((await persistence.outboundList('b')).map((entry) => entry.message.payload.toString())).toEqual(['payload'])
     await persistence.close()
+  })
+
+  it("writes a one-client message's body into its queue entry only, and a fan-out's once for all", async () => {
+    const path = join(dir, 'inline.db')
+    const persistence = createSqlitePersistence({ path })
+    const reader = new Database(path, { readonly: true })
+    const bodies = reader.prepare<[], number>('SELECT count(*) FROM messages').pluck()
+    const one = testMessage('t/one', 'one', { properties: { correlationData: Buffer.from('c'), contentType: 'text/plain' } })
+    await persistence.outboundEnqueue([{ clientId: 'a', qos: 1 }], one)
+    await persistence.outboundEnqueue([{ clientId: 'a', qos: 0, retain: true }], testMessage('t/bounded', 'bounded'), 10, true)
+    expect(bodies.get()).toBe(0)
+    await persistence.outboundEnqueue([{ clientId: 'a', qos: 1 }, { clientId: 'b', qos: 1 }], testMessage('t/both', 'both'))
+    expect(bodies.get()).toBe(1)
+    const entries = await persistence.outboundList('a')
+    expect(entries.map((entry) => [entry.message.topic, entry.message.payload.toString(), entry.qos, entry.retain])).toEqual([
+      ['t/one', 'one', 1, undefined],
+      ['t/bounded', 'bounded', 0, true],
+      ['t/both', 'both', 1, undefined],
+    ])
+    expect(entries[0]?.message).toEqual(one)
+    reader.close()
+    await persistence.close()
+  })
+
+  it('upgrades a file of schema version 2: its queued and in-flight messages come back whole and acknowledge', async () => {
+    const path = join(dir, 'version2.db')
+    const old = new Database(path)
+    old.pragma('journal_mode = WAL')
+    old.pragma('foreign_keys = ON')
+    for (const ddl of MIGRATIONS.slice(0, 2)) old.exec(ddl)
+    old.pragma('user_version = 2')
+    // the rows version 2 wrote: every body in `messages`, an entry per client referencing it
+    const body = old.prepare(
+      `INSERT INTO messages (message_id, topic, payload, qos, retain, origin, expires_at, properties, correlation_data)
+       VALUES (?, ?, ?, 1, 0, NULL, NULL, ?, ?)`,
+    )
+    body.run('m1', 'old/shared', Buffer.from('shared'), null, null)
+    body.run('m2', 'old/one', Buffer.from('one'), JSON.stringify({ contentType: 'text/plain' }), Buffer.from('c'))
+    const entry = old.prepare(
+      'INSERT INTO outbound (client_id, message_id, qos, state, packet_id, subscription_identifiers, retain) VALUES (?, ?, 1, ?, ?, ?, NULL)',
+    )
+    entry.run('a', 'm1', 'sent', 5, '[3]')
+    entry.run('b', 'm1', 'queued', null, null)
+    entry.run('a', 'm2', 'queued', null, null)
+    old.close()
+
+    const persistence = createSqlitePersistence({ path })
+    const a = await persistence.outboundList('a')
+    expect(a.map((e) => [e.message.id, e.message.topic, e.message.payload.toString(), e.state, e.packetId, e.subscriptionIdentifiers])).toEqual([
+      ['m1', 'old/shared', 'shared', 'sent', 5, [3]],
+      ['m2', 'old/one', 'one', 'queued', undefined, undefined],
+    ])
+    expect(a[1]?.message.properties).toEqual({ contentType: 'text/plain', correlationData: Buffer.from('c') })
+    expect((await persistence.outboundList('b')).map((e) => e.message.payload.toString())).toEqual(['shared'])
+    // the old entries acknowledge as new ones do, and their bodies go with the last of them
+    await persistence.outboundAck('a', 5)
+    await persistence.outboundSent('a', 'm2', 6)
+    await persistence.outboundAck('a', 6)
+    await persistence.outboundEnqueue([{ clientId: 'b', qos: 1 }], testMessage('new/one', 'new'))
+    expect((await persistence.outboundList('b')).map((e) => e.message.payload.toString())).toEqual(['shared', 'new'])
+    await persistence.outboundRemove('b', 'm1')
+    await persistence.close()
+    const reader = new Database(path, { readonly: true })
+    expect(reader.prepare('SELECT message_id FROM messages').pluck().all()).toEqual([])
+    expect(reader.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length)
+    reader.close()
   })
 
   it('fails only the write whose statement failed, not the rest of its turn', async () => {

@@ -30,11 +30,18 @@ const DRAIN_TIMEOUT_MS = 60_000
 interface SessionKind {
   name: string
   options: IClientOptions
+  /** A session of this kind subscribes to each of partitions 0 to partitions - 1. */
+  partitions: number
 }
 
+/**
+ * The v5 sessions take the first half of the partitions only: a message there is queued for two sessions, in
+ * the rest for one, so both ways a store may keep a queued message (one copy per session, or a copy shared
+ * by several) are killed mid-write.
+ */
 const KINDS: SessionKind[] = [
-  { name: 'v311', options: { protocolVersion: 4, clean: false } },
-  { name: 'v5', options: { protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 } } },
+  { name: 'v311', options: { protocolVersion: 4, clean: false }, partitions: PARTITIONS },
+  { name: 'v5', options: { protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 } }, partitions: Math.ceil(PARTITIONS / 2) },
 ]
 
 const qos1Topic = (partition: number): string => `crash/${partition}/q1`
@@ -54,7 +61,7 @@ interface Subscriber {
 }
 
 const SUBSCRIBERS: Subscriber[] = KINDS.flatMap((kind) =>
-  Array.from({ length: PARTITIONS }, (_, partition) => ({ clientId: `crash-${kind.name}-${partition}`, partition, kind })),
+  Array.from({ length: kind.partitions }, (_, partition) => ({ clientId: `crash-${kind.name}-${partition}`, partition, kind })),
 )
 
 /** Every payload a returning subscriber receives, by topic, in arrival order. */
