@@ -37,14 +37,6 @@ export class PackedFields {
     this.string(String(value))
   }
 
-  bytes(value: Buffer): void {
-    this.reserve(5 + value.length)
-    this.header(5, value.length)
-    this.buffer.set(value, this.end + 5)
-    this.end += 5 + value.length
-    this.count++
-  }
-
   /**
    * A stored message as `encodeEnvelope` lays it out (a 4-byte length, the JSON header, the payload), written
    * in place rather than built and then copied.
