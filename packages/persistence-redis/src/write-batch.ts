@@ -5,6 +5,13 @@ const NOTHING_LOST: readonly string[] = Object.freeze([])
 const MAX_WRITES_PER_BATCH = 500
 
 /**
+ * How many bytes (as estimated) one batch takes before it is sent without waiting. Its writes travel as one
+ * argument, and Redis refuses an argument over 512 MB (`proto-max-bulk-len`): a few large payloads in one batch
+ * would pass that where a full batch of small ones is about 100 KiB. One message is at most 256 MB (MQTT's limit).
+ */
+const MAX_BYTES_PER_BATCH = 16 * 1024 * 1024
+
+/**
  * How long (ms) the batch in flight may go unanswered before the next one is sent anyway. A batch's round trip
  * is a few ms, and under 250 ms even with the broker on a fifth of a loaded core; at 50 ms a quarter of the
  * batches went early there, smaller, with fewer writes called off and more CPU per message. So this only acts
@@ -294,6 +301,6 @@ export class WriteBatch {
   }
 
   private sendIfFull(batch: Batch): void {
-    if (batch.writes >= MAX_WRITES_PER_BATCH) this.flush()
+    if (batch.writes >= MAX_WRITES_PER_BATCH || batch.bytes >= MAX_BYTES_PER_BATCH) this.flush()
   }
 }
