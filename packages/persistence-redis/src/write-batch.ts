@@ -292,10 +292,10 @@ export class WriteBatch {
     return this.batch
   }
 
-  /** One write whose only outcome is the batch being applied. */
-  private append(batch: Batch, ...fields: Field[]): Promise<void> {
+  /** One write of a client's id (a message id or packet id) whose only outcome is the batch being applied. */
+  private append(batch: Batch, kind: string, clientId: string, id: Field): Promise<void> {
     batch.begin(WRITE_BYTES)
-    batch.fields.push(...fields)
+    batch.fields.push(kind, clientId, id)
     this.sendIfFull(batch)
     return batch.applied
   }
