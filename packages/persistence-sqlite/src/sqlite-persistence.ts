@@ -55,11 +55,11 @@ interface OutboundRow extends MessageRow {
   delivery_retain: number | null
 }
 
-/** An entry just deleted: its body's size when it carried its body, null when the body is shared in `messages`. */
-interface RemovedEntry {
-  message_id: string
-  bytes: number | null
-}
+/**
+ * An entry just deleted, as one value so that an ack makes no object: the size of the body it carried, or the id
+ * of the message whose body it shared in `messages`.
+ */
+type RemovedEntry = number | string
 
 interface WillRow extends MessageRow {
   client_id: string
@@ -109,8 +109,8 @@ function rowToWill(row: WillRow): WillRecord {
   return record
 }
 
-/** What a DELETE from `outbound` returns, as a RemovedEntry. */
-const REMOVED = 'message_id, length(payload) AS bytes'
+/** What a DELETE from `outbound` returns, plucked: its RemovedEntry (`payload` is NULL when the body is shared). */
+const REMOVED = 'coalesce(length(payload), message_id)'
 
 function prepareStatements(db: Database.Database) {
   // An entry either carries its body (topic is set) or shares one in `messages`: the join finds no row for the
@@ -173,7 +173,7 @@ function prepareStatements(db: Database.Database) {
     outboundDropOldestQueued: db.prepare<[string], RemovedEntry>(
       `DELETE FROM outbound WHERE seq = (SELECT seq FROM outbound WHERE client_id = ? AND state = 'queued' ORDER BY seq LIMIT 1)
        RETURNING ${REMOVED}`,
-    ),
+    ).pluck(),
     outboundInsert: db.prepare<[string, string, number, string | null, number | null]>(
       `INSERT INTO outbound (client_id, message_id, qos, state, subscription_identifiers, retain) VALUES (?, ?, ?, 'queued', ?, ?)`,
     ),
@@ -191,9 +191,13 @@ function prepareStatements(db: Database.Database) {
       `UPDATE outbound SET state = 'sent', packet_id = ? WHERE client_id = ? AND message_id = ?`,
     ),
     outboundReleased: db.prepare<[string, number]>(`UPDATE outbound SET state = 'released' WHERE client_id = ? AND packet_id = ?`),
-    outboundAck: db.prepare<[string, number], RemovedEntry>(`DELETE FROM outbound WHERE client_id = ? AND packet_id = ? RETURNING ${REMOVED}`),
-    outboundRemove: db.prepare<[string, string], RemovedEntry>(`DELETE FROM outbound WHERE client_id = ? AND message_id = ? RETURNING ${REMOVED}`),
-    outboundDeleteClient: db.prepare<[string], RemovedEntry>(`DELETE FROM outbound WHERE client_id = ? RETURNING ${REMOVED}`),
+    outboundAck: db
+      .prepare<[string, number], RemovedEntry>(`DELETE FROM outbound WHERE client_id = ? AND packet_id = ? RETURNING ${REMOVED}`)
+      .pluck(),
+    outboundRemove: db
+      .prepare<[string, string], RemovedEntry>(`DELETE FROM outbound WHERE client_id = ? AND message_id = ? RETURNING ${REMOVED}`)
+      .pluck(),
+    outboundDeleteClient: db.prepare<[string], RemovedEntry>(`DELETE FROM outbound WHERE client_id = ? RETURNING ${REMOVED}`).pluck(),
     outboundList: db.prepare<[string], OutboundRow>(`${outboundSelect} WHERE o.client_id = ? ORDER BY o.seq`),
 
     incomingAdd: db.prepare<[string, number]>('INSERT OR IGNORE INTO incoming (client_id, packet_id) VALUES (?, ?)'),
@@ -228,12 +232,12 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
    * unreferenced, a body of its own went with it.
    */
   const left = (clientId: string, removed: RemovedEntry): void => {
-    if (removed.bytes !== null) {
-      lengths.add(clientId, -1, -removed.bytes)
+    if (typeof removed === 'number') {
+      lengths.add(clientId, -1, -removed)
       return
     }
-    if (lengths.tracks(clientId)) lengths.add(clientId, -1, -(s.messageBytes.get(removed.message_id) ?? 0))
-    orphans.add(removed.message_id)
+    if (lengths.tracks(clientId)) lengths.add(clientId, -1, -(s.messageBytes.get(removed) ?? 0))
+    orphans.add(removed)
   }
   /** Queues the only copy of `message`, body included; false when the client's queue holds it already. */
   const insertWithBody = (target: OutboundTarget, message: Message): boolean => {
@@ -337,7 +341,7 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
       s.sessionDelete.run(clientId)
       s.subscriptionsDeleteClient.run(clientId)
       for (const removed of s.outboundDeleteClient.all(clientId)) {
-        if (removed.bytes === null) s.messageDeleteUnreferenced.run(removed.message_id, removed.message_id)
+        if (typeof removed === 'string') s.messageDeleteUnreferenced.run(removed, removed)
       }
       s.incomingDeleteClient.run(clientId)
       s.willDelete.run(clientId)
