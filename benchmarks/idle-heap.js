@@ -16,6 +16,7 @@ import v8 from 'node:v8'
 import { accessArgs, prepareAccess } from './lib/access.js'
 import { freePort } from './lib/processes.js'
 import { listen } from './brokers/listen.js'
+import { holdConnection } from './brokers/node-floor.js'
 import { connectClient, inBatches } from './generator/client.js'
 
 const { values } = parseArgs({
@@ -29,7 +30,6 @@ const { values } = parseArgs({
     child: { type: 'string' },
   },
 })
-const CONNACK = Buffer.from([0x20, 2, 0, 0])
 const SETTLE_MS = 1_000
 
 /** The child: connects the clients, reports, and keeps them open until the parent is done. */
@@ -43,12 +43,7 @@ async function runClients({ port, transport, clients }) {
 }
 
 async function serve(port, args) {
-  if (values.bare) {
-    const answer = function onData() {
-      this.write(CONNACK)
-    }
-    return listen(port, args, (stream) => stream.on('data', answer).on('error', () => {}))
-  }
+  if (values.bare) return listen(port, args, holdConnection)
   const core = await import(pathToFileURL(join(resolve(values.core), 'packages/core/dist/index.js')).href)
   const broker = core.createBroker({ sysInterval: 0, persistence: core.createMemoryPersistence() })
   await broker.ready()

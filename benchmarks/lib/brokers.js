@@ -246,6 +246,20 @@ export const BROKERS = [
     argv: mosquittoArgv({ persistence: false }),
   },
   {
+    // Not a broker: a Node server that answers CONNECT and holds the socket, so the connection scenarios show in
+    // the same run what any Node server pays per connection before broker code runs (docs/performance.md).
+    name: 'node-floor',
+    label: 'Node floor',
+    store: 'none',
+    floor: true,
+    scenarios: ['connections', 'connect-storm'],
+    transports: ALL_TRANSPORTS,
+    install: 'pnpm install (ws is a devDependency of wren-benchmarks)',
+    isInstalled: () => resolvable('ws'),
+    version: () => `Node ${process.version}`,
+    argv: nodeBroker('node-floor.js'),
+  },
+  {
     name: 'wren-sqlite',
     label: 'Wren SQLite',
     store: 'SQLite file',

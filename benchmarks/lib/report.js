@@ -11,7 +11,8 @@ const HEADLINE = { latency: 'p99Us' }
 // part in some scenarios and get a table of their own there.
 const baseBrokers = (brokers) => brokers.filter((b) => !b.scenarios)
 const brokersOf = (variant, brokers) => brokers.filter((b) => runsVariant(b, variant))
-const hasStoreVariants = (variant, brokers) => brokersOf(variant, brokers).some((b) => b.scenarios)
+// A floor (not a broker: what Node itself costs) sits in the scenario's own table beside the brokers.
+const hasStoreVariants = (variant, brokers) => brokersOf(variant, brokers).some((b) => b.scenarios && !b.floor)
 
 // The references the per-store ratios are taken against, when they ran (Wren 1 worker: for the cluster rows).
 const STORE_REFERENCES = ['wren', 'aedes', 'aedes-redis', 'wren-cluster-1']

@@ -119,6 +119,14 @@ describe('connection variants: TLS, WebSocket and a password file', () => {
     expect(runsVariant(mosquitto, tinyConnections('connections-ws', 20))).toBe(false)
   })
 
+  it.each(['connections', 'connections-tls', 'connections-ws'])('holds idle clients on the Node floor over %s, and takes part in no flow scenario', async (id) => {
+    const floor = BROKERS.find((b) => b.name === 'node-floor')!
+    const record = await measure({ broker: floor, variant: tinyConnections(id, 20), run: 1 })
+    expect(record.error).toBeUndefined()
+    expect(record).toMatchObject({ clients: 20 })
+    expect(runsVariant(floor, allVariants('quick').find((v) => v.scenario === 'fan-in')!)).toBe(false)
+  })
+
   it.each(['wren', 'mosquitto'])('logs every user of the password file in on %s, then reconnects all at once', async (name) => {
     const broker = BROKERS.find((b) => b.name === name)!
     const record = await measure({ broker, variant: tinyConnections('reconnect-storm-password', 30), run: 1 })

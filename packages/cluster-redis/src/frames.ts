@@ -34,7 +34,7 @@ export interface HoldHeader {
 }
 
 export type Frame =
-  | { kind: typeof FrameKind.Forwards; from: string; forwards: Forward[] }
+  | { kind: typeof FrameKind.Forwards; from: string; epoch: number; seq: number; forwards: Forward[] }
   | { kind: typeof FrameKind.Release; header: ReleaseHeader }
   | { kind: typeof FrameKind.Released; header: ReleasedHeader }
   | { kind: typeof FrameKind.Hold; header: HoldHeader }
@@ -250,12 +250,13 @@ function readForward(input: Reader): Forward {
 /**
  * Every forward node `from` made to one node in one turn, in order: one buffer, written in one pass. With `written`
  * (shared by the frames of one flush), a message already encoded for another node is copied from that frame
- * rather than encoded again.
+ * rather than encoded again. `epoch` (per sending process) and `seq` (per frame) let the receiver drop a frame
+ * sent again that it already had.
  */
-export function forwardsFrame(from: string, forwards: readonly Forward[], written?: Map<Message, Buffer>): Buffer {
+export function forwardsFrame(from: string, epoch: number, seq: number, forwards: readonly Forward[], written?: Map<Message, Buffer>): Buffer {
   const known = forwards.map(({ message }) => written?.get(message))
   const properties = forwards.map(({ message }, i) => (known[i] ? undefined : propertiesJson(message)))
-  let size = 1 + stringSize(from) + 4
+  let size = 1 + stringSize(from) + 4 + 8 + 4
   for (let i = 0; i < forwards.length; i++) {
     const { message, deliveries } = forwards[i] as Forward
     size += (known[i]?.length ?? messageSize(message, properties[i])) + deliveriesSize(deliveries)
@@ -263,6 +264,8 @@ export function forwardsFrame(from: string, forwards: readonly Forward[], writte
   const out = new Writer(Buffer.allocUnsafe(size))
   out.u8(FrameKind.Forwards)
   out.string(from)
+  out.u32(epoch)
+  out.f64(seq)
   out.u32(forwards.length)
   for (let i = 0; i < forwards.length; i++) {
     const { message, deliveries } = forwards[i] as Forward
@@ -299,9 +302,11 @@ export function decodeFrame(value: Buffer): Frame {
   if (kind === FrameKind.Forwards) {
     const input = new Reader(value, 1)
     const from = input.string()
+    const epoch = input.u32()
+    const seq = input.f64()
     const forwards: Forward[] = []
     for (let n = input.u32(); n > 0; n--) forwards.push(readForward(input))
-    return { kind, from, forwards }
+    return { kind, from, epoch, seq, forwards }
   }
   const { header } = decodeEnvelope<unknown>(value, 1)
   switch (kind) {

@@ -11,6 +11,7 @@ import { ClusterKeys } from './keys.js'
 import { Membership } from './membership.js'
 import { Ownership } from './ownership.js'
 import { ReleaseRequests } from './release-requests.js'
+import { SeenFrames } from './seen-frames.js'
 
 export interface RedisClusterOptions {
   /** e.g. 'redis://127.0.0.1:6379/0'. */
@@ -29,6 +30,11 @@ export interface RedisClusterOptions {
   heartbeatMs?: number
   /** Broadcast events kept in Redis for a node that lost its subscription to catch up from. Default 10000. */
   eventLogLength?: number
+  /**
+   * Per target node, bytes of forwards that Redis has not taken yet (each counted as its payload plus 256), past
+   * which the publishers of further forwards to that node are held until half of it is gone. Default 64 MiB.
+   */
+  forwardBacklogBytes?: number
   logger?: Logger
 }
 
@@ -63,6 +69,7 @@ export class RedisClusterBus implements ClusterBus {
   private readonly forwarding: Forwarding
   private readonly backpressure: Backpressure
   private readonly releases: ReleaseRequests
+  private readonly seen = new SeenFrames()
   private handlers: ClusterHandlers | null = null
   private started = false
   private stopping = false
@@ -81,13 +88,16 @@ export class RedisClusterBus implements ClusterBus {
     const failed = (error: unknown, action: string): void => this.failed(error, action)
     // A forward nobody heard is handed to this node's broker, which finds none of these sessions here and queues
     // the messages in the store for those that persist.
-    this.forwarding = new Forwarding(
+    // A frame whose PUBLISH failed is sent again at the heartbeat's pace.
+    this.forwarding = new Forwarding({
       nodeId,
-      (to, frame) => redis.command.publish(keys.channel(to), frame),
-      redis.exactReceivers,
-      (message, deliveries) => this.handlers?.deliver(message, deliveries, nodeId),
+      publish: (to, frame) => redis.command.publish(keys.channel(to), frame),
+      exactReceivers: redis.exactReceivers,
+      backlogBytes: positiveInteger('forwardBacklogBytes', options.forwardBacklogBytes ?? 64 * 1024 * 1024),
+      retryMs: heartbeatMs,
+      unheard: (message, deliveries) => this.handlers?.deliver(message, deliveries, nodeId),
       failed,
-    )
+    })
     // Control frames go to a node's channel after the forwards queued for it.
     const publish = (to: string, frame: Buffer): Promise<number> => this.forwarding.send(to, frame)
     this.membership = new Membership({ nodeId, keys, leaseMs, heartbeatMs, eventLogLength, logger }, redis, {
@@ -143,7 +153,7 @@ export class RedisClusterBus implements ClusterBus {
   }
 
   forward(nodeId: string, message: Message, deliveries: RemoteDelivery[], publisher?: Holdable): void {
-    this.forwarding.forward(nodeId, message, deliveries)
+    this.forwarding.forward(nodeId, message, deliveries, publisher)
     if (publisher) this.backpressure.forwarded(nodeId, deliveries, publisher)
   }
 
@@ -223,12 +233,17 @@ export class RedisClusterBus implements ClusterBus {
     this.membership.forget(nodeId)
     this.ownership.forgetNode(nodeId)
     this.backpressure.forgetNode(nodeId)
+    this.seen.forget(nodeId)
   }
 
   private onFrame(value: Buffer): void {
     const frame = decodeFrame(value)
     switch (frame.kind) {
       case FrameKind.Forwards:
+        if (this.seen.repeated(frame.from, frame.epoch, frame.seq)) {
+          this.logger.debug({ nodeId: this.nodeId, from: frame.from, seq: frame.seq }, 'cluster frame had already: dropped')
+          break
+        }
         for (const { message, deliveries } of frame.forwards) this.handlers?.deliver(message, deliveries, frame.from)
         break
       case FrameKind.Release: {

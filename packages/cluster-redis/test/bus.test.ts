@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { ClusterHandlers, Holdable, Message, RemoteDelivery, Subscription } from '@wren/core'
 import { capturingLogger } from '../../core/test/helpers/logger.js'
 import { startRedisServer, type RedisServer } from '../../persistence-redis/test/redis-server.js'
+import { forwardsFrame } from '../src/frames.js'
 import { type RedisClusterBus, type RedisClusterOptions, createRedisCluster } from '../src/index.js'
 
 class Recorder implements ClusterHandlers {
@@ -223,6 +224,17 @@ describe('bad input', () => {
     await until(() => b.seen.delivered.length === 1, 'the forward after the bad frames')
     expect(b.seen.delivered[0]?.message.payload.equals(Buffer.from('after'))).toBe(true)
     expect(logger.warnings).toEqual(['cluster bus operation failed', 'cluster bus operation failed'])
+  })
+
+  it('a frame of forwards that arrives again is dropped; a new epoch of the same node id starts afresh', async () => {
+    const b = await startNode('b')
+    const frame = (epoch: number, seq: number, text: string): Buffer =>
+      forwardsFrame('a', epoch, seq, [{ message: { topic: 't', payload: Buffer.from(text), qos: 1, retain: false }, deliveries: [{ clientId: 'x', qos: 1, retain: false }] }])
+    for (const [epoch, seq, text] of [[1, 1, 'one'], [1, 2, 'two'], [1, 1, 'one again'], [1, 2, 'two again'], [1, 3, 'three'], [2, 1, 'restarted']] as const) {
+      await admin.publish(`${prefix}node:b`, frame(epoch, seq, text))
+    }
+    await until(() => b.seen.delivered.length === 4, 'the frames')
+    expect(b.seen.delivered.map((d) => d.message.payload.toString())).toEqual(['one', 'two', 'three', 'restarted'])
   })
 })
 

@@ -22,9 +22,9 @@ describe('cluster frames', () => {
         { clientId: 'ç2', qos: 1, retain: false },
       ],
     ]
-    const decoded = decodeFrame(forwardsFrame('node-a', [{ message: plain, deliveries: deliveries[0]! }, { message: full, deliveries: deliveries[1]! }]))
+    const decoded = decodeFrame(forwardsFrame('node-a', 7, 2 ** 40, [{ message: plain, deliveries: deliveries[0]! }, { message: full, deliveries: deliveries[1]! }]))
     if (decoded.kind !== FrameKind.Forwards) throw new Error('not forwards')
-    expect(decoded.from).toBe('node-a')
+    expect([decoded.from, decoded.epoch, decoded.seq]).toEqual(['node-a', 7, 2 ** 40])
     expect(decoded.forwards.map((f) => f.message)).toEqual([plain, full])
     expect(decoded.forwards.map((f) => f.deliveries)).toEqual(deliveries)
     expect(decoded.forwards[1]!.message.payload.equals(full.payload)).toBe(true)
@@ -34,8 +34,8 @@ describe('cluster frames', () => {
     const shared: Message = { id: 'x', topic: 'fan/out', payload: Buffer.from('both'), qos: 1, retain: false, properties: { contentType: 'a/b' } }
     const only: Message = { topic: 'only/b', payload: Buffer.from('b'), qos: 0, retain: false }
     const written = new Map<Message, Buffer>()
-    const toB = decodeFrame(forwardsFrame('a', [{ message: shared, deliveries: [{ clientId: 'on-b', qos: 1, retain: false }] }, { message: only, deliveries: [{ clientId: 'on-b', qos: 0, retain: false }] }], written))
-    const toC = decodeFrame(forwardsFrame('a', [{ message: shared, deliveries: [{ clientId: 'on-c', qos: 0, retain: true }] }], written))
+    const toB = decodeFrame(forwardsFrame('a', 1, 1, [{ message: shared, deliveries: [{ clientId: 'on-b', qos: 1, retain: false }] }, { message: only, deliveries: [{ clientId: 'on-b', qos: 0, retain: false }] }], written))
+    const toC = decodeFrame(forwardsFrame('a', 1, 1, [{ message: shared, deliveries: [{ clientId: 'on-c', qos: 0, retain: true }] }], written))
     if (toB.kind !== FrameKind.Forwards || toC.kind !== FrameKind.Forwards) throw new Error('not forwards')
     expect(written.size).toBe(2)
     expect(toB.forwards.map((f) => f.message)).toEqual([shared, only])
@@ -43,7 +43,7 @@ describe('cluster frames', () => {
   })
 
   it('refuses a frame that ends inside a payload', () => {
-    const frame = forwardsFrame('a', [{ message: { topic: 't', payload: Buffer.alloc(10, 1), qos: 0, retain: false }, deliveries: [] }])
+    const frame = forwardsFrame('a', 1, 1, [{ message: { topic: 't', payload: Buffer.alloc(10, 1), qos: 0, retain: false }, deliveries: [] }])
     expect(() => decodeFrame(frame.subarray(0, frame.length - 5))).toThrow(RangeError)
   })
 

@@ -1,4 +1,5 @@
 import { decodeEnvelope, encodeEnvelope, messageFromHeader, messageHeader, type Message, type MessageHeader, type WillRecord } from '@wren/core'
+import type { PackedFields } from './packed-fields.js'
 
 /**
  * A stored message is one binary value: a 4-byte length, a JSON header (every field but the payload), then the
@@ -15,6 +16,11 @@ interface WillHeader {
 
 export function encodeMessage(message: Message): Buffer {
   return encodeEnvelope(messageHeader(message), message.payload)
+}
+
+/** `encodeMessage`'s value, packed as a field of a batch. */
+export function packMessage(message: Message, into: PackedFields): void {
+  into.envelope(JSON.stringify(messageHeader(message)), message.payload)
 }
 
 export function decodeMessage(value: Buffer): Message {

@@ -11,7 +11,7 @@ import type {
   Subscription,
   WillRecord,
 } from '@wren/core'
-import { decodeMessage, decodeWill, encodeMessage, encodeWill } from './envelope.js'
+import { decodeMessage, decodeWill, encodeMessage, encodeWill, packMessage } from './envelope.js'
 import { KeyLayout } from './keys.js'
 import { ScriptLoader } from './script-loader.js'
 import { ALL_SCRIPTS, BATCH, type LuaScript, DELETE_RETAINED_IF_SAME, DELETE_SESSION, FORGET_IF_UNSUBSCRIBED, LIST, RETAINED_BYTES, STORE_RETAINED } from './scripts.js'
@@ -61,8 +61,12 @@ async function execAll(batch: ChainableCommander): Promise<unknown[]> {
   })
 }
 
+/** The delivery JSON of a target with a QoS and nothing else, the common case, by QoS. */
+const QOS_ONLY: readonly string[] = [0, 1, 2].map((qos) => JSON.stringify({ qos }))
+
 /** What a queue stores per client for a message: its delivery options, as JSON. */
 function deliveryOf(target: OutboundTarget): string {
+  if (target.subscriptionIdentifiers === undefined && target.retain === undefined) return QOS_ONLY[target.qos] as string
   const delivery: Delivery = { qos: target.qos }
   if (target.subscriptionIdentifiers !== undefined) delivery.subscriptionIdentifiers = target.subscriptionIdentifiers
   if (target.retain !== undefined) delivery.retain = target.retain
@@ -118,7 +122,7 @@ export class RedisPersistence implements Persistence {
         this.batcher.hold()
         return this.scripts.run(BATCH, [], args, false)
       },
-      encodeMessage,
+      packMessage,
       deliveryOf,
     )
   }

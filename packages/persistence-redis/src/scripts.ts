@@ -76,7 +76,8 @@ end
  * dispatches and replies once per turn instead of once per write, and the adapter builds one command.
  *
  * ARGV: queue, delivery, inflight, queue-bytes and message key prefixes, the sequence key, the number of
- * enqueues among the writes, then the writes, each an opcode followed by its fields:
+ * enqueues among the writes, then the writes packed as one MessagePack array of strings (`PackedFields`), each
+ * write an opcode followed by its fields:
  * - `E`, target count n, message id, encoded message, limit (-1 for none), drop-oldest (1 or 0),
  *   byte limit (-1 for none), payload bytes, then (client id, delivery JSON) n times;
  * - `S` (sent), client id, message id, packet id;
@@ -93,6 +94,7 @@ end
 export const BATCH = new LuaScript(`${DROP_ENTRY}${OLDEST_QUEUED}
 local queuePrefix, deliveryPrefix, inflightPrefix, bytesPrefix, messagePrefix, sequenceKey, enqueues =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local fields = cmsgpack.unpack(ARGV[8])
 local lost = {}
 -- One INCRBY takes the batch's block of sequence numbers; each enqueue uses the next, in call order.
 local sequence = 0
@@ -104,23 +106,23 @@ local function fits(queue, bytes, limit, byteLimit, size)
 end
 
 local function enqueue(i, op)
-  local n = tonumber(ARGV[i + 1])
-  local id = ARGV[i + 2]
-  local limit = tonumber(ARGV[i + 4])
-  local dropOldest = ARGV[i + 5] == '1'
-  local byteLimit = tonumber(ARGV[i + 6])
-  local size = tonumber(ARGV[i + 7])
+  local n = tonumber(fields[i + 1])
+  local id = fields[i + 2]
+  local limit = tonumber(fields[i + 4])
+  local dropOldest = fields[i + 5] == '1'
+  local byteLimit = tonumber(fields[i + 6])
+  local size = tonumber(fields[i + 7])
   sequence = sequence + 1
   local added = 0
   for t = 0, n - 1 do
-    local clientId = ARGV[i + 8 + 2 * t]
+    local clientId = fields[i + 8 + 2 * t]
     local queue = queuePrefix .. clientId
     local delivery = deliveryPrefix .. clientId
     local inflight = inflightPrefix .. clientId
     local bytes = bytesPrefix .. clientId
     local room = not (byteLimit >= 0 and size > byteLimit)
     -- The common case, a queue with room, takes the duplicate check and the delivery write in one call.
-    local fresh = room and fits(queue, bytes, limit, byteLimit, size) and redis.call('HSETNX', delivery, id, ARGV[i + 9 + 2 * t]) == 1
+    local fresh = room and fits(queue, bytes, limit, byteLimit, size) and redis.call('HSETNX', delivery, id, fields[i + 9 + 2 * t]) == 1
     if not fresh and redis.call('HEXISTS', delivery, id) == 0 then
       if not room then lost[#lost + 1] = op; lost[#lost + 1] = clientId end
       while room and not fits(queue, bytes, limit, byteLimit, size) do
@@ -129,12 +131,12 @@ local function enqueue(i, op)
         local oldest = dropOldest and oldestQueued(queue, inflight)
         room = oldest and drop(queue, delivery, inflight, bytes, oldest, messagePrefix) == 1
       end
-      if room then redis.call('HSET', delivery, id, ARGV[i + 9 + 2 * t]) end
+      if room then redis.call('HSET', delivery, id, fields[i + 9 + 2 * t]) end
       fresh = room
     end
     if fresh then
       redis.call('ZADD', queue, sequence, id)
-      if size > 0 then redis.call('INCRBY', bytes, ARGV[i + 7]) end
+      if size > 0 then redis.call('INCRBY', bytes, fields[i + 7]) end
       added = added + 1
     end
   end
@@ -142,7 +144,7 @@ local function enqueue(i, op)
     local messageKey = messagePrefix .. id
     -- A message is stored once: its body and size go with the first reference.
     if redis.call('HINCRBY', messageKey, 'refs', added == 1 and '1' or added) == added then
-      redis.call('HSET', messageKey, 'body', ARGV[i + 3], 'size', ARGV[i + 7])
+      redis.call('HSET', messageKey, 'body', fields[i + 3], 'size', fields[i + 7])
     end
   end
   return i + 8 + 2 * n
@@ -169,26 +171,26 @@ local function dropFrom(clientId, id, packetField)
   drop(queuePrefix .. clientId, deliveryPrefix .. clientId, inflightPrefix .. clientId, bytesPrefix .. clientId, id, messagePrefix, packetField)
 end
 
-local i = 8
+local i = 1
 local op = 0
-while i <= #ARGV do
+while i <= #fields do
   op = op + 1
-  local kind = ARGV[i]
+  local kind = fields[i]
   if kind == 'E' then
     i = enqueue(i, op)
   elseif kind == 'S' then
-    sent(ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
+    sent(fields[i + 1], fields[i + 2], fields[i + 3])
     i = i + 4
   elseif kind == 'R' then
-    released(ARGV[i + 1], ARGV[i + 2])
+    released(fields[i + 1], fields[i + 2])
     i = i + 3
   elseif kind == 'A' then
-    local packetField = 'p:' .. ARGV[i + 2]
-    local id = redis.call('HGET', inflightPrefix .. ARGV[i + 1], packetField)
-    if id then dropFrom(ARGV[i + 1], id, packetField) end
+    local packetField = 'p:' .. fields[i + 2]
+    local id = redis.call('HGET', inflightPrefix .. fields[i + 1], packetField)
+    if id then dropFrom(fields[i + 1], id, packetField) end
     i = i + 3
   elseif kind == 'X' then
-    dropFrom(ARGV[i + 1], ARGV[i + 2])
+    dropFrom(fields[i + 1], fields[i + 2])
     i = i + 3
   else
     return redis.error_reply('unknown write ' .. tostring(kind))

@@ -13,10 +13,12 @@ const MAX_WRITES_PER_BATCH = 500
 const OVERDUE_MS = 250
 
 import type { Message, OutboundTarget } from '@wren/core'
+import { PackedFields } from './packed-fields.js'
 
 type Arg = string | Buffer | number
-/** A message stands in `args` for its encoding until the batch is sent: one called off is never encoded. */
-type Gathered = Arg | Message
+type Field = string | number
+/** A message stands in `fields` for its encoding until the batch is sent: one called off is never encoded. */
+type Gathered = Field | Message
 
 /**
  * The key of a client's message id or packet id. The client id is length-prefixed: client ids from gateways and
@@ -39,12 +41,21 @@ interface Delivery {
   sent: number
 }
 
+function packFields(into: PackedFields, fields: Gathered[], start: number, end: number, encode: (message: Message, into: PackedFields) => void): void {
+  for (let i = start; i < end; i++) {
+    const field = fields[i] as Gathered
+    if (typeof field === 'string') into.string(field)
+    else if (typeof field === 'number') into.number(field)
+    else encode(field, into)
+  }
+}
+
 class Batch {
   writes = 0
-  readonly args: Gathered[]
-  /** Where each write starts in `args`, by write number less one. */
+  readonly fields: Gathered[] = []
+  /** Where each write starts in `fields`, by write number less one. */
   readonly starts: number[] = []
-  /** Write numbers that were called off: their arguments are left out when the batch is sent. */
+  /** Write numbers that were called off: their fields are left out when the batch is sent. */
   readonly cancelled = new Set<number>()
   readonly enqueues: PendingEnqueue[] = []
   /** One-client enqueues by client and message id, then by client and packet id once marked sent (`deliveryKey`). */
@@ -54,8 +65,7 @@ class Batch {
   resolve!: () => void
   reject!: (error: unknown) => void
 
-  constructor(readonly headLength: number, head: readonly Arg[]) {
-    this.args = head.slice()
+  constructor() {
     this.applied = new Promise<void>((resolve, reject) => {
       this.resolve = resolve
       this.reject = reject
@@ -66,40 +76,33 @@ class Batch {
 
   /** Starts a write: returns its number. */
   begin(): number {
-    this.starts.push(this.args.length)
+    this.starts.push(this.fields.length)
     return ++this.writes
   }
 
   /**
-   * The arguments to send: the head, the number of enqueues sent, then the writes, messages encoded, without the
-   * writes called off; renumbers the remaining enqueues.
+   * Packs the writes not called off into `into`, messages encoded by `encode`; renumbers the remaining enqueues
+   * and returns how many there are.
    */
-  compact(encode: (message: Message) => Buffer): Arg[] {
-    const args: Arg[] = []
-    const add = (arg: Gathered): void => {
-      args.push(typeof arg === 'object' && !Buffer.isBuffer(arg) ? encode(arg) : arg)
-    }
-    for (let i = 0; i < this.headLength; i++) add(this.args[i] as Gathered)
-    args.push(this.enqueues.length)
+  pack(into: PackedFields, encode: (message: Message, into: PackedFields) => void): number {
     if (this.cancelled.size === 0) {
-      for (let i = this.headLength; i < this.args.length; i++) add(this.args[i] as Gathered)
-      return args
+      packFields(into, this.fields, 0, this.fields.length, encode)
+      return this.enqueues.length
     }
     const renumbered = new Map<number, number>()
     let kept = 0
     for (let write = 1; write <= this.writes; write++) {
       if (this.cancelled.has(write)) continue
       renumbered.set(write, ++kept)
-      const end = write < this.writes ? (this.starts[write] as number) : this.args.length
-      for (let i = this.starts[write - 1] as number; i < end; i++) add(this.args[i] as Gathered)
+      const end = write < this.writes ? (this.starts[write] as number) : this.fields.length
+      packFields(into, this.fields, this.starts[write - 1] as number, end, encode)
     }
     let enqueues = 0
     for (const enqueue of this.enqueues) {
       enqueue.write = renumbered.get(enqueue.write) ?? 0
       if (enqueue.write !== 0) enqueues++
     }
-    args[this.headLength] = enqueues
-    return args
+    return enqueues
   }
 
   settle(reply: Arg[]): void {
@@ -144,6 +147,8 @@ export class WriteBatch {
   /** When each batch in flight was sent (`performance.now()`), oldest first: Redis answers in that order. */
   private readonly sentAt: number[] = []
   private overdueTimer: NodeJS.Timeout | null = null
+  /** The last batch's packed size: the next one starts with a quarter more room, so it is rarely copied to grow. */
+  private packedBytes = 0
   private readonly sendTurn = (): void => {
     this.sendScheduled = false
     this.sendUnlessWaiting()
@@ -156,13 +161,13 @@ export class WriteBatch {
   /**
    * @param head the script's fixed leading arguments (key prefixes)
    * @param run sends the batch script with these arguments, resolving to its reply
-   * @param encode a message as stored
+   * @param encode packs a message as stored
    * @param delivery a target's per-client delivery options as stored
    */
   constructor(
     private readonly head: readonly Arg[],
     private readonly run: (args: Arg[]) => Promise<unknown>,
-    private readonly encode: (message: Message) => Buffer,
+    private readonly encode: (message: Message, into: PackedFields) => void,
     private readonly delivery: (target: OutboundTarget) => string,
   ) {}
 
@@ -170,10 +175,10 @@ export class WriteBatch {
   enqueue(targets: OutboundTarget[], message: Message, limit: number, dropOldest: boolean, byteLimit: number): Promise<string[]> {
     const batch = this.open()
     const write = batch.begin()
-    const args = batch.args
+    const fields = batch.fields
     const messageId = message.id as string
-    args.push('E', targets.length, messageId, message, limit, dropOldest ? 1 : 0, byteLimit, message.payload.length)
-    for (const target of targets) args.push(target.clientId, this.delivery(target))
+    fields.push('E', targets.length, messageId, message, limit, dropOldest ? 1 : 0, byteLimit, message.payload.length)
+    for (const target of targets) fields.push(target.clientId, this.delivery(target))
     if (targets.length === 1) batch.byMessage.set(deliveryKey((targets[0] as OutboundTarget).clientId, messageId), { enqueue: write, sent: 0 })
     const lost = new Promise<string[]>((resolve, reject) => batch.enqueues.push({ write, resolve, reject }))
     this.sendIfFull(batch)
@@ -183,7 +188,7 @@ export class WriteBatch {
   sent(clientId: string, messageId: string, packetId: number): Promise<void> {
     const batch = this.open()
     const write = batch.begin()
-    batch.args.push('S', clientId, messageId, packetId)
+    batch.fields.push('S', clientId, messageId, packetId)
     const key = deliveryKey(clientId, messageId)
     const delivery = batch.byMessage.get(key)
     if (delivery !== undefined) {
@@ -231,7 +236,11 @@ export class WriteBatch {
       this.overdueTimer = null
     }
     this.sentAt.push(performance.now())
-    this.run(batch.compact(this.encode)).then(
+    const packed = new PackedFields(this.packedBytes * 1.25)
+    const enqueues = batch.pack(packed, this.encode)
+    const writes = packed.finish()
+    this.packedBytes = writes.length
+    this.run([...this.head, enqueues, writes]).then(
       (reply) => {
         this.answered()
         batch.settle(reply as Arg[])
@@ -260,7 +269,7 @@ export class WriteBatch {
 
   private open(): Batch {
     if (this.batch !== null) return this.batch
-    this.batch = new Batch(this.head.length, this.head)
+    this.batch = new Batch()
     if (!this.sendScheduled) {
       this.sendScheduled = true
       setImmediate(this.sendTurn)
@@ -269,9 +278,9 @@ export class WriteBatch {
   }
 
   /** One write whose only outcome is the batch being applied. */
-  private append(batch: Batch, ...args: Arg[]): Promise<void> {
+  private append(batch: Batch, ...fields: Field[]): Promise<void> {
     batch.begin()
-    batch.args.push(...args)
+    batch.fields.push(...fields)
     this.sendIfFull(batch)
     return batch.applied
   }

@@ -1,0 +1,67 @@
+import { Redis } from 'ioredis'
+import { encodeEnvelope } from '@wren/core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { PackedFields } from '../src/packed-fields.js'
+import { type RedisServer, startRedisServer } from './redis-server.js'
+
+let server: RedisServer
+let redis: Redis
+
+beforeAll(async () => {
+  server = await startRedisServer()
+  redis = new Redis(server.url)
+})
+
+afterAll(async () => {
+  redis?.disconnect()
+  await server?.stop()
+})
+
+/** The fields as Redis' cmsgpack unpacks them, each as the bytes of its Lua string in hex (quick to compare). */
+async function unpacked(packed: PackedFields): Promise<string[]> {
+  const fields = (await redis.callBuffer('EVAL', 'return cmsgpack.unpack(ARGV[1])', 0, packed.finish())) as Buffer[]
+  return fields.map((field) => field.toString('hex'))
+}
+
+const hex = (value: string | Buffer): string => Buffer.from(value).toString('hex')
+
+describe('PackedFields, read back by Redis cmsgpack', () => {
+  it('carries strings of every header size as their UTF-8 bytes, ASCII or not', async () => {
+    // Lengths on both sides of each header's bound: fixstr up to 10 units, str8 up to 85, str16 up to 21,845.
+    const strings: string[] = []
+    for (const length of [0, 1, 10, 11, 85, 86]) {
+      strings.push('a'.repeat(length), 'ü'.repeat(length), '€'.repeat(length), '😀'.repeat(length >> 1), `${'a'.repeat(Math.max(length - 1, 0))}€`)
+    }
+    for (const length of [21_845, 21_846]) strings.push('a'.repeat(length), '€'.repeat(length))
+    // a lone surrogate, which UTF-8 writes as U+FFFD
+    strings.push('\ud800x')
+    const packed = new PackedFields(1)
+    for (const value of strings) packed.string(value)
+    expect(await unpacked(packed)).toEqual(strings.map(hex))
+  })
+
+  it('carries numbers as their decimal strings and bytes as they are', async () => {
+    const bytes = Buffer.from([0, 0xff, 0x0d, 0x0a, 0xc4])
+    const packed = new PackedFields()
+    packed.number(-1)
+    packed.number(65_535)
+    packed.bytes(bytes)
+    packed.bytes(Buffer.alloc(0))
+    expect(await unpacked(packed)).toEqual(['-1', '65535', bytes, ''].map(hex))
+  })
+
+  it("writes a message envelope byte for byte as encodeEnvelope, whatever its header's size", async () => {
+    // the last grows the packing past its first 16 KiB
+    const headers = [{ topic: 'a' }, { topic: 'ü/€/😀', user: 'x'.repeat(300) }, { topic: 't'.repeat(20_000) }]
+    const payloads = [Buffer.alloc(0), Buffer.from('payload')]
+    const packed = new PackedFields(1)
+    const expected: string[] = []
+    for (const header of headers) {
+      for (const payload of payloads) {
+        packed.envelope(JSON.stringify(header), payload)
+        expected.push(hex(encodeEnvelope(header, payload)))
+      }
+    }
+    expect(await unpacked(packed)).toEqual(expected)
+  })
+})
