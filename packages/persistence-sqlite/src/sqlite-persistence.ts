@@ -71,6 +71,11 @@ function flag(value: boolean | undefined): number | null {
   return value === undefined ? null : value ? 1 : 0
 }
 
+/** Whether a message of `size` bytes fits in `queue` within the bounds given. */
+function fits(queue: QueueSize, size: number, limit: number | undefined, byteLimit: number | undefined): boolean {
+  return (limit === undefined || queue.entries < limit) && (byteLimit === undefined || queue.bytes + size <= byteLimit)
+}
+
 function identifiersOf(target: OutboundTarget): string | null {
   return target.subscriptionIdentifiers === undefined ? null : JSON.stringify(target.subscriptionIdentifiers)
 }
@@ -268,9 +273,16 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
     },
     /** The batch was rolled back, and the deletes it would have made with it. */
     forgetOrphans: (): void => orphans.clear(),
-    /** A connected subscriber's enqueue (one client, no bound to check): one INSERT, atomic on its own, so no savepoint. */
-    enqueueOne: (target: OutboundTarget, message: Message): void => {
-      if (insertWithBody(target, message)) lengths.add(target.clientId, 1, message.payload.length)
+    /**
+     * One client's enqueue that needs nothing dropped (a connected subscriber's, with no bound to check, or one
+     * offline client's with room left): one INSERT, atomic on its own, so no savepoint. False, with nothing
+     * written, when the message does not fit: `enqueue` then drops or refuses.
+     */
+    enqueueOne: (target: OutboundTarget, message: Message, limit: number | undefined, byteLimit: number | undefined): boolean => {
+      const size = message.payload.length
+      if ((limit !== undefined || byteLimit !== undefined) && !fits(lengths.get(target.clientId), size, limit, byteLimit)) return false
+      if (insertWithBody(target, message)) lengths.add(target.clientId, 1, size)
+      return true
     },
     subscriptionsAdd: db.transaction((clientId: string, subscriptions: Subscription[]) => {
       for (const subscription of subscriptions) {
@@ -293,8 +305,6 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
         const messageId = message.id as string
         const size = message.payload.length
         const bounded = limit !== undefined || byteLimit !== undefined
-        const fits = (queue: QueueSize): boolean =>
-          (limit === undefined || queue.entries < limit) && (byteLimit === undefined || queue.bytes + size <= byteLimit)
         const lost: string[] = []
         let added = 0
         // One target: its entry carries the body. Several share one body row.
@@ -309,13 +319,13 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
           }
           if (bounded) {
             const queue = lengths.get(clientId)
-            let room = fits(queue)
+            let room = fits(queue, size, limit, byteLimit)
             while (!room) {
               lost.push(clientId)
               const dropped = dropOldest ? s.outboundDropOldestQueued.get(clientId) : undefined
               if (dropped === undefined) break
               left(clientId, dropped)
-              room = fits(queue)
+              room = fits(queue, size, limit, byteLimit)
             }
             if (!room) continue
           }
@@ -510,8 +520,7 @@ export class SqlitePersistence implements Persistence {
     try {
       if (message.id === undefined) throw new TypeError('outboundEnqueue: message.id is required (the broker assigns it)')
       this.group.join()
-      if (targets.length === 1 && limit === undefined && byteLimit === undefined) {
-        this.transactions.enqueueOne(targets[0] as OutboundTarget, message)
+      if (targets.length === 1 && this.transactions.enqueueOne(targets[0] as OutboundTarget, message, limit, byteLimit)) {
         return this.group.wroteNothingDropped()
       }
       return this.group.wroteEnqueue(this.transactions.enqueue(targets, message, limit, dropOldest, byteLimit))
