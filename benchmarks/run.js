@@ -70,7 +70,7 @@ async function runBenchmarks(options) {
   const measurements = []
   for (const step of steps) {
     progress.start(`${step.variant.id} · ${step.broker.label} · run ${step.run}/${runs}`)
-    const record = await measure({ broker: step.broker, variant: step.variant, run: step.run, nodeFlags })
+    const record = await measure({ broker: step.broker, variant: step.variant, run: step.run, nodeFlags, realtime: options.realtime })
     measurements.push(record)
     progress.finish(record.error ? `${step.variant.id} · ${step.broker.label} · run ${step.run}: ${record.error}` : '')
   }
@@ -80,6 +80,7 @@ async function runBenchmarks(options) {
     date: new Date().toISOString(),
     profile: options.profile,
     runs,
+    realtime: options.realtime,
     machine: machine(),
     node: process.version,
     versions: Object.fromEntries(brokers.map((b) => [b.name, b.version()])),

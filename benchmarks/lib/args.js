@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util'
 
 export const USAGE = `Usage: pnpm bench [--quick] [--runs N] [--brokers wren,aedes,mosquitto] [--scenarios fan-in,latency,...]
-                  [--out NAME] [--cpu-prof] [--from results/NAME.json]
+                  [--out NAME] [--cpu-prof] [--realtime] [--from results/NAME.json]
 
   --quick       about a minute: one run of a subset of scenarios, smaller counts (writes results/quick.*)
   --runs N      runs per scenario and broker (default: 3 full, 1 quick); figures are medians
@@ -16,6 +16,8 @@ export const USAGE = `Usage: pnpm bench [--quick] [--runs N] [--brokers wren,aed
   --out NAME    write results/NAME.md and NAME.json (default: latest, or quick with --quick)
   --cpu-prof    run Node brokers under --cpu-prof; profiles go to results/profiles/
                 (summarise them with: node benchmarks/profile-summary.js results/profiles/*.cpuprofile)
+  --realtime    run the latency scenarios' broker and generator in the real-time scheduling class (chrt -f,
+                root only), so other work on a shared machine does not decide their percentiles
   --from FILE   do not measure: rewrite the report from a saved results JSON`
 
 export function parseOptions(argv) {
@@ -28,6 +30,7 @@ export function parseOptions(argv) {
       scenarios: { type: 'string' },
       out: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
+      realtime: { type: 'boolean', default: false },
       from: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -43,6 +46,7 @@ export function parseOptions(argv) {
     scenarios: list(values.scenarios),
     out: values.out ?? (values.quick ? 'quick' : 'latest'),
     cpuProf: values['cpu-prof'],
+    realtime: values.realtime,
     from: values.from ?? null,
   }
 }

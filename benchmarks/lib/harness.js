@@ -5,7 +5,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { prepareAccess } from './access.js'
 import { peakRssKiB } from './proc-stats.js'
-import { freePort, runGenerator, startBroker } from './processes.js'
+import { freePort, REALTIME, runGenerator, startBroker } from './processes.js'
 
 // Time a generator may take beyond its job's own bound: connecting clients, setup and teardown.
 const GENERATOR_SLACK_MS = 30_000
@@ -16,9 +16,11 @@ function jobBoundMs(job) {
 
 /**
  * Runs `variant` against `broker` and returns its figures. `nodeFlags` go to Node-based brokers (e.g.
- * `--cpu-prof`). Never throws for a broker's failure: the error is the measurement's result.
+ * `--cpu-prof`). With `realtime`, a latency variant's broker and generator run in the real-time scheduling
+ * class (a fixed rate keeps both far below a core). Never throws for a broker's failure: the error is the
+ * measurement's result.
  */
-export async function measure({ broker, variant, run, nodeFlags = [] }) {
+export async function measure({ broker, variant, run, nodeFlags = [], realtime = false }) {
   const workDir = mkdtempSync(join(tmpdir(), 'wren-bench-'))
   // Other work on the machine skews every figure; the 1-minute load average lets a reader spot it.
   const record = { broker: broker.name, variant: variant.id, scenario: variant.scenario, run, loadAverage1m: loadavg()[0] }
@@ -29,7 +31,8 @@ export async function measure({ broker, variant, run, nodeFlags = [] }) {
     services = await broker.services?.({ workDir })
     const port = await freePort()
     const access = prepareAccess(variant.job, workDir)
-    running = await startBroker(broker.argv({ port, workDir, nodeFlags, storeSpec: services?.storeSpec, maxQueued: variant.job.maxQueued, access }), port, {
+    const launcher = realtime && variant.scenario === 'latency' ? REALTIME : []
+    running = await startBroker([...launcher, ...broker.argv({ port, workDir, nodeFlags, storeSpec: services?.storeSpec, maxQueued: variant.job.maxQueued, access })], port, {
       readyLine: broker.readyLine,
       timeoutMs: broker.startTimeoutMs,
     })
@@ -37,6 +40,7 @@ export async function measure({ broker, variant, run, nodeFlags = [] }) {
     const result = await runGenerator(
       { ...job, port, brokerPid: running.pid, servicePid: services?.pid, clientPrefix: `${broker.name}-${variant.id}-${run}` },
       jobBoundMs(job) + GENERATOR_SLACK_MS,
+      launcher,
     )
     return { ...record, ...result, brokerPeakRssMiB: peakRssKiB(running.pid) / 1024, wallMs: Date.now() - startedAt }
   } catch (error) {

@@ -8,6 +8,13 @@ import { withRaisedFileLimit } from './spawn.js'
 const GENERATOR_MAIN = fileURLToPath(new URL('../generator/main.js', import.meta.url))
 const STDERR_TAIL = 2000
 
+/**
+ * The launcher that runs a process under the real-time FIFO scheduling class (chrt, root only): it preempts
+ * every ordinary process, so what other work on the machine does to a latency figure mostly disappears. Only
+ * for fixed-rate scenarios that keep a process far below a core: a busy real-time process starves the rest.
+ */
+export const REALTIME = ['chrt', '-f', '10']
+
 /** A TCP port that was free on 127.0.0.1 a moment ago. */
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -83,10 +90,13 @@ export async function startBroker(argv, port, { timeoutMs = 10_000, readyLine } 
   throw new Error(`broker did not ${what}: ${output || `exit code ${child.exitCode}`}`)
 }
 
-/** Runs one job in a fresh generator process; rejects when it fails or outlives `timeoutMs`. */
-export function runGenerator(job, timeoutMs) {
+/**
+ * Runs one job in a fresh generator process; rejects when it fails or outlives `timeoutMs`. `launcher` runs
+ * it (e.g. `realtime` below).
+ */
+export function runGenerator(job, timeoutMs, launcher = []) {
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', withRaisedFileLimit([process.execPath, GENERATOR_MAIN]), {
+    const child = spawn('/bin/sh', withRaisedFileLimit([...launcher, process.execPath, GENERATOR_MAIN]), {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     let settled = false

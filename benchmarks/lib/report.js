@@ -18,6 +18,14 @@ const hasStoreVariants = (variant, brokers) => brokersOf(variant, brokers).some(
 const STORE_REFERENCES = ['wren', 'aedes', 'aedes-redis', 'wren-cluster-1']
 const STORE_RATIO_FIGURES = { msgsPerSec: 'msgs/s', brokerCpuUsPerMsg: 'CPU µs/msg', backlogDrainPerSec: 'drained msgs/s' }
 
+/** A figure's median over the runs, or the aggregate (e.g. the worst run) its FIGURES entry names. */
+function acrossRuns(key, measurements) {
+  const { of, across } = FIGURES[key]
+  if (!across) return median(measurements.map((m) => m[key]))
+  const values = measurements.map((m) => m[of]).filter(Number.isFinite)
+  return values.length > 0 ? across(...values) : Number.NaN
+}
+
 /** `{ [variantId]: { [broker]: { runs, errors, figures: { [key]: median } } } }` */
 export function summarize(measurements, variants, brokerNames) {
   const summary = {}
@@ -27,7 +35,7 @@ export function summarize(measurements, variants, brokerNames) {
       const mine = measurements.filter((m) => m.variant === variant.id && m.broker === broker)
       const ok = mine.filter((m) => !m.error)
       const figures = {}
-      for (const key of variant.figures) figures[key] = median(ok.map((m) => m[key]))
+      for (const key of variant.figures) figures[key] = acrossRuns(key, ok)
       summary[variant.id][broker] = {
         runs: ok.length,
         errors: mine.filter((m) => m.error).map((m) => m.error),
@@ -265,6 +273,7 @@ export function renderMarkdown({ meta, summary, variants, brokers, skipped, char
     `- Machine: ${meta.machine.cpu}, ${meta.machine.cores} cores, ${meta.machine.memoryGiB} GiB, ${meta.machine.os}; ` +
       `load average (1, 5, 15 min) at start ${meta.loadAverage.start}, at end ${meta.loadAverage.end}, highest 1-min ` +
       `at a measurement's start ${meta.loadAverage.highest1m} (the harness itself keeps about 1 to 2 cores busy)`,
+    ...(meta.realtime ? ["- `--realtime`: the latency scenarios' broker and generator ran in the real-time scheduling class (chrt -f 10)"] : []),
     `- Node ${meta.node}; ${brokers.map((b) => `${b.label} ${meta.versions[b.name]}`).join(', ')}`,
     ...skipped.map((s) => `- ${s.label} skipped: ${s.reason}. Install with \`${s.install}\``),
     '',

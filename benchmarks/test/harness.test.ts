@@ -3,6 +3,7 @@
 // is not the subject.
 import { beforeAll, describe, expect, it } from 'vitest'
 import { assertBuilt } from '../../packages/core/test/helpers/built.js'
+import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { BROKERS, runsVariant, YOUNG_GENERATION_FLAG } from '../lib/brokers.js'
 import { measure } from '../lib/harness.js'
@@ -77,6 +78,29 @@ describe('benchmark harness against Wren', () => {
     expect(record.error).toBeUndefined()
     expect(record).toMatchObject({ expected: 12, delivered: 12, lossPct: 0, timedOut: false })
     expect(runsVariant(BROKERS.find((b) => b.name === 'aedes')!, variant)).toBe(false)
+  })
+
+  it('times only the latency window: the warm-up before it is sent and delivered but not counted', async () => {
+    const variant = allVariants('quick').find((v) => v.scenario === 'latency')!
+    expect(variant.job.warmUpMs).toBeGreaterThan(0)
+    // 100 warm-up and 200 measured messages at 1,000 msgs/s, bounded by the job's drain.
+    const tiny = { ...variant, job: { ...variant.job, ratePerSec: 1_000, warmUpMs: 100, durationMs: 200, drainMs: 5_000 } }
+    const record = await measure({ broker: wren, variant: tiny, run: 1 })
+    expect(record.error).toBeUndefined()
+    expect(record).toMatchObject({ expected: 200, delivered: 200, lossPct: 0, timedOut: false })
+    expect(record.p999Us).toBeGreaterThan(0)
+    // The report gives p99.9's median and its best and worst run.
+    const worse = { ...record, run: 2, p999Us: record.p999Us * 3 }
+    const { figures } = summarize([record, worse], [tiny], ['wren'])[tiny.id].wren
+    expect(figures).toMatchObject({ p999Us: record.p999Us * 2, p999MinUs: record.p999Us, p999MaxUs: record.p999Us * 3 })
+  })
+
+  it.skipIf(spawnSync('chrt', ['-f', '10', 'true']).status !== 0)('runs a latency variant with broker and generator in the real-time class', async () => {
+    const variant = allVariants('quick').find((v) => v.scenario === 'latency')!
+    const tiny = { ...variant, job: { ...variant.job, ratePerSec: 1_000, warmUpMs: 100, durationMs: 200, drainMs: 5_000 } }
+    const record = await measure({ broker: wren, variant: tiny, run: 1, realtime: true })
+    expect(record.error).toBeUndefined()
+    expect(record).toMatchObject({ expected: 200, delivered: 200, lossPct: 0 })
   })
 
   it('runs the broker with its metrics read every second (wren-metrics)', async () => {
