@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // What a persistence adapter costs per persisted QoS 1 message in a fan-in's pattern, without a broker: each
-// turn of the event loop enqueues 20 messages (64-byte payloads) for one client, then marks each one sent and
-// acks it, as the broker does for a connected persistent subscriber. Prints CPU and wall time per message.
+// turn of the event loop enqueues 20 messages (64-byte payloads unless told) for one client, then marks each one
+// sent and acks it, as the broker does for a connected persistent subscriber. Prints CPU and wall time per message.
 // With a depth, the pattern of a connected subscriber's live queue that deep: each turn enqueues 20 messages
 // without a bound (as the broker does for a subscriber that holds its publishers) and marks sent and acks the
 // 20 that are `depth` messages older.
-// Usage: node benchmarks/persistence-ops.js [memory|sqlite|sqlite-full|redis] [messages] [depth]
+// Usage: node benchmarks/persistence-ops.js [memory|sqlite|sqlite-full|redis] [messages] [depth, or - for none] [payload bytes]
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,9 +14,9 @@ import { redisStore } from './lib/brokers.js'
 import { cpuMicros } from './lib/proc-stats.js'
 
 const PER_TURN = 20
-const [store = 'sqlite', count = '20000', depthArg] = process.argv.slice(2)
+const [store = 'sqlite', count = '20000', depthArg, payloadArg = '64'] = process.argv.slice(2)
 const messages = Number(count)
-const depth = depthArg === undefined ? null : Number(depthArg)
+const depth = depthArg === undefined || depthArg === '-' ? null : Number(depthArg)
 const workDir = mkdtempSync(join(tmpdir(), 'wren-ops-'))
 
 async function open() {
@@ -35,7 +35,7 @@ async function open() {
 }
 
 const { persistence, stop, servicePid } = await open()
-const payload = Buffer.alloc(64, 0x61)
+const payload = Buffer.alloc(Number(payloadArg), 0x61)
 const target = [{ clientId: 'subscriber', qos: 1 }]
 const deliver = async (message, packetId) => {
   await persistence.outboundEnqueue(target, message, 1_000_000)
@@ -71,7 +71,7 @@ const wallMs = performance.now() - wallStart
 const service = servicePid === undefined ? '' : `, redis-server ${((cpuMicros(servicePid) - serviceStart) / messages).toFixed(1)} µs CPU`
 console.log(
   `${store}: ${((cpu.user + cpu.system) / messages).toFixed(1)} µs CPU and ${((wallMs * 1000) / messages).toFixed(1)} µs wall per message${service} ` +
-    `(${messages} messages, ${PER_TURN} per turn${depth === null ? '' : `, live queue ${depth} deep`})`,
+    `(${messages} messages of ${payload.length} bytes, ${PER_TURN} per turn${depth === null ? '' : `, live queue ${depth} deep`})`,
 )
 await persistence.close()
 await stop()

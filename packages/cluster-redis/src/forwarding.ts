@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto'
 import type { Holdable, Message, RemoteDelivery } from '@wren/core'
+import { PUBLISH_HEADROOM, PUBLISH_TAILROOM } from './frame-publish.js'
 import { type Forward, forwardsFrame } from './frames.js'
 
 /** How frames reach a node's channel: PUBLISH, resolving with how many subscribers heard it. */
@@ -14,9 +15,14 @@ const FRAME_PAYLOAD_BYTES = 256 * 1024
 /** What a forward waiting for Redis is counted as against the backlog bound: its payload and about this much of objects. */
 const FORWARD_OVERHEAD_BYTES = 256
 
+const PUBLISH_ROOM = { before: PUBLISH_HEADROOM, after: PUBLISH_TAILROOM }
+
 export interface ForwardingOptions {
   nodeId: string
+  /** PUBLISH of a frame of forwards, written with PUBLISH_HEADROOM and PUBLISH_TAILROOM free around it. */
   publish: PublishFrame
+  /** PUBLISH of a control frame. */
+  publishControl: PublishFrame
   /** Whether a receiver count of 0 means nobody heard it (exact on one server, one shard's count on Redis Cluster). */
   exactReceivers: boolean
   /** Bytes of forwards per target node that Redis has not taken yet, past which their publishers are held. */
@@ -167,7 +173,7 @@ export class Forwarding {
   send(nodeId: string, frame: Buffer): Promise<number> {
     const outbox = this.outboxes.get(nodeId)
     if (outbox && (outbox.queued.length > 0 || outbox.failed.length > 0)) this.sendQueued(outbox, undefined)
-    return this.options.publish(nodeId, frame)
+    return this.options.publishControl(nodeId, frame)
   }
 
   /** Sends what waits for a node with nothing on its way. */
@@ -235,7 +241,7 @@ export class Forwarding {
       let bytes = 0
       for (const { message } of forwards) bytes += message.payload.length + FORWARD_OVERHEAD_BYTES
       const seq = ++this.seq
-      this.publish(new SentFrame(outbox, seq, forwards, forwardsFrame(this.options.nodeId, this.epoch, seq, forwards, written), bytes))
+      this.publish(new SentFrame(outbox, seq, forwards, forwardsFrame(this.options.nodeId, this.epoch, seq, forwards, written, PUBLISH_ROOM), bytes))
     }
   }
 

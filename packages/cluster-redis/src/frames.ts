@@ -251,9 +251,10 @@ function readForward(input: Reader): Forward {
  * Every forward node `from` made to one node in one turn, in order: one buffer, written in one pass. With `written`
  * (shared by the frames of one flush), a message already encoded for another node is copied from that frame
  * rather than encoded again. `epoch` (per sending process) and `seq` (per frame) let the receiver drop a frame
- * sent again that it already had.
+ * sent again that it already had. With `room`, the frame's buffer keeps that many bytes free around it (for
+ * `FramePublish`).
  */
-export function forwardsFrame(from: string, epoch: number, seq: number, forwards: readonly Forward[], written?: Map<Message, Buffer>): Buffer {
+export function forwardsFrame(from: string, epoch: number, seq: number, forwards: readonly Forward[], written?: Map<Message, Buffer>, room?: { before: number; after: number }): Buffer {
   const known = forwards.map(({ message }) => written?.get(message))
   const properties = forwards.map(({ message }, i) => (known[i] ? undefined : propertiesJson(message)))
   let size = 1 + stringSize(from) + 4 + 8 + 4
@@ -261,7 +262,9 @@ export function forwardsFrame(from: string, epoch: number, seq: number, forwards
     const { message, deliveries } = forwards[i] as Forward
     size += (known[i]?.length ?? messageSize(message, properties[i])) + deliveriesSize(deliveries)
   }
-  const out = new Writer(Buffer.allocUnsafe(size))
+  const before = room?.before ?? 0
+  const out = new Writer(Buffer.allocUnsafe(before + size + (room?.after ?? 0)))
+  out.pos = before
   out.u8(FrameKind.Forwards)
   out.string(from)
   out.u32(epoch)
@@ -278,7 +281,7 @@ export function forwardsFrame(from: string, epoch: number, seq: number, forwards
     }
     writeDeliveries(out, deliveries)
   }
-  return out.buffer.subarray(0, out.pos)
+  return out.buffer.subarray(before, out.pos)
 }
 
 function controlFrame(kind: FrameKind, header: object): Buffer {

@@ -5,6 +5,7 @@ import { Backpressure } from './backpressure.js'
 import { BusConnections } from './connections.js'
 import { EventFeed, type Snapshot } from './event-feed.js'
 import { type ClusterEvent, encodeEvent } from './events.js'
+import { FramePublish } from './frame-publish.js'
 import { Forwarding } from './forwarding.js'
 import { FrameKind, decodeFrame, releasedFrame } from './frames.js'
 import { ClusterKeys } from './keys.js'
@@ -91,7 +92,9 @@ export class RedisClusterBus implements ClusterBus {
     // A frame whose PUBLISH failed is sent again at the heartbeat's pace.
     this.forwarding = new Forwarding({
       nodeId,
-      publish: (to, frame) => redis.command.publish(keys.channel(to), frame),
+      publish: (to, frame) =>
+        frame.length >= FramePublish.MIN_BYTES ? (redis.command.sendCommand(new FramePublish(keys.channel(to), frame)) as Promise<number>) : redis.command.publish(keys.channel(to), frame),
+      publishControl: (to, frame) => redis.command.publish(keys.channel(to), frame),
       exactReceivers: redis.exactReceivers,
       backlogBytes: positiveInteger('forwardBacklogBytes', options.forwardBacklogBytes ?? 64 * 1024 * 1024),
       retryMs: heartbeatMs,

@@ -226,6 +226,18 @@ describe('bad input', () => {
     expect(logger.warnings).toEqual(['cluster bus operation failed', 'cluster bus operation failed'])
   })
 
+  it('a large frame goes out from its own buffer, or through ioredis\' copy when the channel does not fit in its headroom', async () => {
+    const payload = randomBytes(70_000)
+    for (const name of ['short', 'long-prefix-'.repeat(25)]) {
+      prefix = `${name}${++prefixSeq}:`
+      const a = await startNode('a')
+      const b = await startNode('b')
+      a.bus.forward('b', { topic: 't', payload, qos: 1, retain: false }, [{ clientId: 'x', qos: 1, retain: false }])
+      await until(() => b.seen.delivered.length === 1, `the forward (${name})`)
+      expect(b.seen.delivered[0]?.message.payload.equals(payload)).toBe(true)
+    }
+  })
+
   it('a frame of forwards that arrives again is dropped; a new epoch of the same node id starts afresh', async () => {
     const b = await startNode('b')
     const frame = (epoch: number, seq: number, text: string): Buffer =>

@@ -61,14 +61,18 @@ async function execAll(batch: ChainableCommander): Promise<unknown[]> {
   })
 }
 
-/** The delivery JSON of a target with a QoS and nothing else, the common case, by QoS. */
-const QOS_ONLY: readonly string[] = [0, 1, 2].map((qos) => JSON.stringify({ qos }))
+/**
+ * The delivery JSON of a target without subscription identifiers, the common case, as `deliveryOf` would build
+ * it: by QoS, then by retain unset, false or true.
+ */
+const PLAIN_DELIVERIES: readonly string[] = [0, 1, 2].flatMap((qos) => [undefined, false, true].map((retain) => JSON.stringify({ qos, retain })))
 
 /** What a queue stores per client for a message: its delivery options, as JSON. */
 function deliveryOf(target: OutboundTarget): string {
-  if (target.subscriptionIdentifiers === undefined && target.retain === undefined) return QOS_ONLY[target.qos] as string
-  const delivery: Delivery = { qos: target.qos }
-  if (target.subscriptionIdentifiers !== undefined) delivery.subscriptionIdentifiers = target.subscriptionIdentifiers
+  if (target.subscriptionIdentifiers === undefined) {
+    return PLAIN_DELIVERIES[target.qos * 3 + (target.retain === undefined ? 0 : target.retain ? 2 : 1)] as string
+  }
+  const delivery: Delivery = { qos: target.qos, subscriptionIdentifiers: target.subscriptionIdentifiers }
   if (target.retain !== undefined) delivery.retain = target.retain
   return JSON.stringify(delivery)
 }

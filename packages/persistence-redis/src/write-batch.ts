@@ -5,12 +5,27 @@ const NOTHING_LOST: readonly string[] = Object.freeze([])
 const MAX_WRITES_PER_BATCH = 500
 
 /**
+ * How many bytes (as estimated) one batch takes before it is sent without waiting. Its writes travel as one
+ * argument, and Redis refuses an argument over 512 MB (`proto-max-bulk-len`): a few large payloads in one batch
+ * would pass that where a full batch of small ones is about 100 KiB. One message is at most 256 MB (MQTT's limit).
+ */
+const MAX_BYTES_PER_BATCH = 16 * 1024 * 1024
+
+/**
  * How long (ms) the batch in flight may go unanswered before the next one is sent anyway. A batch's round trip
  * is a few ms, and under 250 ms even with the broker on a fifth of a loaded core; at 50 ms a quarter of the
  * batches went early there, smaller, with fewer writes called off and more CPU per message. So this only acts
  * when Redis is slow or has stopped answering.
  */
 const OVERDUE_MS = 250
+
+/**
+ * What an enqueue packs to besides its topic, payload and targets (its fields and the message's JSON header), what
+ * each target adds, and what any other write packs to, with room to spare: a batch's packing starts that large.
+ */
+const ENQUEUE_BYTES = 256
+const TARGET_BYTES = 64
+const WRITE_BYTES = 96
 
 import type { Message, OutboundTarget } from '@wren/core'
 import { PackedFields } from './packed-fields.js'
@@ -52,6 +67,8 @@ function packFields(into: PackedFields, fields: Gathered[], start: number, end: 
 
 class Batch {
   writes = 0
+  /** About what the writes pack to, so that packing rarely has to grow its buffer (`PackedFields`). */
+  bytes = 0
   readonly fields: Gathered[] = []
   /** Where each write starts in `fields`, by write number less one. */
   readonly starts: number[] = []
@@ -75,7 +92,8 @@ class Batch {
   }
 
   /** Starts a write: returns its number. */
-  begin(): number {
+  begin(bytes: number): number {
+    this.bytes += bytes
     this.starts.push(this.fields.length)
     return ++this.writes
   }
@@ -147,8 +165,6 @@ export class WriteBatch {
   /** When each batch in flight was sent (`performance.now()`), oldest first: Redis answers in that order. */
   private readonly sentAt: number[] = []
   private overdueTimer: NodeJS.Timeout | null = null
-  /** The last batch's packed size: the next one starts with a quarter more room, so it is rarely copied to grow. */
-  private packedBytes = 0
   private readonly sendTurn = (): void => {
     this.sendScheduled = false
     this.sendUnlessWaiting()
@@ -174,7 +190,7 @@ export class WriteBatch {
   /** `message` must have its id. */
   enqueue(targets: OutboundTarget[], message: Message, limit: number, dropOldest: boolean, byteLimit: number): Promise<string[]> {
     const batch = this.open()
-    const write = batch.begin()
+    const write = batch.begin(ENQUEUE_BYTES + TARGET_BYTES * targets.length + 3 * message.topic.length + message.payload.length)
     const fields = batch.fields
     const messageId = message.id as string
     fields.push('E', targets.length, messageId, message, limit, dropOldest ? 1 : 0, byteLimit, message.payload.length)
@@ -187,7 +203,7 @@ export class WriteBatch {
 
   sent(clientId: string, messageId: string, packetId: number): Promise<void> {
     const batch = this.open()
-    const write = batch.begin()
+    const write = batch.begin(WRITE_BYTES)
     batch.fields.push('S', clientId, messageId, packetId)
     const key = deliveryKey(clientId, messageId)
     const delivery = batch.byMessage.get(key)
@@ -236,10 +252,9 @@ export class WriteBatch {
       this.overdueTimer = null
     }
     this.sentAt.push(performance.now())
-    const packed = new PackedFields(this.packedBytes * 1.25)
+    const packed = new PackedFields(batch.bytes)
     const enqueues = batch.pack(packed, this.encode)
     const writes = packed.finish()
-    this.packedBytes = writes.length
     this.run([...this.head, enqueues, writes]).then(
       (reply) => {
         this.answered()
@@ -277,15 +292,15 @@ export class WriteBatch {
     return this.batch
   }
 
-  /** One write whose only outcome is the batch being applied. */
-  private append(batch: Batch, ...fields: Field[]): Promise<void> {
-    batch.begin()
-    batch.fields.push(...fields)
+  /** One write of a client's id (a message id or packet id) whose only outcome is the batch being applied. */
+  private append(batch: Batch, kind: string, clientId: string, id: Field): Promise<void> {
+    batch.begin(WRITE_BYTES)
+    batch.fields.push(kind, clientId, id)
     this.sendIfFull(batch)
     return batch.applied
   }
 
   private sendIfFull(batch: Batch): void {
-    if (batch.writes >= MAX_WRITES_PER_BATCH) this.flush()
+    if (batch.writes >= MAX_WRITES_PER_BATCH || batch.bytes >= MAX_BYTES_PER_BATCH) this.flush()
   }
 }

@@ -55,11 +55,11 @@ interface OutboundRow extends MessageRow {
   delivery_retain: number | null
 }
 
-/** An entry just deleted: its body's size when it carried its body, null when the body is shared in `messages`. */
-interface RemovedEntry {
-  message_id: string
-  bytes: number | null
-}
+/**
+ * An entry just deleted, as one value so that an ack makes no object: the size of the body it carried, or the id
+ * of the message whose body it shared in `messages`.
+ */
+type RemovedEntry = number | string
 
 interface WillRow extends MessageRow {
   client_id: string
@@ -69,6 +69,11 @@ interface WillRow extends MessageRow {
 
 function flag(value: boolean | undefined): number | null {
   return value === undefined ? null : value ? 1 : 0
+}
+
+/** Whether a message of `size` bytes fits in `queue` within the bounds given. */
+function fits(queue: QueueSize, size: number, limit: number | undefined, byteLimit: number | undefined): boolean {
+  return (limit === undefined || queue.entries < limit) && (byteLimit === undefined || queue.bytes + size <= byteLimit)
 }
 
 function identifiersOf(target: OutboundTarget): string | null {
@@ -109,8 +114,8 @@ function rowToWill(row: WillRow): WillRecord {
   return record
 }
 
-/** What a DELETE from `outbound` returns, as a RemovedEntry. */
-const REMOVED = 'message_id, length(payload) AS bytes'
+/** What a DELETE from `outbound` returns, plucked: its RemovedEntry (`payload` is NULL when the body is shared). */
+const REMOVED = 'coalesce(length(payload), message_id)'
 
 function prepareStatements(db: Database.Database) {
   // An entry either carries its body (topic is set) or shares one in `messages`: the join finds no row for the
@@ -173,7 +178,7 @@ function prepareStatements(db: Database.Database) {
     outboundDropOldestQueued: db.prepare<[string], RemovedEntry>(
       `DELETE FROM outbound WHERE seq = (SELECT seq FROM outbound WHERE client_id = ? AND state = 'queued' ORDER BY seq LIMIT 1)
        RETURNING ${REMOVED}`,
-    ),
+    ).pluck(),
     outboundInsert: db.prepare<[string, string, number, string | null, number | null]>(
       `INSERT INTO outbound (client_id, message_id, qos, state, subscription_identifiers, retain) VALUES (?, ?, ?, 'queued', ?, ?)`,
     ),
@@ -191,9 +196,13 @@ function prepareStatements(db: Database.Database) {
       `UPDATE outbound SET state = 'sent', packet_id = ? WHERE client_id = ? AND message_id = ?`,
     ),
     outboundReleased: db.prepare<[string, number]>(`UPDATE outbound SET state = 'released' WHERE client_id = ? AND packet_id = ?`),
-    outboundAck: db.prepare<[string, number], RemovedEntry>(`DELETE FROM outbound WHERE client_id = ? AND packet_id = ? RETURNING ${REMOVED}`),
-    outboundRemove: db.prepare<[string, string], RemovedEntry>(`DELETE FROM outbound WHERE client_id = ? AND message_id = ? RETURNING ${REMOVED}`),
-    outboundDeleteClient: db.prepare<[string], RemovedEntry>(`DELETE FROM outbound WHERE client_id = ? RETURNING ${REMOVED}`),
+    outboundAck: db
+      .prepare<[string, number], RemovedEntry>(`DELETE FROM outbound WHERE client_id = ? AND packet_id = ? RETURNING ${REMOVED}`)
+      .pluck(),
+    outboundRemove: db
+      .prepare<[string, string], RemovedEntry>(`DELETE FROM outbound WHERE client_id = ? AND message_id = ? RETURNING ${REMOVED}`)
+      .pluck(),
+    outboundDeleteClient: db.prepare<[string], RemovedEntry>(`DELETE FROM outbound WHERE client_id = ? RETURNING ${REMOVED}`).pluck(),
     outboundList: db.prepare<[string], OutboundRow>(`${outboundSelect} WHERE o.client_id = ? ORDER BY o.seq`),
 
     incomingAdd: db.prepare<[string, number]>('INSERT OR IGNORE INTO incoming (client_id, packet_id) VALUES (?, ?)'),
@@ -228,12 +237,12 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
    * unreferenced, a body of its own went with it.
    */
   const left = (clientId: string, removed: RemovedEntry): void => {
-    if (removed.bytes !== null) {
-      lengths.add(clientId, -1, -removed.bytes)
+    if (typeof removed === 'number') {
+      lengths.add(clientId, -1, -removed)
       return
     }
-    if (lengths.tracks(clientId)) lengths.add(clientId, -1, -(s.messageBytes.get(removed.message_id) ?? 0))
-    orphans.add(removed.message_id)
+    if (lengths.tracks(clientId)) lengths.add(clientId, -1, -(s.messageBytes.get(removed) ?? 0))
+    orphans.add(removed)
   }
   /** Queues the only copy of `message`, body included; false when the client's queue holds it already. */
   const insertWithBody = (target: OutboundTarget, message: Message): boolean => {
@@ -264,9 +273,16 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
     },
     /** The batch was rolled back, and the deletes it would have made with it. */
     forgetOrphans: (): void => orphans.clear(),
-    /** A connected subscriber's enqueue (one client, no bound to check): one INSERT, atomic on its own, so no savepoint. */
-    enqueueOne: (target: OutboundTarget, message: Message): void => {
-      if (insertWithBody(target, message)) lengths.add(target.clientId, 1, message.payload.length)
+    /**
+     * One client's enqueue that needs nothing dropped (a connected subscriber's, with no bound to check, or one
+     * offline client's with room left): one INSERT, atomic on its own, so no savepoint. False, with nothing
+     * written, when the message does not fit: `enqueue` then drops or refuses.
+     */
+    enqueueOne: (target: OutboundTarget, message: Message, limit: number | undefined, byteLimit: number | undefined): boolean => {
+      const size = message.payload.length
+      if ((limit !== undefined || byteLimit !== undefined) && !fits(lengths.get(target.clientId), size, limit, byteLimit)) return false
+      if (insertWithBody(target, message)) lengths.add(target.clientId, 1, size)
+      return true
     },
     subscriptionsAdd: db.transaction((clientId: string, subscriptions: Subscription[]) => {
       for (const subscription of subscriptions) {
@@ -289,8 +305,6 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
         const messageId = message.id as string
         const size = message.payload.length
         const bounded = limit !== undefined || byteLimit !== undefined
-        const fits = (queue: QueueSize): boolean =>
-          (limit === undefined || queue.entries < limit) && (byteLimit === undefined || queue.bytes + size <= byteLimit)
         const lost: string[] = []
         let added = 0
         // One target: its entry carries the body. Several share one body row.
@@ -305,13 +319,13 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
           }
           if (bounded) {
             const queue = lengths.get(clientId)
-            let room = fits(queue)
+            let room = fits(queue, size, limit, byteLimit)
             while (!room) {
               lost.push(clientId)
               const dropped = dropOldest ? s.outboundDropOldestQueued.get(clientId) : undefined
               if (dropped === undefined) break
               left(clientId, dropped)
-              room = fits(queue)
+              room = fits(queue, size, limit, byteLimit)
             }
             if (!room) continue
           }
@@ -337,7 +351,7 @@ function prepareTransactions(db: Database.Database, s: Statements, lengths: Queu
       s.sessionDelete.run(clientId)
       s.subscriptionsDeleteClient.run(clientId)
       for (const removed of s.outboundDeleteClient.all(clientId)) {
-        if (removed.bytes === null) s.messageDeleteUnreferenced.run(removed.message_id, removed.message_id)
+        if (typeof removed === 'string') s.messageDeleteUnreferenced.run(removed, removed)
       }
       s.incomingDeleteClient.run(clientId)
       s.willDelete.run(clientId)
@@ -506,8 +520,7 @@ export class SqlitePersistence implements Persistence {
     try {
       if (message.id === undefined) throw new TypeError('outboundEnqueue: message.id is required (the broker assigns it)')
       this.group.join()
-      if (targets.length === 1 && limit === undefined && byteLimit === undefined) {
-        this.transactions.enqueueOne(targets[0] as OutboundTarget, message)
+      if (targets.length === 1 && this.transactions.enqueueOne(targets[0] as OutboundTarget, message, limit, byteLimit)) {
         return this.group.wroteNothingDropped()
       }
       return this.group.wroteEnqueue(this.transactions.enqueue(targets, message, limit, dropOldest, byteLimit))

@@ -6,6 +6,8 @@ import type { Persistence, QoS } from '@wren/core'
 import { deliverySuite, persistenceSuite, testMessage } from '@wren/persistence-test-suite'
 import { afterAll, describe, expect, it } from 'vitest'
 import { MIGRATIONS, createSqlitePersistence } from '@wren/persistence-sqlite'
+import { connectClient } from '../../core/test/helpers/clients.js'
+import { startBroker } from '../../core/test/helpers/start-broker.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'wren-sqlite-'))
 const paths = new WeakMap<Persistence, string>()
@@ -151,13 +153,19 @@ describe('sqlite file', () => {
     await persistence.close()
   })
 
-  it('upgrades a file of schema version 2: its queued and in-flight messages come back whole and acknowledge', async () => {
-    const path = join(dir, 'version2.db')
-    const old = new Database(path)
+  /** A file as schema version 2 left it, its DDL run as that version's adapter ran it. */
+  function version2File(name: string): Database.Database {
+    const old = new Database(join(dir, name))
     old.pragma('journal_mode = WAL')
     old.pragma('foreign_keys = ON')
     for (const ddl of MIGRATIONS.slice(0, 2)) old.exec(ddl)
     old.pragma('user_version = 2')
+    return old
+  }
+
+  it('upgrades a file of schema version 2: its queued and in-flight messages come back whole and acknowledge', async () => {
+    const path = join(dir, 'version2.db')
+    const old = version2File('version2.db')
     // the rows version 2 wrote: every body in `messages`, an entry per client referencing it
     const body = old.prepare(
       `INSERT INTO messages (message_id, topic, payload, qos, retain, origin, expires_at, properties, correlation_data)
@@ -193,6 +201,41 @@ describe('sqlite file', () => {
     expect(reader.prepare('SELECT message_id FROM messages').pluck().all()).toEqual([])
     expect(reader.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length)
     reader.close()
+  })
+
+  it('delivers every message a version-2 file held queued to the session that returns after the upgrade', async () => {
+    const old = version2File('version2-broker.db')
+    old
+      .prepare('INSERT INTO sessions (client_id, protocol_version, expiry_interval, disconnected_at, broker_id) VALUES (?, 5, 3600, ?, NULL)')
+      .run('returning', Date.now())
+    old.prepare("INSERT INTO subscriptions (client_id, filter, qos) VALUES ('returning', 'old/#', 1)").run()
+    const body = old.prepare(
+      `INSERT INTO messages (message_id, topic, payload, qos, retain, origin, expires_at, properties, correlation_data)
+       VALUES (?, ?, ?, 1, 0, NULL, NULL, NULL, NULL)`,
+    )
+    const entry = old.prepare("INSERT INTO outbound (client_id, message_id, qos, state, packet_id) VALUES ('returning', ?, 1, ?, ?)")
+    const queued = Array.from({ length: 5 }, (_, n) => `q${n}`)
+    for (const [n, payload] of queued.entries()) {
+      body.run(payload, `old/${n}`, Buffer.from(payload))
+      entry.run(payload, n === 0 ? 'sent' : 'queued', n === 0 ? 1 : null)
+    }
+    old.close()
+
+    const persistence = createSqlitePersistence({ path: join(dir, 'version2-broker.db') })
+    const { url } = await startBroker({ sysInterval: 0, persistence })
+    const { inbox, connack } = await connectClient(url, {
+      protocolVersion: 5,
+      clientId: 'returning',
+      clean: false,
+      properties: { sessionExpiryInterval: 3600 },
+    })
+    expect(connack.sessionPresent).toBe(true)
+    const delivered = await inbox.take(queued.length, () => true, 10_000, 'the queued messages')
+    expect(delivered.map((message) => message.payload.toString())).toEqual(queued)
+    expect(delivered.map((message) => message.topic)).toEqual(queued.map((_, n) => `old/${n}`))
+    // the in-flight one is sent again as a duplicate [MQTT-4.4.0-1]
+    expect(delivered[0]?.dup).toBe(true)
+    await expect.poll(() => persistence.outboundCount('returning')).toBe(0)
   })
 
   it('fails only the write whose statement failed, not the rest of its turn', async () => {
