@@ -173,6 +173,12 @@ export abstract class Transport implements PacketSink {
     const batch = this.batch
     if (batch !== null) {
       if (this.batchEnd + length <= this.batchStart + BATCH_REGION) return batch
+      // A full region mid-tick is handed over corked: a burst still reaches the socket as one writev at the end
+      // of the tick, not as a syscall per region.
+      if (!this.corked) {
+        this.corked = true
+        this.stream.cork()
+      }
       this.flushBatch()
       this.batch = batch
       return batch
