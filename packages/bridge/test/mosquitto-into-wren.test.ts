@@ -49,11 +49,12 @@ describe('Mosquitto bridging into Wren (Wren as the remote broker)', () => {
 
     await local.client.publishAsync('shared/a', 'from-wren', { qos: 1 })
     await remote.client.publishAsync('shared/b', 'from-mosquitto', { qos: 1 })
-    await local.client.publishAsync('site/marker', 'm', { qos: 1 })
+    // A marker crosses the bridge each way after the shared messages (cmd/# into Mosquitto, site/# into Wren), and
+    // neither receiver published it itself: once it arrives, the shared message ahead of it on that link has too.
+    await local.client.publishAsync('cmd/marker', 'm', { qos: 1 })
     await remote.client.publishAsync('site/marker', 'm', { qos: 1 })
-    // markers travel the bridge after the shared messages: echoes would be there before them
     await local.inbox.next((m) => m.topic === 'site/marker', 5000)
-    await remote.inbox.next((m) => m.topic === 'site/marker', 5000)
+    await remote.inbox.next((m) => m.topic === 'cmd/marker', 5000)
     const sharedOn = (inbox: typeof local.inbox) => inbox.received.filter((m) => m.topic.startsWith('shared/')).map(text).sort()
     expect(sharedOn(local.inbox)).toEqual(['shared/a=from-wren', 'shared/b=from-mosquitto'])
     expect(sharedOn(remote.inbox)).toEqual(['shared/a=from-wren', 'shared/b=from-mosquitto'])
