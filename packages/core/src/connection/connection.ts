@@ -294,7 +294,7 @@ export class Connection extends DeliveryPolicy implements SessionLink, Keepalive
     this.ctx.stats.publishSentByQos[entry.qos]++
     this.publishOut++
     if (buffer === null) {
-      const batch = this.batchFor(length)
+      const batch = this.room(length)
       if (v5) writePublishV5At(batch, this.batchEnd, message, entry, dup, retain, remainingExpiry, true)
       else writePublishV4At(batch, this.batchEnd, message.topic, message.payload, entry.qos, retain, dup, packetId)
       this.batchedPacket(length)

@@ -127,14 +127,6 @@ export abstract class Transport implements PacketSink {
     this.batched(4)
   }
 
-  /**
-   * Room for a small packet of `length` bytes encoded in place: the batch, to be written at `batchEnd` and then
-   * counted with `batchedPacket` (the connection is open: callers check first).
-   */
-  protected batchFor(length: number): Buffer {
-    return this.room(length)
-  }
-
   /** The packet just encoded at `batchEnd` is part of the batch. */
   protected batchedPacket(length: number): void {
     this.countPacket((this.batch as Buffer)[this.batchEnd] as number)
@@ -168,8 +160,11 @@ export abstract class Transport implements PacketSink {
     if (!this.stream.write(buffer) && this.stream.writableLength > this.ctx.options.maxSocketBuffer) this.becomeCongested()
   }
 
-  /** The staging slab holding this tick's batch, with room for `length` more bytes at `batchEnd`. */
-  private room(length: number): Buffer {
+  /**
+   * The staging slab holding this tick's batch, with room for `length` more bytes at `batchEnd`. A packet encoded
+   * there in place is then counted with `batchedPacket` (the connection is open: callers check first).
+   */
+  protected room(length: number): Buffer {
     const batch = this.batch
     if (batch !== null) {
       if (this.batchEnd + length <= this.batchStart + BATCH_REGION) return batch
