@@ -3,14 +3,49 @@
  * be exactly the packets, in order, when more connections write in one tick than the shared staging slab has
  * regions, when a packet too large to batch comes between small ones, and when acks and PUBLISHes mix.
  */
-import { generate, type IPublishPacket } from 'mqtt-packet'
+import { generate, type IPublishPacket, type Packet } from 'mqtt-packet'
 import { describe, expect, it } from 'vitest'
 import { connectClient, RawClient, type TestClient } from './helpers/clients.js'
 import type { Socket } from 'node:net'
 import { createBroker } from '../src/index.js'
+import { LARGE_PAYLOAD } from '../src/connection/split-payload.js'
 import { listen, startBroker } from './helpers/start-broker.js'
+import { rawConnectV5, rawSubscribe, type PublishProperties } from './helpers/v5.js'
 
-/** More than the 64 regions of one staging slab, so one tick's writes span two slabs. */
+type CountedSocket = Socket & { _writev: (...args: unknown[]) => void; _write: (...args: unknown[]) => void }
+
+/** Counts the write requests a server-side socket gets from here on (a writev of several buffers is one). */
+function countWrites(socket: Socket): () => number {
+  const counted = socket as CountedSocket
+  let writes = 0
+  for (const method of ['_writev', '_write'] as const) {
+    const original = counted[method].bind(counted)
+    counted[method] = (...args: unknown[]) => {
+      writes++
+      original(...args)
+    }
+  }
+  return () => writes
+}
+
+/** Every byte a raw client receives from here on. */
+function captureBytes(raw: RawClient): Buffer[] {
+  const chunks: Buffer[] = []
+  raw.stream.on('data', (chunk: Buffer) => chunks.push(chunk))
+  return chunks
+}
+
+/** Above the size from which a payload is written from its own buffer, after a header: a few KiB prove it. */
+const LARGE = Buffer.alloc(LARGE_PAYLOAD + 1024, 0x4c)
+
+function qos0(topic: string, payload: Buffer | string, properties?: PublishProperties): IPublishPacket {
+  return { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, dup: false, retain: false, ...(properties ? { properties } : {}) }
+}
+
+/**
+ * Each subscriber's region grows to a full 1 KiB in the tick (moved as it doubles, as every subscriber writes in
+ * turn), so 80 of them span more than one 64 KiB staging slab.
+ */
 const SUBSCRIBERS = 80
 
 function publish(payload: string, messageId: number): IPublishPacket {
@@ -18,7 +53,7 @@ function publish(payload: string, messageId: number): IPublishPacket {
 }
 
 describe('small writes batched per tick', () => {
-  it('delivers every PUBLISH of one read, small and large, in order to 80 subscribers, and acks each', async () => {
+  it('delivers every PUBLISH of one read, small and large, in order to 80 subscribers (regions growing across slabs), and acks each', async () => {
     const b = await startBroker({ sysInterval: 0 })
     const subscribers: TestClient[] = []
     for (let i = 0; i < SUBSCRIBERS; i++) {
@@ -29,7 +64,8 @@ describe('small writes batched per tick', () => {
     const { raw } = await RawClient.connect(b.port)
     // Above the batching threshold (256 bytes): written on its own, after what was batched before it.
     const large = 'L'.repeat(600)
-    const payloads = ['s1', 's2', large, 's3']
+    const small = Array.from({ length: 40 }, (_, i) => `s${i}`.padEnd(20, '.'))
+    const payloads = [...small, large, 'last']
     // One write, so the broker reads (and routes) all four in one tick.
     raw.write(Buffer.concat(payloads.map((payload, i) => generate(publish(payload, i + 1)))))
     for (let id = 1; id <= payloads.length; id++) expect((await raw.next('puback')).messageId).toBe(id)
@@ -47,25 +83,100 @@ describe('small writes batched per tick', () => {
       const { raw: subscriber } = await RawClient.connect(port, { clientId: 'burst-sub' })
       subscriber.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'burst/t', qos: 0 }] })
       await subscriber.packets.next((p) => p.cmd === 'suback')
-      const serverSide = [...sockets][0] as Socket & { _writev: (...args: unknown[]) => void; _write: (...args: unknown[]) => void }
       const { raw: publisher } = await RawClient.connect(port, { clientId: 'burst-pub' })
-      // Counted from here: every write request the subscriber's socket gets.
-      let writes = 0
-      for (const method of ['_writev', '_write'] as const) {
-        const original = serverSide[method].bind(serverSide)
-        serverSide[method] = (...args: unknown[]) => {
-          writes++
-          original(...args)
-        }
-      }
+      const writes = countWrites([...sockets][0] as Socket)
       // 100 small PUBLISHes in one read: about 3 KiB for the subscriber, three regions of the staging slab.
       const burst = 100
       const one = (i: number) => generate({ cmd: 'publish', topic: 'burst/t', payload: Buffer.from(`m${i}`.padEnd(20, '.')), qos: 0, dup: false, retain: false })
       publisher.write(Buffer.concat(Array.from({ length: burst }, (_, i) => one(i))))
       for (let i = 0; i < burst; i++) expect(((await subscriber.packets.next((p) => p.cmd === 'publish')) as IPublishPacket).payload.toString()).toBe(`m${i}`.padEnd(20, '.'))
-      expect(writes).toBe(1)
+      expect(writes()).toBe(1)
       publisher.destroy()
       subscriber.destroy()
+    } finally {
+      server.close()
+    }
+  })
+
+  it('writes a large PUBLISH after small ones of the same tick in order, as one write request, bytes as encoded unbatched (3.1.1)', async () => {
+    const broker = createBroker({ sysInterval: 0 })
+    await broker.ready()
+    const { server, port, sockets } = await listen(broker)
+    try {
+      const { raw: subscriber } = await RawClient.connect(port, { clientId: 'large-sub' })
+      subscriber.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'large/#', qos: 0 }] })
+      await subscriber.next('suback')
+      const { raw: publisher } = await RawClient.connect(port, { clientId: 'large-pub' })
+      const writes = countWrites([...sockets][0] as Socket)
+      const received = captureBytes(subscriber)
+      const sent = [qos0('large/s', 'one'), qos0('large/s', 'two'), qos0('large/l', LARGE), qos0('large/s', 'three')]
+      const encoded = sent.map((packet) => generate(packet))
+      // One read: the broker routes all four in one tick.
+      publisher.write(Buffer.concat(encoded))
+      for (const packet of sent) expect((await subscriber.next('publish')).topic).toBe(packet.topic)
+      expect(Buffer.concat(received).equals(Buffer.concat(encoded))).toBe(true)
+      expect(writes()).toBe(1)
+    } finally {
+      server.close()
+    }
+  })
+
+  it('writes MQTT 5 PUBLISHes, small and large, with and without topic alias and properties, byte for byte as encoded unbatched', async () => {
+    const b = await startBroker({ sysInterval: 0 })
+    const { raw: aliased } = await rawConnectV5(b.port, { properties: { topicAliasMaximum: 4 } })
+    await rawSubscribe(aliased, 'v5/t', 0)
+    const { raw: plain } = await rawConnectV5(b.port)
+    await rawSubscribe(plain, 'v5/t', 0)
+    const { raw: publisher } = await rawConnectV5(b.port)
+    const fromAliased = captureBytes(aliased)
+    const fromPlain = captureBytes(plain)
+    const carried: PublishProperties = { payloadFormatIndicator: true, contentType: 'text/plain', userProperties: { k: 'v' } }
+    const sent = [qos0('v5/t', 'one', carried), qos0('v5/t', 'two'), qos0('v5/t', LARGE, carried), qos0('v5/t', LARGE), qos0('v5/t', 'three', carried)]
+    publisher.write(Buffer.concat(sent.map((packet) => generate(packet, { protocolVersion: 5 }))))
+    // The properties in the order the broker writes them: carried ones first, then the topic alias.
+    const expected = (withAlias: boolean): Buffer =>
+      Buffer.concat(
+        sent.map((packet, i) => {
+          const properties = { ...packet.properties, ...(withAlias ? { topicAlias: 1 } : {}) }
+          const topic = withAlias && i > 0 ? '' : packet.topic
+          return generate({ ...packet, topic, ...(Object.keys(properties).length > 0 ? { properties } : {}) } as Packet, { protocolVersion: 5 })
+        }),
+      )
+    for (const raw of [aliased, plain]) for (let i = 0; i < sent.length; i++) await raw.next('publish')
+    expect(Buffer.concat(fromAliased).equals(expected(true))).toBe(true)
+    expect(Buffer.concat(fromPlain).equals(expected(false))).toBe(true)
+  })
+
+  it('keeps writing to the others when a subscriber socket is destroyed mid-tick', async () => {
+    const broker = createBroker({ sysInterval: 0 })
+    await broker.ready()
+    const { server, port, sockets } = await listen(broker)
+    try {
+      const subscribers: RawClient[] = []
+      for (let i = 0; i < 3; i++) {
+        const { raw } = await RawClient.connect(port, { clientId: `mid-${i}` })
+        raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'mid/t', qos: 0 }] })
+        await raw.next('suback')
+        subscribers.push(raw)
+      }
+      // The middle subscriber's socket is destroyed by the broker's first write to it: the large PUBLISH, mid-tick.
+      const doomed = [...sockets][1] as Socket
+      const write = doomed.write.bind(doomed) as (...args: unknown[]) => boolean
+      doomed.write = ((...args: unknown[]) => {
+        doomed.destroy()
+        return write(...args)
+      }) as Socket['write']
+      const { raw: publisher } = await RawClient.connect(port, { clientId: 'mid-pub' })
+      const sent = [qos0('mid/t', 'one'), qos0('mid/t', LARGE), qos0('mid/t', 'two'), qos0('mid/t', 'three')]
+      publisher.write(Buffer.concat(sent.map((packet) => generate(packet))))
+      for (const raw of [subscribers[0], subscribers[2]] as RawClient[]) {
+        for (const packet of sent) expect((await raw.next('publish')).payload.length).toBe(packet.payload.length)
+      }
+      expect(await (subscribers[1] as RawClient).closesWithin(3000)).toBe(true)
+      // And the broker goes on: a later tick's batch reaches the survivors.
+      publisher.send(qos0('mid/t', 'after'))
+      for (const raw of [subscribers[0], subscribers[2]] as RawClient[]) expect((await raw.next('publish')).payload.toString()).toBe('after')
+      expect(subscribers[0]?.parseErrors).toEqual([])
     } finally {
       server.close()
     }

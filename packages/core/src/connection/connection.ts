@@ -11,7 +11,7 @@ import { DeliveryPolicy } from './delivery-policy.js'
 import { forwardedMessage } from './forward-policy.js'
 import type { InboundAliases } from './inbound-aliases.js'
 import type { KeepaliveWatched } from './keepalive.js'
-import { encodePacket, encodePublishV4For, encodePublishV4Header, type OutgoingPacket, PUBACK_LIKE, publishV4Length, writePublishV4At } from './packet-encoder.js'
+import { encodePacket, encodePublishV4For, encodePublishV4Header, type OutgoingPacket, PUBACK_LIKE, publishV4Length, writePublishV4At, writePublishV4HeaderAt } from './packet-encoder.js'
 import type { OrderedAcks } from './ordered-acks.js'
 import type { PendingConnect } from './pending-connect.js'
 import { encodePlannedPublishV5, type OutboundAliases, planPublishV5, writePublishV5At } from './publish-v5.js'
@@ -270,18 +270,15 @@ export class Connection extends DeliveryPolicy implements SessionLink, Keepalive
     const size = payloadLength(message)
     const separate = size >= LARGE_PAYLOAD
     const v5 = this.protocolVersion === 5
-    // The whole packet's bytes; a small one is encoded straight into the tick's write batch: no Buffer of its own.
-    let length: number
+    // The whole packet's bytes, and those encoded here: all of them, or its header when the payload goes on its own.
+    const length = v5 ? planPublishV5(message, entry, dup, remainingExpiry, this) : publishV4Length(message.topic, size, entry.qos)
+    const encoded = separate ? length - size : length
+    // A small encoding is written straight into the tick's write batch: no Buffer of its own.
     let buffer: Buffer | null = null
-    if (v5) {
-      length = planPublishV5(message, entry, dup, remainingExpiry, this)
-      if (separate || length > SMALL_WRITE) buffer = encodePlannedPublishV5(length, message, entry, dup, retain, remainingExpiry, !separate)
-    } else if (separate) {
-      buffer = encodePublishV4Header(message.topic, size, entry.qos, retain, dup, packetId)
-      length = buffer.length + size
-    } else {
-      length = publishV4Length(message.topic, size, entry.qos)
-      if (length > SMALL_WRITE) buffer = encodePublishV4For(message, entry.qos, retain, dup, packetId)
+    if (encoded > SMALL_WRITE) {
+      if (v5) buffer = encodePlannedPublishV5(length, message, entry, dup, retain, remainingExpiry, !separate)
+      else if (separate) buffer = encodePublishV4Header(message.topic, size, entry.qos, retain, dup, packetId)
+      else buffer = encodePublishV4For(message, entry.qos, retain, dup, packetId)
     }
     // [MQTT-3.1.2-25] never send a packet larger than the client's Maximum Packet Size: drop it for this client
     if (length > this.clientMaximumPacketSize) {
@@ -294,13 +291,12 @@ export class Connection extends DeliveryPolicy implements SessionLink, Keepalive
     this.ctx.stats.publishSentByQos[entry.qos]++
     this.publishOut++
     if (buffer === null) {
-      const batch = this.room(length)
-      if (v5) writePublishV5At(batch, this.batchEnd, message, entry, dup, retain, remainingExpiry, true)
+      const batch = this.room(encoded)
+      if (v5) writePublishV5At(batch, this.batchEnd, message, entry, dup, retain, remainingExpiry, !separate)
+      else if (separate) writePublishV4HeaderAt(batch, this.batchEnd, message.topic, size, entry.qos, retain, dup, packetId)
       else writePublishV4At(batch, this.batchEnd, message.topic, message.payload, entry.qos, retain, dup, packetId)
-      this.batchedPacket(length)
-      return true
-    }
-    this.writeBuffer(buffer)
+      this.batchedPacket(encoded)
+    } else this.writeBuffer(buffer)
     if (separate) {
       const parts = splitParts(message)
       if (parts === undefined) this.writeBytes(message.payload)

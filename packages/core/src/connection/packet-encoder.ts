@@ -93,6 +93,12 @@ function writePublishHeaderAt(buffer: Buffer, at: number, topic: string, topicLe
   return pos
 }
 
+/** Writes a 3.1/3.1.1 PUBLISH up to its payload at `at`, for a payload of `payloadLength` bytes written on its own. */
+export function writePublishV4HeaderAt(buffer: Buffer, at: number, topic: string, payloadLength: number, qos: number, retain: boolean, dup: boolean, packetId: number): void {
+  const topicLength = Buffer.byteLength(topic)
+  writePublishHeaderAt(buffer, at, topic, topicLength, 2 + topicLength + (qos > 0 ? 2 : 0) + payloadLength, qos, retain, dup, packetId)
+}
+
 /** Bytes of a whole 3.1/3.1.1 PUBLISH. */
 export function publishV4Length(topic: string, payloadLength: number, qos: number): number {
   const remaining = 2 + Buffer.byteLength(topic) + (qos > 0 ? 2 : 0) + payloadLength

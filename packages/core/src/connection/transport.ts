@@ -27,14 +27,35 @@ function streamDrained(this: OwnedStream): void {
 /**
  * Small packets (acks, most PUBLISHes) written in one tick are gathered in a region of a shared staging slab and
  * reach the stream as one exactly-sized copy per connection per tick: no stream write request per packet, and no
- * Buffer per ack. A region that fills is written and reused. Every region is free again once the tick's batches
- * are written; only when one tick has more connections writing than the slab has regions is a new slab begun.
+ * Buffer per ack. A region starts at the size of its first packet (at least MIN_REGION) and doubles as it fills,
+ * in place when it is the slab's last, moved otherwise, up to BATCH_REGION; a full one is written (corked) and
+ * reused. So one message to 10,000 subscribers takes 10,000 small regions, not 10,000 KiB. Every region is free
+ * again once the tick's batches are written; the slabs a busy tick needed are kept for the next (up to KEPT_SLABS).
  */
 export const SMALL_WRITE = 256
+const MIN_REGION = 64
 const BATCH_REGION = 1024
 const STAGING_BYTES = 64 * 1024
-let staging = Buffer.allocUnsafeSlow(STAGING_BYTES)
+const KEPT_SLABS = 8
+const slabs: Buffer[] = [Buffer.allocUnsafeSlow(STAGING_BYTES)]
+let slabIndex = 0
+let staging = slabs[0] as Buffer
 let stagingUsed = 0
+
+/** A region for `bytes`: the power of two at or above it, from MIN_REGION to BATCH_REGION. */
+function regionSize(bytes: number): number {
+  let size = MIN_REGION
+  while (size < bytes && size < BATCH_REGION) size *= 2
+  return size
+}
+
+/** The next staging slab of this tick (kept from an earlier busy tick, or new). */
+function nextSlab(): void {
+  slabIndex++
+  if (slabIndex === slabs.length) slabs.push(Buffer.allocUnsafeSlow(STAGING_BYTES))
+  staging = slabs[slabIndex] as Buffer
+  stagingUsed = 0
+}
 
 /** Connections with writes waiting for the end of the tick: one tick flushes them all. */
 const flushing: Transport[] = []
@@ -45,6 +66,9 @@ function flushAll(): void {
     for (let next = flushing.pop(); next !== undefined; next = flushing.pop()) next.flush()
   } finally {
     flushing.length = 0
+    if (slabs.length > KEPT_SLABS) slabs.length = KEPT_SLABS
+    slabIndex = 0
+    staging = slabs[0] as Buffer
     stagingUsed = 0
   }
 }
@@ -71,10 +95,11 @@ export abstract class Transport implements PacketSink {
   private corked = false
   /** Waiting in `flushing` for the end of the tick. */
   private flushQueued = false
-  /** This tick's small writes: `batch` (a slab, null when empty) from `batchStart` to `batchEnd`. */
+  /** This tick's small writes: `batch` (a slab, null when empty) from `batchStart` to `batchEnd`, room to `batchLimit`. */
   private batch: Buffer | null = null
   private batchStart = 0
   protected batchEnd = 0
+  private batchLimit = 0
 
   constructor(
     readonly ctx: BrokerCore,
@@ -147,13 +172,15 @@ export abstract class Transport implements PacketSink {
       this.batched(buffer.length)
       return
     }
-    // Written as it is, after what is batched: corked, so a header and its payload still leave in one writev.
-    this.flushBatch()
+    // Written as it is, after what is batched, all corked: the batch (a large payload's header with it) and the
+    // payload leave in one writev at the end of the tick.
     this.scheduleFlush()
     if (!this.corked) {
       this.corked = true
       this.stream.cork()
     }
+    this.flushBatch()
+    if (this.stream.destroyed) return
     this.ctx.stats.bytesSent += buffer.length
     this.bytesOut += buffer.length
     this.written += buffer.length
@@ -161,32 +188,54 @@ export abstract class Transport implements PacketSink {
   }
 
   /**
-   * The staging slab holding this tick's batch, with room for `length` more bytes at `batchEnd`. A packet encoded
-   * there in place is then counted with `batchedPacket` (the connection is open: callers check first).
+   * The staging slab holding this tick's batch, with room for `length` (at most SMALL_WRITE) more bytes at
+   * `batchEnd`. A packet encoded there in place is then counted with `batchedPacket` (the connection is open:
+   * callers check first).
    */
   protected room(length: number): Buffer {
     const batch = this.batch
-    if (batch !== null) {
-      if (this.batchEnd + length <= this.batchStart + BATCH_REGION) return batch
-      // A full region mid-tick is handed over corked: a burst still reaches the socket as one writev at the end
-      // of the tick, not as a syscall per region.
-      if (!this.corked) {
-        this.corked = true
-        this.stream.cork()
-      }
-      this.flushBatch()
-      this.batch = batch
-      return batch
+    if (batch === null) {
+      this.scheduleFlush()
+      return this.takeRegion(regionSize(length))
     }
-    this.scheduleFlush()
-    if (stagingUsed + BATCH_REGION > staging.length) {
-      staging = Buffer.allocUnsafeSlow(STAGING_BYTES)
-      stagingUsed = 0
-    }
+    return this.batchEnd + length <= this.batchLimit ? batch : this.grow(batch, length)
+  }
+
+  /** A region of `size` bytes of the staging slab for this connection's batch, empty. */
+  private takeRegion(size: number): Buffer {
+    if (stagingUsed + size > staging.length) nextSlab()
     this.batch = staging
     this.batchStart = this.batchEnd = stagingUsed
-    stagingUsed += BATCH_REGION
+    stagingUsed += size
+    this.batchLimit = stagingUsed
     return staging
+  }
+
+  /** Room for `length` more bytes once the region is full: it doubles, or, at BATCH_REGION, is written and reused. */
+  private grow(batch: Buffer, length: number): Buffer {
+    const start = this.batchStart
+    const used = this.batchEnd - start
+    if (used + length <= BATCH_REGION) {
+      const size = regionSize(used + length)
+      if (batch === staging && this.batchLimit === stagingUsed && start + size <= staging.length) {
+        stagingUsed = this.batchLimit = start + size
+        return batch
+      }
+      const end = this.batchEnd
+      const moved = this.takeRegion(size)
+      batch.copy(moved, this.batchStart, start, end)
+      this.batchEnd = this.batchStart + used
+      return moved
+    }
+    // A full region mid-tick is handed over corked: a burst still reaches the socket as one writev at the end
+    // of the tick, not as a syscall per region.
+    if (!this.corked) {
+      this.corked = true
+      this.stream.cork()
+    }
+    this.flushBatch()
+    this.batch = batch
+    return batch
   }
 
   /** `length` bytes were put in the batch; a client already behind gets them at once, so congestion shows as before. */
