@@ -7,7 +7,7 @@ import { generate, type IPublishPacket, type Packet } from 'mqtt-packet'
 import { describe, expect, it } from 'vitest'
 import { connectClient, RawClient, type TestClient } from './helpers/clients.js'
 import type { Socket } from 'node:net'
-import { createBroker } from '../src/index.js'
+import { createBroker, duplexPair } from '../src/index.js'
 import { LARGE_PAYLOAD } from '../src/connection/split-payload.js'
 import { listen, startBroker } from './helpers/start-broker.js'
 import { rawConnectV5, rawSubscribe, type PublishProperties } from './helpers/v5.js'
@@ -103,18 +103,23 @@ describe('small writes batched per tick', () => {
     await broker.ready()
     const { server, port, sockets } = await listen(broker)
     try {
-      const { raw: subscriber } = await RawClient.connect(port, { clientId: 'large-sub' })
-      subscriber.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'large/#', qos: 0 }] })
-      await subscriber.next('suback')
+      // Two subscribers: the second copies the QoS 0 encodings the first one's batch holds.
+      const subscribers: RawClient[] = []
+      for (const clientId of ['large-sub', 'large-sub-2']) {
+        const { raw } = await RawClient.connect(port, { clientId })
+        raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'large/#', qos: 0 }] })
+        await raw.next('suback')
+        subscribers.push(raw)
+      }
       const { raw: publisher } = await RawClient.connect(port, { clientId: 'large-pub' })
       const writes = countWrites([...sockets][0] as Socket)
-      const received = captureBytes(subscriber)
+      const received = subscribers.map(captureBytes)
       const sent = [qos0('large/s', 'one'), qos0('large/s', 'two'), qos0('large/l', LARGE), qos0('large/s', 'three')]
       const encoded = sent.map((packet) => generate(packet))
       // One read: the broker routes all four in one tick.
       publisher.write(Buffer.concat(encoded))
-      for (const packet of sent) expect((await subscriber.next('publish')).topic).toBe(packet.topic)
-      expect(Buffer.concat(received).equals(Buffer.concat(encoded))).toBe(true)
+      for (const raw of subscribers) for (const packet of sent) expect((await raw.next('publish')).topic).toBe(packet.topic)
+      for (const bytes of received) expect(Buffer.concat(bytes).equals(Buffer.concat(encoded))).toBe(true)
       expect(writes()).toBe(1)
     } finally {
       server.close()
@@ -179,6 +184,38 @@ describe('small writes batched per tick', () => {
       expect(subscribers[0]?.parseErrors).toEqual([])
     } finally {
       server.close()
+    }
+  })
+
+  it('never rewrites bytes a stream still holds: a client that reads nothing for 100 ticks then gets every packet intact', async () => {
+    const broker = createBroker({ sysInterval: 0 })
+    await broker.ready()
+    const client = async (id: string): Promise<RawClient> => {
+      const [brokerSide, clientSide] = duplexPair()
+      broker.handle(brokerSide)
+      const raw = new RawClient(clientSide)
+      await raw.handshake({ clientId: id })
+      return raw
+    }
+    try {
+      const [held, reading, publisher] = [await client('held'), await client('reading'), await client('publisher')]
+      for (const raw of [held, reading]) {
+        raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'held/t', qos: 0 }] })
+        await raw.next('suback')
+      }
+      // Paused: what the broker writes to it stays in the in-memory stream's buffer, as the Buffers it was handed.
+      held.stream.pause()
+      const payloads = Array.from({ length: 100 }, (_, i) => `m${i}`.padEnd(30, '.'))
+      for (const payload of payloads) {
+        publisher.send(qos0('held/t', payload))
+        // One message per tick: every later tick's batches are written while the held client keeps the earlier ones.
+        expect((await reading.next('publish')).payload.toString()).toBe(payload)
+      }
+      held.stream.resume()
+      for (const payload of payloads) expect((await held.next('publish')).payload.toString()).toBe(payload)
+      expect(held.parseErrors).toEqual([])
+    } finally {
+      await broker.close()
     }
   })
 })

@@ -294,7 +294,11 @@ export class Connection extends DeliveryPolicy implements SessionLink, Keepalive
       const batch = this.room(encoded)
       if (v5) writePublishV5At(batch, this.batchEnd, message, entry, dup, retain, remainingExpiry, !separate)
       else if (separate) writePublishV4HeaderAt(batch, this.batchEnd, message.topic, size, entry.qos, retain, dup, packetId)
-      else writePublishV4At(batch, this.batchEnd, message.topic, message.payload, entry.qos, retain, dup, packetId)
+      else if (entry.qos > 0 || dup) writePublishV4At(batch, this.batchEnd, message.topic, message.payload, entry.qos, retain, dup, packetId)
+      else if (!this.copyShared(message, retain, length)) {
+        writePublishV4At(batch, this.batchEnd, message.topic, message.payload, 0, retain, false, 0)
+        this.shareEncoded(message, retain)
+      }
       this.batchedPacket(encoded)
     } else this.writeBuffer(buffer)
     if (separate) {

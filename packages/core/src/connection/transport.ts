@@ -25,21 +25,19 @@ function streamDrained(this: OwnedStream): void {
 }
 
 /**
- * Small packets (acks, most PUBLISHes) written in one tick are gathered in a region of a shared staging slab and
- * reach the stream as one exactly-sized copy per connection per tick: no stream write request per packet, and no
- * Buffer per ack. A region starts at the size of its first packet (at least MIN_REGION) and doubles as it fills,
- * in place when it is the slab's last, moved otherwise, up to BATCH_REGION; a full one is written (corked) and
- * reused. So one message to 10,000 subscribers takes 10,000 small regions, not 10,000 KiB. Every region is free
- * again once the tick's batches are written; the slabs a busy tick needed are kept for the next (up to KEPT_SLABS).
+ * Small packets (acks, most PUBLISHes) written in one tick are gathered in a region of a shared staging slab, and
+ * the region itself is handed to the stream: one write request per connection per tick, no Buffer per ack and no
+ * copy. A region starts at the size of its first packet (at least MIN_REGION) and doubles as it fills, in place
+ * when it is the slab's last, moved otherwise, up to BATCH_REGION; a full one is written (corked) and a new one
+ * begun. So one message to 10,000 subscribers takes 10,000 small regions, not 10,000 KiB. A slab is never
+ * written again once full (a stream may hold its regions for as long as its peer is slow to read, as Node's
+ * own Buffer pool is held): the garbage collector frees it with the last region a stream released.
  */
 export const SMALL_WRITE = 256
 const MIN_REGION = 64
 const BATCH_REGION = 1024
 const STAGING_BYTES = 64 * 1024
-const KEPT_SLABS = 8
-const slabs: Buffer[] = [Buffer.allocUnsafeSlow(STAGING_BYTES)]
-let slabIndex = 0
-let staging = slabs[0] as Buffer
+let staging = Buffer.allocUnsafeSlow(STAGING_BYTES)
 let stagingUsed = 0
 
 /** A region for `bytes`: the power of two at or above it, from MIN_REGION to BATCH_REGION. */
@@ -49,13 +47,14 @@ function regionSize(bytes: number): number {
   return size
 }
 
-/** The next staging slab of this tick (kept from an earlier busy tick, or new). */
-function nextSlab(): void {
-  slabIndex++
-  if (slabIndex === slabs.length) slabs.push(Buffer.allocUnsafeSlow(STAGING_BYTES))
-  staging = slabs[slabIndex] as Buffer
-  stagingUsed = 0
-}
+/**
+ * The last QoS 0 3.1.1 PUBLISH encoded into a batch, where it stays (a slab is never rewritten): every other
+ * 3.1.1 subscriber of that message copies those bytes instead of encoding the same packet again.
+ */
+let sharedMessage: object | null = null
+let sharedRetain = false
+let sharedSlab: Buffer = staging
+let sharedAt = 0
 
 /** Connections with writes waiting for the end of the tick: one tick flushes them all. */
 const flushing: Transport[] = []
@@ -66,10 +65,6 @@ function flushAll(): void {
     for (let next = flushing.pop(); next !== undefined; next = flushing.pop()) next.flush()
   } finally {
     flushing.length = 0
-    if (slabs.length > KEPT_SLABS) slabs.length = KEPT_SLABS
-    slabIndex = 0
-    staging = slabs[0] as Buffer
-    stagingUsed = 0
   }
 }
 
@@ -100,6 +95,12 @@ export abstract class Transport implements PacketSink {
   private batchStart = 0
   protected batchEnd = 0
   private batchLimit = 0
+  /**
+   * This tick's batch goes to the stream as the region itself: the stream had nothing waiting when the tick's first
+   * write came. A stream already behind gets copies, so a slow reader holds at most a tick's regions, not a slab
+   * per tick it stays behind.
+   */
+  private lend = false
 
   constructor(
     readonly ctx: BrokerCore,
@@ -158,6 +159,24 @@ export abstract class Transport implements PacketSink {
     this.batched(length)
   }
 
+  /**
+   * Copies `message`'s QoS 0 3.1.1 PUBLISH (`length` bytes, the room taken) into the batch at `batchEnd` when it is
+   * the one last shared; false when it must be encoded (then `shareEncoded` once it is).
+   */
+  protected copyShared(message: object, retain: boolean, length: number): boolean {
+    if (message !== sharedMessage || retain !== sharedRetain) return false
+    sharedSlab.copy(this.batch as Buffer, this.batchEnd, sharedAt, sharedAt + length)
+    return true
+  }
+
+  /** The QoS 0 3.1.1 PUBLISH just encoded at `batchEnd` is `message`'s for every 3.1.1 subscriber. */
+  protected shareEncoded(message: object, retain: boolean): void {
+    sharedMessage = message
+    sharedRetain = retain
+    sharedSlab = this.batch as Buffer
+    sharedAt = this.batchEnd
+  }
+
   private countPacket(first: number): void {
     this.ctx.stats.messagesSent++
     this.ctx.stats.packetSent(first)
@@ -203,7 +222,10 @@ export abstract class Transport implements PacketSink {
 
   /** A region of `size` bytes of the staging slab for this connection's batch, empty. */
   private takeRegion(size: number): Buffer {
-    if (stagingUsed + size > staging.length) nextSlab()
+    if (stagingUsed + size > staging.length) {
+      staging = Buffer.allocUnsafeSlow(STAGING_BYTES)
+      stagingUsed = 0
+    }
     this.batch = staging
     this.batchStart = this.batchEnd = stagingUsed
     stagingUsed += size
@@ -211,7 +233,7 @@ export abstract class Transport implements PacketSink {
     return staging
   }
 
-  /** Room for `length` more bytes once the region is full: it doubles, or, at BATCH_REGION, is written and reused. */
+  /** Room for `length` more bytes once the region is full: it doubles, or, at BATCH_REGION, is written and a new one begun. */
   private grow(batch: Buffer, length: number): Buffer {
     const start = this.batchStart
     const used = this.batchEnd - start
@@ -234,8 +256,7 @@ export abstract class Transport implements PacketSink {
       this.stream.cork()
     }
     this.flushBatch()
-    this.batch = batch
-    return batch
+    return this.takeRegion(BATCH_REGION)
   }
 
   /** `length` bytes were put in the batch; a client already behind gets them at once, so congestion shows as before. */
@@ -249,21 +270,23 @@ export abstract class Transport implements PacketSink {
   private scheduleFlush(): void {
     if (this.flushQueued) return
     this.flushQueued = true
+    this.lend = this.stream.writableLength === 0
     if (flushing.push(this) === 1) process.nextTick(flushAll)
   }
 
-  /** Hands the batch to the stream as one write; its region stays this connection's until the tick ends. */
+  /** Hands the batch to the stream as one write. */
   private flushBatch(): void {
     const batch = this.batch
     if (batch === null) return
     this.batch = null
     const start = this.batchStart
     const end = this.batchEnd
-    this.batchEnd = start
     if (end === start || this.stream.destroyed) return
-    // Copied out: the stream may hold the bytes past this tick (a slow client), the region is reused.
-    const bytes = Buffer.allocUnsafe(end - start)
-    batch.copy(bytes, 0, start, end)
+    let bytes = batch.subarray(start, end)
+    if (!this.lend) {
+      bytes = Buffer.allocUnsafe(end - start)
+      batch.copy(bytes, 0, start, end)
+    }
     this.written += bytes.length
     if (!this.stream.write(bytes) && this.stream.writableLength > this.ctx.options.maxSocketBuffer) this.becomeCongested()
   }
