@@ -56,6 +56,12 @@ let sharedRetain = false
 let sharedSlab: Buffer = staging
 let sharedAt = 0
 
+/** Copies `length` bytes between regions of the staging slabs: within one slab as a memmove (see `copyShared`). */
+function copyBytes(from: Buffer, at: number, to: Buffer, toAt: number, length: number): void {
+  if (from === to) to.copyWithin(toAt, at, at + length)
+  else from.copy(to, toAt, at, at + length)
+}
+
 /** Connections with writes waiting for the end of the tick: one tick flushes them all. */
 const flushing: Transport[] = []
 
@@ -161,11 +167,14 @@ export abstract class Transport implements PacketSink {
 
   /**
    * Copies `message`'s QoS 0 3.1.1 PUBLISH (`length` bytes, the room taken) into the batch at `batchEnd` when it is
-   * the one last shared; false when it must be encoded (then `shareEncoded` once it is).
+   * the one last shared, in this batch's slab; false when it must be encoded (then `shareEncoded` once it is).
    */
   protected copyShared(message: object, retain: boolean, length: number): boolean {
-    if (message !== sharedMessage || retain !== sharedRetain) return false
-    sharedSlab.copy(this.batch as Buffer, this.batchEnd, sharedAt, sharedAt + length)
+    const batch = this.batch as Buffer
+    // Only from the same slab: `copyWithin` is a memmove, where `Buffer.copy` builds a view per call (0.3 to 1.2 µs
+    // per 40-byte copy in the profile of fan-out QoS 0, 6 to 19 % of the broker).
+    if (message !== sharedMessage || retain !== sharedRetain || sharedSlab !== batch) return false
+    batch.copyWithin(this.batchEnd, sharedAt, sharedAt + length)
     return true
   }
 
@@ -243,9 +252,8 @@ export abstract class Transport implements PacketSink {
         stagingUsed = this.batchLimit = start + size
         return batch
       }
-      const end = this.batchEnd
       const moved = this.takeRegion(size)
-      batch.copy(moved, this.batchStart, start, end)
+      copyBytes(batch, start, moved, this.batchStart, used)
       this.batchEnd = this.batchStart + used
       return moved
     }
