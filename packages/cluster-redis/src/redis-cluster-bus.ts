@@ -7,10 +7,11 @@ import { EventFeed, type Snapshot } from './event-feed.js'
 import { type ClusterEvent, encodeEvent } from './events.js'
 import { FramePublish } from './frame-publish.js'
 import { Forwarding } from './forwarding.js'
-import { FrameKind, decodeFrame, releasedFrame } from './frames.js'
+import { FrameKind, decodeFrame, queuedFrame, releasedFrame } from './frames.js'
 import { ClusterKeys } from './keys.js'
 import { Membership } from './membership.js'
 import { Ownership } from './ownership.js'
+import { QueuedNotices } from './queued-notices.js'
 import { ReleaseRequests } from './release-requests.js'
 import { SeenFrames } from './seen-frames.js'
 
@@ -70,6 +71,7 @@ export class RedisClusterBus implements ClusterBus {
   private readonly forwarding: Forwarding
   private readonly backpressure: Backpressure
   private readonly releases: ReleaseRequests
+  private readonly notices: QueuedNotices
   private readonly seen = new SeenFrames()
   private handlers: ClusterHandlers | null = null
   private started = false
@@ -127,6 +129,14 @@ export class RedisClusterBus implements ClusterBus {
       },
       failed,
     })
+    this.notices = new QueuedNotices({
+      nodeId,
+      owners: (clientIds) => redis.command.hmget(keys.owners, ...clientIds),
+      notify: (to, clientIds) => publish(to, queuedFrame({ c: clientIds })),
+      local: (clientIds) => this.handlers?.queued(clientIds),
+      retryMs: heartbeatMs,
+      failed,
+    })
     this.backpressure = new Backpressure(nodeId, (to, frame) => void publish(to, frame).catch((error: unknown) => this.failed(error, 'backpressure')))
   }
 
@@ -160,6 +170,10 @@ export class RedisClusterBus implements ClusterBus {
     if (publisher) this.backpressure.forwarded(nodeId, deliveries, publisher)
   }
 
+  queued(clientIds: readonly string[]): void {
+    this.notices.queued(clientIds)
+  }
+
   senders(nodeId: string, clientId: string): Holdable {
     return this.backpressure.senders(nodeId, clientId)
   }
@@ -190,6 +204,7 @@ export class RedisClusterBus implements ClusterBus {
     // Forwards not sent yet still go out before the connections close.
     this.forwarding.flushAll()
     this.membership.stop()
+    this.notices.stop()
     this.releases.finishAll()
     this.backpressure.releaseAll()
     if (this.redis.command.status === 'ready') await this.membership.leave().catch((error: unknown) => this.failed(error, 'leave'))
@@ -264,6 +279,9 @@ export class RedisClusterBus implements ClusterBus {
         break
       case FrameKind.Hold:
         this.backpressure.remote(frame.header.n, frame.header.c, frame.header.h === 1)
+        break
+      case FrameKind.Queued:
+        this.handlers?.queued(frame.header.c)
         break
     }
   }

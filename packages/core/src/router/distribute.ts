@@ -294,10 +294,15 @@ export class Distributor {
     }
     const gone = absent as RemoteDelivery[] | null
     if (gone) {
-      // The client left this node while the message was on its way: queue it if its session outlives it.
+      // The client left this node while the message was on its way (or nobody heard this node's forward): queue it if
+      // its session outlives it, and tell the node it may be connected to by now, which would not read the store.
       const persistence = core.persistence
       void Promise.all(gone.map(async (d) => ((await persistence.sessionGet(d.clientId))?.expiryInterval ?? 0) > 0))
-        .then((keep) => this.enqueue(message, gone.filter((_, i) => keep[i]), null))
+        .then(async (keep) => {
+          const kept = gone.filter((_, i) => keep[i])
+          await this.enqueue(message, kept, null)
+          if (kept.length > 0) core.cluster?.queued(kept.map((d) => d.clientId))
+        })
         .catch((error: unknown) => reportStoreError(core, error))
     }
   }
