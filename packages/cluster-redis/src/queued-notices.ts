@@ -50,9 +50,18 @@ export class QueuedNotices {
     void this.notifyOwners(clientIds)
   }
 
-  stop(): void {
-    this.stopped = true
+  /** Stopping: what waits is tried once more, for at most `waitMs`; nothing is tried after that. */
+  async stop(waitMs: number): Promise<void> {
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
+    this.retryTimer = undefined
+    const clientIds = [...this.waiting]
+    this.waiting.clear()
+    if (clientIds.length > 0) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([this.notifyOwners(clientIds), new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))])
+      clearTimeout(timer)
+    }
+    this.stopped = true
   }
 
   private async notifyOwners(clientIds: string[]): Promise<void> {
@@ -72,10 +81,12 @@ export class QueuedNotices {
       this.retry(clientIds, error)
       return
     }
+    const sends: Array<Promise<unknown>> = []
     for (const [owner, ids] of byOwner) {
       if (owner === nodeId) local(ids)
-      else notify(owner, ids).catch((error: unknown) => this.retry(ids, error))
+      else sends.push(notify(owner, ids).catch((error: unknown) => this.retry(ids, error)))
     }
+    await Promise.all(sends)
   }
 
   private retry(clientIds: string[], error: unknown): void {

@@ -5,9 +5,9 @@ import { Backpressure } from './backpressure.js'
 import { BusConnections } from './connections.js'
 import { EventFeed, type Snapshot } from './event-feed.js'
 import { type ClusterEvent, encodeEvent } from './events.js'
-import { FramePublish } from './frame-publish.js'
+import { ForwardPublish, FramePublish } from './frame-publish.js'
 import { Forwarding } from './forwarding.js'
-import { FrameKind, decodeFrame, queuedFrame, releasedFrame } from './frames.js'
+import { type Forward, FrameKind, decodeFrame, queuedFrame, releasedFrame } from './frames.js'
 import { ClusterKeys } from './keys.js'
 import { Membership } from './membership.js'
 import { Ownership } from './ownership.js'
@@ -64,6 +64,7 @@ export class RedisClusterBus implements ClusterBus {
   private readonly keys: ClusterKeys
   private readonly eventLogLength: number
   private readonly logger: Logger
+  private readonly heartbeatMs: number
   private readonly redis: BusConnections
   private readonly membership: Membership
   private readonly ownership: Ownership
@@ -83,7 +84,7 @@ export class RedisClusterBus implements ClusterBus {
     if (prefix === '') throw new TypeError('prefix must not be empty')
     const keys = (this.keys = new ClusterKeys(prefix))
     const leaseMs = positiveInteger('leaseMs', options.leaseMs ?? 3000)
-    const heartbeatMs = positiveInteger('heartbeatMs', options.heartbeatMs ?? 1000)
+    const heartbeatMs = (this.heartbeatMs = positiveInteger('heartbeatMs', options.heartbeatMs ?? 1000))
     if (heartbeatMs >= leaseMs) throw new TypeError(`heartbeatMs (${heartbeatMs}) must be shorter than leaseMs (${leaseMs})`)
     const eventLogLength = (this.eventLogLength = positiveInteger('eventLogLength', options.eventLogLength ?? 10_000))
     const logger = (this.logger = options.logger ?? silentLogger)
@@ -95,7 +96,7 @@ export class RedisClusterBus implements ClusterBus {
     this.forwarding = new Forwarding({
       nodeId,
       publish: (to, frame) =>
-        frame.length >= FramePublish.MIN_BYTES ? (redis.command.sendCommand(new FramePublish(keys.channel(to), frame)) as Promise<number>) : redis.command.publish(keys.channel(to), frame),
+        redis.command.sendCommand(frame.length >= FramePublish.MIN_BYTES ? new FramePublish(keys.channel(to), frame) : new ForwardPublish(keys.channel(to), frame)) as Promise<number>,
       publishControl: (to, frame) => redis.command.publish(keys.channel(to), frame),
       exactReceivers: redis.exactReceivers,
       backlogBytes: positiveInteger('forwardBacklogBytes', options.forwardBacklogBytes ?? 64 * 1024 * 1024),
@@ -201,15 +202,32 @@ export class RedisClusterBus implements ClusterBus {
   async stop(): Promise<void> {
     if (this.stopping) return
     this.stopping = true
-    // Forwards not sent yet still go out before the connections close.
-    this.forwarding.flushAll()
     this.membership.stop()
-    this.notices.stop()
     this.releases.finishAll()
     this.backpressure.releaseAll()
+    // Forwards not sent yet still go out before the connections close; those Redis does not take within a heartbeat
+    // (an outage) are handed to the broker like forwards nobody heard, and so queued in the store for persistent
+    // sessions while the store answers, and their owners told.
+    await this.handBack(await this.forwarding.stop(this.heartbeatMs))
+    await this.notices.stop(this.heartbeatMs)
     if (this.redis.command.status === 'ready') await this.membership.leave().catch((error: unknown) => this.failed(error, 'leave'))
     this.ownership.clear()
     await this.redis.close()
+  }
+
+  private async handBack(forwards: Forward[]): Promise<void> {
+    if (forwards.length === 0) return
+    this.logger.warn({ nodeId: this.nodeId, forwards: forwards.length }, 'cluster bus stopping: forwards Redis did not take are queued in the store for persistent sessions')
+    const handlers = this.handlers
+    const writes: Array<Promise<void>> = []
+    for (const { message, deliveries } of forwards) {
+      const write = handlers?.deliver(message, deliveries, this.nodeId)
+      if (write) writes.push(write)
+    }
+    let timer: NodeJS.Timeout | undefined
+    const done = await Promise.race([Promise.all(writes).then(() => true), new Promise<false>((resolve) => (timer = setTimeout(resolve, this.heartbeatMs, false)))])
+    clearTimeout(timer)
+    if (!done) this.logger.error({ nodeId: this.nodeId, forwards: forwards.length }, 'cluster bus stopping: the store did not answer for the forwards Redis did not take within a heartbeat; those not stored are lost')
   }
 
   private announce(event: ClusterEvent): Promise<unknown> {
@@ -262,7 +280,7 @@ export class RedisClusterBus implements ClusterBus {
           this.logger.debug({ nodeId: this.nodeId, from: frame.from, seq: frame.seq }, 'cluster frame had already: dropped')
           break
         }
-        for (const { message, deliveries } of frame.forwards) this.handlers?.deliver(message, deliveries, frame.from)
+        for (const { message, deliveries } of frame.forwards) void this.handlers?.deliver(message, deliveries, frame.from)
         break
       case FrameKind.Release: {
         const { c: clientId, r: request, n: claimer } = frame.header

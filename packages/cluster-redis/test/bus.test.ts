@@ -20,8 +20,9 @@ class Recorder implements ClusterHandlers {
   readonly notices: string[][] = []
   releaseDelayMs = 0
 
-  deliver(message: Message, deliveries: RemoteDelivery[]): void {
+  deliver(message: Message, deliveries: RemoteDelivery[]): null {
     this.delivered.push({ message, deliveries })
+    return null
   }
   subscriptionAdded(clientId: string, subscription: Subscription): void {
     this.added.push([clientId, subscription])

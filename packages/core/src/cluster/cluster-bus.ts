@@ -13,9 +13,11 @@ export interface RemoteDelivery {
 export interface ClusterHandlers {
   /**
    * Node `from` routed a message and these of its deliveries are for sessions connected here. A session that takes
-   * it over its bound holds `senders(from, clientId)` back, as it holds a local publisher.
+   * it over its bound holds `senders(from, clientId)` back, as it holds a local publisher. Deliveries for clients no
+   * longer connected here are queued in the store for persistent sessions: the promise settles once they are (null
+   * when there were none).
    */
-  deliver(message: Message, deliveries: RemoteDelivery[], from: string): void
+  deliver(message: Message, deliveries: RemoteDelivery[], from: string): Promise<void> | null
   /** A subscription was added or replaced on another node. */
   subscriptionAdded(clientId: string, subscription: Subscription): void
   subscriptionRemoved(clientId: string, filter: string): void
