@@ -5,11 +5,11 @@ const NOTHING_LOST: readonly string[] = Object.freeze([])
 const MAX_WRITES_PER_BATCH = 500
 
 /**
- * How many bytes (as estimated) one batch takes before it is sent without waiting. Its writes travel as one
- * argument, and Redis refuses an argument over 512 MB (`proto-max-bulk-len`): a few large payloads in one batch
- * would pass that where a full batch of small ones is about 100 KiB. One message is at most 256 MB (MQTT's limit).
+ * How many bytes (as estimated) one batch takes by default before it is sent without waiting. Its writes travel as
+ * one argument, and Redis refuses an argument over 512 MB (`proto-max-bulk-len`): a few large payloads in one
+ * batch would pass that where a full batch of small ones is about 100 KiB. One message is at most 256 MB (MQTT's limit).
  */
-const MAX_BYTES_PER_BATCH = 16 * 1024 * 1024
+export const MAX_BYTES_PER_BATCH = 16 * 1024 * 1024
 
 /**
  * How long (ms) the batch in flight may go unanswered before the next one is sent anyway. A batch's round trip
@@ -179,12 +179,14 @@ export class WriteBatch {
    * @param run sends the batch script with these arguments, resolving to its reply
    * @param encode packs a message as stored
    * @param delivery a target's per-client delivery options as stored
+   * @param maxBytes about how many bytes of writes a batch takes before it is sent without waiting
    */
   constructor(
     private readonly head: readonly Arg[],
     private readonly run: (args: Arg[]) => Promise<unknown>,
     private readonly encode: (message: Message, into: PackedFields) => void,
     private readonly delivery: (target: OutboundTarget) => string,
+    private readonly maxBytes = MAX_BYTES_PER_BATCH,
   ) {}
 
   /** `message` must have its id. */
@@ -301,6 +303,6 @@ export class WriteBatch {
   }
 
   private sendIfFull(batch: Batch): void {
-    if (batch.writes >= MAX_WRITES_PER_BATCH || batch.bytes >= MAX_BYTES_PER_BATCH) this.flush()
+    if (batch.writes >= MAX_WRITES_PER_BATCH || batch.bytes >= this.maxBytes) this.flush()
   }
 }
