@@ -241,6 +241,31 @@ describe('redis layout', () => {
     await redis.quit()
   })
 
+  it('removes a queued message marked sent and acked in one batch by its id: no sent written, no key left', async () => {
+    const redis = new Redis(server.url)
+    const admin = new Redis(server.url)
+    const persistence = createRedisPersistence({ redis, prefix: 'drained:' })
+    const [resent, fresh] = [testMessage('t'), testMessage('t')]
+    await persistence.outboundEnqueue([{ clientId: 'a', qos: 1 }], resent)
+    await persistence.outboundEnqueue([{ clientId: 'a', qos: 1 }], fresh)
+    // in flight under another packet id before, as from an earlier connection
+    await persistence.outboundSent('a', resent.id as string, 5)
+    await admin.config('RESETSTAT')
+    await Promise.all([
+      persistence.outboundSent('a', resent.id as string, 9),
+      persistence.outboundAck('a', 9),
+      persistence.outboundSent('a', fresh.id as string, 10),
+      persistence.outboundAck('a', 10),
+    ])
+    const stats = await admin.info('commandstats')
+    expect(stats).toMatch(/cmdstat_evalsha:calls=1,/)
+    // a sent write sets the delivery's inflight fields: none was applied
+    expect(stats).not.toMatch(/cmdstat_hset:/)
+    expect(await redis.keys('drained:*')).toEqual(['drained:sequence'])
+    await persistence.close()
+    await Promise.all([redis.quit(), admin.quit()])
+  })
+
   it('sends the next batch behind one Redis has not answered, so a write waits for its own command only', async () => {
     const hung = await startRedisServer()
     const redis = new Redis(hung.url, { commandTimeout: 20_000 })
