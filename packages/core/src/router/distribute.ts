@@ -270,7 +270,7 @@ export class Distributor {
    * Cluster: deliveries node `from` routed to sessions connected here. A session that takes one over its bound holds
    * that node's senders back, as a local publisher would be: the message is kept, and the publishers there wait.
    */
-  deliverRemote(message: Message, deliveries: RemoteDelivery[], from: string): void {
+  deliverRemote(message: Message, deliveries: RemoteDelivery[], from: string): Promise<void> | null {
     const core = this.core
     let durable: Array<[Session, RemoteDelivery]> | null = null
     let absent: RemoteDelivery[] | null = null
@@ -293,13 +293,24 @@ export class Distributor {
       }
     }
     const gone = absent as RemoteDelivery[] | null
-    if (gone) {
-      // The client left this node while the message was on its way: queue it if its session outlives it.
-      const persistence = core.persistence
-      void Promise.all(gone.map(async (d) => ((await persistence.sessionGet(d.clientId))?.expiryInterval ?? 0) > 0))
-        .then((keep) => this.enqueue(message, gone.filter((_, i) => keep[i]), null))
-        .catch((error: unknown) => reportStoreError(core, error))
-    }
+    return gone === null ? null : this.queueForAbsent(message, gone)
+  }
+
+  /**
+   * Deliveries for clients not connected here (they left while the message was on its way, or nobody heard this
+   * node's forward): queued for those whose session outlives them, and the node that may hold them by now is told,
+   * as it would not read the store. Settles once done; a store failure is reported, not thrown.
+   */
+  private queueForAbsent(message: Message, gone: RemoteDelivery[]): Promise<void> {
+    const core = this.core
+    const persistence = core.persistence
+    return Promise.all(gone.map(async (d) => ((await persistence.sessionGet(d.clientId))?.expiryInterval ?? 0) > 0))
+      .then(async (keep) => {
+        const kept = gone.filter((_, i) => keep[i])
+        await this.enqueue(message, kept, null)
+        if (kept.length > 0) core.cluster?.queued(kept.map((d) => d.clientId))
+      })
+      .catch((error: unknown) => reportStoreError(core, error))
   }
 
   private holdSenders(session: Session, from: string): void {
