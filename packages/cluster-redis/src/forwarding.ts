@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto'
 import type { Holdable, Message, RemoteDelivery } from '@wren/core'
 import { PUBLISH_HEADROOM, PUBLISH_TAILROOM } from './frame-publish.js'
 import { type Forward, forwardsFrame } from './frames.js'
+import { within } from './within.js'
 
 /** How frames reach a node's channel: PUBLISH, resolving with how many subscribers heard it. */
 export type PublishFrame = (nodeId: string, frame: Buffer) => Promise<number>
@@ -152,6 +153,8 @@ export class Forwarding {
   readonly epoch = randomInt(2 ** 32)
   private seq = 0
   private stopping = false
+  /** Stopping: called once Redis has answered every frame on its way. */
+  private settled: (() => void) | null = null
 
   constructor(private readonly options: ForwardingOptions) {}
 
@@ -188,8 +191,12 @@ export class Forwarding {
     }
   }
 
-  /** Stopping: everything queued or failed goes out now, once, before the connections close. */
-  flushAll(): void {
+  /**
+   * Stopping: everything queued or failed goes out now, once. Resolves, once Redis has answered every frame or after
+   * `waitMs`, with the forwards Redis did not take (their PUBLISH failed, or is still unanswered), which are no
+   * longer this node's to send.
+   */
+  async stop(waitMs: number): Promise<Forward[]> {
     this.stopping = true
     this.due = []
     for (const outbox of this.outboxes.values()) {
@@ -197,6 +204,23 @@ export class Forwarding {
       this.sendQueued(outbox, undefined)
       outbox.releaseBelow(Number.POSITIVE_INFINITY)
     }
+    if (!this.allAnswered()) {
+      await within(new Promise<void>((resolve) => (this.settled = resolve)), waitMs)
+      this.settled = null
+    }
+    const left: Forward[] = []
+    for (const outbox of this.outboxes.values()) {
+      for (const sent of [...outbox.failed, ...outbox.sent].sort((x, y) => x.seq - y.seq)) left.push(...sent.forwards)
+      outbox.failed.length = 0
+      outbox.sent.length = 0
+    }
+    this.outboxes.clear()
+    return left
+  }
+
+  private allAnswered(): boolean {
+    for (const outbox of this.outboxes.values()) if (outbox.sent.length > 0) return false
+    return true
   }
 
   /** @internal a failed frame's wait is over. */
@@ -207,7 +231,10 @@ export class Forwarding {
   /** @internal Redis answered `sent`'s PUBLISH (`receivers` undefined: it failed). */
   answered(sent: SentFrame, receivers: number | undefined, error?: unknown): void {
     const outbox = sent.outbox
-    outbox.sent.splice(outbox.sent.indexOf(sent), 1)
+    const at = outbox.sent.indexOf(sent)
+    // Given up on when the node stopped.
+    if (at < 0) return
+    outbox.sent.splice(at, 1)
     if (receivers === undefined) {
       outbox.keep(sent)
       this.options.failed(error, 'forward')
@@ -216,6 +243,7 @@ export class Forwarding {
       outbox.releaseBelow(this.options.backlogBytes / 2)
       if (receivers === 0 && this.options.exactReceivers) for (const f of sent.forwards) this.options.unheard(f.message, f.deliveries)
     }
+    if (this.settled !== null && this.allAnswered()) this.settled()
     if (outbox.sent.length > 0) return
     if (outbox.failed.length > 0) {
       if (!this.stopping) outbox.retryTimer ??= setTimeout(retry, this.options.retryMs, outbox).unref()

@@ -6,20 +6,34 @@ export const PUBLISH_HEADROOM = 256
 export const PUBLISH_TAILROOM = 2
 
 /**
+ * PUBLISH of a frame of forwards. It ignores ioredis' `commandTimeout`: Redis runs a connection's commands in order,
+ * so a frame sent again on the same connection would only queue behind the first attempt and leave one more copy for
+ * Redis to publish. Its answer is waited for instead, as long as the connection lives; if the connection closes,
+ * ioredis sends it again on the next one, or rejects it once it gives up (and the frame is kept and sent again).
+ */
+export class ForwardPublish extends Command {
+  constructor(channel: string, frame: Buffer) {
+    super('publish', [channel, frame])
+  }
+
+  override setTimeout(): void {}
+}
+
+/**
  * PUBLISH of a frame written with room around it (`forwardsFrame`'s headroom): the command's header and closing
  * CRLF go into that room, and the frame's own memory is what reaches the socket. ioredis' PUBLISH would copy every
  * frame into a new buffer between them (`Command.toWritable`): a second copy of every payload on the sending node.
  * A header that does not fit (a channel name over about 200 bytes) takes ioredis' copy.
  */
-export class FramePublish extends Command {
-  /** Below this, ioredis' own PUBLISH costs less: the copy is small, and one kind of command keeps its paths monomorphic. */
+export class FramePublish extends ForwardPublish {
+  /** Below this, ioredis' own encoding costs less: the copy is small. */
   static readonly MIN_BYTES = 64 * 1024
 
   constructor(
     private readonly channel: string,
     private readonly frame: Buffer,
   ) {
-    super('publish', [channel, frame])
+    super(channel, frame)
   }
 
   override toWritable(socket: object): string | Buffer {

@@ -5,9 +5,10 @@ import { decodeEnvelope, encodeEnvelope, messageFromHeader, messageHeader, type 
  * forwarded to that node since the last one (`Forwarding` says when), with fixed-width fields and no JSON (encoding JSON
  * headers and copying each payload twice was most of a forwarded message's cost on both nodes). Payload bytes go in
  * exactly as published.
- * The rare control frames (hand-over of a client, backpressure) are a kind byte and a JSON header.
+ * The rare control frames (hand-over of a client, backpressure, messages queued in the store for a client connected
+ * there) are a kind byte and a JSON header.
  */
-export const FrameKind = { Forwards: 1, Release: 2, Released: 3, Hold: 4 } as const
+export const FrameKind = { Forwards: 1, Release: 2, Released: 3, Hold: 4, Queued: 5 } as const
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind]
 
 export interface Forward {
@@ -33,11 +34,17 @@ export interface HoldHeader {
   h: 0 | 1
 }
 
+/** Messages were queued in the store for clients `c`, which the node this is sent to holds: it sends them on. */
+export interface QueuedHeader {
+  c: string[]
+}
+
 export type Frame =
   | { kind: typeof FrameKind.Forwards; from: string; epoch: number; seq: number; forwards: Forward[] }
   | { kind: typeof FrameKind.Release; header: ReleaseHeader }
   | { kind: typeof FrameKind.Released; header: ReleasedHeader }
   | { kind: typeof FrameKind.Hold; header: HoldHeader }
+  | { kind: typeof FrameKind.Queued; header: QueuedHeader }
 
 const EMPTY = Buffer.alloc(0)
 
@@ -300,6 +307,10 @@ export function holdFrame(header: HoldHeader): Buffer {
   return controlFrame(FrameKind.Hold, header)
 }
 
+export function queuedFrame(header: QueuedHeader): Buffer {
+  return controlFrame(FrameKind.Queued, header)
+}
+
 export function decodeFrame(value: Buffer): Frame {
   const kind = value.readUInt8(0) as FrameKind
   if (kind === FrameKind.Forwards) {
@@ -319,6 +330,8 @@ export function decodeFrame(value: Buffer): Frame {
       return { kind, header: header as ReleasedHeader }
     case FrameKind.Hold:
       return { kind, header: header as HoldHeader }
+    case FrameKind.Queued:
+      return { kind, header: header as QueuedHeader }
     default:
       throw new Error(`unknown cluster frame kind ${String(kind)}`)
   }

@@ -5,14 +5,16 @@ import { Backpressure } from './backpressure.js'
 import { BusConnections } from './connections.js'
 import { EventFeed, type Snapshot } from './event-feed.js'
 import { type ClusterEvent, encodeEvent } from './events.js'
-import { FramePublish } from './frame-publish.js'
+import { ForwardPublish, FramePublish } from './frame-publish.js'
 import { Forwarding } from './forwarding.js'
-import { FrameKind, decodeFrame, releasedFrame } from './frames.js'
+import { type Forward, FrameKind, decodeFrame, queuedFrame, releasedFrame } from './frames.js'
 import { ClusterKeys } from './keys.js'
 import { Membership } from './membership.js'
 import { Ownership } from './ownership.js'
+import { QueuedNotices } from './queued-notices.js'
 import { ReleaseRequests } from './release-requests.js'
 import { SeenFrames } from './seen-frames.js'
+import { within } from './within.js'
 
 export interface RedisClusterOptions {
   /** e.g. 'redis://127.0.0.1:6379/0'. */
@@ -63,6 +65,7 @@ export class RedisClusterBus implements ClusterBus {
   private readonly keys: ClusterKeys
   private readonly eventLogLength: number
   private readonly logger: Logger
+  private readonly heartbeatMs: number
   private readonly redis: BusConnections
   private readonly membership: Membership
   private readonly ownership: Ownership
@@ -70,6 +73,7 @@ export class RedisClusterBus implements ClusterBus {
   private readonly forwarding: Forwarding
   private readonly backpressure: Backpressure
   private readonly releases: ReleaseRequests
+  private readonly notices: QueuedNotices
   private readonly seen = new SeenFrames()
   private handlers: ClusterHandlers | null = null
   private started = false
@@ -81,7 +85,7 @@ export class RedisClusterBus implements ClusterBus {
     if (prefix === '') throw new TypeError('prefix must not be empty')
     const keys = (this.keys = new ClusterKeys(prefix))
     const leaseMs = positiveInteger('leaseMs', options.leaseMs ?? 3000)
-    const heartbeatMs = positiveInteger('heartbeatMs', options.heartbeatMs ?? 1000)
+    const heartbeatMs = (this.heartbeatMs = positiveInteger('heartbeatMs', options.heartbeatMs ?? 1000))
     if (heartbeatMs >= leaseMs) throw new TypeError(`heartbeatMs (${heartbeatMs}) must be shorter than leaseMs (${leaseMs})`)
     const eventLogLength = (this.eventLogLength = positiveInteger('eventLogLength', options.eventLogLength ?? 10_000))
     const logger = (this.logger = options.logger ?? silentLogger)
@@ -93,7 +97,7 @@ export class RedisClusterBus implements ClusterBus {
     this.forwarding = new Forwarding({
       nodeId,
       publish: (to, frame) =>
-        frame.length >= FramePublish.MIN_BYTES ? (redis.command.sendCommand(new FramePublish(keys.channel(to), frame)) as Promise<number>) : redis.command.publish(keys.channel(to), frame),
+        redis.command.sendCommand(frame.length >= FramePublish.MIN_BYTES ? new FramePublish(keys.channel(to), frame) : new ForwardPublish(keys.channel(to), frame)) as Promise<number>,
       publishControl: (to, frame) => redis.command.publish(keys.channel(to), frame),
       exactReceivers: redis.exactReceivers,
       backlogBytes: positiveInteger('forwardBacklogBytes', options.forwardBacklogBytes ?? 64 * 1024 * 1024),
@@ -125,6 +129,14 @@ export class RedisClusterBus implements ClusterBus {
         this.ownership.releaseAll('cluster subscription was lost: releasing this node\'s clients to resume from the store')
         this.backpressure.releaseAll()
       },
+      failed,
+    })
+    this.notices = new QueuedNotices({
+      nodeId,
+      owners: (clientIds) => redis.command.hmget(keys.owners, ...clientIds),
+      notify: (to, clientIds) => publish(to, queuedFrame({ c: clientIds })),
+      local: (clientIds) => this.handlers?.queued(clientIds),
+      retryMs: heartbeatMs,
       failed,
     })
     this.backpressure = new Backpressure(nodeId, (to, frame) => void publish(to, frame).catch((error: unknown) => this.failed(error, 'backpressure')))
@@ -160,6 +172,10 @@ export class RedisClusterBus implements ClusterBus {
     if (publisher) this.backpressure.forwarded(nodeId, deliveries, publisher)
   }
 
+  queued(clientIds: readonly string[]): void {
+    this.notices.queued(clientIds)
+  }
+
   senders(nodeId: string, clientId: string): Holdable {
     return this.backpressure.senders(nodeId, clientId)
   }
@@ -187,14 +203,29 @@ export class RedisClusterBus implements ClusterBus {
   async stop(): Promise<void> {
     if (this.stopping) return
     this.stopping = true
-    // Forwards not sent yet still go out before the connections close.
-    this.forwarding.flushAll()
     this.membership.stop()
     this.releases.finishAll()
     this.backpressure.releaseAll()
+    // Forwards not sent yet still go out before the connections close; those Redis does not take within a heartbeat
+    // (an outage) are handed to the broker like forwards nobody heard, and so queued in the store for persistent
+    // sessions while the store answers, and their owners told.
+    await this.handBack(await this.forwarding.stop(this.heartbeatMs))
+    await this.notices.stop(this.heartbeatMs)
     if (this.redis.command.status === 'ready') await this.membership.leave().catch((error: unknown) => this.failed(error, 'leave'))
     this.ownership.clear()
     await this.redis.close()
+  }
+
+  private async handBack(forwards: Forward[]): Promise<void> {
+    if (forwards.length === 0) return
+    this.logger.warn({ nodeId: this.nodeId, forwards: forwards.length }, 'cluster bus stopping: forwards Redis did not take are queued in the store for persistent sessions')
+    const handlers = this.handlers
+    const writes: Array<Promise<void>> = []
+    for (const { message, deliveries } of forwards) {
+      const write = handlers?.deliver(message, deliveries, this.nodeId)
+      if (write) writes.push(write)
+    }
+    if (!(await within(Promise.all(writes), this.heartbeatMs))) this.logger.error({ nodeId: this.nodeId, forwards: forwards.length }, 'cluster bus stopping: the store did not answer for the forwards Redis did not take within a heartbeat; those not stored are lost')
   }
 
   private announce(event: ClusterEvent): Promise<unknown> {
@@ -247,7 +278,7 @@ export class RedisClusterBus implements ClusterBus {
           this.logger.debug({ nodeId: this.nodeId, from: frame.from, seq: frame.seq }, 'cluster frame had already: dropped')
           break
         }
-        for (const { message, deliveries } of frame.forwards) this.handlers?.deliver(message, deliveries, frame.from)
+        for (const { message, deliveries } of frame.forwards) void this.handlers?.deliver(message, deliveries, frame.from)
         break
       case FrameKind.Release: {
         const { c: clientId, r: request, n: claimer } = frame.header
@@ -264,6 +295,9 @@ export class RedisClusterBus implements ClusterBus {
         break
       case FrameKind.Hold:
         this.backpressure.remote(frame.header.n, frame.header.c, frame.header.h === 1)
+        break
+      case FrameKind.Queued:
+        this.handlers?.queued(frame.header.c)
         break
     }
   }

@@ -17,10 +17,12 @@ class Recorder implements ClusterHandlers {
   readonly removed: Array<[string, string]> = []
   readonly released: string[] = []
   readonly down: Array<{ nodeId: string; clients: string[]; at: number }> = []
+  readonly notices: string[][] = []
   releaseDelayMs = 0
 
-  deliver(message: Message, deliveries: RemoteDelivery[]): void {
+  deliver(message: Message, deliveries: RemoteDelivery[]): null {
     this.delivered.push({ message, deliveries })
+    return null
   }
   subscriptionAdded(clientId: string, subscription: Subscription): void {
     this.added.push([clientId, subscription])
@@ -34,6 +36,9 @@ class Recorder implements ClusterHandlers {
   }
   nodeDown(nodeId: string, clients: string[]): void {
     this.down.push({ nodeId, clients, at: Date.now() })
+  }
+  queued(clientIds: string[]): void {
+    this.notices.push(clientIds)
   }
 }
 
@@ -209,6 +214,18 @@ describe('forward', () => {
     a.bus.forward('gone', message, deliveries)
     await until(() => a.seen.delivered.length === 1, 'the forward to come back')
     expect(a.seen.delivered[0]).toEqual({ message, deliveries })
+  })
+
+  it('messages queued in the store for clients a node does not hold: each owner Redis names is told, itself included', async () => {
+    const a = await startNode('a')
+    const b = await startNode('b')
+    await b.bus.claim('on-b')
+    await a.bus.claim('on-a')
+    // The owners as Redis has them: a need not have heard b's claim yet.
+    a.bus.queued(['on-b', 'on-a', 'nowhere'])
+    await until(() => b.seen.notices.length > 0 && a.seen.notices.length > 0, 'the notices')
+    expect(b.seen.notices).toEqual([['on-b']])
+    expect(a.seen.notices).toEqual([['on-a']])
   })
 })
 

@@ -13,9 +13,11 @@ export interface RemoteDelivery {
 export interface ClusterHandlers {
   /**
    * Node `from` routed a message and these of its deliveries are for sessions connected here. A session that takes
-   * it over its bound holds `senders(from, clientId)` back, as it holds a local publisher.
+   * it over its bound holds `senders(from, clientId)` back, as it holds a local publisher. Deliveries for clients no
+   * longer connected here are queued in the store for persistent sessions: the promise settles once they are (null
+   * when there were none).
    */
-  deliver(message: Message, deliveries: RemoteDelivery[], from: string): void
+  deliver(message: Message, deliveries: RemoteDelivery[], from: string): Promise<void> | null
   /** A subscription was added or replaced on another node. */
   subscriptionAdded(clientId: string, subscription: Subscription): void
   subscriptionRemoved(clientId: string, filter: string): void
@@ -24,6 +26,11 @@ export interface ClusterHandlers {
    * (v5 DISCONNECT 0x8E) and let its session state reach the store. Resolves once released.
    */
   release(clientId: string): Promise<void>
+  /**
+   * Another node queued messages in the store for these clients, which it found connected here: a connected session
+   * reads its store queue only when it resumes, so it sends on what it does not have yet.
+   */
+  queued(clientIds: string[]): void
   /**
    * A node stopped renewing its lease: it is gone. Called on exactly one surviving node, the one that won
    * the claim on the dead node's clients; it publishes their wills and marks their sessions offline.
@@ -54,6 +61,12 @@ export interface ClusterBus {
    * session there that one of these deliveries is for holds this node's senders (see `senders`).
    */
   forward(nodeId: string, message: Message, deliveries: RemoteDelivery[], publisher?: Holdable): void
+  /**
+   * This node queued messages in the store for these persistent sessions, which it does not hold (a forward nobody
+   * heard, or one that arrived after its client had left): if one is connected to a node by then, that node is told
+   * (`ClusterHandlers.queued`), so that the session gets them now rather than at its next resumption.
+   */
+  queued(clientIds: readonly string[]): void
   /**
    * Node `nodeId`'s publishers of messages for the local session `clientId`, as one publisher that the session can
    * hold back when it is full: a message acknowledged on one node is then kept, never dropped because a queue on

@@ -20,6 +20,9 @@ export function clusterHandlers(core: BrokerCore, { sessions, recovery, distribu
       core.router.remove(clientId, filter)
     },
     release: (clientId) => sessions.release(clientId),
+    queued: (clientIds) => {
+      for (const clientId of clientIds) void sessions.pickUpQueued(clientId)
+    },
     nodeDown: (nodeId, clients) => {
       core.logger.warn({ nodeId, clients: clients.length }, 'cluster node down: adopting its clients')
       void recovery.adoptOrphans(nodeId, clients)

@@ -26,6 +26,13 @@ export interface SessionLookup {
   isOnline(clientId: string): boolean
   /** Offline sessions held here: routing counts what it queues for them. */
   readonly offline: OfflineTally
+  /** Clients whose CONNECT is opening their session here. */
+  readonly opening: ReadonlySet<string>
+  /**
+   * Messages were queued in the store for these clients while they were not connected here as far as routing could
+   * tell: those connected by now (here, or in a cluster anywhere) get what their resumption did not read.
+   */
+  queuedAway(clientIds: readonly string[]): void
 }
 
 /**
@@ -177,7 +184,9 @@ export class Distributor {
       // Live persistent sessions are handed the message only after the store has been asked to enqueue it,
       // so that their 'sent' write can never reach the store before the entry it updates.
       const waiting = fanout.deferred
+      const away = fanout.offline === null ? null : this.toTell(fanout.offline)
       queued = this.enqueue(message, fanout.offline, waiting)
+      if (away !== null && queued !== null) queued = queued.then(() => this.sessions.queuedAway(away))
       if (waiting) {
         for (const [session, d] of waiting) {
           if (d.clientId === ownId) fanout.own = ownCopy(session, d)
@@ -261,6 +270,20 @@ export class Distributor {
     return fanout
   }
 
+  /**
+   * Of the offline sessions a message is queued for, those that may be connected by the time the write lands, and
+   * read their store queue before it: one whose CONNECT is opening it here, or in a cluster any (this node's view of
+   * the owners lags a claim by a pub/sub hop). Null, without allocating, when none.
+   */
+  private toTell(targets: readonly OutboundTarget[]): string[] | null {
+    if (this.core.cluster !== undefined) return targets.map((t) => t.clientId)
+    const opening = this.sessions.opening
+    if (opening.size === 0) return null
+    let ids: string[] | null = null
+    for (const { clientId } of targets) if (opening.has(clientId)) (ids ??= []).push(clientId)
+    return ids
+  }
+
   /** Delivers the publisher's own copy that `route` handed back, holding the publisher if its own queue is full. */
   deliverOwn(message: Message, own: OwnCopy, holder: Holdable): void {
     if (!own.session.deliver(message, own.qos, own.retain, own.subscriptionIdentifiers)) own.session.holdPublisher(holder)
@@ -270,7 +293,7 @@ export class Distributor {
    * Cluster: deliveries node `from` routed to sessions connected here. A session that takes one over its bound holds
    * that node's senders back, as a local publisher would be: the message is kept, and the publishers there wait.
    */
-  deliverRemote(message: Message, deliveries: RemoteDelivery[], from: string): void {
+  deliverRemote(message: Message, deliveries: RemoteDelivery[], from: string): Promise<void> | null {
     const core = this.core
     let durable: Array<[Session, RemoteDelivery]> | null = null
     let absent: RemoteDelivery[] | null = null
@@ -293,13 +316,24 @@ export class Distributor {
       }
     }
     const gone = absent as RemoteDelivery[] | null
-    if (gone) {
-      // The client left this node while the message was on its way: queue it if its session outlives it.
-      const persistence = core.persistence
-      void Promise.all(gone.map(async (d) => ((await persistence.sessionGet(d.clientId))?.expiryInterval ?? 0) > 0))
-        .then((keep) => this.enqueue(message, gone.filter((_, i) => keep[i]), null))
-        .catch((error: unknown) => reportStoreError(core, error))
-    }
+    return gone === null ? null : this.queueForAbsent(message, gone)
+  }
+
+  /**
+   * Deliveries for clients not connected here (they left while the message was on its way, or nobody heard this
+   * node's forward): queued for those whose session outlives them, and the node that may hold them by now is told,
+   * as it would not read the store. Settles once done; a store failure is reported, not thrown.
+   */
+  private queueForAbsent(message: Message, gone: RemoteDelivery[]): Promise<void> {
+    const core = this.core
+    const persistence = core.persistence
+    return Promise.all(gone.map(async (d) => ((await persistence.sessionGet(d.clientId))?.expiryInterval ?? 0) > 0))
+      .then(async (keep) => {
+        const kept = gone.filter((_, i) => keep[i])
+        await this.enqueue(message, kept, null)
+        if (kept.length > 0) core.cluster?.queued(kept.map((d) => d.clientId))
+      })
+      .catch((error: unknown) => reportStoreError(core, error))
   }
 
   private holdSenders(session: Session, from: string): void {

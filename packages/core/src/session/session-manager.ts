@@ -49,6 +49,7 @@ export class SessionManager {
     this.online = registry.online
     this.sessions = registry.sessions
     this.sessionLimits = { maxQueued: ctx.options.maxQueued, queueFullPolicy: ctx.options.queueFullPolicy }
+    registry.pickUp = (clientId) => void this.pickUpQueued(clientId)
   }
 
   isOnline(clientId: string): boolean {
@@ -71,6 +72,16 @@ export class SessionManager {
 
   /** Creates or resumes the session for an accepted CONNECT; returns whether one was present. */
   async open(connection: Connection, request: OpenRequest): Promise<{ session: Session; present: boolean }> {
+    const opening = this.registry.opening
+    opening.add(request.clientId)
+    try {
+      return await this.openSession(connection, request)
+    } finally {
+      opening.delete(request.clientId)
+    }
+  }
+
+  private async openSession(connection: Connection, request: OpenRequest): Promise<{ session: Session; present: boolean }> {
     const { clientId } = request
     const persistence = this.ctx.persistence
     this.takeOver(connection, clientId)
@@ -276,6 +287,23 @@ export class SessionManager {
   async release(clientId: string): Promise<void> {
     this.online.get(clientId)?.close('taken-over', ReasonCode.SessionTakenOver)
     await this.flushing.get(clientId)
+  }
+
+  /**
+   * Cluster: another node queued messages in the store for `clientId`, connected here. Its session reads the store
+   * queue and sends on what it does not have, under the client id's lock, so that a resumption under way (which may
+   * or may not have read them) finishes first. A client gone meanwhile finds them in the store when it resumes.
+   */
+  pickUpQueued(clientId: string): Promise<void> {
+    return this.exclusive(clientId, async () => {
+      const session = this.sessions.get(clientId)
+      if (session === undefined || session.link === null || session.store === null) return
+      session.watchFinished()
+      // The read must see every write this session issued before it (a pooled store applies them one by one).
+      await session.store.flushed()
+      const adopted = session.adoptQueued(await this.ctx.persistence.outboundList(clientId))
+      if (adopted > 0) this.ctx.logger.debug({ clientId, messages: adopted }, 'messages queued in the store by another cluster node sent on')
+    }).catch((error: unknown) => this.storeError(error))
   }
 
   /** Broker shutdown: every timer goes, so the process can exit. */

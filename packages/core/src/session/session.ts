@@ -76,6 +76,8 @@ export class Session {
   private subscriptionsByFilter: Map<string, Subscription> | null = null
   private inflightById: Map<number, OutboundEntry> | null = null
   private incomingIds: Set<number> | null = null
+  /** Ids of messages this session finished (acknowledged or removed) while its store queue is being read; null otherwise. */
+  private finishedIds: Set<string> | null = null
 
   constructor(
     readonly clientId: string,
@@ -221,7 +223,10 @@ export class Session {
   }
 
   private forget(entry: OutboundEntry): void {
-    if (this.store && entry.message.id) this.store.push({ kind: 'remove', messageId: entry.message.id })
+    const id = entry.message.id
+    if (id === undefined) return
+    this.finishedIds?.add(id)
+    if (this.store) this.store.push({ kind: 'remove', messageId: id })
   }
 
   private send(entry: OutboundEntry, link: SessionLink): void {
@@ -271,6 +276,8 @@ export class Session {
   }
 
   private complete(packetId: number): void {
+    const id = this.inflight.get(packetId)?.message.id
+    if (id !== undefined) this.finishedIds?.add(id)
     this.inflight.delete(packetId)
     this.progress++
     this.store?.push({ kind: 'ack', packetId })
@@ -302,6 +309,7 @@ export class Session {
         if (entry.state === 'released') link.sendPubrel(packetId)
         else if (!link.sendPublish(entry, true)) {
           // Expired, denied by authorizeForward or too large for this client now: it must not hold a slot.
+          if (entry.message.id !== undefined) this.finishedIds?.add(entry.message.id)
           inflight.delete(packetId)
           this.store?.push({ kind: 'ack', packetId })
         }
@@ -319,6 +327,32 @@ export class Session {
         if (entry.packetId > this.lastPacketId) this.lastPacketId = entry.packetId
       }
     }
+  }
+
+  /** Its store queue is about to be read (`adoptQueued`): messages finished from now on are remembered until then. */
+  watchFinished(): void {
+    this.finishedIds = new Set()
+  }
+
+  /**
+   * Cluster: another node queued messages in this connected session's store queue, which it read since
+   * `watchFinished`. The 'queued' entries it does not have (queued here, in flight, or finished meanwhile) go after
+   * what it has, in store order, through the usual outbound path. Returns how many.
+   */
+  adoptQueued(entries: OutboundEntry[]): number {
+    const known = this.finishedIds ?? new Set<string>()
+    this.finishedIds = null
+    if (this.link === null) return 0
+    for (const entry of this.pending) if (entry.message.id !== undefined) known.add(entry.message.id)
+    if (this.inflightById !== null) for (const entry of this.inflightById.values()) if (entry.message.id !== undefined) known.add(entry.message.id)
+    let adopted = 0
+    for (const { message, state, qos, retain, subscriptionIdentifiers } of entries) {
+      if (state !== 'queued' || message.id === undefined || known.has(message.id)) continue
+      known.add(message.id)
+      this.deliver(message, qos, retain === true, subscriptionIdentifiers)
+      adopted++
+    }
+    return adopted
   }
 
   get queuedCount(): number {
