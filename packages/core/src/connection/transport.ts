@@ -29,9 +29,9 @@ function streamDrained(this: OwnedStream): void {
  * the region itself is handed to the stream: one write request per connection per tick, no Buffer per ack and no
  * copy. A region starts at the size of its first packet (at least MIN_REGION) and doubles as it fills, in place
  * when it is the slab's last, moved otherwise, up to BATCH_REGION; a full one is written (corked) and a new one
- * begun. So one message to 10,000 subscribers takes 10,000 small regions, not 10,000 KiB. A slab is never
- * written again once full (a stream may hold its regions for as long as its peer is slow to read, as Node's
- * own Buffer pool is held): the garbage collector frees it with the last region a stream released.
+ * begun. So one message to 10,000 subscribers takes 10,000 small regions, not 10,000 KiB. No byte of a slab is
+ * written twice (a stream may hold its regions for as long as its peer is slow to read, as Node's own Buffer pool
+ * is held): the garbage collector frees a slab with the last region a stream released.
  */
 export const SMALL_WRITE = 256
 const MIN_REGION = 64
