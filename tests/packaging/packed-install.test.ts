@@ -135,5 +135,5 @@ describe('an app outside the monorepo', () => {
       child.kill('SIGTERM')
     }
     expect(await exited).toEqual([0, null])
-  }, 30_000)
+  }, 120_000)
 })

@@ -44,7 +44,7 @@ describe('examples/cluster', () => {
     let output = ''
     start.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the nodes did not start within 15 s:\n${output}`)), 15_000)
+      const timer = setTimeout(() => reject(new Error(`the nodes did not start within 45 s:\n${output}`)), 45_000)
       start!.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
         output += chunk
         if ((output.match(/MQTT on/g) ?? []).length === 3) {

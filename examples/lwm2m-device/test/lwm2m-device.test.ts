@@ -26,7 +26,7 @@ describe('lwm2m-device example', () => {
       if (!existsSync(build)) throw new Error(`${build} is missing: run "pnpm build" before this test`)
     }
     const { tcpPort, output } = await start()
-    await expect.poll(() => output(), { timeout: 15_000 }).toMatch(/app: temperature now [\d.]+\n.*app: temperature now [\d.]+\n/s)
+    await expect.poll(() => output(), { timeout: 60_000 }).toMatch(/app: temperature now [\d.]+\n.*app: temperature now [\d.]+\n/s)
     expect(output()).toMatch(/thermostat-1: registered at \/rd\/[0-9a-f]+/)
     expect(output()).toContain('app: heating switched on (2.04 changed)')
     expect(output()).toContain('app: heating reads true')

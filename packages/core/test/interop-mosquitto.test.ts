@@ -6,7 +6,7 @@ import { startBroker } from './helpers/start-broker.js'
 /** Runs a mosquitto client to completion; -W bounds how long mosquitto_sub waits. */
 function run(command: 'mosquitto_pub' | 'mosquitto_sub', args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(command, args, { timeout: 8000 }, (error, stdout, stderr) => {
+    execFile(command, args, { timeout: 30_000 }, (error, stdout, stderr) => {
       if (error) reject(new Error(`${command} ${args.join(' ')} failed: ${error.message} ${stderr}`))
       else resolve(stdout)
     })

@@ -144,7 +144,7 @@ describe('Prometheus metrics read from the broker counters', () => {
     const second = await startBroker({ sysInterval: 0, persistence: createSqlitePersistence({ path }) })
     const again = createMetrics(second.broker, { defaultMetrics: false })
     expect(sample(await again.metrics(), 'wren_sessions', { state: 'offline' })).toBe(2)
-    await vi.waitFor(async () => expect(sample(await again.metrics(), 'wren_offline_queued_messages')).toBe(3), { timeout: 5000, interval: 50 })
+    await vi.waitFor(async () => expect(sample(await again.metrics(), 'wren_offline_queued_messages')).toBe(3), { timeout: 30_000, interval: 50 })
     expect(sample(await again.metrics(), 'wren_offline_queued_bytes')).toBe(13)
   })
 

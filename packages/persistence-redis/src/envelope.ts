@@ -23,8 +23,9 @@ export function packMessage(message: Message, into: PackedFields): void {
   into.envelope(JSON.stringify(messageHeader(message)), message.payload)
 }
 
-export function decodeMessage(value: Buffer): Message {
-  const { header, payload } = decodeEnvelope<MessageHeader>(value)
+/** The message stored at `value[start, end)` (the whole value by default). */
+export function decodeMessage(value: Buffer, start = 0, end = value.length): Message {
+  const { header, payload } = decodeEnvelope<MessageHeader>(value, start, end)
   return messageFromHeader(header, payload)
 }
 

@@ -13,10 +13,11 @@ import type {
 } from '@wren/core'
 import { decodeMessage, decodeWill, encodeMessage, encodeWill, packMessage } from './envelope.js'
 import { KeyLayout } from './keys.js'
+import { PackedReply } from './packed-reply.js'
 import { ScriptLoader } from './script-loader.js'
 import { ALL_SCRIPTS, BATCH, type LuaScript, DELETE_RETAINED_IF_SAME, DELETE_SESSION, FORGET_IF_UNSUBSCRIBED, LIST, RETAINED_BYTES, STORE_RETAINED } from './scripts.js'
 import { TickBatcher } from './tick-batcher.js'
-import { WriteBatch } from './write-batch.js'
+import { MAX_BYTES_PER_BATCH, WriteBatch } from './write-batch.js'
 
 export interface RedisPersistenceOptions {
   /** e.g. 'redis://127.0.0.1:6379/0'. */
@@ -27,6 +28,12 @@ export interface RedisPersistenceOptions {
   redisOptions?: RedisOptions
   /** Put before every key, so that several brokers or tenants can share one Redis. Default 'wren:'. */
   prefix?: string
+  /**
+   * About how many bytes of queue writes one batch script call carries before it is sent without waiting for the
+   * turn to end. Default 16 MiB. A batch travels as one argument, which Redis refuses over its `proto-max-bulk-len`
+   * (512 MB unless configured lower): keep this well under that, with room for one message.
+   */
+  maxBatchBytes?: number
 }
 
 /**
@@ -67,6 +74,8 @@ async function execAll(batch: ChainableCommander): Promise<unknown[]> {
  */
 const PLAIN_DELIVERIES: readonly string[] = [0, 1, 2].flatMap((qos) => [undefined, false, true].map((retain) => JSON.stringify({ qos, retain })))
 
+const PLAIN_BY_JSON = new Map<string, Delivery>(PLAIN_DELIVERIES.map((json) => [json, JSON.parse(json) as Delivery]))
+
 /** What a queue stores per client for a message: its delivery options, as JSON. */
 function deliveryOf(target: OutboundTarget): string {
   if (target.subscriptionIdentifiers === undefined) {
@@ -75,6 +84,11 @@ function deliveryOf(target: OutboundTarget): string {
   const delivery: Delivery = { qos: target.qos, subscriptionIdentifiers: target.subscriptionIdentifiers }
   if (target.retain !== undefined) delivery.retain = target.retain
   return JSON.stringify(delivery)
+}
+
+/** The delivery options stored as `json`; the common ones (`PLAIN_DELIVERIES`) without parsing. */
+function deliveryFrom(json: string): Delivery {
+  return PLAIN_BY_JSON.get(json) ?? (JSON.parse(json) as Delivery)
 }
 
 function entryFrom(delivery: Delivery, inflight: string, message: Message): OutboundEntry {
@@ -108,6 +122,7 @@ export class RedisPersistence implements Persistence {
   private readonly writes: WriteBatch
 
   constructor(options: RedisPersistenceOptions = {}) {
+    if (options.maxBatchBytes !== undefined && !(options.maxBatchBytes > 0)) throw new RangeError('maxBatchBytes must be a positive number of bytes')
     if (options.redis) {
       this.redis = options.redis
       this.ownsClient = false
@@ -128,6 +143,7 @@ export class RedisPersistence implements Persistence {
       },
       packMessage,
       deliveryOf,
+      options.maxBatchBytes ?? MAX_BYTES_PER_BATCH,
     )
   }
 
@@ -288,14 +304,15 @@ export class RedisPersistence implements Persistence {
   }
 
   async outboundList(clientId: string): Promise<OutboundEntry[]> {
-    const flat = (await this.script(LIST, this.queueKeys(clientId), [this.keys.messagePrefix], true)) as Buffer[]
+    const reply = new PackedReply((await this.script(LIST, this.queueKeys(clientId), [this.keys.messagePrefix], true)) as Buffer)
     const entries: OutboundEntry[] = []
-    for (let i = 0; i < flat.length; i += 4) {
-      const body = flat[i + 3] as Buffer
+    for (let i = 0; i < reply.length; i += 3) {
+      const delivery = reply.string()
+      const inflight = reply.string()
+      reply.next()
       // A message key lost outside the adapter (eviction, manual delete) leaves nothing to resend.
-      if (body.length === 0) continue
-      const delivery = JSON.parse((flat[i + 1] as Buffer).toString()) as Delivery
-      entries.push(entryFrom(delivery, (flat[i + 2] as Buffer).toString(), decodeMessage(body)))
+      if (reply.start === reply.end) continue
+      entries.push(entryFrom(deliveryFrom(delivery), inflight, decodeMessage(reply.buffer, reply.start, reply.end)))
     }
     return entries
   }

@@ -200,18 +200,30 @@ return lost
 `)
 
 /**
- * The queue in order, as flat groups of four: message id, delivery JSON, inflight state ('' when queued), message.
+ * The queue in order, as flat groups of three: delivery JSON, inflight state ('' when queued), message ('' when
+ * its key is gone), packed as one MessagePack array of strings (read by `PackedReply`): one reply for the client
+ * to parse however long the queue, where a bulk string per field cost the broker a Buffer each. The delivery
+ * and inflight hashes are read whole, once, rather than a field per entry.
  * KEYS: queue, delivery, inflight, queue bytes (unused). ARGV: message key prefix.
  */
 export const LIST = new LuaScript(`
-local out = {}
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  out[#out + 1] = id
-  out[#out + 1] = redis.call('HGET', KEYS[2], id) or ''
-  out[#out + 1] = redis.call('HGET', KEYS[3], 'm:' .. id) or ''
-  out[#out + 1] = redis.call('HGET', ARGV[1] .. id, 'body') or ''
+local function byField(key)
+  local flat = redis.call('HGETALL', key)
+  local map = {}
+  for i = 1, #flat, 2 do map[flat[i]] = flat[i + 1] end
+  return map
 end
-return out
+local deliveries = byField(KEYS[2])
+local inflight = byField(KEYS[3])
+local out = {}
+local n = 0
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  out[n + 1] = deliveries[id] or ''
+  out[n + 2] = inflight['m:' .. id] or ''
+  out[n + 3] = redis.call('HGET', ARGV[1] .. id, 'body') or ''
+  n = n + 3
+end
+return cmsgpack.pack(out)
 `)
 
 /**

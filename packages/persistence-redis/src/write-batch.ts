@@ -5,11 +5,11 @@ const NOTHING_LOST: readonly string[] = Object.freeze([])
 const MAX_WRITES_PER_BATCH = 500
 
 /**
- * How many bytes (as estimated) one batch takes before it is sent without waiting. Its writes travel as one
- * argument, and Redis refuses an argument over 512 MB (`proto-max-bulk-len`): a few large payloads in one batch
- * would pass that where a full batch of small ones is about 100 KiB. One message is at most 256 MB (MQTT's limit).
+ * How many bytes (as estimated) one batch takes by default before it is sent without waiting. Its writes travel as
+ * one argument, and Redis refuses an argument over 512 MB (`proto-max-bulk-len`): a few large payloads in one
+ * batch would pass that where a full batch of small ones is about 100 KiB. One message is at most 256 MB (MQTT's limit).
  */
-const MAX_BYTES_PER_BATCH = 16 * 1024 * 1024
+export const MAX_BYTES_PER_BATCH = 16 * 1024 * 1024
 
 /**
  * How long (ms) the batch in flight may go unanswered before the next one is sent anyway. A batch's round trip
@@ -50,10 +50,15 @@ interface PendingEnqueue {
   reject: (error: unknown) => void
 }
 
-/** A one-client enqueue of this batch and the write that marked it sent: both are called off if its ack joins the batch. */
+/**
+ * A delivery marked sent in this batch: the write that did, and the one-client enqueue of this batch it follows (0
+ * when the message was queued before). If its ack joins the batch, both are called off; with no enqueue to call
+ * off, the ack becomes a remove by message id, which leaves the queue as the sent and the ack would have.
+ */
 interface Delivery {
   enqueue: number
   sent: number
+  messageId: string
 }
 
 function packFields(into: PackedFields, fields: Gathered[], start: number, end: number, encode: (message: Message, into: PackedFields) => void): void {
@@ -154,7 +159,9 @@ class Batch {
  *
  * A message enqueued for one client, marked sent and acknowledged before its batch left is never written: the
  * three writes are called off, as its subscriber has it and nothing about it is left to survive a crash; their
- * promises still settle with the batch, so a publisher's PUBACK waits as before.
+ * promises still settle with the batch, so a publisher's PUBACK waits as before. A message queued before, marked
+ * sent and acknowledged in one batch (a resumed session's backlog) is removed by its id instead: one write where
+ * the sent and the ack were two.
  *
  * A script error fails every write of its batch; Redis does not undo the writes the script made before the
  * error, as it did not for a failed single-write script either.
@@ -179,12 +186,14 @@ export class WriteBatch {
    * @param run sends the batch script with these arguments, resolving to its reply
    * @param encode packs a message as stored
    * @param delivery a target's per-client delivery options as stored
+   * @param maxBytes about how many bytes of writes a batch takes before it is sent without waiting
    */
   constructor(
     private readonly head: readonly Arg[],
     private readonly run: (args: Arg[]) => Promise<unknown>,
     private readonly encode: (message: Message, into: PackedFields) => void,
     private readonly delivery: (target: OutboundTarget) => string,
+    private readonly maxBytes = MAX_BYTES_PER_BATCH,
   ) {}
 
   /** `message` must have its id. */
@@ -195,7 +204,7 @@ export class WriteBatch {
     const messageId = message.id as string
     fields.push('E', targets.length, messageId, message, limit, dropOldest ? 1 : 0, byteLimit, message.payload.length)
     for (const target of targets) fields.push(target.clientId, this.delivery(target))
-    if (targets.length === 1) batch.byMessage.set(deliveryKey((targets[0] as OutboundTarget).clientId, messageId), { enqueue: write, sent: 0 })
+    if (targets.length === 1) batch.byMessage.set(deliveryKey((targets[0] as OutboundTarget).clientId, messageId), { enqueue: write, sent: 0, messageId })
     const lost = new Promise<string[]>((resolve, reject) => batch.enqueues.push({ write, resolve, reject }))
     this.sendIfFull(batch)
     return lost
@@ -211,6 +220,8 @@ export class WriteBatch {
       batch.byMessage.delete(key)
       delivery.sent = write
       batch.byPacket.set(deliveryKey(clientId, packetId), delivery)
+    } else {
+      batch.byPacket.set(deliveryKey(clientId, packetId), { enqueue: 0, sent: write, messageId })
     }
     this.sendIfFull(batch)
     return batch.applied
@@ -229,8 +240,9 @@ export class WriteBatch {
     const delivery = batch.byPacket.get(key)
     if (delivery !== undefined) {
       batch.byPacket.delete(key)
-      batch.cancelled.add(delivery.enqueue)
       batch.cancelled.add(delivery.sent)
+      if (delivery.enqueue === 0) return this.append(batch, 'X', clientId, delivery.messageId)
+      batch.cancelled.add(delivery.enqueue)
       return batch.applied
     }
     return this.append(batch, 'A', clientId, packetId)
@@ -301,6 +313,6 @@ export class WriteBatch {
   }
 
   private sendIfFull(batch: Batch): void {
-    if (batch.writes >= MAX_WRITES_PER_BATCH || batch.bytes >= MAX_BYTES_PER_BATCH) this.flush()
+    if (batch.writes >= MAX_WRITES_PER_BATCH || batch.bytes >= this.maxBytes) this.flush()
   }
 }

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis'
 import { encodeEnvelope } from '@wren/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PackedFields } from '../src/packed-fields.js'
+import { PackedReply } from '../src/packed-reply.js'
 import { type RedisServer, startRedisServer } from './redis-server.js'
 
 let server: RedisServer
@@ -60,5 +61,27 @@ describe('PackedFields, read back by Redis cmsgpack', () => {
       }
     }
     expect(await unpacked(packed)).toEqual(expected)
+  })
+})
+
+describe('PackedReply, reading what Redis cmsgpack packs', () => {
+  /** The strings as a script's `cmsgpack.pack` reply returns them, read back field by field. */
+  async function roundTrip(strings: string[]): Promise<string[]> {
+    const reply = new PackedReply((await redis.callBuffer('EVAL', 'return cmsgpack.pack(ARGV)', 0, ...strings)) as Buffer)
+    const read: string[] = []
+    for (let i = 0; i < reply.length; i++) read.push(reply.string())
+    return read
+  }
+
+  it('reads strings of every header size and arrays of every header size', async () => {
+    // fixstr up to 31 bytes, str8 up to 255, str16 up to 65,535, str32 beyond
+    const strings = [0, 1, 31, 32, 255, 256, 65_535, 65_536].map((bytes) => 'a'.repeat(bytes))
+    strings.push('ü€😀')
+    expect(await roundTrip(strings)).toEqual(strings)
+    // fixarray up to 15 fields, array16 up to 65,535
+    for (const count of [0, 15, 16, 65_536]) {
+      const many = Array.from({ length: count }, (_, i) => String(i))
+      expect(await roundTrip(many)).toEqual(many)
+    }
   })
 })

@@ -126,6 +126,19 @@ describe('redis layout', () => {
     await redis.quit()
   })
 
+  it('lists a queue whose message key was lost outside the adapter without that entry', async () => {
+    const redis = new Redis(server.url)
+    const persistence = createRedisPersistence({ redis, prefix: 'lost:' })
+    const [kept, evicted] = [testMessage('t', 'kept'), testMessage('t', 'evicted')]
+    await persistence.outboundEnqueue([{ clientId: 'c', qos: 1 }], evicted)
+    await persistence.outboundEnqueue([{ clientId: 'c', qos: 2, retain: true, subscriptionIdentifiers: [7] }], kept)
+    await persistence.outboundSent('c', kept.id as string, 3)
+    await redis.del(`lost:message:${evicted.id}`)
+    const entries = await persistence.outboundList('c')
+    expect(entries).toEqual([{ message: kept, qos: 2, retain: true, subscriptionIdentifiers: [7], state: 'sent', packetId: 3 }])
+    await redis.quit()
+  })
+
   it("sends a turn's queue writes as one script call, behind the commands before it and ahead of those after", async () => {
     const redis = new Redis(server.url)
     const admin = new Redis(server.url)
@@ -155,6 +168,36 @@ describe('redis layout', () => {
     expect(entries.map((entry) => entry.packetId)).toEqual(messages.map((_, i) => i + 1).filter((id) => id % 2 === 0))
     await persistence.close()
     await Promise.all([redis.quit(), admin.quit()])
+  })
+
+  it('cuts a batch past maxBatchBytes into several script calls, every write applied in call order', async () => {
+    const redis = new Redis(server.url)
+    const admin = new Redis(server.url)
+    const persistence = createRedisPersistence({ redis, prefix: 'cut:', maxBatchBytes: 4096 })
+    await persistence.sessionCount()
+    await admin.config('RESETSTAT')
+    // 12 KiB of payload in one turn, over a 4 KiB cut: at least three batches where one would carry them all.
+    const messages = Array.from({ length: 12 }, (_, i) => testMessage('t', Buffer.alloc(1024, i)))
+    const writes: Array<Promise<unknown>> = []
+    messages.forEach((message, i) => {
+      writes.push(persistence.outboundEnqueue([{ clientId: 'c', qos: 1 }], message))
+      writes.push(persistence.outboundSent('c', message.id as string, i + 1))
+      if (i % 3 === 0) writes.push(persistence.outboundAck('c', i + 1))
+    })
+    await Promise.all(writes)
+    const calls = Number(/cmdstat_evalsha:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0)
+    expect(calls).toBeGreaterThanOrEqual(3)
+    const entries = await persistence.outboundList('c')
+    const kept = messages.filter((_, i) => i % 3 !== 0)
+    expect(entries.map((entry) => [entry.message.id, entry.state, entry.packetId, entry.message.payload[0]])).toEqual(
+      kept.map((message) => [message.id, 'sent', messages.indexOf(message) + 1, messages.indexOf(message)]),
+    )
+    await persistence.close()
+    await Promise.all([redis.quit(), admin.quit()])
+  })
+
+  it('refuses a maxBatchBytes that is not a positive number', () => {
+    expect(() => createRedisPersistence({ url: server.url, maxBatchBytes: 0 })).toThrow(RangeError)
   })
 
   it('resolves each enqueue of a batch to the clients it lost the message for, around writes called off', async () => {
@@ -196,6 +239,31 @@ describe('redis layout', () => {
     expect(entries.map((entry) => [entry.message.id, entry.state, entry.packetId])).toEqual([[kept.id, 'sent', 1]])
     await persistence.close()
     await redis.quit()
+  })
+
+  it('removes a queued message marked sent and acked in one batch by its id: no sent written, no key left', async () => {
+    const redis = new Redis(server.url)
+    const admin = new Redis(server.url)
+    const persistence = createRedisPersistence({ redis, prefix: 'drained:' })
+    const [resent, fresh] = [testMessage('t'), testMessage('t')]
+    await persistence.outboundEnqueue([{ clientId: 'a', qos: 1 }], resent)
+    await persistence.outboundEnqueue([{ clientId: 'a', qos: 1 }], fresh)
+    // in flight under another packet id before, as from an earlier connection
+    await persistence.outboundSent('a', resent.id as string, 5)
+    await admin.config('RESETSTAT')
+    await Promise.all([
+      persistence.outboundSent('a', resent.id as string, 9),
+      persistence.outboundAck('a', 9),
+      persistence.outboundSent('a', fresh.id as string, 10),
+      persistence.outboundAck('a', 10),
+    ])
+    const stats = await admin.info('commandstats')
+    expect(stats).toMatch(/cmdstat_evalsha:calls=1,/)
+    // a sent write sets the delivery's inflight fields: none was applied
+    expect(stats).not.toMatch(/cmdstat_hset:/)
+    expect(await redis.keys('drained:*')).toEqual(['drained:sequence'])
+    await persistence.close()
+    await Promise.all([redis.quit(), admin.quit()])
   })
 
   it('sends the next batch behind one Redis has not answered, so a write waits for its own command only', async () => {

@@ -119,7 +119,7 @@ describe('bridges in a cluster', () => {
     await local.client.publishAsync('after/takeover', 'ok', { qos: 1 })
     const message = await remote.inbox.next()
     expect(`${message.topic}=${message.payload.toString()}`).toBe(`${topic}/after/takeover=ok`)
-  }, 40_000)
+  })
 })
 
 describe('bridges in workers mode', () => {

@@ -245,7 +245,7 @@ function mosquitto(command: string, args: string[]): Promise<string> {
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
       reject(new Error(`${command} timed out: ${output}`))
-    }, 10_000)
+    }, 30_000)
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
     child.once('error', reject)

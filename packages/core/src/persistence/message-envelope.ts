@@ -23,14 +23,14 @@ export function encodeEnvelope(header: object, payload: Buffer, prefix?: Buffer)
   return Buffer.concat(prefix ? [prefix, length, json, payload] : [length, json, payload])
 }
 
-export function decodeEnvelope<T>(value: Buffer, offset = 0): { header: T; payload: Buffer } {
-  const length = value.readUInt32BE(offset)
+/** The envelope at `value[offset, end)`: the end of `value` unless it holds more after the envelope. */
+export function decodeEnvelope<T>(value: Buffer, offset = 0, end = value.length): { header: T; payload: Buffer } {
   const start = offset + 4
-  return {
-    header: JSON.parse(value.toString('utf8', start, start + length)) as T,
-    // A copy, so that a message kept in a queue does not pin the whole value it came in.
-    payload: Buffer.from(value.subarray(start + length)),
-  }
+  const headerEnd = start + value.readUInt32BE(offset)
+  // A copy, so that a message kept in a queue does not pin the whole value it came in.
+  const payload = Buffer.allocUnsafe(end - headerEnd)
+  value.copy(payload, 0, headerEnd, end)
+  return { header: JSON.parse(value.toString('utf8', start, headerEnd)) as T, payload }
 }
 
 export function messageHeader(message: Message): MessageHeader {
@@ -43,9 +43,13 @@ export function messageHeader(message: Message): MessageHeader {
   return header
 }
 
+/** Field by field rather than by spreading the header: a drain or a cluster node decodes one per message. */
 export function messageFromHeader(header: MessageHeader, payload: Buffer): Message {
-  const { properties, ...rest } = header
-  const message: Message = { ...rest, payload }
+  const message: Message = { topic: header.topic, payload, qos: header.qos, retain: header.retain }
+  if (header.id !== undefined) message.id = header.id
+  if (header.origin !== undefined) message.origin = header.origin
+  if (header.expiresAt !== undefined) message.expiresAt = header.expiresAt
+  const properties = header.properties
   if (properties) {
     const { correlationData, ...others } = properties
     message.properties = correlationData === undefined ? others : { ...others, correlationData: Buffer.from(correlationData, 'base64') }

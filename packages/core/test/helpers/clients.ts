@@ -170,7 +170,7 @@ export class RawClient {
   }
 
   /** Takes the next packet of this type (packets of other types stay unread). */
-  async next<C extends PacketCmd>(cmd: C, timeoutMs = 3000, predicate: (packet: PacketOf<C>) => boolean = () => true): Promise<PacketOf<C>> {
+  async next<C extends PacketCmd>(cmd: C, timeoutMs = 10_000, predicate: (packet: PacketOf<C>) => boolean = () => true): Promise<PacketOf<C>> {
     const packet = await this.packets.next((p) => p.cmd === cmd && predicate(p as PacketOf<C>), timeoutMs, `a ${cmd.toUpperCase()} packet`)
     return packet as PacketOf<C>
   }

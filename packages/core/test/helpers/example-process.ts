@@ -17,7 +17,7 @@ export function startExample<T>(
   file: string,
   env: Record<string, string>,
   ready: (output: string) => T | undefined,
-  timeoutMs = 10_000,
+  timeoutMs = 30_000,
 ): Promise<StartedExample<T>> {
   const child = spawn(process.execPath, [file], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))

@@ -24,7 +24,7 @@ export class Inbox<T> {
   }
 
   /** Takes the first unread item that satisfies `predicate` (any item when absent), waiting up to `timeoutMs`. */
-  async next(predicate: (item: T) => boolean = () => true, timeoutMs = 3000, what = 'an item'): Promise<T> {
+  async next(predicate: (item: T) => boolean = () => true, timeoutMs = 10_000, what = 'an item'): Promise<T> {
     const deadline = Date.now() + timeoutMs
     for (;;) {
       const index = this.pending.findIndex(predicate)

@@ -55,7 +55,7 @@ export async function rawConnectV5(port: number, fields: ConnectFields = {}): Pr
 /** Subscribes a raw client and waits for its SUBACK. */
 export async function rawSubscribe(raw: RawClient, filter: string, qos: 0 | 1 | 2, messageId = 1, extra: Partial<{ nl: boolean; rap: boolean; rh: 0 | 1 | 2 }> = {}, properties?: { subscriptionIdentifier?: number }) {
   raw.send({ cmd: 'subscribe', messageId, subscriptions: [{ topic: filter, qos, ...extra }], ...(properties ? { properties } : {}) })
-  return raw.next('suback', 3000, (p) => p.messageId === messageId)
+  return raw.next('suback', 10_000, (p) => p.messageId === messageId)
 }
 
 /** Subscription identifiers of a PUBLISH, as a sorted list (mqtt-packet gives a number or an array). */

@@ -82,9 +82,9 @@ export async function startWren(args: string[] = [], { shortcuts = true } = {}):
       waiters.add(check)
       check()
     })
-  const waitForLog = (predicate: (line: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> =>
+  const waitForLog = (predicate: (line: LogLine) => boolean, timeoutMs = 30_000): Promise<LogLine> =>
     waitFor(() => logs.find(predicate), 'such log line', timeoutMs)
-  const waitForStderr = (pattern: RegExp, timeoutMs = 10_000): Promise<string> =>
+  const waitForStderr = (pattern: RegExp, timeoutMs = 30_000): Promise<string> =>
     waitFor(() => (pattern.test(stderr) ? stderr : undefined), `stderr matching ${pattern}`, timeoutMs)
 
   const wren: WrenProcess = {
