@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto'
 import type { Holdable, Message, RemoteDelivery } from '@wren/core'
 import { PUBLISH_HEADROOM, PUBLISH_TAILROOM } from './frame-publish.js'
 import { type Forward, forwardsFrame } from './frames.js'
+import { within } from './within.js'
 
 /** How frames reach a node's channel: PUBLISH, resolving with how many subscribers heard it. */
 export type PublishFrame = (nodeId: string, frame: Buffer) => Promise<number>
@@ -204,12 +205,7 @@ export class Forwarding {
       outbox.releaseBelow(Number.POSITIVE_INFINITY)
     }
     if (!this.allAnswered()) {
-      let timer: NodeJS.Timeout | undefined
-      await new Promise<void>((resolve) => {
-        this.settled = resolve
-        timer = setTimeout(resolve, waitMs)
-      })
-      clearTimeout(timer)
+      await within(new Promise<void>((resolve) => (this.settled = resolve)), waitMs)
       this.settled = null
     }
     const left: Forward[] = []

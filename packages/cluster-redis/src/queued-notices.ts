@@ -1,3 +1,5 @@
+import { within } from './within.js'
+
 export interface QueuedNoticesOptions {
   nodeId: string
   /** Each client's owner as Redis has it now (HMGET of the owner map), null for a client connected nowhere. */
@@ -56,11 +58,7 @@ export class QueuedNotices {
     this.retryTimer = undefined
     const clientIds = [...this.waiting]
     this.waiting.clear()
-    if (clientIds.length > 0) {
-      let timer: NodeJS.Timeout | undefined
-      await Promise.race([this.notifyOwners(clientIds), new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))])
-      clearTimeout(timer)
-    }
+    if (clientIds.length > 0) await within(this.notifyOwners(clientIds), waitMs)
     this.stopped = true
   }
 

@@ -14,6 +14,7 @@ import { Ownership } from './ownership.js'
 import { QueuedNotices } from './queued-notices.js'
 import { ReleaseRequests } from './release-requests.js'
 import { SeenFrames } from './seen-frames.js'
+import { within } from './within.js'
 
 export interface RedisClusterOptions {
   /** e.g. 'redis://127.0.0.1:6379/0'. */
@@ -224,10 +225,7 @@ export class RedisClusterBus implements ClusterBus {
       const write = handlers?.deliver(message, deliveries, this.nodeId)
       if (write) writes.push(write)
     }
-    let timer: NodeJS.Timeout | undefined
-    const done = await Promise.race([Promise.all(writes).then(() => true), new Promise<false>((resolve) => (timer = setTimeout(resolve, this.heartbeatMs, false)))])
-    clearTimeout(timer)
-    if (!done) this.logger.error({ nodeId: this.nodeId, forwards: forwards.length }, 'cluster bus stopping: the store did not answer for the forwards Redis did not take within a heartbeat; those not stored are lost')
+    if (!(await within(Promise.all(writes), this.heartbeatMs))) this.logger.error({ nodeId: this.nodeId, forwards: forwards.length }, 'cluster bus stopping: the store did not answer for the forwards Redis did not take within a heartbeat; those not stored are lost')
   }
 
   private announce(event: ClusterEvent): Promise<unknown> {

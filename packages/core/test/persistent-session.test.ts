@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { MemoryPersistence, type OutboundEntry } from '../src/index.js'
 import { connectClient, RawClient, uniqueId } from './helpers/clients.js'
 import { startBroker, type StartedBroker } from './helpers/start-broker.js'
 
@@ -27,6 +28,41 @@ describe('persistent sessions (clean session 0)', () => {
     ])
     // the subscriptions are live again without subscribing
     await pub.client.publishAsync('ps/one', 'live', { qos: 1 })
+    expect((await back.inbox.next()).payload.toString()).toBe('live')
+  })
+
+  it('a message queued while the returning client\'s CONNECT reads its store queue reaches it once connected, not at its next resumption', async () => {
+    const clientId = uniqueId('opening')
+    let reading: () => void = () => {}
+    const read = new Promise<void>((resolve) => (reading = resolve))
+    let goOn: () => void = () => {}
+    const gate = new Promise<void>((resolve) => (goOn = resolve))
+    let gated = false
+    // The store answers the resumption's read, then holds it until the message has been queued behind it.
+    class GatedPersistence extends MemoryPersistence {
+      override async outboundList(id: string): Promise<OutboundEntry[]> {
+        const entries = await super.outboundList(id)
+        if (id === clientId && !gated) {
+          gated = true
+          reading()
+          await gate
+        }
+        return entries
+      }
+    }
+    const b = await startBroker({ persistence: new GatedPersistence() })
+    await subscribeAndLeave(b, clientId, { 'opening/t': { qos: 1 } })
+    const pub = await connectClient(b.url)
+    await pub.client.publishAsync('opening/t', 'before', { qos: 1 })
+
+    const connecting = connectClient(b.url, { clientId, clean: false })
+    await read
+    await pub.client.publishAsync('opening/t', 'while opening', { qos: 1 })
+    goOn()
+    const back = await connecting
+    const got = await back.inbox.take(2)
+    expect(got.map((m) => m.payload.toString())).toEqual(['before', 'while opening'])
+    await pub.client.publishAsync('opening/t', 'live', { qos: 1 })
     expect((await back.inbox.next()).payload.toString()).toBe('live')
   })
 

@@ -26,6 +26,13 @@ export interface SessionLookup {
   isOnline(clientId: string): boolean
   /** Offline sessions held here: routing counts what it queues for them. */
   readonly offline: OfflineTally
+  /** Clients whose CONNECT is opening their session here. */
+  readonly opening: ReadonlySet<string>
+  /**
+   * Messages were queued in the store for these clients while they were not connected here as far as routing could
+   * tell: those connected by now (here, or in a cluster anywhere) get what their resumption did not read.
+   */
+  queuedAway(clientIds: readonly string[]): void
 }
 
 /**
@@ -177,7 +184,9 @@ export class Distributor {
       // Live persistent sessions are handed the message only after the store has been asked to enqueue it,
       // so that their 'sent' write can never reach the store before the entry it updates.
       const waiting = fanout.deferred
+      const away = fanout.offline === null ? null : this.toTell(fanout.offline)
       queued = this.enqueue(message, fanout.offline, waiting)
+      if (away !== null && queued !== null) queued = queued.then(() => this.sessions.queuedAway(away))
       if (waiting) {
         for (const [session, d] of waiting) {
           if (d.clientId === ownId) fanout.own = ownCopy(session, d)
@@ -259,6 +268,20 @@ export class Distributor {
       }
     }
     return fanout
+  }
+
+  /**
+   * Of the offline sessions a message is queued for, those that may be connected by the time the write lands, and
+   * read their store queue before it: one whose CONNECT is opening it here, or in a cluster any (this node's view of
+   * the owners lags a claim by a pub/sub hop). Null, without allocating, when none.
+   */
+  private toTell(targets: readonly OutboundTarget[]): string[] | null {
+    if (this.core.cluster !== undefined) return targets.map((t) => t.clientId)
+    const opening = this.sessions.opening
+    if (opening.size === 0) return null
+    let ids: string[] | null = null
+    for (const { clientId } of targets) if (opening.has(clientId)) (ids ??= []).push(clientId)
+    return ids
   }
 
   /** Delivers the publisher's own copy that `route` handed back, holding the publisher if its own queue is full. */

@@ -49,6 +49,7 @@ export class SessionManager {
     this.online = registry.online
     this.sessions = registry.sessions
     this.sessionLimits = { maxQueued: ctx.options.maxQueued, queueFullPolicy: ctx.options.queueFullPolicy }
+    registry.pickUp = (clientId) => void this.pickUpQueued(clientId)
   }
 
   isOnline(clientId: string): boolean {
@@ -71,6 +72,16 @@ export class SessionManager {
 
   /** Creates or resumes the session for an accepted CONNECT; returns whether one was present. */
   async open(connection: Connection, request: OpenRequest): Promise<{ session: Session; present: boolean }> {
+    const opening = this.registry.opening
+    opening.add(request.clientId)
+    try {
+      return await this.openSession(connection, request)
+    } finally {
+      opening.delete(request.clientId)
+    }
+  }
+
+  private async openSession(connection: Connection, request: OpenRequest): Promise<{ session: Session; present: boolean }> {
     const { clientId } = request
     const persistence = this.ctx.persistence
     this.takeOver(connection, clientId)

@@ -10,11 +10,22 @@ export class SessionRegistry implements SessionLookup {
   readonly sessions = new Map<string, Session>()
   /** Offline sessions held here and their store queues, kept as they change for the gauges. */
   readonly offline = new OfflineTally()
+  /** Clients whose CONNECT is opening their session: what is queued in their store queue meanwhile may be missed. */
+  readonly opening = new Set<string>()
+  /** Sends a connected session what was queued in its store queue after it read it (the session manager's). */
+  pickUp: (clientId: string) => void = () => {}
 
   constructor(private readonly core: BrokerCore) {}
 
   live(clientId: string): Session | undefined {
     return this.sessions.get(clientId)
+  }
+
+  queuedAway(clientIds: readonly string[]): void {
+    const cluster = this.core.cluster
+    // In a cluster the owners are looked up in Redis, this node included.
+    if (cluster) cluster.queued(clientIds)
+    else for (const clientId of clientIds) this.pickUp(clientId)
   }
 
   isOnline(clientId: string): boolean {

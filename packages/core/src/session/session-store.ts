@@ -18,6 +18,8 @@ export class SessionStore {
   private readonly queue: fastq.queue<StoreOp, void>
   private readonly pipelined: boolean
   private last: Promise<void> = Promise.resolve()
+  /** Callers of `flushed` waiting for the queue to drain. */
+  private waiting: Array<() => void> | null = null
 
   constructor(
     private readonly persistence: Persistence,
@@ -69,9 +71,16 @@ export class SessionStore {
     if (this.pipelined) return this.last
     if (this.queue.idle()) return Promise.resolve()
     return new Promise((resolve) => {
+      if (this.waiting !== null) {
+        this.waiting.push(resolve)
+        return
+      }
+      this.waiting = [resolve]
       this.queue.drain = () => {
+        const waiting = this.waiting ?? []
+        this.waiting = null
         this.queue.drain = () => {}
-        resolve()
+        for (const done of waiting) done()
       }
     })
   }
