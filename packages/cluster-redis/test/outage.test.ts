@@ -5,8 +5,8 @@
  * port, or stop (SIGSTOP) and let go on.
  */
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
-import type { Logger } from '@wren/core'
-import { createRedisPersistence } from '@wren/persistence-redis'
+import type { Logger, Message, OutboundTarget } from '@wren/core'
+import { createRedisPersistence, RedisPersistence } from '@wren/persistence-redis'
 import { connectClient, type TestClient } from '../../core/test/helpers/clients.js'
 import { startBroker, type StartedBroker } from '../../core/test/helpers/start-broker.js'
 import { startRedisServer, type RedisServer } from '../../persistence-redis/test/redis-server.js'
@@ -54,13 +54,13 @@ interface ClusterNode extends StartedBroker {
   bus: RedisClusterBus
 }
 
-async function twoNodes(prefix: string, cluster: Partial<RedisClusterOptions>): Promise<[ClusterNode, ClusterNode]> {
-  const node = async (nodeId: string): Promise<ClusterNode> => {
+async function twoNodes(prefix: string, cluster: Partial<RedisClusterOptions>, storeOfA?: RedisPersistence): Promise<[ClusterNode, ClusterNode]> {
+  const node = async (nodeId: string, store = createRedisPersistence({ url: redis.url, prefix })): Promise<ClusterNode> => {
     // A lease far longer than the outage: nobody is declared dead, this is about the forwards alone.
     const bus = createRedisCluster({ url: redis.url, prefix: `${prefix}cluster:`, nodeId, leaseMs: 60_000, heartbeatMs: 500, ...cluster })
-    return { ...(await startBroker({ persistence: createRedisPersistence({ url: redis.url, prefix }), cluster: bus })), bus }
+    return { ...(await startBroker({ persistence: store, cluster: bus })), bus }
   }
-  return [await node('a'), await node('b')]
+  return [await node('a', storeOfA), await node('b')]
 }
 
 describe('messages queued in the store for a session connected to another node', () => {
@@ -154,6 +154,39 @@ describe('a Redis outage between cluster nodes', () => {
     const resumed = await connectClient(b.url, subscribe)
     await resumed.inbox.take(sent.length, (m) => m.topic === 'gone/t', 30_000, 'the messages node A queued as it stopped')
     expect(resumed.inbox.received.map((m) => m.payload.toString())).toEqual(sent)
+  })
+
+  it('a message a node queued for a session it saw offline, stored after the client resumed on another node, is sent on there', { timeout: 60_000 }, async () => {
+    const clientId = 'late-sub'
+    let enqueueing: () => void = () => {}
+    const routed = new Promise<void>((resolve) => (enqueueing = resolve))
+    let land: () => void = () => {}
+    const landed = new Promise<void>((resolve) => (land = resolve))
+    // Node A's store takes the message's write only once the client has resumed on node B: a write that lands late.
+    class LateStore extends RedisPersistence {
+      override async outboundEnqueue(targets: OutboundTarget[], message: Message, limit?: number, dropOldest?: boolean, byteLimit?: number): Promise<string[]> {
+        if (targets.some((t) => t.clientId === clientId)) {
+          enqueueing()
+          await landed
+        }
+        return super.outboundEnqueue(targets, message, limit, dropOldest, byteLimit)
+      }
+    }
+    const [a, b] = await twoNodes('late:', {}, new LateStore({ url: redis.url, prefix: 'late:' }))
+    const subscribe = { clientId, clean: false, protocolVersion: 4 as const }
+    const first = await connectClient(b.url, subscribe)
+    await first.client.subscribeAsync('late/#', { qos: 1 })
+    first.client.end()
+    await first.closed
+    await until(() => a.broker.admin.subscriptions({ clientId }).length > 0 && a.bus.ownerOf(clientId) === undefined, 'node A to see the subscriber offline')
+
+    const publisher = await connectClient(a.url)
+    const acked = publisher.client.publishAsync('late/t', 'late', { qos: 1 })
+    await routed
+    const resumed = await connectClient(b.url, subscribe)
+    land()
+    await acked
+    expect((await resumed.inbox.next((m) => m.topic === 'late/t', 30_000, 'the message stored after the resumption')).payload.toString()).toBe('late')
   })
 
   it('a frame is not sent again while Redis hangs with the connection open: it is delivered once, with no copies to drop', { timeout: 60_000 }, async () => {

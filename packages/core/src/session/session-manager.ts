@@ -38,6 +38,8 @@ export class SessionManager {
   private readonly expiry = new ClientTimers()
   private readonly flushing = new Map<string, Promise<void>>()
   private readonly locks = new ClientLocks()
+  /** Clients whose store queue a pick-up will read once it has the client's lock: a notice meanwhile adds nothing. */
+  private readonly pickUpsDue = new Set<string>()
 
   /** One object for every session: the options do not change while the broker runs. */
   private readonly sessionLimits: SessionLimits
@@ -295,14 +297,17 @@ export class SessionManager {
    * or may not have read them) finishes first. A client gone meanwhile finds them in the store when it resumes.
    */
   pickUpQueued(clientId: string): Promise<void> {
+    if (this.pickUpsDue.has(clientId)) return Promise.resolve()
+    this.pickUpsDue.add(clientId)
     return this.exclusive(clientId, async () => {
+      this.pickUpsDue.delete(clientId)
       const session = this.sessions.get(clientId)
       if (session === undefined || session.link === null || session.store === null) return
       session.watchFinished()
       // The read must see every write this session issued before it (a pooled store applies them one by one).
       await session.store.flushed()
       const adopted = session.adoptQueued(await this.ctx.persistence.outboundList(clientId))
-      if (adopted > 0) this.ctx.logger.debug({ clientId, messages: adopted }, 'messages queued in the store by another cluster node sent on')
+      if (adopted > 0) this.ctx.logger.debug({ clientId, messages: adopted }, 'messages queued in the store after the session read it: sent on')
     }).catch((error: unknown) => this.storeError(error))
   }
 
