@@ -276,8 +276,10 @@ export class Session {
   }
 
   private complete(packetId: number): void {
-    const id = this.inflight.get(packetId)?.message.id
-    if (id !== undefined) this.finishedIds?.add(id)
+    if (this.finishedIds !== null) {
+      const id = this.inflight.get(packetId)?.message.id
+      if (id !== undefined) this.finishedIds.add(id)
+    }
     this.inflight.delete(packetId)
     this.progress++
     this.store?.push({ kind: 'ack', packetId })
