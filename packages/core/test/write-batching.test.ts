@@ -36,6 +36,18 @@ function captureBytes(raw: RawClient): Buffer[] {
 }
 
 /** Above the size from which a payload is written from its own buffer, after a header: a few KiB prove it. */
+/** Raw clients connected and subscribed to `topic` at QoS 0, one per client id. */
+async function subscribedClients(port: number, clientIds: string[], topic: string): Promise<RawClient[]> {
+  const clients: RawClient[] = []
+  for (const clientId of clientIds) {
+    const { raw } = await RawClient.connect(port, { clientId })
+    raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 0 }] })
+    await raw.next('suback')
+    clients.push(raw)
+  }
+  return clients
+}
+
 const LARGE = Buffer.alloc(LARGE_PAYLOAD + 1024, 0x4c)
 
 function qos0(topic: string, payload: Buffer | string, properties?: PublishProperties): IPublishPacket {
@@ -80,9 +92,7 @@ describe('small writes batched per tick', () => {
     await broker.ready()
     const { server, port, sockets } = await listen(broker)
     try {
-      const { raw: subscriber } = await RawClient.connect(port, { clientId: 'burst-sub' })
-      subscriber.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'burst/t', qos: 0 }] })
-      await subscriber.packets.next((p) => p.cmd === 'suback')
+      const [subscriber] = (await subscribedClients(port, ['burst-sub'], 'burst/t')) as [RawClient]
       const { raw: publisher } = await RawClient.connect(port, { clientId: 'burst-pub' })
       const writes = countWrites([...sockets][0] as Socket)
       // 100 small PUBLISHes in one read: about 3 KiB for the subscriber, three regions of the staging slab.
@@ -104,13 +114,7 @@ describe('small writes batched per tick', () => {
     const { server, port, sockets } = await listen(broker)
     try {
       // Two subscribers: the second copies the QoS 0 encodings the first one's batch holds.
-      const subscribers: RawClient[] = []
-      for (const clientId of ['large-sub', 'large-sub-2']) {
-        const { raw } = await RawClient.connect(port, { clientId })
-        raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'large/#', qos: 0 }] })
-        await raw.next('suback')
-        subscribers.push(raw)
-      }
+      const subscribers = await subscribedClients(port, ['large-sub', 'large-sub-2'], 'large/#')
       const { raw: publisher } = await RawClient.connect(port, { clientId: 'large-pub' })
       const writes = countWrites([...sockets][0] as Socket)
       const received = subscribers.map(captureBytes)
@@ -157,13 +161,7 @@ describe('small writes batched per tick', () => {
     await broker.ready()
     const { server, port, sockets } = await listen(broker)
     try {
-      const subscribers: RawClient[] = []
-      for (let i = 0; i < 3; i++) {
-        const { raw } = await RawClient.connect(port, { clientId: `mid-${i}` })
-        raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'mid/t', qos: 0 }] })
-        await raw.next('suback')
-        subscribers.push(raw)
-      }
+      const subscribers = await subscribedClients(port, ['mid-0', 'mid-1', 'mid-2'], 'mid/t')
       // The middle subscriber's socket is destroyed by the broker's first write to it: the large PUBLISH, mid-tick.
       const doomed = [...sockets][1] as Socket
       const write = doomed.write.bind(doomed) as (...args: unknown[]) => boolean
