@@ -331,7 +331,7 @@ export class Distributor {
       .then(async (keep) => {
         const kept = gone.filter((_, i) => keep[i])
         await this.enqueue(message, kept, null)
-        if (kept.length > 0) core.cluster?.queued(kept.map((d) => d.clientId))
+        if (kept.length > 0) this.sessions.queuedAway(kept.map((d) => d.clientId))
       })
       .catch((error: unknown) => reportStoreError(core, error))
   }
