@@ -7,7 +7,9 @@ import { generate, type IPublishPacket, type Packet } from 'mqtt-packet'
 import { describe, expect, it } from 'vitest'
 import { connectClient, RawClient, type TestClient } from './helpers/clients.js'
 import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { createBroker, duplexPair } from '../src/index.js'
+import { MAX_LENT_SLABS } from '../src/connection/transport.js'
 import { LARGE_PAYLOAD } from '../src/connection/split-payload.js'
 import { listen, startBroker } from './helpers/start-broker.js'
 import { rawConnectV5, rawSubscribe, type PublishProperties } from './helpers/v5.js'
@@ -26,6 +28,26 @@ function countWrites(socket: Socket): () => number {
     }
   }
   return () => writes
+}
+
+type HeldWrite = { chunks: Buffer[]; complete: () => void }
+
+/**
+ * From here on the broker's writes to `stream` wait, their chunks referenced, as a socket's do once its peer stops
+ * reading and the kernel buffer is full (in memory: on loopback that takes megabytes). Resolves with the first
+ * write that waits, and what completes it, as the peer reading it would.
+ */
+function stallWrites(stream: Duplex): Promise<HeldWrite> {
+  const writable = stream as Duplex & { _write: unknown; _writev: unknown }
+  return new Promise((resolve) => {
+    writable._write = (chunk: Buffer, _encoding: string, complete: () => void) => resolve({ chunks: [chunk], complete })
+    writable._writev = (entries: Array<{ chunk: Buffer }>, complete: () => void) => resolve({ chunks: entries.map((entry) => entry.chunk), complete })
+  })
+}
+
+/** Whether a waiting write keeps more memory alive than a copy would: a region of a staging slab, not a Buffer of Node's pool or its own. */
+function holdsSlab({ chunks }: HeldWrite): boolean {
+  return chunks.some((chunk) => chunk.buffer.byteLength > Math.max(chunk.length, Buffer.poolSize))
 }
 
 /** Every byte a raw client receives from here on. */
@@ -212,6 +234,51 @@ describe('small writes batched per tick', () => {
       held.stream.resume()
       for (const payload of payloads) expect((await held.next('publish')).payload.toString()).toBe(payload)
       expect(held.parseErrors).toEqual([])
+    } finally {
+      await broker.close()
+    }
+  })
+
+  it(`keeps at most ${MAX_LENT_SLABS} staging slabs alive for clients that stop reading, however many stall, and lends again once they read or close`, async () => {
+    const broker = createBroker({ sysInterval: 0 })
+    await broker.ready()
+    const client = async (id: string, topic: string): Promise<{ raw: RawClient; stream: Duplex }> => {
+      const [brokerSide, clientSide] = duplexPair()
+      broker.handle(brokerSide)
+      const raw = new RawClient(clientSide)
+      await raw.handshake({ clientId: id })
+      raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 0 }] })
+      await raw.next('suback')
+      return { raw, stream: brokerSide }
+    }
+    try {
+      const publisher = await client('lent-pub', 'lent/none')
+      const reader = await client('lent-reader', 'lent/reader')
+      const stalled = MAX_LENT_SLABS + 8
+      const peers = await Promise.all(Array.from({ length: stalled + 2 }, (_, i) => client(`lent-${i}`, `lent/${i}`)))
+      /** Peer `i` stops reading and is sent one message, in a tick of its own. */
+      const stall = (i: number): Promise<HeldWrite> => {
+        const held = stallWrites((peers[i] as { stream: Duplex }).stream)
+        publisher.raw.send(qos0(`lent/${i}`, `to ${i}`))
+        return held
+      }
+      const held: HeldWrite[] = []
+      for (let i = 0; i < stalled; i++) held.push(await stall(i))
+      expect(held.filter(holdsSlab)).toHaveLength(MAX_LENT_SLABS)
+      expect(held.slice(MAX_LENT_SLABS).some(holdsSlab)).toBe(false)
+
+      // A stalled client that closes gives its slab back at once.
+      const closing = (peers[0] as { stream: Duplex }).stream
+      const closed = new Promise((resolve) => closing.once('close', resolve))
+      closing.destroy()
+      await closed
+      expect(holdsSlab(await stall(stalled))).toBe(true)
+
+      // Stalled clients that read again give theirs back by the end of the next tick that writes.
+      for (const write of held.slice(1)) write.complete()
+      publisher.raw.send(qos0('lent/reader', 'a tick'))
+      expect((await reader.raw.next('publish')).payload.toString()).toBe('a tick')
+      expect(holdsSlab(await stall(stalled + 1))).toBe(true)
     } finally {
       await broker.close()
     }

@@ -18,7 +18,9 @@ function streamError(this: OwnedStream, error: Error): void {
   this[kTransport].onStreamError(error)
 }
 function streamClosed(this: OwnedStream): void {
-  this[kTransport].onStreamClosed()
+  const transport = this[kTransport]
+  if (lentPending.size !== 0) Transport.unpin(transport)
+  transport.onStreamClosed()
 }
 function streamDrained(this: OwnedStream): void {
   this[kTransport].onDrain()
@@ -62,6 +64,22 @@ function copyBytes(from: Buffer, at: number, to: Buffer, toAt: number, length: n
   else from.copy(to, toAt, at, at + length)
 }
 
+/**
+ * A region lent to a stream whose write does not complete (its peer stopped reading, the kernel buffer is full) is
+ * referenced until the peer reads, and with it its whole slab: clients stalled each in a different tick would keep
+ * a 64 KiB slab each on top of what they hold (+66 KiB per stalled client in benchmarks/stalled-clients.js with
+ * 4 KiB ticks). So such writes are counted at the end of their tick, a slab for each region they may hold, and past
+ * MAX_LENT_SLABS every batch is copied, as for a stream already behind, until some of them have completed or their
+ * streams closed: however many clients stall, lent regions keep at most 4 MiB of slabs alive, and everyone else
+ * keeps lending while fewer are stalled. Smaller slabs would bound it per client instead, but 8 KiB ones cost about
+ * 3 % of the broker in a profile of fan-out (a slab allocated per message); this costs one `writableLength` read per
+ * flush.
+ */
+export const MAX_LENT_SLABS = 64
+/** Streams whose lent regions were still waiting at the end of their tick: written by then, and the slabs counted. */
+const lentPending = new Map<Transport, { until: number; slabs: number }>()
+let lentSlabs = 0
+
 /** Connections with writes waiting for the end of the tick: one tick flushes them all. */
 const flushing: Transport[] = []
 
@@ -72,6 +90,7 @@ function flushAll(): void {
   } finally {
     flushing.length = 0
   }
+  if (lentSlabs >= MAX_LENT_SLABS) Transport.releaseLent()
 }
 
 /** How long a closing stream may wait for a peer that never reads before it is destroyed. */
@@ -102,11 +121,11 @@ export abstract class Transport implements PacketSink {
   protected batchEnd = 0
   private batchLimit = 0
   /**
-   * This tick's batch goes to the stream as the region itself: the stream had nothing waiting when the tick's first
-   * write came. A stream already behind gets copies, so a slow reader holds at most a tick's regions, not a slab
-   * per tick it stays behind.
+   * Regions of this tick's batch handed to the stream as they are, or -1: they are copied. Lent when the stream had
+   * nothing waiting when the tick's first write came; a stream already behind gets copies, so a slow reader holds
+   * at most a tick's regions, not a slab per tick it stays behind.
    */
-  private lend = false
+  private lent = -1
 
   constructor(
     readonly ctx: BrokerCore,
@@ -278,7 +297,7 @@ export abstract class Transport implements PacketSink {
   private scheduleFlush(): void {
     if (this.flushQueued) return
     this.flushQueued = true
-    this.lend = this.stream.writableLength === 0
+    this.lent = lentSlabs < MAX_LENT_SLABS && this.stream.writableLength === 0 ? 0 : -1
     if (flushing.push(this) === 1) process.nextTick(flushAll)
   }
 
@@ -291,9 +310,11 @@ export abstract class Transport implements PacketSink {
     const end = this.batchEnd
     if (end === start || this.stream.destroyed) return
     let bytes = batch.subarray(start, end)
-    if (!this.lend) {
+    if (this.lent < 0) {
       bytes = Buffer.allocUnsafe(end - start)
       batch.copy(bytes, 0, start, end)
+    } else {
+      this.lent++
     }
     this.written += bytes.length
     if (!this.stream.write(bytes) && this.stream.writableLength > this.ctx.options.maxSocketBuffer) this.becomeCongested()
@@ -303,9 +324,34 @@ export abstract class Transport implements PacketSink {
   flush(): void {
     this.flushQueued = false
     this.flushBatch()
-    if (!this.corked) return
-    this.corked = false
-    this.stream.uncork()
+    if (this.corked) {
+      this.corked = false
+      this.stream.uncork()
+    }
+    if (this.lent > 0 && this.stream.writableLength > 0) this.pinLent()
+  }
+
+  /** This tick's lent regions wait in the stream: each may keep a slab of its own alive. */
+  private pinLent(): void {
+    Transport.unpin(this)
+    lentPending.set(this, { until: this.written, slabs: this.lent })
+    lentSlabs += this.lent
+    this.lent = -1
+  }
+
+  /** Forgets what `transport`'s stream held of lent regions: written, or the stream is gone. */
+  static unpin(transport: Transport): void {
+    const pending = lentPending.get(transport)
+    if (pending === undefined) return
+    lentPending.delete(transport)
+    lentSlabs -= pending.slabs
+  }
+
+  /** Forgets the lent regions that have left their streams since they were counted. */
+  static releaseLent(): void {
+    for (const [transport, pending] of lentPending) {
+      if (transport.stream.destroyed || transport.written - transport.stream.writableLength >= pending.until) Transport.unpin(transport)
+    }
   }
 
   /** Bytes written that the client has read off the socket: grows while it reads. */
