@@ -311,7 +311,10 @@ export abstract class Transport implements PacketSink {
     if (end === start || this.stream.destroyed) return
     let bytes = batch.subarray(start, end)
     if (this.lent < 0) {
-      bytes = Buffer.allocUnsafe(end - start)
+      // A Buffer of its own, not a piece of Node's 8 KiB pool: copies go to streams already behind, where they wait,
+      // and each would keep its pool slab alive (arrayBuffers 52 against 111 KiB per stalled client with 52 KiB
+      // waiting, in benchmarks/stalled-clients.js).
+      bytes = Buffer.allocUnsafeSlow(end - start)
       batch.copy(bytes, 0, start, end)
     } else {
       this.lent++
