@@ -137,10 +137,12 @@ function report(run, result, { collections: brokerCollections, stalls: brokerSta
   const ms = (us) => (us / 1000).toFixed(2)
   const sum = (events) => events.reduce((total, e) => total + e.durationMs, 0)
   const inWindow = brokerCollections.filter((c) => c.startMs >= origin).map((c) => c.durationMs).sort((a, b) => a - b)
+  const windowEnd = sentMs[sentMs.length - 1] ?? origin
+  const stallsInWindow = brokerStalls.filter((s) => s.startMs + s.durationMs >= origin && s.startMs <= windowEnd).map((s) => s.durationMs).sort((a, b) => a - b)
   console.log(
     `\nrun ${run}: ${values.broker}, load ${loadavg()[0].toFixed(1)}; ${latencyUs.length} deliveries timed; p50 ${ms(result.p50Us)} p99 ${ms(result.p99Us)} p99.9 ${ms(result.p999Us)} max ${ms(result.maxUs)} ms; ` +
        `broker GCs in the window ${inWindow.length} (median ${(inWindow[inWindow.length >> 1] ?? 0).toFixed(2)} ms, longest ${(inWindow.at(-1) ?? 0).toFixed(2)}), generator GCs ${collections.length} (${sum(collections).toFixed(1)} ms), ` +
-      `late ticks ${late.length} (longest ${Math.max(0, ...late.map((t) => t.durationMs)).toFixed(1)} ms), broker stalls ${brokerStalls.length} (longest ${Math.max(0, ...brokerStalls.map((t) => t.durationMs)).toFixed(1)} ms)`,
+      `late ticks ${late.length} (longest ${Math.max(0, ...late.map((t) => t.durationMs)).toFixed(1)} ms), broker stalls ${brokerStalls.length} (longest ${Math.max(0, ...brokerStalls.map((t) => t.durationMs)).toFixed(1)} ms; in the window ${stallsInWindow.length}: ${stallsInWindow.map((d) => d.toFixed(1)).join(' ')})`,
   )
   const blame = { broker: 0, brokerStall: 0, generator: 0, tick: 0, brokerOnly: 0, none: 0 }
   const shown = new Set(slowest.slice(0, Number(values.show)))

@@ -1,14 +1,18 @@
 import type { DisconnectReason } from './errors.js'
 import type { ClientInfo } from './hooks/hook-types.js'
-import type { Message, Subscription } from './types.js'
+import type { Message, Subscription, UserProperties } from './types.js'
 
 /** The broker's events, as a typed map: `broker.on('clientConnected', (client) => ...)`. */
 export interface BrokerEvents {
   clientConnected: [client: ClientInfo]
-  /** `reason` says why: 'disconnect', 'socket-closed', 'keepalive-timeout', 'taken-over', 'protocol-error', ... */
-  clientDisconnected: [client: ClientInfo, reason: DisconnectReason]
-  subscribed: [client: ClientInfo, subscriptions: Subscription[]]
-  unsubscribed: [client: ClientInfo, filters: string[]]
+  /**
+   * `reason` says why: 'disconnect', 'socket-closed', 'keepalive-timeout', 'taken-over', 'protocol-error', ...;
+   * `userProperties` are those of the client's MQTT 5 DISCONNECT, when it sent one with them.
+   */
+  clientDisconnected: [client: ClientInfo, reason: DisconnectReason, userProperties: UserProperties | undefined]
+  /** `userProperties`: those of the MQTT 5 SUBSCRIBE or UNSUBSCRIBE (undefined when it had none). */
+  subscribed: [client: ClientInfo, subscriptions: Subscription[], userProperties: UserProperties | undefined]
+  unsubscribed: [client: ClientInfo, filters: string[], userProperties: UserProperties | undefined]
   /** After routing; `client` is null for messages the host or the broker itself published. */
   published: [message: Message, client: ClientInfo | null]
   /**

@@ -65,6 +65,10 @@ const tenantSubscribe: Hooks['authorizeSubscribe'] = (client, subscription) => {
   if (subscription.qos === 2) return { ok: true, subscription: { ...subscription, qos: 1 } }
   return undefined
 }
+
+/** Alarm filters only for staff who ask for the operators' view (MQTT 5 User Property `view` on the SUBSCRIBE). */
+const alarmsForOperators: Hooks['authorizeSubscribe'] = (client, subscription, userProperties) =>
+  !subscription.filter.startsWith('alarms/') || (client.data.role === 'staff' && userProperties?.view === 'operations')
 // #endregion
 
 // #region docs:authorizeForward
@@ -265,6 +269,19 @@ describe('docs/auth.md hook examples', () => {
     expect((await v5.handshake({ ...credentials, protocolVersion: 5 })).reasonCode).toBe(0)
     v5.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'tenants/acme/x', qos: 0 }, { topic: '#', qos: 0 }] })
     expect((await v5.next('suback')).granted).toEqual([0, 0x87])
+  })
+
+  it('authorizeSubscribe by User Properties: alarms only for staff asking for the operators\' view (MQTT 5 0x87 otherwise)', async () => {
+    const b = await startBroker({ sysInterval: 0, hooks: { authenticate: storeAuth(userStore), authorizeSubscribe: alarmsForOperators } })
+    const subscribe = async (username: string, password: string, userProperties: Record<string, string> | undefined): Promise<number[]> => {
+      const raw = await RawClient.open(b.port, 5)
+      expect((await raw.handshake({ username, password: Buffer.from(password), protocolVersion: 5 })).reasonCode).toBe(0)
+      raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'alarms/#', qos: 1 }, { topic: 'site/#', qos: 1 }], ...(userProperties && { properties: { userProperties } }) })
+      return (await raw.next('suback')).granted as number[]
+    }
+    expect(await subscribe('alice', 'wonderland', { view: 'operations' })).toEqual([1, 1])
+    expect(await subscribe('alice', 'wonderland', undefined)).toEqual([0x87, 1])
+    expect(await subscribe('gus', 'guest-pass', { view: 'operations' })).toEqual([0x87, 1])
   })
 
   it('authorizeForward: drops and redacts per subscriber, for live, retained and queued messages alike', async () => {

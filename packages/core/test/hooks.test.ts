@@ -1,7 +1,8 @@
 import net from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { ReasonCode, type ClientInfo, type Denial, type Message } from '../src/index.js'
+import { ReasonCode, type ClientInfo, type Denial, type Message, type UserProperties } from '../src/index.js'
 import { connectClient, RawClient, refusal, uniqueId, type TestClient } from './helpers/clients.js'
+import { connectV5 } from './helpers/v5.js'
 import { capturingLogger } from './helpers/logger.js'
 import { recordEvents } from './helpers/events.js'
 import { startBroker, type StartedBroker } from './helpers/start-broker.js'
@@ -315,5 +316,48 @@ describe('hooks that shape what is granted and routed', () => {
     expect(await fromAddress('127.0.0.1', 4)).toBe(0)
     expect(await fromAddress('127.0.0.1', 5)).toBe(0)
     expect(addresses).toEqual(['127.0.0.2', '127.0.0.2', '127.0.0.1', '127.0.0.1'])
+  })
+})
+
+describe('MQTT 5 User Properties of SUBSCRIBE, UNSUBSCRIBE and DISCONNECT', () => {
+  it('reach authorizeSubscribe and the subscribed, unsubscribed and clientDisconnected events; 3.1.1 clients and packets without them give undefined', async () => {
+    const seen: Array<UserProperties | undefined> = []
+    const b = await startBroker({
+      sysInterval: 0,
+      hooks: {
+        // A host deciding by what the client declares: only the 'ops' team may watch alarms.
+        authorizeSubscribe: (_client, subscription, userProperties) => {
+          seen.push(userProperties)
+          return !subscription.filter.startsWith('alarms/') || userProperties?.team === 'ops'
+        },
+      },
+    })
+    const events = recordEvents(b.broker)
+    const ops = await connectV5(b.url, { clientId: 'ops-console' })
+    const granted = await ops.client.subscribeAsync('alarms/#', { qos: 1, properties: { userProperties: { team: 'ops', tag: ['a', 'b'] } } })
+    expect(granted.map((g) => g.qos)).toEqual([1])
+    const guest = await connectV5(b.url, { clientId: 'guest' })
+    const refused = await guest.client
+      .subscribeAsync('alarms/#', { qos: 1, properties: { userProperties: { team: 'guests' } } })
+      .catch((error: { packet: { granted: number[] } }) => error.packet.granted)
+    expect(refused).toEqual([ReasonCode.NotAuthorized])
+    expect(seen).toEqual([{ team: 'ops', tag: ['a', 'b'] }, { team: 'guests' }])
+
+    const subscribed = await events.subscribed.next((e) => e.client.id === 'ops-console')
+    expect(subscribed.userProperties).toEqual({ team: 'ops', tag: ['a', 'b'] })
+    await ops.client.unsubscribeAsync('alarms/#', { properties: { userProperties: { why: 'shift over' } } })
+    expect((await events.unsubscribed.next((e) => e.client.id === 'ops-console')).userProperties).toEqual({ why: 'shift over' })
+    await new Promise<void>((resolve) => ops.client.end(false, { reasonCode: 0, properties: { userProperties: { bye: 'now' } } }, () => resolve()))
+    const gone = await events.disconnected.next((e) => e.client.id === 'ops-console')
+    expect(gone).toMatchObject({ reason: 'disconnect', userProperties: { bye: 'now' } })
+
+    const v3 = await connectClient(b.url, { clientId: 'v3-client' })
+    await v3.client.subscribeAsync('plain/#', { qos: 0 })
+    expect((await events.subscribed.next((e) => e.client.id === 'v3-client')).userProperties).toBeUndefined()
+    expect(seen.at(-1)).toBeUndefined()
+    await v3.client.endAsync()
+    expect((await events.disconnected.next((e) => e.client.id === 'v3-client')).userProperties).toBeUndefined()
+    await guest.client.endAsync()
+    expect((await events.disconnected.next((e) => e.client.id === 'guest')).userProperties).toBeUndefined()
   })
 })

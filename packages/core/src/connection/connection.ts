@@ -5,7 +5,7 @@ import { type DisconnectReason, ErrorCode, ProtocolViolation, ReasonCode, malfor
 import type { ClientInfo } from '../hooks/hook-types.js'
 import type { OutboundEntry } from '../persistence/persistence.js'
 import type { Session, SessionLink } from '../session/session.js'
-import type { ConnectionMeta, Message, ProtocolVersion } from '../types.js'
+import type { ConnectionMeta, Message, ProtocolVersion, UserProperties } from '../types.js'
 import { callLater } from './deferred-call.js'
 import { DeliveryPolicy } from './delivery-policy.js'
 import { forwardedMessage } from './forward-policy.js'
@@ -70,6 +70,8 @@ export class Connection extends DeliveryPolicy implements SessionLink, Keepalive
   willDelayInterval = 0
   /** Set by DISCONNECT (reason 0x00): the will must not be published [MQTT-3.14.4-3]. */
   graceful = false
+  /** The User Properties of the client's MQTT 5 DISCONNECT, for `clientDisconnected`. */
+  goodbyeProperties: UserProperties | undefined = undefined
   /** MQTT 5 limits the client announced in CONNECT. */
   clientReceiveMaximum = 65535
   clientMaximumPacketSize = LARGEST_PACKET

@@ -24,6 +24,7 @@ export const handleDisconnect: PacketHandler = (ctx, connection, packet, done) =
   }
   // [MQTT-3.1.2-10] only a normal disconnection (0x00) discards the will
   connection.graceful = (disconnect.reasonCode ?? ReasonCode.Success) === ReasonCode.Success
+  connection.goodbyeProperties = disconnect.properties?.userProperties
   connection.close('disconnect')
   done()
 }

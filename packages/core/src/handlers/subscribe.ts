@@ -7,7 +7,7 @@ import { ReasonCode, malformed, protocolError } from '../errors.js'
 import { denialOf, denialReason, runChainAsync } from '../hooks/hook-runner.js'
 import type { SubscribeVerdict } from '../hooks/hook-types.js'
 import { isSharedFilter, topicFilterProblem } from '../topic/topic-rules.js'
-import type { QoS, RetainHandling, Subscription } from '../types.js'
+import type { QoS, RetainHandling, Subscription, UserProperties } from '../types.js'
 
 /** SUBACK failure code: 0x80 in 3.1.1, the specific reason in 5.0. */
 function failureCode(connection: Connection, reasonCode: number): number {
@@ -19,13 +19,13 @@ interface Refusal {
   reason?: string
 }
 
-async function grant(connection: Connection, wanted: Subscription): Promise<Subscription | Refusal> {
+async function grant(connection: Connection, wanted: Subscription, userProperties: UserProperties | undefined): Promise<Subscription | Refusal> {
   const ctx = connection.ctx
   const problem = topicFilterProblem(wanted.filter, ctx.topicLimits)
   if (problem) return { code: failureCode(connection, ReasonCode.TopicFilterInvalid), reason: `invalid topic filter: ${problem}` } // [MQTT-3.8.3-2] [MQTT-3.9.3-2]
   let verdict: SubscribeVerdict
   try {
-    verdict = await runChainAsync(ctx.hooks.authorizeSubscribe, (hook) => hook(connection.client, wanted))
+    verdict = await runChainAsync(ctx.hooks.authorizeSubscribe, (hook) => hook(connection.client, wanted, userProperties))
   } catch (error) {
     ctx.logger.warn({ clientId: connection.client.id, err: error, filter: wanted.filter }, 'authorizeSubscribe failed: denied')
     verdict = false
@@ -85,6 +85,7 @@ export const handleSubscribe: PacketHandler = (ctx, connection, packet, done) =>
   const session = connection.session
   if (!session) return done()
   const identifier = subscribe.properties?.subscriptionIdentifier
+  const userProperties = subscribe.properties?.userProperties
   const run = async (): Promise<void> => {
     // Every filter is read and checked before any is granted: a malformed one refuses the whole packet.
     const slices = new Slices()
@@ -109,7 +110,7 @@ export const handleSubscribe: PacketHandler = (ctx, connection, packet, done) =>
         codes.push(earlier.code)
         continue
       }
-      const outcome = await grant(connection, subscriptionFrom(connection, requested, identifier))
+      const outcome = await grant(connection, subscriptionFrom(connection, requested, identifier), userProperties)
       // Closed or taken over meanwhile: the session's subscriptions were dropped or handed on, none may be added now.
       if (connection.session !== session) break
       handled.set(requested.topic, { options, code: 'filter' in outcome ? outcome.qos : outcome.code })
@@ -136,7 +137,7 @@ export const handleSubscribe: PacketHandler = (ctx, connection, packet, done) =>
     // [MQTT-3.8.4-1] [MQTT-3.8.4-5] one SUBACK, one code per filter in order
     const reason = connection.protocolVersion === 5 && reasons.length > 0 ? reasons.join('; ') : undefined
     connection.writePacket({ cmd: 'suback', messageId: subscribe.messageId ?? 0, granted: codes, ...connection.reasonProperties(reason) })
-    if (accepted.length > 0) ctx.events.emit('subscribed', connection.client, accepted)
+    if (accepted.length > 0) ctx.events.emit('subscribed', connection.client, accepted, userProperties)
     for (const subscription of retainedFor) {
       if (slices.due) await slices.next()
       const ids = subscription.subscriptionIdentifier === undefined ? undefined : [subscription.subscriptionIdentifier]

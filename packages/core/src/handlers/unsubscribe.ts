@@ -43,7 +43,7 @@ export const handleUnsubscribe: PacketHandler = (ctx, connection, packet, done) 
     }
     // [MQTT-3.10.4-4] [MQTT-3.10.4-5] UNSUBACK even when nothing was subscribed
     if (connection.isOpen) connection.writePacket({ cmd: 'unsuback', messageId: unsubscribe.messageId ?? 0, granted: connection.protocolVersion === 5 ? codes : [] })
-    if (removed.length > 0) ctx.events.emit('unsubscribed', connection.client, removed)
+    if (removed.length > 0) ctx.events.emit('unsubscribed', connection.client, removed, unsubscribe.properties?.userProperties)
   }
   run().then(done, (error: unknown) => {
     ctx.logger.error({ clientId: session.clientId, err: error }, 'unsubscribe failed')

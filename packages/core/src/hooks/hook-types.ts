@@ -85,7 +85,8 @@ export interface Hooks {
   preConnect(client: ClientInfo, request: ConnectRequest): HookResult<Verdict>
   authenticate(client: ClientInfo, credentials: Credentials): HookResult<AuthenticateResult>
   authorizePublish(client: ClientInfo, message: Message): HookResult<PublishVerdict>
-  authorizeSubscribe(client: ClientInfo, subscription: Subscription): HookResult<SubscribeVerdict>
+  /** `userProperties`: the MQTT 5 User Properties of the SUBSCRIBE that asked for it (undefined when it had none). */
+  authorizeSubscribe(client: ClientInfo, subscription: Subscription, userProperties?: UserProperties): HookResult<SubscribeVerdict>
   /** Synchronous on purpose: it runs once per delivery on the hot path. */
   authorizeForward(client: ClientInfo, message: Message): ForwardVerdict
   published(message: Message, client: ClientInfo | null): HookResult<void>

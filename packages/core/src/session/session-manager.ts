@@ -224,7 +224,7 @@ export class SessionManager {
     if (will) this.wills.connectionEnded(clientId, will, connection.graceful, connection.willDelayInterval, keptFor)
     if (connection.wasConnected) {
       this.ctx.stats.clientsConnected--
-      this.ctx.events.emit('clientDisconnected', connection.client, connection.reason)
+      this.ctx.events.emit('clientDisconnected', connection.client, connection.reason, connection.goodbyeProperties)
     }
   }
 

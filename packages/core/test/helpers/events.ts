@@ -1,12 +1,12 @@
-import type { ClientInfo, Message, Subscription } from '../../src/index.js'
+import type { ClientInfo, Message, Subscription, UserProperties } from '../../src/index.js'
 import { Inbox } from './inbox.js'
 import type { TestBroker } from './start-broker.js'
 
 export interface BrokerEventLog {
   connected: Inbox<ClientInfo>
-  disconnected: Inbox<{ client: ClientInfo; reason: string }>
-  subscribed: Inbox<{ client: ClientInfo; subscriptions: Subscription[] }>
-  unsubscribed: Inbox<{ client: ClientInfo; filters: string[] }>
+  disconnected: Inbox<{ client: ClientInfo; reason: string; userProperties: UserProperties | undefined }>
+  subscribed: Inbox<{ client: ClientInfo; subscriptions: Subscription[]; userProperties: UserProperties | undefined }>
+  unsubscribed: Inbox<{ client: ClientInfo; filters: string[]; userProperties: UserProperties | undefined }>
   published: Inbox<{ message: Message; client: ClientInfo | null }>
   clientErrors: Inbox<{ client: ClientInfo | null; error: Error }>
 }
@@ -22,9 +22,9 @@ export function recordEvents(broker: TestBroker): BrokerEventLog {
     clientErrors: new Inbox((e) => `${e.client?.id ?? '?'}:${e.error.message}`),
   }
   broker.on('clientConnected', (client) => log.connected.push(client))
-  broker.on('clientDisconnected', (client, reason) => log.disconnected.push({ client, reason }))
-  broker.on('subscribed', (client, subscriptions) => log.subscribed.push({ client, subscriptions }))
-  broker.on('unsubscribed', (client, filters) => log.unsubscribed.push({ client, filters }))
+  broker.on('clientDisconnected', (client, reason, userProperties) => log.disconnected.push({ client, reason, userProperties }))
+  broker.on('subscribed', (client, subscriptions, userProperties) => log.subscribed.push({ client, subscriptions, userProperties }))
+  broker.on('unsubscribed', (client, filters, userProperties) => log.unsubscribed.push({ client, filters, userProperties }))
   broker.on('published', (message, client) => log.published.push({ message, client }))
   broker.on('clientError', (client, error) => log.clientErrors.push({ client, error }))
   return log
