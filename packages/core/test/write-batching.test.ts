@@ -61,16 +61,31 @@ function captureBytes(raw: RawClient): Buffer[] {
 }
 
 /** Above the size from which a payload is written from its own buffer, after a header: a few KiB prove it. */
+/** Subscribes `raw` to `topic` at QoS 0 and waits for the SUBACK. */
+async function subscribeQos0(raw: RawClient, topic: string): Promise<void> {
+  raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 0 }] })
+  await raw.next('suback')
+}
+
 /** Raw clients connected and subscribed to `topic` at QoS 0, one per client id. */
 async function subscribedClients(port: number, clientIds: string[], topic: string): Promise<RawClient[]> {
   const clients: RawClient[] = []
   for (const clientId of clientIds) {
     const { raw } = await RawClient.connect(port, { clientId })
-    raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 0 }] })
-    await raw.next('suback')
+    await subscribeQos0(raw, topic)
     clients.push(raw)
   }
   return clients
+}
+
+/** A raw client handed to `broker` over an in-memory pair, subscribed to `topic` when given; `stream` is the broker's side. */
+async function memoryClient(broker: ReturnType<typeof createBroker>, clientId: string, topic?: string): Promise<{ raw: RawClient; stream: Duplex }> {
+  const [brokerSide, clientSide] = duplexPair()
+  broker.handle(brokerSide)
+  const raw = new RawClient(clientSide)
+  await raw.handshake({ clientId })
+  if (topic !== undefined) await subscribeQos0(raw, topic)
+  return { raw, stream: brokerSide }
 }
 
 const LARGE = Buffer.alloc(LARGE_PAYLOAD + 1024, 0x4c)
@@ -213,19 +228,10 @@ describe('small writes batched per tick', () => {
   it('never rewrites bytes a stream still holds: a client that reads nothing for 100 ticks then gets every packet intact', async () => {
     const broker = createBroker({ sysInterval: 0 })
     await broker.ready()
-    const client = async (id: string): Promise<RawClient> => {
-      const [brokerSide, clientSide] = duplexPair()
-      broker.handle(brokerSide)
-      const raw = new RawClient(clientSide)
-      await raw.handshake({ clientId: id })
-      return raw
-    }
     try {
-      const [held, reading, publisher] = [await client('held'), await client('reading'), await client('publisher')]
-      for (const raw of [held, reading]) {
-        raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'held/t', qos: 0 }] })
-        await raw.next('suback')
-      }
+      const held = (await memoryClient(broker, 'held', 'held/t')).raw
+      const reading = (await memoryClient(broker, 'reading', 'held/t')).raw
+      const publisher = (await memoryClient(broker, 'publisher')).raw
       // Paused: what the broker writes to it stays in the in-memory stream's buffer, as the Buffers it was handed.
       held.stream.pause()
       const payloads = Array.from({ length: 100 }, (_, i) => `m${i}`.padEnd(30, '.'))
@@ -245,20 +251,11 @@ describe('small writes batched per tick', () => {
   it(`keeps at most ${MAX_LENT_SLABS} staging slabs alive for clients that stop reading, however many stall, and lends again once they read or close`, async () => {
     const broker = createBroker({ sysInterval: 0 })
     await broker.ready()
-    const client = async (id: string, topic: string): Promise<{ raw: RawClient; stream: Duplex }> => {
-      const [brokerSide, clientSide] = duplexPair()
-      broker.handle(brokerSide)
-      const raw = new RawClient(clientSide)
-      await raw.handshake({ clientId: id })
-      raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 0 }] })
-      await raw.next('suback')
-      return { raw, stream: brokerSide }
-    }
     try {
-      const publisher = await client('lent-pub', 'lent/none')
-      const reader = await client('lent-reader', 'lent/reader')
+      const publisher = await memoryClient(broker, 'lent-pub', 'lent/none')
+      const reader = await memoryClient(broker, 'lent-reader', 'lent/reader')
       const stalled = MAX_LENT_SLABS + 8
-      const peers = await Promise.all(Array.from({ length: stalled + 2 }, (_, i) => client(`lent-${i}`, `lent/${i}`)))
+      const peers = await Promise.all(Array.from({ length: stalled + 2 }, (_, i) => memoryClient(broker, `lent-${i}`, `lent/${i}`)))
       /** Peer `i` stops reading and is sent one message, in a tick of its own. */
       const stall = (i: number): Promise<HeldWrite> => {
         const held = stallWrites((peers[i] as { stream: Duplex }).stream)
