@@ -222,10 +222,7 @@ export abstract class Transport implements PacketSink {
     // Written as it is, after what is batched, all corked: the batch (a large payload's header with it) and the
     // payload leave in one writev at the end of the tick.
     this.scheduleFlush()
-    if (!this.corked) {
-      this.corked = true
-      this.stream.cork()
-    }
+    this.corkUntilFlush()
     this.flushBatch()
     if (this.stream.destroyed) return
     this.ctx.stats.bytesSent += buffer.length
@@ -278,12 +275,16 @@ export abstract class Transport implements PacketSink {
     }
     // A full region mid-tick is handed over corked: a burst still reaches the socket as one writev at the end
     // of the tick, not as a syscall per region.
-    if (!this.corked) {
-      this.corked = true
-      this.stream.cork()
-    }
+    this.corkUntilFlush()
     this.flushBatch()
     return this.takeRegion(BATCH_REGION)
+  }
+
+  /** Writes until the end of the tick's flush are gathered by the stream and leave as one writev. */
+  private corkUntilFlush(): void {
+    if (this.corked) return
+    this.corked = true
+    this.stream.cork()
   }
 
   /** `length` bytes were put in the batch; a client already behind gets them at once, so congestion shows as before. */
